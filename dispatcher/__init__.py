@@ -1,0 +1,1 @@
+"""Fan-out of completion notices: channels, the outbox worker and the retry policy."""

@@ -1,0 +1,1 @@
+"""reelhook's web process: client API, provider callbacks, settings and command line."""

@@ -1,0 +1,92 @@
+"""Client API handlers under /v1: thin — read, call the service or store, answer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from receiver import keys
+from receiver.body import decode_json, read_limited, require_json_type
+from receiver.errors import Unprocessable
+from receiver.validation import parse_submission
+from receiver.views import event_view, task_view
+from store.states import STATES
+
+MAX_PAGE = 200
+MAX_IDEMPOTENCY_KEY = 255
+
+
+async def create_task(request: web.Request) -> web.Response:
+    """POST /v1/tasks: validate, record, send; 202 with the task (200 for a replayed key)."""
+    require_json_type(request)
+    raw = await read_limited(request, request.app[keys.SETTINGS].max_submit_bytes)
+    service = request.app[keys.TASKS]
+    submission = parse_submission(decode_json(raw), service.providers.keys())
+    task, created = await service.submit(submission, _idempotency_key(request))
+    return web.json_response(task_view(task), status=202 if created else 200)
+
+
+async def get_task(request: web.Request) -> web.Response:
+    """GET /v1/tasks/{id}."""
+    task = await request.app[keys.TASKS].get(request.match_info["task_id"])
+    return web.json_response(task_view(task))
+
+
+async def list_tasks(request: web.Request) -> web.Response:
+    """GET /v1/tasks?status=&provider=&limit=&cursor=, newest first."""
+    query = request.query
+    status = _choice(query.get("status"), "status", STATES)
+    provider = _choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
+    limit = _limit(query.get("limit"))
+    rows = await request.app[keys.STORE].list_tasks(
+        status=status, provider=provider, limit=limit + 1, before_id=query.get("cursor") or None
+    )
+    page = rows[:limit]
+    next_cursor = page[-1]["id"] if len(rows) > limit else None
+    return web.json_response({"tasks": [task_view(row) for row in page], "next_cursor": next_cursor})
+
+
+async def task_events(request: web.Request) -> web.Response:
+    """GET /v1/tasks/{id}/events, oldest first."""
+    task_id = request.match_info["task_id"]
+    await request.app[keys.TASKS].get(task_id)
+    rows = await request.app[keys.STORE].task_events(task_id)
+    return web.json_response({"events": [event_view(row) for row in rows]})
+
+
+async def cancel_task(request: web.Request) -> web.Response:
+    """POST /v1/tasks/{id}/cancel; 409 when the provider or the task's state does not allow it."""
+    task = await request.app[keys.TASKS].cancel(request.match_info["task_id"])
+    return web.json_response(task_view(task))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz, without auth."""
+    return web.json_response({"ok": True})
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise Unprocessable(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters", field="Idempotency-Key"
+        )
+    return key
+
+
+def _choice(value: str | None, name: str, allowed: object) -> str | None:
+    if value is None or value == "":
+        return None
+    choices = sorted(allowed)  # type: ignore[call-overload]
+    if value not in choices:
+        raise Unprocessable(f"{name} must be one of {', '.join(choices)}", field=name)
+    return value
+
+
+def _limit(value: str | None) -> int:
+    if value is None:
+        return 50
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise Unprocessable(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
+    return int(value)

@@ -1,0 +1,73 @@
+"""The app factory: routes, middlewares, and every resource in cleanup_ctx."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+from aiohttp import web
+
+from receiver import api, callbacks, keys
+from receiver.middleware import auth_middleware, errors_middleware
+from receiver.providers import build_providers
+from receiver.providers.base import ProviderConfig
+from receiver.secrets import SecretBox
+from receiver.settings import Settings
+from receiver.tasks import TaskService
+from store import Store
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The reelhook web application for these settings."""
+    app = web.Application(
+        middlewares=[errors_middleware, auth_middleware],
+        client_max_size=max(settings.max_submit_bytes, settings.max_callback_bytes),
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.SECRETS] = SecretBox(settings.secret_key)
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_services_ctx)
+    _add_routes(app)
+    return app
+
+
+def _add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", api.healthz)
+    app.router.add_post("/v1/tasks", api.create_task)
+    app.router.add_get("/v1/tasks", api.list_tasks)
+    app.router.add_get("/v1/tasks/{task_id}", api.get_task)
+    app.router.add_get("/v1/tasks/{task_id}/events", api.task_events)
+    app.router.add_post("/v1/tasks/{task_id}/cancel", api.cancel_task)
+    app.router.add_post("/callbacks/{provider}/{task_id}", callbacks.provider_callback)
+    app.router.add_post("/callbacks/{provider}/{task_id}/{token}", callbacks.provider_callback)
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    store = await Store.open(settings.database, notify_on=settings.notify_on)
+    app[keys.STORE] = store
+    yield
+    await store.close()
+
+
+async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+        app[keys.HTTP] = http
+        providers = build_providers(_provider_configs(settings))
+        app[keys.PROVIDERS] = providers
+        app[keys.TASKS] = TaskService(
+            app[keys.STORE], providers, http, app[keys.SECRETS], settings
+        )
+        yield
+
+
+def _provider_configs(settings: Settings) -> dict[str, ProviderConfig]:
+    return {
+        name: ProviderConfig(
+            base_url=settings.provider(name).base_url,
+            api_key=settings.provider(name).api_key or "",
+            timeout=settings.provider_timeout,
+        )
+        for name in ("piapi", "wave", "apimart", "onemin")
+    }

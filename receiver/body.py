@@ -1,0 +1,71 @@
+"""Reading request bodies with a size limit, and decoding JSON strictly."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from receiver.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+
+MAX_JSON_DEPTH = 32
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def require_json_type(request: web.Request) -> None:
+    """415 unless the request says its body is JSON."""
+    if request.content_type != "application/json":
+        raise UnsupportedMedia(
+            f"Content-Type must be application/json; got {request.content_type or 'none'}",
+            field="Content-Type",
+        )
+
+
+def decode_json(raw: bytes) -> Any:
+    """Decode UTF-8 JSON; 400 with a reason when it is not, or when it nests too deeply."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("body is not valid UTF-8", field="body") from exc
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise BadRequest(f"body nests deeper than {MAX_JSON_DEPTH} levels", field="body")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}", field="body") from exc
+
+
+def _depth(text: str) -> int:
+    """Nesting depth counted on brackets outside strings, before the parser recurses."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest

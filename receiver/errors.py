@@ -1,0 +1,80 @@
+"""Errors of the receiver, turned into HTTP answers at the edge.
+
+ReceiverError
+ ├── SettingsError       a missing or malformed setting (stops the start)
+ └── ApiError            anything answered to a client or provider with a JSON error body
+      ├── BadRequest         400: malformed body
+      ├── Unauthorized       401: missing or wrong token or secret
+      ├── NotFound           404: no such task or route
+      ├── MethodNotAllowed   405
+      ├── Conflict           409: the request cannot apply to the resource's current state
+      ├── PayloadTooLarge    413
+      ├── UnsupportedMedia   415
+      ├── Unprocessable      422: a field breaks a rule (names the field)
+      └── ServiceUnavailable 503: the store cannot write now; retry later
+"""
+
+from __future__ import annotations
+
+
+class ReceiverError(Exception):
+    """Base class of every receiver error."""
+
+
+class SettingsError(ReceiverError):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+class ApiError(ReceiverError):
+    """An error answered as {"error": {"code", "message", "field"}}."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def body(self) -> dict[str, dict[str, str]]:
+        """The JSON error body."""
+        error = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            error["field"] = self.field
+        return {"error": error}
+
+
+class BadRequest(ApiError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(ApiError):
+    status, code = 405, "method_not_allowed"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMedia(ApiError):
+    status, code = 415, "unsupported_media_type"
+
+
+class Unprocessable(ApiError):
+    status, code = 422, "invalid_field"
+
+
+class ServiceUnavailable(ApiError):
+    status, code = 503, "unavailable"

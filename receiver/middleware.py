@@ -1,0 +1,77 @@
+"""The edge: bearer-token auth for /v1 and domain errors turned into JSON answers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from receiver import keys
+from receiver.errors import ApiError, NotFound, ServiceUnavailable, Unauthorized
+from receiver.secrets import tokens_match
+from store import StoreUnavailable, TaskNotFound
+
+log = logging.getLogger("reelhook.http")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error answer is {"error": {code, message, field}}; nothing leaks a traceback."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc)
+    except TaskNotFound as exc:
+        return error_response(NotFound(str(exc), field="id"))
+    except StoreUnavailable:
+        return error_response(ServiceUnavailable("storage is busy; retry shortly"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _http_exception(exc)
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return web.json_response(
+            {"error": {"code": "internal", "message": "internal error; it has been logged"}},
+            status=500,
+        )
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every /v1 route needs Authorization: Bearer <one of REELHOOK_API_TOKEN>."""
+    if request.path.startswith("/v1/") or request.path == "/v1":
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        accepted = request.app[keys.SETTINGS].api_tokens
+        if scheme.lower() != "bearer" or not tokens_match(token.strip(), accepted):
+            raise Unauthorized("send Authorization: Bearer <REELHOOK_API_TOKEN>", field="Authorization")
+    return await handler(request)
+
+
+def error_response(exc: ApiError) -> web.Response:
+    """The JSON answer of an ApiError, with the headers its status calls for."""
+    response = web.json_response(exc.body(), status=exc.status)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="reelhook"'
+    if exc.status == 503:
+        response.headers["Retry-After"] = "1"
+    return response
+
+
+def _http_exception(exc: web.HTTPException) -> web.Response:
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    messages = {
+        404: "no such route; see the README for the API",
+        405: "method not allowed on this route",
+        413: "body too large",
+    }
+    response = web.json_response(
+        {"error": {"code": codes.get(exc.status, "http_error"),
+                   "message": messages.get(exc.status, exc.reason)}},
+        status=exc.status,
+    )
+    if exc.status == 405 and "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response

@@ -1,0 +1,94 @@
+"""What every provider adapter offers. Adapters turn values into requests and bytes into values;
+they never touch the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A client's request in reelhook's unified fields, after type checks."""
+
+    provider: str
+    model: str
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    image: str | None = None
+    end_image: str | None = None
+    duration: float | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    guidance_scale: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallbackTarget:
+    """Where and how the provider should call back for one task."""
+
+    url: str
+    secret: str
+    events: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """How to reach one provider."""
+
+    base_url: str
+    api_key: str
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a provider said about a task, in reelhook's terms (None: it did not say)."""
+
+    provider_task_id: str | None
+    provider_status: str | None
+    status: str | None
+    dedupe_key: str
+    progress: int | None = None
+    video_url: str | None = None
+    error: str | None = None
+    payload: str = ""
+
+
+class Provider(Protocol):
+    """One provider's protocol: validation, submit, fetch, cancel and callbacks."""
+
+    name: str
+    models: frozenset[str]
+    supports_callbacks: bool
+
+    def validate(self, request: TaskRequest) -> None:
+        """Raise InvalidRequest naming the first field that breaks the provider's rules."""
+
+    def estimate_cost(self, request: TaskRequest) -> float | None:
+        """The price in US dollars from the provider's published pricing, or None."""
+
+    async def submit(
+        self,
+        client: httpx.AsyncClient,
+        request: TaskRequest,
+        callback: CallbackTarget | None,
+        idempotency_key: str | None,
+    ) -> Report:
+        """Create the task at the provider; raise a ProviderError when it refuses."""
+
+    async def fetch(self, client: httpx.AsyncClient, provider_task_id: str) -> Report:
+        """Ask the provider for the task's current state."""
+
+    async def cancel(self, client: httpx.AsyncClient, provider_task_id: str) -> None:
+        """Cancel at the provider; CancelNotSupported when it cannot."""
+
+    def presented_secret(self, headers: Mapping[str, str], path_token: str | None) -> str | None:
+        """The secret or token a callback request carries, or None."""
+
+    def read_callback(self, body: bytes) -> Report:
+        """Parse a verified callback body; MalformedCallback when it is not the provider's shape."""

@@ -1,0 +1,92 @@
+"""Calling a provider over HTTP and turning failures into ProviderErrors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import httpx
+
+from receiver.providers.errors import (
+    ProviderBusy,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+
+
+async def call_json(
+    client: httpx.AsyncClient, method: str, url: str, *, timeout: float, **kwargs: Any
+) -> Any:
+    """Send one request and return the decoded JSON answer; raise on network errors and 5xx."""
+    try:
+        response = await client.request(method, url, timeout=timeout, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise ProviderUnavailable(f"timed out after {timeout:g} s calling {method} {url}") from exc
+    except httpx.HTTPError as exc:
+        raise ProviderUnavailable(f"could not reach {url}: {type(exc).__name__}") from exc
+    if response.status_code == 429:
+        raise ProviderBusy(_message(response), retry_after=_retry_after(response))
+    if response.status_code >= 500:
+        raise ProviderUnavailable(f"provider answered {response.status_code}: {_message(response)}")
+    if response.status_code >= 400:
+        raise ProviderRejected(f"provider answered {response.status_code}: {_message(response)}")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderProtocolError(f"provider answered with non-JSON from {url}") from exc
+
+
+def body_hash(body: bytes | str) -> str:
+    """A short stable hash of a payload, for deduplication keys."""
+    data = body.encode() if isinstance(body, str) else body
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def compact(value: Any) -> str:
+    """JSON text of a value with secrets blanked, for storing a payload."""
+    return json.dumps(scrub(value), separators=(",", ":"), sort_keys=True)
+
+
+_SECRET_WORDS = ("secret", "token", "api_key", "apikey", "password")
+
+
+def scrub(value: Any) -> Any:
+    """A copy with every value under a secret-sounding key replaced by "[redacted]"."""
+    if isinstance(value, dict):
+        return {
+            key: "[redacted]" if _sounds_secret(key) and value[key] else scrub(value[key])
+            for key in value
+        }
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    return value
+
+
+def _sounds_secret(key: Any) -> bool:
+    lowered = str(key).lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(data, dict):
+        for key in ("message", "error", "detail"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return value[:500]
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return str(value["message"])[:500]
+    return response.text[:200]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

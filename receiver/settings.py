@@ -1,0 +1,156 @@
+"""Settings, read once from the environment into a frozen dataclass.
+
+Only the entry point calls `from_environ`; everything else receives a Settings. A missing or
+malformed setting raises SettingsError with one line naming it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from receiver.errors import SettingsError
+
+PROVIDER_HOSTS = {
+    "piapi": "https://api.piapi.ai",
+    "wave": "https://www.qingbo.dev",
+    "apimart": "https://api.apimart.ai",
+    "onemin": "https://api.1min.ai",
+}
+KNOWN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """One provider's key and base URL."""
+
+    api_key: str | None
+    base_url: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything reelhook reads from its environment."""
+
+    api_tokens: tuple[str, ...]
+    secret_key: bytes
+    database: str = "./reelhook.db"
+    host: str = "0.0.0.0"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
+    slack_webhook_url: str | None = None
+    smtp_url: str | None = None
+    email_from: str | None = None
+    email_to: tuple[str, ...] = ()
+    notify_on: frozenset[str] = frozenset({"succeeded", "failed"})
+    provider_timeout: float = 30.0
+    max_callback_bytes: int = 256 * 1024
+    max_submit_bytes: int = 16 * 1024 * 1024
+
+    def provider(self, name: str) -> ProviderSettings:
+        """The settings of one provider (defaults when none were given)."""
+        return self.providers.get(name) or ProviderSettings(None, PROVIDER_HOSTS[name])
+
+
+def from_environ(env: Mapping[str, str]) -> Settings:
+    """Read and check every setting; SettingsError names the first bad one."""
+    port = _int(env, "PORT", 8080, 1, 65535)
+    return Settings(
+        api_tokens=_tokens(env),
+        secret_key=_secret_key(env),
+        database=env.get("REELHOOK_DATABASE", "./reelhook.db"),
+        host=env.get("REELHOOK_HOST", "0.0.0.0"),
+        port=port,
+        public_url=_url(env, "REELHOOK_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        providers={name: _provider(env, name) for name in PROVIDER_HOSTS},
+        slack_webhook_url=_optional_url(env, "REELHOOK_SLACK_WEBHOOK_URL"),
+        smtp_url=_smtp_url(env),
+        email_from=env.get("REELHOOK_EMAIL_FROM") or None,
+        email_to=_list(env.get("REELHOOK_EMAIL_TO", "")),
+        notify_on=_notify_on(env),
+        provider_timeout=float(_int(env, "REELHOOK_PROVIDER_TIMEOUT", 30, 1, 3600)),
+        max_callback_bytes=_int(env, "REELHOOK_MAX_CALLBACK_BYTES", 256 * 1024, 1024, 1 << 30),
+        max_submit_bytes=_int(env, "REELHOOK_MAX_SUBMIT_BYTES", 16 << 20, 1024, 1 << 30),
+    )
+
+
+def _tokens(env: Mapping[str, str]) -> tuple[str, ...]:
+    tokens = _list(env.get("REELHOOK_API_TOKEN", ""))
+    if not tokens:
+        raise SettingsError("REELHOOK_API_TOKEN is required: the bearer token clients must send")
+    if any(len(token) < 16 for token in tokens):
+        raise SettingsError("REELHOOK_API_TOKEN: each token must be at least 16 characters")
+    return tokens
+
+
+def _secret_key(env: Mapping[str, str]) -> bytes:
+    hint = "make one with: reelhook keygen"
+    raw = env.get("REELHOOK_SECRET_KEY", "")
+    if not raw:
+        raise SettingsError(f"REELHOOK_SECRET_KEY is required (a Fernet key); {hint}")
+    try:
+        key = base64.urlsafe_b64decode(raw.encode())
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise SettingsError(f"REELHOOK_SECRET_KEY is not a Fernet key (32 url-safe base64 bytes); {hint}")
+    return raw.encode()
+
+
+def _provider(env: Mapping[str, str], name: str) -> ProviderSettings:
+    prefix = name.upper()
+    base = _url(env, f"{prefix}_BASE_URL", PROVIDER_HOSTS[name]).rstrip("/")
+    return ProviderSettings(api_key=env.get(f"{prefix}_API_KEY") or None, base_url=base)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number; got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be from {low} to {high}; got {value}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an http(s) URL; got {value!r}")
+    return value
+
+
+def _optional_url(env: Mapping[str, str], name: str) -> str | None:
+    return _url(env, name, "") if env.get(name) else None
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    value = env.get("REELHOOK_SMTP_URL")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise SettingsError("REELHOOK_SMTP_URL must look like smtp://user:pass@host:port or smtps://...")
+    return value
+
+
+def _notify_on(env: Mapping[str, str]) -> frozenset[str]:
+    states = _list(env.get("REELHOOK_NOTIFY_ON", "succeeded,failed"))
+    unknown = [state for state in states if state not in KNOWN_STATES]
+    if unknown or not states:
+        raise SettingsError(
+            f"REELHOOK_NOTIFY_ON takes a comma-separated list of {', '.join(KNOWN_STATES)}"
+        )
+    return frozenset(states)
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())

@@ -1,0 +1,125 @@
+"""Type checks of the client's task request: unknown fields, wrong types, missing fields.
+
+Provider rules (allowed values and ranges) are each provider's own `validate`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from receiver.errors import Unprocessable
+from receiver.providers.base import TaskRequest
+
+TEXT_FIELDS = ("prompt", "negative_prompt", "image", "end_image", "aspect_ratio", "resolution")
+NUMBER_FIELDS = ("duration", "guidance_scale")
+TASK_FIELDS = frozenset(
+    {"provider", "model", *TEXT_FIELDS, *NUMBER_FIELDS, "extra", "notify", "metadata"}
+)
+MAX_METADATA_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A checked task request with its notice destinations and metadata."""
+
+    request: TaskRequest
+    notify: tuple[dict[str, Any], ...]
+    metadata: dict[str, Any] | None
+
+
+def parse_submission(body: Any, providers: Collection[str]) -> Submission:
+    """Check the body's shape and types; Unprocessable names the first bad field."""
+    if not isinstance(body, dict):
+        raise Unprocessable("the body must be a JSON object", field="body")
+    unknown = sorted(set(body) - TASK_FIELDS)
+    if unknown:
+        raise Unprocessable(
+            f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(TASK_FIELDS))}",
+            field=unknown[0],
+        )
+    provider = _choice(body, "provider", providers)
+    model = _text(body, "model", required=True)
+    request = TaskRequest(
+        provider=provider,
+        model=str(model),
+        **{name: _text(body, name) for name in TEXT_FIELDS},
+        **{name: _number(body, name) for name in NUMBER_FIELDS},
+        extra=_object(body, "extra") or {},
+    )
+    return Submission(request, _notify(body.get("notify")), _metadata(body.get("metadata")))
+
+
+def _choice(body: dict[str, Any], name: str, allowed: Collection[str]) -> str:
+    value = body.get(name)
+    if value not in allowed:
+        raise Unprocessable(f"{name} must be one of {', '.join(sorted(allowed))}", field=name)
+    return str(value)
+
+
+def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise Unprocessable(f"{name} is required", field=name)
+        return None
+    if not isinstance(value, str):
+        raise Unprocessable(f"{name} must be a string", field=name)
+    return value
+
+
+def _number(body: dict[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Unprocessable(f"{name} must be a number", field=name)
+    return float(value)
+
+
+def _object(body: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise Unprocessable(f"{name} must be a JSON object", field=name)
+    return value
+
+
+def _metadata(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Unprocessable("metadata must be a JSON object", field="metadata")
+    if len(json.dumps(value)) > MAX_METADATA_BYTES:
+        raise Unprocessable(
+            f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON", field="metadata"
+        )
+    return value
+
+
+_NOTIFY_KEYS = {"slack": {"url"}, "email": {"to"}, "webhook": {"url", "secret"}}
+
+
+def _notify(value: Any) -> tuple[dict[str, Any], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > 10:
+        raise Unprocessable("notify must be a list of at most 10 destinations", field="notify")
+    return tuple(_destination(index, item) for index, item in enumerate(value))
+
+
+def _destination(index: int, item: Any) -> dict[str, Any]:
+    where = f"notify[{index}]"
+    if not isinstance(item, dict) or item.get("channel") not in _NOTIFY_KEYS:
+        raise Unprocessable(
+            f"{where} must be an object with channel slack, email or webhook", field=where
+        )
+    needed = _NOTIFY_KEYS[item["channel"]]
+    extra = sorted(set(item) - needed - {"channel"})
+    if extra:
+        raise Unprocessable(f"{where} does not take {', '.join(extra)}", field=f"{where}.{extra[0]}")
+    for key in sorted(needed):
+        if not isinstance(item.get(key), str) or not item[key]:
+            raise Unprocessable(f"{where}.{key} is required (a string)", field=f"{where}.{key}")
+    return dict(item)

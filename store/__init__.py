@@ -1,0 +1,19 @@
+"""SQLite storage for tasks, events and deliveries (imports neither receiver nor dispatcher)."""
+
+from store.errors import IdempotencyConflict, StoreError, StoreUnavailable, TaskNotFound
+from store.models import EventIn, EventOutcome, NewDestination, NewTask
+from store.states import Observation
+from store.store import Store
+
+__all__ = [
+    "EventIn",
+    "EventOutcome",
+    "IdempotencyConflict",
+    "NewDestination",
+    "NewTask",
+    "Observation",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "TaskNotFound",
+]

@@ -1,0 +1,75 @@
+"""Values that go into the store."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from store.states import Observation
+
+
+def utc_now_iso() -> str:
+    """The current time as ISO 8601 UTC with milliseconds, e.g. 2026-11-21T12:00:00.000Z."""
+    return iso_from_epoch(time.time())
+
+
+def iso_from_epoch(seconds: float) -> str:
+    """Unix seconds as ISO 8601 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def new_task_id() -> str:
+    """A task id that sorts by creation time: tsk_ + 12 hex digits of ms + 16 random hex."""
+    return f"tsk_{int(time.time() * 1000):012x}{os.urandom(8).hex()}"
+
+
+@dataclass(frozen=True)
+class NewDestination:
+    """Where one task's notices go. `target` is already encrypted; `label` is safe to show."""
+
+    channel: str
+    target: str
+    label: str
+    route_key: str
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task as the client asked for it, ready to be recorded."""
+
+    id: str
+    provider: str
+    model: str
+    request: dict[str, Any]
+    callback_secret_hash: str | None = None
+    metadata: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    cost_usd: float | None = None
+    destinations: tuple[NewDestination, ...] = ()
+    deadline_at: float | None = None
+
+
+@dataclass(frozen=True)
+class EventIn:
+    """One thing a provider (or reelhook itself) said about a task."""
+
+    dedupe_key: str
+    source: str
+    seen: Observation = field(default_factory=Observation)
+    provider_status: str | None = None
+    payload: str = ""
+    provider_task_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What recording an event did: `recorded` is False for a duplicate."""
+
+    recorded: bool
+    changed: bool
+    task: dict[str, Any]

@@ -1,0 +1,152 @@
+"""SQL run inside the reader or writer threads. Each function takes a connection."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any
+
+from store.errors import IdempotencyConflict, TaskNotFound
+from store.models import EventIn, EventOutcome, NewTask, utc_now_iso
+from store.states import TaskState, advance
+
+
+def fetch_task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any]:
+    """The task row as a dict; TaskNotFound if there is none."""
+    row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    if row is None:
+        raise TaskNotFound(task_id)
+    return dict(row)
+
+
+def insert_task(conn: sqlite3.Connection, new: NewTask) -> tuple[dict[str, Any], bool]:
+    """Record a new task, or return the earlier one with the same Idempotency-Key."""
+    if new.idempotency_key is not None:
+        earlier = conn.execute(
+            "SELECT * FROM tasks WHERE idempotency_key = ?", (new.idempotency_key,)
+        ).fetchone()
+        if earlier is not None:
+            if earlier["request_fingerprint"] != new.request_fingerprint:
+                raise IdempotencyConflict(new.idempotency_key)
+            return dict(earlier), False
+    now = utc_now_iso()
+    conn.execute(
+        "INSERT INTO tasks (id, provider, model, status, progress, cost_usd, created_at,"
+        " updated_at, metadata, request, idempotency_key, request_fingerprint,"
+        " callback_secret_hash, deadline_at, last_event_at)"
+        " VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            new.id, new.provider, new.model, new.cost_usd, now, now,
+            json.dumps(new.metadata) if new.metadata is not None else None,
+            json.dumps(new.request), new.idempotency_key, new.request_fingerprint,
+            new.callback_secret_hash, new.deadline_at, time.time(),
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO destinations (task_id, channel, target, label, route_key)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [(new.id, d.channel, d.target, d.label, d.route_key) for d in new.destinations],
+    )
+    return fetch_task(conn, new.id), True
+
+
+def insert_event(
+    conn: sqlite3.Connection, task_id: str, event: EventIn, notify_on: frozenset[str]
+) -> EventOutcome:
+    """Record an event once, move the task, and queue the notices the move causes."""
+    task = fetch_task(conn, task_id)
+    now = utc_now_iso()
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO events (task_id, dedupe_key, source, provider_status, status,"
+        " progress, payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            task_id, event.dedupe_key, event.source, event.provider_status,
+            event.seen.status, event.seen.progress, event.payload, now,
+        ),
+    )
+    if cursor.rowcount == 0:
+        return EventOutcome(recorded=False, changed=False, task=task)
+    before = _state_of(task)
+    after = advance(before, event.seen)
+    _save_state(conn, task, after, event, now)
+    if after.status != before.status and after.status in notify_on:
+        queue_deliveries(conn, task_id, after.status)
+    return EventOutcome(recorded=True, changed=after != before, task=fetch_task(conn, task_id))
+
+
+def queue_deliveries(conn: sqlite3.Connection, task_id: str, state: str) -> int:
+    """One pending delivery per live destination of the task for `state`, never two."""
+    now = utc_now_iso()
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO deliveries (task_id, state, destination_id, status, attempts,"
+        " next_attempt_at, created_at, updated_at)"
+        " SELECT ?, ?, id, 'pending', 0, ?, ?, ? FROM destinations"
+        " WHERE task_id = ? AND disabled_reason IS NULL",
+        (task_id, state, time.time(), now, now, task_id),
+    )
+    return cursor.rowcount
+
+
+def _state_of(task: dict[str, Any]) -> TaskState:
+    return TaskState(
+        status=task["status"],
+        progress=task["progress"] or 0,
+        video_url=task["video_url"],
+        error=task["error"],
+    )
+
+
+def _save_state(
+    conn: sqlite3.Connection, task: dict[str, Any], after: TaskState, event: EventIn, now: str
+) -> None:
+    provider_task_id = task["provider_task_id"] or event.provider_task_id
+    submit_state = "sent" if provider_task_id else task["submit_state"]
+    conn.execute(
+        "UPDATE tasks SET status = ?, progress = ?, video_url = ?, error = ?, updated_at = ?,"
+        " provider_task_id = ?, submit_state = ?, last_event_at = ? WHERE id = ?",
+        (
+            after.status, after.progress, after.video_url, after.error, now,
+            provider_task_id, submit_state, time.time(), task["id"],
+        ),
+    )
+
+
+def select_tasks(
+    conn: sqlite3.Connection,
+    *,
+    status: str | None,
+    provider: str | None,
+    limit: int,
+    before_id: str | None,
+) -> list[dict[str, Any]]:
+    """Tasks newest first, optionally filtered, starting after the cursor id."""
+    clauses, params = [], []
+    for column, value in (("status", status), ("provider", provider)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if before_id is not None:
+        clauses.append("id < ?")
+        params.append(before_id)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = conn.execute(
+        f"SELECT * FROM tasks {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def select_events(conn: sqlite3.Connection, task_id: str) -> list[dict[str, Any]]:
+    """Every recorded event of a task, oldest first."""
+    fetch_task(conn, task_id)
+    rows = conn.execute(
+        "SELECT id, source, provider_status, status, progress, received_at, payload"
+        " FROM events WHERE task_id = ? ORDER BY id",
+        (task_id,),
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def mark_submit_state(conn: sqlite3.Connection, task_id: str, state: str) -> None:
+    """Note how far the submission to the provider has got (pending, sending, sent, failed)."""
+    conn.execute("UPDATE tasks SET submit_state = ? WHERE id = ?", (state, task_id))

@@ -1,0 +1,65 @@
+"""The task state machine: pure functions, no I/O.
+
+queued -> running -> succeeded | failed | cancelled. Terminal states are final, states never go
+back, progress only rises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+QUEUED, RUNNING = "queued", "running"
+SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
+STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+_RANK = {QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2, CANCELLED: 2}
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """The parts of a task that events can change."""
+
+    status: str
+    progress: int = 0
+    video_url: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one provider event says about a task (None: the event does not say)."""
+
+    status: str | None = None
+    progress: int | None = None
+    video_url: str | None = None
+    error: str | None = None
+
+
+def is_terminal(status: str) -> bool:
+    """True for succeeded, failed and cancelled."""
+    return status in TERMINAL
+
+
+def advance(current: TaskState, seen: Observation) -> TaskState:
+    """Apply one observation to a task; late, repeated or backward events change nothing."""
+    if is_terminal(current.status):
+        return current
+    status = current.status
+    if seen.status is not None and _RANK[seen.status] > _RANK[status]:
+        status = seen.status
+    progress = max(current.progress, _clamp(seen.progress))
+    if status == SUCCEEDED:
+        progress = 100
+    return replace(
+        current,
+        status=status,
+        progress=progress,
+        video_url=seen.video_url or current.video_url,
+        error=seen.error if status in (FAILED, CANCELLED) and seen.error else current.error,
+    )
+
+
+def _clamp(progress: int | None) -> int:
+    if progress is None:
+        return 0
+    return max(0, min(100, progress))

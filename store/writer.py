@@ -1,0 +1,134 @@
+"""One thread owns the write connection and commits work in groups.
+
+Callers hand it a function of a connection; the thread runs every function that is waiting inside
+one transaction (each in its own savepoint, so one failure spoils only itself), commits once, and
+only then resolves the callers' futures. A caller therefore learns of success only after its work
+is on disk, and a burst of writes costs one fsync instead of one each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from store.errors import StoreUnavailable
+from store.schema import connect
+
+T = TypeVar("T")
+log = logging.getLogger("reelhook.store")
+
+_STOP = object()
+
+
+@dataclass
+class _Job:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+    result: Any = None
+    error: BaseException | None = None
+
+
+class Writer:
+    """The single writer thread of one database file."""
+
+    def __init__(self, path: str, *, max_batch: int = 512, synchronous: str = "FULL") -> None:
+        self._path = path
+        self._max_batch = max_batch
+        self._synchronous = synchronous
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="reelhook-writer", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread; it opens its own connection."""
+        self._thread.start()
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in the next transaction and return its result once that is committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Job(fn, future, loop))
+        return await future
+
+    def stop(self) -> None:
+        """Finish every job already handed over, then close the connection."""
+        if self._thread.is_alive():
+            self._jobs.put(_STOP)
+            self._thread.join()
+
+    def _run(self) -> None:
+        conn = connect(self._path)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        try:
+            while True:
+                batch, stopping = self._take_batch()
+                if batch:
+                    self._commit_batch(conn, batch)
+                if stopping:
+                    return
+        finally:
+            conn.close()
+
+    def _take_batch(self) -> tuple[list[_Job], bool]:
+        first = self._jobs.get()
+        if first is _STOP:
+            return [], True
+        batch = [first]
+        while len(batch) < self._max_batch:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is _STOP:
+                return batch, True
+            batch.append(job)
+        return batch, False
+
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                _run_in_savepoint(conn, job)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("commit failed, %d writes refused: %s", len(batch), exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in batch:
+                job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
+        for job in batch:
+            _resolve(job)
+
+
+def _run_in_savepoint(conn: sqlite3.Connection, job: _Job) -> None:
+    conn.execute("SAVEPOINT job")
+    try:
+        job.result = job.fn(conn)
+    except sqlite3.OperationalError:
+        raise  # locked, full or read-only: the whole batch is refused
+    except Exception as exc:
+        conn.execute("ROLLBACK TO job")
+        job.error = exc
+    conn.execute("RELEASE job")
+
+
+def _resolve(job: _Job) -> None:
+    def settle() -> None:
+        if job.future.done():
+            return
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
+
+    try:
+        job.loop.call_soon_threadsafe(settle)
+    except RuntimeError:
+        pass  # the caller's loop is closed; nobody is waiting any more
