@@ -17,7 +17,7 @@ from receiver.providers.rules import is_data_uri
 from receiver.secrets import SecretBox, redact_url
 from receiver.settings import Settings
 from receiver.validation import Submission
-from store import EventIn, NewDestination, NewTask, Observation, Store, TaskNotFound
+from store import EventIn, IdempotencyConflict, NewDestination, NewTask, Observation, Store, TaskNotFound
 from store.models import new_task_id
 from store.states import CANCELLED, FAILED, is_terminal
 
@@ -61,7 +61,13 @@ class TaskService:
             cost_usd=provider.estimate_cost(request),
             destinations=self._destinations(submission),
         )
-        task, created = await self.store.create_task(new)
+        try:
+            task, created = await self.store.create_task(new)
+        except IdempotencyConflict as exc:
+            raise Conflict(
+                "this Idempotency-Key was used with a different request; use a new key",
+                field="Idempotency-Key",
+            ) from exc
         if created:
             await self._send(task["id"], provider, request, secret, idempotency_key)
             task = await self.store.get_task(task["id"])

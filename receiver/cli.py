@@ -1,0 +1,77 @@
+"""The reelhook command: serve, demo, submit, tasks, show, keygen (also python -m receiver).
+
+This is the only module that reads os.environ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+
+from receiver import client_commands
+from receiver.errors import SettingsError
+from receiver.secrets import new_fernet_key
+from receiver.settings import from_environ
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit status is the return value."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Command = args.run
+    try:
+        return command(args)
+    except SettingsError as exc:
+        print(f"reelhook: {exc}", file=sys.stderr)
+        return 2
+    except client_commands.ClientError as exc:
+        print(f"reelhook: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="reelhook", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the web process (REELHOOK_HOST:PORT)")
+    serve.set_defaults(run=run_serve)
+    demo = commands.add_parser("demo", help="run an offline demo against local simulators")
+    demo.set_defaults(run=run_demo)
+    keygen = commands.add_parser("keygen", help="print a new REELHOOK_SECRET_KEY")
+    keygen.set_defaults(run=run_keygen)
+    client_commands.add_commands(commands, os.environ)
+    return parser
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Start the server with settings from the environment."""
+    from receiver.app import create_app
+
+    settings = from_environ(os.environ)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port,
+        access_log=None, shutdown_timeout=10.0, print=None,
+    )
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """The offline demo: simulators, reelhook and tasks, all on loopback."""
+    from receiver.demo import run
+
+    return asyncio.run(run())
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    """Print a fresh Fernet key for REELHOOK_SECRET_KEY."""
+    print(new_fernet_key())
+    return 0

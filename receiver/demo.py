@@ -1,0 +1,105 @@
+"""The offline demo: provider simulators and reelhook on loopback, a temporary database, real
+tasks from submit to their end, and a table of what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from receiver.app import create_app
+from receiver.client_commands import task_table
+from receiver.providers.sandbox import LocalServer, PiapiSimulator
+from receiver.secrets import new_fernet_key
+from receiver.settings import ProviderSettings, Settings
+
+DEMO_TOKEN = "demo-token-0123456789abcdef"
+IMAGE = "https://images.example.com/girl.webp"
+DEMO_TASKS: list[dict[str, Any]] = [
+    {"provider": "piapi", "model": "Qubico/skyreels", "image": IMAGE,
+     "prompt": "FPS-24, a young woman with long dark hair smiles at the camera",
+     "aspect_ratio": "16:9"},
+    {"provider": "piapi", "model": "Qubico/framepack", "image": IMAGE,
+     "prompt": "the camera zooms in slowly", "duration": 10},
+]
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+async def run(timeout: float = 45.0) -> int:
+    """Run the demo; 0 when every task succeeded."""
+    with tempfile.TemporaryDirectory(prefix="reelhook-demo-") as folder:
+        async with _world(Path(folder)) as (base_url, sims):
+            async with httpx.AsyncClient(
+                base_url=base_url, headers={"Authorization": f"Bearer {DEMO_TOKEN}"}
+            ) as client:
+                ids = [await _submit(client, body) for body in DEMO_TASKS]
+                tasks = [await _wait(client, task_id, timeout) for task_id in ids]
+                await _settle(sims)
+                await _print_report(client, tasks)
+    return 0 if all(task["status"] == "succeeded" for task in tasks) else 1
+
+
+@contextlib.asynccontextmanager
+async def _world(folder: Path) -> AsyncIterator[tuple[str, list[Any]]]:
+    piapi = PiapiSimulator()
+    async with LocalServer(piapi.app()) as piapi_server:
+        piapi.base_url = piapi_server.url
+        port = _free_port()
+        settings = Settings(
+            api_tokens=(DEMO_TOKEN,),
+            secret_key=new_fernet_key().encode(),
+            database=str(folder / "reelhook.db"),
+            host="127.0.0.1",
+            port=port,
+            public_url=f"http://127.0.0.1:{port}",
+            providers={"piapi": ProviderSettings(piapi.api_key, piapi_server.url)},
+            provider_timeout=10.0,
+        )
+        async with LocalServer(create_app(settings), port=port) as reelhook:
+            print(f"reelhook on {reelhook.url}, PiAPI simulator on {piapi_server.url}")
+            yield reelhook.url, [piapi]
+
+
+async def _submit(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    response = await client.post("/v1/tasks", json=body)
+    response.raise_for_status()
+    task: dict[str, Any] = response.json()
+    print(f"submitted {task['id']} to {task['provider']} {task['model']}: {task['status']}")
+    return str(task["id"])
+
+
+async def _wait(client: httpx.AsyncClient, task_id: str, timeout: float) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        task: dict[str, Any] = (await client.get(f"/v1/tasks/{task_id}")).json()
+        if task["status"] in TERMINAL or asyncio.get_running_loop().time() > deadline:
+            return task
+        await asyncio.sleep(0.05)
+
+
+async def _settle(sims: list[Any]) -> None:
+    for sim in sims:
+        await sim.wait_idle()
+
+
+async def _print_report(client: httpx.AsyncClient, tasks: list[dict[str, Any]]) -> None:
+    print()
+    print(task_table(tasks))
+    for task in tasks:
+        events = (await client.get(f"/v1/tasks/{task['id']}/events")).json()["events"]
+        trail = " -> ".join(
+            f"{e['source']}:{e['provider_status'] or e['status'] or '?'}" for e in events
+        )
+        print(f"\n{task['id']} events: {trail}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

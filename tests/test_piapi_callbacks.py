@@ -1,0 +1,165 @@
+"""Callback verification and recording: secrets, duplicates, order, malformed bodies."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession, web
+
+from receiver.providers.sandbox import LocalServer
+
+from tests.conftest import skyreels
+
+
+@pytest.fixture
+async def quiet_task(client: Any, piapi_sim: Any) -> dict[str, Any]:
+    """A submitted task whose simulator sends no callbacks of its own, with its secret."""
+    piapi_sim.script.drop_callbacks = True
+    task = await (await client.post("/v1/tasks", json=skyreels())).json()
+    hook = piapi_sim.received[-1]["body"]["config"]["webhook_config"]
+    return {"task": task, "secret": hook["secret"], "path": f"/callbacks/piapi/{task['id']}"}
+
+
+def piapi_callback(task: dict[str, Any], status: str, **data: Any) -> bytes:
+    body = {"timestamp": data.pop("timestamp", int(time.time())),
+            "data": {"task_id": task["provider_task_id"], "model": "Qubico/skyreels",
+                     "task_type": "img2video", "status": status, "output": {}, **data}}
+    return json.dumps(body).encode()
+
+
+async def post_callback(client: Any, path: str, body: bytes, secret: str | None) -> Any:
+    headers = {"content-type": "application/json"}
+    if secret is not None:
+        headers["x-webhook-secret"] = secret
+    return await client.post(path, data=body, headers=headers)
+
+
+async def events_of(client: Any, task_id: str) -> list[dict[str, Any]]:
+    return (await (await client.get(f"/v1/tasks/{task_id}/events")).json())["events"]
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong-secret-of-the-right-length-0123456789abc"])
+async def test_wrong_or_missing_secret_is_401_and_records_nothing(
+    client: Any, quiet_task: dict[str, Any], secret: str | None
+) -> None:
+    before = await events_of(client, quiet_task["task"]["id"])
+    body = piapi_callback(quiet_task["task"], "completed", output={"video_url": "https://x/v.mp4"})
+    response = await post_callback(client, quiet_task["path"], body, secret)
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "unauthorized"
+    assert await events_of(client, quiet_task["task"]["id"]) == before
+    task = await (await client.get(f"/v1/tasks/{quiet_task['task']['id']}")).json()
+    assert task["status"] == "queued"
+
+
+async def test_another_tasks_secret_is_refused(
+    client: Any, piapi_sim: Any, quiet_task: dict[str, Any]
+) -> None:
+    other = await (await client.post("/v1/tasks", json=skyreels(prompt="another"))).json()
+    other_secret = piapi_sim.received[-1]["body"]["config"]["webhook_config"]["secret"]
+    body = piapi_callback(quiet_task["task"], "completed")
+    response = await post_callback(client, quiet_task["path"], body, other_secret)
+    assert response.status == 401
+    assert other["id"] != quiet_task["task"]["id"]
+    assert [e for e in await events_of(client, quiet_task["task"]["id"]) if e["source"] == "callback"] == []
+
+
+async def test_retried_callback_is_recorded_once(client: Any, quiet_task: dict[str, Any]) -> None:
+    body = piapi_callback(quiet_task["task"], "processing", timestamp=1700000000)
+    first = await post_callback(client, quiet_task["path"], body, quiet_task["secret"])
+    again = await post_callback(client, quiet_task["path"], body, quiet_task["secret"])
+    assert first.status == again.status == 200
+    assert (await first.json())["duplicate"] is False
+    assert (await again.json())["duplicate"] is True
+    callbacks = [e for e in await events_of(client, quiet_task["task"]["id"]) if e["source"] == "callback"]
+    assert len(callbacks) == 1
+
+
+async def test_late_processing_after_completed_keeps_succeeded(
+    client: Any, quiet_task: dict[str, Any]
+) -> None:
+    task, path, secret = quiet_task["task"], quiet_task["path"], quiet_task["secret"]
+    done = piapi_callback(task, "Completed", output={"video_url": "https://cdn.example/v.mp4"})
+    assert (await post_callback(client, path, done, secret)).status == 200
+    late = piapi_callback(task, "processing", timestamp=1)
+    assert (await post_callback(client, path, late, secret)).status == 200
+    final = await (await client.get(f"/v1/tasks/{task['id']}")).json()
+    assert final["status"] == "succeeded"
+    assert final["video_url"] == "https://cdn.example/v.mp4"
+    statuses = [e["provider_status"] for e in await events_of(client, task["id"]) if e["source"] == "callback"]
+    assert statuses == ["completed", "processing"]
+
+
+@pytest.mark.parametrize("shape", ["output.video", "output.video.url"])
+async def test_framepack_video_url_variants(
+    client: Any, quiet_task: dict[str, Any], shape: str
+) -> None:
+    url = "https://cdn.example/framepack.mp4"
+    output = {"video": url} if shape == "output.video" else {"video": {"url": url}}
+    body = piapi_callback(quiet_task["task"], "completed", output=output)
+    await post_callback(client, quiet_task["path"], body, quiet_task["secret"])
+    final = await (await client.get(f"/v1/tasks/{quiet_task['task']['id']}")).json()
+    assert final["video_url"] == url
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"\xff\xfe", b"[]", b'{"timestamp": 1}', b'{"data": {"status": "completed"}}'],
+)
+async def test_malformed_callback_is_400(
+    client: Any, quiet_task: dict[str, Any], body: bytes
+) -> None:
+    response = await post_callback(client, quiet_task["path"], body, quiet_task["secret"])
+    assert response.status == 400
+    assert "malformed callback" in (await response.json())["error"]["message"]
+
+
+async def test_callback_for_unknown_task_is_404(client: Any) -> None:
+    response = await post_callback(client, "/callbacks/piapi/tsk_nope", b"{}", "secret")
+    assert response.status == 404
+
+
+async def test_callback_about_another_provider_task_is_400(
+    client: Any, quiet_task: dict[str, Any]
+) -> None:
+    task = dict(quiet_task["task"], provider_task_id="someone-else")
+    response = await post_callback(
+        client, quiet_task["path"], piapi_callback(task, "completed"), quiet_task["secret"]
+    )
+    assert response.status == 400
+
+
+async def test_lost_answer_makes_simulator_retry_and_event_is_recorded_once(
+    start_app: Any, piapi_sim: Any, settings: Any
+) -> None:
+    """A proxy forwards each callback to reelhook but answers the simulator 500 the first time
+    (the answer was lost): PiAPI retries, reelhook records each callback once."""
+    seen: set[bytes] = set()
+
+    async def flaky(request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {"content-type": "application/json",
+                   "x-webhook-secret": request.headers.get("x-webhook-secret", "")}
+        async with ClientSession() as session:
+            async with session.post(f"{settings.public_url}{request.path}", data=body,
+                                    headers=headers) as answer:
+                status = answer.status
+        if body not in seen:
+            seen.add(body)
+            return web.Response(status=500)
+        return web.Response(status=status)
+
+    proxy_app = web.Application()
+    proxy_app.router.add_post("/{tail:.*}", flaky)
+    async with LocalServer(proxy_app) as proxy:
+        client = await start_app(public_url=proxy.url)
+        task = await (await client.post("/v1/tasks", json=skyreels())).json()
+        await piapi_sim.wait_idle()
+    mine = [s.answer for s in piapi_sim.sent if s.task_id == task["provider_task_id"]]
+    assert mine == [500, 200, 500, 200, 500, 200]
+    statuses = [e["provider_status"] for e in await events_of(client, task["id"]) if e["source"] == "callback"]
+    assert statuses == ["pending", "processing", "completed"]
+    assert (await (await client.get(f"/v1/tasks/{task['id']}")).json())["status"] == "succeeded"
