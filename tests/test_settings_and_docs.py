@@ -1,0 +1,92 @@
+"""Settings are checked at start, and every route, setting and command is in the README."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from receiver.app import create_app
+from receiver.cli import build_parser
+from receiver.errors import SettingsError
+from receiver.secrets import new_fernet_key
+from receiver.settings import from_environ
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+GOOD = {"REELHOOK_API_TOKEN": "a" * 20, "REELHOOK_SECRET_KEY": new_fernet_key()}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "REELHOOK_API_TOKEN"),
+        ({"REELHOOK_API_TOKEN": "short"}, "REELHOOK_API_TOKEN"),
+        ({"REELHOOK_API_TOKEN": "a" * 20}, "REELHOOK_SECRET_KEY"),
+        ({**GOOD, "REELHOOK_SECRET_KEY": "not-a-key"}, "REELHOOK_SECRET_KEY"),
+        ({**GOOD, "PORT": "http"}, "PORT"),
+        ({**GOOD, "PORT": "70000"}, "PORT"),
+        ({**GOOD, "REELHOOK_PUBLIC_URL": "example.com"}, "REELHOOK_PUBLIC_URL"),
+        ({**GOOD, "PIAPI_BASE_URL": "ftp://x"}, "PIAPI_BASE_URL"),
+        ({**GOOD, "REELHOOK_SMTP_URL": "http://mail"}, "REELHOOK_SMTP_URL"),
+        ({**GOOD, "REELHOOK_NOTIFY_ON": "succeeded,done"}, "REELHOOK_NOTIFY_ON"),
+    ],
+)
+def test_bad_settings_name_the_setting(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        from_environ(env)
+
+
+def test_good_settings_and_token_list() -> None:
+    settings = from_environ({**GOOD, "REELHOOK_API_TOKEN": f"{'a' * 20}, {'b' * 20}",
+                             "PORT": "9000", "REELHOOK_NOTIFY_ON": "running,succeeded"})
+    assert settings.api_tokens == ("a" * 20, "b" * 20)
+    assert settings.port == 9000 and settings.public_url == "http://127.0.0.1:9000"
+    assert settings.notify_on == frozenset({"running", "succeeded"})
+    assert settings.provider("piapi").base_url == "https://api.piapi.ai"
+
+
+def test_serve_refuses_to_start_with_one_line_naming_the_setting(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "receiver", "serve"], env={"PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "reelhook: REELHOOK_API_TOKEN is required: the bearer token clients must send"
+    ]
+
+
+def _settings_in_code() -> set[str]:
+    source = "\n".join(p.read_text() for p in (ROOT / "receiver").rglob("*.py"))
+    names = set(re.findall(r'"((?:REELHOOK|PIAPI|WAVE|APIMART|ONEMIN)_[A-Z_]+|PORT)"', source))
+    names |= {f"{p}_{s}" for p in ("PIAPI", "WAVE", "APIMART", "ONEMIN") for s in ("API_KEY", "BASE_URL")}
+    return {name for name in names if not name.endswith("_")}
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    missing = sorted(name for name in _settings_in_code() if f"`{name}" not in README and name not in README)
+    assert missing == []
+
+
+def test_every_route_is_in_the_readme() -> None:
+    app = create_app(from_environ(GOOD))
+    routes = {r.resource.canonical for r in app.router.routes() if r.resource is not None}
+    documented = _placeholders_blank(README)
+    missing = sorted(route for route in routes if _placeholders_blank(route) not in documented)
+    assert missing == []
+
+
+def _placeholders_blank(text: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", text)
+
+
+def test_every_command_is_in_the_readme() -> None:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    assert commands is not None
+    missing = sorted(name for name in commands if f"reelhook {name}" not in README)
+    assert missing == []

@@ -1,0 +1,54 @@
+"""The task state machine: any order of a real event sequence, with duplicates, ends the same."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from store.states import Observation, TaskState, advance
+
+QUEUED = TaskState("queued")
+
+
+def _run(events: list[Observation]) -> TaskState:
+    state = QUEUED
+    for event in events:
+        state = advance(state, event)
+    return state
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[list[Observation], list[Observation]]:
+    """A real provider history (queued..., running with rising progress, one terminal event)
+    and a shuffled copy of it with duplicates."""
+    steps = draw(st.lists(st.integers(0, 99), max_size=6).map(sorted))
+    ending = draw(st.sampled_from([
+        Observation("succeeded", 100, video_url="https://v/out.mp4"),
+        Observation("failed", error="boom"),
+        Observation("cancelled", error="cancelled"),
+    ]))
+    ordered = [Observation("queued", 0), *(Observation("running", p) for p in steps), ending]
+    copies = draw(st.lists(st.sampled_from(ordered), max_size=6))
+    shuffled = draw(st.permutations(ordered + copies))
+    return ordered, list(shuffled)
+
+
+@given(histories())
+def test_any_arrival_order_ends_where_the_ordered_history_ends(
+    pair: tuple[list[Observation], list[Observation]],
+) -> None:
+    ordered, arrived = pair
+    expected, actual = _run(ordered), _run(arrived)
+    assert actual.status == expected.status
+    assert actual.video_url == expected.video_url
+    assert actual.error == expected.error
+    assert actual.progress >= 0
+
+
+def test_terminal_state_is_final_and_progress_only_rises() -> None:
+    running = advance(QUEUED, Observation("running", 60))
+    assert advance(running, Observation("running", 30)).progress == 60
+    assert advance(running, Observation("queued")).status == "running"
+    done = advance(running, Observation("succeeded", video_url="https://v/1.mp4"))
+    assert (done.status, done.progress) == ("succeeded", 100)
+    assert advance(done, Observation("failed", error="late")) == done

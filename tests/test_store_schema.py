@@ -1,0 +1,75 @@
+"""The schema upgrades an old file in place, and the writer commits in groups."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from store import EventIn, NewTask, Observation, Store
+from store.schema import migrate, migrations
+
+FIRST = "m001_tasks_events_deliveries"
+
+
+def _columns(path: str, table: str) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+async def test_file_from_first_schema_upgrades_in_place(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    second = migrations._migrations[1].name
+    assert migrate(path, stop_before=second) == [FIRST]
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO tasks (id, provider, model, status, progress, created_at, updated_at)"
+            " VALUES ('tsk_old', 'piapi', 'Qubico/skyreels', 'running', 40, 't', 't')"
+        )
+    assert "submit_state" not in _columns(path, "tasks")
+
+    store = await Store.open(path)
+    try:
+        task = await store.get_task("tsk_old")
+        assert (task["status"], task["progress"], task["submit_state"]) == ("running", 40, "pending")
+        outcome = await store.record_event(
+            "tsk_old", EventIn("k1", "poll", Observation("succeeded", video_url="https://v/1.mp4"))
+        )
+        assert outcome.task["status"] == "succeeded"
+    finally:
+        await store.close()
+    assert {"destinations", "attempts"} <= _tables(path)
+    assert migrate(path) == []
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _tables(path: str) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+async def test_concurrent_events_commit_once_each(tmp_path: Path) -> None:
+    store = await Store.open(str(tmp_path / "group.db"))
+    try:
+        await store.create_task(NewTask("tsk_a", "piapi", "Qubico/skyreels", {}))
+        events = [EventIn(f"key-{i % 50}", "callback", Observation("running", progress=i))
+                  for i in range(200)]
+        outcomes = await asyncio.gather(*(store.record_event("tsk_a", e) for e in events))
+        assert sum(o.recorded for o in outcomes) == 50
+        assert len(await store.task_events("tsk_a")) == 50
+        assert (await store.get_task("tsk_a"))["progress"] == 49
+    finally:
+        await store.close()
+
+
+async def test_a_failing_write_spoils_only_itself(tmp_path: Path) -> None:
+    store = await Store.open(str(tmp_path / "iso.db"))
+    try:
+        good = store.create_task(NewTask("tsk_good", "piapi", "m", {}))
+        missing = store.record_event("tsk_nope", EventIn("k", "poll"))
+        results = await asyncio.gather(good, missing, return_exceptions=True)
+        assert isinstance(results[1], Exception)
+        assert (await store.get_task("tsk_good"))["id"] == "tsk_good"
+    finally:
+        await store.close()
