@@ -42,7 +42,9 @@ async def list_tasks(request: web.Request) -> web.Response:
     )
     page = rows[:limit]
     next_cursor = page[-1]["id"] if len(rows) > limit else None
-    return web.json_response({"tasks": [task_view(row) for row in page], "next_cursor": next_cursor})
+    return web.json_response(
+        {"tasks": [task_view(row) for row in page], "next_cursor": next_cursor}
+    )
 
 
 async def task_events(request: web.Request) -> web.Response:
@@ -70,7 +72,8 @@ def _idempotency_key(request: web.Request) -> str | None:
         return None
     if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY:
         raise Unprocessable(
-            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters", field="Idempotency-Key"
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+            field="Idempotency-Key",
         )
     return key
 

@@ -58,8 +58,12 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = from_environ(os.environ)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     web.run_app(
-        create_app(settings), host=settings.host, port=settings.port,
-        access_log=None, shutdown_timeout=10.0, print=None,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        shutdown_timeout=10.0,
+        print=None,
     )
     return 0
 

@@ -14,7 +14,12 @@ from typing import Any
 import httpx
 
 UNIFIED_OPTIONS = (
-    "prompt", "negative_prompt", "image", "end_image", "aspect_ratio", "resolution",
+    "prompt",
+    "negative_prompt",
+    "image",
+    "end_image",
+    "aspect_ratio",
+    "resolution",
 )
 
 
@@ -53,8 +58,14 @@ def request(method: str, url: str, token: str, **kwargs: Any) -> Any:
     try:
         response = httpx.request(method, url, headers=headers, timeout=30.0, **kwargs)
     except httpx.HTTPError as exc:
-        raise ClientError(f"cannot reach {url}: {type(exc).__name__}; is reelhook serve running?") from exc
-    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        raise ClientError(
+            f"cannot reach {url}: {type(exc).__name__}; is reelhook serve running?"
+        ) from exc
+    body = (
+        response.json()
+        if response.headers.get("content-type", "").startswith("application/json")
+        else {}
+    )
     if response.status_code >= 400:
         message = body.get("error", {}).get("message", response.text[:200])
         raise ClientError(f"{response.status_code}: {message}")
@@ -62,8 +73,16 @@ def request(method: str, url: str, token: str, **kwargs: Any) -> Any:
 
 
 def _submit(args: argparse.Namespace, url: str, token: str) -> int:
-    fields = ("provider", "model", *UNIFIED_OPTIONS, "duration", "guidance_scale", "extra",
-              "notify", "metadata")
+    fields = (
+        "provider",
+        "model",
+        *UNIFIED_OPTIONS,
+        "duration",
+        "guidance_scale",
+        "extra",
+        "notify",
+        "metadata",
+    )
     body = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
     headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {}
     task = request("POST", f"{url}/v1/tasks", token, json=body, headers=headers)
@@ -72,8 +91,11 @@ def _submit(args: argparse.Namespace, url: str, token: str) -> int:
 
 
 def _tasks(args: argparse.Namespace, url: str, token: str) -> int:
-    params = {k: v for k, v in (("status", args.status), ("provider", args.provider),
-                                ("limit", args.limit)) if v is not None}
+    params = {
+        k: v
+        for k, v in (("status", args.status), ("provider", args.provider), ("limit", args.limit))
+        if v is not None
+    }
     answer = request("GET", f"{url}/v1/tasks", token, params=params)
     print(task_table(answer["tasks"]))
     return 0
@@ -84,8 +106,10 @@ def _show(args: argparse.Namespace, url: str, token: str) -> int:
     events = request("GET", f"{url}/v1/tasks/{args.task_id}/events", token)["events"]
     print(json.dumps(task, indent=2))
     for event in events:
-        print(f"  {event['received_at']}  {event['source']:<8} "
-              f"{event['provider_status'] or '-':<12} -> {event['status'] or '-'}")
+        print(
+            f"  {event['received_at']}  {event['source']:<8} "
+            f"{event['provider_status'] or '-':<12} -> {event['status'] or '-'}"
+        )
     return 0
 
 
@@ -94,11 +118,20 @@ def task_table(tasks: list[dict[str, Any]]) -> str:
     rows = [("ID", "PROVIDER", "MODEL", "STATUS", "COST", "VIDEO")]
     for task in tasks:
         cost = f"${task['cost_usd']:.2f}" if task.get("cost_usd") is not None else "-"
-        rows.append((task["id"], task["provider"], task["model"], task["status"], cost,
-                     task.get("video_url") or task.get("error") or "-"))
+        rows.append(
+            (
+                task["id"],
+                task["provider"],
+                task["model"],
+                task["status"],
+                cost,
+                task.get("video_url") or task.get("error") or "-",
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False))
-        + "  " + str(row[-1])
+        + "  "
+        + str(row[-1])
         for row in rows
     )

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import httpx
 from aiohttp import web
 
+from receiver.providers.base import Provider
+from receiver.secrets import SecretBox
 from receiver.settings import Settings
+from receiver.tasks import TaskService
 from store import Store
-
-if TYPE_CHECKING:
-    from receiver.providers.base import Provider
-    from receiver.secrets import SecretBox
-    from receiver.tasks import TaskService
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
 HTTP = web.AppKey("http", httpx.AsyncClient)
-PROVIDERS = web.AppKey("providers", dict[str, "Provider"])
-SECRETS = web.AppKey("secrets", "SecretBox")
-TASKS = web.AppKey("tasks", "TaskService")
+PROVIDERS = web.AppKey("providers", dict[str, Provider])
+SECRETS = web.AppKey("secrets", SecretBox)
+TASKS = web.AppKey("tasks", TaskService)

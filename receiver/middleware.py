@@ -46,7 +46,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         accepted = request.app[keys.SETTINGS].api_tokens
         if scheme.lower() != "bearer" or not tokens_match(token.strip(), accepted):
-            raise Unauthorized("send Authorization: Bearer <REELHOOK_API_TOKEN>", field="Authorization")
+            raise Unauthorized(
+                "send Authorization: Bearer <REELHOOK_API_TOKEN>", field="Authorization"
+            )
     return await handler(request)
 
 
@@ -68,8 +70,12 @@ def _http_exception(exc: web.HTTPException) -> web.Response:
         413: "body too large",
     }
     response = web.json_response(
-        {"error": {"code": codes.get(exc.status, "http_error"),
-                   "message": messages.get(exc.status, exc.reason)}},
+        {
+            "error": {
+                "code": codes.get(exc.status, "http_error"),
+                "message": messages.get(exc.status, exc.reason),
+            }
+        },
         status=exc.status,
     )
     if exc.status == 405 and "Allow" in exc.headers:

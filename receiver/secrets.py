@@ -21,7 +21,9 @@ class SecretBox:
 
     def __init__(self, fernet_key: bytes) -> None:
         self._fernet = Fernet(fernet_key)
-        self._hash_key = hmac.new(fernet_key, b"reelhook callback secret v1", hashlib.sha256).digest()
+        self._hash_key = hmac.new(
+            fernet_key, b"reelhook callback secret v1", hashlib.sha256
+        ).digest()
 
     @staticmethod
     def new_callback_secret() -> str:

@@ -45,8 +45,14 @@ def parse_submission(body: Any, providers: Collection[str]) -> Submission:
     request = TaskRequest(
         provider=provider,
         model=str(model),
-        **{name: _text(body, name) for name in TEXT_FIELDS},
-        **{name: _number(body, name) for name in NUMBER_FIELDS},
+        prompt=_text(body, "prompt"),
+        negative_prompt=_text(body, "negative_prompt"),
+        image=_text(body, "image"),
+        end_image=_text(body, "end_image"),
+        duration=_number(body, "duration"),
+        aspect_ratio=_text(body, "aspect_ratio"),
+        resolution=_text(body, "resolution"),
+        guidance_scale=_number(body, "guidance_scale"),
         extra=_object(body, "extra") or {},
     )
     return Submission(request, _notify(body.get("notify")), _metadata(body.get("metadata")))
@@ -118,7 +124,9 @@ def _destination(index: int, item: Any) -> dict[str, Any]:
     needed = _NOTIFY_KEYS[item["channel"]]
     extra = sorted(set(item) - needed - {"channel"})
     if extra:
-        raise Unprocessable(f"{where} does not take {', '.join(extra)}", field=f"{where}.{extra[0]}")
+        raise Unprocessable(
+            f"{where} does not take {', '.join(extra)}", field=f"{where}.{extra[0]}"
+        )
     for key in sorted(needed):
         if not isinstance(item.get(key), str) or not item[key]:
             raise Unprocessable(f"{where}.{key} is required (a string)", field=f"{where}.{key}")

@@ -6,8 +6,17 @@ import json
 from typing import Any
 
 TASK_FIELDS = (
-    "id", "provider", "model", "provider_task_id", "status", "progress", "video_url", "error",
-    "cost_usd", "created_at", "updated_at",
+    "id",
+    "provider",
+    "model",
+    "provider_task_id",
+    "status",
+    "progress",
+    "video_url",
+    "error",
+    "cost_usd",
+    "created_at",
+    "updated_at",
 )
 
 

@@ -37,10 +37,19 @@ def insert_task(conn: sqlite3.Connection, new: NewTask) -> tuple[dict[str, Any],
         " callback_secret_hash, deadline_at, last_event_at)"
         " VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            new.id, new.provider, new.model, new.cost_usd, now, now,
+            new.id,
+            new.provider,
+            new.model,
+            new.cost_usd,
+            now,
+            now,
             json.dumps(new.metadata) if new.metadata is not None else None,
-            json.dumps(new.request), new.idempotency_key, new.request_fingerprint,
-            new.callback_secret_hash, new.deadline_at, time.time(),
+            json.dumps(new.request),
+            new.idempotency_key,
+            new.request_fingerprint,
+            new.callback_secret_hash,
+            new.deadline_at,
+            time.time(),
         ),
     )
     conn.executemany(
@@ -61,8 +70,14 @@ def insert_event(
         "INSERT OR IGNORE INTO events (task_id, dedupe_key, source, provider_status, status,"
         " progress, payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            task_id, event.dedupe_key, event.source, event.provider_status,
-            event.seen.status, event.seen.progress, event.payload, now,
+            task_id,
+            event.dedupe_key,
+            event.source,
+            event.provider_status,
+            event.seen.status,
+            event.seen.progress,
+            event.payload,
+            now,
         ),
     )
     if cursor.rowcount == 0:
@@ -106,8 +121,15 @@ def _save_state(
         "UPDATE tasks SET status = ?, progress = ?, video_url = ?, error = ?, updated_at = ?,"
         " provider_task_id = ?, submit_state = ?, last_event_at = ? WHERE id = ?",
         (
-            after.status, after.progress, after.video_url, after.error, now,
-            provider_task_id, submit_state, time.time(), task["id"],
+            after.status,
+            after.progress,
+            after.video_url,
+            after.error,
+            now,
+            provider_task_id,
+            submit_state,
+            time.time(),
+            task["id"],
         ),
     )
 

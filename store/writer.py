@@ -9,6 +9,7 @@ is on disk, and a burst of writes costs one fsync instead of one each.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -128,7 +129,6 @@ def _resolve(job: _Job) -> None:
         else:
             job.future.set_result(job.result)
 
-    try:
+    # The caller's loop may be closed already; then nobody is waiting any more.
+    with contextlib.suppress(RuntimeError):
         job.loop.call_soon_threadsafe(settle)
-    except RuntimeError:
-        pass  # the caller's loop is closed; nobody is waiting any more

@@ -15,7 +15,9 @@ async def test_healthz_needs_no_token(client: Any) -> None:
     assert await response.json() == {"ok": True}
 
 
-@pytest.mark.parametrize("header", ["", "Bearer", "Bearer wrong-token-0123456789", f"Basic {API_TOKEN}"])
+@pytest.mark.parametrize(
+    "header", ["", "Bearer", "Bearer wrong-token-0123456789", f"Basic {API_TOKEN}"]
+)
 async def test_v1_needs_the_bearer_token(client: Any, header: str) -> None:
     response = await client.get("/v1/tasks", headers={"Authorization": header})
     assert response.status == 401
@@ -33,12 +35,18 @@ async def test_submit_without_token_stores_nothing(client: Any, piapi_sim: Any) 
 
 async def test_list_pages_newest_first_with_cursor(client: Any, piapi_sim: Any) -> None:
     piapi_sim.script.drop_callbacks = True
-    ids = [(await (await client.post("/v1/tasks", json=skyreels(prompt=f"n{i}"))).json())["id"]
-           for i in range(5)]
+    ids = [
+        (await (await client.post("/v1/tasks", json=skyreels(prompt=f"n{i}"))).json())["id"]
+        for i in range(5)
+    ]
     first = await (await client.get("/v1/tasks", params={"limit": "2"})).json()
     assert [t["id"] for t in first["tasks"]] == ids[::-1][:2]
-    second = await (await client.get("/v1/tasks", params={"limit": "2", "cursor": first["next_cursor"]})).json()
-    third = await (await client.get("/v1/tasks", params={"limit": "2", "cursor": second["next_cursor"]})).json()
+    second = await (
+        await client.get("/v1/tasks", params={"limit": "2", "cursor": first["next_cursor"]})
+    ).json()
+    third = await (
+        await client.get("/v1/tasks", params={"limit": "2", "cursor": second["next_cursor"]})
+    ).json()
     assert [t["id"] for t in second["tasks"]] == ids[::-1][2:4]
     assert [t["id"] for t in third["tasks"]] == ids[:1]
     assert third["next_cursor"] is None
@@ -52,14 +60,21 @@ async def test_list_filters_by_status_and_provider(client: Any, piapi_sim: Any) 
     queued = await (await client.post("/v1/tasks", json=skyreels())).json()
     only_failed = await (await client.get("/v1/tasks", params={"status": "failed"})).json()
     assert [t["id"] for t in only_failed["tasks"]] == [failed["id"]]
-    only_queued = await (await client.get("/v1/tasks", params={"status": "queued", "provider": "piapi"})).json()
+    only_queued = await (
+        await client.get("/v1/tasks", params={"status": "queued", "provider": "piapi"})
+    ).json()
     assert [t["id"] for t in only_queued["tasks"]] == [queued["id"]]
 
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [({"status": "done"}, "status"), ({"provider": "runway"}, "provider"),
-     ({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"), ({"limit": "ten"}, "limit")],
+    [
+        ({"status": "done"}, "status"),
+        ({"provider": "runway"}, "provider"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "201"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+    ],
 )
 async def test_list_rejects_bad_query(client: Any, query: dict[str, str], field: str) -> None:
     response = await client.get("/v1/tasks", params=query)
@@ -68,8 +83,11 @@ async def test_list_rejects_bad_query(client: Any, query: dict[str, str], field:
 
 
 async def test_unknown_task_is_404_everywhere(client: Any) -> None:
-    for method, path in (("GET", "/v1/tasks/tsk_missing"), ("GET", "/v1/tasks/tsk_missing/events"),
-                         ("POST", "/v1/tasks/tsk_missing/cancel")):
+    for method, path in (
+        ("GET", "/v1/tasks/tsk_missing"),
+        ("GET", "/v1/tasks/tsk_missing/events"),
+        ("POST", "/v1/tasks/tsk_missing/cancel"),
+    ):
         response = await client.request(method, path)
         assert response.status == 404, path
         assert (await response.json())["error"]["code"] == "not_found"
@@ -77,21 +95,37 @@ async def test_unknown_task_is_404_everywhere(client: Any) -> None:
 
 async def test_task_has_the_documented_fields(client: Any) -> None:
     task = await (await client.post("/v1/tasks", json=skyreels(metadata={"order": 7}))).json()
-    assert set(task) == {"id", "provider", "model", "provider_task_id", "status", "progress",
-                         "video_url", "error", "cost_usd", "created_at", "updated_at", "metadata"}
+    assert set(task) == {
+        "id",
+        "provider",
+        "model",
+        "provider_task_id",
+        "status",
+        "progress",
+        "video_url",
+        "error",
+        "cost_usd",
+        "created_at",
+        "updated_at",
+        "metadata",
+    }
     assert task["metadata"] == {"order": 7}
     assert task["created_at"].endswith("Z") and "T" in task["created_at"]
 
 
 async def test_wrong_content_type_is_415(client: Any) -> None:
-    response = await client.post("/v1/tasks", data="prompt=x", headers={"content-type": "text/plain"})
+    response = await client.post(
+        "/v1/tasks", data="prompt=x", headers={"content-type": "text/plain"}
+    )
     assert response.status == 415
     assert (await response.json())["error"]["field"] == "Content-Type"
 
 
 @pytest.mark.parametrize("raw", [b"{", b"\xff\xfe{}", b"[" * 100 + b"]" * 100])
 async def test_malformed_body_is_400(client: Any, raw: bytes) -> None:
-    response = await client.post("/v1/tasks", data=raw, headers={"content-type": "application/json"})
+    response = await client.post(
+        "/v1/tasks", data=raw, headers={"content-type": "application/json"}
+    )
     assert response.status == 400
     assert (await response.json())["error"]["field"] == "body"
 

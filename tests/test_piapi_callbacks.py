@@ -10,7 +10,6 @@ import pytest
 from aiohttp import ClientSession, web
 
 from receiver.providers.sandbox import LocalServer
-
 from tests.conftest import skyreels
 
 
@@ -24,9 +23,17 @@ async def quiet_task(client: Any, piapi_sim: Any) -> dict[str, Any]:
 
 
 def piapi_callback(task: dict[str, Any], status: str, **data: Any) -> bytes:
-    body = {"timestamp": data.pop("timestamp", int(time.time())),
-            "data": {"task_id": task["provider_task_id"], "model": "Qubico/skyreels",
-                     "task_type": "img2video", "status": status, "output": {}, **data}}
+    body = {
+        "timestamp": data.pop("timestamp", int(time.time())),
+        "data": {
+            "task_id": task["provider_task_id"],
+            "model": "Qubico/skyreels",
+            "task_type": "img2video",
+            "status": status,
+            "output": {},
+            **data,
+        },
+    }
     return json.dumps(body).encode()
 
 
@@ -64,7 +71,9 @@ async def test_another_tasks_secret_is_refused(
     response = await post_callback(client, quiet_task["path"], body, other_secret)
     assert response.status == 401
     assert other["id"] != quiet_task["task"]["id"]
-    assert [e for e in await events_of(client, quiet_task["task"]["id"]) if e["source"] == "callback"] == []
+    assert [
+        e for e in await events_of(client, quiet_task["task"]["id"]) if e["source"] == "callback"
+    ] == []
 
 
 async def test_retried_callback_is_recorded_once(client: Any, quiet_task: dict[str, Any]) -> None:
@@ -74,7 +83,9 @@ async def test_retried_callback_is_recorded_once(client: Any, quiet_task: dict[s
     assert first.status == again.status == 200
     assert (await first.json())["duplicate"] is False
     assert (await again.json())["duplicate"] is True
-    callbacks = [e for e in await events_of(client, quiet_task["task"]["id"]) if e["source"] == "callback"]
+    callbacks = [
+        e for e in await events_of(client, quiet_task["task"]["id"]) if e["source"] == "callback"
+    ]
     assert len(callbacks) == 1
 
 
@@ -89,7 +100,11 @@ async def test_late_processing_after_completed_keeps_succeeded(
     final = await (await client.get(f"/v1/tasks/{task['id']}")).json()
     assert final["status"] == "succeeded"
     assert final["video_url"] == "https://cdn.example/v.mp4"
-    statuses = [e["provider_status"] for e in await events_of(client, task["id"]) if e["source"] == "callback"]
+    statuses = [
+        e["provider_status"]
+        for e in await events_of(client, task["id"])
+        if e["source"] == "callback"
+    ]
     assert statuses == ["completed", "processing"]
 
 
@@ -141,12 +156,14 @@ async def test_lost_answer_makes_simulator_retry_and_event_is_recorded_once(
 
     async def flaky(request: web.Request) -> web.Response:
         body = await request.read()
-        headers = {"content-type": "application/json",
-                   "x-webhook-secret": request.headers.get("x-webhook-secret", "")}
-        async with ClientSession() as session:
-            async with session.post(f"{settings.public_url}{request.path}", data=body,
-                                    headers=headers) as answer:
-                status = answer.status
+        headers = {
+            "content-type": "application/json",
+            "x-webhook-secret": request.headers.get("x-webhook-secret", ""),
+        }
+        async with ClientSession() as session, session.post(
+            f"{settings.public_url}{request.path}", data=body, headers=headers
+        ) as answer:
+            status = answer.status
         if body not in seen:
             seen.add(body)
             return web.Response(status=500)
@@ -160,6 +177,10 @@ async def test_lost_answer_makes_simulator_retry_and_event_is_recorded_once(
         await piapi_sim.wait_idle()
     mine = [s.answer for s in piapi_sim.sent if s.task_id == task["provider_task_id"]]
     assert mine == [500, 200, 500, 200, 500, 200]
-    statuses = [e["provider_status"] for e in await events_of(client, task["id"]) if e["source"] == "callback"]
+    statuses = [
+        e["provider_status"]
+        for e in await events_of(client, task["id"])
+        if e["source"] == "callback"
+    ]
     assert statuses == ["pending", "processing", "completed"]
     assert (await (await client.get(f"/v1/tasks/{task['id']}")).json())["status"] == "succeeded"

@@ -24,8 +24,12 @@ async def test_skyreels_task_succeeds_with_video_url(client: Any, piapi_sim: Any
     assert sent["headers"]["x-api-key"] == piapi_sim.api_key
     body = sent["body"]
     assert body["model"] == "Qubico/skyreels" and body["task_type"] == "img2video"
-    assert body["input"] == {"prompt": "FPS-24, a woman smiles", "image": skyreels()["image"],
-                             "aspect_ratio": "9:16", "guidance_scale": 3.5}
+    assert body["input"] == {
+        "prompt": "FPS-24, a woman smiles",
+        "image": skyreels()["image"],
+        "aspect_ratio": "9:16",
+        "guidance_scale": 3.5,
+    }
     hook = body["config"]["webhook_config"]
     assert hook["endpoint"].endswith(f"/callbacks/piapi/{task['id']}")
     assert len(hook["secret"]) >= 43  # 32 random bytes, URL-safe

@@ -41,8 +41,14 @@ def test_bad_settings_name_the_setting(env: dict[str, str], named: str) -> None:
 
 
 def test_good_settings_and_token_list() -> None:
-    settings = from_environ({**GOOD, "REELHOOK_API_TOKEN": f"{'a' * 20}, {'b' * 20}",
-                             "PORT": "9000", "REELHOOK_NOTIFY_ON": "running,succeeded"})
+    settings = from_environ(
+        {
+            **GOOD,
+            "REELHOOK_API_TOKEN": f"{'a' * 20}, {'b' * 20}",
+            "PORT": "9000",
+            "REELHOOK_NOTIFY_ON": "running,succeeded",
+        }
+    )
     assert settings.api_tokens == ("a" * 20, "b" * 20)
     assert settings.port == 9000 and settings.public_url == "http://127.0.0.1:9000"
     assert settings.notify_on == frozenset({"running", "succeeded"})
@@ -51,8 +57,12 @@ def test_good_settings_and_token_list() -> None:
 
 def test_serve_refuses_to_start_with_one_line_naming_the_setting(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "receiver", "serve"], env={"PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        [sys.executable, "-m", "receiver", "serve"],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
@@ -63,12 +73,16 @@ def test_serve_refuses_to_start_with_one_line_naming_the_setting(tmp_path: Path)
 def _settings_in_code() -> set[str]:
     source = "\n".join(p.read_text() for p in (ROOT / "receiver").rglob("*.py"))
     names = set(re.findall(r'"((?:REELHOOK|PIAPI|WAVE|APIMART|ONEMIN)_[A-Z_]+|PORT)"', source))
-    names |= {f"{p}_{s}" for p in ("PIAPI", "WAVE", "APIMART", "ONEMIN") for s in ("API_KEY", "BASE_URL")}
+    names |= {
+        f"{p}_{s}" for p in ("PIAPI", "WAVE", "APIMART", "ONEMIN") for s in ("API_KEY", "BASE_URL")
+    }
     return {name for name in names if not name.endswith("_")}
 
 
 def test_every_setting_is_in_the_readme() -> None:
-    missing = sorted(name for name in _settings_in_code() if f"`{name}" not in README and name not in README)
+    missing = sorted(
+        name for name in _settings_in_code() if f"`{name}" not in README and name not in README
+    )
     assert missing == []
 
 

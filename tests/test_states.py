@@ -22,11 +22,15 @@ def histories(draw: st.DrawFn) -> tuple[list[Observation], list[Observation]]:
     """A real provider history (queued..., running with rising progress, one terminal event)
     and a shuffled copy of it with duplicates."""
     steps = draw(st.lists(st.integers(0, 99), max_size=6).map(sorted))
-    ending = draw(st.sampled_from([
-        Observation("succeeded", 100, video_url="https://v/out.mp4"),
-        Observation("failed", error="boom"),
-        Observation("cancelled", error="cancelled"),
-    ]))
+    ending = draw(
+        st.sampled_from(
+            [
+                Observation("succeeded", 100, video_url="https://v/out.mp4"),
+                Observation("failed", error="boom"),
+                Observation("cancelled", error="cancelled"),
+            ]
+        )
+    )
     ordered = [Observation("queued", 0), *(Observation("running", p) for p in steps), ending]
     copies = draw(st.lists(st.sampled_from(ordered), max_size=6))
     shuffled = draw(st.permutations(ordered + copies))

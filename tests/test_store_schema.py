@@ -31,7 +31,11 @@ async def test_file_from_first_schema_upgrades_in_place(tmp_path: Path) -> None:
     store = await Store.open(path)
     try:
         task = await store.get_task("tsk_old")
-        assert (task["status"], task["progress"], task["submit_state"]) == ("running", 40, "pending")
+        assert (task["status"], task["progress"], task["submit_state"]) == (
+            "running",
+            40,
+            "pending",
+        )
         outcome = await store.record_event(
             "tsk_old", EventIn("k1", "poll", Observation("succeeded", video_url="https://v/1.mp4"))
         )
@@ -53,8 +57,10 @@ async def test_concurrent_events_commit_once_each(tmp_path: Path) -> None:
     store = await Store.open(str(tmp_path / "group.db"))
     try:
         await store.create_task(NewTask("tsk_a", "piapi", "Qubico/skyreels", {}))
-        events = [EventIn(f"key-{i % 50}", "callback", Observation("running", progress=i))
-                  for i in range(200)]
+        events = [
+            EventIn(f"key-{i % 50}", "callback", Observation("running", progress=i))
+            for i in range(200)
+        ]
         outcomes = await asyncio.gather(*(store.record_event("tsk_a", e) for e in events))
         assert sum(o.recorded for o in outcomes) == 50
         assert len(await store.task_events("tsk_a")) == 50

@@ -8,7 +8,10 @@ import pytest
 
 from tests.conftest import framepack, free_port, skyreels, wait_for_status
 
-DATA_URI = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+DATA_URI = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4"
+    "DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+)
 
 INVALID = [
     (skyreels(prompt=None), "prompt", "required"),
@@ -40,7 +43,11 @@ INVALID = [
     (skyreels(metadata="x"), "metadata", "JSON object"),
     (skyreels(promt="typo"), "promt", "unknown field"),
     (skyreels(notify=[{"channel": "pager"}]), "notify[0]", "slack, email or webhook"),
-    (skyreels(notify=[{"channel": "webhook", "url": "https://h.example/x"}]), "notify[0].secret", "required"),
+    (
+        skyreels(notify=[{"channel": "webhook", "url": "https://h.example/x"}]),
+        "notify[0].secret",
+        "required",
+    ),
 ]
 
 
@@ -58,9 +65,12 @@ async def test_invalid_request_is_422_and_changes_nothing(
 
 
 async def test_valid_edges_are_accepted(client: Any, piapi_sim: Any) -> None:
-    for body in (skyreels(guidance_scale=10, aspect_ratio="1:1", image=DATA_URI),
-                 skyreels(guidance_scale=0.01, negative_prompt="blur"),
-                 framepack(duration=30), framepack(duration=None, prompt=None)):
+    for body in (
+        skyreels(guidance_scale=10, aspect_ratio="1:1", image=DATA_URI),
+        skyreels(guidance_scale=0.01, negative_prompt="blur"),
+        framepack(duration=30),
+        framepack(duration=None, prompt=None),
+    ):
         response = await client.post("/v1/tasks", json=body)
         assert response.status == 202, await response.text()
     sent = [r["body"]["input"] for r in piapi_sim.received]
@@ -133,7 +143,9 @@ async def test_cancel_is_409_for_piapi_and_for_finished_tasks(client: Any) -> No
     assert "already succeeded" in (await finished.json())["error"]["message"]
 
 
-async def test_cancel_of_unfinished_piapi_task_says_piapi_cannot(client: Any, piapi_sim: Any) -> None:
+async def test_cancel_of_unfinished_piapi_task_says_piapi_cannot(
+    client: Any, piapi_sim: Any
+) -> None:
     piapi_sim.script.drop_callbacks = True
     task = await (await client.post("/v1/tasks", json=skyreels())).json()
     response = await client.post(f"/v1/tasks/{task['id']}/cancel")

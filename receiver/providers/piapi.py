@@ -78,8 +78,11 @@ class PiAPI:
     ) -> Report:
         """POST /api/v1/task with the webhook endpoint and secret."""
         answer = await call_json(
-            client, "POST", f"{self.config.base_url}/api/v1/task",
-            timeout=self.config.timeout, headers=self._headers(),
+            client,
+            "POST",
+            f"{self.config.base_url}/api/v1/task",
+            timeout=self.config.timeout,
+            headers=self._headers(),
             json=build_create_body(request, callback),
         )
         return task_report(unwrap(answer), source="submit", payload=compact(answer))
@@ -87,8 +90,11 @@ class PiAPI:
     async def fetch(self, client: httpx.AsyncClient, provider_task_id: str) -> Report:
         """GET /api/v1/task/{id}."""
         answer = await call_json(
-            client, "GET", f"{self.config.base_url}/api/v1/task/{provider_task_id}",
-            timeout=self.config.timeout, headers=self._headers(),
+            client,
+            "GET",
+            f"{self.config.base_url}/api/v1/task/{provider_task_id}",
+            timeout=self.config.timeout,
+            headers=self._headers(),
         )
         return task_report(unwrap(answer), source="poll", payload=compact(answer))
 
@@ -125,7 +131,9 @@ def build_create_body(request: TaskRequest, callback: CallbackTarget | None) -> 
     body: dict[str, Any] = {
         "model": request.model,
         "task_type": "img2video",
-        "input": _skyreels_input(request) if request.model == SKYREELS else _framepack_input(request),
+        "input": _skyreels_input(request)
+        if request.model == SKYREELS
+        else _framepack_input(request),
     }
     if callback is not None:
         body["config"] = {"webhook_config": {"endpoint": callback.url, "secret": callback.secret}}
@@ -133,24 +141,28 @@ def build_create_body(request: TaskRequest, callback: CallbackTarget | None) -> 
 
 
 def _skyreels_input(request: TaskRequest) -> dict[str, Any]:
-    return _without_none({
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt,
-        "image": _image(request.image),
-        "aspect_ratio": request.aspect_ratio or "16:9",
-        "guidance_scale": request.guidance_scale if request.guidance_scale is not None else 3.5,
-    })
+    return _without_none(
+        {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt,
+            "image": _image(request.image),
+            "aspect_ratio": request.aspect_ratio or "16:9",
+            "guidance_scale": request.guidance_scale if request.guidance_scale is not None else 3.5,
+        }
+    )
 
 
 def _framepack_input(request: TaskRequest) -> dict[str, Any]:
     duration = request.duration if request.duration is not None else FRAMEPACK_DEFAULT_DURATION
-    return _without_none({
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt,
-        "start_image": _image(request.image),
-        "end_image": _image(request.end_image),
-        "duration": int(duration),
-    })
+    return _without_none(
+        {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt,
+            "start_image": _image(request.image),
+            "end_image": _image(request.end_image),
+            "duration": int(duration),
+        }
+    )
 
 
 def _image(value: str | None) -> str | None:

@@ -41,7 +41,9 @@ def number_in(
     too_low = value <= low if low_open else value < low
     if too_low or value > high:
         bracket = "(" if low_open else "["
-        raise InvalidRequest(field, f"{field} must be in {bracket}{low:g}, {high:g}]; got {value:g}")
+        raise InvalidRequest(
+            field, f"{field} must be in {bracket}{low:g}, {high:g}]; got {value:g}"
+        )
 
 
 def whole_number_in(field: str, value: float | None, low: int, high: int) -> None:
@@ -49,7 +51,9 @@ def whole_number_in(field: str, value: float | None, low: int, high: int) -> Non
     if value is None:
         return
     if value != int(value) or not low <= value <= high:
-        raise InvalidRequest(field, f"{field} must be a whole number from {low} to {high}; got {value:g}")
+        raise InvalidRequest(
+            field, f"{field} must be a whole number from {low} to {high}; got {value:g}"
+        )
 
 
 def max_length(field: str, value: str | None, limit: int) -> None:

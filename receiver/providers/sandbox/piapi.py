@@ -90,7 +90,9 @@ class PiapiSimulator:
             return _envelope(400, None, "invalid request body", http=400)
         self.received.append({"headers": dict(request.headers), "body": body})
         if self.script.submit_http_status is not None:
-            return _envelope(500, None, "internal server error", http=self.script.submit_http_status)
+            return _envelope(
+                500, None, "internal server error", http=self.script.submit_http_status
+            )
         if self.script.submit_error_code is not None:
             return _envelope(self.script.submit_error_code, None, "insufficient credits")
         problem = check_create_body(body)
@@ -112,13 +114,23 @@ class PiapiSimulator:
         task_id = f"sim-piapi-{next(self._ids):06d}-{int(time.time())}"
         webhook = (body.get("config") or {}).get("webhook_config") or {}
         if webhook.get("endpoint"):
-            self.webhooks[task_id] = {"endpoint": webhook["endpoint"], "secret": webhook.get("secret", "")}
+            self.webhooks[task_id] = {
+                "endpoint": webhook["endpoint"],
+                "secret": webhook.get("secret", ""),
+            }
         now = _now_iso()
         task: dict[str, Any] = {
-            "task_id": task_id, "model": body["model"], "task_type": body["task_type"],
-            "status": "pending", "config": {"service_mode": "public", "webhook_config": webhook}, "input": body["input"],
-            "output": {}, "meta": {"created_at": now, "started_at": None, "ended_at": None},
-            "detail": None, "logs": [], "error": {"code": 0, "raw_message": "", "message": ""},
+            "task_id": task_id,
+            "model": body["model"],
+            "task_type": body["task_type"],
+            "status": "pending",
+            "config": {"service_mode": "public", "webhook_config": webhook},
+            "input": body["input"],
+            "output": {},
+            "meta": {"created_at": now, "started_at": None, "ended_at": None},
+            "detail": None,
+            "logs": [],
+            "error": {"code": 0, "raw_message": "", "message": ""},
         }
         self.tasks[task_id] = task
         return task
@@ -146,7 +158,12 @@ class PiapiSimulator:
         task["meta"]["ended_at"] = _now_iso()
         if self.script.fail_all or "[fail]" in str(task["input"].get("prompt", "")):
             task["status"] = "failed"
-            task["error"] = {"code": 10000, "raw_message": "gpu error", "message": "generation failed: content could not be animated", "detail": None}
+            task["error"] = {
+                "code": 10000,
+                "raw_message": "gpu error",
+                "message": "generation failed: content could not be animated",
+                "detail": None,
+            }
             return
         task["status"] = "completed"
         task["output"] = {"video_url": f"{self.base_url}/videos/{task['task_id']}.mp4"}
