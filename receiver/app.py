@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
-import httpx
 from aiohttp import web
 
-from receiver import api, callbacks, keys
+from dispatcher.netguard import outgoing_client
+from receiver import (
+    api,
+    callbacks,
+    costs,
+    deliveries_api,
+    dispatching,
+    inbound,
+    keys,
+    openapi,
+    polling,
+)
+from receiver.known_tasks import KnownTasks
 from receiver.middleware import auth_middleware, errors_middleware
 from receiver.providers import build_providers
 from receiver.providers.base import ProviderConfig
 from receiver.secrets import SecretBox
-from receiver.settings import Settings
+from receiver.settings import PROVIDER_HOSTS, Settings
 from receiver.tasks import TaskService
 from store import Store
 
@@ -25,26 +38,38 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = SecretBox(settings.secret_key)
+    app[keys.CALLBACK_SLOTS] = asyncio.Semaphore(settings.max_concurrent_callbacks)
+    app[keys.KNOWN_TASKS] = KnownTasks()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_services_ctx)
+    app.cleanup_ctx.append(dispatching.worker_ctx)
+    app.cleanup_ctx.append(polling.loops_ctx)
     _add_routes(app)
     return app
 
 
 def _add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", api.healthz)
+    app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_post("/v1/tasks", api.create_task)
     app.router.add_get("/v1/tasks", api.list_tasks)
     app.router.add_get("/v1/tasks/{task_id}", api.get_task)
     app.router.add_get("/v1/tasks/{task_id}/events", api.task_events)
     app.router.add_post("/v1/tasks/{task_id}/cancel", api.cancel_task)
+    app.router.add_get("/v1/costs", costs.cost_totals)
+    app.router.add_get("/v1/tasks/{task_id}/deliveries", deliveries_api.task_deliveries)
+    app.router.add_get("/v1/deliveries", deliveries_api.list_deliveries)
+    app.router.add_post("/v1/deliveries/{delivery_id}/redeliver", deliveries_api.redeliver)
+    app.router.add_post("/callbacks/standard/{source}", inbound.standard_callback)
     app.router.add_post("/callbacks/{provider}/{task_id}", callbacks.provider_callback)
     app.router.add_post("/callbacks/{provider}/{task_id}/{token}", callbacks.provider_callback)
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    store = await Store.open(settings.database, notify_on=settings.notify_on)
+    store = await Store.open(
+        settings.database, notify_on=settings.notify_on, busy_timeout=settings.db_busy_timeout
+    )
     app[keys.STORE] = store
     yield
     await store.close()
@@ -52,7 +77,11 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    async with httpx.AsyncClient(follow_redirects=False) as http:
+    provider_hosts = {
+        urlsplit(settings.provider(name).base_url).hostname or "" for name in PROVIDER_HOSTS
+    }
+    client = outgoing_client(allow_private=settings.allow_private_urls, trusted=provider_hosts)
+    async with client as http:
         app[keys.HTTP] = http
         providers = build_providers(_provider_configs(settings))
         app[keys.PROVIDERS] = providers
@@ -68,6 +97,7 @@ def _provider_configs(settings: Settings) -> dict[str, ProviderConfig]:
             base_url=settings.provider(name).base_url,
             api_key=settings.provider(name).api_key or "",
             timeout=settings.provider_timeout,
+            long_timeout=settings.onemin_timeout,
         )
         for name in ("piapi", "wave", "apimart", "onemin")
     }

@@ -1,29 +1,55 @@
-"""Provider callbacks: read the raw body, verify, parse, record, answer 2xx only once committed."""
+"""Provider callbacks: verify first, then read, parse, record, and answer 2xx only once committed.
+
+The secret's tag is checked before the body is read or the database is touched, so forged
+callbacks are refused at the cost of one HMAC; verified ones then share a bounded number of slots.
+"""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from aiohttp import web
 
 from receiver import keys
 from receiver.body import read_limited
-from receiver.errors import BadRequest, NotFound, Unauthorized
+from receiver.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized
+from receiver.polling import apply_confirmed
+from receiver.providers.base import Provider
 from receiver.providers.errors import MalformedCallback
 from store import TaskNotFound
+
+# The two answers, encoded once (keyed by "was it recorded").
+_ANSWERS = {new: json.dumps({"ok": True, "duplicate": not new}) for new in (True, False)}
 
 
 async def provider_callback(request: web.Request) -> web.Response:
     """POST /callbacks/{provider}/{task_id}[/{token}]."""
-    app = request.app
-    provider = app[keys.PROVIDERS].get(request.match_info["provider"])
+    provider = _callback_provider(request)
+    task_id = request.match_info["task_id"]
+    presented = provider.presented_secret(request.headers, request.match_info.get("token"))
+    if not request.app[keys.SECRETS].vouches(task_id, presented):
+        raise Unauthorized("callback secret does not match this task")
+    slots = request.app[keys.CALLBACK_SLOTS]
+    if slots.locked():
+        raise ServiceUnavailable("too many callbacks in progress; retry shortly")
+    async with slots:
+        return await _record(request, provider, task_id, presented)
+
+
+def _callback_provider(request: web.Request) -> Provider:
+    provider = request.app[keys.PROVIDERS].get(request.match_info["provider"])
     if provider is None or not provider.supports_callbacks:
         raise NotFound("no such provider callback route")
+    return provider
+
+
+async def _record(
+    request: web.Request, provider: Provider, task_id: str, presented: str | None
+) -> web.Response:
+    app = request.app
     body = await read_limited(request, app[keys.SETTINGS].max_callback_bytes)
-    task_id = request.match_info["task_id"]
-    try:
-        task = await app[keys.STORE].get_task(task_id)
-    except TaskNotFound as exc:
-        raise NotFound(f"no task with id {task_id!r}") from exc
-    presented = provider.presented_secret(request.headers, request.match_info.get("token"))
+    task = await _task_of(app, task_id)
     if task["provider"] != provider.name or not app[keys.SECRETS].matches(
         presented, task["callback_secret_hash"]
     ):
@@ -35,5 +61,21 @@ async def provider_callback(request: web.Request) -> web.Response:
     known = task["provider_task_id"]
     if known and report.provider_task_id and report.provider_task_id != known:
         raise BadRequest("callback is about another task than the one this address belongs to")
-    recorded = await app[keys.TASKS].apply_report(task_id, report, "callback")
-    return web.json_response({"ok": True, "duplicate": not recorded})
+    if getattr(provider, "confirm_terminal", False):
+        recorded = await apply_confirmed(app[keys.TASKS], task, provider, report)
+    else:
+        recorded = await app[keys.TASKS].apply_report(task_id, report, "callback")
+    return web.Response(text=_ANSWERS[recorded], content_type="application/json")
+
+
+async def _task_of(app: web.Application, task_id: str) -> dict[str, Any]:
+    """The task's unchanging fields: from memory once known, else from the database."""
+    known = app[keys.KNOWN_TASKS]
+    task = known.get(task_id)
+    if task is None:
+        try:
+            task = await app[keys.STORE].get_task(task_id)
+        except TaskNotFound as exc:
+            raise NotFound(f"no task with id {task_id!r}") from exc
+        known.remember(task)
+    return task

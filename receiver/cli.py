@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from receiver import client_commands
+from receiver import client_commands, delivery_commands
 from receiver.errors import SettingsError
 from receiver.secrets import new_fernet_key
 from receiver.settings import from_environ
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     keygen = commands.add_parser("keygen", help="print a new REELHOOK_SECRET_KEY")
     keygen.set_defaults(run=run_keygen)
     client_commands.add_commands(commands, os.environ)
+    delivery_commands.add_commands(commands, os.environ)
     return parser
 
 

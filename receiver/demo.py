@@ -4,6 +4,7 @@ tasks from submit to their end, and a table of what happened."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
 import tempfile
@@ -15,7 +16,11 @@ import httpx
 
 from receiver.app import create_app
 from receiver.client_commands import task_table
+from receiver.demo_notices import NoticeSinks, notice_sinks, print_notices
 from receiver.providers.sandbox import LocalServer, PiapiSimulator
+from receiver.providers.sandbox.apimart import ApimartSimulator
+from receiver.providers.sandbox.onemin import PNG, OneminSimulator
+from receiver.providers.sandbox.wave import WaveSimulator
 from receiver.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
 
@@ -27,6 +32,14 @@ DEMO_TASKS: list[dict[str, Any]] = [
      "aspect_ratio": "16:9"},
     {"provider": "piapi", "model": "Qubico/framepack", "image": IMAGE,
      "prompt": "the camera zooms in slowly", "duration": 10},
+    {"provider": "wave", "model": "skyreels-v4-fast", "duration": 5, "resolution": "720p",
+     "prompt": "a Shiba Inu in a spacesuit walks on the moon, slow push-in"},
+    {"provider": "apimart", "model": "skyreels-v4-std", "duration": 5, "resolution": "720p",
+     "prompt": "@Actor-1 walks through a neon-lit street at night",
+     "extra": {"ref_images": [{"tag": "@Actor-1", "type": "image", "image_urls": [IMAGE]}]}},
+    {"provider": "onemin", "model": "Qubico/skyreels", "aspect_ratio": "9:16",
+     "image": "data:image/png;base64," + base64.b64encode(PNG).decode(),
+     "prompt": "FPS-24, a soft breeze moves her hair"},
 ]
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -34,22 +47,37 @@ TERMINAL = {"succeeded", "failed", "cancelled"}
 async def run(timeout: float = 45.0) -> int:
     """Run the demo; 0 when every task succeeded."""
     with tempfile.TemporaryDirectory(prefix="reelhook-demo-") as folder:
-        async with _world(Path(folder)) as (base_url, sims):
-            async with httpx.AsyncClient(
+        async with (
+            notice_sinks() as sinks,
+            _world(Path(folder), sinks) as (base_url, sims),
+            httpx.AsyncClient(
                 base_url=base_url, headers={"Authorization": f"Bearer {DEMO_TOKEN}"}
-            ) as client:
-                ids = [await _submit(client, body) for body in DEMO_TASKS]
-                tasks = [await _wait(client, task_id, timeout) for task_id in ids]
-                await _settle(sims)
-                await _print_report(client, tasks)
+            ) as client,
+        ):
+            ids = [await _submit(client, body) for body in DEMO_TASKS]
+            tasks = [await _wait(client, task_id, timeout) for task_id in ids]
+            await _settle(sims)
+            await _print_report(client, tasks)
+            await print_notices(client, sinks, tasks)
     return 0 if all(task["status"] == "succeeded" for task in tasks) else 1
 
 
 @contextlib.asynccontextmanager
-async def _world(folder: Path) -> AsyncIterator[tuple[str, list[Any]]]:
-    piapi = PiapiSimulator()
-    async with LocalServer(piapi.app()) as piapi_server:
-        piapi.base_url = piapi_server.url
+async def _world(folder: Path, sinks: NoticeSinks) -> AsyncIterator[tuple[str, list[Any]]]:
+    piapi, wave, apimart, onemin = (
+        PiapiSimulator(), WaveSimulator(), ApimartSimulator(), OneminSimulator()
+    )
+    async with (
+        LocalServer(piapi.app()) as piapi_server,
+        LocalServer(wave.app()) as wave_server,
+        LocalServer(apimart.app()) as apimart_server,
+        LocalServer(onemin.app()) as onemin_server,
+    ):
+        sims: dict[str, Any] = {"piapi": piapi, "wave": wave, "apimart": apimart, "onemin": onemin}
+        servers = {"piapi": piapi_server, "wave": wave_server, "apimart": apimart_server,
+                   "onemin": onemin_server}
+        for name, sim in sims.items():
+            sim.base_url = servers[name].url
         port = _free_port()
         settings = Settings(
             api_tokens=(DEMO_TOKEN,),
@@ -58,12 +86,19 @@ async def _world(folder: Path) -> AsyncIterator[tuple[str, list[Any]]]:
             host="127.0.0.1",
             port=port,
             public_url=f"http://127.0.0.1:{port}",
-            providers={"piapi": ProviderSettings(piapi.api_key, piapi_server.url)},
+            providers={
+                name: ProviderSettings(sim.api_key, sim.base_url) for name, sim in sims.items()
+            },
+            poll_initial=0.2,
+            poll_max_interval=1.0,
             provider_timeout=10.0,
+            allow_private_urls=True,
+            **sinks.settings(),
         )
         async with LocalServer(create_app(settings), port=port) as reelhook:
-            print(f"reelhook on {reelhook.url}, PiAPI simulator on {piapi_server.url}")
-            yield reelhook.url, [piapi]
+            where = ", ".join(f"{name} on {sim.base_url}" for name, sim in sims.items())
+            print(f"reelhook on {reelhook.url}; simulators: {where}")
+            yield reelhook.url, [piapi, wave]
 
 
 async def _submit(client: httpx.AsyncClient, body: dict[str, Any]) -> str:

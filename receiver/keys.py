@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from aiohttp import web
 
+from dispatcher.worker import Worker
+from receiver.known_tasks import KnownTasks
 from receiver.providers.base import Provider
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
@@ -17,3 +21,6 @@ HTTP = web.AppKey("http", httpx.AsyncClient)
 PROVIDERS = web.AppKey("providers", dict[str, Provider])
 SECRETS = web.AppKey("secrets", SecretBox)
 TASKS = web.AppKey("tasks", TaskService)
+CALLBACK_SLOTS = web.AppKey("callback_slots", asyncio.Semaphore)
+KNOWN_TASKS = web.AppKey("known_tasks", KnownTasks)
+WORKER = web.AppKey("worker", Worker)

@@ -31,6 +31,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status < 400:
             raise
         return _http_exception(exc)
+    except ConnectionResetError:
+        # The peer hung up mid-request: nothing was acknowledged, there is nobody to answer.
+        log.info("client went away during %s %s", request.method, request.path)
+        return web.Response(status=400, text="connection lost")
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return web.json_response(

@@ -1,13 +1,15 @@
 """Per-task callback secrets, kept as keyed hashes, and encryption of user-given secrets.
 
-A callback secret is 32 random bytes, handed to the provider once and stored only as
-HMAC-SHA256 under a key derived from REELHOOK_SECRET_KEY: a copy of the database alone cannot
-forge a callback. Destinations given by users (URLs, webhook secrets) are stored encrypted with
+A callback secret is 32 random bytes and a tag (an HMAC of the task id and those bytes), handed
+to the provider once and stored only as HMAC-SHA256 under a key derived from REELHOOK_SECRET_KEY:
+a copy of the database alone cannot forge a callback. The tag lets a callback be refused before
+any database work, so a flood of forged callbacks costs one HMAC each. Destinations given by users (URLs, webhook secrets) are stored encrypted with
 Fernet under the same setting.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -25,14 +27,25 @@ class SecretBox:
             fernet_key, b"reelhook callback secret v1", hashlib.sha256
         ).digest()
 
-    @staticmethod
-    def new_callback_secret() -> str:
-        """A fresh per-task secret: 32 random bytes, URL-safe text."""
-        return secrets.token_urlsafe(32)
+    def new_callback_secret(self, task_id: str) -> str:
+        """A fresh per-task secret: 32 random bytes plus a tag binding them to the task."""
+        nonce = secrets.token_urlsafe(32)
+        return f"{nonce}.{self._tag(task_id, nonce)}"
+
+    def vouches(self, task_id: str, presented: str | None) -> bool:
+        """Cheap first check, with no database work: was this secret made by us for this task?"""
+        if not presented or presented.count(".") != 1:
+            return False
+        nonce, tag = presented.split(".")
+        return hmac.compare_digest(self._tag(task_id, nonce), tag)
+
+    def _tag(self, task_id: str, nonce: str) -> str:
+        mac = hmac.digest(self._hash_key, f"{task_id}.{nonce}".encode(), "sha256")
+        return base64.urlsafe_b64encode(mac[:18]).decode()
 
     def hash_secret(self, secret: str) -> str:
         """The keyed hash stored in place of the secret."""
-        return hmac.new(self._hash_key, secret.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._hash_key, secret.encode(), "sha256").hex()
 
     def matches(self, presented: str | None, stored_hash: str | None) -> bool:
         """Constant-time check of a presented secret against the stored hash."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -20,6 +21,8 @@ PROVIDER_HOSTS = {
     "apimart": "https://api.apimart.ai",
     "onemin": "https://api.1min.ai",
 }
+# Tasks in flight per provider (0: no cap). Wave allows 5 queued tasks per account.
+DEFAULT_MAX_IN_FLIGHT = {"piapi": 0, "wave": 5, "apimart": 0, "onemin": 0}
 KNOWN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
@@ -50,6 +53,21 @@ class Settings:
     provider_timeout: float = 30.0
     max_callback_bytes: int = 256 * 1024
     max_submit_bytes: int = 16 * 1024 * 1024
+    max_concurrent_callbacks: int = 256
+    db_busy_timeout: float = 5.0
+    allow_private_urls: bool = False
+    inbound_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    retry_schedule: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+    delivery_timeout: float = 10.0
+    slack_min_interval: float = 1.0
+    dispatch_interval: float = 1.0
+    run_worker: bool = True
+    poll_initial: float = 5.0
+    poll_max_interval: float = 60.0
+    task_deadline: float = 3600.0
+    callback_grace: float = 120.0
+    max_in_flight: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_IN_FLIGHT))
+    onemin_timeout: float = 900.0
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one provider (defaults when none were given)."""
@@ -70,11 +88,29 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         slack_webhook_url=_optional_url(env, "REELHOOK_SLACK_WEBHOOK_URL"),
         smtp_url=_smtp_url(env),
         email_from=env.get("REELHOOK_EMAIL_FROM") or None,
-        email_to=_list(env.get("REELHOOK_EMAIL_TO", "")),
+        email_to=_email_to(env),
         notify_on=_notify_on(env),
         provider_timeout=float(_int(env, "REELHOOK_PROVIDER_TIMEOUT", 30, 1, 3600)),
         max_callback_bytes=_int(env, "REELHOOK_MAX_CALLBACK_BYTES", 256 * 1024, 1024, 1 << 30),
         max_submit_bytes=_int(env, "REELHOOK_MAX_SUBMIT_BYTES", 16 << 20, 1024, 1 << 30),
+        max_concurrent_callbacks=_int(env, "REELHOOK_MAX_CONCURRENT_CALLBACKS", 256, 1, 100_000),
+        db_busy_timeout=_seconds(env, "REELHOOK_DB_BUSY_TIMEOUT", 5.0, 0.01, 600.0),
+        allow_private_urls=_flag(env, "REELHOOK_ALLOW_PRIVATE_URLS", False),
+        inbound_secrets=_inbound_secrets(env.get("REELHOOK_INBOUND_SECRETS", "")),
+        retry_schedule=_schedule(env, "REELHOOK_RETRY_SCHEDULE"),
+        delivery_timeout=_seconds(env, "REELHOOK_DELIVERY_TIMEOUT", 10.0, 0.01, 300.0),
+        slack_min_interval=_seconds(env, "REELHOOK_SLACK_MIN_INTERVAL", 1.0, 0.0, 3600.0),
+        dispatch_interval=_seconds(env, "REELHOOK_DISPATCH_INTERVAL", 1.0, 0.01, 60.0),
+        run_worker=_flag(env, "REELHOOK_WORKER", True),
+        poll_initial=_seconds(env, "REELHOOK_POLL_INITIAL", 5.0, 0.01, 3600.0),
+        poll_max_interval=_seconds(env, "REELHOOK_POLL_MAX_INTERVAL", 60.0, 0.01, 86400.0),
+        task_deadline=_seconds(env, "REELHOOK_TASK_DEADLINE", 3600.0, 1.0, 7 * 86400.0),
+        callback_grace=_seconds(env, "REELHOOK_CALLBACK_GRACE", 120.0, 0.01, 86400.0),
+        max_in_flight={
+            name: _int(env, f"REELHOOK_{name.upper()}_MAX_IN_FLIGHT", default, 0, 10_000)
+            for name, default in DEFAULT_MAX_IN_FLIGHT.items()
+        },
+        onemin_timeout=_seconds(env, "REELHOOK_ONEMIN_TIMEOUT", 900.0, 1.0, 86400.0),
     )
 
 
@@ -97,7 +133,9 @@ def _secret_key(env: Mapping[str, str]) -> bytes:
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != 32:
-        raise SettingsError(f"REELHOOK_SECRET_KEY is not a Fernet key (32 url-safe base64 bytes); {hint}")
+        raise SettingsError(
+            f"REELHOOK_SECRET_KEY is not a Fernet key (32 url-safe base64 bytes); {hint}"
+        )
     return raw.encode()
 
 
@@ -150,6 +188,78 @@ def _notify_on(env: Mapping[str, str]) -> frozenset[str]:
             f"REELHOOK_NOTIFY_ON takes a comma-separated list of {', '.join(KNOWN_STATES)}"
         )
     return frozenset(states)
+
+
+def _email_to(env: Mapping[str, str]) -> tuple[str, ...]:
+    recipients = _list(env.get("REELHOOK_EMAIL_TO", ""))
+    if env.get("REELHOOK_SMTP_URL") and not env.get("REELHOOK_EMAIL_FROM"):
+        raise SettingsError("REELHOOK_EMAIL_FROM is required with REELHOOK_SMTP_URL (the sender)")
+    if recipients and not env.get("REELHOOK_SMTP_URL"):
+        raise SettingsError("REELHOOK_EMAIL_TO needs REELHOOK_SMTP_URL (the server to send with)")
+    if any("@" not in address or any(c in address for c in "\r\n<>") for address in recipients):
+        raise SettingsError("REELHOOK_EMAIL_TO takes comma-separated email addresses")
+    return recipients
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds; got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be from {low:g} to {high:g} seconds; got {raw}")
+    return value
+
+
+def _schedule(env: Mapping[str, str], name: str) -> tuple[float, ...]:
+    raw = env.get(name)
+    if not raw:
+        return Settings.retry_schedule
+    try:
+        waits = tuple(float(part) for part in _list(raw))
+    except ValueError:
+        waits = ()
+    if not waits or len(waits) > 50 or any(not 0 <= wait <= 7 * 86400 for wait in waits):
+        raise SettingsError(
+            f"{name} takes comma-separated waits in seconds between attempts (at most 50,"
+            " each 0 to 604800), e.g. 5,300,1800"
+        )
+    return waits
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("on", "off", "true", "false", "1", "0"):
+        raise SettingsError(f"{name} must be on or off; got {raw!r}")
+    return raw in ("on", "true", "1")
+
+
+def _inbound_secrets(raw: str) -> dict[str, tuple[str, ...]]:
+    """source:whsec_... pairs; a source named twice accepts both secrets (rotation)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for pair in _list(raw):
+        source, _, secret = pair.partition(":")
+        if not re.fullmatch(r"[a-z0-9_-]{1,64}", source) or not _is_whsec(secret):
+            raise SettingsError(
+                "REELHOOK_INBOUND_SECRETS takes comma-separated source:whsec_<base64> pairs;"
+                " source is lower-case letters, digits, - or _"
+            )
+        found[source] = (*found.get(source, ()), secret)
+    return found
+
+
+def _is_whsec(secret: str) -> bool:
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        return len(base64.b64decode(secret[6:] + "==")) >= 16
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _list(raw: str) -> tuple[str, ...]:

@@ -10,14 +10,29 @@ from typing import Any
 
 import httpx
 
+from dispatcher.netguard import BlockedAddress, check_slack_url, check_url
 from receiver.errors import Conflict, NotFound, Unprocessable
 from receiver.providers.base import CallbackTarget, Provider, Report, TaskRequest
-from receiver.providers.errors import CancelNotSupported, InvalidRequest, ProviderError
+from receiver.providers.errors import (
+    CancelNotSupported,
+    InvalidRequest,
+    ProviderBusy,
+    ProviderError,
+)
 from receiver.providers.rules import is_data_uri
+from receiver.queueing import SubmitQueue
 from receiver.secrets import SecretBox, redact_url
 from receiver.settings import Settings
 from receiver.validation import Submission
-from store import EventIn, IdempotencyConflict, NewDestination, NewTask, Observation, Store, TaskNotFound
+from store import (
+    EventIn,
+    IdempotencyConflict,
+    NewDestination,
+    NewTask,
+    Observation,
+    Store,
+    TaskNotFound,
+)
 from store.models import new_task_id
 from store.states import CANCELLED, FAILED, is_terminal
 
@@ -40,6 +55,7 @@ class TaskService:
         self.http = http
         self.secrets = secrets
         self.settings = settings
+        self.queue = SubmitQueue(store, secrets, settings, providers, self._send)
 
     async def submit(
         self, submission: Submission, idempotency_key: str | None
@@ -48,9 +64,10 @@ class TaskService:
         request = submission.request
         provider = self.providers[request.provider]
         check_request(provider, request)
-        secret = self.secrets.new_callback_secret()
+        task_id = new_task_id()
+        secret = self.secrets.new_callback_secret(task_id)
         new = NewTask(
-            id=new_task_id(),
+            id=task_id,
             provider=request.provider,
             model=request.model,
             request=stored_request(request),
@@ -69,7 +86,7 @@ class TaskService:
                 field="Idempotency-Key",
             ) from exc
         if created:
-            await self._send(task["id"], provider, request, secret, idempotency_key)
+            await self.queue.offer(task["id"], provider, request, secret, idempotency_key)
             task = await self.store.get_task(task["id"])
         return task, created
 
@@ -82,8 +99,11 @@ class TaskService:
             seen=Observation(report.status, report.progress, report.video_url, report.error),
             payload=report.payload,
             provider_task_id=report.provider_task_id,
+            only_if_changes=source == "poll",
         )
         outcome = await self.store.record_event(task_id, event)
+        if outcome.changed and is_terminal(outcome.task["status"]):
+            self.queue.wake()
         return outcome.recorded
 
     async def cancel(self, task_id: str) -> dict[str, Any]:
@@ -92,6 +112,10 @@ class TaskService:
         if is_terminal(task["status"]):
             raise Conflict(f"task is already {task['status']}; only unfinished tasks can be cancelled")
         provider = self.providers[task["provider"]]
+        if not task["provider_task_id"] and task.get("submit_state") == "pending":
+            seen = Observation(CANCELLED, error="cancelled by client before it was sent")
+            await self.store.record_event(task_id, EventIn("cancel:held", "client", seen))
+            return await self.store.get_task(task_id)
         if not task["provider_task_id"]:
             raise Conflict("task has not reached the provider yet; try again in a moment")
         try:
@@ -118,6 +142,10 @@ class TaskService:
         await self.store.mark_submit_state(task_id, "sending")
         try:
             report = await provider.submit(self.http, request, callback, key)
+        except ProviderBusy as exc:
+            log.info("%s is busy; %s waits: %s", provider.name, task_id, exc)
+            await self.queue.hold(task_id, request, secret, key, exc.retry_after)
+            return
         except ProviderError as exc:
             log.warning("submit of %s to %s failed: %s", task_id, provider.name, exc)
             seen = Observation(FAILED, error=f"{provider.name}: {exc}")
@@ -135,14 +163,42 @@ class TaskService:
         return CallbackTarget(url=url, secret=secret, events=events)
 
     def _destinations(self, submission: Submission) -> tuple[NewDestination, ...]:
-        return tuple(self._destination(item) for item in submission.notify)
+        """The task's own destinations, then the global routes; one per address."""
+        chosen: dict[str, NewDestination] = {}
+        for index, item in enumerate(submission.notify):
+            if item["channel"] == "email" and not self.settings.smtp_url:
+                raise Unprocessable(
+                    "email notices need REELHOOK_SMTP_URL on the server; use slack or webhook",
+                    field=f"notify[{index}].to",
+                )
+            self._check_reachable(index, item)
+        for item in (*submission.notify, *self._global_routes()):
+            destination = self._destination(item)
+            chosen.setdefault(destination.route_key, destination)
+        return tuple(chosen.values())
+
+    def _check_reachable(self, index: int, item: dict[str, Any]) -> None:
+        """User URLs must lead to public addresses (Slack's host for Slack), unless allowed."""
+        check = check_slack_url if item["channel"] == "slack" else check_url
+        if "url" in item:
+            try:
+                check(item["url"], allow_private=self.settings.allow_private_urls)
+            except BlockedAddress as exc:
+                raise Unprocessable(str(exc), field=f"notify[{index}].url") from exc
+
+    def _global_routes(self) -> list[dict[str, Any]]:
+        routes: list[dict[str, Any]] = []
+        if self.settings.slack_webhook_url:
+            routes.append({"channel": "slack", "url": self.settings.slack_webhook_url})
+        routes += [{"channel": "email", "to": address} for address in self.settings.email_to]
+        return routes
 
     def _destination(self, item: dict[str, Any]) -> NewDestination:
         channel = item["channel"]
         target = {key: value for key, value in item.items() if key != "channel"}
         address = item.get("url") or item.get("to") or ""
         label = redact_url(address) if "url" in item else _mask_email(address)
-        route_key = hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()[:16]
+        route_key = self.secrets.hash_secret(f"route:{channel}:{address}")[:24]
         return NewDestination(channel, self.secrets.encrypt(json.dumps(target)), label, route_key)
 
 

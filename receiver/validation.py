@@ -5,10 +5,14 @@ Provider rules (allowed values and ranges) are each provider's own `validate`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from receiver.errors import Unprocessable
 from receiver.providers.base import TaskRequest
@@ -104,6 +108,7 @@ def _metadata(value: Any) -> dict[str, Any] | None:
     return value
 
 
+_EMAIL = re.compile(r"[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
 _NOTIFY_KEYS = {"slack": {"url"}, "email": {"to"}, "webhook": {"url", "secret"}}
 
 
@@ -130,4 +135,30 @@ def _destination(index: int, item: Any) -> dict[str, Any]:
     for key in sorted(needed):
         if not isinstance(item.get(key), str) or not item[key]:
             raise Unprocessable(f"{where}.{key} is required (a string)", field=f"{where}.{key}")
+    _check_destination(where, item)
     return dict(item)
+
+
+def _check_destination(where: str, item: dict[str, Any]) -> None:
+    """URLs are http(s), addresses look like addresses, webhook secrets are whsec_ keys."""
+    if "url" in item:
+        parts = urlsplit(item["url"])
+        if parts.scheme not in ("http", "https") or not parts.hostname or len(item["url"]) > 2048:
+            raise Unprocessable(f"{where}.url must be an http(s) URL", field=f"{where}.url")
+    if "to" in item and not _EMAIL.fullmatch(item["to"]):
+        raise Unprocessable(f"{where}.to must be one email address", field=f"{where}.to")
+    if "secret" in item and not _is_whsec(item["secret"]):
+        raise Unprocessable(
+            f"{where}.secret must be a Standard Webhooks key: whsec_ and base64 of 24 to 64 bytes",
+            field=f"{where}.secret",
+        )
+
+
+def _is_whsec(secret: str) -> bool:
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(secret[len("whsec_"):], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return 24 <= len(key) <= 64

@@ -1,11 +1,20 @@
 """SQLite storage for tasks, events and deliveries (imports neither receiver nor dispatcher)."""
 
-from store.errors import IdempotencyConflict, StoreError, StoreUnavailable, TaskNotFound
+from store.errors import (
+    DeliveryBusy,
+    DeliveryNotFound,
+    IdempotencyConflict,
+    StoreError,
+    StoreUnavailable,
+    TaskNotFound,
+)
 from store.models import EventIn, EventOutcome, NewDestination, NewTask
 from store.states import Observation
 from store.store import Store
 
 __all__ = [
+    "DeliveryBusy",
+    "DeliveryNotFound",
     "EventIn",
     "EventOutcome",
     "IdempotencyConflict",

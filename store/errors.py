@@ -3,7 +3,9 @@
 StoreError
  ├── StoreUnavailable   the database cannot be written now (locked, full, read-only): retry later
  ├── TaskNotFound       no task with that id
- └── IdempotencyConflict  an Idempotency-Key was reused with a different request
+ ├── IdempotencyConflict  an Idempotency-Key was reused with a different request
+ ├── DeliveryNotFound   no delivery with that id
+ └── DeliveryBusy       the delivery is still pending or being sent: it cannot be sent again now
 """
 
 
@@ -25,3 +27,15 @@ class TaskNotFound(StoreError):
 
 class IdempotencyConflict(StoreError):
     """The Idempotency-Key was used before with a different request body."""
+
+
+class DeliveryNotFound(StoreError):
+    """No delivery with the given id."""
+
+    def __init__(self, delivery_id: int) -> None:
+        super().__init__(f"no delivery with id {delivery_id}")
+        self.delivery_id = delivery_id
+
+
+class DeliveryBusy(StoreError):
+    """The delivery is pending or in flight; only delivered or dead ones can be sent again."""

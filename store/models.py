@@ -64,6 +64,9 @@ class EventIn:
     provider_status: str | None = None
     payload: str = ""
     provider_task_id: str | None = None
+    # A poll repeats what is already known most of the time; such an event is kept only when it
+    # moves the task, decided inside the same transaction so a racing callback cannot double it.
+    only_if_changes: bool = False
 
 
 @dataclass(frozen=True)

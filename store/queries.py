@@ -65,6 +65,10 @@ def insert_event(
 ) -> EventOutcome:
     """Record an event once, move the task, and queue the notices the move causes."""
     task = fetch_task(conn, task_id)
+    before = _state_of(task)
+    after = advance(before, event.seen)
+    if event.only_if_changes and after == before:
+        return EventOutcome(recorded=False, changed=False, task=task)
     now = utc_now_iso()
     cursor = conn.execute(
         "INSERT OR IGNORE INTO events (task_id, dedupe_key, source, provider_status, status,"
@@ -82,12 +86,11 @@ def insert_event(
     )
     if cursor.rowcount == 0:
         return EventOutcome(recorded=False, changed=False, task=task)
-    before = _state_of(task)
-    after = advance(before, event.seen)
-    _save_state(conn, task, after, event, now)
+    saved = _save_state(conn, task, after, event, now)
     if after.status != before.status and after.status in notify_on:
         queue_deliveries(conn, task_id, after.status)
-    return EventOutcome(recorded=True, changed=after != before, task=fetch_task(conn, task_id))
+    # The row as it now stands, without reading it again: only the saved columns changed.
+    return EventOutcome(recorded=True, changed=after != before, task=task | saved)
 
 
 def queue_deliveries(conn: sqlite3.Connection, task_id: str, state: str) -> int:
@@ -114,24 +117,25 @@ def _state_of(task: dict[str, Any]) -> TaskState:
 
 def _save_state(
     conn: sqlite3.Connection, task: dict[str, Any], after: TaskState, event: EventIn, now: str
-) -> None:
+) -> dict[str, Any]:
     provider_task_id = task["provider_task_id"] or event.provider_task_id
-    submit_state = "sent" if provider_task_id else task["submit_state"]
+    saved = {
+        "status": after.status,
+        "progress": after.progress,
+        "video_url": after.video_url,
+        "error": after.error,
+        "updated_at": now,
+        "provider_task_id": provider_task_id,
+        "submit_state": "sent" if provider_task_id else task["submit_state"],
+        "last_event_at": time.time(),
+    }
     conn.execute(
-        "UPDATE tasks SET status = ?, progress = ?, video_url = ?, error = ?, updated_at = ?,"
-        " provider_task_id = ?, submit_state = ?, last_event_at = ? WHERE id = ?",
-        (
-            after.status,
-            after.progress,
-            after.video_url,
-            after.error,
-            now,
-            provider_task_id,
-            submit_state,
-            time.time(),
-            task["id"],
-        ),
+        "UPDATE tasks SET status = :status, progress = :progress, video_url = :video_url,"
+        " error = :error, updated_at = :updated_at, provider_task_id = :provider_task_id,"
+        " submit_state = :submit_state, last_event_at = :last_event_at WHERE id = :id",
+        saved | {"id": task["id"]},
     )
+    return saved
 
 
 def select_tasks(

@@ -16,7 +16,7 @@ migrations = Migrations("reelhook")
 @migrations()
 def m001_tasks_events_deliveries(db: Database) -> None:
     """Tasks, their deduplicated events, and the deliveries of notices they cause."""
-    db["tasks"].create(
+    db.table("tasks").create(
         {
             "id": str,
             "provider": str,
@@ -39,11 +39,11 @@ def m001_tasks_events_deliveries(db: Database) -> None:
         not_null={"provider", "model", "status", "created_at", "updated_at"},
         defaults={"progress": 0, "status": "queued"},
     )
-    db["tasks"].create_index(["idempotency_key"], unique=True)
-    db["tasks"].create_index(["provider", "provider_task_id"])
-    db["tasks"].create_index(["status", "id"])
-    db["tasks"].create_index(["provider", "id"])
-    db["events"].create(
+    db.table("tasks").create_index(["idempotency_key"], unique=True)
+    db.table("tasks").create_index(["provider", "provider_task_id"])
+    db.table("tasks").create_index(["status", "id"])
+    db.table("tasks").create_index(["provider", "id"])
+    db.table("events").create(
         {
             "id": int,
             "task_id": str,
@@ -59,8 +59,8 @@ def m001_tasks_events_deliveries(db: Database) -> None:
         not_null={"task_id", "dedupe_key", "source", "received_at"},
         foreign_keys=[("task_id", "tasks", "id")],
     )
-    db["events"].create_index(["task_id", "dedupe_key"], unique=True)
-    db["deliveries"].create(
+    db.table("events").create_index(["task_id", "dedupe_key"], unique=True)
+    db.table("deliveries").create(
         {
             "id": int,
             "task_id": str,
@@ -78,14 +78,14 @@ def m001_tasks_events_deliveries(db: Database) -> None:
         defaults={"attempts": 0, "status": "pending"},
         foreign_keys=[("task_id", "tasks", "id")],
     )
-    db["deliveries"].create_index(["destination_id", "state"], unique=True)
-    db["deliveries"].create_index(["status", "next_attempt_at"])
+    db.table("deliveries").create_index(["destination_id", "state"], unique=True)
+    db.table("deliveries").create_index(["status", "next_attempt_at"])
 
 
 @migrations()
 def m002_destinations_attempts_polling(db: Database) -> None:
     """Notice destinations, delivery attempts, and the polling schedule of each task."""
-    db["destinations"].create(
+    db.table("destinations").create(
         {
             "id": int,
             "task_id": str,
@@ -98,8 +98,8 @@ def m002_destinations_attempts_polling(db: Database) -> None:
         pk="id",
         not_null={"channel", "target", "label"},
     )
-    db["destinations"].create_index(["task_id"])
-    db["attempts"].create(
+    db.table("destinations").create_index(["task_id"])
+    db.table("attempts").create(
         {
             "id": int,
             "delivery_id": int,
@@ -113,8 +113,8 @@ def m002_destinations_attempts_polling(db: Database) -> None:
         not_null={"delivery_id", "started_at", "outcome"},
         foreign_keys=[("delivery_id", "deliveries", "id")],
     )
-    db["attempts"].create_index(["delivery_id"])
-    tasks = db["tasks"]
+    db.table("attempts").create_index(["delivery_id"])
+    tasks = db.table("tasks")
     tasks.add_column("submit_state", str, not_null_default="pending")
     tasks.add_column("next_poll_at", float)
     tasks.add_column("poll_attempts", int, not_null_default=0)
@@ -123,12 +123,26 @@ def m002_destinations_attempts_polling(db: Database) -> None:
     tasks.create_index(["next_poll_at"])
 
 
-def connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
+@migrations()
+def m003_dispatcher_claims(db: Database) -> None:
+    """Claims on deliveries (so a crashed worker's sends are taken over) and retry cycles."""
+    deliveries = db.table("deliveries")
+    deliveries.add_column("claimed_at", float)
+    deliveries.add_column("claim_owner", str)
+    deliveries.add_column("cycle_start", int, not_null_default=0)
+    deliveries.add_column("delivered_at", str)
+    deliveries.create_index(["task_id"])
+    db.table("destinations").create_index(["route_key"])
+
+
+def connect(path: str, *, read_only: bool = False, busy_timeout: float = 5.0) -> sqlite3.Connection:
     """Open a connection with the pragmas every reelhook connection uses."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+    )
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     if read_only:
         conn.execute("PRAGMA query_only = ON")
     return conn
@@ -146,3 +160,23 @@ def migrate(path: str, *, stop_before: str | None = None) -> list[str]:
         return [name for name in pending if name in applied]
     finally:
         conn.close()
+
+
+@migrations()
+def m004_providers_held_submissions(db: Database) -> None:
+    """Submissions held back by a provider's in-flight cap or a busy answer, sealed until sent."""
+    tasks = db.table("tasks")
+    tasks.add_column("held_request", str)
+    tasks.add_column("submit_after", float)
+    tasks.create_index(["provider", "submit_state"])
+
+
+@migrations()
+def m005_inbound_messages(db: Database) -> None:
+    """Messages received on the generic Standard Webhooks route, deduplicated on webhook-id."""
+    db.table("inbound_messages").create(
+        {"id": int, "source": str, "webhook_id": str, "received_at": str, "payload": str},
+        pk="id",
+        not_null={"source", "webhook_id", "received_at"},
+    )
+    db.table("inbound_messages").create_index(["source", "webhook_id"], unique=True)

@@ -7,7 +7,10 @@ import functools
 from typing import Any
 
 from store import queries
+from store.inbound import Inbound
 from store.models import EventIn, EventOutcome, NewTask
+from store.outbox import Outbox
+from store.polling import Polling
 from store.reader import Reader
 from store.schema import migrate
 from store.states import FAILED, SUCCEEDED
@@ -19,17 +22,32 @@ DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})
 class Store:
     """One SQLite file: a writer thread for changes, reader threads for queries."""
 
-    def __init__(self, path: str, *, notify_on: frozenset[str] = DEFAULT_NOTIFY_ON) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        notify_on: frozenset[str] = DEFAULT_NOTIFY_ON,
+        busy_timeout: float = 5.0,
+    ) -> None:
         self.path = path
         self.notify_on = notify_on
-        self.writer = Writer(path)
+        self.writer = Writer(path, busy_timeout=busy_timeout)
         self.reader = Reader(path)
+        self.outbox = Outbox(self.writer, self.reader)
+        self.polling = Polling(self.writer, self.reader)
+        self.inbound = Inbound(self.writer, self.reader)
 
     @classmethod
-    async def open(cls, path: str, *, notify_on: frozenset[str] = DEFAULT_NOTIFY_ON) -> Store:
+    async def open(
+        cls,
+        path: str,
+        *,
+        notify_on: frozenset[str] = DEFAULT_NOTIFY_ON,
+        busy_timeout: float = 5.0,
+    ) -> Store:
         """Upgrade the file to the current schema and start the writer."""
         await asyncio.to_thread(migrate, path)
-        store = cls(path, notify_on=notify_on)
+        store = cls(path, notify_on=notify_on, busy_timeout=busy_timeout)
         store.writer.start()
         return store
 

@@ -39,8 +39,16 @@ class _Job:
 class Writer:
     """The single writer thread of one database file."""
 
-    def __init__(self, path: str, *, max_batch: int = 512, synchronous: str = "FULL") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        max_batch: int = 512,
+        synchronous: str = "FULL",
+        busy_timeout: float = 5.0,
+    ) -> None:
         self._path = path
+        self._busy_timeout = busy_timeout
         self._max_batch = max_batch
         self._synchronous = synchronous
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -64,7 +72,7 @@ class Writer:
             self._thread.join()
 
     def _run(self) -> None:
-        conn = connect(self._path)
+        conn = connect(self._path, busy_timeout=self._busy_timeout)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         try:
@@ -104,8 +112,7 @@ class Writer:
                 conn.execute("ROLLBACK")
             for job in batch:
                 job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
-        for job in batch:
-            _resolve(job)
+        _resolve(batch)
 
 
 def _run_in_savepoint(conn: sqlite3.Connection, job: _Job) -> None:
@@ -120,15 +127,22 @@ def _run_in_savepoint(conn: sqlite3.Connection, job: _Job) -> None:
     conn.execute("RELEASE job")
 
 
-def _resolve(job: _Job) -> None:
-    def settle() -> None:
+def _resolve(batch: list[_Job]) -> None:
+    """Settle every future of the batch with one wake-up per event loop, not one per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+    for job in batch:
+        by_loop.setdefault(job.loop, []).append(job)
+    for loop, jobs in by_loop.items():
+        # The caller's loop may be closed already; then nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, jobs)
+
+
+def _settle(jobs: list[_Job]) -> None:
+    for job in jobs:
         if job.future.done():
-            return
+            continue
         if job.error is not None:
             job.future.set_exception(job.error)
         else:
             job.future.set_result(job.result)
-
-    # The caller's loop may be closed already; then nobody is waiting any more.
-    with contextlib.suppress(RuntimeError):
-        job.loop.call_soon_threadsafe(settle)

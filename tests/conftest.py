@@ -13,8 +13,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from dispatcher.sinks import MailSink, SlackSink, WebhookSink
 from receiver.app import create_app
 from receiver.providers.sandbox import LocalServer, PiapiSimulator
+from receiver.providers.sandbox.apimart import ApimartSimulator
+from receiver.providers.sandbox.onemin import OneminSimulator
+from receiver.providers.sandbox.wave import WaveSimulator
 from receiver.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
 
@@ -40,12 +44,45 @@ async def piapi_sim() -> AsyncIterator[PiapiSimulator]:
 
 
 @pytest.fixture
+async def wave_sim() -> AsyncIterator[WaveSimulator]:
+    sim = WaveSimulator()
+    server = await LocalServer(sim.app()).start()
+    sim.base_url = server.url
+    yield sim
+    await server.stop()
+
+
+@pytest.fixture
+async def apimart_sim() -> AsyncIterator[ApimartSimulator]:
+    sim = ApimartSimulator()
+    server = await LocalServer(sim.app()).start()
+    sim.base_url = server.url
+    yield sim
+    await server.stop()
+
+
+@pytest.fixture
+async def onemin_sim() -> AsyncIterator[OneminSimulator]:
+    sim = OneminSimulator()
+    server = await LocalServer(sim.app()).start()
+    sim.base_url = server.url
+    yield sim
+    await server.stop()
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> str:
     return str(tmp_path / "reelhook.db")
 
 
 @pytest.fixture
-def settings(db_path: str, piapi_sim: PiapiSimulator) -> Settings:
+def settings(
+    db_path: str,
+    piapi_sim: PiapiSimulator,
+    wave_sim: WaveSimulator,
+    apimart_sim: ApimartSimulator,
+    onemin_sim: OneminSimulator,
+) -> Settings:
     port = free_port()
     return Settings(
         api_tokens=(API_TOKEN,),
@@ -54,8 +91,14 @@ def settings(db_path: str, piapi_sim: PiapiSimulator) -> Settings:
         host="127.0.0.1",
         port=port,
         public_url=f"http://127.0.0.1:{port}",
-        providers={"piapi": ProviderSettings(piapi_sim.api_key, piapi_sim.base_url)},
+        providers={
+            "piapi": ProviderSettings(piapi_sim.api_key, piapi_sim.base_url),
+            "wave": ProviderSettings(wave_sim.api_key, wave_sim.base_url),
+            "apimart": ProviderSettings(apimart_sim.api_key, apimart_sim.base_url),
+            "onemin": ProviderSettings(onemin_sim.api_key, onemin_sim.base_url),
+        },
         provider_timeout=5.0,
+        allow_private_urls=True,
     )
 
 
@@ -111,3 +154,85 @@ def framepack(**fields: Any) -> dict[str, Any]:
             "image": IMAGE_URL, "duration": 10}
     body.update(fields)
     return {key: value for key, value in body.items() if value is not None}
+
+
+# Notice destinations on loopback (dispatcher tests): a Slack-compatible webhook, a webhook
+# receiver verifying our signatures with the standardwebhooks package, a real SMTP server.
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+FAST_RETRIES: dict[str, Any] = {
+    "retry_schedule": (0.05, 0.05, 0.05), "dispatch_interval": 0.02, "delivery_timeout": 2.0,
+    "slack_min_interval": 0.0,
+}
+
+
+@pytest.fixture
+async def slack_sink() -> AsyncIterator[SlackSink]:
+    sink = SlackSink()
+    server = await LocalServer(sink.app()).start()
+    sink.url = f"{server.url}/services/T0SINK/B0SINK/xoxSecretHookToken42"
+    yield sink
+    sink.release()
+    await server.stop()
+
+
+@pytest.fixture
+async def webhook_sink() -> AsyncIterator[WebhookSink]:
+    sink = WebhookSink(WEBHOOK_SECRET)
+    server = await LocalServer(sink.app()).start()
+    sink.url = f"{server.url}/hooks/reelhook?key=privateQueryKey77"
+    yield sink
+    sink.release()
+    await server.stop()
+
+
+@pytest.fixture
+async def mail_sink() -> AsyncIterator[MailSink]:
+    sink = await MailSink().start()
+    yield sink
+    await sink.stop()
+
+
+def wave(**fields: Any) -> dict[str, Any]:
+    """A valid Wave SkyReels V4 request, with fields overridden."""
+    body = {"provider": "wave", "model": "skyreels-v4-fast", "prompt": "a shiba walks on the moon",
+            "duration": 5, "resolution": "720p"}
+    body.update(fields)
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def apimart(**fields: Any) -> dict[str, Any]:
+    """A valid APIMart SkyReels V4 request, with fields overridden."""
+    body = {"provider": "apimart", "model": "skyreels-v4-fast",
+            "prompt": "a serene forest at sunset", "duration": 5}
+    body.update(fields)
+    return {key: value for key, value in body.items() if value is not None}
+
+
+PNG_DATA_URI = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhg"
+    "GAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def onemin(**fields: Any) -> dict[str, Any]:
+    """A valid 1min.ai SkyReels request (image as a data URI), with fields overridden."""
+    body = {"provider": "onemin", "model": "Qubico/skyreels", "prompt": "FPS-24, a woman smiles",
+            "image": PNG_DATA_URI}
+    body.update(fields)
+    return {key: value for key, value in body.items() if value is not None}
+
+
+async def wait_delivered(
+    client: TestClient[web.Request, web.Application], task_id: str, count: int = 1,
+    timeout: float = 10.0,
+) -> list[dict[str, Any]]:
+    """Wait until `count` of the task's deliveries are delivered or dead; return them all."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        body = await (await client.get(f"/v1/tasks/{task_id}/deliveries")).json()
+        done = [d for d in body["deliveries"] if d["status"] in ("delivered", "dead")]
+        if len(done) >= count:
+            return list(body["deliveries"])
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"deliveries of {task_id} still open: {body}")
+        await asyncio.sleep(0.02)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 
+from receiver import keys
 from receiver.providers.sandbox import LocalServer
 from tests.conftest import skyreels
 
@@ -133,8 +134,24 @@ async def test_malformed_callback_is_400(
 
 
 async def test_callback_for_unknown_task_is_404(client: Any) -> None:
-    response = await post_callback(client, "/callbacks/piapi/tsk_nope", b"{}", "secret")
+    secret = client.app[keys.SECRETS].new_callback_secret("tsk_nope")
+    response = await post_callback(client, "/callbacks/piapi/tsk_nope", b"{}", secret)
     assert response.status == 404
+
+
+async def test_unknown_task_with_a_made_up_secret_is_401(client: Any) -> None:
+    response = await post_callback(client, "/callbacks/piapi/tsk_nope", b"{}", "made.up")
+    assert response.status == 401
+
+
+async def test_secret_of_the_right_shape_but_not_stored_is_401(
+    client: Any, quiet_task: dict[str, Any]
+) -> None:
+    """A secret we made for this task id but never handed out (e.g. an old key's) is refused."""
+    task = quiet_task["task"]
+    forged = client.app[keys.SECRETS].new_callback_secret(task["id"])
+    response = await post_callback(client, quiet_task["path"], piapi_callback(task, "completed"), forged)
+    assert response.status == 401
 
 
 async def test_callback_about_another_provider_task_is_400(

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from receiver.providers.apimart import APIMart
 from receiver.providers.base import Provider, ProviderConfig
+from receiver.providers.onemin import OneMin
 from receiver.providers.piapi import PiAPI
+from receiver.providers.wave import Wave
 
 FACTORIES: dict[str, Callable[[ProviderConfig], Provider]] = {
     "piapi": PiAPI,
+    "wave": Wave,
+    "apimart": APIMart,
+    "onemin": OneMin,
 }
 
 

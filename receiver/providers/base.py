@@ -43,6 +43,7 @@ class ProviderConfig:
     base_url: str
     api_key: str
     timeout: float = 30.0
+    long_timeout: float = 600.0
 
 
 @dataclass(frozen=True)

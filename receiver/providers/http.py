@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -44,9 +45,12 @@ def body_hash(body: bytes | str) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
 def compact(value: Any) -> str:
     """JSON text of a value with secrets blanked, for storing a payload."""
-    return json.dumps(scrub(value), separators=(",", ":"), sort_keys=True)
+    return _COMPACT.encode(scrub(value))
 
 
 _SECRET_WORDS = ("secret", "token", "api_key", "apikey", "password")
@@ -56,14 +60,16 @@ def scrub(value: Any) -> Any:
     """A copy with every value under a secret-sounding key replaced by "[redacted]"."""
     if isinstance(value, dict):
         return {
-            key: "[redacted]" if _sounds_secret(key) and value[key] else scrub(value[key])
-            for key in value
+            key: "[redacted]" if item and _sounds_secret(key)
+            else scrub(item) if isinstance(item, dict | list) else item
+            for key, item in value.items()
         }
     if isinstance(value, list):
-        return [scrub(item) for item in value]
+        return [scrub(item) if isinstance(item, dict | list) else item for item in value]
     return value
 
 
+@functools.lru_cache(maxsize=4096)  # callbacks repeat the same few keys; this is per-callback work
 def _sounds_secret(key: Any) -> bool:
     lowered = str(key).lower()
     return any(word in lowered for word in _SECRET_WORDS)

@@ -1,0 +1,20 @@
+"""The knobs of one bench run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """How long, how hard, with what; every loop is bounded by count and by time."""
+
+    generator: str = "wrk"
+    connections: int = 64
+    seconds: float = 20.0
+    warmup_seconds: float = 3.0
+    tasks: int = 200
+    max_requests: int = 2_000_000
+    fanout_tasks: int = 10_000
+    growth_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    growth_seconds: float = 5.0

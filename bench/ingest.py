@@ -1,0 +1,113 @@
+"""The ingest benchmark: baseline, naive and reelhook under the same load, one after another."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import load_py, load_wrk
+from bench.config import BenchConfig
+from bench.load import LoadResult
+from bench.payload import Target
+from bench.procs import ServerProcess
+from bench.targets import reelhook_with_tasks, start_baseline, start_naive
+from bench.verify import NAIVE_ROWS, REELHOOK_ROWS, Verdict, verify
+
+WARMUP_SEQ = 0
+MEASURE_SEQ = 10_000_000
+
+
+@dataclass
+class ServerFigures:
+    """What one server did under load."""
+
+    name: str
+    load: LoadResult
+    peak_memory_mb: float
+    callbacks_total: int
+    verdict: Verdict | None = field(default=None)
+
+
+async def run_ingest(config: BenchConfig, workdir: Path) -> list[ServerFigures]:
+    """Measure the three servers, in the order baseline, naive, reelhook."""
+    figures = [await _measure_baseline(config, workdir)]
+    figures.append(await _measure_naive(config, workdir))
+    figures.append(await _measure_reelhook(config, workdir))
+    return figures
+
+
+async def _measure_baseline(config: BenchConfig, workdir: Path) -> ServerFigures:
+    server = await asyncio.to_thread(start_baseline, workdir)
+    targets = [Target("/callbacks/piapi/bare", "unused", "bare-ptid")]
+    try:
+        return (await _drive(config, workdir, server, targets))[0]
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def _measure_naive(config: BenchConfig, workdir: Path) -> ServerFigures:
+    server, targets = await asyncio.to_thread(start_naive, workdir, config.tasks)
+    try:
+        figures, total = await _drive(config, workdir, server, targets)
+    finally:
+        await asyncio.to_thread(server.stop)
+    figures.verdict = verify(workdir / "naive.db", NAIVE_ROWS, total, config.connections * 2)
+    return figures
+
+
+async def _measure_reelhook(config: BenchConfig, workdir: Path) -> ServerFigures:
+    database = workdir / "reelhook.db"
+    async with reelhook_with_tasks(workdir, config.tasks, database) as (server, targets):
+        figures, total = await _drive(config, workdir, server, targets)
+    figures.verdict = verify(database, REELHOOK_ROWS, total, config.connections * 2)
+    return figures
+
+
+async def _drive(
+    config: BenchConfig, workdir: Path, server: ServerProcess, targets: Sequence[Target]
+) -> tuple[ServerFigures, LoadResult]:
+    """Warm up, measure, read the peak memory; also the warm-up and measurement combined."""
+    warm = await _load(config, workdir, server, targets, config.warmup_seconds, WARMUP_SEQ)
+    main = await _load(config, workdir, server, targets, config.seconds, MEASURE_SEQ)
+    total = combined(warm, main)
+    figures = ServerFigures(server.name, main, server.peak_memory_mb(), total.acknowledged)
+    return figures, total
+
+
+async def _load(
+    config: BenchConfig,
+    workdir: Path,
+    server: ServerProcess,
+    targets: Sequence[Target],
+    seconds: float,
+    seq_start: int,
+) -> LoadResult:
+    if config.generator == "wrk":
+        script_path = workdir / f"{server.name}-{seq_start}.lua"
+        script = load_wrk.write_script(script_path, targets, seq_start)
+        return await load_wrk.run_wrk(
+            server.url, script, connections=config.connections, seconds=seconds
+        )
+    return await load_py.run_python(
+        server.url, targets, connections=config.connections, seconds=seconds,
+        max_requests=config.max_requests, seq_start=seq_start,
+    )
+
+
+def combined(first: LoadResult, second: LoadResult) -> LoadResult:
+    """Two runs against one server counted together, for checking its database afterwards."""
+    seqs = None
+    if first.acknowledged_seqs is not None and second.acknowledged_seqs is not None:
+        seqs = first.acknowledged_seqs | second.acknowledged_seqs
+    return LoadResult(
+        generator=second.generator,
+        requests=first.requests + second.requests,
+        acknowledged=first.acknowledged + second.acknowledged,
+        errors=first.errors + second.errors,
+        seconds=first.seconds + second.seconds,
+        p50_ms=second.p50_ms,
+        p99_ms=second.p99_ms,
+        acknowledged_seqs=seqs,
+    )

@@ -1,0 +1,108 @@
+"""Server processes for the bench: start pinned to a core, wait until they answer, read memory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+SERVER_CORE = 0
+LOAD_CORE = 1
+
+
+def free_port() -> int:
+    """A loopback TCP port that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(argv: Sequence[str], core: int) -> list[str]:
+    """`argv` run on one core through taskset, when there are cores enough and taskset exists."""
+    if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
+        return list(argv)
+    return ["taskset", "-c", str(core), *argv]
+
+
+@dataclass
+class ServerProcess:
+    """One server under test, running on 127.0.0.1:port."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def peak_memory_mb(self) -> float:
+        """The process's peak resident set (VmHWM) in MiB; 0 where /proc is missing."""
+        status = Path(f"/proc/{self.process.pid}/status")
+        if not status.exists():
+            return 0.0
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the process so far, all threads; 0 where /proc is missing."""
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        if not stat.exists():
+            return 0.0
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Ask the server to stop (SIGINT, as Ctrl-C), then insist."""
+        if self.process.poll() is None:
+            self.process.send_signal(2)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start_server(
+    name: str, argv: Sequence[str], port: int, env: Mapping[str, str], workdir: Path
+) -> ServerProcess:
+    """Start `argv` pinned to the server core and wait until its port answers HTTP."""
+    log_path = workdir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            pinned(argv, SERVER_CORE), env={**os.environ, **env}, stdout=log, stderr=log
+        )
+    server = ServerProcess(name, port, process, log_path)
+    _wait_ready(server)
+    return server
+
+
+def python_argv(*args: str) -> list[str]:
+    """This interpreter running `args`."""
+    return [sys.executable, *args]
+
+
+def _wait_ready(server: ServerProcess, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited: {server.log_path.read_text()[-2000:]}")
+        try:
+            httpx.get(f"{server.url}/healthz", timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"{server.name} did not answer within {timeout:g} s")

@@ -1,0 +1,95 @@
+"""The bench runner: parse options, run each part, print Markdown and write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import load_wrk, report
+from bench.config import BenchConfig
+from bench.ingest import run_ingest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the parts asked for; the exit status is 1 if a verification failed."""
+    args = build_parser().parse_args(argv)
+    config = config_from(args)
+    print(f"load generator: {config.generator}", flush=True)
+    if config.generator == "python" and args.generator == "auto":
+        print("wrk not found: using the Python generator (install: apt-get install -y wrk)")
+    with tempfile.TemporaryDirectory(prefix="reelhook-bench-") as tmp:
+        results = asyncio.run(run_all(config, Path(tmp), args.parts))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0 if results.get("verified", True) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Options of python -m bench."""
+    defaults = BenchConfig()
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--connections", type=int, default=defaults.connections)
+    parser.add_argument("--seconds", type=float, default=defaults.seconds)
+    parser.add_argument("--warmup", type=float, default=defaults.warmup_seconds)
+    parser.add_argument("--tasks", type=int, default=defaults.tasks)
+    parser.add_argument("--max-requests", type=int, default=defaults.max_requests)
+    parser.add_argument("--fanout-tasks", type=int, default=defaults.fanout_tasks)
+    parser.add_argument(
+        "--growth", default=",".join(str(n) for n in defaults.growth_sizes),
+        help="stored-event counts to measure at, comma separated",
+    )
+    parser.add_argument("--growth-seconds", type=float, default=defaults.growth_seconds)
+    parser.add_argument(
+        "--parts", default="ingest,fanout,growth", help="which parts to run, comma separated"
+    )
+    parser.add_argument("--json", help="also write the figures to this file")
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> BenchConfig:
+    """The BenchConfig the options describe."""
+    generator = args.generator
+    if generator == "auto":
+        generator = "wrk" if load_wrk.available() else "python"
+    return BenchConfig(
+        generator=generator,
+        connections=args.connections,
+        seconds=args.seconds,
+        warmup_seconds=args.warmup,
+        tasks=args.tasks,
+        max_requests=args.max_requests,
+        fanout_tasks=args.fanout_tasks,
+        growth_sizes=tuple(int(n) for n in args.growth.split(",") if n),
+        growth_seconds=args.growth_seconds,
+    )
+
+
+async def run_all(config: BenchConfig, workdir: Path, parts: str) -> dict[str, Any]:
+    """Run the chosen parts in order and print each one's tables as it finishes."""
+    results: dict[str, Any] = {"generator": config.generator, "verified": True}
+    chosen = set(parts.split(","))
+    if "ingest" in chosen:
+        started = time.monotonic()
+        (workdir / "ingest").mkdir()
+        figures = await run_ingest(config, workdir / "ingest")
+        values = report.ratios(figures)
+        _print(f"## Ingest ({config.generator}, {config.connections} connections,"
+               f" {config.seconds:g} s per server)", report.ingest_table(figures),
+               report.ratio_table(values), f"(took {time.monotonic() - started:.0f} s)")
+        results["ingest"] = report.as_json(figures)
+        results["ratios"] = values
+        results["verified"] &= all(f.verdict.ok for f in figures if f.verdict)
+    return results
+
+
+def _print(*blocks: str) -> None:
+    print("\n\n".join(blocks), flush=True)
+    sys.stdout.flush()

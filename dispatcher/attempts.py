@@ -1,0 +1,124 @@
+"""One attempt at a batch of deliveries: send, judge the outcome, record it, schedule the next."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from dispatcher.channels import Channel, Target
+from dispatcher.config import DispatchConfig
+from dispatcher.errors import ConfigError, DeliveryError, DispatchError, Unreachable
+from dispatcher.notice import notice_from_row
+from dispatcher.pacing import Batch, Pacer, route_of
+from dispatcher.retry import Outcome, outcome_of, retry_after
+from store.outbox import AttemptRecord, Outbox
+
+log = logging.getLogger("reelhook.dispatcher")
+
+
+class AttemptRunner:
+    """Sends batches through the channels and writes down what happened."""
+
+    def __init__(
+        self, outbox: Outbox, config: DispatchConfig, pacer: Pacer, owner: str,
+        channels: Mapping[str, Channel],
+    ) -> None:
+        self.outbox = outbox
+        self.config = config
+        self.pacer = pacer
+        self.owner = owner
+        self.channels = channels
+        self.max_batch = {name: channel.max_batch for name, channel in channels.items()}
+
+    async def attempt(self, batch: Batch) -> None:
+        """Send the batch once and record one attempt per delivery in it."""
+        started, clock = time.time(), time.monotonic()
+        target: Target = {}
+        error: DispatchError | None = None
+        status_code: int | None = None
+        try:
+            target = self._target(batch.rows[0])
+            status_code = await self._send(batch, target)
+        except DispatchError as exc:
+            error = exc
+        except Exception as exc:  # a bug of ours must not kill the worker; retry it later
+            log.exception("unexpected error sending %s deliveries %s", batch.channel, batch.ids)
+            error = DeliveryError(f"internal error: {type(exc).__name__}")
+        duration_ms = (time.monotonic() - clock) * 1000
+        records = [
+            self._record(row, error, status_code, started, duration_ms, target)
+            for row in batch.rows
+        ]
+        await self.outbox.finish(records, self.owner)
+        if any(record.outcome == "gone" for record in records):
+            reason = records[0].error or "destination gone"
+            given_up = await self.outbox.disable_route(batch.route, reason)
+            log.warning("%s destination %s disabled (%s); %d waiting notices dropped with it",
+                        batch.channel, batch.rows[0]["label"], reason, given_up)
+
+    async def _send(self, batch: Batch, target: Target) -> int | None:
+        channel = self.channels.get(batch.channel)
+        if channel is None:
+            raise ConfigError(f"unknown channel {batch.channel!r}")
+        notices = [notice_from_row(row) for row in batch.rows]
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                return await channel.send(target, notices)
+        except TimeoutError:
+            raise Unreachable(f"no answer within {self.config.timeout:g} s", timeout=True) from None
+
+    def _target(self, row: Mapping[str, Any]) -> Target:
+        try:
+            target = json.loads(self.config.decrypt(row["target"]))
+        except ValueError as exc:
+            raise ConfigError("destination cannot be decrypted with REELHOOK_SECRET_KEY") from exc
+        if not isinstance(target, dict):
+            raise ConfigError("destination is malformed")
+        return {str(key): str(value) for key, value in target.items()}
+
+    def _record(
+        self, row: Mapping[str, Any], error: DispatchError | None, status_code: int | None,
+        started: float, duration_ms: float, target: Target,
+    ) -> AttemptRecord:
+        attempt = int(row["attempts"]) - int(row["cycle_start"]) + 1
+        outcome = outcome_of(error, attempt, status_code)
+        wait = retry_after(outcome, self.config.schedule, random.uniform(-1.0, 1.0),
+                           self.config.jitter)
+        if outcome.retry_after is not None:
+            self.pacer.hold(route_of(row), time.time() + outcome.retry_after)
+        record = AttemptRecord(
+            int(row["delivery_id"]), started, duration_ms, _verdict(outcome, wait),
+            outcome.status_code, scrub(outcome.error, target),
+            None if wait is None else time.time() + wait,
+        )
+        self._log(row, record, attempt)
+        return record
+
+    def _log(self, row: Mapping[str, Any], record: AttemptRecord, attempt: int) -> None:
+        level = logging.INFO if record.outcome in ("delivered", "retrying") else logging.WARNING
+        log.log(level, "delivery %s (%s to %s, task %s %s) attempt %d: %s%s",
+                row["delivery_id"], row["channel"], row["label"], row["task_id"], row["state"],
+                attempt, record.outcome, f" ({record.error})" if record.error else "")
+
+
+def scrub(text: str | None, target: Target) -> str | None:
+    """The error text with every part of the destination (URL, secret, address) cut out."""
+    if text is None:
+        return None
+    for value in target.values():
+        if value:
+            text = text.replace(value, "…")
+    return text
+
+
+def _verdict(outcome: Outcome, wait: float | None) -> str:
+    if outcome.succeeded:
+        return "delivered"
+    if outcome.gone:
+        return "gone"
+    return "dead" if wait is None else "retrying"

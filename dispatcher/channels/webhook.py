@@ -1,0 +1,74 @@
+"""Webhooks to the user's own URL, signed per Standard Webhooks with the destination's secret.
+
+Headers: `webhook-id` (the same on every retry of a delivery, so receivers can drop repeats),
+`webhook-timestamp` (Unix seconds, fresh on each attempt) and `webhook-signature` (`v1,<base64
+HMAC-SHA256 of "{id}.{timestamp}.{body}">`). The body is {type, timestamp, data: the task}.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from standardwebhooks.webhooks import Webhook
+
+from dispatcher.channels.base import Target
+from dispatcher.channels.http import post, refused
+from dispatcher.errors import ConfigError
+from dispatcher.notice import Notice
+
+USER_AGENT = "reelhook-webhooks/1"
+
+
+class WebhookChannel:
+    """POSTs signed JSON to the user's URL."""
+
+    name = "webhook"
+    max_batch = 1
+
+    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+        self._session = session
+        self._timeout = timeout
+
+    async def send(self, target: Target, notices: Sequence[Notice]) -> int | None:
+        """POST the notice; 2xx is success, anything else raises."""
+        notice = notices[0]
+        url, secret = target.get("url"), target.get("secret")
+        if not url or not secret:
+            raise ConfigError("webhook destination needs both url and secret")
+        now = datetime.now(UTC)
+        body = json.dumps(payload(notice, now), separators=(",", ":"))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            **signature_headers(secret, notice.message_id, now, body),
+        }
+        answer = await post(self._session, url, body.encode(), headers, self._timeout)
+        if not answer.ok:
+            raise refused(answer)
+        return answer.status
+
+
+def payload(notice: Notice, now: datetime) -> dict[str, Any]:
+    """The JSON body: the event type, when it was sent, and the task."""
+    return {
+        "type": f"task.{notice.state}",
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": notice.task or {"id": notice.task_id, "status": notice.state},
+    }
+
+
+def signature_headers(secret: str, message_id: str, now: datetime, body: str) -> dict[str, str]:
+    """The three Standard Webhooks headers; ConfigError when the secret is not a whsec_ key."""
+    try:
+        signer = Webhook(secret)
+    except Exception as exc:  # the package raises bare ValueError/binascii.Error/RuntimeError
+        raise ConfigError("webhook secret is not a valid whsec_ key") from exc
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signer.sign(message_id, now, body),
+    }

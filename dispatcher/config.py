@@ -1,0 +1,33 @@
+"""How the dispatcher is set up: plain values, filled in by whoever starts it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dispatcher.channels import SmtpConfig
+from dispatcher.retry import DEFAULT_JITTER, DEFAULT_SCHEDULE
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    """Everything the worker needs. `decrypt` turns a stored target back into its JSON text."""
+
+    decrypt: Callable[[str], str] = field(repr=False)
+    schedule: tuple[float, ...] = DEFAULT_SCHEDULE
+    jitter: float = DEFAULT_JITTER
+    timeout: float = 10.0
+    slack_interval: float = 1.0
+    poll_interval: float = 1.0
+    smtp: SmtpConfig | None = None
+    concurrency: int = 20
+    claim_limit: int = 500
+
+    @property
+    def lease(self) -> float:
+        """How long a claim holds before another worker may take the delivery over.
+
+        Every send is cut off after `timeout`, so a claim older than twice that (and a margin for
+        the database) belongs to a worker that is gone.
+        """
+        return 2 * self.timeout + 1.0

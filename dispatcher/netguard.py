@@ -1,0 +1,151 @@
+"""No server-side request forgery: URLs reelhook calls for users reach public addresses only.
+
+The address is checked where the connection is made, on the very answer the connection uses,
+so a DNS name that answers "public" to a check and "private" a moment later gains nothing.
+Both HTTP stacks are covered: aiohttp (notices) through a resolver, httpx (image downloads)
+through a network backend. IP literals never reach a resolver, so `check_url` refuses them first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import httpcore
+import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+SLACK_WEBHOOK_HOST = "hooks.slack.com"
+
+
+class BlockedAddress(OSError):
+    """The URL leads to a loopback, private, link-local or otherwise non-public address."""
+
+
+def is_public(address: str) -> bool:
+    """True for a globally routable unicast address (not loopback, private, link-local,
+    metadata, shared, reserved or multicast)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Refuse URLs that are not http(s), or whose host is a non-public IP literal."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BlockedAddress("only http(s) URLs with a host are allowed")
+    if allow_private:
+        return
+    host = parts.hostname
+    if host == "localhost" or host.endswith(".localhost"):
+        raise BlockedAddress("URL points at this machine; private addresses are not allowed")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if not is_public(host):
+        raise BlockedAddress("URL points at a private address; private addresses are not allowed")
+
+
+def check_slack_url(url: str, *, allow_private: bool) -> None:
+    """Slack destinations must be on Slack's webhook host (unless private URLs are allowed)."""
+    check_url(url, allow_private=allow_private)
+    parts = urlsplit(url)
+    if not allow_private and (parts.scheme != "https" or parts.hostname != SLACK_WEBHOOK_HOST):
+        raise BlockedAddress(f"Slack URLs must be https://{SLACK_WEBHOOK_HOST}/...")
+
+
+def public_only(addresses: Iterable[str], host: str) -> list[str]:
+    """The public addresses among a DNS answer; BlockedAddress when there are none."""
+    allowed = [address for address in addresses if is_public(address)]
+    if not allowed:
+        raise BlockedAddress(f"{host} resolves only to non-public addresses")
+    return allowed
+
+
+class GuardedResolver(AbstractResolver):
+    """An aiohttp resolver that drops non-public answers; the connector dials what it returns."""
+
+    def __init__(self, inner: AbstractResolver | None = None) -> None:
+        self._inner = inner or aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self._inner.resolve(host, port, family)
+        allowed = set(public_only((answer["host"] for answer in answers), host))
+        return [answer for answer in answers if answer["host"] in allowed]
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def guarded_connector(*, allow_private: bool) -> aiohttp.TCPConnector:
+    """A connector for user URLs; with allow_private, an ordinary one."""
+    if allow_private:
+        return aiohttp.TCPConnector()
+    return aiohttp.TCPConnector(resolver=GuardedResolver())
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore backend that resolves the host itself and dials a public address only.
+    Hosts in `trusted` (the operator's provider base URLs) are dialled as they are."""
+
+    def __init__(self, trusted: Iterable[str] = ()) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._trusted = frozenset(trusted)
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            target = host if host in self._trusted else await _public_address(host, port)
+        except BlockedAddress as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        return await self._inner.connect_tcp(
+            target, port, timeout=timeout, local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+async def _public_address(host: str, port: int) -> str:
+    answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return public_only((str(answer[4][0]) for answer in answers), host)[0]
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx transport whose connections go through GuardedBackend."""
+
+    def __init__(self, trusted: Iterable[str] = ()) -> None:
+        super().__init__(trust_env=False)
+        # httpx does not take a network backend, so the pool it built is replaced by one that
+        # does; everything else about the transport stays httpx's own.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(), network_backend=GuardedBackend(trusted)
+        )
+
+
+def outgoing_client(*, allow_private: bool, trusted: Iterable[str] = ()) -> httpx.AsyncClient:
+    """The httpx client for providers and user URLs: guarded unless private URLs are allowed."""
+    transport = None if allow_private else GuardedTransport(trusted)
+    return httpx.AsyncClient(transport=transport, follow_redirects=False)

@@ -1,0 +1,131 @@
+"""What a notice says: the facts of one task in one state, the same for every channel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+PROMPT_LIMIT = 200
+STATE_WORDS = {
+    "succeeded": "Video ready",
+    "failed": "Video failed",
+    "cancelled": "Video cancelled",
+    "queued": "Video queued",
+    "running": "Video in progress",
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One delivery's message: the task as it stands, announced in `state`."""
+
+    delivery_id: int
+    task_id: str
+    state: str
+    provider: str
+    model: str
+    prompt: str | None = None
+    video_url: str | None = None
+    error: str | None = None
+    cost_usd: float | None = None
+    video_seconds: float | None = None
+    elapsed_seconds: float | None = None
+    task: dict[str, Any] | None = None
+
+    @property
+    def headline(self) -> str:
+        """One line saying what happened, e.g. "Video ready: piapi Qubico/skyreels"."""
+        return f"{STATE_WORDS.get(self.state, self.state)}: {self.provider} {self.model}"
+
+    @property
+    def message_id(self) -> str:
+        """An id for this notice that stays the same across retries (Standard Webhooks id)."""
+        digest = hashlib.sha256(f"{self.task_id}:{self.state}:{self.delivery_id}".encode())
+        return f"msg_{digest.hexdigest()[:32]}"
+
+    def facts(self) -> list[tuple[str, str]]:
+        """The known facts as (name, value) pairs, in the order every channel shows them."""
+        pairs = [("State", self.state), ("Provider", self.provider), ("Model", self.model)]
+        if self.prompt:
+            pairs.append(("Prompt", shorten(self.prompt)))
+        if self.video_seconds is not None:
+            pairs.append(("Duration", f"{self.video_seconds:g} s"))
+        if self.elapsed_seconds is not None:
+            pairs.append(("Took", human_seconds(self.elapsed_seconds)))
+        if self.cost_usd is not None:
+            pairs.append(("Cost", f"${self.cost_usd:.2f}"))
+        if self.error:
+            pairs.append(("Error", self.error))
+        if self.video_url:
+            pairs.append(("Video", self.video_url))
+        pairs.append(("Task", self.task_id))
+        return pairs
+
+
+def notice_from_row(row: dict[str, Any]) -> Notice:
+    """The notice of a due delivery row (deliveries joined with destinations and tasks)."""
+    request = _json(row.get("request")) or {}
+    return Notice(
+        delivery_id=int(row["delivery_id"]),
+        task_id=row["task_id"],
+        state=row["state"],
+        provider=row["provider"],
+        model=row["model"],
+        prompt=request.get("prompt"),
+        video_url=row.get("video_url"),
+        error=row.get("error") if row["state"] in ("failed", "cancelled") else None,
+        cost_usd=row.get("cost_usd"),
+        video_seconds=request.get("duration"),
+        elapsed_seconds=_elapsed(row) if row["state"] in ("succeeded", "failed") else None,
+        task=task_document(row),
+    )
+
+
+def task_document(row: dict[str, Any]) -> dict[str, Any]:
+    """The task as webhook receivers get it (the client API's shape), in the announced state."""
+    names = ("provider", "model", "provider_task_id", "progress", "video_url", "error",
+             "cost_usd", "created_at", "updated_at")
+    document = {"id": row["task_id"], **{name: row.get(name) for name in names}}
+    document["status"] = row["state"]
+    document["metadata"] = _json(row.get("metadata"))
+    return document
+
+
+def shorten(text: str, limit: int = PROMPT_LIMIT) -> str:
+    """The text cut to `limit` characters at a word boundary, with an ellipsis if cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]
+    return f"{cut}…"
+
+
+def human_seconds(seconds: float) -> str:
+    """A duration as 42 s, 3 min 5 s or 2 h 10 min."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+def _elapsed(row: dict[str, Any]) -> float | None:
+    try:
+        start = datetime.fromisoformat(str(row["created_at"]).replace("Z", "+00:00"))
+        end = datetime.fromisoformat(str(row["updated_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def _json(text: Any) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

@@ -1,0 +1,146 @@
+"""The outbox worker: claims due deliveries, sends them, records each attempt, schedules the next.
+
+Everything it knows lives in the database, so it can stop at any moment: a stopped worker hands
+its claims back; a killed one leaves claims that any worker takes over once their lease runs
+out. Only the deliveries in flight at such a crash can be sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from dispatcher.attempts import AttemptRunner
+from dispatcher.channels import build_channels
+from dispatcher.config import DispatchConfig
+from dispatcher.pacing import Batch, Pacer, plan, route_of
+from store.outbox import Outbox
+
+log = logging.getLogger("reelhook.dispatcher")
+
+
+class Worker:
+    """One worker of the outbox; run several (in one or more processes) if you like."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        config: DispatchConfig,
+        *,
+        owner: str | None = None,
+        session_factory: Callable[[], aiohttp.ClientSession] = aiohttp.ClientSession,
+    ) -> None:
+        self.outbox = outbox
+        self.config = config
+        self._session_factory = session_factory
+        self.owner = owner or f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._pacer = Pacer(config.slack_interval)
+        self._inflight: dict[asyncio.Task[None], Batch] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due deliveries now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send due deliveries until cancelled; on the way out, hand back unfinished claims."""
+        log.info("dispatcher worker %s started", self.owner)
+        async with self._session_factory() as session:
+            runner = AttemptRunner(self.outbox, self.config, self._pacer, self.owner,
+                                   build_channels(session, self.config.smtp, self.config.timeout))
+            try:
+                while True:
+                    delay = await self._round(runner)
+                    await self._sleep(delay)
+            finally:
+                await self._stop_inflight()
+                log.info("dispatcher worker %s stopped", self.owner)
+
+    async def run_until_idle(self, timeout: float = 30.0) -> None:
+        """Run until nothing is due or in flight (for the CLI and tests); then stop cleanly."""
+        task = asyncio.create_task(self.run())
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                await asyncio.sleep(self.config.poll_interval / 4)
+                if not self._inflight and await self._nothing_due():
+                    return
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _nothing_due(self) -> bool:
+        next_due = await self.outbox.next_due_at()
+        return next_due is None or next_due > time.time() + self.config.poll_interval
+
+    async def _round(self, runner: AttemptRunner) -> float:
+        now = time.time()
+        stale = now - self.config.lease
+        rows = await self._live(await self.outbox.due(now, stale, self.config.claim_limit))
+        busy = {batch.route for batch in self._inflight.values()}
+        capacity = self.config.concurrency - len(self._inflight)
+        chosen = plan(rows, runner.max_batch, self._pacer, busy, capacity, now)
+        ids = [i for batch in chosen.batches for i in batch.ids]
+        claimed = set(await self.outbox.claim(ids, self.owner, now, stale)) if ids else set()
+        for batch in chosen.batches:
+            mine = tuple(row for row in batch.rows if int(row["delivery_id"]) in claimed)
+            if mine:
+                self._start(runner, Batch(batch.route, batch.channel, mine), now)
+        return await self._delay(chosen.wake_at, chosen.held, len(rows), now)
+
+    async def _live(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows whose route works; deliveries to a route disabled meanwhile die with it."""
+        dead = {route_of(row): row["route_disabled"] for row in rows if row["route_disabled"]}
+        for route, reason in dead.items():
+            await self.outbox.disable_route(route, reason)
+        return [row for row in rows if route_of(row) not in dead]
+
+    def _start(self, runner: AttemptRunner, batch: Batch, now: float) -> None:
+        if runner.max_batch.get(batch.channel, 1) > 1:
+            self._pacer.sent(batch.route, now)
+        task = asyncio.create_task(runner.attempt(batch))
+        self._inflight[task] = batch
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dispatcher send crashed", exc_info=task.exception())
+        self._wake.set()
+
+    async def _delay(self, wake_at: float | None, held: int, seen: int, now: float) -> float:
+        delay = self.config.poll_interval
+        if wake_at is not None:
+            delay = min(delay, wake_at - now)
+        if seen >= self.config.claim_limit and held == 0:
+            return 0.0
+        if held == 0:
+            next_due = await self.outbox.next_due_at()
+            if next_due is not None:
+                delay = min(delay, next_due - now)
+        return max(delay, 0.0)
+
+    async def _sleep(self, delay: float) -> None:
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+        self._wake.clear()
+
+    async def _stop_inflight(self) -> None:
+        tasks = list(self._inflight)
+        held = [i for batch in self._inflight.values() for i in batch.ids]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if held:
+            await self.outbox.release(held, self.owner)
+            log.info("handed back %d unfinished deliveries", len(held))

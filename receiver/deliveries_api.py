@@ -1,0 +1,87 @@
+"""Client API for notices: each delivery with its attempts, dead ones, and redelivery."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from receiver import keys
+from receiver.errors import Conflict, NotFound, Unprocessable
+from store import DeliveryBusy, DeliveryNotFound
+from store.models import iso_from_epoch
+from store.outbox import DELIVERY_STATUSES
+
+MAX_PAGE = 200
+_VIEW_FIELDS = ("id", "task_id", "state", "status", "attempts", "last_error", "created_at",
+                "updated_at", "delivered_at")
+
+
+async def task_deliveries(request: web.Request) -> web.Response:
+    """GET /v1/tasks/{id}/deliveries: every notice of the task with its attempts."""
+    task_id = request.match_info["task_id"]
+    await request.app[keys.TASKS].get(task_id)
+    rows = await request.app[keys.STORE].outbox.deliveries(task_id=task_id)
+    return web.json_response({"deliveries": [delivery_view(row) for row in rows]})
+
+
+async def list_deliveries(request: web.Request) -> web.Response:
+    """GET /v1/deliveries?status=&limit=&cursor=, newest first."""
+    status = request.query.get("status") or None
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise Unprocessable(f"status must be one of {', '.join(DELIVERY_STATUSES)}", field="status")
+    limit = _number(request.query.get("limit"), "limit", 50, MAX_PAGE)
+    cursor = request.query.get("cursor")
+    before = _number(cursor, "cursor", 0, 2**62) if cursor else None
+    rows = await request.app[keys.STORE].outbox.deliveries(
+        status=status, limit=limit + 1, before_id=before
+    )
+    page = rows[:limit]
+    next_cursor = str(page[-1]["id"]) if len(rows) > limit else None
+    return web.json_response(
+        {"deliveries": [delivery_view(row) for row in page], "next_cursor": next_cursor}
+    )
+
+
+async def redeliver(request: web.Request) -> web.Response:
+    """POST /v1/deliveries/{id}/redeliver: send a delivered or dead notice again; 202."""
+    raw = request.match_info["delivery_id"]
+    delivery_id = _number(raw, "id", None, 2**62)
+    try:
+        row = await request.app[keys.STORE].outbox.redeliver(delivery_id, time.time())
+    except DeliveryNotFound as exc:
+        raise NotFound(str(exc), field="id") from exc
+    except DeliveryBusy as exc:
+        raise Conflict(str(exc)) from exc
+    worker = request.app.get(keys.WORKER)
+    if worker is not None:
+        worker.wake()
+    return web.json_response(delivery_view(row), status=202)
+
+
+def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A delivery as the API shows it: the destination only by its redacted label."""
+    view = {name: row.get(name) for name in _VIEW_FIELDS}
+    view["destination"] = {
+        "id": row["destination_id"],
+        "channel": row["channel"],
+        "label": row["label"],
+        "disabled_reason": row.get("disabled_reason"),
+    }
+    pending = row["status"] == "pending"
+    view["next_attempt_at"] = _iso(row.get("next_attempt_at")) if pending else None
+    view["attempt_log"] = row.get("attempt_log", [])
+    return view
+
+
+def _number(raw: str | None, name: str, default: int | None, high: int) -> int:
+    if raw is None and default is not None:
+        return default
+    if raw is None or not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise Unprocessable(f"{name} must be a whole number from 1 to {high}", field=name)
+    return int(raw)
+
+
+def _iso(seconds: Any) -> str | None:
+    return iso_from_epoch(float(seconds)) if seconds is not None else None

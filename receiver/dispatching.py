@@ -1,0 +1,83 @@
+"""Starting the dispatcher from reelhook's settings: in the web app and as `reelhook worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+from aiohttp import web
+
+from dispatcher.channels import SmtpConfig
+from dispatcher.config import DispatchConfig
+from dispatcher.errors import ConfigError
+from dispatcher.netguard import guarded_connector
+from dispatcher.worker import Worker
+from receiver import keys
+from receiver.errors import SettingsError
+from receiver.secrets import SecretBox
+from receiver.settings import Settings
+from store import Store
+
+
+def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:
+    """The dispatcher's configuration; SettingsError when the SMTP URL cannot be used."""
+    smtp = None
+    if settings.smtp_url and settings.email_from:
+        try:
+            smtp = SmtpConfig.from_url(settings.smtp_url, settings.email_from)
+        except ConfigError as exc:
+            raise SettingsError(f"REELHOOK_SMTP_URL: {exc}") from None
+    return DispatchConfig(
+        decrypt=secrets.decrypt,
+        schedule=settings.retry_schedule,
+        timeout=settings.delivery_timeout,
+        slack_interval=settings.slack_min_interval,
+        poll_interval=settings.dispatch_interval,
+        smtp=smtp,
+    )
+
+
+def session_factory(settings: Settings) -> Callable[[], aiohttp.ClientSession]:
+    """HTTP sessions for notices: they dial public addresses only, unless private URLs are
+    allowed by REELHOOK_ALLOW_PRIVATE_URLS."""
+    allow = settings.allow_private_urls
+    return lambda: aiohttp.ClientSession(connector=guarded_connector(allow_private=allow))
+
+
+async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: run the outbox worker beside the web app (unless REELHOOK_WORKER=off)."""
+    settings = app[keys.SETTINGS]
+    if not settings.run_worker:
+        yield
+        return
+    worker = Worker(
+        app[keys.STORE].outbox,
+        dispatch_config(settings, app[keys.SECRETS]),
+        session_factory=session_factory(settings),
+    )
+    app[keys.WORKER] = worker
+    task = asyncio.create_task(worker.run(), name="reelhook-dispatcher")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def run_worker(settings: Settings) -> None:
+    """`reelhook worker`: the outbox worker alone, until interrupted or sent SIGTERM, when it
+    hands back what it holds."""
+    config = dispatch_config(settings, SecretBox(settings.secret_key))
+    store = await Store.open(settings.database, notify_on=settings.notify_on)
+    worker = Worker(store.outbox, config, session_factory=session_factory(settings))
+    task = asyncio.create_task(worker.run())
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await store.close()

@@ -1,0 +1,147 @@
+"""The OpenAPI 3.0 document of the client API, served at GET /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+_NULLABLE_STRING = {"type": "string", "nullable": True}
+_NULLABLE_NUMBER = {"type": "number", "nullable": True}
+
+TASK = {
+    "type": "object",
+    "required": ["id", "provider", "model", "provider_task_id", "status", "progress",
+                 "video_url", "error", "cost_usd", "created_at", "updated_at", "metadata"],
+    "properties": {
+        "id": {"type": "string"},
+        "provider": {"type": "string", "enum": ["piapi", "wave", "apimart", "onemin"]},
+        "model": {"type": "string"},
+        "provider_task_id": _NULLABLE_STRING,
+        "status": {"type": "string",
+                   "enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+        "video_url": _NULLABLE_STRING,
+        "error": _NULLABLE_STRING,
+        "cost_usd": _NULLABLE_NUMBER,
+        "created_at": {"type": "string"},
+        "updated_at": {"type": "string"},
+        "metadata": {"type": "object", "nullable": True},
+    },
+}
+EVENT = {
+    "type": "object",
+    "required": ["id", "source", "provider_status", "status", "progress", "received_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "source": {"type": "string"},
+        "provider_status": _NULLABLE_STRING,
+        "status": _NULLABLE_STRING,
+        "progress": {"type": "integer", "nullable": True},
+        "received_at": {"type": "string"},
+        "payload": {"nullable": True},
+    },
+}
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "field": {"type": "string"}},
+    }},
+}
+NEW_TASK = {
+    "type": "object",
+    "required": ["provider", "model"],
+    "additionalProperties": False,
+    "properties": {
+        "provider": {"type": "string", "enum": ["piapi", "wave", "apimart", "onemin"]},
+        "model": {"type": "string"},
+        **{name: {"type": "string"} for name in (
+            "prompt", "negative_prompt", "image", "end_image", "aspect_ratio", "resolution")},
+        "duration": {"type": "number"},
+        "guidance_scale": {"type": "number"},
+        "extra": {"type": "object"},
+        "notify": {"type": "array", "items": {"type": "object"}, "maxItems": 10},
+        "metadata": {"type": "object"},
+    },
+}
+
+
+def _json(schema: dict[str, Any] | str, description: str) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{schema}"} if isinstance(schema, str) else schema
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(code): _json("Error", "an error; the message says what is allowed")
+            for code in (401, *codes)}
+
+
+def _task_id() -> dict[str, Any]:
+    return {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+PATHS: dict[str, Any] = {
+    "/v1/tasks": {
+        "post": {
+            "summary": "Validate, record and submit a task",
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/NewTask"}}}},
+            "responses": {"202": _json("Task", "the new task"),
+                          "200": _json("Task", "the first task for this Idempotency-Key"),
+                          **_errors(400, 409, 413, 415, 422, 503)},
+        },
+        "get": {
+            "summary": "Tasks, newest first",
+            "parameters": [
+                _query("status", {"type": "string"}), _query("provider", {"type": "string"}),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
+                _query("cursor", {"type": "string"})],
+            "responses": {"200": _json({"type": "object", "required": ["tasks", "next_cursor"],
+                                        "properties": {
+                                            "tasks": {"type": "array",
+                                                      "items": {"$ref": "#/components/schemas/Task"}},
+                                            "next_cursor": _NULLABLE_STRING}}, "a page of tasks"),
+                          **_errors(422)},
+        },
+    },
+    "/v1/tasks/{task_id}": {"get": {
+        "summary": "One task", "parameters": [_task_id()],
+        "responses": {"200": _json("Task", "the task"), **_errors(404)}}},
+    "/v1/tasks/{task_id}/events": {"get": {
+        "summary": "Every event of a task, oldest first", "parameters": [_task_id()],
+        "responses": {"200": _json({"type": "object", "required": ["events"], "properties": {
+            "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}},
+            "the events"), **_errors(404)}}},
+    "/v1/tasks/{task_id}/cancel": {"post": {
+        "summary": "Cancel at the provider", "parameters": [_task_id()],
+        "responses": {"200": _json("Task", "the cancelled task"), **_errors(404, 409, 503)}}},
+}
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "reelhook client API", "version": "1"},
+        "security": [{"bearer": []}],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Task": TASK, "Event": EVENT, "Error": ERROR, "NewTask": NEW_TASK},
+        },
+    }
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """GET /openapi.json, without auth."""
+    return web.json_response(document())

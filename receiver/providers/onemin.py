@@ -1,0 +1,233 @@
+"""1min.ai: SkyReels image-to-video through one synchronous call.
+
+The image is first uploaded with the Asset API (multipart field `asset`); then `POST /api/features`
+returns only when the video is done, which can take minutes. There is no webhook and no Get Task,
+so reelhook runs the submit in the background (`background_submit`) and never polls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from receiver.providers import rules
+from receiver.providers.base import CallbackTarget, ProviderConfig, Report, TaskRequest
+from receiver.providers.errors import (
+    CancelNotSupported,
+    InvalidRequest,
+    MalformedCallback,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from receiver.providers.http import call_json, compact
+
+MODEL = "Qubico/skyreels"
+ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MEDIA_TYPES = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png", "image/webp": "webp"}
+EXTENSIONS = ("jpg", "jpeg", "png", "webp")
+
+
+class OneMin:
+    """The 1min.ai adapter."""
+
+    name = "onemin"
+    models = frozenset({MODEL})
+    supports_callbacks = False
+    can_cancel = False
+    pollable = False
+    background_submit = True
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+
+    def validate(self, request: TaskRequest) -> None:
+        """Image (JPG/PNG/WEBP, at most 10 MB) and prompt required; aspect ratio; guidance 0-10."""
+        rules.only_keys("extra", request.extra, ())
+        for name in ("duration", "resolution", "end_image"):
+            rules.refuse(name, getattr(request, name), request.model)
+        rules.require("image", request.image)
+        rules.require("prompt", request.prompt)
+        rules.image_reference("image", request.image)
+        check_image_reference(request.image or "")
+        rules.one_of("aspect_ratio", request.aspect_ratio, ASPECT_RATIOS)
+        rules.number_in("guidance_scale", request.guidance_scale, 0, 10)
+
+    def estimate_cost(self, request: TaskRequest) -> float | None:
+        """1min.ai bills in credits; our seed gives no price in dollars."""
+        return None
+
+    async def submit(
+        self,
+        client: httpx.AsyncClient,
+        request: TaskRequest,
+        callback: CallbackTarget | None,
+        idempotency_key: str | None,
+    ) -> Report:
+        """Upload the image, then call IMAGE_TO_VIDEO and wait (up to the long timeout)."""
+        media_type, data = await self._image_bytes(client, request.image or "")
+        path = await self._upload(client, media_type, data)
+        answer = await call_json(
+            client,
+            "POST",
+            f"{self.config.base_url}/api/features",
+            timeout=self.config.long_timeout,
+            headers=self._headers(),
+            json=build_feature_body(request, path),
+        )
+        return record_report(answer)
+
+    async def fetch(self, client: httpx.AsyncClient, provider_task_id: str) -> Report:
+        """1min.ai has no Get Task: the answer to the submit is the only news."""
+        raise ProviderRejected("1min.ai offers no way to look a task up")
+
+    async def cancel(self, client: httpx.AsyncClient, provider_task_id: str) -> None:
+        """1min.ai's call cannot be cancelled."""
+        raise CancelNotSupported("1min.ai offers no cancel")
+
+    def presented_secret(self, headers: Mapping[str, str], path_token: str | None) -> str | None:
+        """1min.ai sends no callbacks."""
+        return None
+
+    def read_callback(self, body: bytes) -> Report:
+        """1min.ai sends no callbacks."""
+        raise MalformedCallback("1min.ai sends no callbacks")
+
+    async def _image_bytes(self, client: httpx.AsyncClient, image: str) -> tuple[str, bytes]:
+        if rules.is_data_uri(image):
+            data = rules.decode_data_uri("image", image)[1]
+        else:
+            data = await download(client, image, self.config.timeout)
+        sniffed = sniff_image(data)
+        if sniffed is None:
+            raise ProviderRejected("image is not a JPG, PNG or WEBP file")
+        if len(data) > MAX_IMAGE_BYTES:
+            raise ProviderRejected(f"image is {len(data)} bytes; 1min.ai takes at most 10 MB")
+        return sniffed, data
+
+    async def _upload(self, client: httpx.AsyncClient, media_type: str, data: bytes) -> str:
+        name = f"reelhook.{MEDIA_TYPES[media_type]}"
+        answer = await call_json(
+            client,
+            "POST",
+            f"{self.config.base_url}/api/assets",
+            timeout=self.config.timeout,
+            headers=self._headers(),
+            files={"asset": (name, data, media_type)},
+        )
+        content = answer.get("fileContent") if isinstance(answer, dict) else None
+        asset = answer.get("asset") if isinstance(answer, dict) else None
+        path = (content or {}).get("path") or (asset or {}).get("key")
+        if not isinstance(path, str) or not path:
+            raise ProviderProtocolError("1min.ai asset answer has no fileContent.path")
+        return path
+
+    def _headers(self) -> dict[str, str]:
+        return {"API-KEY": self.config.api_key}
+
+
+def check_image_reference(image: str) -> None:
+    """A data URI must be JPG/PNG/WEBP and at most 10 MB; a URL's file extension, when it has
+    one, must be one of those."""
+    if rules.is_data_uri(image):
+        media_type, data = rules.decode_data_uri("image", image)
+        if media_type not in MEDIA_TYPES:
+            raise InvalidRequest("image", f"image must be JPG, PNG or WEBP; got {media_type}")
+        if len(data) > MAX_IMAGE_BYTES:
+            raise InvalidRequest(
+                "image", f"image must be at most 10 MB; got {len(data) / 1024 / 1024:.1f} MB"
+            )
+        return
+    last = urlsplit(image).path.rsplit("/", 1)[-1]
+    if "." in last and last.rsplit(".", 1)[1].lower() not in EXTENSIONS:
+        raise InvalidRequest(
+            "image", f"image must be JPG, PNG or WEBP; got a .{last.rsplit('.', 1)[1]} file"
+        )
+
+
+async def download(client: httpx.AsyncClient, url: str, timeout: float) -> bytes:
+    """Fetch an image URL, refusing anything over 10 MB."""
+    try:
+        async with client.stream("GET", url, timeout=timeout) as response:
+            if response.status_code != 200:
+                raise ProviderRejected(
+                    f"could not fetch image: {url} answered {response.status_code}"
+                )
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_IMAGE_BYTES:
+                    raise ProviderRejected(
+                        "image is larger than 10 MB; 1min.ai takes at most 10 MB"
+                    )
+                chunks.append(chunk)
+    except httpx.HTTPError as exc:
+        raise ProviderUnavailable(f"could not fetch image {url}: {type(exc).__name__}") from exc
+    return b"".join(chunks)
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The media type from the file's first bytes: JPEG, PNG or WEBP, else None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def build_feature_body(request: TaskRequest, image_path: str) -> dict[str, Any]:
+    """The IMAGE_TO_VIDEO body with the uploaded asset's path as imageUrl."""
+    prompt: dict[str, Any] = {
+        "imageUrl": image_path,
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "aspect_ratio": request.aspect_ratio or "16:9",
+        "guidance_scale": request.guidance_scale if request.guidance_scale is not None else 3.5,
+    }
+    return {
+        "type": "IMAGE_TO_VIDEO",
+        "model": request.model,
+        "conversationId": "IMAGE_TO_VIDEO",
+        "promptObject": {key: value for key, value in prompt.items() if value is not None},
+    }
+
+
+def record_report(answer: Any) -> Report:
+    """The outcome of the features call: aiRecord.status SUCCESS with temporaryUrl, or failed."""
+    record = answer.get("aiRecord") if isinstance(answer, dict) else None
+    if not isinstance(record, dict):
+        raise ProviderProtocolError("1min.ai answer has no aiRecord")
+    status = str(record.get("status", "")).upper()
+    uuid = str(record.get("uuid") or "") or None
+    url = record.get("temporaryUrl") or answer.get("temporaryUrl")
+    if not isinstance(url, str) or not url:
+        results = (record.get("aiRecordDetail") or {}).get("resultObject") or []
+        url = results[0] if results and isinstance(results[0], str) else None
+    succeeded = status == "SUCCESS" and url is not None
+    error = None if succeeded else _failure(record, status)
+    return Report(
+        provider_task_id=uuid,
+        provider_status=status or None,
+        status="succeeded" if succeeded else "failed",
+        dedupe_key=f"submit:{uuid}:{status}",
+        progress=100 if succeeded else None,
+        video_url=url if succeeded else None,
+        error=error,
+        payload=compact(answer),
+    )
+
+
+def _failure(record: dict[str, Any], status: str) -> str:
+    detail = record.get("aiRecordDetail") or {}
+    response = detail.get("responseObject") if isinstance(detail, dict) else None
+    if isinstance(response, dict):
+        for key in ("error", "message"):
+            if isinstance(response.get(key), str) and response[key]:
+                return f"1min.ai: {response[key]}"
+    return f"1min.ai answered status {status or 'unknown'} without a video"

@@ -1,0 +1,145 @@
+"""The submission queue: a per-provider cap on tasks in flight, and resends after busy answers.
+
+A new task takes a slot of its provider when one is free and no earlier task is waiting; otherwise
+it stays `queued` here, its request sealed (encrypted) in the database, until a slot frees. A 429
+or concurrency answer holds the task the same way and tries again later, instead of failing it.
+Providers whose submit call lasts until the video is done (1min.ai) are sent in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+from receiver.providers.base import Provider, TaskRequest
+from receiver.secrets import SecretBox
+from receiver.settings import Settings
+from store import EventIn, Observation, Store
+from store.states import FAILED
+
+log = logging.getLogger("reelhook.queue")
+SendFn = Callable[[str, Provider, TaskRequest, str, str | None], Awaitable[None]]
+MAX_TICK = 1.0
+
+
+class SubmitQueue:
+    """Decides when each task is sent, and sends held ones as slots free."""
+
+    def __init__(
+        self,
+        store: Store,
+        secrets: SecretBox,
+        settings: Settings,
+        providers: Mapping[str, Provider],
+        send: SendFn,
+    ) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.settings = settings
+        self.providers = providers
+        self._send = send
+        self._wake = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def offer(
+        self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
+    ) -> None:
+        """Send the new task now if its provider has a free slot, else hold it."""
+        if await self.store.polling.claim_slot(task_id, provider.name, self._cap(provider)):
+            await self._dispatch(task_id, provider, request, secret, key)
+        else:
+            log.info("holding %s: %s has no free slot", task_id, provider.name)
+            await self.hold(task_id, request, secret, key, 0.0)
+
+    async def hold(
+        self,
+        task_id: str,
+        request: TaskRequest,
+        secret: str,
+        key: str | None,
+        delay: float | None,
+    ) -> None:
+        """Keep the task queued here and try again after `delay` seconds (None: the default)."""
+        payload = {"request": sealed_payload(request), "secret": secret, "key": key}
+        wait = self.settings.poll_initial if delay is None else delay
+        sealed = self.secrets.encrypt(json.dumps(payload))
+        await self.store.polling.hold(task_id, sealed, time.time() + wait)
+
+    def wake(self) -> None:
+        """A slot may have freed: look at held tasks now."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send held tasks as slots free, until cancelled."""
+        tick = min(MAX_TICK, self.settings.poll_initial)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=tick)
+            self._wake.clear()
+            try:
+                await self.release_held()
+            except Exception:
+                log.exception("sending held tasks failed; trying again")
+
+    async def release_held(self) -> None:
+        """Send every held task whose provider has a free slot, oldest first."""
+        for row in await self.store.polling.held(time.time()):
+            provider = self.providers.get(row["provider"])
+            if provider is None:
+                continue
+            if not await self.store.polling.claim_slot(
+                row["id"], provider.name, self._cap(provider)
+            ):
+                continue
+            payload = json.loads(self.secrets.decrypt(row["held_request"]))
+            request = TaskRequest(**payload["request"])
+            await self._dispatch(row["id"], provider, request, payload["secret"], payload["key"])
+
+    async def fail_interrupted(self) -> int:
+        """On start: fail tasks whose send was cut off by a stop (their outcome is unknown)."""
+        rows = await self.store.polling.interrupted()
+        for row in rows:
+            message = (
+                f"reelhook stopped while the call to {row['provider']} was in flight; its outcome"
+                " is unknown, so the task was failed: submit it again"
+            )
+            event = EventIn("submit:interrupted", "submit", Observation(FAILED, error=message))
+            await self.store.record_event(row["id"], event)
+        return len(rows)
+
+    async def close(self) -> None:
+        """Cancel background sends; their tasks are failed on the next start."""
+        for job in list(self._background):
+            job.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _dispatch(
+        self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
+    ) -> None:
+        sending = self._send(task_id, provider, request, secret, key or f"reelhook-{task_id}")
+        if getattr(provider, "background_submit", False):
+            job = asyncio.get_running_loop().create_task(self._finish(sending))
+            self._background.add(job)
+            job.add_done_callback(self._background.discard)
+            return
+        await self._finish(sending)
+
+    async def _finish(self, sending: Awaitable[None]) -> None:
+        try:
+            await sending
+        finally:
+            self.wake()
+
+    def _cap(self, provider: Provider) -> int:
+        return int(self.settings.max_in_flight.get(provider.name, 0))
+
+
+def sealed_payload(request: TaskRequest) -> dict[str, Any]:
+    """The request as sealed for a later send, data: URIs included."""
+    return asdict(request) | {"extra": dict(request.extra)}

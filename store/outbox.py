@@ -1,0 +1,242 @@
+"""The outbox: deliveries of notices, their claims by workers, and the record of every attempt.
+
+A delivery is `pending` (waiting for `next_attempt_at`), `sending` (claimed by a worker at
+`claimed_at`), `delivered` or `dead`. A claim older than the lease is taken over by any worker,
+which is how a crashed worker's sends are resumed.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from store.errors import DeliveryBusy, DeliveryNotFound
+from store.models import iso_from_epoch, utc_now_iso
+from store.reader import Reader
+from store.writer import Writer
+
+DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")
+_STATUS_AFTER = {"delivered": "delivered", "retrying": "pending", "dead": "dead", "gone": "dead"}
+_DUE = (
+    "((status = 'pending' AND next_attempt_at <= :now)"
+    " OR (status = 'sending' AND claimed_at < :stale_before))"
+)
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt at a delivery and what follows from it.
+
+    `outcome` is delivered, retrying (then `next_attempt_at` is set), dead or gone.
+    """
+
+    delivery_id: int
+    started_at: float
+    duration_ms: float
+    outcome: str
+    status_code: int | None = None
+    error: str | None = None
+    next_attempt_at: float | None = None
+
+
+def select_due(
+    conn: sqlite3.Connection, now: float, stale_before: float, limit: int
+) -> list[dict[str, Any]]:
+    """Deliveries due now (or claimed by a worker that went quiet), with destination and task."""
+    rows = conn.execute(
+        "SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
+        " s.id AS destination_id, s.channel, s.target, s.label, s.route_key,"
+        " (SELECT x.disabled_reason FROM destinations x WHERE x.route_key = s.route_key"
+        " AND x.disabled_reason IS NOT NULL LIMIT 1) AS route_disabled,"
+        " t.provider, t.model, t.provider_task_id, t.status, t.progress, t.video_url, t.error,"
+        " t.cost_usd, t.created_at, t.updated_at, t.metadata, t.request"
+        " FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
+        " JOIN tasks t ON t.id = d.task_id WHERE d.id IN"
+        f" (SELECT id FROM deliveries WHERE {_DUE})"
+        " ORDER BY d.next_attempt_at, d.id LIMIT :limit",
+        {"now": now, "stale_before": stale_before, "limit": limit},
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def claim(
+    conn: sqlite3.Connection, ids: Sequence[int], owner: str, now: float, stale_before: float
+) -> list[int]:
+    """Mark the deliveries as being sent by `owner`; return those nobody else took first."""
+    claimed = []
+    for delivery_id in ids:
+        cursor = conn.execute(
+            "UPDATE deliveries SET status = 'sending', claimed_at = :now,"
+            f" claim_owner = :owner, updated_at = :iso WHERE id = :id AND {_DUE}",
+            {"now": now, "owner": owner, "iso": utc_now_iso(), "id": delivery_id,
+             "stale_before": stale_before},
+        )
+        if cursor.rowcount:
+            claimed.append(delivery_id)
+    return claimed
+
+
+def release(conn: sqlite3.Connection, ids: Sequence[int], owner: str) -> None:
+    """Hand back claims that were not finished (the worker is stopping): pending again."""
+    conn.executemany(
+        "UPDATE deliveries SET status = 'pending', claimed_at = NULL, claim_owner = NULL"
+        " WHERE id = ? AND status = 'sending' AND claim_owner = ?",
+        [(delivery_id, owner) for delivery_id in ids],
+    )
+
+
+def finish(conn: sqlite3.Connection, attempt: AttemptRecord, owner: str) -> None:
+    """Record an attempt and move its delivery on, if the claim is still ours."""
+    conn.execute(
+        "INSERT INTO attempts (delivery_id, started_at, duration_ms, status_code, error, outcome)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (attempt.delivery_id, iso_from_epoch(attempt.started_at), round(attempt.duration_ms, 1),
+         attempt.status_code, attempt.error, attempt.outcome),
+    )
+    now = utc_now_iso()
+    conn.execute(
+        "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,"
+        " last_error = ?, claimed_at = NULL, claim_owner = NULL, updated_at = ?,"
+        " delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END"
+        " WHERE id = ? AND status = 'sending' AND claim_owner = ?",
+        (_STATUS_AFTER[attempt.outcome], attempt.next_attempt_at, attempt.error, now,
+         attempt.outcome, now, attempt.delivery_id, owner),
+    )
+
+
+def disable_route(conn: sqlite3.Connection, route_key: str, reason: str) -> int:
+    """Disable every destination with this route; its waiting deliveries die with the reason."""
+    conn.execute(
+        "UPDATE destinations SET disabled_reason = ? WHERE route_key = ?"
+        " AND disabled_reason IS NULL",
+        (reason, route_key),
+    )
+    cursor = conn.execute(
+        "UPDATE deliveries SET status = 'dead', last_error = ?, next_attempt_at = NULL,"
+        " updated_at = ? WHERE status = 'pending' AND destination_id IN"
+        " (SELECT id FROM destinations WHERE route_key = ?)",
+        (reason, utc_now_iso(), route_key),
+    )
+    return cursor.rowcount
+
+
+def next_due_at(conn: sqlite3.Connection) -> float | None:
+    """When the earliest pending delivery falls due (Unix seconds), or None."""
+    row = conn.execute(
+        "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"
+    ).fetchone()
+    return float(row[0]) if row[0] is not None else None
+
+
+def redeliver(conn: sqlite3.Connection, delivery_id: int, now: float) -> dict[str, Any]:
+    """Send a delivered or dead delivery again: a new attempt with a fresh retry schedule.
+
+    A destination disabled as gone is enabled again: asking for this is saying it is back.
+    """
+    row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+    if row is None:
+        raise DeliveryNotFound(delivery_id)
+    if row["status"] not in ("delivered", "dead"):
+        raise DeliveryBusy(f"delivery {delivery_id} is {row['status']}; it will be sent anyway")
+    conn.execute(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = attempts,"
+        " claimed_at = NULL, claim_owner = NULL, updated_at = ? WHERE id = ?",
+        (now, utc_now_iso(), delivery_id),
+    )
+    conn.execute(
+        "UPDATE destinations SET disabled_reason = NULL WHERE id = :id OR route_key ="
+        " (SELECT route_key FROM destinations WHERE id = :id)", {"id": row["destination_id"]},
+    )
+    return select_deliveries(conn, delivery_id=delivery_id)[0]
+
+
+def select_deliveries(
+    conn: sqlite3.Connection,
+    *,
+    delivery_id: int | None = None,
+    task_id: str | None = None,
+    status: str | None = None,
+    limit: int = 1000,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Deliveries newest first, each with its destination and `attempt_log` (oldest first)."""
+    clauses, params = [], []
+    for column, value in (("d.id", delivery_id), ("d.task_id", task_id), ("d.status", status)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if before_id is not None:
+        clauses.append("d.id < ?")
+        params.append(before_id)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = conn.execute(
+        "SELECT d.*, s.channel, s.label, s.disabled_reason FROM deliveries d"
+        f" JOIN destinations s ON s.id = d.destination_id {where} ORDER BY d.id DESC LIMIT ?",
+        (*params, limit),
+    ).fetchall()
+    deliveries = [dict(row) for row in rows]
+    for delivery in deliveries:
+        delivery["attempt_log"] = [
+            dict(attempt) for attempt in conn.execute(
+                "SELECT started_at, duration_ms, status_code, error, outcome FROM attempts"
+                " WHERE delivery_id = ? ORDER BY id", (delivery["id"],)
+            )
+        ]
+    return deliveries
+
+
+class Outbox:
+    """The outbox's reads and writes, through the store's reader and writer threads."""
+
+    def __init__(self, writer: Writer, reader: Reader) -> None:
+        self._writer = writer
+        self._reader = reader
+
+    async def due(self, now: float, stale_before: float, limit: int) -> list[dict[str, Any]]:
+        """Deliveries due now, with what is needed to send them."""
+        return await self._reader.run(
+            functools.partial(select_due, now=now, stale_before=stale_before, limit=limit)
+        )
+
+    async def claim(
+        self, ids: Sequence[int], owner: str, now: float, stale_before: float
+    ) -> list[int]:
+        """Claim deliveries for sending; returns the ids this owner now holds."""
+        return await self._writer.run(functools.partial(
+            claim, ids=ids, owner=owner, now=now, stale_before=stale_before
+        ))
+
+    async def release(self, ids: Sequence[int], owner: str) -> None:
+        """Make unfinished claims pending again."""
+        await self._writer.run(functools.partial(release, ids=ids, owner=owner))
+
+    async def finish(self, attempts: Sequence[AttemptRecord], owner: str) -> None:
+        """Record attempts and move their deliveries on, in one commit."""
+        def run(conn: sqlite3.Connection) -> None:
+            for attempt in attempts:
+                finish(conn, attempt, owner)
+
+        await self._writer.run(run)
+
+    async def disable_route(self, route_key: str, reason: str) -> int:
+        """Disable a destination everywhere it is used; returns the deliveries given up."""
+        return await self._writer.run(
+            functools.partial(disable_route, route_key=route_key, reason=reason)
+        )
+
+    async def next_due_at(self) -> float | None:
+        """When the next pending delivery falls due."""
+        return await self._reader.run(next_due_at)
+
+    async def redeliver(self, delivery_id: int, now: float) -> dict[str, Any]:
+        """Queue a delivered or dead delivery again; DeliveryNotFound, DeliveryBusy."""
+        return await self._writer.run(
+            functools.partial(redeliver, delivery_id=delivery_id, now=now)
+        )
+
+    async def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Deliveries newest first with their attempts (see `select_deliveries`)."""
+        return await self._reader.run(functools.partial(select_deliveries, **filters))

@@ -1,0 +1,161 @@
+"""The outbox: one notice per state, resumption after a stopped or killed worker, digests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from dispatcher.sinks import Answer
+from dispatcher.worker import Worker
+from receiver import keys
+from receiver.dispatching import dispatch_config
+from receiver.secrets import new_fernet_key
+from tests.conftest import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
+from tests.served import ServedReelhook
+from tests.test_piapi_callbacks import piapi_callback, post_callback
+
+
+def _worker(client: Any, **overrides: Any) -> Worker:
+    """A worker on the app's store, configured like the app's own."""
+    app = client.app
+    config = dispatch_config(app[keys.SETTINGS], app[keys.SECRETS])
+    if overrides:
+        from dataclasses import replace
+
+        config = replace(config, **overrides)
+    return Worker(app[keys.STORE].outbox, config)
+
+
+def _named(texts: list[str]) -> set[str]:
+    return {match for text in texts for match in re.findall(r"tsk_[0-9a-f]{28}", text)}
+
+
+async def test_one_state_announced_three_times_gives_one_notice(
+    start_app: Any, slack_sink: Any, piapi_sim: Any
+) -> None:
+    piapi_sim.script.drop_callbacks = True
+    client = await start_app(**FAST_RETRIES)
+    body = skyreels(notify=[{"channel": "slack", "url": slack_sink.url}])
+    task = await (await client.post("/v1/tasks", json=body)).json()
+    secret = piapi_sim.received[-1]["body"]["config"]["webhook_config"]["secret"]
+    video = {"video_url": "https://cdn.example.com/v.mp4"}
+    for n in range(3):
+        callback = piapi_callback(task, "completed", timestamp=1_800_000_000 + n, output=video)
+        answer = await post_callback(client, f"/callbacks/piapi/{task['id']}", callback, secret)
+        assert (await answer.json())["duplicate"] is False
+    events = (await (await client.get(f"/v1/tasks/{task['id']}/events")).json())["events"]
+    assert len([e for e in events if e["provider_status"] == "completed"]) == 3
+    deliveries = await wait_delivered(client, task["id"])
+    assert [(d["state"], d["status"]) for d in deliveries] == [("succeeded", "delivered")]
+    assert len(slack_sink.received) == 1
+
+
+async def test_notify_on_adds_running(start_app: Any, slack_sink: Any) -> None:
+    client = await start_app(notify_on=frozenset({"running", "succeeded"}), **FAST_RETRIES)
+    body = skyreels(notify=[{"channel": "slack", "url": slack_sink.url}])
+    task = await (await client.post("/v1/tasks", json=body)).json()
+    deliveries = await wait_delivered(client, task["id"], 2)
+    assert sorted(d["state"] for d in deliveries) == ["running", "succeeded"]
+    texts = slack_sink.texts()
+    assert any(t.startswith("Video in progress") for t in texts)
+
+
+async def test_cancelled_worker_hands_back_and_next_one_delivers(
+    start_app: Any, slack_sink: Any, webhook_sink: Any
+) -> None:
+    client = await start_app(run_worker=False, **FAST_RETRIES)
+    notify = [{"channel": "slack", "url": slack_sink.url},
+              {"channel": "webhook", "url": webhook_sink.url, "secret": webhook_sink.secret}]
+    tasks = [await (await client.post("/v1/tasks", json=skyreels(notify=notify))).json()
+             for _ in range(3)]
+    for task in tasks:
+        await wait_for_status(client, task["id"])
+    slack_sink.script = [Answer(200, delay=30.0)]
+
+    first = asyncio.create_task(_worker(client).run())
+    await slack_sink.wait_until(lambda: len(slack_sink.received) == 1)
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    statuses = await _statuses(client, tasks)
+    assert "sending" not in statuses and "pending" in statuses
+
+    await _worker(client).run_until_idle()
+    assert set(await _statuses(client, tasks)) == {"delivered"}
+    assert _named(slack_sink.texts()) == {task["id"] for task in tasks}
+    assert {item.body["data"]["id"] for item in webhook_sink.accepted} == {t["id"] for t in tasks}
+
+
+async def test_killed_process_loses_no_notice(
+    tmp_path: Path, piapi_sim: Any, slack_sink: Any
+) -> None:
+    served = ServedReelhook({
+        "REELHOOK_DATABASE": str(tmp_path / "kill.db"),
+        "REELHOOK_SECRET_KEY": new_fernet_key(),
+        "PIAPI_BASE_URL": piapi_sim.base_url,
+        "PIAPI_API_KEY": piapi_sim.api_key,
+        "REELHOOK_SLACK_WEBHOOK_URL": slack_sink.url,
+        "REELHOOK_DELIVERY_TIMEOUT": "1",
+        "REELHOOK_DISPATCH_INTERVAL": "0.05",
+    })
+    slack_sink.script = [Answer(200, delay=60.0)]
+    await served.start()
+    async with served.client() as http:
+        task = (await http.post("/v1/tasks", json=skyreels())).json()
+    await slack_sink.wait_until(lambda: len(slack_sink.received) == 1, timeout=15)
+    await served.signal(signal.SIGKILL)
+    assert _delivery_status(served, task["id"]) == "sending"
+
+    await served.start()
+    try:
+        await slack_sink.wait_for(1, timeout=20)
+        async with served.client() as http:
+            answer = (await http.get(f"/v1/tasks/{task['id']}/deliveries")).json()
+    finally:
+        await served.signal(signal.SIGTERM)
+    [delivery] = answer["deliveries"]
+    assert delivery["status"] == "delivered"
+    assert _named(slack_sink.texts()) == {task["id"]}
+    assert len(slack_sink.received) == 2  # the one in flight at the crash went twice
+
+
+async def test_burst_to_one_slack_url_arrives_as_digests(
+    start_app: Any, slack_sink: Any, piapi_sim: Any
+) -> None:
+    client = await start_app(run_worker=False, slack_webhook_url=slack_sink.url,
+                             slack_min_interval=1.0, dispatch_interval=0.05)
+    ids: list[str] = []
+    for start in range(0, 200, 25):
+        answers = await asyncio.gather(*(
+            client.post("/v1/tasks", json=skyreels(prompt=f"burst {n}"))
+            for n in range(start, start + 25)
+        ))
+        ids += [(await answer.json())["id"] for answer in answers]
+    for task_id in ids:
+        await wait_for_status(client, task_id, timeout=30)
+
+    await _worker(client).run_until_idle(timeout=60)
+    messages = slack_sink.accepted
+    assert len(messages) == 2
+    assert _named(slack_sink.texts()) == set(ids)
+    assert all(m.body["text"].startswith("100 video tasks: 100 succeeded") for m in messages)
+    assert all(len(m.body["blocks"]) <= 50 for m in messages)
+
+
+async def _statuses(client: Any, tasks: list[dict[str, Any]]) -> list[str]:
+    statuses = []
+    for task in tasks:
+        answer = await (await client.get(f"/v1/tasks/{task['id']}/deliveries")).json()
+        statuses += [d["status"] for d in answer["deliveries"]]
+    return statuses
+
+
+def _delivery_status(served: ServedReelhook, task_id: str) -> str:
+    with contextlib.closing(sqlite3.connect(served.env["REELHOOK_DATABASE"])) as conn:
+        row = conn.execute("SELECT status FROM deliveries WHERE task_id = ?", (task_id,)).fetchone()
+    return str(row[0])

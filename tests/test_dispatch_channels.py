@@ -1,0 +1,100 @@
+"""What each channel sends: Slack Block Kit, email over real SMTP, signed webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dispatcher.sinks import Answer
+from tests.conftest import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
+
+
+async def test_slack_message_has_blocks_and_fallback(start_app: Any, slack_sink: Any,
+                                                     piapi_sim: Any) -> None:
+    client = await start_app(**FAST_RETRIES)
+    prompt = "FPS-24, a woman smiles " + "and waves at the sea " * 20
+    body = skyreels(prompt=prompt, notify=[{"channel": "slack", "url": slack_sink.url}])
+    task = await (await client.post("/v1/tasks", json=body)).json()
+    done = await wait_for_status(client, task["id"])
+    [message] = [item.body for item in await slack_sink.wait_for(1)]
+
+    assert task["id"] in message["text"] and done["video_url"] in message["text"]
+    assert message["text"].startswith("Video ready: piapi Qubico/skyreels")
+    blocks = message["blocks"]
+    assert blocks[0]["type"] == "header" and "Video ready" in blocks[0]["text"]["text"]
+    prompt_block = blocks[1]["text"]["text"]
+    assert prompt_block.startswith("*Prompt*") and prompt_block.endswith("…")
+    assert len(prompt_block) < len(prompt)
+    fields = " ".join(field["text"] for field in blocks[2]["fields"])
+    for fact in ("succeeded", "piapi", "Qubico/skyreels", "$0.15", "*Took*"):
+        assert fact in fields
+    [button] = next(b for b in blocks if b["type"] == "actions")["elements"]
+    assert button["url"] == done["video_url"]
+    assert task["id"] in blocks[-1]["elements"][0]["text"]
+
+
+async def test_slack_message_of_failed_task_shows_error(start_app: Any, slack_sink: Any) -> None:
+    client = await start_app(**FAST_RETRIES)
+    notify = [{"channel": "slack", "url": slack_sink.url}]
+    body = skyreels(prompt="[fail] <b>cat</b>", notify=notify)
+    task = await (await client.post("/v1/tasks", json=body)).json()
+    done = await wait_for_status(client, task["id"])
+    [message] = [item.body for item in await slack_sink.wait_for(1)]
+    assert message["text"].startswith("Video failed")
+    assert done["error"] in message["text"]
+    texts = [b.get("text", {}).get("text", "") for b in message["blocks"]]
+    assert any(t.startswith("*Error*") and done["error"] in t for t in texts)
+    assert any("&lt;b&gt;cat&lt;/b&gt;" in t for t in texts)  # mrkdwn escaped
+    assert not any(b["type"] == "actions" for b in message["blocks"])
+
+
+async def test_email_over_smtp_has_text_and_html(start_app: Any, mail_sink: Any) -> None:
+    client = await start_app(smtp_url=mail_sink.url, email_from="reelhook@example.com",
+                             email_to=("ops@example.com",), **FAST_RETRIES)
+    body = skyreels(notify=[{"channel": "email", "to": "ana@example.org"}])
+    task = await (await client.post("/v1/tasks", json=body)).json()
+    done = await wait_for_status(client, task["id"])
+    messages = await mail_sink.wait_for(2)
+    assert sorted(m["To"] for m in messages) == ["ana@example.org", "ops@example.com"]
+    message = messages[0]
+    assert message["Subject"] == "Video ready: piapi Qubico/skyreels — FPS-24, a woman smiles"
+    assert message["From"] == "reelhook@example.com"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    for fact in ("succeeded", "Qubico/skyreels", "FPS-24, a woman smiles", "$0.15", task["id"]):
+        assert fact in text and fact in html
+    assert f"Video: {done['video_url']}" in text
+    assert f'<a href="{done["video_url"]}">' in html
+    deliveries = await wait_delivered(client, task["id"], 2)
+    assert {d["destination"]["label"] for d in deliveries} == {"a…@example.org", "o…@example.com"}
+
+
+async def test_webhook_is_signed_and_id_is_stable_across_retries(
+    start_app: Any, webhook_sink: Any
+) -> None:
+    webhook_sink.script = [Answer(503, "busy")]
+    client = await start_app(**FAST_RETRIES)
+    body = skyreels(notify=[{"channel": "webhook", "url": webhook_sink.url,
+                             "secret": webhook_sink.secret}])
+    task = await (await client.post("/v1/tasks", json=body)).json()
+    done = await wait_for_status(client, task["id"])
+    await webhook_sink.wait_for(1)
+    first, second = webhook_sink.received
+    assert first.verified and second.verified
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert second.body["type"] == "task.succeeded"
+    data = second.body["data"]
+    assert data["id"] == task["id"] and data["status"] == "succeeded"
+    assert data["video_url"] == done["video_url"] and data["cost_usd"] == 0.15
+    [delivery] = await wait_delivered(client, task["id"])
+    assert [a["outcome"] for a in delivery["attempt_log"]] == ["retrying", "delivered"]
+    assert [a["status_code"] for a in delivery["attempt_log"]] == [503, 200]
+
+
+async def test_webhook_with_wrong_secret_fails_verification(start_app: Any,
+                                                            webhook_sink: Any) -> None:
+    client = await start_app(**FAST_RETRIES)
+    other = "whsec_" + "A" * 32
+    body = skyreels(notify=[{"channel": "webhook", "url": webhook_sink.url, "secret": other}])
+    task = await (await client.post("/v1/tasks", json=body)).json()
+    await wait_delivered(client, task["id"])
+    assert webhook_sink.received[0].verified is False

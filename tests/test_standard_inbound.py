@@ -1,0 +1,95 @@
+"""The generic Standard Webhooks route: rotation, timestamp tolerance, dedupe, malformed headers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from receiver import keys
+
+OLD = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+NEW = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+STRANGER = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+
+
+@pytest.fixture
+async def inbound_client(start_app: Any) -> Any:
+    return await start_app(inbound_secrets={"render": (OLD, NEW)})
+
+
+def signed(secret: str, body: str, msg_id: str = "msg_1", skew: float = 0.0) -> dict[str, str]:
+    moment = datetime.now(tz=UTC) + timedelta(seconds=skew)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(moment.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, moment, body),
+        "content-type": "application/json",
+    }
+
+
+async def messages(client: Any) -> list[dict[str, Any]]:
+    return await client.app[keys.STORE].inbound.messages("render")
+
+
+@pytest.mark.parametrize("secret", [OLD, NEW])
+async def test_old_and_new_secret_both_verify(inbound_client: Any, secret: str) -> None:
+    body = json.dumps({"event": "render.done", "id": 7})
+    response = await inbound_client.post("/callbacks/standard/render", data=body,
+                                         headers=signed(secret, body))
+    assert response.status == 200
+    assert (await response.json()) == {"ok": True, "duplicate": False}
+    assert [json.loads(m["payload"]) for m in await messages(inbound_client)] == [
+        {"event": "render.done", "id": 7}]
+
+
+async def test_same_webhook_id_is_recorded_once(inbound_client: Any) -> None:
+    body = json.dumps({"n": 1})
+    for _ in range(3):
+        response = await inbound_client.post("/callbacks/standard/render", data=body,
+                                             headers=signed(NEW, body, "msg_dup"))
+        assert response.status == 200
+    assert len(await messages(inbound_client)) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        (lambda body: signed(STRANGER, body), "no matching signature"),
+        (lambda body: signed(NEW, body, skew=-301), "too old"),
+        (lambda body: signed(NEW, body, skew=301), "too new"),
+        (lambda body: {**signed(NEW, body), "webhook-signature": "garbage"}, "malformed"),
+        (lambda body: {**signed(NEW, body), "webhook-signature": "v1,@@@"}, "no matching"),
+        (lambda body: {k: v for k, v in signed(NEW, body).items() if k != "webhook-id"},
+         "missing required headers"),
+    ],
+)
+async def test_bad_signatures_are_401_and_record_nothing(
+    inbound_client: Any, headers: Any, reason: str
+) -> None:
+    body = json.dumps({"n": 2})
+    response = await inbound_client.post("/callbacks/standard/render", data=body,
+                                         headers=headers(body))
+    assert response.status == 401
+    assert reason in (await response.json())["error"]["message"].lower()
+    assert await messages(inbound_client) == []
+
+
+async def test_timestamps_within_five_minutes_pass(inbound_client: Any) -> None:
+    for skew, msg_id in ((-290, "past"), (290, "future")):
+        body = json.dumps({"skew": skew})
+        response = await inbound_client.post("/callbacks/standard/render", data=body,
+                                             headers=signed(NEW, body, msg_id, skew))
+        assert response.status == 200
+
+
+async def test_unknown_source_is_404(inbound_client: Any) -> None:
+    body = "{}"
+    response = await inbound_client.post("/callbacks/standard/other", data=body,
+                                         headers=signed(NEW, body))
+    assert response.status == 404

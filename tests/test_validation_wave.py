@@ -1,0 +1,157 @@
+"""Wave's rules, checked before anything is sent: each one with the message a user sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import wave
+
+URL = "https://x.example/a.png"
+VIDEO = {"tag": "src", "type": "reference", "video_url": "https://x.example/v.mp4"}
+
+
+def image_ref(kind: str = "image", count: int = 1, **more: Any) -> dict[str, Any]:
+    return {"tag": "char", "type": kind, "image_urls": [URL] * count, **more}
+
+
+def mid(stamp: Any) -> dict[str, Any]:
+    return {"tag": "kf", "image_url": URL, "time_stamp": stamp}
+
+
+CASES = [
+    ({"duration": 2}, "duration", "duration must be a whole number from 3 to 15; got 2"),
+    ({"duration": 16}, "duration", "duration must be a whole number from 3 to 15; got 16"),
+    ({"duration": 5.5}, "duration", "duration must be a whole number from 3 to 15; got 5.5"),
+    ({"prompt": "x" * 5001}, "prompt", "prompt must be at most 5000 characters; got 5001"),
+    ({"prompt": None}, "prompt", "prompt is required for this model"),
+    (
+        {"aspect_ratio": "21:9"},
+        "aspect_ratio",
+        "aspect_ratio must be one of 16:9, 9:16, 4:3, 3:4, 1:1",
+    ),
+    ({"resolution": "4k"}, "resolution", "resolution must be one of 480p, 720p, 1080p"),
+    (
+        {"negative_prompt": "blur"},
+        "negative_prompt",
+        "negative_prompt is not supported by skyreels-v4-fast",
+    ),
+    (
+        {"guidance_scale": 3},
+        "guidance_scale",
+        "guidance_scale is not supported by skyreels-v4-fast",
+    ),
+    ({"image": "ftp://x/a.png"}, "image", "image must be an http(s) URL"),
+    ({"end_image": "data:image/png;base64,AAAA"}, "end_image", "end_image must be an http(s) URL"),
+    ({"extra": {"seed": 1}}, "extra.seed", "extra does not take seed"),
+    ({"extra": {"action": "dance"}}, "extra.action", "extra.action must be one of generate"),
+    (
+        {"extra": {"prompt_optimizer": "yes"}},
+        "extra.prompt_optimizer",
+        "extra.prompt_optimizer must be true or false",
+    ),
+    (
+        {"extra": {"ref_images": [image_ref()] * 7}},
+        "extra.ref_images",
+        "extra.ref_images takes at most 6 items; got 7",
+    ),
+    (
+        {"extra": {"ref_images": [image_ref(count=2)]}},
+        "extra.ref_images[0].image_urls",
+        "must hold 1 URL(s); got 2",
+    ),
+    (
+        {"extra": {"ref_images": [image_ref("grid", 1)]}},
+        "extra.ref_images[0].image_urls",
+        "must hold 2 to 9 URL(s); got 1",
+    ),
+    (
+        {"extra": {"ref_images": [image_ref("grid", 10)]}},
+        "extra.ref_images[0].image_urls",
+        "must hold 2 to 9 URL(s); got 10",
+    ),
+    (
+        {"extra": {"ref_images": [image_ref("collage")]}},
+        "extra.ref_images[0].type",
+        "must be one of image, grid",
+    ),
+    (
+        {"extra": {"ref_images": [{"type": "image", "image_urls": [URL]}]}},
+        "extra.ref_images[0].tag",
+        "extra.ref_images[0].tag is required",
+    ),
+    (
+        {"extra": {"ref_images": [image_ref()], "image_urls": [URL]}},
+        "extra.image_urls",
+        "give either extra.image_urls or extra.ref_images, not both",
+    ),
+    (
+        {"extra": {"ref_images": [image_ref(audio_url=URL)], "audio_urls": [URL]}},
+        "extra.audio_urls",
+        "give either extra.audio_urls or ref_images[].audio_url, not both",
+    ),
+    (
+        {"extra": {"ref_videos": [VIDEO, VIDEO]}},
+        "extra.ref_videos",
+        "extra.ref_videos takes at most 1 items; got 2",
+    ),
+    (
+        {"extra": {"ref_videos": [dict(VIDEO, type="remix")]}},
+        "extra.ref_videos[0].type",
+        "must be one of reference, extend",
+    ),
+    (
+        {"extra": {"ref_videos": [VIDEO], "video_urls": [URL]}},
+        "extra.video_urls",
+        "give either extra.video_urls or extra.ref_videos, not both",
+    ),
+    (
+        {"extra": {"mid_frame_images": [mid(i + 1) for i in range(7)]}},
+        "extra.mid_frame_images",
+        "takes at most 6 items; got 7",
+    ),
+    (
+        {"extra": {"mid_frame_images": [mid(5)]}},
+        "extra.mid_frame_images[0].time_stamp",
+        "must be within (0, 5), the video's duration; got 5",
+    ),
+    (
+        {"extra": {"mid_frame_images": [mid(-1)]}},
+        "extra.mid_frame_images[0].time_stamp",
+        "must be within (0, 5)",
+    ),
+    (
+        {"extra": {"mid_frame_images": [mid(3), mid(2)]}},
+        "extra.mid_frame_images[1].time_stamp",
+        "time_stamp values must be strictly increasing; 2 follows 3",
+    ),
+    (
+        {"extra": {"image_urls": ["not a url"]}},
+        "extra.image_urls[0]",
+        "extra.image_urls[0] must be an http(s) URL",
+    ),
+    ({"model": "skyreels-v5"}, "model", "model must be one of skyreels-v4-fast, skyreels-v4-std"),
+]
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), CASES)
+async def test_rule(
+    client: Any, wave_sim: Any, fields: dict[str, Any], field: str, message: str
+) -> None:
+    response = await client.post("/v1/tasks", json=wave(**fields))
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["field"] == field
+    assert message in error["message"]
+    assert wave_sim.received == []
+
+
+async def test_media_without_prompt_and_full_omni_request_are_accepted(client: Any) -> None:
+    extra = {
+        "ref_images": [image_ref(), image_ref("grid", 3, audio_url=URL)],
+        "ref_videos": [VIDEO],
+        "action": "reference",
+    }
+    response = await client.post("/v1/tasks", json=wave(prompt=None, extra=extra))
+    assert response.status == 202
