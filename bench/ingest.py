@@ -69,14 +69,14 @@ async def _drive(
     config: BenchConfig, workdir: Path, server: ServerProcess, targets: Sequence[Target]
 ) -> tuple[ServerFigures, LoadResult]:
     """Warm up, measure, read the peak memory; also the warm-up and measurement combined."""
-    warm = await _load(config, workdir, server, targets, config.warmup_seconds, WARMUP_SEQ)
-    main = await _load(config, workdir, server, targets, config.seconds, MEASURE_SEQ)
+    warm = await load(config, workdir, server, targets, config.warmup_seconds, WARMUP_SEQ)
+    main = await load(config, workdir, server, targets, config.seconds, MEASURE_SEQ)
     total = combined(warm, main)
     figures = ServerFigures(server.name, main, server.peak_memory_mb(), total.acknowledged)
     return figures, total
 
 
-async def _load(
+async def load(
     config: BenchConfig,
     workdir: Path,
     server: ServerProcess,
@@ -84,6 +84,7 @@ async def _load(
     seconds: float,
     seq_start: int,
 ) -> LoadResult:
+    """One load run with the configured generator; sequence numbers start after `seq_start`."""
     if config.generator == "wrk":
         script_path = workdir / f"{server.name}-{seq_start}.lua"
         script = load_wrk.write_script(script_path, targets, seq_start)

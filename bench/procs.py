@@ -25,6 +25,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def own_peak_memory_mb() -> float:
+    """This process's peak resident set (VmHWM) in MiB; 0 where /proc is missing."""
+    return _vm_hwm(Path("/proc/self/status"))
+
+
+def _vm_hwm(status: Path) -> float:
+    if not status.exists():
+        return 0.0
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def pinned(argv: Sequence[str], core: int) -> list[str]:
     """`argv` run on one core through taskset, when there are cores enough and taskset exists."""
     if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
@@ -48,13 +62,7 @@ class ServerProcess:
 
     def peak_memory_mb(self) -> float:
         """The process's peak resident set (VmHWM) in MiB; 0 where /proc is missing."""
-        status = Path(f"/proc/{self.process.pid}/status")
-        if not status.exists():
-            return 0.0
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return _vm_hwm(Path(f"/proc/{self.process.pid}/status"))
 
     def cpu_seconds(self) -> float:
         """User and system CPU time of the process so far, all threads; 0 where /proc is missing."""

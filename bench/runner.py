@@ -9,11 +9,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bench import load_wrk, report
 from bench.config import BenchConfig
+from bench.fanout import fanout_table, run_fanout
+from bench.growth import growth_table, run_growth
 from bench.ingest import run_ingest
 
 
@@ -87,7 +90,33 @@ async def run_all(config: BenchConfig, workdir: Path, parts: str) -> dict[str, A
         results["ingest"] = report.as_json(figures)
         results["ratios"] = values
         results["verified"] &= all(f.verdict.ok for f in figures if f.verdict)
+    if "fanout" in chosen:
+        results["fanout"] = await _fanout(config, workdir / "fanout")
+        results["verified"] &= all(r["ok"] for r in results["fanout"])
+    if "growth" in chosen:
+        results["growth"] = await _growth(config, workdir / "growth")
     return results
+
+
+async def _fanout(config: BenchConfig, workdir: Path) -> list[dict[str, Any]]:
+    workdir.mkdir()
+    started = time.monotonic()
+    rounds = [
+        await run_fanout(workdir, config.fanout_tasks, 0, "answers at once"),
+        await run_fanout(workdir, config.fanout_tasks, 2, "fails every 2nd call"),
+    ]
+    _print(f"## Fan-out ({config.fanout_tasks:,} finished tasks, one webhook each)",
+           fanout_table(rounds), f"(took {time.monotonic() - started:.0f} s)")
+    return [asdict(r) | {"per_second": r.per_second, "ok": r.ok} for r in rounds]
+
+
+async def _growth(config: BenchConfig, workdir: Path) -> list[dict[str, Any]]:
+    workdir.mkdir()
+    started = time.monotonic()
+    rows = await run_growth(config, workdir)
+    _print(f"## Growth ({config.generator}, {config.growth_seconds:g} s of callbacks per size)",
+           growth_table(rows), f"(took {time.monotonic() - started:.0f} s)")
+    return [asdict(row) for row in rows]
 
 
 def _print(*blocks: str) -> None:

@@ -6,20 +6,23 @@ from typing import Any
 
 from aiohttp import web
 
+from receiver.views import TASK_FIELDS
+
 _NULLABLE_STRING = {"type": "string", "nullable": True}
 _NULLABLE_NUMBER = {"type": "number", "nullable": True}
 
 TASK = {
     "type": "object",
-    "required": ["id", "provider", "model", "provider_task_id", "status", "progress",
-                 "video_url", "error", "cost_usd", "created_at", "updated_at", "metadata"],
+    "required": [*TASK_FIELDS, "metadata"],
     "properties": {
         "id": {"type": "string"},
         "provider": {"type": "string", "enum": ["piapi", "wave", "apimart", "onemin"]},
         "model": {"type": "string"},
         "provider_task_id": _NULLABLE_STRING,
-        "status": {"type": "string",
-                   "enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+        "status": {
+            "type": "string",
+            "enum": ["queued", "running", "succeeded", "failed", "cancelled"],
+        },
         "progress": {"type": "integer", "minimum": 0, "maximum": 100},
         "video_url": _NULLABLE_STRING,
         "error": _NULLABLE_STRING,
@@ -45,12 +48,17 @@ EVENT = {
 ERROR = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "field": {"type": "string"}},
-    }},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+            },
+        }
+    },
 }
 NEW_TASK = {
     "type": "object",
@@ -59,13 +67,55 @@ NEW_TASK = {
     "properties": {
         "provider": {"type": "string", "enum": ["piapi", "wave", "apimart", "onemin"]},
         "model": {"type": "string"},
-        **{name: {"type": "string"} for name in (
-            "prompt", "negative_prompt", "image", "end_image", "aspect_ratio", "resolution")},
+        **{
+            name: {"type": "string"}
+            for name in (
+                "prompt",
+                "negative_prompt",
+                "image",
+                "end_image",
+                "aspect_ratio",
+                "resolution",
+            )
+        },
         "duration": {"type": "number"},
         "guidance_scale": {"type": "number"},
         "extra": {"type": "object"},
         "notify": {"type": "array", "items": {"type": "object"}, "maxItems": 10},
         "metadata": {"type": "object"},
+    },
+}
+
+
+DELIVERY = {
+    "type": "object",
+    "required": ["id", "task_id", "state", "status", "attempts", "destination", "attempt_log"],
+    "properties": {
+        "id": {"type": "integer"},
+        "task_id": {"type": "string"},
+        "state": {"type": "string"},
+        "status": {"type": "string"},
+        "attempts": {"type": "integer"},
+        "last_error": _NULLABLE_STRING,
+        "next_attempt_at": _NULLABLE_STRING,
+        "destination": {
+            "type": "object",
+            "required": ["id", "channel", "label"],
+            "properties": {
+                "channel": {"type": "string", "enum": ["slack", "email", "webhook"]},
+                "label": {"type": "string"},
+            },
+        },
+        "attempt_log": {"type": "array", "items": {"type": "object"}},
+    },
+}
+COSTS = {
+    "type": "object",
+    "required": ["status", "providers", "total_usd"],
+    "properties": {
+        "status": _NULLABLE_STRING,
+        "providers": {"type": "array", "items": {"type": "object"}},
+        "total_usd": {"type": "number"},
     },
 }
 
@@ -76,8 +126,10 @@ def _json(schema: dict[str, Any] | str, description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(code): _json("Error", "an error; the message says what is allowed")
-            for code in (401, *codes)}
+    return {
+        str(code): _json("Error", "an error; the message says what is allowed")
+        for code in (401, *codes)
+    }
 
 
 def _task_id() -> dict[str, Any]:
@@ -88,43 +140,150 @@ def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
+def _page_of(name: str, ref: str) -> dict[str, Any]:
+    items = {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}}
+    return {
+        "type": "object",
+        "required": [name],
+        "properties": {name: items, "next_cursor": _NULLABLE_STRING},
+    }
+
+
 PATHS: dict[str, Any] = {
     "/v1/tasks": {
         "post": {
             "summary": "Validate, record and submit a task",
-            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/NewTask"}}}},
-            "responses": {"202": _json("Task", "the new task"),
-                          "200": _json("Task", "the first task for this Idempotency-Key"),
-                          **_errors(400, 409, 413, 415, 422, 503)},
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/NewTask"}}
+                },
+            },
+            "responses": {
+                "202": _json("Task", "the new task"),
+                "200": _json("Task", "the first task for this Idempotency-Key"),
+                **_errors(400, 409, 413, 415, 422, 503),
+            },
         },
         "get": {
             "summary": "Tasks, newest first",
             "parameters": [
-                _query("status", {"type": "string"}), _query("provider", {"type": "string"}),
+                _query("status", {"type": "string"}),
+                _query("provider", {"type": "string"}),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
-                _query("cursor", {"type": "string"})],
-            "responses": {"200": _json({"type": "object", "required": ["tasks", "next_cursor"],
-                                        "properties": {
-                                            "tasks": {"type": "array",
-                                                      "items": {"$ref": "#/components/schemas/Task"}},
-                                            "next_cursor": _NULLABLE_STRING}}, "a page of tasks"),
-                          **_errors(422)},
+                _query("cursor", {"type": "string"}),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["tasks", "next_cursor"],
+                        "properties": {
+                            "tasks": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Task"},
+                            },
+                            "next_cursor": _NULLABLE_STRING,
+                        },
+                    },
+                    "a page of tasks",
+                ),
+                **_errors(422),
+            },
         },
     },
-    "/v1/tasks/{task_id}": {"get": {
-        "summary": "One task", "parameters": [_task_id()],
-        "responses": {"200": _json("Task", "the task"), **_errors(404)}}},
-    "/v1/tasks/{task_id}/events": {"get": {
-        "summary": "Every event of a task, oldest first", "parameters": [_task_id()],
-        "responses": {"200": _json({"type": "object", "required": ["events"], "properties": {
-            "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}},
-            "the events"), **_errors(404)}}},
-    "/v1/tasks/{task_id}/cancel": {"post": {
-        "summary": "Cancel at the provider", "parameters": [_task_id()],
-        "responses": {"200": _json("Task", "the cancelled task"), **_errors(404, 409, 503)}}},
+    "/v1/tasks/{task_id}": {
+        "get": {
+            "summary": "One task",
+            "parameters": [_task_id()],
+            "responses": {"200": _json("Task", "the task"), **_errors(404)},
+        }
+    },
+    "/v1/tasks/{task_id}/events": {
+        "get": {
+            "summary": "Every event of a task, oldest first",
+            "parameters": [_task_id()],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["events"],
+                        "properties": {
+                            "events": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Event"},
+                            }
+                        },
+                    },
+                    "the events",
+                ),
+                **_errors(404),
+            },
+        }
+    },
+    "/v1/tasks/{task_id}/deliveries": {
+        "get": {
+            "summary": "Every notice of a task with its attempts",
+            "parameters": [_task_id()],
+            "responses": {
+                "200": _json(_page_of("deliveries", "Delivery"), "the deliveries"),
+                **_errors(404),
+            },
+        }
+    },
+    "/v1/deliveries": {
+        "get": {
+            "summary": "Deliveries, newest first",
+            "parameters": [
+                _query("status", {"type": "string"}),
+                _query("limit", {"type": "integer"}),
+                _query("cursor", {"type": "string"}),
+            ],
+            "responses": {
+                "200": _json(_page_of("deliveries", "Delivery"), "a page of deliveries"),
+                **_errors(422),
+            },
+        }
+    },
+    "/v1/deliveries/{delivery_id}/redeliver": {
+        "post": {
+            "summary": "Send a delivered or dead notice again",
+            "parameters": [
+                {
+                    "name": "delivery_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            ],
+            "responses": {
+                "202": _json("Delivery", "the delivery, due again"),
+                **_errors(404, 409, 422, 503),
+            },
+        }
+    },
+    "/v1/costs": {
+        "get": {
+            "summary": "Estimated spending per provider",
+            "parameters": [_query("status", {"type": "string"})],
+            "responses": {"200": _json(COSTS, "totals per provider"), **_errors(422)},
+        }
+    },
+    "/v1/tasks/{task_id}/cancel": {
+        "post": {
+            "summary": "Cancel at the provider",
+            "parameters": [_task_id()],
+            "responses": {"200": _json("Task", "the cancelled task"), **_errors(404, 409, 503)},
+        }
+    },
 }
 
 
@@ -137,7 +296,13 @@ def document() -> dict[str, Any]:
         "paths": PATHS,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Task": TASK, "Event": EVENT, "Error": ERROR, "NewTask": NEW_TASK},
+            "schemas": {
+                "Task": TASK,
+                "Event": EVENT,
+                "Error": ERROR,
+                "NewTask": NEW_TASK,
+                "Delivery": DELIVERY,
+            },
         },
     }
 

@@ -3,8 +3,8 @@
 A callback secret is 32 random bytes and a tag (an HMAC of the task id and those bytes), handed
 to the provider once and stored only as HMAC-SHA256 under a key derived from REELHOOK_SECRET_KEY:
 a copy of the database alone cannot forge a callback. The tag lets a callback be refused before
-any database work, so a flood of forged callbacks costs one HMAC each. Destinations given by users (URLs, webhook secrets) are stored encrypted with
-Fernet under the same setting.
+any database work, so a flood of forged callbacks costs one HMAC each. Destinations given by
+users (URLs, webhook secrets) are stored encrypted with Fernet under the same setting.
 """
 
 from __future__ import annotations

@@ -110,7 +110,9 @@ class TaskService:
         """Cancel at the provider and record it; Conflict when that is not possible."""
         task = await self.get(task_id)
         if is_terminal(task["status"]):
-            raise Conflict(f"task is already {task['status']}; only unfinished tasks can be cancelled")
+            raise Conflict(
+                f"task is already {task['status']}; only unfinished tasks can be cancelled"
+            )
         provider = self.providers[task["provider"]]
         if not task["provider_task_id"] and task.get("submit_state") == "pending":
             seen = Observation(CANCELLED, error="cancelled by client before it was sent")
@@ -124,7 +126,9 @@ class TaskService:
             raise Conflict(str(exc)) from exc
         except ProviderError as exc:
             raise Conflict(f"the provider refused to cancel: {exc}") from exc
-        event = EventIn("cancel:requested", "client", Observation(CANCELLED, error="cancelled by client"))
+        event = EventIn(
+            "cancel:requested", "client", Observation(CANCELLED, error="cancelled by client")
+        )
         await self.store.record_event(task_id, event)
         return await self.store.get_task(task_id)
 

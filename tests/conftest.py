@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
@@ -34,40 +35,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SimT = TypeVar("SimT", bound=Any)
+
+
+@contextlib.asynccontextmanager
+async def serving(sim: SimT) -> AsyncIterator[SimT]:
+    """Serve a simulator on loopback and tell it its own base URL."""
+    async with LocalServer(sim.app()) as server:
+        sim.base_url = server.url
+        yield sim
+
+
 @pytest.fixture
 async def piapi_sim() -> AsyncIterator[PiapiSimulator]:
-    sim = PiapiSimulator()
-    server = await LocalServer(sim.app()).start()
-    sim.base_url = server.url
-    yield sim
-    await server.stop()
+    async with serving(PiapiSimulator()) as sim:
+        yield sim
 
 
 @pytest.fixture
 async def wave_sim() -> AsyncIterator[WaveSimulator]:
-    sim = WaveSimulator()
-    server = await LocalServer(sim.app()).start()
-    sim.base_url = server.url
-    yield sim
-    await server.stop()
+    async with serving(WaveSimulator()) as sim:
+        yield sim
 
 
 @pytest.fixture
 async def apimart_sim() -> AsyncIterator[ApimartSimulator]:
-    sim = ApimartSimulator()
-    server = await LocalServer(sim.app()).start()
-    sim.base_url = server.url
-    yield sim
-    await server.stop()
+    async with serving(ApimartSimulator()) as sim:
+        yield sim
 
 
 @pytest.fixture
 async def onemin_sim() -> AsyncIterator[OneminSimulator]:
-    sim = OneminSimulator()
-    server = await LocalServer(sim.app()).start()
-    sim.base_url = server.url
-    yield sim
-    await server.stop()
+    async with serving(OneminSimulator()) as sim:
+        yield sim
 
 
 @pytest.fixture

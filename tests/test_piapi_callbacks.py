@@ -150,7 +150,9 @@ async def test_secret_of_the_right_shape_but_not_stored_is_401(
     """A secret we made for this task id but never handed out (e.g. an old key's) is refused."""
     task = quiet_task["task"]
     forged = client.app[keys.SECRETS].new_callback_secret(task["id"])
-    response = await post_callback(client, quiet_task["path"], piapi_callback(task, "completed"), forged)
+    response = await post_callback(
+        client, quiet_task["path"], piapi_callback(task, "completed"), forged
+    )
     assert response.status == 401
 
 
@@ -177,9 +179,12 @@ async def test_lost_answer_makes_simulator_retry_and_event_is_recorded_once(
             "content-type": "application/json",
             "x-webhook-secret": request.headers.get("x-webhook-secret", ""),
         }
-        async with ClientSession() as session, session.post(
-            f"{settings.public_url}{request.path}", data=body, headers=headers
-        ) as answer:
+        async with (
+            ClientSession() as session,
+            session.post(
+                f"{settings.public_url}{request.path}", data=body, headers=headers
+            ) as answer,
+        ):
             status = answer.status
         if body not in seen:
             seen.add(body)

@@ -1,4 +1,4 @@
-"""A real `reelhook serve` killed with SIGKILL or stopped with SIGTERM loses no acknowledged event."""
+"""A real `reelhook serve` killed (SIGKILL) or stopped (SIGTERM) loses no acknowledged event."""
 
 from __future__ import annotations
 
@@ -21,26 +21,34 @@ from tests.served import ServedReelhook
 @pytest.fixture
 def served(tmp_path: Path, piapi_sim: Any) -> ServedReelhook:
     piapi_sim.script.drop_callbacks = True
-    return ServedReelhook({
-        "REELHOOK_DATABASE": str(tmp_path / "faults.db"),
-        "REELHOOK_SECRET_KEY": new_fernet_key(),
-        "PIAPI_BASE_URL": piapi_sim.base_url,
-        "PIAPI_API_KEY": piapi_sim.api_key,
-    })
+    return ServedReelhook(
+        {
+            "REELHOOK_DATABASE": str(tmp_path / "faults.db"),
+            "REELHOOK_SECRET_KEY": new_fernet_key(),
+            "PIAPI_BASE_URL": piapi_sim.base_url,
+            "PIAPI_API_KEY": piapi_sim.api_key,
+        }
+    )
 
 
 async def _tasks_with_secrets(served: ServedReelhook, sim: Any, count: int) -> list[dict[str, Any]]:
     async with served.client() as client:
-        tasks = [(await client.post("/v1/tasks", json=skyreels(prompt=f"t{i}"))).json()
-                 for i in range(count)]
+        tasks = [
+            (await client.post("/v1/tasks", json=skyreels(prompt=f"t{i}"))).json()
+            for i in range(count)
+        ]
     for task, sent in zip(tasks, sim.received[-count:], strict=True):
         task["secret"] = sent["body"]["config"]["webhook_config"]["secret"]
     return tasks
 
 
 def _callback(task: dict[str, Any], n: int) -> bytes:
-    data = {"task_id": task["provider_task_id"], "status": "processing",
-            "logs": [f"step {n}"], "output": {}}
+    data = {
+        "task_id": task["provider_task_id"],
+        "status": "processing",
+        "logs": [f"step {n}"],
+        "output": {},
+    }
     return json.dumps({"timestamp": 1_800_000_000 + n, "data": data}).encode()
 
 
@@ -56,7 +64,8 @@ async def _fire(
         body = _callback(task, n)
         try:
             answer = await client.post(
-                f"/callbacks/piapi/{task['id']}", content=body,
+                f"/callbacks/piapi/{task['id']}",
+                content=body,
                 headers={"x-webhook-secret": task["secret"], "content-type": "application/json"},
             )
         except httpx.HTTPError:
@@ -102,7 +111,9 @@ async def test_sigkill_mid_flight_loses_no_acknowledged_callback(
 
     await served.start()
     recorded = _recorded_keys(served.env["REELHOOK_DATABASE"])
-    missing = [(tid, body) for tid, body in acknowledged if (tid, _key(by_id[tid], body)) not in recorded]
+    missing = [
+        (tid, body) for tid, body in acknowledged if (tid, _key(by_id[tid], body)) not in recorded
+    ]
     assert missing == []
     async with served.client() as client:
         assert (await client.get(f"/v1/tasks/{tasks[0]['id']}")).json()["status"] == "running"

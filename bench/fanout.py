@@ -1,0 +1,113 @@
+"""The fan-out benchmark: N finished tasks notify a local webhook receiver through the outbox.
+
+Two rounds: the receiver answers 204 at once; then it refuses every other request with 500.
+The receiver counts, per Standard Webhooks `webhook-id` (the same on every retry of one
+delivery), how many times it said yes: every id must get exactly one yes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bench.procs import SERVER_CORE, pinned, python_argv
+from receiver.providers.sandbox import LocalServer
+
+
+@dataclass
+class HookReceiver:
+    """A webhook receiver on loopback that answers at once, failing every `fail_every`th call."""
+
+    fail_every: int = 0
+    calls: int = 0
+    accepted: Counter[str] = field(default_factory=Counter)
+    refused: int = 0
+
+    def app(self) -> web.Application:
+        """The aiohttp app."""
+        app = web.Application()
+        app.router.add_post("/hook", self._hook)
+        return app
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.calls += 1
+        if self.fail_every and self.calls % self.fail_every == 0:
+            self.refused += 1
+            return web.Response(status=500)
+        self.accepted[request.headers.get("webhook-id", "")] += 1
+        return web.Response(status=204)
+
+
+@dataclass(frozen=True)
+class FanoutFigures:
+    """One fan-out round."""
+
+    label: str
+    tasks: int
+    seconds: float
+    delivered: int
+    attempts: int
+    refused: int
+    twice: int
+    never: int
+    peak_memory_mb: float
+
+    @property
+    def per_second(self) -> float:
+        """Deliveries completed per second."""
+        return self.delivered / self.seconds if self.seconds else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """All delivered, none accepted twice."""
+        return self.delivered == self.tasks and self.twice == 0 and self.never == 0
+
+
+async def run_fanout(workdir: Path, tasks: int, fail_every: int, label: str) -> FanoutFigures:
+    """One round against a fresh database."""
+    hooks = HookReceiver(fail_every=fail_every)
+    async with LocalServer(hooks.app()) as server:
+        argv = pinned(python_argv(
+            "-m", "bench.fanout_worker", "--database", str(workdir / f"fanout-{label}.db"),
+            "--url", f"{server.url}/hook", "--count", str(tasks),
+        ), SERVER_CORE)
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=300)
+    data = _figures(out.decode(), err.decode())
+    return FanoutFigures(
+        label=label, tasks=tasks, seconds=data["seconds"],
+        delivered=int(data["statuses"].get("delivered", 0)), attempts=int(data["attempts"]),
+        refused=hooks.refused, twice=sum(1 for n in hooks.accepted.values() if n > 1),
+        never=tasks - len(hooks.accepted), peak_memory_mb=float(data["peak_memory_mb"]),
+    )
+
+
+def _figures(out: str, err: str) -> dict[str, Any]:
+    for line in out.splitlines():
+        if line.startswith("FANOUT "):
+            return dict(json.loads(line[7:]))
+    raise RuntimeError(f"fan-out worker printed no figures: {err[-2000:]}")
+
+
+def fanout_table(rounds: list[FanoutFigures]) -> str:
+    """One row per round."""
+    lines = [
+        "| receiver | tasks | seconds | deliveries/s | attempts | refused | accepted twice"
+        " | never delivered | worker peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rounds:
+        lines.append(
+            f"| {r.label} | {r.tasks:,} | {r.seconds:.1f} | {r.per_second:,.0f} | {r.attempts:,}"
+            f" | {r.refused:,} | {r.twice} | {r.never} | {r.peak_memory_mb:.0f} |"
+        )
+    return "\n".join(lines)
