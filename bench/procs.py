@@ -72,6 +72,12 @@ class ServerProcess:
         fields = stat.read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def cpu_split(self) -> tuple[float, float]:
+        """(user, system) CPU seconds of the process so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
+
     def stop(self, timeout: float = 15.0) -> None:
         """Ask the server to stop (SIGINT, as Ctrl-C), then insist."""
         if self.process.poll() is None:

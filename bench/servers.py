@@ -17,8 +17,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bench.loops import install_loop
-
 
 async def baseline_handler(request: web.Request) -> web.Response:
     """Read the body, answer 200, nothing else."""
@@ -78,7 +76,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--database")
     parser.add_argument("--secrets")
     args = parser.parse_args(argv)
-    install_loop()
     app = baseline_app() if args.kind == "baseline" else naive_app(args.database, args.secrets)
     web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)
 

@@ -19,6 +19,8 @@ from dispatcher.retry import Outcome, outcome_of, retry_after
 from store.outbox import AttemptRecord, Outbox
 
 log = logging.getLogger("reelhook.dispatcher")
+FINISH_FIRST_WAIT = 0.05
+FINISH_MAX_WAIT = 1.0
 
 
 class AttemptRunner:
@@ -54,12 +56,26 @@ class AttemptRunner:
             self._record(row, error, status_code, started, duration_ms, target)
             for row in batch.rows
         ]
-        await self.outbox.finish(records, self.owner)
+        await self._finish(records)
         if any(record.outcome == "gone" for record in records):
             reason = records[0].error or "destination gone"
             given_up = await self.outbox.disable_route(batch.route, reason)
             log.warning("%s destination %s disabled (%s); %d waiting notices dropped with it",
                         batch.channel, batch.rows[0]["label"], reason, given_up)
+
+    async def _finish(self, records: list[AttemptRecord]) -> None:
+        """Record the attempts, trying again until it commits (or the worker stops): a send
+        left unrecorded would go out again once its lease ran out."""
+        wait = FINISH_FIRST_WAIT
+        while True:
+            try:
+                await self.outbox.finish(records, self.owner)
+                return
+            except Exception as exc:
+                log.warning("recording deliveries %s failed (%s); trying again in %g s",
+                            [record.delivery_id for record in records], type(exc).__name__, wait)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, FINISH_MAX_WAIT)
 
     async def _send(self, batch: Batch, target: Target) -> int | None:
         channel = self.channels.get(batch.channel)

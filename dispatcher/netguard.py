@@ -31,9 +31,30 @@ def is_public(address: str) -> bool:
     """True for a globally routable unicast address (not loopback, private, link-local,
     metadata, shared, reserved or multicast)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _IPV4_COMPATIBLE:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return all(is_public(str(inner)) for inner in embedded)
     return ip.is_global and not ip.is_multicast
+
+
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...] | None:
+    """IPv4 addresses an IPv6 address leads to (mapped, NAT64, 6to4, Teredo), if any."""
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip in _NAT64:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo
+    return None
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
@@ -60,6 +81,12 @@ def check_slack_url(url: str, *, allow_private: bool) -> None:
     parts = urlsplit(url)
     if not allow_private and (parts.scheme != "https" or parts.hostname != SLACK_WEBHOOK_HOST):
         raise BlockedAddress(f"Slack URLs must be https://{SLACK_WEBHOOK_HOST}/...")
+
+
+def host_and_port(url: str) -> tuple[str, int]:
+    """The (host, port) a URL connects to, default ports filled in."""
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def public_only(addresses: Iterable[str], host: str) -> list[str]:
@@ -96,9 +123,9 @@ def guarded_connector(*, allow_private: bool) -> aiohttp.TCPConnector:
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """An httpcore backend that resolves the host itself and dials a public address only.
-    Hosts in `trusted` (the operator's provider base URLs) are dialled as they are."""
+    (host, port) pairs in `trusted` (the operator's provider base URLs) are dialled as they are."""
 
-    def __init__(self, trusted: Iterable[str] = ()) -> None:
+    def __init__(self, trusted: Iterable[tuple[str, int]] = ()) -> None:
         self._inner = httpcore.AnyIOBackend()
         self._trusted = frozenset(trusted)
 
@@ -111,11 +138,15 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            target = host if host in self._trusted else await _public_address(host, port)
-        except BlockedAddress as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
+            trusted = (host, port) in self._trusted
+            target = host if trusted else await _public_address(host, port)
+        except OSError as exc:  # BlockedAddress, and DNS failures (socket.gaierror)
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
         return await self._inner.connect_tcp(
-            target, port, timeout=timeout, local_address=local_address,
+            target,
+            port,
+            timeout=timeout,
+            local_address=local_address,
             socket_options=socket_options,
         )
 
@@ -136,7 +167,7 @@ async def _public_address(host: str, port: int) -> str:
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx transport whose connections go through GuardedBackend."""
 
-    def __init__(self, trusted: Iterable[str] = ()) -> None:
+    def __init__(self, trusted: Iterable[tuple[str, int]] = ()) -> None:
         super().__init__(trust_env=False)
         # httpx does not take a network backend, so the pool it built is replaced by one that
         # does; everything else about the transport stays httpx's own.
@@ -145,7 +176,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def outgoing_client(*, allow_private: bool, trusted: Iterable[str] = ()) -> httpx.AsyncClient:
+def outgoing_client(
+    *, allow_private: bool, trusted: Iterable[tuple[str, int]] = ()
+) -> httpx.AsyncClient:
     """The httpx client for providers and user URLs: guarded unless private URLs are allowed."""
     transport = None if allow_private else GuardedTransport(trusted)
     return httpx.AsyncClient(transport=transport, follow_redirects=False)

@@ -1,7 +1,8 @@
 """The outbox worker: claims due deliveries, sends them, records each attempt, schedules the next.
 
-Everything it knows lives in the database, so it can stop at any moment: a stopped worker hands
-its claims back; a killed one leaves claims that any worker takes over once their lease runs
+Everything it knows lives in the database, so it can stop at any moment: a stopped worker lets
+the sends under way finish (each within its timeout), records them and hands the rest of its claims
+back; a killed one leaves claims that any worker takes over once their lease runs
 out. Only the deliveries in flight at such a crash can be sent twice.
 """
 
@@ -25,6 +26,7 @@ from dispatcher.pacing import Batch, Pacer, plan, route_of
 from store.outbox import Outbox
 
 log = logging.getLogger("reelhook.dispatcher")
+STOP_MARGIN = 1.0  # seconds, beyond the send timeout, for recording the last attempts
 
 
 class Worker:
@@ -136,11 +138,18 @@ class Worker:
         self._wake.clear()
 
     async def _stop_inflight(self) -> None:
-        tasks = list(self._inflight)
-        held = [i for batch in self._inflight.values() for i in batch.ids]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if held:
-            await self.outbox.release(held, self.owner)
-            log.info("handed back %d unfinished deliveries", len(held))
+        """Let sends under way finish and be recorded (each is cut off after `timeout`): one
+        cancelled after its request arrived would be sent again. Hand back what is left."""
+        batches = dict(self._inflight)
+        try:
+            if batches:
+                await asyncio.wait(batches, timeout=self.config.timeout + STOP_MARGIN)
+        finally:
+            left = [task for task in batches if not task.done()]
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+            held = [i for task in left for i in batches[task].ids]
+            if held:
+                await self.outbox.release(held, self.owner)
+                log.info("handed back %d unfinished deliveries", len(held))

@@ -90,6 +90,6 @@ def _choice(value: str | None, name: str, allowed: object) -> str | None:
 def _limit(value: str | None) -> int:
     if value is None:
         return 50
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
         raise Unprocessable(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
     return int(value)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from dispatcher.netguard import outgoing_client
+from dispatcher.netguard import host_and_port, outgoing_client
 from receiver import (
     api,
     callbacks,
@@ -77,9 +76,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    provider_hosts = {
-        urlsplit(settings.provider(name).base_url).hostname or "" for name in PROVIDER_HOSTS
-    }
+    provider_hosts = {host_and_port(settings.provider(name).base_url) for name in PROVIDER_HOSTS}
     client = outgoing_client(allow_private=settings.allow_private_urls, trusted=provider_hosts)
     async with client as http:
         app[keys.HTTP] = http

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from receiver.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from receiver.providers.http import loads_strict
 
 MAX_JSON_DEPTH = 32
 
@@ -43,31 +43,31 @@ def decode_json(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest("body is not valid UTF-8", field="body") from exc
-    if _depth(text) > MAX_JSON_DEPTH:
-        raise BadRequest(f"body nests deeper than {MAX_JSON_DEPTH} levels", field="body")
     try:
-        return json.loads(text)
+        value = loads_strict(text)
+    except RecursionError:
+        value = _TOO_DEEP
     except ValueError as exc:
         raise BadRequest(f"body is not valid JSON: {exc}", field="body") from exc
+    if value is _TOO_DEEP or _deeper_than(value, MAX_JSON_DEPTH):
+        raise BadRequest(f"body nests deeper than {MAX_JSON_DEPTH} levels", field="body")
+    return value
 
 
-def _depth(text: str) -> int:
-    """Nesting depth counted on brackets outside strings, before the parser recurses."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
+_TOO_DEEP = object()
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when containers nest more than `limit` levels; walks each container once."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True

@@ -78,7 +78,7 @@ def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
 def _number(raw: str | None, name: str, default: int | None, high: int) -> int:
     if raw is None and default is not None:
         return default
-    if raw is None or not raw.isdigit() or not 1 <= int(raw) <= high:
+    if raw is None or not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
         raise Unprocessable(f"{name} must be a whole number from 1 to {high}", field=name)
     return int(raw)
 

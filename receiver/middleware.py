@@ -33,10 +33,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _http_exception(exc)
     except ConnectionResetError:
         # The peer hung up mid-request: nothing was acknowledged, there is nobody to answer.
-        log.info("client went away during %s %s", request.method, request.path)
+        log.info("client went away during %s %s", request.method, _route(request))
         return web.Response(status=400, text="connection lost")
     except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, _route(request))
         return web.json_response(
             {"error": {"code": "internal", "message": "internal error; it has been logged"}},
             status=500,
@@ -54,6 +54,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 "send Authorization: Bearer <REELHOOK_API_TOKEN>", field="Authorization"
             )
     return await handler(request)
+
+
+def _route(request: web.Request) -> str:
+    """The route's pattern, not the path: callback paths carry per-task tokens."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
 
 
 def error_response(exc: ApiError) -> web.Response:

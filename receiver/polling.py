@@ -108,8 +108,16 @@ class Poller:
         except ProviderError as exc:
             log.warning("polling %s at %s failed: %s", row["id"], provider.name, exc)
             return
-        if says_something_new(row, report):
-            await self.service.apply_report(row["id"], report, "poll")
+        except Exception as exc:  # a bug of ours must not skip the backoff: the poll is rescheduled
+            log.error("polling %s at %s failed unexpectedly: %s", row["id"], provider.name,
+                      type(exc).__name__)
+            return
+        try:
+            if says_something_new(row, report):
+                await self.service.apply_report(row["id"], report, "poll")
+        except Exception as exc:
+            log.error("recording the poll of %s at %s failed: %s", row["id"], provider.name,
+                      type(exc).__name__)
 
     async def _time_out(self, row: dict[str, Any]) -> None:
         seconds = self.settings.task_deadline

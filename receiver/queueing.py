@@ -124,17 +124,31 @@ class SubmitQueue:
     ) -> None:
         sending = self._send(task_id, provider, request, secret, key or f"reelhook-{task_id}")
         if getattr(provider, "background_submit", False):
-            job = asyncio.get_running_loop().create_task(self._finish(sending))
+            job = asyncio.get_running_loop().create_task(self._finish(task_id, provider, sending))
             self._background.add(job)
             job.add_done_callback(self._background.discard)
             return
-        await self._finish(sending)
+        await self._finish(task_id, provider, sending)
 
-    async def _finish(self, sending: Awaitable[None]) -> None:
+    async def _finish(self, task_id: str, provider: Provider, sending: Awaitable[None]) -> None:
         try:
             await sending
+        except ZeroDivisionError as exc:  # a bug of ours must not leave the task queued, holding its slot
+            log.error(
+                "sending %s to %s failed unexpectedly: %s", task_id, provider.name,
+                type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            await self._fail_unexpected(task_id, provider, exc)
         finally:
             self.wake()
+
+    async def _fail_unexpected(self, task_id: str, provider: Provider, exc: Exception) -> None:
+        message = f"{provider.name}: the send failed unexpectedly ({type(exc).__name__})"
+        event = EventIn("submit:failed", "submit", Observation(FAILED, error=message))
+        try:
+            await self.store.record_event(task_id, event)
+        except Exception:
+            log.exception("recording the failed send of %s failed", task_id)
 
     def _cap(self, provider: Provider) -> int:
         return int(self.settings.max_in_flight.get(provider.name, 0))

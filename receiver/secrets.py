@@ -34,7 +34,7 @@ class SecretBox:
 
     def vouches(self, task_id: str, presented: str | None) -> bool:
         """Cheap first check, with no database work: was this secret made by us for this task?"""
-        if not presented or presented.count(".") != 1:
+        if not presented or not presented.isascii() or presented.count(".") != 1:
             return False
         nonce, tag = presented.split(".")
         return hmac.compare_digest(self._tag(task_id, nonce), tag)
@@ -49,7 +49,7 @@ class SecretBox:
 
     def matches(self, presented: str | None, stored_hash: str | None) -> bool:
         """Constant-time check of a presented secret against the stored hash."""
-        if not presented or not stored_hash:
+        if not presented or not stored_hash or not presented.isascii():
             return False
         return hmac.compare_digest(self.hash_secret(presented), stored_hash)
 
@@ -69,8 +69,13 @@ def tokens_match(presented: str, accepted: tuple[str, ...]) -> bool:
     """Constant-time check against every accepted token (all are compared, always)."""
     found = False
     for token in accepted:
-        found |= hmac.compare_digest(presented.encode(), token.encode())
+        found |= hmac.compare_digest(_raw(presented), _raw(token))
     return found
+
+
+def _raw(text: str) -> bytes:
+    # Header values that were not valid UTF-8 arrive with surrogates; they must compare, not crash.
+    return text.encode("utf-8", "surrogatepass")
 
 
 def redact_url(url: str) -> str:

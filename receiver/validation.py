@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ def parse_submission(body: Any, providers: Collection[str]) -> Submission:
 
 def _choice(body: dict[str, Any], name: str, allowed: Collection[str]) -> str:
     value = body.get(name)
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise Unprocessable(f"{name} must be one of {', '.join(sorted(allowed))}", field=name)
     return str(value)
 
@@ -86,7 +87,13 @@ def _number(body: dict[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Unprocessable(f"{name} must be a number", field=name)
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise Unprocessable(f"{name} must be a finite number", field=name)
+    return number
 
 
 def _object(body: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -122,7 +129,8 @@ def _notify(value: Any) -> tuple[dict[str, Any], ...]:
 
 def _destination(index: int, item: Any) -> dict[str, Any]:
     where = f"notify[{index}]"
-    if not isinstance(item, dict) or item.get("channel") not in _NOTIFY_KEYS:
+    channel = item.get("channel") if isinstance(item, dict) else None
+    if not isinstance(channel, str) or channel not in _NOTIFY_KEYS:
         raise Unprocessable(
             f"{where} must be an object with channel slack, email or webhook", field=where
         )

@@ -68,12 +68,13 @@ def claim_slot(conn: sqlite3.Connection, task_id: str, provider: str, cap: int) 
         ).fetchone()[0]
         if busy >= cap or waiting:
             return False
-    conn.execute(
+    # Only a task still waiting to be sent: one cancelled (or claimed) meanwhile is left alone.
+    claimed = conn.execute(
         "UPDATE tasks SET submit_state = 'sending', held_request = NULL, submit_after = NULL"
-        " WHERE id = ?",
+        " WHERE id = ? AND status = 'queued' AND submit_state = 'pending'",
         (task_id,),
     )
-    return True
+    return claimed.rowcount == 1
 
 
 def hold(conn: sqlite3.Connection, task_id: str, sealed: str, submit_after: float) -> None:

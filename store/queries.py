@@ -9,7 +9,7 @@ from typing import Any
 
 from store.errors import IdempotencyConflict, TaskNotFound
 from store.models import EventIn, EventOutcome, NewTask, utc_now_iso
-from store.states import TaskState, advance
+from store.states import TaskState, advance, clamp_progress, is_terminal
 
 
 def fetch_task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any]:
@@ -79,13 +79,16 @@ def insert_event(
             event.source,
             event.provider_status,
             event.seen.status,
-            event.seen.progress,
+            None if event.seen.progress is None else clamp_progress(event.seen.progress),
             event.payload,
             now,
         ),
     )
     if cursor.rowcount == 0:
         return EventOutcome(recorded=False, changed=False, task=task)
+    if is_terminal(before.status):
+        # A late event is kept in the history but leaves a finished task exactly as it was.
+        return EventOutcome(recorded=True, changed=False, task=task)
     saved = _save_state(conn, task, after, event, now)
     if after.status != before.status and after.status in notify_on:
         queue_deliveries(conn, task_id, after.status)

@@ -47,7 +47,7 @@ def advance(current: TaskState, seen: Observation) -> TaskState:
     status = current.status
     if seen.status is not None and _RANK[seen.status] > _RANK[status]:
         status = seen.status
-    progress = max(current.progress, _clamp(seen.progress))
+    progress = max(current.progress, 0 if seen.progress is None else clamp_progress(seen.progress))
     if status == SUCCEEDED:
         progress = 100
     return replace(
@@ -59,7 +59,6 @@ def advance(current: TaskState, seen: Observation) -> TaskState:
     )
 
 
-def _clamp(progress: int | None) -> int:
-    if progress is None:
-        return 0
+def clamp_progress(progress: int) -> int:
+    """Progress as a percentage from 0 to 100."""
     return max(0, min(100, progress))

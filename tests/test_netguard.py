@@ -25,10 +25,27 @@ from receiver.providers.sandbox import LocalServer
 
 @pytest.mark.parametrize(
     ("address", "public"),
-    [("93.184.216.34", True), ("2606:4700::1111", True), ("127.0.0.1", False),
-     ("10.0.0.1", False), ("172.16.5.4", False), ("192.168.1.1", False),
-     ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("::1", False),
-     ("fe80::1", False), ("fd00::1", False), ("::ffff:10.0.0.1", False), ("224.0.0.1", False)],
+    [
+        ("93.184.216.34", True),
+        ("2606:4700::1111", True),
+        ("127.0.0.1", False),
+        ("10.0.0.1", False),
+        ("172.16.5.4", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fd00::1", False),
+        ("::ffff:10.0.0.1", False),
+        ("224.0.0.1", False),
+        ("64:ff9b::a9fe:a9fe", False),
+        ("2002:a9fe:a9fe::1", False),
+        ("::127.0.0.1", False),
+       
+        ("64:ff9b::5db8:d822", True),
+    ],
 )
 def test_is_public(address: str, public: bool) -> None:
     assert is_public(address) is public
@@ -36,9 +53,16 @@ def test_is_public(address: str, public: bool) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/x", "http://[::1]:8080/", "http://169.254.169.254/latest/meta-data",
-     "http://10.1.2.3/", "http://localhost:9000/", "http://api.localhost/", "ftp://example.com/",
-     "file:///etc/passwd"],
+    [
+        "http://127.0.0.1/x",
+        "http://[::1]:8080/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.1.2.3/",
+        "http://localhost:9000/",
+        "http://api.localhost/",
+        "ftp://example.com/",
+        "file:///etc/passwd",
+    ],
 )
 def test_private_and_odd_urls_are_refused(url: str) -> None:
     with pytest.raises(BlockedAddress):
@@ -66,8 +90,10 @@ class ScriptedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        return [ResolveResult(hostname=host, host=address, port=port, family=family, proto=0,
-                              flags=0) for address in self.answers.pop(0)]
+        return [
+            ResolveResult(hostname=host, host=address, port=port, family=family, proto=0, flags=0)
+            for address in self.answers.pop(0)
+        ]
 
     async def close(self) -> None:
         return None
@@ -115,7 +141,7 @@ async def test_trusted_provider_hosts_and_the_setting_connect_and_redirects_are_
     local_target: Any,
 ) -> None:
     server, hits = local_target
-    async with outgoing_client(allow_private=False, trusted={"127.0.0.1"}) as client:
+    async with outgoing_client(allow_private=False, trusted={("127.0.0.1", server.port)}) as client:
         response = await client.get(f"{server.url}/provider")
     assert response.status_code == 302
     async with outgoing_client(allow_private=True) as client:
@@ -126,11 +152,21 @@ async def test_trusted_provider_hosts_and_the_setting_connect_and_redirects_are_
 
 @pytest.mark.parametrize(
     ("notify", "words"),
-    [({"channel": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "whsec_" + "A" * 32},
-      "private"),
-     ({"channel": "webhook", "url": "http://169.254.169.254/latest", "secret": "whsec_" + "A" * 32},
-      "private"),
-     ({"channel": "slack", "url": "https://evil.example.com/services/T/B/X"}, "hooks.slack.com")],
+    [
+        (
+            {"channel": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "whsec_" + "A" * 32},
+            "private",
+        ),
+        (
+            {
+                "channel": "webhook",
+                "url": "http://169.254.169.254/latest",
+                "secret": "whsec_" + "A" * 32,
+            },
+            "private",
+        ),
+        ({"channel": "slack", "url": "https://evil.example.com/services/T/B/X"}, "hooks.slack.com"),
+    ],
 )
 async def test_submit_refuses_private_notify_urls(
     start_app: Any, piapi_sim: Any, notify: dict[str, str], words: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 from typing import Any
 
 import httpx
@@ -37,6 +38,22 @@ async def call_json(
         return response.json()
     except ValueError as exc:
         raise ProviderProtocolError(f"provider answered with non-JSON from {url}") from exc
+
+
+def loads_strict(data: str | bytes) -> Any:
+    """json.loads that refuses NaN, Infinity and numbers too large for a float (ValueError)."""
+    return json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
 
 
 def body_hash(body: bytes | str) -> str:

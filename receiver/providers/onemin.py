@@ -121,6 +121,9 @@ class OneMin:
         )
         content = answer.get("fileContent") if isinstance(answer, dict) else None
         asset = answer.get("asset") if isinstance(answer, dict) else None
+        for name, value in (("fileContent", content), ("asset", asset)):
+            if value is not None and not isinstance(value, dict):
+                raise ProviderProtocolError(f"1min.ai asset answer has a non-object {name}")
         path = (content or {}).get("path") or (asset or {}).get("key")
         if not isinstance(path, str) or not path:
             raise ProviderProtocolError("1min.ai asset answer has no fileContent.path")
@@ -166,6 +169,7 @@ async def download(client: httpx.AsyncClient, url: str, timeout: float) -> bytes
                     )
                 chunks.append(chunk)
     except httpx.HTTPError as exc:
+        # OSError: a name that does not resolve can surface from the guarded transport as such.
         raise ProviderUnavailable(f"could not fetch image {url}: {type(exc).__name__}") from exc
     return b"".join(chunks)
 
@@ -207,7 +211,9 @@ def record_report(answer: Any) -> Report:
     uuid = str(record.get("uuid") or "") or None
     url = record.get("temporaryUrl") or answer.get("temporaryUrl")
     if not isinstance(url, str) or not url:
-        results = (record.get("aiRecordDetail") or {}).get("resultObject") or []
+        results = _detail(record).get("resultObject") or []
+        if not isinstance(results, list):
+            raise ProviderProtocolError("1min.ai aiRecordDetail.resultObject is not a list")
         url = results[0] if results and isinstance(results[0], str) else None
     succeeded = status == "SUCCESS" and url is not None
     error = None if succeeded else _failure(record, status)
@@ -223,9 +229,15 @@ def record_report(answer: Any) -> Report:
     )
 
 
-def _failure(record: dict[str, Any], status: str) -> str:
+def _detail(record: dict[str, Any]) -> dict[str, Any]:
     detail = record.get("aiRecordDetail") or {}
-    response = detail.get("responseObject") if isinstance(detail, dict) else None
+    if not isinstance(detail, dict):
+        raise ProviderProtocolError("1min.ai aiRecord.aiRecordDetail is not an object")
+    return detail
+
+
+def _failure(record: dict[str, Any], status: str) -> str:
+    response = _detail(record).get("responseObject")
     if isinstance(response, dict):
         for key in ("error", "message"):
             if isinstance(response.get(key), str) and response[key]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +16,7 @@ from receiver.providers.errors import (
     ProviderProtocolError,
     ProviderRejected,
 )
-from receiver.providers.http import body_hash, call_json, compact
+from receiver.providers.http import body_hash, call_json, compact, loads_strict
 
 SKYREELS = "Qubico/skyreels"
 FRAMEPACK = "Qubico/framepack"
@@ -109,7 +109,7 @@ class PiAPI:
     def read_callback(self, body: bytes) -> Report:
         """Parse {timestamp, data: task}; the key dedupes PiAPI's retries of one callback."""
         try:
-            message = json.loads(body)
+            message = loads_strict(body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise MalformedCallback("body is not valid JSON") from exc
         if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
@@ -225,7 +225,12 @@ def video_url(output: Any) -> str | None:
 def _progress(data: dict[str, Any]) -> int | None:
     output = data.get("output")
     value = data.get("progress", output.get("progress") if isinstance(output, dict) else None)
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    # Clamped: a huge value would otherwise overflow SQLite's integer column.
+    return int(min(max(value, 0), 100))
 
 
 def _error(data: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@ and reading `result.videos[].url` (a string or a list) and times (seconds or mil
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
@@ -135,17 +136,20 @@ def video_url(result: Any) -> str | None:
 
 
 def progress(value: Any) -> int | None:
-    """An integer progress from 42, 42.5 or "42%"."""
+    """An integer progress (0-100) from 42, 42.5 or "42%"; None for anything else or non-finite."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return int(value)
     if isinstance(value, str):
         try:
-            return int(float(value.strip().rstrip("%")))
+            value = float(value.strip().rstrip("%"))
         except ValueError:
             return None
-    return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if not isinstance(value, int | float):
+        return None
+    # Clamped: a provider's 1e20 would otherwise overflow SQLite's integer column.
+    return int(min(max(value, 0), 100))
 
 
 def epoch_seconds(value: Any) -> float | None:

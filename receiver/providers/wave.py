@@ -6,7 +6,6 @@ and a terminal callback is only a hint: reelhook confirms it with Get Task befor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from receiver.providers.errors import (
     ProviderProtocolError,
     ProviderRejected,
 )
-from receiver.providers.http import body_hash, call_json, compact
+from receiver.providers.http import body_hash, call_json, compact, loads_strict
 
 ACTIONS = (
     "generate",
@@ -164,7 +163,7 @@ class Wave:
     def read_callback(self, body: bytes) -> Report:
         """Parse a callback: {event, data: task}, {event, task} or the task object itself."""
         try:
-            message = json.loads(body)
+            message = loads_strict(body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise MalformedCallback("body is not valid JSON") from exc
         if not isinstance(message, dict):

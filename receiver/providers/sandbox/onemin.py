@@ -3,8 +3,9 @@
 `POST /api/assets` takes a multipart `asset` (JPG, PNG or WEBP up to 10 MB) and answers
 {asset, fileContent}; `POST /api/features` checks that `promptObject.imageUrl` is an uploaded
 path, then takes `script.delay` seconds (minutes at the real service) before answering with the
-aiRecord. "[fail]" in a prompt answers status FAILED; `hang` never answers. `GET /files/{name}`
-serves a small PNG for tests that give an image URL.
+aiRecord. "[fail]" in a prompt answers status FAILED; `hang` never answers. `malformed` answers a
+shape the real service does not send (see `OneminScript`). `GET /files/{name}` serves a small PNG
+for tests that give an image URL.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class OneminScript:
 
     delay: float = 0.1
     hang: bool = False
+    # A shape 1min.ai does not send: "detail_string" (aiRecordDetail a string), "result_dict"
+    # (resultObject an object, no temporaryUrl), "file_content_list" (the asset answer's
+    # fileContent a list) or "asset_list" (its asset a list, no fileContent); None: the real shape.
+    malformed: str | None = None
 
 
 class OneminSimulator:
@@ -79,9 +84,14 @@ class OneminSimulator:
             "type": asset.content_type,
             "name": asset.filename,
         }
-        return web.json_response(
-            {"asset": {"key": path, "location": f"{self.base_url}/{path}"}, "fileContent": content}
-        )
+        answer: dict[str, Any] = {
+            "asset": {"key": path, "location": f"{self.base_url}/{path}"}, "fileContent": content
+        }
+        if self.script.malformed == "file_content_list":
+            answer["fileContent"] = [content]
+        elif self.script.malformed == "asset_list":
+            answer = {"asset": [answer["asset"]]}
+        return web.json_response(answer)
 
     async def _feature(self, request: web.Request) -> web.Response:
         if request.headers.get("API-KEY") != self.api_key:
@@ -125,6 +135,12 @@ class OneminSimulator:
         }
         if not failed:
             record["temporaryUrl"] = f"{self.base_url}/videos/{uuid}.mp4"
+        if self.script.malformed == "detail_string":
+            record["aiRecordDetail"] = "video generation failed"
+            record["status"] = "FAILED"
+        elif self.script.malformed == "result_dict":
+            detail["resultObject"] = {"url": f"development/videos/{uuid}.mp4"}
+            record.pop("temporaryUrl", None)
         return {"aiRecord": record}
 
 

@@ -1,0 +1,69 @@
+"""Odd JSON and odd strings on every entry point: clear 4xx answers, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import skyreels
+from tests.test_piapi_callbacks import post_callback
+
+RAW_BODIES = [
+    (b'{"provider": "piapi", "model": "Qubico/skyreels", "guidance_scale": NaN}', 400),
+    (b'{"provider": "piapi", "model": "Qubico/skyreels", "guidance_scale": Infinity}', 400),
+    (b'{"provider": "piapi", "model": "Qubico/skyreels", "guidance_scale": 1e400}', 400),
+    (b'{"provider": ["piapi"], "model": "Qubico/skyreels"}', 422),
+    (b'{"provider": {"a": 1}, "model": "Qubico/skyreels"}', 422),
+    (b'{"provider": "piapi", "model": ["Qubico/skyreels"]}', 422),
+    (b'{"provider": "piapi", "model": "Qubico/framepack", "duration": 1' + b"0" * 400 + b"}", 422),
+    (b'{"provider": "piapi", "model": "Qubico/skyreels", "notify": [{"channel": {}}]}', 422),
+    (b'{"provider": "piapi", "model": "Qubico/skyreels", "notify": [{"channel": []}]}', 422),
+    (b'{"provider": "piapi", "model": "Qubico/skyreels", "notify": {"channel": "slack"}}', 422),
+    (b'"just a string"', 422),
+    (b"null", 422),
+    (b"[" * 100_000 + b"]" * 100_000, 400),
+]
+
+
+@pytest.mark.parametrize(("raw", "status"), RAW_BODIES)
+async def test_odd_submissions_get_a_clear_error(
+    client: Any, piapi_sim: Any, raw: bytes, status: int
+) -> None:
+    response = await client.post(
+        "/v1/tasks", data=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status == status
+    error = (await response.json())["error"]
+    assert error["message"] and error["code"]
+    assert piapi_sim.received == []
+
+
+async def test_non_finite_numbers_in_a_callback_are_400(client: Any, piapi_sim: Any) -> None:
+    piapi_sim.script.drop_callbacks = True
+    task = await (await client.post("/v1/tasks", json=skyreels())).json()
+    secret = piapi_sim.received[-1]["body"]["config"]["webhook_config"]["secret"]
+    body = (
+        '{"timestamp": 1, "data": {"task_id": "%s", "status": "processing", "progress": Infinity}}'
+        % task["provider_task_id"]
+    ).encode()
+    response = await post_callback(client, f"/callbacks/piapi/{task['id']}", body, secret)
+    assert response.status == 400
+    assert "malformed callback" in (await response.json())["error"]["message"]
+
+
+@pytest.mark.parametrize("token", ["abc.%C3%A9", "%FF%FE.x", "a" * 300])
+async def test_odd_tokens_in_a_callback_path_are_401(client: Any, token: str) -> None:
+    response = await client.post(f"/callbacks/wave/tsk_x/{token}", data=b"{}")
+    assert response.status == 401
+
+
+@pytest.mark.parametrize("query", ["limit=%C2%B2", "limit=-1", "limit=1e3", "status=%00"])
+async def test_odd_query_values_are_422(client: Any, query: str) -> None:
+    response = await client.get(f"/v1/tasks?{query}")
+    assert response.status == 422
+
+
+async def test_odd_delivery_ids_are_422(client: Any) -> None:
+    response = await client.post("/v1/deliveries/%C2%B2/redeliver")
+    assert response.status == 422
