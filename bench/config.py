@@ -15,6 +15,8 @@ class BenchConfig:
     warmup_seconds: float = 3.0
     tasks: int = 200
     max_requests: int = 2_000_000
+    soak_callbacks: int = 100_000
+    soak_max_seconds: float = 90.0
     fanout_tasks: int = 10_000
     growth_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     growth_seconds: float = 5.0

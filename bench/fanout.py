@@ -1,6 +1,7 @@
 """The fan-out benchmark: N finished tasks notify a local webhook receiver through the outbox.
 
-Two rounds: the receiver answers 204 at once; then it refuses every other request with 500.
+Two rounds: the receiver answers 204 at once; then it refuses half the requests (at random,
+seeded) with 500.
 The receiver counts, per Standard Webhooks `webhook-id` (the same on every retry of one
 delivery), how many times it said yes: every id must get exactly one yes.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +24,16 @@ from receiver.providers.sandbox import LocalServer
 
 @dataclass
 class HookReceiver:
-    """A webhook receiver on loopback that answers at once, failing every `fail_every`th call."""
+    """A webhook receiver on loopback that answers at once, failing a share of calls with 500."""
 
-    fail_every: int = 0
+    fail_share: float = 0.0
+    seed: int = 6
     calls: int = 0
     accepted: Counter[str] = field(default_factory=Counter)
     refused: int = 0
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
 
     def app(self) -> web.Application:
         """The aiohttp app."""
@@ -38,7 +44,7 @@ class HookReceiver:
     async def _hook(self, request: web.Request) -> web.Response:
         await request.read()
         self.calls += 1
-        if self.fail_every and self.calls % self.fail_every == 0:
+        if self.fail_share and self._random.random() < self.fail_share:
             self.refused += 1
             return web.Response(status=500)
         self.accepted[request.headers.get("webhook-id", "")] += 1
@@ -53,6 +59,7 @@ class FanoutFigures:
     tasks: int
     seconds: float
     delivered: int
+    dead: int
     attempts: int
     refused: int
     twice: int
@@ -70,9 +77,9 @@ class FanoutFigures:
         return self.delivered == self.tasks and self.twice == 0 and self.never == 0
 
 
-async def run_fanout(workdir: Path, tasks: int, fail_every: int, label: str) -> FanoutFigures:
+async def run_fanout(workdir: Path, tasks: int, fail_share: float, label: str) -> FanoutFigures:
     """One round against a fresh database."""
-    hooks = HookReceiver(fail_every=fail_every)
+    hooks = HookReceiver(fail_share=fail_share)
     async with LocalServer(hooks.app()) as server:
         argv = pinned(python_argv(
             "-m", "bench.fanout_worker", "--database", str(workdir / f"fanout-{label}.db"),
@@ -85,7 +92,8 @@ async def run_fanout(workdir: Path, tasks: int, fail_every: int, label: str) -> 
     data = _figures(out.decode(), err.decode())
     return FanoutFigures(
         label=label, tasks=tasks, seconds=data["seconds"],
-        delivered=int(data["statuses"].get("delivered", 0)), attempts=int(data["attempts"]),
+        delivered=int(data["statuses"].get("delivered", 0)),
+        dead=int(data["statuses"].get("dead", 0)), attempts=int(data["attempts"]),
         refused=hooks.refused, twice=sum(1 for n in hooks.accepted.values() if n > 1),
         never=tasks - len(hooks.accepted), peak_memory_mb=float(data["peak_memory_mb"]),
     )
@@ -101,13 +109,14 @@ def _figures(out: str, err: str) -> dict[str, Any]:
 def fanout_table(rounds: list[FanoutFigures]) -> str:
     """One row per round."""
     lines = [
-        "| receiver | tasks | seconds | deliveries/s | attempts | refused | accepted twice"
-        " | never delivered | worker peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| receiver | tasks | seconds | deliveries/s | delivered | dead | attempts | refused"
+        " | accepted twice | never accepted | worker peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rounds:
         lines.append(
-            f"| {r.label} | {r.tasks:,} | {r.seconds:.1f} | {r.per_second:,.0f} | {r.attempts:,}"
+            f"| {r.label} | {r.tasks:,} | {r.seconds:.1f} | {r.per_second:,.0f}"
+            f" | {r.delivered:,} | {r.dead} | {r.attempts:,}"
             f" | {r.refused:,} | {r.twice} | {r.never} | {r.peak_memory_mb:.0f} |"
         )
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from bench.verify import NAIVE_ROWS, REELHOOK_ROWS, Verdict, verify
 
 WARMUP_SEQ = 0
 MEASURE_SEQ = 10_000_000
+SOAK_SEQ = 20_000_000
 
 
 @dataclass
@@ -61,8 +62,28 @@ async def _measure_reelhook(config: BenchConfig, workdir: Path) -> ServerFigures
     database = workdir / "reelhook.db"
     async with reelhook_with_tasks(workdir, config.tasks, database) as (server, targets):
         figures, total = await _drive(config, workdir, server, targets)
-    figures.verdict = verify(database, REELHOOK_ROWS, total, config.connections * 2)
+        total = await _soak(config, workdir, server, targets, total)
+        figures.peak_memory_mb = server.peak_memory_mb()
+        figures.callbacks_total = total.acknowledged
+    figures.verdict = verify(database, REELHOOK_ROWS, total, config.connections * 3)
     return figures
+
+
+async def _soak(
+    config: BenchConfig,
+    workdir: Path,
+    server: ServerProcess,
+    targets: Sequence[Target],
+    total: LoadResult,
+) -> LoadResult:
+    """More of the same load until `soak_callbacks` have been acknowledged (time-bounded), so
+    the peak memory is read after that many; throughput and latency come from the main run."""
+    missing = config.soak_callbacks - total.acknowledged
+    if missing <= 0 or total.rps <= 0:
+        return total
+    seconds = min(config.soak_max_seconds, missing / total.rps * 1.2 + 1)
+    extra = await load(config, workdir, server, targets, seconds, SOAK_SEQ)
+    return combined(total, extra)
 
 
 async def _drive(

@@ -26,7 +26,9 @@ from dispatcher.pacing import Batch, Pacer, plan, route_of
 from store.outbox import Outbox
 
 log = logging.getLogger("reelhook.dispatcher")
-STOP_MARGIN = 1.0  # seconds, beyond the send timeout, for recording the last attempts
+# On a stop, a send still going at this share of its timeout counts as hanging: it is handed back
+# unrecorded rather than waited for until it fails.
+STOP_SHARE = 0.9
 
 
 class Worker:
@@ -46,6 +48,7 @@ class Worker:
         self.owner = owner or f"{os.getpid()}-{secrets.token_hex(4)}"
         self._pacer = Pacer(config.slack_interval)
         self._inflight: dict[asyncio.Task[None], Batch] = {}
+        self._patience: dict[asyncio.Task[None], float] = {}  # monotonic; see _stop_inflight
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -111,10 +114,12 @@ class Worker:
             self._pacer.sent(batch.route, now)
         task = asyncio.create_task(runner.attempt(batch))
         self._inflight[task] = batch
+        self._patience[task] = time.monotonic() + STOP_SHARE * self.config.timeout
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
+        self._patience.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("dispatcher send crashed", exc_info=task.exception())
         self._wake.set()
@@ -138,12 +143,13 @@ class Worker:
         self._wake.clear()
 
     async def _stop_inflight(self) -> None:
-        """Let sends under way finish and be recorded (each is cut off after `timeout`): one
-        cancelled after its request arrived would be sent again. Hand back what is left."""
+        """Let sends under way finish and be recorded: one cancelled after its request arrived
+        would be sent again. Hand back those still going near their timeout (hanging)."""
         batches = dict(self._inflight)
+        wait = max(self._patience.values(), default=0.0) - time.monotonic()
         try:
-            if batches:
-                await asyncio.wait(batches, timeout=self.config.timeout + STOP_MARGIN)
+            if batches and wait > 0:
+                await asyncio.wait(batches, timeout=wait)
         finally:
             left = [task for task in batches if not task.done()]
             for task in left:

@@ -133,7 +133,7 @@ class SubmitQueue:
     async def _finish(self, task_id: str, provider: Provider, sending: Awaitable[None]) -> None:
         try:
             await sending
-        except ZeroDivisionError as exc:  # a bug of ours must not leave the task queued, holding its slot
+        except Exception as exc:  # a bug of ours must not leave the task queued, holding its slot
             log.error(
                 "sending %s to %s failed unexpectedly: %s", task_id, provider.name,
                 type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG),

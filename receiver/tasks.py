@@ -116,8 +116,12 @@ class TaskService:
         provider = self.providers[task["provider"]]
         if not task["provider_task_id"] and task.get("submit_state") == "pending":
             seen = Observation(CANCELLED, error="cancelled by client before it was sent")
-            await self.store.record_event(task_id, EventIn("cancel:held", "client", seen))
-            return await self.store.get_task(task_id)
+            withdrawn = await self.store.cancel_unsent(
+                task_id, EventIn("cancel:held", "client", seen)
+            )
+            if withdrawn is not None:
+                return await self.store.get_task(task_id)
+            task = await self.get(task_id)
         if not task["provider_task_id"]:
             raise Conflict("task has not reached the provider yet; try again in a moment")
         try:

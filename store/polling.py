@@ -13,6 +13,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from store.models import EventIn, EventOutcome
+from store.queries import insert_event
 from store.reader import Reader
 from store.writer import Writer
 
@@ -95,6 +97,21 @@ def held(conn: sqlite3.Connection, now: float, limit: int) -> list[dict[str, Any
         (now, limit),
     ).fetchall()
     return [dict(row) for row in rows]
+
+
+def cancel_unsent(
+    conn: sqlite3.Connection, task_id: str, event: EventIn, notify_on: frozenset[str]
+) -> EventOutcome | None:
+    """Withdraw a submission nobody has started sending and record the cancel, in one step;
+    None when the task is already being sent (or is not waiting at all)."""
+    withdrawn = conn.execute(
+        "UPDATE tasks SET submit_state = 'withdrawn', held_request = NULL, submit_after = NULL"
+        " WHERE id = ? AND status = 'queued' AND submit_state = 'pending'",
+        (task_id,),
+    )
+    if withdrawn.rowcount != 1:
+        return None
+    return insert_event(conn, task_id, event, notify_on)
 
 
 def interrupted(conn: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import asyncio
 import functools
 from typing import Any
 
-from store import queries
+from store import polling, queries
 from store.inbound import Inbound
 from store.models import EventIn, EventOutcome, NewTask
 from store.outbox import Outbox
@@ -65,6 +65,14 @@ class Store:
         return await self.writer.run(
             functools.partial(
                 queries.insert_event, task_id=task_id, event=event, notify_on=self.notify_on
+            )
+        )
+
+    async def cancel_unsent(self, task_id: str, event: EventIn) -> EventOutcome | None:
+        """Cancel a task no send has started for, atomically; None when it is already going."""
+        return await self.writer.run(
+            functools.partial(
+                polling.cancel_unsent, task_id=task_id, event=event, notify_on=self.notify_on
             )
         )
 

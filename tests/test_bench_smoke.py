@@ -16,7 +16,7 @@ def test_bench_runs_every_part_on_a_tiny_load(tmp_path: Path) -> None:
         sys.executable, "-m", "bench", "--generator", "python", "--connections", "4",
         "--seconds", "1", "--warmup", "0.5", "--tasks", "3", "--max-requests", "200",
         "--fanout-tasks", "20", "--growth", "200,400", "--growth-seconds", "0.5",
-        "--json", str(out),
+        "--soak", "0", "--json", str(out),
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr

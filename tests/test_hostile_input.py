@@ -43,10 +43,9 @@ async def test_non_finite_numbers_in_a_callback_are_400(client: Any, piapi_sim: 
     piapi_sim.script.drop_callbacks = True
     task = await (await client.post("/v1/tasks", json=skyreels())).json()
     secret = piapi_sim.received[-1]["body"]["config"]["webhook_config"]["secret"]
-    body = (
-        '{"timestamp": 1, "data": {"task_id": "%s", "status": "processing", "progress": Infinity}}'
-        % task["provider_task_id"]
-    ).encode()
+    provider_id = task["provider_task_id"]
+    data = f'{{"task_id": "{provider_id}", "status": "processing", "progress": Infinity}}'
+    body = f'{{"timestamp": 1, "data": {data}}}'.encode()
     response = await post_callback(client, f"/callbacks/piapi/{task['id']}", body, secret)
     assert response.status == 400
     assert "malformed callback" in (await response.json())["error"]["message"]

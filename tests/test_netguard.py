@@ -43,7 +43,6 @@ from receiver.providers.sandbox import LocalServer
         ("64:ff9b::a9fe:a9fe", False),
         ("2002:a9fe:a9fe::1", False),
         ("::127.0.0.1", False),
-       
         ("64:ff9b::5db8:d822", True),
     ],
 )

@@ -168,7 +168,9 @@ async def download(client: httpx.AsyncClient, url: str, timeout: float) -> bytes
                         "image is larger than 10 MB; 1min.ai takes at most 10 MB"
                     )
                 chunks.append(chunk)
-    except httpx.HTTPError as exc:
+    except httpx.InvalidURL as exc:
+        raise ProviderRejected(f"image URL is not valid: {url}") from exc
+    except (httpx.HTTPError, OSError) as exc:
         # OSError: a name that does not resolve can surface from the guarded transport as such.
         raise ProviderUnavailable(f"could not fetch image {url}: {type(exc).__name__}") from exc
     return b"".join(chunks)
