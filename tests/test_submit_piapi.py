@@ -151,3 +151,13 @@ async def test_cancel_of_unfinished_piapi_task_says_piapi_cannot(
     response = await client.post(f"/v1/tasks/{task['id']}/cancel")
     assert response.status == 409
     assert "PiAPI offers no cancel" in (await response.json())["error"]["message"]
+
+
+async def test_hanging_provider_is_cut_off_by_the_timeout(start_app: Any, piapi_sim: Any) -> None:
+    piapi_sim.script.hang_submit = True
+    client = await start_app(provider_timeout=0.3)
+    response = await client.post("/v1/tasks", json=skyreels())
+    assert response.status == 202
+    task = await wait_for_status(client, (await response.json())["id"])
+    assert task["status"] == "failed"
+    assert "timed out after 0.3 s" in task["error"]

@@ -28,6 +28,7 @@ class PiapiScript:
 
     submit_http_status: int | None = None
     submit_error_code: int | None = None
+    hang_submit: bool = False
     fail_all: bool = False
     drop_callbacks: bool = False
     step_delay: float = 0.05
@@ -89,6 +90,8 @@ class PiapiSimulator:
         except ValueError:
             return _envelope(400, None, "invalid request body", http=400)
         self.received.append({"headers": dict(request.headers), "body": body})
+        if self.script.hang_submit:
+            await asyncio.Event().wait()  # a provider that never answers
         if self.script.submit_http_status is not None:
             return _envelope(
                 500, None, "internal server error", http=self.script.submit_http_status

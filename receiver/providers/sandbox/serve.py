@@ -12,7 +12,9 @@ class LocalServer:
         self.app = app
         self.host = host
         self.port = port
-        self._runner = web.AppRunner(app, access_log=None)
+        # Simulators may hold requests open on purpose (a provider that hangs); stopping must not
+        # wait a minute for them.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
 
     @property
     def url(self) -> str:
