@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ T = TypeVar("T")
 log = logging.getLogger("reelhook.store")
 
 _STOP = object()
+# Linux nice value of the writer thread; see _yield_to_event_loop.
+WRITER_NICE = 5
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Writer:
             self._thread.join()
 
     def _run(self) -> None:
+        _yield_to_event_loop()
         conn = connect(self._path, busy_timeout=self._busy_timeout)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
@@ -113,6 +118,21 @@ class Writer:
             for job in batch:
                 job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
         _resolve(batch)
+
+
+def _yield_to_event_loop() -> None:
+    """Lower this thread's scheduling priority (Linux only; elsewhere nothing happens).
+
+    When the writer shares a core with the event loop, waking it for every new job preempts the
+    loop, and each sqlite3 call then hands the GIL back and forth. At a lower priority the writer
+    runs when the loop waits, and so takes bigger batches with far fewer switches (callback
+    ingest gained ~20%, bench/README.md; at nice 10 the fan-out lost as much, at 5 it does not).
+    It still gets its share of a busy core; what it writes and when it answers are unchanged.
+    """
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
 
 
 def _run_in_savepoint(conn: sqlite3.Connection, job: _Job) -> None:
