@@ -13,11 +13,9 @@ from typing import Any
 import httpx
 
 from receiver.providers import rules, v4
-from receiver.providers.base import CallbackTarget, ProviderConfig, Report, TaskRequest
+from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
 from receiver.providers.errors import (
-    CancelNotSupported,
     InvalidRequest,
-    MalformedCallback,
     ProviderProtocolError,
     ProviderRejected,
 )
@@ -32,16 +30,12 @@ _CJK = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
 
 
-class APIMart:
+class APIMart(Adapter):
     """The APIMart adapter."""
 
+    title = "APIMart"
     name = "apimart"
     models = v4.MODELS
-    supports_callbacks = False
-    can_cancel = False
-
-    def __init__(self, config: ProviderConfig) -> None:
-        self.config = config
 
     def validate(self, request: TaskRequest) -> None:
         """The seed's Parameter Constraints table, checked in its order."""
@@ -76,10 +70,6 @@ class APIMart:
         tagged += [(f"extra.ref_images[{i}]", item) for i, item in enumerate(images)]
         tagged += [(f"extra.ref_videos[{i}]", item) for i, item in enumerate(videos)]
         v4.tags_in_prompt(tagged, request.prompt)
-
-    def estimate_cost(self, request: TaskRequest) -> float | None:
-        """APIMart's prices are on a pricing page our seeds do not include: unknown."""
-        return None
 
     async def submit(
         self,
@@ -137,18 +127,6 @@ class APIMart:
             else None,
             payload=compact(answer),
         )
-
-    async def cancel(self, client: httpx.AsyncClient, provider_task_id: str) -> None:
-        """APIMart documents no cancel for SkyReels V4."""
-        raise CancelNotSupported("APIMart offers no cancel for SkyReels V4 tasks")
-
-    def presented_secret(self, headers: Mapping[str, str], path_token: str | None) -> str | None:
-        """APIMart sends no callbacks."""
-        return None
-
-    def read_callback(self, body: bytes) -> Report:
-        """APIMart sends no callbacks; its tasks are polled."""
-        raise MalformedCallback("APIMart sends no callbacks")
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.api_key}"}

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from receiver.providers.errors import CancelNotSupported, MalformedCallback
+
 
 @dataclass(frozen=True)
 class TaskRequest:
@@ -93,3 +95,35 @@ class Provider(Protocol):
 
     def read_callback(self, body: bytes) -> Report:
         """Parse a verified callback body; MalformedCallback when it is not the provider's shape."""
+
+
+class Adapter:
+    """What the adapters share: their configuration, and no callbacks, cancel or price unless
+    an adapter says otherwise."""
+
+    name: str
+    title: str
+    models: frozenset[str]
+    supports_callbacks = False
+    token_in_path = False
+    confirm_terminal = False
+    can_cancel = False
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+
+    def estimate_cost(self, request: TaskRequest) -> float | None:
+        """Unknown unless the provider's pricing is in our seeds."""
+        return None
+
+    async def cancel(self, client: httpx.AsyncClient, provider_task_id: str) -> None:
+        """CancelNotSupported unless the adapter can cancel."""
+        raise CancelNotSupported(f"{self.title} offers no cancel for these tasks")
+
+    def presented_secret(self, headers: Mapping[str, str], path_token: str | None) -> str | None:
+        """No secret: the provider sends no callbacks."""
+        return None
+
+    def read_callback(self, body: bytes) -> Report:
+        """MalformedCallback: the provider sends no callbacks."""
+        raise MalformedCallback(f"{self.title} sends no callbacks")

@@ -7,18 +7,15 @@ so reelhook runs the submit in the background (`background_submit`) and never po
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from receiver.providers import rules
-from receiver.providers.base import CallbackTarget, ProviderConfig, Report, TaskRequest
+from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
 from receiver.providers.errors import (
-    CancelNotSupported,
     InvalidRequest,
-    MalformedCallback,
     ProviderProtocolError,
     ProviderRejected,
     ProviderUnavailable,
@@ -32,18 +29,14 @@ MEDIA_TYPES = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png", "ima
 EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 
 
-class OneMin:
+class OneMin(Adapter):
     """The 1min.ai adapter."""
 
+    title = "1min.ai"
     name = "onemin"
     models = frozenset({MODEL})
-    supports_callbacks = False
-    can_cancel = False
     pollable = False
     background_submit = True
-
-    def __init__(self, config: ProviderConfig) -> None:
-        self.config = config
 
     def validate(self, request: TaskRequest) -> None:
         """Image (JPG/PNG/WEBP, at most 10 MB) and prompt required; aspect ratio; guidance 0-10."""
@@ -56,10 +49,6 @@ class OneMin:
         check_image_reference(request.image or "")
         rules.one_of("aspect_ratio", request.aspect_ratio, ASPECT_RATIOS)
         rules.number_in("guidance_scale", request.guidance_scale, 0, 10)
-
-    def estimate_cost(self, request: TaskRequest) -> float | None:
-        """1min.ai bills in credits; our seed gives no price in dollars."""
-        return None
 
     async def submit(
         self,
@@ -84,18 +73,6 @@ class OneMin:
     async def fetch(self, client: httpx.AsyncClient, provider_task_id: str) -> Report:
         """1min.ai has no Get Task: the answer to the submit is the only news."""
         raise ProviderRejected("1min.ai offers no way to look a task up")
-
-    async def cancel(self, client: httpx.AsyncClient, provider_task_id: str) -> None:
-        """1min.ai's call cannot be cancelled."""
-        raise CancelNotSupported("1min.ai offers no cancel")
-
-    def presented_secret(self, headers: Mapping[str, str], path_token: str | None) -> str | None:
-        """1min.ai sends no callbacks."""
-        return None
-
-    def read_callback(self, body: bytes) -> Report:
-        """1min.ai sends no callbacks."""
-        raise MalformedCallback("1min.ai sends no callbacks")
 
     async def _image_bytes(self, client: httpx.AsyncClient, image: str) -> tuple[str, bytes]:
         if rules.is_data_uri(image):

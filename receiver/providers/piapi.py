@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from receiver.providers import rules
-from receiver.providers.base import CallbackTarget, ProviderConfig, Report, TaskRequest
+from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
 from receiver.providers.errors import (
     CancelNotSupported,
     MalformedCallback,
@@ -33,16 +33,14 @@ _STATUS = {
 }
 
 
-class PiAPI:
+class PiAPI(Adapter):
     """The PiAPI adapter."""
 
+    title = "PiAPI"
     name = "piapi"
     models = frozenset({SKYREELS, FRAMEPACK})
     supports_callbacks = True
     can_cancel = False
-
-    def __init__(self, config: ProviderConfig) -> None:
-        self.config = config
 
     def validate(self, request: TaskRequest) -> None:
         """SkyReels: prompt, image, aspect ratio, guidance in (0, 10]; Framepack: image, 10-30 s."""

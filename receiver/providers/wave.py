@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from receiver.providers import rules, v4
-from receiver.providers.base import CallbackTarget, ProviderConfig, Report, TaskRequest
+from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
 from receiver.providers.errors import (
     InvalidRequest,
     MalformedCallback,
@@ -59,18 +59,16 @@ PRICES = {
 }
 
 
-class Wave:
+class Wave(Adapter):
     """The Wave adapter."""
 
+    title = "Wave"
     name = "wave"
     models = v4.MODELS
     supports_callbacks = True
     token_in_path = True
     confirm_terminal = True
     can_cancel = True
-
-    def __init__(self, config: ProviderConfig) -> None:
-        self.config = config
 
     def validate(self, request: TaskRequest) -> None:
         """Wave's limits: duration 3-15, prompt up to 5000 characters, its resource table."""
