@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from aiohttp import web
 
 from receiver import client_commands, delivery_commands
 from receiver.errors import SettingsError
+from receiver.logs import configure_logging
 from receiver.secrets import new_fernet_key
 from receiver.settings import from_environ
 
@@ -57,7 +57,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from receiver.app import create_app
 
     settings = from_environ(os.environ)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     web.run_app(
         create_app(settings),
         host=settings.host,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from receiver.client_commands import request
+from receiver.logs import configure_logging
 from receiver.settings import from_environ
 
 STATUSES = ("pending", "sending", "delivered", "dead")
@@ -37,7 +37,7 @@ def run_worker(env: Mapping[str, str]) -> int:
     from receiver.dispatching import run_worker as run
 
     settings = from_environ(env)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(settings))
     return 0

@@ -134,3 +134,4 @@ async def test_sigterm_drains_in_flight_callbacks_and_exits_cleanly(
     recorded = _recorded_keys(served.env["REELHOOK_DATABASE"])
     assert all((tid, _key(by_id[tid], body)) in recorded for tid, body in acknowledged)
     assert "Traceback" not in served.stderr, served.stderr[-4000:]
+    assert "HTTP Request:" not in served.stderr  # httpx would print full (user) URLs
