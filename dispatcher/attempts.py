@@ -56,12 +56,14 @@ class AttemptRunner:
             self._record(row, error, status_code, started, duration_ms, target)
             for row in batch.rows
         ]
-        await self._finish(records)
         if any(record.outcome == "gone" for record in records):
+            # Disabled before the attempt is recorded, so a delivery is never seen dead as gone
+            # while its destination still looks live.
             reason = records[0].error or "destination gone"
             given_up = await self.outbox.disable_route(batch.route, reason)
             log.warning("%s destination %s disabled (%s); %d waiting notices dropped with it",
                         batch.channel, batch.rows[0]["label"], reason, given_up)
+        await self._finish(records)
 
     async def _finish(self, records: list[AttemptRecord]) -> None:
         """Record the attempts, trying again until it commits (or the worker stops): a send

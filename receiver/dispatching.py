@@ -59,6 +59,7 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
         session_factory=session_factory(settings),
     )
     app[keys.WORKER] = worker
+    app[keys.TASKS].notices_queued = worker.wake
     task = asyncio.create_task(worker.run(), name="reelhook-dispatcher")
     yield
     task.cancel()

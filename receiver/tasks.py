@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -56,6 +57,9 @@ class TaskService:
         self.secrets = secrets
         self.settings = settings
         self.queue = SubmitQueue(store, secrets, settings, providers, self._send)
+        # Set by the dispatcher when it runs in this process: a state change that queued notices
+        # wakes it at once instead of at its next look (REELHOOK_DISPATCH_INTERVAL).
+        self.notices_queued: Callable[[], None] = _nothing
 
     async def submit(
         self, submission: Submission, idempotency_key: str | None
@@ -102,6 +106,8 @@ class TaskService:
             only_if_changes=source == "poll",
         )
         outcome = await self.store.record_event(task_id, event)
+        if outcome.changed and outcome.task["status"] in self.settings.notify_on:
+            self.notices_queued()
         if outcome.changed and is_terminal(outcome.task["status"]):
             self.queue.wake()
         return outcome.recorded
@@ -208,6 +214,10 @@ class TaskService:
         label = redact_url(address) if "url" in item else _mask_email(address)
         route_key = self.secrets.hash_secret(f"route:{channel}:{address}")[:24]
         return NewDestination(channel, self.secrets.encrypt(json.dumps(target)), label, route_key)
+
+
+def _nothing() -> None:
+    return None
 
 
 def check_request(provider: Provider, request: TaskRequest) -> None:
