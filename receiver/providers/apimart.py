@@ -19,7 +19,7 @@ from receiver.providers.errors import (
     ProviderProtocolError,
     ProviderRejected,
 )
-from receiver.providers.http import call_json, compact
+from receiver.providers.http import compact
 
 EXTRA_KEYS = ("mid_frame_images", "ref_images", "ref_videos", "prompt_optimizer")
 MAX_PROMPT_TOKENS = 1280
@@ -79,12 +79,10 @@ class APIMart(Adapter):
         idempotency_key: str | None,
     ) -> Report:
         """POST /v1/videos/generations; the answer is {code, data: [{status, task_id}]}."""
-        answer = await call_json(
+        answer = await self.call(
             client,
             "POST",
-            f"{self.config.base_url}/v1/videos/generations",
-            timeout=self.config.timeout,
-            headers=self._headers(),
+            "/v1/videos/generations",
             json=build_body(request),
         )
         data = _envelope(answer)
@@ -102,12 +100,10 @@ class APIMart(Adapter):
 
     async def fetch(self, client: httpx.AsyncClient, provider_task_id: str) -> Report:
         """GET /v1/tasks/{id}: {code, data: {id, status, progress, result, error, ...}}."""
-        answer = await call_json(
+        answer = await self.call(
             client,
             "GET",
-            f"{self.config.base_url}/v1/tasks/{provider_task_id}",
-            timeout=self.config.timeout,
-            headers=self._headers(),
+            f"/v1/tasks/{provider_task_id}",
         )
         task = _envelope(answer)
         if not isinstance(task, dict):
@@ -128,7 +124,7 @@ class APIMart(Adapter):
             payload=compact(answer),
         )
 
-    def _headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.api_key}"}
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import httpx
 
 from receiver.providers.errors import CancelNotSupported, MalformedCallback
+from receiver.providers.http import call_json
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,30 @@ class Adapter:
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
+
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that authenticate a call to this provider."""
+        raise NotImplementedError
+
+    async def call(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        path: str,
+        *,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One authenticated call to `path` on the provider's base URL; the decoded JSON answer."""
+        return await call_json(
+            client,
+            method,
+            f"{self.config.base_url}{path}",
+            timeout=timeout or self.config.timeout,
+            headers={**self.auth_headers(), **(headers or {})},
+            **kwargs,
+        )
 
     def estimate_cost(self, request: TaskRequest) -> float | None:
         """Unknown unless the provider's pricing is in our seeds."""

@@ -20,7 +20,7 @@ from receiver.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from receiver.providers.http import call_json, compact
+from receiver.providers.http import compact
 
 MODEL = "Qubico/skyreels"
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -60,12 +60,11 @@ class OneMin(Adapter):
         """Upload the image, then call IMAGE_TO_VIDEO and wait (up to the long timeout)."""
         media_type, data = await self._image_bytes(client, request.image or "")
         path = await self._upload(client, media_type, data)
-        answer = await call_json(
+        answer = await self.call(
             client,
             "POST",
-            f"{self.config.base_url}/api/features",
+            "/api/features",
             timeout=self.config.long_timeout,
-            headers=self._headers(),
             json=build_feature_body(request, path),
         )
         return record_report(answer)
@@ -88,12 +87,10 @@ class OneMin(Adapter):
 
     async def _upload(self, client: httpx.AsyncClient, media_type: str, data: bytes) -> str:
         name = f"reelhook.{MEDIA_TYPES[media_type]}"
-        answer = await call_json(
+        answer = await self.call(
             client,
             "POST",
-            f"{self.config.base_url}/api/assets",
-            timeout=self.config.timeout,
-            headers=self._headers(),
+            "/api/assets",
             files={"asset": (name, data, media_type)},
         )
         content = answer.get("fileContent") if isinstance(answer, dict) else None
@@ -106,7 +103,7 @@ class OneMin(Adapter):
             raise ProviderProtocolError("1min.ai asset answer has no fileContent.path")
         return path
 
-    def _headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         return {"API-KEY": self.config.api_key}
 
 

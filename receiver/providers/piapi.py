@@ -16,7 +16,7 @@ from receiver.providers.errors import (
     ProviderProtocolError,
     ProviderRejected,
 )
-from receiver.providers.http import body_hash, call_json, compact, loads_strict
+from receiver.providers.http import body_hash, compact, loads_strict
 
 SKYREELS = "Qubico/skyreels"
 FRAMEPACK = "Qubico/framepack"
@@ -75,24 +75,20 @@ class PiAPI(Adapter):
         idempotency_key: str | None,
     ) -> Report:
         """POST /api/v1/task with the webhook endpoint and secret."""
-        answer = await call_json(
+        answer = await self.call(
             client,
             "POST",
-            f"{self.config.base_url}/api/v1/task",
-            timeout=self.config.timeout,
-            headers=self._headers(),
+            "/api/v1/task",
             json=build_create_body(request, callback),
         )
         return task_report(unwrap(answer), source="submit", payload=compact(answer))
 
     async def fetch(self, client: httpx.AsyncClient, provider_task_id: str) -> Report:
         """GET /api/v1/task/{id}."""
-        answer = await call_json(
+        answer = await self.call(
             client,
             "GET",
-            f"{self.config.base_url}/api/v1/task/{provider_task_id}",
-            timeout=self.config.timeout,
-            headers=self._headers(),
+            f"/api/v1/task/{provider_task_id}",
         )
         return task_report(unwrap(answer), source="poll", payload=compact(answer))
 
@@ -120,7 +116,7 @@ class PiAPI(Adapter):
         key = f"cb:{data['task_id']}:{status}:{stamp}:{body_hash(body)}"
         return _report_from_task(data, key, compact(message))
 
-    def _headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         return {"x-api-key": self.config.api_key}
 
 

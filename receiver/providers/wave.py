@@ -20,7 +20,7 @@ from receiver.providers.errors import (
     ProviderProtocolError,
     ProviderRejected,
 )
-from receiver.providers.http import body_hash, call_json, compact, loads_strict
+from receiver.providers.http import body_hash, compact, loads_strict
 
 ACTIONS = (
     "generate",
@@ -111,15 +111,12 @@ class Wave(Adapter):
         idempotency_key: str | None,
     ) -> Report:
         """POST /v1/tasks with the callback URL and events; Idempotency-Key dedupes resends."""
-        headers = self._headers()
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         try:
-            answer = await call_json(
+            answer = await self.call(
                 client,
                 "POST",
-                f"{self.config.base_url}/v1/tasks",
-                timeout=self.config.timeout,
+                "/v1/tasks",
                 headers=headers,
                 json=build_body(request, callback),
             )
@@ -132,12 +129,10 @@ class Wave(Adapter):
 
     async def fetch(self, client: httpx.AsyncClient, provider_task_id: str) -> Report:
         """GET /v1/tasks/{id}: the truth about the task."""
-        answer = await call_json(
+        answer = await self.call(
             client,
             "GET",
-            f"{self.config.base_url}/v1/tasks/{provider_task_id}",
-            timeout=self.config.timeout,
-            headers=self._headers(),
+            f"/v1/tasks/{provider_task_id}",
         )
         task = unwrap(answer)
         status = str(task.get("status", "")).lower()
@@ -146,12 +141,10 @@ class Wave(Adapter):
 
     async def cancel(self, client: httpx.AsyncClient, provider_task_id: str) -> None:
         """POST /v1/tasks/{id}/cancel; Wave allows it only while the task is queued."""
-        await call_json(
+        await self.call(
             client,
             "POST",
-            f"{self.config.base_url}/v1/tasks/{provider_task_id}/cancel",
-            timeout=self.config.timeout,
-            headers=self._headers(),
+            f"/v1/tasks/{provider_task_id}/cancel",
         )
 
     def presented_secret(self, headers: Mapping[str, str], path_token: str | None) -> str | None:
@@ -180,7 +173,7 @@ class Wave(Adapter):
         key = f"cb:{task_id}:{event or task['status']}:{body_hash(body)}"
         return task_report(task, key=key, payload=compact(message))
 
-    def _headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.api_key}"}
 
 
