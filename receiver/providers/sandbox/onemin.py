@@ -85,7 +85,8 @@ class OneminSimulator:
             "name": asset.filename,
         }
         answer: dict[str, Any] = {
-            "asset": {"key": path, "location": f"{self.base_url}/{path}"}, "fileContent": content
+            "asset": {"key": path, "location": f"{self.base_url}/{path}"},
+            "fileContent": content,
         }
         if self.script.malformed == "file_content_list":
             answer["fileContent"] = [content]

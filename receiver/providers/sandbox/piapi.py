@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from aiohttp import web
+
+from receiver.providers.sandbox.serve import Background
 
 MODELS = {"Qubico/skyreels", "Qubico/framepack"}
 
@@ -57,8 +58,7 @@ class PiapiSimulator:
         self.received: list[dict[str, Any]] = []
         self.sent: list[SentCallback] = []
         self._ids = itertools.count(1)
-        self._jobs: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
+        self._background = Background()
         self.base_url = ""
 
     def app(self) -> web.Application:
@@ -66,21 +66,12 @@ class PiapiSimulator:
         app = web.Application()
         app.router.add_post("/api/v1/task", self._create)
         app.router.add_get("/api/v1/task/{task_id}", self._get)
-        app.cleanup_ctx.append(self._session_ctx)
+        app.cleanup_ctx.append(self._background.lifetime)
         return app
 
     async def wait_idle(self) -> None:
         """Wait until every scheduled webhook has been sent."""
-        while self._jobs:
-            await asyncio.gather(*list(self._jobs), return_exceptions=True)
-
-    async def _session_ctx(self, app: web.Application) -> Any:
-        self._session = aiohttp.ClientSession()
-        yield
-        for job in list(self._jobs):
-            job.cancel()
-        await asyncio.gather(*self._jobs, return_exceptions=True)
-        await self._session.close()
+        await self._background.wait_idle()
 
     async def _create(self, request: web.Request) -> web.Response:
         if request.headers.get("x-api-key") != self.api_key:
@@ -139,9 +130,7 @@ class PiapiSimulator:
         return task
 
     def _schedule(self, task_id: str) -> None:
-        job = asyncio.get_running_loop().create_task(self._run_task(task_id))
-        self._jobs.add(job)
-        job.add_done_callback(self._jobs.discard)
+        self._background.start(self._run_task(task_id))
 
     async def _run_task(self, task_id: str) -> None:
         task = self.tasks[task_id]
@@ -173,7 +162,7 @@ class PiapiSimulator:
 
     async def _notify(self, task_id: str, override_status: str | None = None) -> None:
         hook = self.webhooks.get(task_id)
-        if hook is None or self._session is None:
+        if hook is None:
             return
         data = dict(self.tasks[task_id])
         if override_status is not None:
@@ -183,20 +172,12 @@ class PiapiSimulator:
             self.sent.append(SentCallback(task_id, data["status"], None))
             return
         for _ in range(1 + self.script.retries):
-            answer = await self._post(hook, body)
+            headers = {"content-type": "application/json", "x-webhook-secret": hook["secret"]}
+            answer = await self._background.post(hook["endpoint"], body, headers)
             self.sent.append(SentCallback(task_id, data["status"], answer))
             if answer is not None and 200 <= answer < 300:
                 return
             await asyncio.sleep(self.script.retry_delay)
-
-    async def _post(self, hook: dict[str, str], body: str) -> int | None:
-        assert self._session is not None
-        headers = {"content-type": "application/json", "x-webhook-secret": hook["secret"]}
-        try:
-            async with self._session.post(hook["endpoint"], data=body, headers=headers) as answer:
-                return answer.status
-        except aiohttp.ClientError:
-            return None
 
 
 def check_create_body(body: Any) -> str | None:

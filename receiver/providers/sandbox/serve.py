@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import aiohttp
 from aiohttp import web
 
 
@@ -40,3 +45,42 @@ class LocalServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+class Background:
+    """A simulator's background jobs (tasks that progress and call back) and the HTTP session
+    they call back with; `lifetime` goes into the simulator app's cleanup_ctx."""
+
+    def __init__(self) -> None:
+        self.jobs: set[asyncio.Task[None]] = set()
+        self.session: aiohttp.ClientSession | None = None
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background, keeping a reference until it ends."""
+        job = asyncio.get_running_loop().create_task(work)
+        self.jobs.add(job)
+        job.add_done_callback(self.jobs.discard)
+
+    async def wait_idle(self) -> None:
+        """Wait until every background job has ended."""
+        while self.jobs:
+            await asyncio.gather(*list(self.jobs), return_exceptions=True)
+
+    async def post(self, url: str, body: str, headers: dict[str, str]) -> int | None:
+        """POST a callback; the receiver's status, or None when it could not be reached."""
+        if self.session is None:
+            return None
+        try:
+            async with self.session.post(url, data=body, headers=headers) as answer:
+                return answer.status
+        except aiohttp.ClientError:
+            return None
+
+    async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
+        """Open the session for the app's life; on the way out stop every job, then close it."""
+        self.session = aiohttp.ClientSession()
+        yield
+        for job in list(self.jobs):
+            job.cancel()
+        await asyncio.gather(*self.jobs, return_exceptions=True)
+        await self.session.close()

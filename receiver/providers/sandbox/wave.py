@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from aiohttp import web
+
+from receiver.providers.sandbox.serve import Background
 
 MODELS = ("skyreels-v4-fast", "skyreels-v4-std")
 DEFAULT_EVENTS = ("succeeded", "failed")
@@ -61,8 +62,7 @@ class WaveSimulator:
         self._keys: dict[str, str] = {}
         self._gates: dict[str, asyncio.Event] = {}
         self._ids = itertools.count(1)
-        self._jobs: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
+        self._background = Background()
 
     def app(self) -> web.Application:
         """The aiohttp app to serve."""
@@ -70,7 +70,7 @@ class WaveSimulator:
         app.router.add_post("/v1/tasks", self._create)
         app.router.add_get("/v1/tasks/{task_id}", self._get)
         app.router.add_post("/v1/tasks/{task_id}/cancel", self._cancel)
-        app.cleanup_ctx.append(self._session_ctx)
+        app.cleanup_ctx.append(self._background.lifetime)
         return app
 
     def finish(self, task_id: str) -> None:
@@ -79,22 +79,13 @@ class WaveSimulator:
 
     async def wait_idle(self) -> None:
         """Wait until every running task has finished and sent its callbacks."""
-        while self._jobs:
-            await asyncio.gather(*list(self._jobs), return_exceptions=True)
+        await self._background.wait_idle()
 
     def unfinished(self) -> list[str]:
         """Ids of tasks that are queued or processing."""
         return [
             t["task_id"] for t in self.tasks.values() if t["status"] in ("queued", "processing")
         ]
-
-    async def _session_ctx(self, app: web.Application) -> Any:
-        self._session = aiohttp.ClientSession()
-        yield
-        for job in list(self._jobs):
-            job.cancel()
-        await asyncio.gather(*self._jobs, return_exceptions=True)
-        await self._session.close()
 
     async def _create(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
@@ -160,9 +151,7 @@ class WaveSimulator:
         return task
 
     def _start(self, task_id: str) -> None:
-        job = asyncio.get_running_loop().create_task(self._run(task_id))
-        self._jobs.add(job)
-        job.add_done_callback(self._jobs.discard)
+        self._background.start(self._run(task_id))
 
     async def _run(self, task_id: str) -> None:
         task = self.tasks[task_id]
@@ -219,19 +208,14 @@ class WaveSimulator:
 
     async def _notify(self, task_id: str, event: str) -> None:
         hook = self.hooks.get(task_id)
-        if hook is None or event not in hook[1] or self._session is None:
+        if hook is None or event not in hook[1]:
             return
         if self.script.drop_callbacks:
             self.sent.append(SentCallback(task_id, event, None))
             return
         body = json.dumps({"event": event, "data": self._view(self.tasks[task_id])})
-        try:
-            async with self._session.post(
-                hook[0], data=body, headers={"content-type": "application/json"}
-            ) as answer:
-                self.sent.append(SentCallback(task_id, event, answer.status))
-        except aiohttp.ClientError:
-            self.sent.append(SentCallback(task_id, event, None))
+        answer = await self._background.post(hook[0], body, {"content-type": "application/json"})
+        self.sent.append(SentCallback(task_id, event, answer))
 
 
 def check_body(body: Any) -> str | None:
