@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -90,7 +90,7 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         email_from=env.get("REELHOOK_EMAIL_FROM") or None,
         email_to=_email_to(env),
         notify_on=_notify_on(env),
-        provider_timeout=float(_int(env, "REELHOOK_PROVIDER_TIMEOUT", 30, 1, 3600)),
+        provider_timeout=_seconds(env, "REELHOOK_PROVIDER_TIMEOUT", 30.0, 1.0, 3600.0),
         max_callback_bytes=_int(env, "REELHOOK_MAX_CALLBACK_BYTES", 256 * 1024, 1024, 1 << 30),
         max_submit_bytes=_int(env, "REELHOOK_MAX_SUBMIT_BYTES", 16 << 20, 1024, 1 << 30),
         max_concurrent_callbacks=_int(env, "REELHOOK_MAX_CONCURRENT_CALLBACKS", 256, 1, 100_000),
@@ -146,16 +146,7 @@ def _provider(env: Mapping[str, str], name: str) -> ProviderSettings:
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number; got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be from {low} to {high}; got {value}")
-    return value
+    return int(_bounded(env, name, default, low, high, int, "a whole number", ""))
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
@@ -176,7 +167,9 @@ def _smtp_url(env: Mapping[str, str]) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise SettingsError("REELHOOK_SMTP_URL must look like smtp://user:pass@host:port or smtps://...")
+        raise SettingsError(
+            "REELHOOK_SMTP_URL must look like smtp://user:pass@host:port or smtps://..."
+        )
     return value
 
 
@@ -202,15 +195,29 @@ def _email_to(env: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    return _bounded(env, name, default, low, high, float, "a number of seconds", " seconds")
+
+
+def _bounded(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    low: float,
+    high: float,
+    parse: Callable[[str], float],
+    kind: str,
+    unit: str,
+) -> float:
+    """The setting parsed and checked against [low, high]; the default when unset."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a number of seconds; got {raw!r}") from None
+        raise SettingsError(f"{name} must be {kind}; got {raw!r}") from None
     if not low <= value <= high:
-        raise SettingsError(f"{name} must be from {low:g} to {high:g} seconds; got {raw}")
+        raise SettingsError(f"{name} must be from {low:g} to {high:g}{unit}; got {raw}")
     return value
 
 
