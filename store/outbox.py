@@ -15,6 +15,7 @@ from typing import Any
 
 from store.errors import DeliveryBusy, DeliveryNotFound
 from store.models import iso_from_epoch, utc_now_iso
+from store.queries import page_filter
 from store.reader import Reader
 from store.writer import Writer
 
@@ -163,29 +164,31 @@ def select_deliveries(
     before_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Deliveries newest first, each with its destination and `attempt_log` (oldest first)."""
-    clauses, params = [], []
-    for column, value in (("d.id", delivery_id), ("d.task_id", task_id), ("d.status", status)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if before_id is not None:
-        clauses.append("d.id < ?")
-        params.append(before_id)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    where, params = page_filter(
+        [("d.id", delivery_id), ("d.task_id", task_id), ("d.status", status)], "d.id", before_id
+    )
     rows = conn.execute(
         "SELECT d.*, s.channel, s.label, s.disabled_reason FROM deliveries d"
         f" JOIN destinations s ON s.id = d.destination_id {where} ORDER BY d.id DESC LIMIT ?",
         (*params, limit),
     ).fetchall()
-    deliveries = [dict(row) for row in rows]
-    for delivery in deliveries:
-        delivery["attempt_log"] = [
-            dict(attempt) for attempt in conn.execute(
-                "SELECT started_at, duration_ms, status_code, error, outcome FROM attempts"
-                " WHERE delivery_id = ? ORDER BY id", (delivery["id"],)
-            )
-        ]
-    return deliveries
+    deliveries = {row["id"]: dict(row, attempt_log=[]) for row in rows}
+    for attempt in _attempts_of(conn, list(deliveries)):
+        deliveries[attempt.pop("delivery_id")]["attempt_log"].append(attempt)
+    return list(deliveries.values())
+
+
+def _attempts_of(conn: sqlite3.Connection, delivery_ids: list[int]) -> list[dict[str, Any]]:
+    """Every attempt of these deliveries, oldest first, in one query."""
+    if not delivery_ids:
+        return []
+    marks = ",".join("?" * len(delivery_ids))
+    rows = conn.execute(
+        "SELECT delivery_id, started_at, duration_ms, status_code, error, outcome FROM attempts"
+        f" WHERE delivery_id IN ({marks}) ORDER BY id",
+        delivery_ids,
+    ).fetchall()
+    return [dict(row) for row in rows]
 
 
 class Outbox:

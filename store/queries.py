@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from store.errors import IdempotencyConflict, TaskNotFound
@@ -150,19 +151,24 @@ def select_tasks(
     before_id: str | None,
 ) -> list[dict[str, Any]]:
     """Tasks newest first, optionally filtered, starting after the cursor id."""
-    clauses, params = [], []
-    for column, value in (("status", status), ("provider", provider)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if before_id is not None:
-        clauses.append("id < ?")
-        params.append(before_id)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    where, params = page_filter([("status", status), ("provider", provider)], "id", before_id)
     rows = conn.execute(
         f"SELECT * FROM tasks {where} ORDER BY id DESC LIMIT ?", (*params, limit)
     ).fetchall()
     return [dict(row) for row in rows]
+
+
+def page_filter(
+    equal: Sequence[tuple[str, Any]], id_column: str, before_id: Any
+) -> tuple[str, list[Any]]:
+    """A WHERE clause (or "") and its parameters: each column equal to its value where the value
+    is given, and `id_column` below the cursor where there is one."""
+    clauses = [f"{column} = ?" for column, value in equal if value is not None]
+    params = [value for _, value in equal if value is not None]
+    if before_id is not None:
+        clauses.append(f"{id_column} < ?")
+        params.append(before_id)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 def select_events(conn: sqlite3.Connection, task_id: str) -> list[dict[str, Any]]:
