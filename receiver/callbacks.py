@@ -61,7 +61,7 @@ async def _record(
     known = task["provider_task_id"]
     if known and report.provider_task_id and report.provider_task_id != known:
         raise BadRequest("callback is about another task than the one this address belongs to")
-    if getattr(provider, "confirm_terminal", False):
+    if provider.confirm_terminal:
         recorded = await apply_confirmed(app[keys.TASKS], task, provider, report)
     else:
         recorded = await app[keys.TASKS].apply_report(task_id, report, "callback")

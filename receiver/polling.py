@@ -67,7 +67,7 @@ class Poller:
     async def poll_due(self) -> None:
         """One pass: schedule new tasks, time out late ones, ask the provider about due ones."""
         providers = self.service.providers
-        names = [name for name, p in providers.items() if getattr(p, "pollable", True)]
+        names = [name for name, p in providers.items() if p.pollable]
         now = time.time()
         rows = await self.service.store.polling.due(now, names, BATCH)
         await asyncio.gather(

@@ -123,7 +123,7 @@ class SubmitQueue:
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
     ) -> None:
         sending = self._send(task_id, provider, request, secret, key or f"reelhook-{task_id}")
-        if getattr(provider, "background_submit", False):
+        if provider.background_submit:
             job = asyncio.get_running_loop().create_task(self._finish(task_id, provider, sending))
             self._background.add(job)
             job.add_done_callback(self._background.discard)

@@ -171,7 +171,7 @@ class TaskService:
         if not provider.supports_callbacks:
             return None
         url = f"{self.settings.public_url}/callbacks/{provider.name}/{task_id}"
-        if getattr(provider, "token_in_path", False):
+        if provider.token_in_path:
             url = f"{url}/{secret}"
         events = tuple(sorted(self.settings.notify_on | {"succeeded", "failed"}))
         return CallbackTarget(url=url, secret=secret, events=events)

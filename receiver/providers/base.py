@@ -69,6 +69,10 @@ class Provider(Protocol):
     name: str
     models: frozenset[str]
     supports_callbacks: bool
+    token_in_path: bool  # the callback secret travels in the callback URL's path
+    confirm_terminal: bool  # a terminal callback counts only once Get Task agrees
+    pollable: bool  # has a Get Task to poll
+    background_submit: bool  # the submit call lasts as long as the generation
 
     def validate(self, request: TaskRequest) -> None:
         """Raise InvalidRequest naming the first field that breaks the provider's rules."""
@@ -108,7 +112,8 @@ class Adapter:
     supports_callbacks = False
     token_in_path = False
     confirm_terminal = False
-    can_cancel = False
+    pollable = True
+    background_submit = False
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config

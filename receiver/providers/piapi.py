@@ -40,7 +40,6 @@ class PiAPI(Adapter):
     name = "piapi"
     models = frozenset({SKYREELS, FRAMEPACK})
     supports_callbacks = True
-    can_cancel = False
 
     def validate(self, request: TaskRequest) -> None:
         """SkyReels: prompt, image, aspect ratio, guidance in (0, 10]; Framepack: image, 10-30 s."""

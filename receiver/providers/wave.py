@@ -68,7 +68,6 @@ class Wave(Adapter):
     supports_callbacks = True
     token_in_path = True
     confirm_terminal = True
-    can_cancel = True
 
     def validate(self, request: TaskRequest) -> None:
         """Wave's limits: duration 3-15, prompt up to 5000 characters, its resource table."""
