@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -165,3 +166,20 @@ async def test_cost_follows_tier_resolution_and_video_reference(client: Any) -> 
     wave_row = next(row for row in costs["providers"] if row["provider"] == "wave")
     assert wave_row["tasks"] == 2 and wave_row["cost_usd"] == pytest.approx(1.78075)
     assert costs["total_usd"] == pytest.approx(1.78075)
+
+
+@pytest.mark.parametrize("in_seconds", [True, False])
+async def test_wave_times_are_recorded_in_seconds_whatever_unit_wave_used(
+    client: Any, wave_sim: Any, in_seconds: bool
+) -> None:
+    wave_sim.script.times_in_seconds = in_seconds
+    started = time.time()
+    task = await (await client.post("/v1/tasks", json=wave())).json()
+    await wait_for_status(client, task["id"])
+    await wave_sim.wait_idle()
+    events = (await (await client.get(f"/v1/tasks/{task['id']}/events")).json())["events"]
+    final = [e for e in events if e["status"] == "succeeded"][-1]["payload"]["reelhook_times"]
+    raw = wave_sim.tasks[task["provider_task_id"]]
+    assert started - 1 <= final["created_at"] <= time.time() + 1
+    assert final["completed_at"] == pytest.approx(raw["completed_at"], abs=1.0)
+    assert final["expires_at"] == pytest.approx(raw["completed_at"] + 86400, abs=1.0)

@@ -124,7 +124,7 @@ class Wave(Adapter):
                 raise ProviderBusy(str(exc)) from exc
             raise
         task = unwrap(answer)
-        return task_report(task, key=f"submit:{task['task_id']}", payload=compact(answer))
+        return task_report(task, key=f"submit:{task['task_id']}", message=answer)
 
     async def fetch(self, client: httpx.AsyncClient, provider_task_id: str) -> Report:
         """GET /v1/tasks/{id}: the truth about the task."""
@@ -136,7 +136,7 @@ class Wave(Adapter):
         task = unwrap(answer)
         status = str(task.get("status", "")).lower()
         key = f"poll:{status}:{v4.progress(task.get('progress'))}"
-        return task_report(task, key=key, payload=compact(answer))
+        return task_report(task, key=key, message=answer)
 
     async def cancel(self, client: httpx.AsyncClient, provider_task_id: str) -> None:
         """POST /v1/tasks/{id}/cancel; Wave allows it only while the task is queued."""
@@ -170,7 +170,7 @@ class Wave(Adapter):
         if not isinstance(task.get("status"), str):
             raise MalformedCallback("neither a status nor an event is given")
         key = f"cb:{task_id}:{event or task['status']}:{body_hash(body)}"
-        return task_report(task, key=key, payload=compact(message))
+        return task_report(task, key=key, message=message)
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.api_key}"}
@@ -208,8 +208,11 @@ def unwrap(answer: Any) -> dict[str, Any]:
     return {**answer, "task_id": task_id}
 
 
-def task_report(task: dict[str, Any], *, key: str, payload: str) -> Report:
-    """A Report from Wave's task object (status names of tasks and of callback events)."""
+def task_report(task: dict[str, Any], *, key: str, message: dict[str, Any]) -> Report:
+    """A Report from Wave's task object (status names of tasks and of callback events).
+
+    The stored payload is Wave's message plus `reelhook_times`: its created_at, completed_at and
+    result.expires_at in Unix seconds, since Wave sends them in seconds or in milliseconds."""
     status = str(task.get("status", "")).lower()
     ours = v4.STATUS.get(status)
     return Report(
@@ -222,7 +225,7 @@ def task_report(task: dict[str, Any], *, key: str, payload: str) -> Report:
         error=v4.error_text(task.get("error"), "Wave reported the task failed")
         if ours == "failed"
         else None,
-        payload=payload,
+        payload=compact({**message, "reelhook_times": task_times(task)}),
     )
 
 
