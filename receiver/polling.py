@@ -25,7 +25,7 @@ from receiver.providers.base import Provider, Report
 from receiver.providers.errors import ProviderError
 from receiver.settings import Settings
 from store import EventIn, Observation
-from store.states import FAILED, TaskState, advance, is_terminal
+from store.states import FAILED, is_terminal
 
 if TYPE_CHECKING:
     from receiver.tasks import TaskService
@@ -38,13 +38,6 @@ MAX_TICK = 1.0
 def poll_interval(attempts: int, settings: Settings) -> float:
     """Seconds to the next poll after `attempts` polls: doubling from the first, to the ceiling."""
     return float(min(settings.poll_initial * 2.0 ** min(attempts, 30), settings.poll_max_interval))
-
-
-def says_something_new(task: dict[str, Any], report: Report) -> bool:
-    """True when the report would change the task (status, progress, video or error)."""
-    current = TaskState(task["status"], task["progress"] or 0, task["video_url"])
-    seen = Observation(report.status, report.progress, report.video_url, report.error)
-    return advance(current, seen) != current
 
 
 class Poller:
@@ -113,8 +106,8 @@ class Poller:
                       type(exc).__name__)
             return
         try:
-            if says_something_new(row, report):
-                await self.service.apply_report(row["id"], report, "poll")
+            # Recorded only if it moves the task: the store decides in the same transaction.
+            await self.service.apply_report(row["id"], report, "poll")
         except Exception as exc:
             log.error("recording the poll of %s at %s failed: %s", row["id"], provider.name,
                       type(exc).__name__)
