@@ -152,8 +152,7 @@ class TaskService:
     async def _send(
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
     ) -> None:
-        callback = self._callback(provider, task_id, secret)
-        await self.store.mark_submit_state(task_id, "sending")
+        callback = self._callback(provider, task_id, secret)  # the queue claimed it ("sending")
         try:
             report = await provider.submit(self.http, request, callback, key)
         except ProviderBusy as exc:

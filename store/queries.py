@@ -180,8 +180,3 @@ def select_events(conn: sqlite3.Connection, task_id: str) -> list[dict[str, Any]
         (task_id,),
     ).fetchall()
     return [dict(row) for row in rows]
-
-
-def mark_submit_state(conn: sqlite3.Connection, task_id: str, state: str) -> None:
-    """Note how far the submission to the provider has got (pending, sending, sent, failed)."""
-    conn.execute("UPDATE tasks SET submit_state = ? WHERE id = ?", (state, task_id))

@@ -76,12 +76,6 @@ class Store:
             )
         )
 
-    async def mark_submit_state(self, task_id: str, state: str) -> None:
-        """Note how far the submission to the provider has got."""
-        await self.writer.run(
-            functools.partial(queries.mark_submit_state, task_id=task_id, state=state)
-        )
-
     async def get_task(self, task_id: str) -> dict[str, Any]:
         """One task; TaskNotFound if there is none."""
         return await self.reader.run(functools.partial(queries.fetch_task, task_id=task_id))
