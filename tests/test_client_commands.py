@@ -1,0 +1,51 @@
+"""`reelhook submit`, `tasks` and `show` against a running server, through its client API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from receiver.cli import main
+from tests.conftest import API_TOKEN, IMAGE_URL, wait_for_status
+
+
+async def test_submit_tasks_and_show(
+    client: Any, piapi_sim: Any, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REELHOOK_URL", str(client.make_url("")).rstrip("/"))
+    monkeypatch.setenv("REELHOOK_API_TOKEN", API_TOKEN)
+    argv = ["submit", "--provider", "piapi", "--model", "Qubico/skyreels", "--prompt", "a smile",
+            "--image", IMAGE_URL, "--guidance-scale", "4", "--metadata", '{"order": 9}',
+            "--idempotency-key", "cli-1"]
+    assert await asyncio.to_thread(main, argv) == 0
+    task = json.loads(capsys.readouterr().out)
+    assert (task["provider"], task["metadata"]) == ("piapi", {"order": 9})
+    assert piapi_sim.received[0]["body"]["input"]["guidance_scale"] == 4
+    await wait_for_status(client, task["id"])
+
+    assert await asyncio.to_thread(main, ["tasks", "--provider", "piapi"]) == 0
+    listing = capsys.readouterr().out
+    assert task["id"] in listing and "succeeded" in listing and "$0.15" in listing
+
+    assert await asyncio.to_thread(main, ["show", task["id"]]) == 0
+    shown = capsys.readouterr().out
+    assert '"status": "succeeded"' in shown and "callback" in shown and "completed" in shown
+
+
+async def test_commands_say_what_went_wrong(
+    client: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REELHOOK_URL", str(client.make_url("")).rstrip("/"))
+    monkeypatch.setenv("REELHOOK_API_TOKEN", API_TOKEN)
+    argv = ["submit", "--provider", "piapi", "--model", "Qubico/skyreels", "--prompt", "x"]
+    assert await asyncio.to_thread(main, argv) == 1
+    assert "422: image is required" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["show", "tsk_missing"]) == 1
+    assert "404" in capsys.readouterr().err
+    monkeypatch.setenv("REELHOOK_API_TOKEN", "wrong-token-0123456789")
+    assert await asyncio.to_thread(main, ["tasks"]) == 1
+    assert "401" in capsys.readouterr().err
