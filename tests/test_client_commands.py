@@ -49,3 +49,14 @@ async def test_commands_say_what_went_wrong(
     monkeypatch.setenv("REELHOOK_API_TOKEN", "wrong-token-0123456789")
     assert await asyncio.to_thread(main, ["tasks"]) == 1
     assert "401" in capsys.readouterr().err
+
+
+def test_keygen_prints_a_key_that_serve_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    from receiver.settings import from_environ
+
+    assert main(["keygen"]) == 0
+    key = capsys.readouterr().out.strip()
+    settings = from_environ({"REELHOOK_API_TOKEN": API_TOKEN, "REELHOOK_SECRET_KEY": key})
+    assert settings.secret_key == key.encode()
+    assert main(["keygen"]) == 0
+    assert capsys.readouterr().out.strip() != key
