@@ -16,7 +16,8 @@ from dispatcher.errors import ConfigError, DeliveryError, DispatchError, Unreach
 from dispatcher.notice import notice_from_row
 from dispatcher.pacing import Batch, Pacer, route_of
 from dispatcher.retry import Outcome, outcome_of, retry_after
-from store.outbox import AttemptRecord, Outbox
+from store.interface import OutboxStore
+from store.outbox import AttemptRecord
 
 log = logging.getLogger("reelhook.dispatcher")
 FINISH_FIRST_WAIT = 0.05
@@ -27,7 +28,7 @@ class AttemptRunner:
     """Sends batches through the channels and writes down what happened."""
 
     def __init__(
-        self, outbox: Outbox, config: DispatchConfig, pacer: Pacer, owner: str,
+        self, outbox: OutboxStore, config: DispatchConfig, pacer: Pacer, owner: str,
         channels: Mapping[str, Channel],
     ) -> None:
         self.outbox = outbox

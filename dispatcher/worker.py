@@ -23,7 +23,7 @@ from dispatcher.attempts import AttemptRunner
 from dispatcher.channels import build_channels
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Batch, Pacer, plan, route_of
-from store.outbox import Outbox
+from store.interface import OutboxStore
 
 log = logging.getLogger("reelhook.dispatcher")
 # On a stop, a send still going at this share of its timeout counts as hanging: it is handed back
@@ -36,7 +36,7 @@ class Worker:
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: OutboxStore,
         config: DispatchConfig,
         *,
         owner: str | None = None,
@@ -138,8 +138,11 @@ class Worker:
 
     async def _sleep(self, delay: float) -> None:
         if delay > 0:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that arrives
+            # together with a wake-up, and the worker would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
         self._wake.clear()
 
     async def _stop_inflight(self) -> None:

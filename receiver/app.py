@@ -26,7 +26,7 @@ from receiver.providers.base import ProviderConfig
 from receiver.secrets import SecretBox
 from receiver.settings import PROVIDER_HOSTS, Settings
 from receiver.tasks import TaskService
-from store import Store
+from store import open_store
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -66,8 +66,12 @@ def _add_routes(app: web.Application) -> None:
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    store = await Store.open(
-        settings.database, notify_on=settings.notify_on, busy_timeout=settings.db_busy_timeout
+    store = await open_store(
+        settings.database,
+        notify_on=settings.notify_on,
+        busy_timeout=settings.db_busy_timeout,
+        pool_size=settings.db_pool_size,
+        migrate=False,
     )
     app[keys.STORE] = store
     yield

@@ -19,7 +19,8 @@ from receiver import keys
 from receiver.errors import SettingsError
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
-from store import Store
+from store import open_store
+from store.interface import DELIVERIES
 
 
 def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:
@@ -48,9 +49,10 @@ def session_factory(settings: Settings) -> Callable[[], aiohttp.ClientSession]:
 
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: run the outbox worker beside the web app (unless REELHOOK_WORKER=off)."""
+    """cleanup_ctx: run the outbox worker beside the web app (unless REELHOOK_WORKER or
+    REELHOOK_BACKGROUND is off)."""
     settings = app[keys.SETTINGS]
-    if not settings.run_worker:
+    if not (settings.run_worker and settings.background):
         yield
         return
     worker = Worker(
@@ -60,8 +62,10 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.WORKER] = worker
     app[keys.TASKS].notices_queued = worker.wake
+    unsubscribe = app[keys.STORE].subscribe(DELIVERIES, lambda _: worker.wake())
     task = asyncio.create_task(worker.run(), name="reelhook-dispatcher")
     yield
+    unsubscribe()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -71,8 +75,13 @@ async def run_worker(settings: Settings) -> None:
     """`reelhook worker`: the outbox worker alone, until interrupted or sent SIGTERM, when it
     hands back what it holds."""
     config = dispatch_config(settings, SecretBox(settings.secret_key))
-    store = await Store.open(settings.database, notify_on=settings.notify_on)
+    store = await open_store(
+        settings.database, notify_on=settings.notify_on, busy_timeout=settings.db_busy_timeout,
+        pool_size=settings.db_pool_size, migrate=False,
+    )
     worker = Worker(store.outbox, config, session_factory=session_factory(settings))
+    # On PostgreSQL a notice queued by any process wakes this worker at once (LISTEN/NOTIFY).
+    store.subscribe(DELIVERIES, lambda _: worker.wake())
     task = asyncio.create_task(worker.run())
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):

@@ -13,10 +13,10 @@ from receiver.providers.base import Provider
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
 from receiver.tasks import TaskService
-from store import Store
+from store import TaskStore
 
 SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", Store)
+STORE = web.AppKey("store", TaskStore)
 HTTP = web.AppKey("http", httpx.AsyncClient)
 PROVIDERS = web.AppKey("providers", dict[str, Provider])
 SECRETS = web.AppKey("secrets", SecretBox)

@@ -25,6 +25,7 @@ from receiver.providers.base import Provider, Report
 from receiver.providers.errors import ProviderError
 from receiver.settings import Settings
 from store import EventIn, Observation
+from store.interface import SLOTS
 from store.states import FAILED, is_terminal
 
 if TYPE_CHECKING:
@@ -62,7 +63,10 @@ class Poller:
         providers = self.service.providers
         names = [name for name, p in providers.items() if p.pollable]
         now = time.time()
-        rows = await self.service.store.polling.due(now, names, BATCH)
+        lease = 2 * self.settings.provider_timeout + 5.0
+        rows = await self.service.store.polling.claim_due(
+            now, names, BATCH, self.service.queue.owner, lease
+        )
         await asyncio.gather(
             *(self._poll_one(row, providers[row["provider"]], now) for row in rows)
         )
@@ -146,13 +150,20 @@ async def loops_ctx(app: web.Application) -> AsyncIterator[None]:
     queue in the background until the app stops."""
     service = app[keys.TASKS]
     settings = app[keys.SETTINGS]
+    if not settings.background:
+        yield
+        await service.queue.close()
+        return
     await service.queue.fail_interrupted()
+    # On PostgreSQL a slot freed in any process wakes this queue at once (LISTEN/NOTIFY).
+    unsubscribe = service.store.subscribe(SLOTS, lambda _: service.queue.wake())
     loop = asyncio.get_running_loop()
     jobs = [
         loop.create_task(Poller(service, settings).run(), name="reelhook-poller"),
         loop.create_task(service.queue.run(), name="reelhook-submit-queue"),
     ]
     yield
+    unsubscribe()
     for job in jobs:
         job.cancel()
     for job in jobs:

@@ -12,6 +12,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import secrets as token
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
@@ -20,12 +23,19 @@ from typing import Any
 from receiver.providers.base import Provider, TaskRequest
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
-from store import EventIn, Observation, Store
+from store import EventIn, Observation, TaskStore
 from store.states import FAILED
 
 log = logging.getLogger("reelhook.queue")
 SendFn = Callable[[str, Provider, TaskRequest, str, str | None], Awaitable[None]]
 MAX_TICK = 1.0
+# How often the queue looks for sends whose claim's lease ran out (a process died mid-send).
+TAKEOVER_EVERY = 5.0
+
+
+def process_owner() -> str:
+    """An owner id for this process's claims: host, pid and a random part."""
+    return f"{socket.gethostname()}-{os.getpid()}-{token.token_hex(3)}"
 
 
 class SubmitQueue:
@@ -33,7 +43,7 @@ class SubmitQueue:
 
     def __init__(
         self,
-        store: Store,
+        store: TaskStore,
         secrets: SecretBox,
         settings: Settings,
         providers: Mapping[str, Provider],
@@ -45,13 +55,14 @@ class SubmitQueue:
         self.providers = providers
         self._send = send
         self._wake = asyncio.Event()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: dict[asyncio.Task[None], tuple[str, str]] = {}
+        self.owner = process_owner()
 
     async def offer(
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
     ) -> None:
         """Send the new task now if its provider has a free slot, else hold it."""
-        if await self.store.polling.claim_slot(task_id, provider.name, self._cap(provider)):
+        if await self._claim(task_id, provider):
             await self._dispatch(task_id, provider, request, secret, key)
         else:
             log.info("holding %s: %s has no free slot", task_id, provider.name)
@@ -78,11 +89,18 @@ class SubmitQueue:
     async def run(self) -> None:
         """Send held tasks as slots free, until cancelled."""
         tick = min(MAX_TICK, self.settings.poll_initial)
+        last_takeover = time.monotonic()
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that arrives
+            # together with a wake-up, and the loop would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=tick)
+                async with asyncio.timeout(tick):
+                    await self._wake.wait()
             self._wake.clear()
             try:
+                if time.monotonic() - last_takeover >= TAKEOVER_EVERY:
+                    last_takeover = time.monotonic()
+                    await self.fail_interrupted()
                 await self.release_held()
             except Exception:
                 log.exception("sending held tasks failed; trying again")
@@ -93,31 +111,39 @@ class SubmitQueue:
             provider = self.providers.get(row["provider"])
             if provider is None:
                 continue
-            if not await self.store.polling.claim_slot(
-                row["id"], provider.name, self._cap(provider)
-            ):
+            if not await self._claim(row["id"], provider):
                 continue
             payload = json.loads(self.secrets.decrypt(row["held_request"]))
             request = TaskRequest(**payload["request"])
             await self._dispatch(row["id"], provider, request, payload["secret"], payload["key"])
 
     async def fail_interrupted(self) -> int:
-        """On start: fail tasks whose send was cut off by a stop (their outcome is unknown)."""
-        rows = await self.store.polling.interrupted()
+        """Fail tasks whose send was cut off (their outcome is unknown): only those whose claim's
+        lease ran out, so a send another live process has under way is never touched."""
+        rows = await self.store.polling.interrupted(grace=self.lease(None))
         for row in rows:
-            message = (
-                f"reelhook stopped while the call to {row['provider']} was in flight; its outcome"
-                " is unknown, so the task was failed: submit it again"
-            )
-            event = EventIn("submit:interrupted", "submit", Observation(FAILED, error=message))
-            await self.store.record_event(row["id"], event)
+            await self._fail_cut_off(row["id"], row["provider"])
         return len(rows)
 
+    async def _fail_cut_off(self, task_id: str, provider: str) -> None:
+        message = (
+            f"reelhook stopped while the call to {provider} was in flight; its outcome"
+            " is unknown, so the task was failed: submit it again"
+        )
+        event = EventIn("submit:interrupted", "submit", Observation(FAILED, error=message))
+        await self.store.record_event(task_id, event)
+
     async def close(self) -> None:
-        """Cancel background sends; their tasks are failed on the next start."""
-        for job in list(self._background):
+        """Cancel background sends and fail their tasks (this process holds their claims)."""
+        jobs = dict(self._background)
+        for job in jobs:
             job.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*jobs, return_exceptions=True)
+        for task_id, provider in jobs.values():
+            try:
+                await self._fail_cut_off(task_id, provider)
+            except Exception:
+                log.exception("recording the cut-off send of %s failed", task_id)
 
     async def _dispatch(
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
@@ -125,8 +151,8 @@ class SubmitQueue:
         sending = self._send(task_id, provider, request, secret, key or f"reelhook-{task_id}")
         if provider.background_submit:
             job = asyncio.get_running_loop().create_task(self._finish(task_id, provider, sending))
-            self._background.add(job)
-            job.add_done_callback(self._background.discard)
+            self._background[job] = (task_id, provider.name)
+            job.add_done_callback(self._forget)
             return
         await self._finish(task_id, provider, sending)
 
@@ -149,6 +175,21 @@ class SubmitQueue:
             await self.store.record_event(task_id, event)
         except Exception:
             log.exception("recording the failed send of %s failed", task_id)
+
+    def _forget(self, job: asyncio.Task[None]) -> None:
+        self._background.pop(job, None)
+
+    def lease(self, provider: Provider | None) -> float:
+        """How long a send claim holds: a send is cut off after its timeout, so a claim older
+        than twice that (and a margin) belongs to a process that is gone."""
+        slow = provider is not None and provider.background_submit
+        timeout = max(self.settings.provider_timeout, self.settings.onemin_timeout if slow else 0)
+        return 2 * timeout + 5.0
+
+    async def _claim(self, task_id: str, provider: Provider) -> bool:
+        return await self.store.polling.claim_slot(
+            task_id, provider.name, self._cap(provider), self.owner, self.lease(provider)
+        )
 
     def _cap(self, provider: Provider) -> int:
         return int(self.settings.max_in_flight.get(provider.name, 0))

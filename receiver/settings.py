@@ -68,6 +68,10 @@ class Settings:
     callback_grace: float = 120.0
     max_in_flight: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_IN_FLIGHT))
     onemin_timeout: float = 900.0
+    db_pool_size: int = 10
+    web_concurrency: int = 1
+    background: bool = True
+    dyno: str | None = None
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one provider (defaults when none were given)."""
@@ -80,7 +84,7 @@ def from_environ(env: Mapping[str, str]) -> Settings:
     return Settings(
         api_tokens=_tokens(env),
         secret_key=_secret_key(env),
-        database=env.get("REELHOOK_DATABASE", "./reelhook.db"),
+        database=_database(env),
         host=env.get("REELHOOK_HOST", "0.0.0.0"),
         port=port,
         public_url=_url(env, "REELHOOK_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
@@ -111,6 +115,35 @@ def from_environ(env: Mapping[str, str]) -> Settings:
             for name, default in DEFAULT_MAX_IN_FLIGHT.items()
         },
         onemin_timeout=_seconds(env, "REELHOOK_ONEMIN_TIMEOUT", 900.0, 1.0, 86400.0),
+        db_pool_size=_int(env, "REELHOOK_DB_POOL_SIZE", 10, 1, 1000),
+        web_concurrency=_int(env, "WEB_CONCURRENCY", 1, 1, 256),
+        background=_flag(env, "REELHOOK_BACKGROUND", True),
+        dyno=env.get("DYNO") or None,
+    )
+
+
+def _database(env: Mapping[str, str]) -> str:
+    """DATABASE_URL (PostgreSQL) when set, else the SQLite file REELHOOK_DATABASE."""
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return env.get("REELHOOK_DATABASE", "./reelhook.db")
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
+        raise SettingsError(
+            "DATABASE_URL must be a PostgreSQL URL: postgres://user:password@host:port/database"
+        )
+    return url
+
+
+def disk_warning(settings: Settings) -> str | None:
+    """A warning when the database is a local SQLite file on a host that wipes its disk (DYNO
+    is set on Heroku-style platforms); None otherwise."""
+    if settings.dyno is None or settings.database.startswith(("postgres://", "postgresql://")):
+        return None
+    return (
+        f"the database is a local SQLite file ({settings.database}) on a platform that wipes the"
+        " disk at every deploy and restart (DYNO is set): tasks, events and pending notices will"
+        " be lost. Attach PostgreSQL and set DATABASE_URL."
     )
 
 

@@ -31,8 +31,8 @@ from store import (
     NewDestination,
     NewTask,
     Observation,
-    Store,
     TaskNotFound,
+    TaskStore,
 )
 from store.models import new_task_id
 from store.states import CANCELLED, FAILED, is_terminal
@@ -45,7 +45,7 @@ class TaskService:
 
     def __init__(
         self,
-        store: Store,
+        store: TaskStore,
         providers: dict[str, Provider],
         http: httpx.AsyncClient,
         secrets: SecretBox,

@@ -1,4 +1,5 @@
-"""SQLite storage for tasks, events and deliveries (imports neither receiver nor dispatcher)."""
+"""Storage for tasks, events and deliveries, on SQLite or PostgreSQL (imports neither receiver
+nor dispatcher)."""
 
 from store.errors import (
     DeliveryBusy,
@@ -8,9 +9,12 @@ from store.errors import (
     StoreUnavailable,
     TaskNotFound,
 )
+from store.interface import InboundStore, OutboxStore, PollingStore, TaskStore
 from store.models import EventIn, EventOutcome, NewDestination, NewTask
+from store.opening import is_postgres, migrate_database, open_store, schema_state
 from store.states import Observation
 from store.store import Store
+from store.versions import SchemaMismatch
 
 __all__ = [
     "DeliveryBusy",
@@ -18,11 +22,20 @@ __all__ = [
     "EventIn",
     "EventOutcome",
     "IdempotencyConflict",
+    "InboundStore",
     "NewDestination",
     "NewTask",
     "Observation",
+    "OutboxStore",
+    "PollingStore",
+    "SchemaMismatch",
     "Store",
     "StoreError",
     "StoreUnavailable",
     "TaskNotFound",
+    "TaskStore",
+    "is_postgres",
+    "migrate_database",
+    "open_store",
+    "schema_state",
 ]

@@ -40,6 +40,24 @@ def due_polls(
     return [dict(row) for row in rows]
 
 
+def claim_polls(
+    conn: sqlite3.Connection,
+    now: float,
+    providers: Sequence[str],
+    limit: int,
+    owner: str,
+    lease: float,
+) -> list[dict[str, Any]]:
+    """Take due polls for `owner`: each is pushed `lease` seconds on, so no other poller takes it
+    until this one reschedules it or the lease runs out. The rows are as they were."""
+    rows = due_polls(conn, now, providers, limit)
+    conn.executemany(
+        "UPDATE tasks SET next_poll_at = ?, claim_owner = ?, claim_expires_at = ? WHERE id = ?",
+        [(now + lease, owner, now + lease, row["id"]) for row in rows],
+    )
+    return rows
+
+
 def set_poll(
     conn: sqlite3.Connection,
     task_id: str,
@@ -49,14 +67,17 @@ def set_poll(
 ) -> None:
     """Schedule the task's next poll; the deadline is set once and then kept."""
     conn.execute(
-        "UPDATE tasks SET next_poll_at = ?, poll_attempts = ?,"
-        " deadline_at = COALESCE(deadline_at, ?) WHERE id = ?",
+        "UPDATE tasks SET next_poll_at = ?, poll_attempts = ?, claim_owner = NULL,"
+        " claim_expires_at = NULL, deadline_at = COALESCE(deadline_at, ?) WHERE id = ?",
         (next_poll_at, attempts, deadline_at, task_id),
     )
 
 
-def claim_slot(conn: sqlite3.Connection, task_id: str, provider: str, cap: int) -> bool:
-    """Mark the task `sending` if the provider has a free slot and no earlier task is waiting."""
+def claim_slot(
+    conn: sqlite3.Connection, task_id: str, provider: str, cap: int, owner: str, lease: float
+) -> bool:
+    """Mark the task `sending` by `owner` for `lease` seconds if the provider has a free slot and
+    no earlier task is waiting."""
     if cap > 0:
         busy = conn.execute(
             f"SELECT count(*) FROM tasks WHERE provider = ? AND {IN_FLIGHT} AND id != ?",
@@ -72,9 +93,10 @@ def claim_slot(conn: sqlite3.Connection, task_id: str, provider: str, cap: int) 
             return False
     # Only a task still waiting to be sent: one cancelled (or claimed) meanwhile is left alone.
     claimed = conn.execute(
-        "UPDATE tasks SET submit_state = 'sending', held_request = NULL, submit_after = NULL"
+        "UPDATE tasks SET submit_state = 'sending', held_request = NULL, submit_after = NULL,"
+        " claim_owner = ?, claim_expires_at = ?"
         " WHERE id = ? AND status = 'queued' AND submit_state = 'pending'",
-        (task_id,),
+        (owner, time.time() + lease, task_id),
     )
     return claimed.rowcount == 1
 
@@ -114,11 +136,14 @@ def cancel_unsent(
     return insert_event(conn, task_id, event, notify_on)
 
 
-def interrupted(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Unfinished tasks whose send was under way (or never began) when reelhook stopped."""
+def interrupted(conn: sqlite3.Connection, now: float, grace: float) -> list[dict[str, Any]]:
+    """Unfinished tasks whose send was cut off: claimed for sending by a process whose lease ran
+    out, or recorded more than `grace` seconds ago and never claimed or held at all."""
     rows = conn.execute(
         "SELECT id, provider FROM tasks WHERE status = 'queued' AND provider_task_id IS NULL"
-        " AND (submit_state = 'sending' OR (submit_state = 'pending' AND held_request IS NULL))"
+        " AND ((submit_state = 'sending' AND COALESCE(claim_expires_at, 0) < ?)"
+        " OR (submit_state = 'pending' AND held_request IS NULL AND last_event_at < ?))",
+        (now, now - grace),
     ).fetchall()
     return [dict(row) for row in rows]
 
@@ -148,6 +173,15 @@ class Polling:
             functools.partial(due_polls, now=now, providers=tuple(providers), limit=limit)
         )
 
+    async def claim_due(
+        self, now: float, providers: Sequence[str], limit: int, owner: str, lease: float
+    ) -> list[dict[str, Any]]:
+        """Take due polls for `owner` under a lease (see `claim_polls`)."""
+        return await self._writer.run(functools.partial(
+            claim_polls, now=now, providers=tuple(providers), limit=limit, owner=owner,
+            lease=lease,
+        ))
+
     async def schedule(
         self, task_id: str, next_poll_at: float, attempts: int, deadline_at: float | None = None
     ) -> None:
@@ -162,11 +196,14 @@ class Polling:
             )
         )
 
-    async def claim_slot(self, task_id: str, provider: str, cap: int) -> bool:
-        """Take an in-flight slot of the provider for the task (cap 0: no cap)."""
-        return await self._writer.run(
-            functools.partial(claim_slot, task_id=task_id, provider=provider, cap=cap)
-        )
+    async def claim_slot(
+        self, task_id: str, provider: str, cap: int, owner: str = "", lease: float = 60.0
+    ) -> bool:
+        """Take an in-flight slot of the provider for the task (cap 0: no cap), for `owner`
+        under a lease of `lease` seconds."""
+        return await self._writer.run(functools.partial(
+            claim_slot, task_id=task_id, provider=provider, cap=cap, owner=owner, lease=lease
+        ))
 
     async def hold(self, task_id: str, sealed: str, submit_after: float) -> None:
         """Hold a submission, sealed, until `submit_after` and a free slot."""
@@ -178,9 +215,12 @@ class Polling:
         """Held submissions that may be tried now, oldest first."""
         return await self._reader.run(functools.partial(held, now=now, limit=limit))
 
-    async def interrupted(self) -> list[dict[str, Any]]:
-        """Tasks whose send was cut off by a stop."""
-        return await self._reader.run(interrupted)
+    async def interrupted(
+        self, now: float | None = None, grace: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Tasks whose send was cut off: their claim's lease ran out (see `interrupted`)."""
+        moment = time.time() if now is None else now
+        return await self._reader.run(functools.partial(interrupted, now=moment, grace=grace))
 
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
         """Cost per provider, optionally of tasks in one status."""

@@ -6,6 +6,7 @@ whatever migrations it has not seen yet, in order.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 from sqlite_utils import Database, Migrations
@@ -148,6 +149,17 @@ def connect(path: str, *, read_only: bool = False, busy_timeout: float = 5.0) ->
     return conn
 
 
+def applied_migrations(path: str) -> list[str] | None:
+    """The names of the migrations recorded in the file; None when there is no file yet."""
+    if path != ":memory:" and not os.path.exists(path):
+        return None
+    conn = connect(path, read_only=True)
+    try:
+        return [m.name for m in migrations.applied(Database(conn))]
+    finally:
+        conn.close()
+
+
 def migrate(path: str, *, stop_before: str | None = None) -> list[str]:
     """Bring the file at `path` up to the current schema; return the names applied now."""
     conn = connect(path)
@@ -190,3 +202,14 @@ def m006_route_disabled_index(db: Database) -> None:
     all of them, and a backlog of 10,000 took seconds per worker round (bench/README.md).
     """
     db.table("destinations").create_index(["route_key", "disabled_reason"])
+
+
+@migrations()
+def m007_task_claims(db: Database) -> None:
+    """Who holds a task's submit or poll, and until when (a lease others take over after)."""
+    tasks = db.table("tasks")
+    tasks.add_column("claim_owner", str)
+    tasks.add_column("claim_expires_at", float)
+
+
+MIGRATION_NAMES = tuple(m.name for m in migrations._migrations)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from store import polling, queries
+from store.announce import Announcer, topics_of
 from store.inbound import Inbound
+from store.interface import Listener
 from store.models import EventIn, EventOutcome, NewTask
 from store.outbox import Outbox
 from store.polling import Polling
@@ -36,6 +39,7 @@ class Store:
         self.outbox = Outbox(self.writer, self.reader)
         self.polling = Polling(self.writer, self.reader)
         self.inbound = Inbound(self.writer, self.reader)
+        self.announcer = Announcer()
 
     @classmethod
     async def open(
@@ -62,19 +66,33 @@ class Store:
 
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit."""
-        return await self.writer.run(
+        outcome = await self.writer.run(
             functools.partial(
                 queries.insert_event, task_id=task_id, event=event, notify_on=self.notify_on
             )
         )
+        self._announce(outcome)
+        return outcome
 
     async def cancel_unsent(self, task_id: str, event: EventIn) -> EventOutcome | None:
         """Cancel a task no send has started for, atomically; None when it is already going."""
-        return await self.writer.run(
+        outcome = await self.writer.run(
             functools.partial(
                 polling.cancel_unsent, task_id=task_id, event=event, notify_on=self.notify_on
             )
         )
+        if outcome is not None:
+            self._announce(outcome)
+        return outcome
+
+    def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
+        """Call `listener(payload)` after each commit that announces `topic` (in this process:
+        one SQLite file has one process); returns the function that unsubscribes."""
+        return self.announcer.subscribe(topic, listener)
+
+    def _announce(self, outcome: EventOutcome) -> None:
+        for topic, payload in topics_of(outcome, self.notify_on):
+            self.announcer.announce(topic, payload)
 
     async def get_task(self, task_id: str) -> dict[str, Any]:
         """One task; TaskNotFound if there is none."""

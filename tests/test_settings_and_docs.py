@@ -72,7 +72,10 @@ def test_serve_refuses_to_start_with_one_line_naming_the_setting(tmp_path: Path)
 
 def _settings_in_code() -> set[str]:
     source = "\n".join(p.read_text() for p in (ROOT / "receiver").rglob("*.py"))
-    names = set(re.findall(r'"((?:REELHOOK|PIAPI|WAVE|APIMART|ONEMIN)_[A-Z_]+|PORT)"', source))
+    names = set(re.findall(
+        r'"((?:REELHOOK|PIAPI|WAVE|APIMART|ONEMIN)_[A-Z_]+|PORT|DATABASE_URL|WEB_CONCURRENCY|DYNO)"',
+        source,
+    ))
     names |= {
         f"{p}_{s}" for p in ("PIAPI", "WAVE", "APIMART", "ONEMIN") for s in ("API_KEY", "BASE_URL")
     }

@@ -1,0 +1,77 @@
+"""Which database a setting names, and opening, checking and migrating it.
+
+A `postgres://` or `postgresql://` URL is PostgreSQL; anything else is the path of a SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from store.interface import TaskStore
+from store.schema import MIGRATION_NAMES, applied_migrations
+from store.schema import migrate as migrate_sqlite
+from store.store import DEFAULT_NOTIFY_ON, Store
+from store.versions import SchemaState, state_of
+
+POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+
+
+def is_postgres(database: str) -> bool:
+    """True when `database` is a PostgreSQL URL rather than a SQLite path."""
+    return database.startswith(POSTGRES_SCHEMES)
+
+
+async def open_store(
+    database: str,
+    *,
+    notify_on: frozenset[str] = DEFAULT_NOTIFY_ON,
+    busy_timeout: float = 5.0,
+    pool_size: int = 10,
+    migrate: bool = True,
+) -> TaskStore:
+    """Open the store `database` names. With `migrate` False the schema must already match
+    (SchemaMismatch otherwise); a new SQLite file is always created and migrated."""
+    if is_postgres(database):
+        from store.postgres import PgStore
+
+        if not migrate:
+            (await schema_state(database)).check()
+        return await PgStore.open(
+            database, notify_on=notify_on, pool_size=pool_size, migrate=migrate
+        )
+    if not migrate:
+        state = await schema_state(database)
+        if state.applied:
+            state.check()
+    return await Store.open(database, notify_on=notify_on, busy_timeout=busy_timeout)
+
+
+async def schema_state(database: str) -> SchemaState:
+    """The migrations the database has against those this reelhook knows."""
+    if is_postgres(database):
+        import asyncpg
+
+        from store.postgres.schema import applied_migrations as pg_applied
+
+        conn = await asyncpg.connect(database)
+        try:
+            return state_of(await pg_applied(conn), MIGRATION_NAMES)
+        finally:
+            await conn.close()
+    applied = await asyncio.to_thread(applied_migrations, database)
+    return state_of(applied or [], MIGRATION_NAMES)
+
+
+async def migrate_database(database: str) -> list[str]:
+    """Apply every pending migration; return the names applied now."""
+    if is_postgres(database):
+        import asyncpg
+
+        from store.postgres.schema import migrate as migrate_pg
+
+        conn = await asyncpg.connect(database)
+        try:
+            return await migrate_pg(conn)
+        finally:
+            await conn.close()
+    return await asyncio.to_thread(migrate_sqlite, database)

@@ -1,0 +1,194 @@
+"""The poll schedule and the submission queue on PostgreSQL.
+
+Polls and queued submits are claimed under a lease with an owner id (due polls with FOR UPDATE
+SKIP LOCKED), and a provider's in-flight cap is counted under a transaction-scoped advisory lock
+per provider, so the cap holds across every process sharing the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+
+from store.interface import SLOTS
+from store.models import EventIn, EventOutcome
+from store.postgres.tasks import announce, insert_event
+
+Run = Callable[[Callable[[asyncpg.Connection], Awaitable[Any]]], Awaitable[Any]]
+UNFINISHED = "('queued', 'running')"
+IN_FLIGHT = f"submit_state IN ('sending', 'sent') AND status IN {UNFINISHED}"
+_POLL_COLUMNS = (
+    "id, provider, provider_task_id, status, progress, video_url, next_poll_at, poll_attempts,"
+    " last_event_at, deadline_at"
+)
+_DUE_POLLS = (
+    f"SELECT {_POLL_COLUMNS} FROM tasks WHERE status IN {UNFINISHED} AND submit_state = 'sent'"
+    " AND provider_task_id IS NOT NULL AND provider = ANY($2)"
+    " AND (next_poll_at IS NULL OR next_poll_at <= $1) ORDER BY next_poll_at NULLS FIRST"
+    " LIMIT $3"
+)
+
+
+class PgPolling:
+    """Polls and held submissions; `tx` runs a function in a transaction of its own."""
+
+    def __init__(self, tx: Run, read: Run, notify_on: frozenset[str]) -> None:
+        self._tx = tx
+        self._read = read
+        self._notify_on = notify_on
+
+    async def due(self, now: float, providers: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """Tasks whose poll is due (or not yet scheduled)."""
+        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            return [dict(r) for r in await conn.fetch(_DUE_POLLS, now, list(providers), limit)]
+
+        rows: list[dict[str, Any]] = await self._read(run)
+        return rows
+
+    async def claim_due(
+        self, now: float, providers: Sequence[str], limit: int, owner: str, lease: float
+    ) -> list[dict[str, Any]]:
+        """Take due polls for `owner`, skipping rows another process is claiming; each is pushed
+        `lease` seconds on. The rows are returned as they were before the claim."""
+        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            rows = await conn.fetch(
+                f"WITH due AS ({_DUE_POLLS} FOR UPDATE SKIP LOCKED)"
+                " UPDATE tasks t SET next_poll_at = $4, claim_owner = $5, claim_expires_at = $4"
+                " FROM due WHERE t.id = due.id RETURNING "
+                + ", ".join(f"due.{c.strip()}" for c in _POLL_COLUMNS.split(",")),
+                now, list(providers), limit, now + lease, owner,
+            )
+            return [dict(row) for row in rows]
+
+        claimed: list[dict[str, Any]] = await self._tx(run)
+        return claimed
+
+    async def schedule(
+        self, task_id: str, next_poll_at: float, attempts: int, deadline_at: float | None = None
+    ) -> None:
+        """Set the next poll (and, the first time, the deadline); the claim ends."""
+        async def run(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                "UPDATE tasks SET next_poll_at = $1, poll_attempts = $2, claim_owner = NULL,"
+                " claim_expires_at = NULL, deadline_at = COALESCE(deadline_at, $3) WHERE id = $4",
+                next_poll_at, attempts, deadline_at, task_id,
+            )
+
+        await self._tx(run)
+
+    async def claim_slot(
+        self, task_id: str, provider: str, cap: int, owner: str = "", lease: float = 60.0
+    ) -> bool:
+        """Mark the task `sending` by `owner` if the provider has a free slot (cap 0: no cap) and
+        no earlier task is waiting; the count is taken under the provider's advisory lock."""
+        async def run(conn: asyncpg.Connection) -> bool:
+            if cap > 0:
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext('reelhook:slots:' || $1))", provider
+                )
+                busy = await conn.fetchval(
+                    f"SELECT count(*) FROM tasks WHERE provider = $1 AND {IN_FLIGHT}"
+                    " AND id != $2", provider, task_id,
+                )
+                waiting = await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM tasks WHERE provider = $1"
+                    " AND submit_state = 'pending' AND held_request IS NOT NULL"
+                    " AND status = 'queued' AND id < $2"
+                    " AND (submit_after IS NULL OR submit_after <= $3))",
+                    provider, task_id, time.time(),
+                )
+                if busy >= cap or waiting:
+                    return False
+            status = await conn.execute(
+                "UPDATE tasks SET submit_state = 'sending', held_request = NULL,"
+                " submit_after = NULL, claim_owner = $1, claim_expires_at = $2"
+                " WHERE id = $3 AND status = 'queued' AND submit_state = 'pending'",
+                owner, time.time() + lease, task_id,
+            )
+            return bool(status == "UPDATE 1")
+
+        claimed: bool = await self._tx(run)
+        return claimed
+
+    async def hold(self, task_id: str, sealed: str, submit_after: float) -> None:
+        """Keep the sealed request until a slot frees and `submit_after` has passed."""
+        async def run(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                "UPDATE tasks SET submit_state = 'pending', held_request = $1, submit_after = $2,"
+                " claim_owner = NULL, claim_expires_at = NULL WHERE id = $3",
+                sealed, submit_after, task_id,
+            )
+            await announce(conn, SLOTS)
+
+        await self._tx(run)
+
+    async def held(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+        """Held submissions ready to try again, oldest first."""
+        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            rows = await conn.fetch(
+                "SELECT id, provider, held_request FROM tasks WHERE submit_state = 'pending'"
+                " AND held_request IS NOT NULL AND status = 'queued'"
+                " AND (submit_after IS NULL OR submit_after <= $1) ORDER BY id LIMIT $2",
+                now, limit,
+            )
+            return [dict(row) for row in rows]
+
+        rows: list[dict[str, Any]] = await self._read(run)
+        return rows
+
+    async def interrupted(
+        self, now: float | None = None, grace: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Unfinished tasks whose send was cut off: claimed by a process whose lease ran out, or
+        recorded more than `grace` seconds ago and never claimed or held."""
+        moment = time.time() if now is None else now
+
+        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            rows = await conn.fetch(
+                "SELECT id, provider FROM tasks WHERE status = 'queued'"
+                " AND provider_task_id IS NULL"
+                " AND ((submit_state = 'sending' AND COALESCE(claim_expires_at, 0) < $1)"
+                " OR (submit_state = 'pending' AND held_request IS NULL"
+                " AND last_event_at < $2))",
+                moment, moment - grace,
+            )
+            return [dict(row) for row in rows]
+
+        rows: list[dict[str, Any]] = await self._read(run)
+        return rows
+
+    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Per provider: tasks, tasks with a known price, and the sum of their cost_usd."""
+        where = "WHERE status = $1" if status else ""
+
+        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            rows = await conn.fetch(
+                "SELECT provider, count(*) AS tasks, count(cost_usd) AS priced_tasks,"
+                " round(coalesce(sum(cost_usd), 0)::numeric, 6)::float8 AS cost_usd"
+                f" FROM tasks {where} GROUP BY provider ORDER BY provider",
+                *([status] if status else []),
+            )
+            return [dict(row) for row in rows]
+
+        rows: list[dict[str, Any]] = await self._read(run)
+        return rows
+
+    async def cancel_unsent(self, task_id: str, event: EventIn) -> EventOutcome | None:
+        """Withdraw a submission nobody has started sending and record the cancel, in one step;
+        None when the task is already being sent (or is not waiting at all)."""
+        async def run(conn: asyncpg.Connection) -> EventOutcome | None:
+            status = await conn.execute(
+                "UPDATE tasks SET submit_state = 'withdrawn', held_request = NULL,"
+                " submit_after = NULL WHERE id = $1 AND status = 'queued'"
+                " AND submit_state = 'pending'", task_id,
+            )
+            if status != "UPDATE 1":
+                return None
+            return await insert_event(conn, task_id, event, self._notify_on)
+
+        outcome: EventOutcome | None = await self._tx(run)
+        return outcome
+

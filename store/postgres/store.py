@@ -1,0 +1,176 @@
+"""The PostgreSQL store: the same interface as the SQLite one, for many processes on one database.
+
+An asyncpg pool (sized by REELHOOK_DB_POOL_SIZE) serves reads and short transactions; the group
+commit loop (writer.py) takes task and event writes; one more connection LISTENs for the
+announcements every process makes on commit (notices queued, slot freed, task changed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+
+from store.announce import Announcer
+from store.errors import StoreUnavailable
+from store.interface import TOPICS, Listener
+from store.models import EventIn, EventOutcome, NewTask
+from store.postgres import schema, tasks
+from store.postgres.inbound import PgInbound
+from store.postgres.outbox import PgOutbox
+from store.postgres.polling import PgPolling
+from store.postgres.writer import UNAVAILABLE, PgWriter
+from store.states import FAILED, SUCCEEDED
+
+T = TypeVar("T")
+Work = Callable[[asyncpg.Connection], Awaitable[Any]]
+log = logging.getLogger("reelhook.store")
+DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})
+
+
+class PgStore:
+    """One PostgreSQL database shared by any number of reelhook processes."""
+
+    def __init__(self, url: str, pool: asyncpg.Pool, notify_on: frozenset[str]) -> None:
+        self.url = url
+        self.notify_on = notify_on
+        self._pool = pool
+        self.writer = PgWriter(pool)
+        self.announcer = Announcer()
+        self.outbox = PgOutbox(self._tx, self._read)
+        self.polling = PgPolling(self._tx, self._read, notify_on)
+        self.inbound = PgInbound(self.writer.run, self._read)
+        self._listener: asyncpg.Connection | None = None
+        self._closing = False
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        notify_on: frozenset[str] = DEFAULT_NOTIFY_ON,
+        pool_size: int = 10,
+        migrate: bool = True,
+        listen: bool = True,
+    ) -> PgStore:
+        """Connect (and with `migrate` bring the schema up to date), start group commit and the
+        listener connection."""
+        try:
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from None
+        store = cls(url, pool, notify_on)
+        if migrate:
+            async with pool.acquire() as conn:
+                await schema.migrate(conn)
+        store.writer.start()
+        if listen:
+            await store._listen()
+        return store
+
+    async def close(self) -> None:
+        """Commit what is queued, then close every connection."""
+        self._closing = True
+        await self.writer.stop()
+        if self._listener is not None:
+            await self._listener.close()
+        await self._pool.close()
+
+    async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
+        """Record a task (queued); with a known Idempotency-Key return the first one instead."""
+        async def run(conn: asyncpg.Connection) -> tuple[dict[str, Any], bool]:
+            return await tasks.insert_task(conn, new)
+
+        return await self.writer.run(run)
+
+    async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
+        """Record an event once and apply it to the task, with its notices, in one commit."""
+        async def run(conn: asyncpg.Connection) -> EventOutcome:
+            return await tasks.insert_event(conn, task_id, event, self.notify_on)
+
+        return await self.writer.run(run)
+
+    async def cancel_unsent(self, task_id: str, event: EventIn) -> EventOutcome | None:
+        """Cancel a task no send has started for, atomically; None when it is already going."""
+        return await self.polling.cancel_unsent(task_id, event)
+
+    async def get_task(self, task_id: str) -> dict[str, Any]:
+        """One task; TaskNotFound if there is none."""
+        async def run(conn: asyncpg.Connection) -> dict[str, Any]:
+            return await tasks.fetch_task(conn, task_id)
+
+        result: dict[str, Any] = await self._read(run)
+        return result
+
+    async def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        provider: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Tasks newest first, filtered by status and provider, after a cursor."""
+        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            return await tasks.select_tasks(
+                conn, status=status, provider=provider, limit=limit, before_id=before_id
+            )
+
+        result: list[dict[str, Any]] = await self._read(run)
+        return result
+
+    async def task_events(self, task_id: str) -> list[dict[str, Any]]:
+        """Every recorded event of a task, oldest first."""
+        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            return await tasks.select_events(conn, task_id)
+
+        result: list[dict[str, Any]] = await self._read(run)
+        return result
+
+    def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
+        """Call `listener(payload)` after each commit, in any process on this database, that
+        announces `topic`; returns the function that unsubscribes."""
+        return self.announcer.subscribe(topic, listener)
+
+    async def _read(self, fn: Work) -> Any:
+        try:
+            async with self._pool.acquire() as conn:
+                return await fn(conn)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"the database cannot be read now: {exc}") from None
+
+    async def _tx(self, fn: Work) -> Any:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await fn(conn)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"the database cannot be written now: {exc}") from None
+
+    async def _listen(self) -> None:
+        self._listener = await asyncpg.connect(self.url)
+        for topic in TOPICS:
+            await self._listener.add_listener(tasks.CHANNEL_PREFIX + topic, self._heard)
+        self._listener.add_termination_listener(self._lost)
+
+    def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        self.announcer.announce(channel.removeprefix(tasks.CHANNEL_PREFIX), payload)
+
+    def _lost(self, conn: Any) -> None:
+        # Until it is back, workers still look on their own interval; nothing waits only on this.
+        if not self._closing:
+            log.warning("the LISTEN connection to PostgreSQL was lost; reconnecting")
+            asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        for delay in (0.5, 1, 2, 5, 10, 30):
+            await asyncio.sleep(delay)
+            with contextlib.suppress(*UNAVAILABLE):
+                await self._listen()
+                log.info("LISTEN connection to PostgreSQL is back")
+                for topic in TOPICS:  # anything may have happened while it was away
+                    self.announcer.announce(topic, "")
+                return

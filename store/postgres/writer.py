@@ -1,0 +1,128 @@
+"""Group commit on PostgreSQL: the writes waiting at one moment share one transaction.
+
+Each write is an async function of a connection. A single loop per process takes every write that
+is waiting, runs each in its own savepoint (one failure spoils only itself), commits once, and
+only then answers the callers: a caller learns of success only after its work is committed, and a
+burst of callbacks costs one commit instead of one each. A batch that meets a deadlock or a
+serialization failure (rows shared with another process's batch) is run again one write per
+transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+
+from store.errors import StoreUnavailable
+
+T = TypeVar("T")
+Work = Callable[[asyncpg.Connection], Awaitable[Any]]
+log = logging.getLogger("reelhook.store")
+# Errors of the database or the connection rather than of one write: the whole batch is refused.
+UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+               asyncpg.InsufficientResourcesError, asyncpg.OperatorInterventionError,
+               asyncpg.ReadOnlySQLTransactionError)
+RETRY_ALONE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
+@dataclass
+class _Job:
+    fn: Work
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+
+
+class PgWriter:
+    """The group-commit loop of one process."""
+
+    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 256) -> None:
+        self._pool = pool
+        self._max_batch = max_batch
+        self._jobs: list[_Job] = []
+        self._ready = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the loop on the running event loop."""
+        self._loop_task = asyncio.get_running_loop().create_task(
+            self._run(), name="reelhook-pg-writer"
+        )
+
+    async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run `fn` in the next transaction; return its result once that is committed."""
+        if self._loop_task is None or self._loop_task.done():
+            raise StoreUnavailable("the store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._jobs.append(_Job(fn, future))
+        self._ready.set()
+        return await future
+
+    async def stop(self) -> None:
+        """Commit what is waiting, then stop the loop."""
+        if self._loop_task is None:
+            return
+        while self._jobs:
+            await asyncio.sleep(0.005)
+        self._loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._loop_task
+
+    async def _run(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._jobs:
+                batch, self._jobs = self._jobs[: self._max_batch], self._jobs[self._max_batch:]
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[_Job]) -> None:
+        try:
+            try:
+                await self._in_one_transaction(batch)
+            except RETRY_ALONE:
+                for job in batch:
+                    job.error = None
+                    await self._in_one_transaction([job])
+        except UNAVAILABLE + RETRY_ALONE as exc:
+            log.error("commit failed, %d writes refused: %s", len(batch), type(exc).__name__)
+            for job in batch:
+                job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
+        except BaseException as exc:
+            for job in batch:
+                job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
+            if not isinstance(exc, Exception):
+                _settle(batch)
+                raise
+        _settle(batch)
+
+    async def _in_one_transaction(self, batch: list[_Job]) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            for job in batch:
+                await _run_in_savepoint(conn, job)
+
+
+async def _run_in_savepoint(conn: asyncpg.Connection, job: _Job) -> None:
+    try:
+        async with conn.transaction():
+            job.result = await job.fn(conn)
+    except UNAVAILABLE + RETRY_ALONE:
+        raise
+    except Exception as exc:
+        job.error = exc
+
+
+def _settle(batch: list[_Job]) -> None:
+    for job in batch:
+        if job.future.done():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
