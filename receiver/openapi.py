@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from receiver.inbound_api import INBOUND_MESSAGE, OPENAPI_PATHS
 from receiver.views import TASK_FIELDS
 
 _NULLABLE_STRING = {"type": "string", "nullable": True}
@@ -293,7 +294,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "reelhook client API", "version": "1"},
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": {**PATHS, **OPENAPI_PATHS},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
@@ -302,6 +303,7 @@ def document() -> dict[str, Any]:
                 "Error": ERROR,
                 "NewTask": NEW_TASK,
                 "Delivery": DELIVERY,
+                "InboundMessage": INBOUND_MESSAGE,
             },
         },
     }

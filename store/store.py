@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from store import polling, queries
@@ -14,6 +15,7 @@ from store.polling import Polling
 from store.reader import Reader
 from store.schema import migrate
 from store.states import FAILED, SUCCEEDED
+from store.stats import Stats
 from store.writer import Writer
 
 DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})
@@ -36,6 +38,10 @@ class Store:
         self.outbox = Outbox(self.writer, self.reader)
         self.polling = Polling(self.writer, self.reader)
         self.inbound = Inbound(self.writer, self.reader)
+        self.stats = Stats(self.reader)
+        # Told of every task that was created or changed, after the commit (the dashboard's live
+        # view); with several processes a database change feed would call the same hook.
+        self.on_task_change: Callable[[dict[str, Any]], None] = _ignore
 
     @classmethod
     async def open(
@@ -58,23 +64,32 @@ class Store:
 
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""
-        return await self.writer.run(functools.partial(queries.insert_task, new=new))
+        task, created = await self.writer.run(functools.partial(queries.insert_task, new=new))
+        if created:
+            self.on_task_change(task)
+        return task, created
 
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit."""
-        return await self.writer.run(
+        outcome = await self.writer.run(
             functools.partial(
                 queries.insert_event, task_id=task_id, event=event, notify_on=self.notify_on
             )
         )
+        if outcome.changed:
+            self.on_task_change(outcome.task)
+        return outcome
 
     async def cancel_unsent(self, task_id: str, event: EventIn) -> EventOutcome | None:
         """Cancel a task no send has started for, atomically; None when it is already going."""
-        return await self.writer.run(
+        outcome = await self.writer.run(
             functools.partial(
                 polling.cancel_unsent, task_id=task_id, event=event, notify_on=self.notify_on
             )
         )
+        if outcome is not None and outcome.changed:
+            self.on_task_change(outcome.task)
+        return outcome
 
     async def get_task(self, task_id: str) -> dict[str, Any]:
         """One task; TaskNotFound if there is none."""
@@ -99,3 +114,7 @@ class Store:
     async def task_events(self, task_id: str) -> list[dict[str, Any]]:
         """Every recorded event of a task, oldest first."""
         return await self.reader.run(functools.partial(queries.select_events, task_id=task_id))
+
+
+def _ignore(task: dict[str, Any]) -> None:
+    return None
