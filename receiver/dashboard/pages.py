@@ -61,7 +61,8 @@ async def render_task(
     store = request.app[keys.STORE]
     events = [_event(item) for item in await store.task_events(task_id)]
     notices = [delivery_view(item) for item in await store.outbox.deliveries(task_id=task_id)]
-    request_sent = json.dumps(scrub(json.loads(row.get("request") or "{}")), indent=2)
+    sent = scrub(json.loads(row.get("request") or "{}"))
+    request_sent = json.dumps({k: v for k, v in sent.items() if v not in (None, {}, [])}, indent=2)
     return render(
         request, "task.html", session, code=status, nav="tasks", problem=problem,
         task=_listed(row), events=events, notices=notices, request_sent=request_sent,
