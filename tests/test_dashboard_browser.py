@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from dispatcher.sinks import Answer, WebhookSink
 from receiver.providers.sandbox import PiapiSimulator
@@ -34,6 +36,13 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = artefacts_dir(tmp_path_factory.getbasetemp())
     print(f"\nscreenshots in {folder}")
     return folder
+
+
+def expect(locator: Any) -> Any:
+    """Playwright's waiting assertions (they run under the page's CSP, unlike wait_for_function)."""
+    from playwright.async_api import expect as playwright_expect
+
+    return playwright_expect(locator)
 
 
 async def signed_in(browser: Any, base: str) -> Any:
@@ -91,14 +100,12 @@ async def test_sign_in_then_a_task_appears_and_its_progress_moves_live(
     ptid = await provider_task_id(client, task["id"])
     for progress in (30, 70):
         await send_callback(piapi_sim, ptid, status="processing", progress=progress)
-        await page.wait_for_function(
-            f"document.querySelector('{row} progress').value === {progress}")
+        await expect(page.locator(f"{row} progress")).to_have_js_property("value", progress)
         assert await page.text_content(f"{row} [data-field=status]") == "running"
         assert await page.inner_text(f"{row} [data-field=pct]") == f"{progress}%"
     video = f"{piapi_sim.base_url}/videos/{ptid}.mp4"
     await send_callback(piapi_sim, ptid, status="completed", output={"video_url": video})
-    await page.wait_for_function(
-        f"document.querySelector('{row} [data-field=status]').textContent === 'succeeded'")
+    await expect(page.locator(f"{row} [data-field=status]")).to_have_text("succeeded")
     await page.screenshot(path=str(shots / "tasks.png"))
 
     await page.click(f"{row} a.prompt")
@@ -121,7 +128,7 @@ async def test_task_page_updates_live_and_shows_the_video_when_finished(
     await page.wait_for_selector("#live.on")
     ptid = await provider_task_id(client, task["id"])
     await send_callback(piapi_sim, ptid, status="processing", progress=45)
-    await page.wait_for_function("document.querySelector('.hero progress').value === 45")
+    await expect(page.locator(".hero progress")).to_have_js_property("value", 45)
     await send_callback(piapi_sim, ptid, status="completed",
                         output={"video_url": f"{piapi_sim.base_url}/videos/{ptid}.mp4"})
     await page.wait_for_selector("video")  # the page reloads itself once the task is done
@@ -191,18 +198,44 @@ async def test_a_post_without_the_csrf_token_is_refused(
     assert "PiAPI offers no cancel" in await page.inner_text(".problem")
 
 
-async def test_costs_and_inbound_pages_render(
-    browser: Any, start_app: StartApp, shots: Path
+async def test_every_page_renders_after_a_demo_sized_run(
+    browser: Any, start_app: StartApp, webhook_sink: WebhookSink, shots: Path
 ) -> None:
-    client = await start_app()
-    for prompt in ("one", "two"):
-        task = await (await client.post("/v1/tasks", json=skyreels(prompt=prompt))).json()
-        await wait_for_status(client, task["id"])
+    from receiver.demo import DEMO_TASKS
+    from tests.conftest import FAST_RETRIES, WEBHOOK_SECRET
+
+    webhook_sink.script = [Answer(status=400, body="nope")]
+    client = await start_app(inbound_secrets={"render-farm": (WEBHOOK_SECRET,)}, **FAST_RETRIES)
+    notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": WEBHOOK_SECRET}]
+    bodies = [*DEMO_TASKS, skyreels(prompt="FPS-24, [fail] a glass city melts", notify=notify)]
+    ids = [(await (await client.post("/v1/tasks", json=body)).json())["id"] for body in bodies]
+    for task_id in ids:
+        await wait_for_status(client, task_id, timeout=30)
+    await wait_delivered(client, ids[-1])
+    message = json.dumps({"type": "render.finished", "farm": "eu-1", "frames": 240})
+    now = datetime.fromtimestamp(int(time.time()), UTC)
+    answer = await client.post("/callbacks/standard/render-farm", data=message, headers={
+        "webhook-id": "msg_2k9", "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(WEBHOOK_SECRET).sign("msg_2k9", now, message),
+        "content-type": "application/json"})
+    assert answer.status == 200, await answer.text()
+
     base = str(client.make_url("")).rstrip("/")
     page = await signed_in(browser, base)
+    for task_id in ids:
+        assert task_id in await page.inner_text("#tasks")
+    await page.screenshot(path=str(shots / "tasks-demo.png"))
+    await page.goto(f"{base}/dashboard/tasks/{ids[0]}")
+    await page.wait_for_selector("video")
+    await page.screenshot(path=str(shots / "task-demo.png"), full_page=True)
+    await page.goto(f"{base}/dashboard/deliveries")
+    assert ids[-1] in await page.inner_text("section.card")
+    await page.screenshot(path=str(shots / "deliveries.png"), full_page=True)
     await page.goto(f"{base}/dashboard/costs")
-    assert await page.locator("svg.chart rect").count() >= 1
-    assert "piapi" in await page.inner_text("table")
+    assert await page.locator("svg.chart rect").count() >= 4
+    for provider in ("piapi", "wave", "apimart", "onemin"):
+        assert provider in await page.inner_text("table")
     await page.screenshot(path=str(shots / "costs.png"), full_page=True)
     await page.goto(f"{base}/dashboard/inbound")
+    assert "render.finished" in await page.inner_text("main")
     await page.screenshot(path=str(shots / "inbound.png"))
