@@ -29,8 +29,8 @@ async def sign_in(client: Any, token: str = API_TOKEN, follow: bool = True) -> A
     page = await client.get("/dashboard/login")
     csrf = CSRF.search(await page.text())
     assert csrf is not None
-    return await client.post("/dashboard/login", allow_redirects=follow,
-                             data={"csrf": csrf.group(1), "token": token, "next": "/dashboard/costs"})
+    form = {"csrf": csrf.group(1), "token": token, "next": "/dashboard/costs"}
+    return await client.post("/dashboard/login", allow_redirects=follow, data=form)
 
 
 async def form_token(client: Any, path: str) -> str:

@@ -16,9 +16,18 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from dispatcher.sinks import Answer, WebhookSink
-from receiver.providers.sandbox import PiapiSimulator
+from receiver.demo import DEMO_TASKS
+from receiver.providers.sandbox import LocalServer, PiapiSimulator
 from tests.browser import artefacts_dir, launch, require_chromium
-from tests.conftest import API_TOKEN, StartApp, skyreels, wait_delivered, wait_for_status
+from tests.conftest import (
+    API_TOKEN,
+    FAST_RETRIES,
+    WEBHOOK_SECRET,
+    StartApp,
+    skyreels,
+    wait_delivered,
+    wait_for_status,
+)
 
 HOSTILE = ('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
            '<b id="bold">not bold</b> "quotes" & ampersands')
@@ -138,8 +147,6 @@ async def test_task_page_updates_live_and_shows_the_video_when_finished(
 async def test_redeliver_from_the_task_page_reaches_the_receiver(
     browser: Any, start_app: StartApp, webhook_sink: WebhookSink, shots: Path
 ) -> None:
-    from tests.conftest import FAST_RETRIES, WEBHOOK_SECRET
-
     webhook_sink.script = [Answer(status=400, body="nope")]  # final: the notice goes dead
     client = await start_app(**FAST_RETRIES)
     notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": WEBHOOK_SECRET}]
@@ -201,17 +208,19 @@ async def test_a_post_without_the_csrf_token_is_refused(
 async def test_every_page_renders_after_a_demo_sized_run(
     browser: Any, start_app: StartApp, webhook_sink: WebhookSink, shots: Path
 ) -> None:
-    from receiver.demo import DEMO_TASKS
-    from tests.conftest import FAST_RETRIES, WEBHOOK_SECRET
-
-    webhook_sink.script = [Answer(status=400, body="nope")]
+    refusing = WebhookSink(WEBHOOK_SECRET)
+    refusing.script = [Answer(status=400, body="unknown endpoint")]
+    refuser = await LocalServer(refusing.app()).start()
     client = await start_app(inbound_secrets={"render-farm": (WEBHOOK_SECRET,)}, **FAST_RETRIES)
-    notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": WEBHOOK_SECRET}]
-    bodies = [*DEMO_TASKS, skyreels(prompt="FPS-24, [fail] a glass city melts", notify=notify)]
+    good = [{"channel": "webhook", "url": webhook_sink.url, "secret": WEBHOOK_SECRET}]
+    bad = [{"channel": "webhook", "url": f"{refuser.url}/hook", "secret": WEBHOOK_SECRET}]
+    bodies = [*({**body, "notify": good} for body in DEMO_TASKS),
+              skyreels(prompt="FPS-24, [fail] a glass city melts", notify=bad)]
     ids = [(await (await client.post("/v1/tasks", json=body)).json())["id"] for body in bodies]
     for task_id in ids:
         await wait_for_status(client, task_id, timeout=30)
-    await wait_delivered(client, ids[-1])
+        await wait_delivered(client, task_id)
+    await refuser.stop()
     message = json.dumps({"type": "render.finished", "farm": "eu-1", "frames": 240})
     now = datetime.fromtimestamp(int(time.time()), UTC)
     answer = await client.post("/callbacks/standard/render-farm", data=message, headers={
