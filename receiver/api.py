@@ -7,8 +7,8 @@ from aiohttp import web
 from receiver import keys
 from receiver.body import decode_json, read_limited, require_json_type
 from receiver.errors import Unprocessable
+from receiver.serializers import event_view, task_view
 from receiver.validation import parse_submission
-from receiver.views import event_view, task_view
 from store.states import STATES
 
 MAX_PAGE = 200

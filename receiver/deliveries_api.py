@@ -54,9 +54,7 @@ async def redeliver(request: web.Request) -> web.Response:
         raise NotFound(str(exc), field="id") from exc
     except DeliveryBusy as exc:
         raise Conflict(str(exc)) from exc
-    worker = request.app.get(keys.WORKER)
-    if worker is not None:
-        worker.wake()
+    request.app[keys.WAKEUPS].notices.set()
     return web.json_response(delivery_view(row), status=202)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.views import TASK_FIELDS
+from receiver.serializers import TASK_FIELDS
 
 _NULLABLE_STRING = {"type": "string", "nullable": True}
 _NULLABLE_NUMBER = {"type": "number", "nullable": True}

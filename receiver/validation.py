@@ -1,6 +1,7 @@
 """Type checks of the client's task request: unknown fields, wrong types, missing fields.
 
-Provider rules (allowed values and ranges) are each provider's own `validate`.
+Provider rules (allowed values and ranges) are each provider's own `validate`, applied through
+`check_request`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from receiver.errors import Unprocessable
-from receiver.providers.base import TaskRequest
+from receiver.providers.base import Provider, TaskRequest
+from receiver.providers.errors import InvalidRequest
 
 TEXT_FIELDS = ("prompt", "negative_prompt", "image", "end_image", "aspect_ratio", "resolution")
 NUMBER_FIELDS = ("duration", "guidance_scale")
@@ -170,3 +172,14 @@ def _is_whsec(secret: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return 24 <= len(key) <= 64
+
+
+def check_request(provider: Provider, request: TaskRequest) -> None:
+    """The provider's rules for the model; Unprocessable names the field."""
+    if request.model not in provider.models:
+        allowed = ", ".join(sorted(provider.models))
+        raise Unprocessable(f"model must be one of {allowed} for {provider.name}", field="model")
+    try:
+        provider.validate(request)
+    except InvalidRequest as exc:
+        raise Unprocessable(exc.message, field=exc.field) from exc
