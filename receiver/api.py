@@ -62,7 +62,11 @@ async def cancel_task(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """GET /healthz, without auth."""
+    """GET /healthz, without auth: 200 {"ok": true}, or 503 with the reason the store cannot
+    write any more (its writer thread died)."""
+    failure = request.app[keys.STORE].failure()
+    if failure is not None:
+        return web.json_response({"ok": False, "error": failure}, status=503)
     return web.json_response({"ok": True})
 
 
