@@ -21,10 +21,10 @@ from receiver import (
 from receiver.known_tasks import KnownTasks
 from receiver.middleware import auth_middleware, errors_middleware
 from receiver.poller import Poller
-from receiver.providers import build_providers
+from receiver.providers import PROVIDER_NAMES, build_providers
 from receiver.providers.base import ProviderConfig
 from receiver.secrets import SecretBox
-from receiver.settings import PROVIDER_HOSTS, Settings
+from receiver.settings import Settings
 from receiver.tasks import TaskService
 from receiver.wakeups import Wakeups
 from store import Store
@@ -78,7 +78,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    provider_hosts = {host_and_port(settings.provider(name).base_url) for name in PROVIDER_HOSTS}
+    provider_hosts = {host_and_port(settings.provider(name).base_url) for name in PROVIDER_NAMES}
     client = outgoing_client(allow_private=settings.allow_private_urls, trusted=provider_hosts)
     async with client as http:
         app[keys.HTTP] = http
@@ -105,5 +105,5 @@ def _provider_configs(settings: Settings) -> dict[str, ProviderConfig]:
             timeout=settings.provider_timeout,
             long_timeout=settings.onemin_timeout,
         )
-        for name in ("piapi", "wave", "apimart", "onemin")
+        for name in PROVIDER_NAMES
     }

@@ -6,8 +6,6 @@ Provider rules (allowed values and ranges) are each provider's own `validate`, a
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import re
@@ -16,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
 from receiver.errors import Unprocessable
 from receiver.providers.base import Provider, TaskRequest
 from receiver.providers.errors import InvalidRequest
@@ -157,21 +156,8 @@ def _check_destination(where: str, item: dict[str, Any]) -> None:
             raise Unprocessable(f"{where}.url must be an http(s) URL", field=f"{where}.url")
     if "to" in item and not _EMAIL.fullmatch(item["to"]):
         raise Unprocessable(f"{where}.to must be one email address", field=f"{where}.to")
-    if "secret" in item and not _is_whsec(item["secret"]):
-        raise Unprocessable(
-            f"{where}.secret must be a Standard Webhooks key: whsec_ and base64 of 24 to 64 bytes",
-            field=f"{where}.secret",
-        )
-
-
-def _is_whsec(secret: str) -> bool:
-    if not secret.startswith("whsec_"):
-        return False
-    try:
-        key = base64.b64decode(secret[len("whsec_"):], validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return 24 <= len(key) <= 64
+    if "secret" in item and not is_whsec_key(item["secret"]):
+        raise Unprocessable(f"{where}.secret must be {WHSEC_RULE}", field=f"{where}.secret")
 
 
 def check_request(provider: Provider, request: TaskRequest) -> None:

@@ -14,11 +14,9 @@ from store.outbox import Outbox
 from store.poll_schedule import PollSchedule
 from store.reader import Reader
 from store.schema import migrate
-from store.states import FAILED, SUCCEEDED
+from store.states import DEFAULT_NOTIFY_ON
 from store.submit_queue import SubmitSlots
 from store.writer import Writer
-
-DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})
 
 
 class Store:
