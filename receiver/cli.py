@@ -22,6 +22,7 @@ from receiver.errors import SettingsError
 from receiver.logs import configure_logging
 from receiver.secrets import new_fernet_key
 from receiver.settings import Settings, from_environ, log_format
+from store import StoreUnavailable
 
 Command = Callable[[argparse.Namespace], int]
 SERVE_SETTINGS = (
@@ -38,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.run
     try:
         return command(args)
-    except SettingsError as exc:
+    except (SettingsError, StoreUnavailable) as exc:
         print(f"reelhook: {exc}", file=sys.stderr)
         return 2
     except ClientError as exc:

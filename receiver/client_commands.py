@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from receiver.cli_support import CLIENT_SETTINGS, ApiClient, add_command, money, table
-from receiver.settings import PROVIDER_HOSTS
+from receiver.providers import PROVIDER_NAMES
 from store.states import STATES, is_terminal
 
 UNIFIED_OPTIONS = ("prompt", "negative_prompt", "image", "end_image", "aspect_ratio", "resolution")
@@ -25,7 +25,7 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
                          CLIENT_SETTINGS, lambda args: _submit(args, api),
                          "Prints the task as JSON; with --wait, follows it with a progress bar"
                          " until it ends and prints its video URL.")
-    submit.add_argument("--provider", required=True, choices=sorted(PROVIDER_HOSTS))
+    submit.add_argument("--provider", required=True, choices=sorted(PROVIDER_NAMES))
     submit.add_argument("--model", required=True)
     for name in UNIFIED_OPTIONS:
         submit.add_argument(f"--{name.replace('_', '-')}", dest=name)
@@ -39,7 +39,7 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
     tasks = add_command(commands, "tasks", "list tasks, newest first", CLIENT_SETTINGS,
                         lambda args: _tasks(args, api))
     tasks.add_argument("--status", choices=STATES)
-    tasks.add_argument("--provider", choices=sorted(PROVIDER_HOSTS))
+    tasks.add_argument("--provider", choices=sorted(PROVIDER_NAMES))
     tasks.add_argument("--limit", type=int, default=20)
     show = add_command(commands, "show", "show one task with its events", CLIENT_SETTINGS,
                        lambda args: _show(args, api))

@@ -12,8 +12,8 @@ from typing import Any
 from receiver.cli_support import CLIENT_SETTINGS, ApiClient, add_command, table
 from receiver.logs import configure_logging
 from receiver.settings import from_environ
+from store.outbox import DELIVERY_STATUSES
 
-STATUSES = ("pending", "sending", "delivered", "dead")
 WORKER_SETTINGS = (
     "REELHOOK_DATABASE", "REELHOOK_SECRET_KEY", "REELHOOK_SMTP_URL", "REELHOOK_EMAIL_FROM",
     "REELHOOK_RETRY_SCHEDULE", "REELHOOK_DELIVERY_TIMEOUT", "REELHOOK_SLACK_MIN_INTERVAL",
@@ -30,7 +30,7 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
                 " what it holds. It serves no client API, so it needs no REELHOOK_API_TOKEN.")
     listing = add_command(commands, "deliveries", "list notice deliveries, newest first",
                           CLIENT_SETTINGS, lambda args: _deliveries(args, api))
-    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--status", choices=DELIVERY_STATUSES)
     listing.add_argument("--task", dest="task_id", help="only this task's deliveries")
     listing.add_argument("--limit", type=int, default=20)
     again = add_command(commands, "redeliver", "send a delivered or dead notice again",

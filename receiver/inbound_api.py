@@ -10,8 +10,8 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Unprocessable
+from receiver.paging import one_page, page_limit, whole_number
 
-MAX_PAGE = 200
 _SOURCE = re.compile(r"[a-z0-9_-]{1,64}")
 
 
@@ -21,8 +21,7 @@ async def list_inbound(request: web.Request) -> web.Response:
     rows = await request.app[keys.STORE].inbound.recent(
         source=source, limit=limit + 1, before_id=before
     )
-    page = rows[:limit]
-    next_cursor = str(page[-1]["id"]) if len(rows) > limit else None
+    page, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     return web.json_response(
         {"messages": [inbound_view(row) for row in page], "next_cursor": next_cursor}
     )
@@ -35,9 +34,9 @@ def read_query(query: Any) -> tuple[str | None, int, int | None]:
         raise Unprocessable(
             "source must be 1 to 64 lower-case letters, digits, - or _", field="source"
         )
-    limit = _whole(query.get("limit"), "limit", MAX_PAGE) if query.get("limit") else 50
     cursor = query.get("cursor")
-    return source, limit, _whole(cursor, "cursor", 2**62) if cursor else None
+    before = whole_number(cursor, "cursor", None, 2**62) if cursor else None
+    return source, page_limit(query.get("limit")), before
 
 
 def inbound_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -48,12 +47,6 @@ def inbound_view(row: dict[str, Any]) -> dict[str, Any]:
         payload = row["payload"]
     return {"id": row["id"], "source": row["source"], "webhook_id": row["webhook_id"],
             "received_at": row["received_at"], "payload": payload}
-
-
-def _whole(raw: str, name: str, high: int) -> int:
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
-        raise Unprocessable(f"{name} must be a whole number from 1 to {high}", field=name)
-    return int(raw)
 
 
 INBOUND_MESSAGE = {

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from receiver.errors import ApiError
-from receiver.settings import PROVIDER_HOSTS
 
 REGISTRY = CollectorRegistry()
 CALLBACKS = Counter(
@@ -47,8 +46,11 @@ _OUTCOMES = {401: "unauthorized", 400: "malformed", 404: "unknown_task", 413: "t
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def observed_callback(handler: Handler, duplicate_answer: str) -> Handler:
-    """Wrap the provider callback handler: count it by provider and outcome, and time it."""
+def observed_callback(
+    handler: Handler, duplicate_answer: str, providers: Collection[str]
+) -> Handler:
+    """Wrap the provider callback handler: count it by provider (one of `providers`, else
+    "unknown") and outcome, and time it."""
 
     async def observed(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -62,29 +64,26 @@ def observed_callback(handler: Handler, duplicate_answer: str) -> Handler:
             outcome = _OUTCOMES.get(exc.status, "error")
             raise
         finally:
-            provider = provider_label(request.match_info.get("provider"))
+            name = request.match_info.get("provider")
+            provider = name if name in providers else "unknown"
             CALLBACKS.labels(provider, outcome).inc()
             CALLBACK_SECONDS.labels(provider).observe(time.perf_counter() - started)
 
     return observed
 
 
-def provider_label(name: str | None) -> str:
-    """A provider's name, or "unknown" for anything else (labels stay bounded)."""
-    return name if name in PROVIDER_HOSTS else "unknown"
-
-
 @contextlib.contextmanager
 def provider_call(provider: str, method: str) -> Iterator[None]:
-    """Time one provider API call; a raised error is counted by its class."""
+    """Time one provider API call (`provider`: an adapter's own name); a raised error is
+    counted by its class."""
     started = time.perf_counter()
     try:
         yield
     except Exception as exc:
-        PROVIDER_CALL_ERRORS.labels(provider_label(provider), _error_kind(exc)).inc()
+        PROVIDER_CALL_ERRORS.labels(provider, _error_kind(exc)).inc()
         raise
     finally:
-        PROVIDER_CALL_SECONDS.labels(provider_label(provider), method.upper()).observe(
+        PROVIDER_CALL_SECONDS.labels(provider, method.upper()).observe(
             time.perf_counter() - started
         )
 

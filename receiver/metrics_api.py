@@ -13,8 +13,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from receiver import keys
 from receiver.errors import Unauthorized
 from receiver.metrics import REGISTRY, WRITER_BATCH
+from receiver.providers import PROVIDER_NAMES
 from receiver.secrets import tokens_match
-from receiver.settings import PROVIDER_HOSTS
 
 
 async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -61,7 +61,7 @@ class _DatabaseCollector:
             labels=["provider"],
         )
         counts = {row["provider"]: row["n"] for row in snap["in_flight"]}
-        for provider in PROVIDER_HOSTS:
+        for provider in PROVIDER_NAMES:
             flight.add_metric([provider], counts.get(provider, 0))
         yield from (tasks, flight, *self._deliveries())
 

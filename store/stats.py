@@ -6,8 +6,8 @@ import functools
 import sqlite3
 from typing import Any
 
-from store.polling import IN_FLIGHT
 from store.reader import Reader
+from store.submit_queue import IN_FLIGHT
 
 
 def select_snapshot(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:

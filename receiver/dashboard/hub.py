@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from receiver.views import task_view
+from receiver.serializers import task_view
 
 QUEUE_SIZE = 256
 _CLOSED: dict[str, Any] = {"closed": True}

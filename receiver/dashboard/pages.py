@@ -9,15 +9,16 @@ from typing import Any
 from aiohttp import web
 
 from receiver import keys
-from receiver.api import _choice, _limit
+from receiver.api import _choice
 from receiver.dashboard.chart import COLOURS, daily_chart, first_day
 from receiver.dashboard.guard import page, render
 from receiver.dashboard.hub import prompt_of
 from receiver.dashboard.session import Session
 from receiver.deliveries_api import delivery_view
 from receiver.inbound_api import inbound_view, read_query
+from receiver.paging import one_page, page_limit
 from receiver.providers.http import scrub
-from receiver.views import event_view, task_view
+from receiver.serializers import event_view, task_view
 from store.outbox import DELIVERY_STATUSES
 from store.states import STATES, is_terminal
 
@@ -32,17 +33,18 @@ async def tasks_page(request: web.Request, session: Session) -> web.StreamRespon
     query = request.query
     status = _choice(query.get("status"), "status", STATES)
     provider = _choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
-    limit = _limit(query.get("limit") or str(PAGE))
+    limit = page_limit(query.get("limit") or str(PAGE))
     cursor = query.get("cursor") or None
     rows = await request.app[keys.STORE].list_tasks(
         status=status, provider=provider, limit=limit + 1, before_id=cursor
     )
-    tasks = [_listed(row) for row in rows[:limit]]
+    page_rows, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
+    tasks = [_listed(row) for row in page_rows]
     providers = sorted(request.app[keys.PROVIDERS].keys())
     return render(
         request, "tasks.html", session, nav="tasks", tasks=tasks, statuses=STATES,
         providers=providers, status=status, provider=provider,
-        next_cursor=rows[limit - 1]["id"] if len(rows) > limit else None, first_page=not cursor,
+        next_cursor=next_cursor, first_page=not cursor,
     )
 
 
@@ -96,7 +98,7 @@ async def costs_page(request: web.Request, session: Session) -> web.StreamRespon
     """Spend per provider per day (an SVG chart drawn on the server) and totals."""
     store = request.app[keys.STORE]
     daily = await store.stats.daily_costs(first_day(CHART_DAYS))
-    totals = await store.polling.cost_totals(None)
+    totals = await store.cost_totals(None)
     return render(
         request, "costs.html", session, nav="costs", chart=daily_chart(daily, CHART_DAYS),
         totals=totals, total=round(sum(row["cost_usd"] for row in totals), 6),
@@ -112,11 +114,12 @@ async def inbound_page(request: web.Request, session: Session) -> web.StreamResp
     rows = await request.app[keys.STORE].inbound.recent(
         source=source, limit=limit + 1, before_id=before
     )
-    messages = [_message(row) for row in rows[:limit]]
+    page_rows, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
+    messages = [_message(row) for row in page_rows]
     return render(
         request, "inbound.html", session, nav="inbound", messages=messages, source=source,
         sources=sorted(request.app[keys.SETTINGS].inbound_secrets),
-        next_cursor=rows[limit - 1]["id"] if len(rows) > limit else None,
+        next_cursor=next_cursor,
     )
 
 
