@@ -51,23 +51,29 @@ def observed_callback(
 ) -> Handler:
     """Wrap the provider callback handler: count it by provider (one of `providers`, else
     "unknown") and outcome, and time it."""
+    duplicate = duplicate_answer.encode()
+    # Label children looked up once: this runs for every callback.
+    counted = {(name, outcome): CALLBACKS.labels(name, outcome)
+               for name in (*providers, "unknown")
+               for outcome in ("recorded", "duplicate", "error", *_OUTCOMES.values())}
+    timed = {name: CALLBACK_SECONDS.labels(name) for name in (*providers, "unknown")}
 
     async def observed(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         outcome = "error"
         try:
             response = await handler(request)
-            duplicate = isinstance(response, web.Response) and response.text == duplicate_answer
-            outcome = "duplicate" if duplicate else "recorded"
+            is_duplicate = isinstance(response, web.Response) and response.body == duplicate
+            outcome = "duplicate" if is_duplicate else "recorded"
             return response
         except (ApiError, web.HTTPException) as exc:
             outcome = _OUTCOMES.get(exc.status, "error")
             raise
         finally:
             name = request.match_info.get("provider")
-            provider = name if name in providers else "unknown"
-            CALLBACKS.labels(provider, outcome).inc()
-            CALLBACK_SECONDS.labels(provider).observe(time.perf_counter() - started)
+            provider = name if name in timed else "unknown"
+            counted[provider, outcome].inc()
+            timed[provider].observe(time.perf_counter() - started)
 
     return observed
 
