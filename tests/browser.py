@@ -47,7 +47,6 @@ async def launch() -> AsyncIterator[Any]:
     """A headless chromium (never a downloaded browser), closed afterwards."""
     from playwright.async_api import async_playwright
 
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     async with async_playwright() as driver:
         browser = await driver.chromium.launch(
             executable_path=shutil.which("chromium") or CHROMIUM, args=ARGS, headless=True
