@@ -15,18 +15,24 @@ from receiver import (
     deliveries_api,
     dispatching,
     inbound,
+    inbound_api,
     keys,
+    metrics_api,
     openapi,
-    polling,
 )
+from receiver.dashboard.routes import setup_dashboard
 from receiver.known_tasks import KnownTasks
+from receiver.metrics import observed_callback
 from receiver.middleware import auth_middleware, errors_middleware
-from receiver.providers import build_providers
+from receiver.poller import Poller
+from receiver.providers import PROVIDER_NAMES, build_providers
 from receiver.providers.base import ProviderConfig
 from receiver.secrets import SecretBox
-from receiver.settings import PROVIDER_HOSTS, Settings
+from receiver.settings import Settings
 from receiver.tasks import TaskService
+from receiver.wakeups import Wakeups
 from store import open_store
+from store.interface import DELIVERIES, SLOTS
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -39,11 +45,14 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SECRETS] = SecretBox(settings.secret_key)
     app[keys.CALLBACK_SLOTS] = asyncio.Semaphore(settings.max_concurrent_callbacks)
     app[keys.KNOWN_TASKS] = KnownTasks()
+    app[keys.WAKEUPS] = Wakeups()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(dispatching.worker_ctx)
-    app.cleanup_ctx.append(polling.loops_ctx)
+    app.cleanup_ctx.append(_loops_ctx)
+    app.cleanup_ctx.append(metrics_api.metrics_ctx)
     _add_routes(app)
+    setup_dashboard(app)
     return app
 
 
@@ -59,9 +68,14 @@ def _add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/tasks/{task_id}/deliveries", deliveries_api.task_deliveries)
     app.router.add_get("/v1/deliveries", deliveries_api.list_deliveries)
     app.router.add_post("/v1/deliveries/{delivery_id}/redeliver", deliveries_api.redeliver)
+    app.router.add_get("/v1/inbound", inbound_api.list_inbound)
+    app.router.add_get("/metrics", metrics_api.metrics_endpoint)
     app.router.add_post("/callbacks/standard/{source}", inbound.standard_callback)
-    app.router.add_post("/callbacks/{provider}/{task_id}", callbacks.provider_callback)
-    app.router.add_post("/callbacks/{provider}/{task_id}/{token}", callbacks.provider_callback)
+    callback = observed_callback(
+        callbacks.provider_callback, callbacks.DUPLICATE_ANSWER, PROVIDER_NAMES
+    )
+    app.router.add_post("/callbacks/{provider}/{task_id}", callback)
+    app.router.add_post("/callbacks/{provider}/{task_id}/{token}", callback)
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -74,21 +88,38 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         migrate=False,
     )
     app[keys.STORE] = store
+    # Commits announce themselves (on PostgreSQL to every process, by LISTEN/NOTIFY): notices
+    # queued anywhere wake this process's dispatcher, a slot freed anywhere its submit queue.
+    wakeups = app[keys.WAKEUPS]
+    store.subscribe(DELIVERIES, lambda _: wakeups.notices.set())
+    store.subscribe(SLOTS, lambda _: wakeups.slots.set())
     yield
     await store.close()
 
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    provider_hosts = {host_and_port(settings.provider(name).base_url) for name in PROVIDER_HOSTS}
+    provider_hosts = {host_and_port(settings.provider(name).base_url) for name in PROVIDER_NAMES}
     client = outgoing_client(allow_private=settings.allow_private_urls, trusted=provider_hosts)
     async with client as http:
         app[keys.HTTP] = http
         providers = build_providers(_provider_configs(settings))
         app[keys.PROVIDERS] = providers
         app[keys.TASKS] = TaskService(
-            app[keys.STORE], providers, http, app[keys.SECRETS], settings
+            app[keys.STORE], providers, http, app[keys.SECRETS], settings, app[keys.WAKEUPS]
         )
+        yield
+
+
+async def _loops_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The submit queue (after failing sends whose lease ran out) and the poller; neither with
+    REELHOOK_BACKGROUND=off (then `reelhook tick` does their work on a schedule)."""
+    service = app[keys.TASKS]
+    if not app[keys.SETTINGS].background:
+        yield
+        await service.queue.close()
+        return
+    async with service.queue.running(), Poller(service, app[keys.SETTINGS]).running():
         yield
 
 
@@ -100,5 +131,5 @@ def _provider_configs(settings: Settings) -> dict[str, ProviderConfig]:
             timeout=settings.provider_timeout,
             long_timeout=settings.onemin_timeout,
         )
-        for name in ("piapi", "wave", "apimart", "onemin")
+        for name in PROVIDER_NAMES
     }

@@ -59,13 +59,10 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.STORE].outbox,
         dispatch_config(settings, app[keys.SECRETS]),
         session_factory=session_factory(settings),
+        wakeup=app[keys.WAKEUPS].notices,
     )
-    app[keys.WORKER] = worker
-    app[keys.TASKS].notices_queued = worker.wake
-    unsubscribe = app[keys.STORE].subscribe(DELIVERIES, lambda _: worker.wake())
     task = asyncio.create_task(worker.run(), name="reelhook-dispatcher")
     yield
-    unsubscribe()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -8,8 +8,16 @@ from store.errors import (
     StoreError,
     StoreUnavailable,
     TaskNotFound,
+    WriterStopped,
 )
-from store.interface import InboundStore, OutboxStore, PollingStore, TaskStore
+from store.interface import (
+    InboundStore,
+    OutboxStore,
+    PollStore,
+    StatsStore,
+    SubmitStore,
+    TaskStore,
+)
 from store.models import EventIn, EventOutcome, NewDestination, NewTask
 from store.opening import is_postgres, migrate_database, open_store, schema_state
 from store.states import Observation
@@ -27,13 +35,16 @@ __all__ = [
     "NewTask",
     "Observation",
     "OutboxStore",
-    "PollingStore",
+    "PollStore",
     "SchemaMismatch",
+    "StatsStore",
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "SubmitStore",
     "TaskNotFound",
     "TaskStore",
+    "WriterStopped",
     "is_postgres",
     "migrate_database",
     "open_store",

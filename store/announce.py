@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from store.interface import DELIVERIES, SLOTS, TASKS, TOPICS, Listener
 from store.models import EventOutcome
-from store.states import is_terminal
 
 log = logging.getLogger("reelhook.store")
 
@@ -38,14 +37,11 @@ class Announcer:
             self._listeners[topic].remove(listener)
 
 
-def topics_of(outcome: EventOutcome, notify_on: frozenset[str]) -> list[tuple[str, str]]:
+def topics_of(outcome: EventOutcome) -> list[tuple[str, str]]:
     """The (topic, payload) pairs an event's outcome announces."""
-    if not outcome.changed:
-        return []
-    status = outcome.task["status"]
-    found = [(TASKS, str(outcome.task["id"]))]
-    if status in notify_on:
+    found = [(TASKS, str(outcome.task["id"]))] if outcome.changed else []
+    if outcome.notices_queued:
         found.append((DELIVERIES, ""))
-    if is_terminal(status):
+    if outcome.slot_freed:
         found.append((SLOTS, ""))
     return found

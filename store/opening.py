@@ -6,11 +6,14 @@ A `postgres://` or `postgresql://` URL is PostgreSQL; anything else is the path 
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
+from store.errors import StoreUnavailable
 from store.interface import TaskStore
 from store.schema import MIGRATION_NAMES, applied_migrations
 from store.schema import migrate as migrate_sqlite
-from store.store import DEFAULT_NOTIFY_ON, Store
+from store.states import DEFAULT_NOTIFY_ON
+from store.store import Store
 from store.versions import SchemaState, state_of
 
 POSTGRES_SCHEMES = ("postgres://", "postgresql://")
@@ -47,7 +50,28 @@ async def open_store(
 
 
 async def schema_state(database: str) -> SchemaState:
-    """The migrations the database has against those this reelhook knows."""
+    """The migrations the database has against those this reelhook knows; StoreUnavailable, in
+    one line, when the database cannot be opened."""
+    try:
+        return await _schema_state(database)
+    except StoreUnavailable:
+        raise
+    except Exception as exc:  # sqlite3, asyncpg and OS errors alike: the start must say why, once
+        raise StoreUnavailable(f"cannot open the database {shown(database)}: {exc}") from exc
+
+
+def shown(database: str) -> str:
+    """The database as it may be shown: a URL without its password."""
+    if not is_postgres(database):
+        return database
+    parts = urlsplit(database)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
+async def _schema_state(database: str) -> SchemaState:
     if is_postgres(database):
         import asyncpg
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from store.errors import StoreError
+from store.errors import StoreUnavailable
 
 
-class SchemaMismatch(StoreError):
-    """The database is behind or ahead of this reelhook's schema; the message says what to run."""
+class SchemaMismatch(StoreUnavailable):
+    """The database is behind or ahead of this reelhook's schema; the message says what to run.
+    (A StoreUnavailable: this process cannot use the database as it is.)"""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from receiver.providers.sandbox.onemin import OneminSimulator
 from receiver.providers.sandbox.wave import WaveSimulator
 from receiver.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
+from tests.databases import fresh_postgres
 
 API_TOKEN = "test-token-0123456789abcdef"
 IMAGE_URL = "https://images.example.com/girl.webp"
@@ -75,6 +76,17 @@ def db_path(tmp_path: Path) -> str:
     return str(tmp_path / "reelhook.db")
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The one database fixture of the store and API tests: each test runs once on a temporary
+    SQLite file and once on a fresh PostgreSQL database (see tests/databases.py)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "reelhook.db")
+        return
+    async with fresh_postgres() as url:
+        yield url
+
+
 @pytest.fixture
 def settings(
     db_path: str,
@@ -106,7 +118,7 @@ StartApp = Callable[..., Any]
 
 
 @pytest.fixture
-def start_app(aiohttp_server: Any, aiohttp_client: Any, settings: Settings) -> StartApp:
+def start_app(settings: Settings, aiohttp_server: Any, aiohttp_client: Any) -> StartApp:
     """Start the real app on its configured port; keyword arguments override settings."""
 
     async def start(**overrides: Any) -> TestClient[web.Request, web.Application]:
@@ -236,3 +248,16 @@ async def wait_delivered(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"deliveries of {task_id} still open: {body}")
         await asyncio.sleep(0.02)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """Say where the browser tests left their screenshots."""
+    from tests.browser import artefacts_dir
+
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    folder = artefacts_dir(factory.getbasetemp())
+    shots = sorted(path.name for path in folder.glob("*.png"))
+    if shots:
+        terminalreporter.write_line(f"browser screenshots ({len(shots)}) in {folder}")

@@ -9,6 +9,12 @@ import pytest
 from tests.conftest import API_TOKEN, skyreels
 
 
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
+
+
 async def test_healthz_needs_no_token(client: Any) -> None:
     response = await client.get("/healthz", headers={"Authorization": ""})
     assert response.status == 200

@@ -15,6 +15,12 @@ from tests.conftest import skyreels
 
 
 @pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
+
+
+@pytest.fixture
 async def quiet_task(client: Any, piapi_sim: Any) -> dict[str, Any]:
     """A submitted task whose simulator sends no callbacks of its own, with its secret."""
     piapi_sim.script.drop_callbacks = True

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from receiver.providers.sandbox import LocalServer
 from receiver.settings import ProviderSettings
-from store import EventIn, NewTask, Observation, Store
+from store import EventIn, NewTask, Observation, open_store
 from tests.conftest import apimart
 
 DEEP = "[" * 100_000 + "]" * 100_000  # valid JSON that Python's decoder cannot read
@@ -61,20 +60,20 @@ async def test_unreadable_poll_answer_is_polled_with_backoff(
         await client.close()
 
 
-async def test_claim_slot_never_takes_a_cancelled_task(tmp_path: Path) -> None:
-    store = await Store.open(str(tmp_path / "claim.db"))
+async def test_claim_slot_never_takes_a_cancelled_task(database: str) -> None:
+    store = await open_store(database)
     try:
         task_id = "tsk_" + "1" * 28
         await store.create_task(NewTask(id=task_id, provider="wave", model="skyreels-v4-fast",
                                         request={}))
-        await store.polling.hold(task_id, "sealed", 0.0)
-        held = await store.polling.held(1e12)
+        await store.submits.hold(task_id, "sealed", 0.0)
+        held = await store.submits.held(1e12)
         assert [row["id"] for row in held] == [task_id]
         seen = Observation("cancelled", error="cancelled by client before it was sent")
         await store.record_event(task_id, EventIn("cancel:held", "client", seen))
         # The queue read the held row before the cancel; its claim must now fail.
-        assert await store.polling.claim_slot(task_id, "wave", 5) is False
-        assert await store.polling.claim_slot(task_id, "wave", 0) is False
+        assert await store.submits.claim_slot(task_id, "wave", 5) is False
+        assert await store.submits.claim_slot(task_id, "wave", 0) is False
         task = await store.get_task(task_id)
         assert task["status"] == "cancelled" and task["submit_state"] == "pending"
     finally:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.conftest import wait_for_status, wave
+
+
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
+
 
 
 async def _until(check: Any, timeout: float = 10.0) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from store.models import utc_now_iso
+from store.postgres.tasks import page_filter
 
 Run = Callable[[Callable[[asyncpg.Connection], Awaitable[Any]]], Awaitable[Any]]
 
@@ -38,6 +39,22 @@ class PgInbound:
             rows = await conn.fetch(
                 "SELECT webhook_id, received_at, payload FROM inbound_messages"
                 " WHERE source = $1 ORDER BY id", source,
+            )
+            return [dict(row) for row in rows]
+
+        rows: list[dict[str, Any]] = await self._read(run)
+        return rows
+
+    async def recent(
+        self, *, source: str | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Messages newest first, optionally of one source, below a cursor id."""
+        where, params = page_filter([("source", source)], "id", before_id)
+
+        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            rows = await conn.fetch(
+                "SELECT id, source, webhook_id, received_at, payload FROM inbound_messages"
+                f" {where} ORDER BY id DESC LIMIT ${len(params) + 1}", *params, limit,
             )
             return [dict(row) for row in rows]
 

@@ -1,4 +1,4 @@
-"""The poll schedule and the submission queue on PostgreSQL.
+"""The poll schedule and the submission queue's slots on PostgreSQL.
 
 Polls and queued submits are claimed under a lease with an owner id (due polls with FOR UPDATE
 SKIP LOCKED), and a provider's in-flight cap is counted under a transaction-scoped advisory lock
@@ -14,8 +14,7 @@ from typing import Any
 import asyncpg
 
 from store.interface import SLOTS
-from store.models import EventIn, EventOutcome
-from store.postgres.tasks import announce, insert_event
+from store.postgres.tasks import announce
 
 Run = Callable[[Callable[[asyncpg.Connection], Awaitable[Any]]], Awaitable[Any]]
 UNFINISHED = "('queued', 'running')"
@@ -32,13 +31,12 @@ _DUE_POLLS = (
 )
 
 
-class PgPolling:
-    """Polls and held submissions; `tx` runs a function in a transaction of its own."""
+class PgPolls:
+    """The poll schedule; `tx` runs a function in a transaction of its own."""
 
-    def __init__(self, tx: Run, read: Run, notify_on: frozenset[str]) -> None:
+    def __init__(self, tx: Run, read: Run) -> None:
         self._tx = tx
         self._read = read
-        self._notify_on = notify_on
 
     async def due(self, now: float, providers: Sequence[str], limit: int) -> list[dict[str, Any]]:
         """Tasks whose poll is due (or not yet scheduled)."""
@@ -78,6 +76,14 @@ class PgPolling:
             )
 
         await self._tx(run)
+
+
+class PgSubmits:
+    """In-flight slots and held submissions; `tx` runs a function in a transaction of its own."""
+
+    def __init__(self, tx: Run, read: Run) -> None:
+        self._tx = tx
+        self._read = read
 
     async def claim_slot(
         self, task_id: str, provider: str, cap: int, owner: str = "", lease: float = 60.0
@@ -159,36 +165,3 @@ class PgPolling:
 
         rows: list[dict[str, Any]] = await self._read(run)
         return rows
-
-    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Per provider: tasks, tasks with a known price, and the sum of their cost_usd."""
-        where = "WHERE status = $1" if status else ""
-
-        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-            rows = await conn.fetch(
-                "SELECT provider, count(*) AS tasks, count(cost_usd) AS priced_tasks,"
-                " round(coalesce(sum(cost_usd), 0)::numeric, 6)::float8 AS cost_usd"
-                f" FROM tasks {where} GROUP BY provider ORDER BY provider",
-                *([status] if status else []),
-            )
-            return [dict(row) for row in rows]
-
-        rows: list[dict[str, Any]] = await self._read(run)
-        return rows
-
-    async def cancel_unsent(self, task_id: str, event: EventIn) -> EventOutcome | None:
-        """Withdraw a submission nobody has started sending and record the cancel, in one step;
-        None when the task is already being sent (or is not waiting at all)."""
-        async def run(conn: asyncpg.Connection) -> EventOutcome | None:
-            status = await conn.execute(
-                "UPDATE tasks SET submit_state = 'withdrawn', held_request = NULL,"
-                " submit_after = NULL WHERE id = $1 AND status = 'queued'"
-                " AND submit_state = 'pending'", task_id,
-            )
-            if status != "UPDATE 1":
-                return None
-            return await insert_event(conn, task_id, event, self._notify_on)
-
-        outcome: EventOutcome | None = await self._tx(run)
-        return outcome
-

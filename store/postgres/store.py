@@ -17,19 +17,19 @@ import asyncpg
 
 from store.announce import Announcer
 from store.errors import StoreUnavailable
-from store.interface import TOPICS, Listener
+from store.interface import TASKS, TOPICS, Listener
 from store.models import EventIn, EventOutcome, NewTask
 from store.postgres import schema, tasks
 from store.postgres.inbound import PgInbound
 from store.postgres.outbox import PgOutbox
-from store.postgres.polling import PgPolling
+from store.postgres.polling import PgPolls, PgSubmits
+from store.postgres.stats import PgStats
 from store.postgres.writer import UNAVAILABLE, PgWriter
-from store.states import FAILED, SUCCEEDED
+from store.states import DEFAULT_NOTIFY_ON
 
 T = TypeVar("T")
 Work = Callable[[asyncpg.Connection], Awaitable[Any]]
 log = logging.getLogger("reelhook.store")
-DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})
 
 
 class PgStore:
@@ -42,8 +42,14 @@ class PgStore:
         self.writer = PgWriter(pool)
         self.announcer = Announcer()
         self.outbox = PgOutbox(self._tx, self._read)
-        self.polling = PgPolling(self._tx, self._read, notify_on)
+        self.polls = PgPolls(self._tx, self._read)
+        self.submits = PgSubmits(self._tx, self._read)
         self.inbound = PgInbound(self.writer.run, self._read)
+        self.stats = PgStats(self._read)
+        # Told of every task created or changed by any process, after its commit (LISTEN).
+        self.on_task_change: Callable[[dict[str, Any]], None] = _ignore
+        self.announcer.subscribe(TASKS, self._task_changed)
+        self._fetches: set[asyncio.Task[None]] = set()
         self._listener: asyncpg.Connection | None = None
         self._closing = False
 
@@ -83,7 +89,10 @@ class PgStore:
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""
         async def run(conn: asyncpg.Connection) -> tuple[dict[str, Any], bool]:
-            return await tasks.insert_task(conn, new)
+            task, created = await tasks.insert_task(conn, new)
+            if created:
+                await tasks.announce(conn, TASKS, new.id)
+            return task, created
 
         return await self.writer.run(run)
 
@@ -94,9 +103,13 @@ class PgStore:
 
         return await self.writer.run(run)
 
-    async def cancel_unsent(self, task_id: str, event: EventIn) -> EventOutcome | None:
-        """Cancel a task no send has started for, atomically; None when it is already going."""
-        return await self.polling.cancel_unsent(task_id, event)
+    def failure(self) -> str | None:
+        """Why the store can no longer write (its group-commit loop died), or None."""
+        return self.writer.failure()
+
+    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Cost per provider, optionally of tasks in one status."""
+        return await self.stats.cost_totals(status)
 
     async def get_task(self, task_id: str) -> dict[str, Any]:
         """One task; TaskNotFound if there is none."""
@@ -159,6 +172,21 @@ class PgStore:
     def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self.announcer.announce(channel.removeprefix(tasks.CHANNEL_PREFIX), payload)
 
+    def _task_changed(self, task_id: str) -> None:
+        if not task_id or self.on_task_change is _ignore:
+            return
+        job = asyncio.get_running_loop().create_task(self._tell_task_changed(task_id))
+        self._fetches.add(job)
+        job.add_done_callback(self._fetches.discard)
+
+    async def _tell_task_changed(self, task_id: str) -> None:
+        try:
+            task = await self.get_task(task_id)
+        except Exception:  # gone or unreachable: the live view misses one update, nothing more
+            log.debug("reading changed task %s failed", task_id, exc_info=True)
+            return
+        self.on_task_change(task)
+
     def _lost(self, conn: Any) -> None:
         # Until it is back, workers still look on their own interval; nothing waits only on this.
         if not self._closing:
@@ -174,3 +202,7 @@ class PgStore:
                 for topic in TOPICS:  # anything may have happened while it was away
                     self.announcer.announce(topic, "")
                 return
+
+
+def _ignore(task: dict[str, Any]) -> None:
+    return None

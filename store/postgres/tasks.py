@@ -67,7 +67,10 @@ async def insert_task(conn: asyncpg.Connection, new: NewTask) -> tuple[dict[str,
 async def insert_event(
     conn: asyncpg.Connection, task_id: str, event: EventIn, notify_on: frozenset[str]
 ) -> EventOutcome:
-    """Record an event once, move the task, queue the notices the move causes and announce it."""
+    """Record an event once, move the task, queue the notices the move causes and announce it
+    (NOTIFY, delivered to every listening process when the transaction commits)."""
+    if event.only_if_unsent and not await withdraw_unsent(conn, task_id):
+        return EventOutcome(recorded=False, changed=False, task=await fetch_task(conn, task_id))
     task = await fetch_task(conn, task_id, lock=True)
     before = _state_of(task)
     after = advance(before, event.seen)
@@ -88,18 +91,33 @@ async def insert_event(
         # A late event is kept in the history but leaves a finished task exactly as it was.
         return EventOutcome(recorded=True, changed=False, task=task)
     saved = await _save_state(conn, task, after, event, now)
-    if after.status != before.status and after.status in notify_on:
-        await queue_deliveries(conn, task_id, after.status)
-    outcome = EventOutcome(recorded=True, changed=after != before, task=task | saved)
-    for topic, payload in topics_of(outcome, notify_on):
+    moved = after.status != before.status
+    notices = 0
+    if moved and after.status in notify_on:
+        notices = await queue_deliveries(conn, task_id, after.status)
+    outcome = EventOutcome(
+        recorded=True, changed=after != before, task=task | saved, notices_queued=notices,
+        slot_freed=moved and is_terminal(after.status),
+    )
+    for topic, payload in topics_of(outcome):
         await announce(conn, topic, payload)
     return outcome
 
 
-async def queue_deliveries(conn: asyncpg.Connection, task_id: str, state: str) -> None:
-    """One pending delivery per live destination of the task for `state`, never two."""
+async def withdraw_unsent(conn: asyncpg.Connection, task_id: str) -> bool:
+    """Mark a held, unsent task withdrawn; False when a send has begun (or it is not waiting)."""
+    status = await conn.execute(
+        "UPDATE tasks SET submit_state = 'withdrawn', held_request = NULL, submit_after = NULL"
+        " WHERE id = $1 AND status = 'queued' AND submit_state = 'pending'", task_id,
+    )
+    return bool(status == "UPDATE 1")
+
+
+async def queue_deliveries(conn: asyncpg.Connection, task_id: str, state: str) -> int:
+    """One pending delivery per live destination of the task for `state`, never two; returns
+    how many were queued."""
     now = utc_now_iso()
-    await conn.execute(
+    status = await conn.execute(
         "INSERT INTO deliveries (task_id, state, destination_id, status, attempts,"
         " next_attempt_at, created_at, updated_at)"
         " SELECT $1, $2, id, 'pending', 0, $3, $4, $4 FROM destinations"
@@ -107,6 +125,7 @@ async def queue_deliveries(conn: asyncpg.Connection, task_id: str, state: str) -
         " ON CONFLICT (destination_id, state) DO NOTHING",
         task_id, state, time.time(), now,
     )
+    return int(status.split()[-1])
 
 
 def _state_of(task: dict[str, Any]) -> TaskState:

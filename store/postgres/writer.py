@@ -49,6 +49,13 @@ class PgWriter:
         self._ready = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
+    def failure(self) -> str | None:
+        """Why the loop stopped while it should run, or None while it is healthy."""
+        task = self._loop_task
+        if task is None or not task.done() or task.cancelled():
+            return None
+        return f"the group-commit loop stopped: {task.exception()!r}"
+
     def start(self) -> None:
         """Start the loop on the running event loop."""
         self._loop_task = asyncio.get_running_loop().create_task(

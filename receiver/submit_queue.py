@@ -16,18 +16,20 @@ import os
 import secrets as token
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
+from dispatcher.wakeup import Wakeup
 from receiver.providers.base import Provider, TaskRequest
+from receiver.request_forms import sealed_payload
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
-from store import EventIn, Observation, TaskStore
+from store import EventIn, EventOutcome, Observation
+from store.interface import SubmitStore
 from store.states import FAILED
 
 log = logging.getLogger("reelhook.queue")
 SendFn = Callable[[str, Provider, TaskRequest, str, str | None], Awaitable[None]]
+ChangeFn = Callable[[str, EventIn], Awaitable[EventOutcome]]
 MAX_TICK = 1.0
 # How often the queue looks for sends whose claim's lease ran out (a process died mid-send).
 TAKEOVER_EVERY = 5.0
@@ -43,18 +45,21 @@ class SubmitQueue:
 
     def __init__(
         self,
-        store: TaskStore,
+        slots: SubmitStore,
         secrets: SecretBox,
         settings: Settings,
         providers: Mapping[str, Provider],
         send: SendFn,
+        change: ChangeFn,
+        wakeup: Wakeup,
     ) -> None:
-        self.store = store
+        self.slots = slots
         self.secrets = secrets
         self.settings = settings
         self.providers = providers
         self._send = send
-        self._wake = asyncio.Event()
+        self._change = change  # the task service's one state-change path
+        self._wakeup = wakeup
         self._background: dict[asyncio.Task[None], tuple[str, str]] = {}
         self.owner = process_owner()
 
@@ -80,23 +85,33 @@ class SubmitQueue:
         payload = {"request": sealed_payload(request), "secret": secret, "key": key}
         wait = self.settings.poll_initial if delay is None else delay
         sealed = self.secrets.encrypt(json.dumps(payload))
-        await self.store.polling.hold(task_id, sealed, time.time() + wait)
+        await self.slots.hold(task_id, sealed, time.time() + wait)
 
     def wake(self) -> None:
         """A slot may have freed: look at held tasks now."""
-        self._wake.set()
+        self._wakeup.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Fail sends cut off by a stop or crash (whose lease ran out), then send held tasks in the
+        background until the block ends; this process's background sends still going are
+        cancelled and failed."""
+        await self.fail_interrupted()
+        job = asyncio.get_running_loop().create_task(self.run(), name="reelhook-submit-queue")
+        try:
+            yield
+        finally:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+            await self.close()
 
     async def run(self) -> None:
         """Send held tasks as slots free, until cancelled."""
         tick = min(MAX_TICK, self.settings.poll_initial)
         last_takeover = time.monotonic()
         while True:
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that arrives
-            # together with a wake-up, and the loop would never stop.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(tick):
-                    await self._wake.wait()
-            self._wake.clear()
+            await self._wakeup.wait(tick)
             try:
                 if time.monotonic() - last_takeover >= TAKEOVER_EVERY:
                     last_takeover = time.monotonic()
@@ -107,7 +122,7 @@ class SubmitQueue:
 
     async def release_held(self) -> None:
         """Send every held task whose provider has a free slot, oldest first."""
-        for row in await self.store.polling.held(time.time()):
+        for row in await self.slots.held(time.time()):
             provider = self.providers.get(row["provider"])
             if provider is None:
                 continue
@@ -120,7 +135,7 @@ class SubmitQueue:
     async def fail_interrupted(self) -> int:
         """Fail tasks whose send was cut off (their outcome is unknown): only those whose claim's
         lease ran out, so a send another live process has under way is never touched."""
-        rows = await self.store.polling.interrupted(grace=self.lease(None))
+        rows = await self.slots.interrupted(grace=self.lease(None))
         for row in rows:
             await self._fail_cut_off(row["id"], row["provider"])
         return len(rows)
@@ -131,7 +146,7 @@ class SubmitQueue:
             " is unknown, so the task was failed: submit it again"
         )
         event = EventIn("submit:interrupted", "submit", Observation(FAILED, error=message))
-        await self.store.record_event(task_id, event)
+        await self._change(task_id, event)
 
     async def close(self) -> None:
         """Cancel background sends and fail their tasks (this process holds their claims)."""
@@ -160,10 +175,7 @@ class SubmitQueue:
         try:
             await sending
         except Exception as exc:  # a bug of ours must not leave the task queued, holding its slot
-            log.error(
-                "sending %s to %s failed unexpectedly: %s", task_id, provider.name,
-                type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG),
-            )
+            log.exception("sending %s to %s failed unexpectedly", task_id, provider.name)
             await self._fail_unexpected(task_id, provider, exc)
         finally:
             self.wake()
@@ -172,7 +184,7 @@ class SubmitQueue:
         message = f"{provider.name}: the send failed unexpectedly ({type(exc).__name__})"
         event = EventIn("submit:failed", "submit", Observation(FAILED, error=message))
         try:
-            await self.store.record_event(task_id, event)
+            await self._change(task_id, event)
         except Exception:
             log.exception("recording the failed send of %s failed", task_id)
 
@@ -187,7 +199,7 @@ class SubmitQueue:
         return 2 * timeout + 5.0
 
     async def _claim(self, task_id: str, provider: Provider) -> bool:
-        return await self.store.polling.claim_slot(
+        return await self.slots.claim_slot(
             task_id, provider.name, self._cap(provider), self.owner, self.lease(provider)
         )
 
@@ -195,6 +207,3 @@ class SubmitQueue:
         return int(self.settings.max_in_flight.get(provider.name, 0))
 
 
-def sealed_payload(request: TaskRequest) -> dict[str, Any]:
-    """The request as sealed for a later send, data: URIs included."""
-    return asdict(request) | {"extra": dict(request.extra)}
