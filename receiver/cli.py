@@ -14,9 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from aiohttp import web
-
-from receiver import client_commands, delivery_commands, report_commands
+from receiver import client_commands, delivery_commands, ops_commands, report_commands
 from receiver.cli_support import ClientError, add_command
 from receiver.errors import SettingsError
 from receiver.logs import configure_logging
@@ -27,7 +25,8 @@ from store import StoreUnavailable
 Command = Callable[[argparse.Namespace], int]
 SERVE_SETTINGS = (
     "PORT", "REELHOOK_HOST", "REELHOOK_PUBLIC_URL", "REELHOOK_API_TOKEN", "REELHOOK_SECRET_KEY",
-    "REELHOOK_DATABASE", "{PIAPI,WAVE,APIMART,ONEMIN}_API_KEY and _BASE_URL",
+    "DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_DB_POOL_SIZE", "WEB_CONCURRENCY",
+    "REELHOOK_BACKGROUND", "{PIAPI,WAVE,APIMART,ONEMIN}_API_KEY and _BASE_URL",
     "REELHOOK_METRICS_TOKEN", "REELHOOK_LOG_FORMAT", "and every other setting in the README",
 )
 
@@ -68,24 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     client_commands.add_commands(commands, os.environ)
     report_commands.add_commands(commands, os.environ)
     delivery_commands.add_commands(commands, os.environ)
+    ops_commands.add_commands(commands, os.environ)
     return parser
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Start the server with settings from the environment."""
-    from receiver.app import create_app
+    """Start the server (WEB_CONCURRENCY processes on one port) with settings from the
+    environment."""
+    from receiver.serving import serve
 
     settings = from_environ(os.environ)
     configure_logging(settings.log_format)
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        shutdown_timeout=10.0,
-        print=lambda _message: announce(settings),
-    )
-    return 0
+    return serve(settings, announce)
 
 
 def announce(settings: Settings) -> None:

@@ -15,7 +15,8 @@ from receiver.settings import from_environ
 from store.outbox import DELIVERY_STATUSES
 
 WORKER_SETTINGS = (
-    "REELHOOK_DATABASE", "REELHOOK_SECRET_KEY", "REELHOOK_SMTP_URL", "REELHOOK_EMAIL_FROM",
+    "DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_DB_POOL_SIZE", "REELHOOK_SECRET_KEY",
+    "REELHOOK_SMTP_URL", "REELHOOK_EMAIL_FROM",
     "REELHOOK_RETRY_SCHEDULE", "REELHOOK_DELIVERY_TIMEOUT", "REELHOOK_SLACK_MIN_INTERVAL",
     "REELHOOK_DISPATCH_INTERVAL", "REELHOOK_ALLOW_PRIVATE_URLS", "REELHOOK_LOG_FORMAT",
 )
@@ -41,9 +42,11 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
 def run_worker(env: Mapping[str, str]) -> int:
     """Run the outbox worker with settings from `env` until interrupted or terminated."""
     from receiver.dispatching import run_worker as run
+    from receiver.serving import prepare
 
     settings = from_environ(env, need_api_token=False)
     configure_logging(settings.log_format)
+    prepare(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(settings))
     return 0

@@ -64,8 +64,9 @@ class Poller:
                 log.exception("polling failed; trying again")
             await asyncio.sleep(tick)
 
-    async def poll_due(self) -> None:
-        """One pass: schedule new tasks, time out late ones, ask the provider about due ones."""
+    async def poll_due(self) -> int:
+        """One pass: schedule new tasks, time out late ones, ask the provider about due ones;
+        returns how many tasks this pass took."""
         providers = self.service.providers
         names = [name for name, p in providers.items() if p.pollable]
         now = time.time()
@@ -77,6 +78,7 @@ class Poller:
         await asyncio.gather(
             *(self._poll_one(row, providers[row["provider"]], now) for row in rows)
         )
+        return len(rows)
 
     async def _poll_one(self, row: dict[str, Any], provider: Provider, now: float) -> None:
         polls = self.service.store.polls

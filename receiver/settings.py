@@ -121,6 +121,11 @@ def from_environ(env: Mapping[str, str], *, need_api_token: bool = True) -> Sett
     )
 
 
+def database_from_environ(env: Mapping[str, str]) -> str:
+    """The database setting alone (for `reelhook migrate`, which needs nothing else)."""
+    return _database(env)
+
+
 def _database(env: Mapping[str, str]) -> str:
     """DATABASE_URL (PostgreSQL) when set, else the SQLite file REELHOOK_DATABASE."""
     url = env.get("DATABASE_URL", "").strip()

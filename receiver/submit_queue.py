@@ -148,6 +148,11 @@ class SubmitQueue:
         event = EventIn("submit:interrupted", "submit", Observation(FAILED, error=message))
         await self._change(task_id, event)
 
+    async def drain(self) -> None:
+        """Wait for the background sends under way (for `reelhook tick`, which then exits)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
     async def close(self) -> None:
         """Cancel background sends and fail their tasks (this process holds their claims)."""
         jobs = dict(self._background)

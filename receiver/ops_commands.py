@@ -1,0 +1,97 @@
+"""Commands for running reelhook on a platform: `migrate` (the release phase) and `tick` (every
+piece of due work once, then exit, for a scheduler on hosts that stop processes between
+requests)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from receiver.cli_support import add_command
+from receiver.logs import configure_logging
+from receiver.serving import prepare
+from receiver.settings import Settings, database_from_environ, from_environ
+from store import migrate_database, schema_state
+from store.opening import shown
+
+log = logging.getLogger("reelhook")
+MIGRATE_SETTINGS = ("DATABASE_URL", "REELHOOK_DATABASE")
+TICK_SETTINGS = (
+    "DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_SECRET_KEY", "REELHOOK_PUBLIC_URL",
+    "{PIAPI,WAVE,APIMART,ONEMIN}_API_KEY and _BASE_URL", "the notice settings of reelhook worker",
+)
+# Longest a tick keeps sending notices before it exits; what is left goes out at the next tick.
+TICK_NOTICE_BUDGET = 120.0
+
+
+def add_commands(commands: Any, env: Mapping[str, str]) -> None:
+    """Register migrate and tick."""
+    add_command(commands, "migrate", "apply the database's pending migrations and exit",
+                MIGRATE_SETTINGS, lambda args: run_migrate(env),
+                "For the release phase (Procfile `release: reelhook migrate`); `serve`, `worker`"
+                " and `tick` refuse a database that is behind or ahead. Safe to run twice.")
+    add_command(commands, "tick", "do every piece of due work once and exit", TICK_SETTINGS,
+                lambda args: run_tick(env),
+                "Fails sends whose claim ran out, sends held submissions, polls due tasks and"
+                " sends due notices (retries included), then exits: run it from a scheduler"
+                " (Heroku Scheduler, cron, a Kubernetes CronJob) when serve runs with"
+                " REELHOOK_BACKGROUND=off.")
+
+
+def run_migrate(env: Mapping[str, str]) -> int:
+    """Apply pending migrations to the configured database; print what was done."""
+    database = database_from_environ(env)
+    applied = asyncio.run(migrate_database(database))
+    state = asyncio.run(schema_state(database))
+    if applied:
+        print(f"applied {len(applied)} migration(s) to {shown(database)}: {', '.join(applied)}")
+    else:
+        print(f"{shown(database)} is up to date ({len(state.applied)} migrations)")
+    state.check()
+    return 0
+
+
+def run_tick(env: Mapping[str, str]) -> int:
+    """`reelhook tick`: all due work once."""
+    settings = from_environ(env, need_api_token=False)
+    configure_logging(settings.log_format)
+    prepare(settings)
+    done = asyncio.run(tick(settings))
+    print(", ".join(f"{name}: {count}" for name, count in done.items()))
+    return 0
+
+
+async def tick(settings: Settings) -> dict[str, int]:
+    """Every piece of due work once, through the same app set-up as serve (without its
+    background loops): sends cut off, held submissions, polls, then notices."""
+    from dispatcher.worker import Worker
+    from receiver import keys
+    from receiver.app import create_app
+    from receiver.dispatching import dispatch_config, session_factory
+    from receiver.poller import Poller
+
+    app = create_app(replace(settings, background=False))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        service, store = app[keys.TASKS], app[keys.STORE]
+        done = {"interrupted sends failed": await service.queue.fail_interrupted()}
+        done["held submissions"] = len(await store.submits.held(time.time()))
+        await service.queue.release_held()
+        await service.queue.drain()
+        done["tasks polled"] = await Poller(service, settings).poll_due()
+        config = dispatch_config(settings, app[keys.SECRETS])
+        now = time.time()
+        done["notices due"] = len(await store.outbox.due(now, now - config.lease, 100_000))
+        worker = Worker(store.outbox, config, session_factory=session_factory(settings))
+        await worker.run_until_idle(timeout=TICK_NOTICE_BUDGET)
+        return done
+    finally:
+        await runner.cleanup()
+

@@ -1,0 +1,123 @@
+"""Starting `reelhook serve`: the checks before listening, and WEB_CONCURRENCY web processes
+sharing one port (the parent binds the socket, then forks that many processes that each accept
+on it, and starts a new one when one dies)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from receiver.settings import Settings, disk_warning
+from store import is_postgres, schema_state
+
+log = logging.getLogger("reelhook")
+# A web process that exits with this status could not start (settings, database): starting it
+# again would fail the same way, so serve stops instead.
+CANNOT_START = 2
+
+
+async def check_database(settings: Settings) -> None:
+    """Refuse a database behind or ahead of this reelhook (SchemaMismatch, one line); a SQLite
+    file that does not exist yet is created at start."""
+    state = await schema_state(settings.database)
+    if is_postgres(settings.database) or state.applied:
+        state.check()
+
+
+def prepare(settings: Settings) -> None:
+    """What every long-running command does before it starts: warn about a wiped disk, and
+    refuse a database at the wrong schema version."""
+    warning = disk_warning(settings)
+    if warning:
+        log.warning("%s", warning)
+    asyncio.run(check_database(settings))
+
+
+def serve(settings: Settings, announce: Callable[[Settings], None]) -> int:
+    """Run serve in this process, or WEB_CONCURRENCY of them on one port."""
+    prepare(settings)
+    count = settings.web_concurrency
+    if count > 1 and not is_postgres(settings.database):
+        log.warning("WEB_CONCURRENCY=%d ignored: a SQLite file takes one process; set"
+                    " DATABASE_URL (PostgreSQL) to run several", count)
+        count = 1
+    if count == 1:
+        return _serve_one(settings, None, announce)
+    return _serve_many(settings, count, announce)
+
+
+def _serve_one(
+    settings: Settings, sock: socket.socket | None, announce: Callable[[Settings], None] | None
+) -> int:
+    from receiver.app import create_app
+
+    place = {"sock": sock} if sock is not None else {"host": settings.host, "port": settings.port}
+    web.run_app(
+        create_app(settings), access_log=None, shutdown_timeout=10.0,
+        print=(lambda _message: announce(settings)) if announce else None,
+        **place,
+    )
+    return 0
+
+
+def _serve_many(settings: Settings, count: int, announce: Callable[[Settings], None]) -> int:
+    sock = socket.create_server((settings.host, settings.port), backlog=1024)
+    children: dict[int, int] = {}
+    stopping: list[int] = []
+
+    def spawn(index: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            code = CANNOT_START
+            try:
+                code = _serve_one(settings, sock, announce if index == 0 else None)
+            finally:
+                os._exit(code)
+        children[pid] = index
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.append(signum)
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+
+    for index in range(count):
+        spawn(index)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("serving with %d web processes on port %d", count, settings.port)
+    return _supervise(children, stopping, spawn)
+
+
+def _supervise(
+    children: dict[int, int], stopping: list[int], spawn: Callable[[int], None]
+) -> int:
+    status = 0
+    while children:
+        try:
+            pid, raw = os.wait()
+        except ChildProcessError:
+            break
+        index = children.pop(pid, None)
+        if index is None or stopping:
+            continue
+        code = os.waitstatus_to_exitcode(raw)
+        if code == CANNOT_START:
+            log.error("a web process could not start; stopping the others")
+            stopping.append(code)
+            status = CANNOT_START
+            for other in children:
+                os.kill(other, signal.SIGTERM)
+            continue
+        log.warning("web process %d exited (%d); starting another", pid, code)
+        time.sleep(0.5)
+        spawn(index)
+    return status

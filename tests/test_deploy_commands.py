@@ -1,0 +1,112 @@
+"""Deploy-time commands as real processes: migrate, the version check of serve and worker,
+tick (all due work once), WEB_CONCURRENCY web processes on one port, the DYNO warning."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from receiver.secrets import new_fernet_key
+from store import schema_state
+from store.schema import MIGRATION_NAMES, migrate
+from tests.conftest import API_TOKEN, apimart, free_port, wait_for_status
+from tests.databases import fresh_postgres
+from tests.test_cli_processes import read_until, spawn, stop
+
+
+def base_env(database: str) -> dict[str, str]:
+    key = "DATABASE_URL" if database.startswith("postgres") else "REELHOOK_DATABASE"
+    return {key: database, "REELHOOK_API_TOKEN": API_TOKEN, "REELHOOK_SECRET_KEY": new_fernet_key(),
+            "REELHOOK_HOST": "127.0.0.1", "PORT": str(free_port())}
+
+
+async def finished(process: asyncio.subprocess.Process) -> tuple[int, str, str]:
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_migrate_brings_a_new_postgres_database_up_to_date_and_is_safe_twice() -> None:
+    async with fresh_postgres(migrate=False) as url:
+        code, out, _ = await finished(await spawn("migrate", env={"DATABASE_URL": url}))
+        assert code == 0 and f"applied {len(MIGRATION_NAMES)} migration(s)" in out
+        assert "password" not in out
+        assert (await schema_state(url)).applied == MIGRATION_NAMES
+        code, out, _ = await finished(await spawn("migrate", env={"DATABASE_URL": url}))
+        assert code == 0 and "is up to date" in out
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+async def test_serve_and_worker_refuse_a_database_that_is_behind(command: str) -> None:
+    async with fresh_postgres(migrate=False) as url:
+        code, _, err = await finished(await spawn(command, env=base_env(url)))
+        assert code == 2
+        assert err.strip().splitlines() == [err.strip()]  # one line
+        assert "run: reelhook migrate" in err
+
+
+async def test_serve_refuses_a_sqlite_file_that_is_behind(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    migrate(path, stop_before=MIGRATION_NAMES[-1])
+    code, _, err = await finished(await spawn("serve", env=base_env(path)))
+    assert code == 2 and "run: reelhook migrate" in err
+
+
+async def test_a_sqlite_file_on_a_wiped_disk_is_warned_about(tmp_path: Path) -> None:
+    env = base_env(str(tmp_path / "r.db")) | {"DYNO": "web.1"}
+    code, _, err = await finished(await spawn("tick", env=env))
+    assert code == 0
+    assert "DYNO is set" in err and "DATABASE_URL" in err
+    env.pop("DYNO")
+    _, _, quiet = await finished(await spawn("tick", env=env))
+    assert "DYNO" not in quiet
+
+
+async def test_tick_does_the_due_work_of_a_serve_without_background_work(
+    database: str, start_app: Any, settings: Any, apimart_sim: Any, webhook_sink: Any
+) -> None:
+    # serve with REELHOOK_BACKGROUND=off: it records and sends the task, but nobody polls it
+    # and nobody sends its notice until a scheduler runs `reelhook tick`.
+    client = await start_app(database=database, background=False)
+    body = apimart(notify=[{"channel": "webhook", "url": webhook_sink.url,
+                            "secret": webhook_sink.secret}])
+    task = (await (await client.post("/v1/tasks", json=body)).json())
+    env = base_env(database) | {
+        "APIMART_BASE_URL": apimart_sim.base_url, "APIMART_API_KEY": apimart_sim.api_key,
+        "REELHOOK_SECRET_KEY": settings.secret_key.decode(), "REELHOOK_POLL_INITIAL": "0.01",
+        "REELHOOK_ALLOW_PRIVATE_URLS": "on",
+    }
+    ticks = 0
+    while not webhook_sink.accepted:
+        assert ticks < 10, "ten ticks and still no notice"
+        code, out, err = await finished(await spawn("tick", env=env))
+        assert code == 0, err
+        ticks += 1
+    done = await wait_for_status(client, task["id"])
+    assert done["status"] == "succeeded"
+    assert len(webhook_sink.accepted) == 1
+    code, out, _ = await finished(await spawn("tick", env=env))  # nothing left to do
+    assert code == 0 and "notices due: 0" in out
+    assert len(webhook_sink.accepted) == 1
+
+
+async def test_web_concurrency_runs_that_many_web_processes_on_one_port() -> None:
+    async with fresh_postgres() as url:
+        env = base_env(url) | {"WEB_CONCURRENCY": "3"}
+        process = await spawn("serve", env=env)
+        assert process.stdout is not None
+        await read_until(process.stdout, "callback base URL")
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        assert len(children.read_text().split()) == 3
+        async with httpx.AsyncClient() as http:
+            answers = await asyncio.gather(*(
+                http.get(f"http://127.0.0.1:{env['PORT']}/healthz") for _ in range(30)
+            ))
+        assert {answer.status_code for answer in answers} == {200}
+        code, _ = await stop(process)
+        assert code == 0
+        assert not children.exists() or children.read_text().split() == []
