@@ -121,12 +121,17 @@ class SubmitQueue:
                 log.exception("sending held tasks failed; trying again")
 
     async def release_held(self) -> None:
-        """Send every held task whose provider has a free slot, oldest first."""
+        """Send every held task whose provider has a free slot, oldest first. Once a provider's
+        claim fails this pass, its later tasks are not tried: they wait behind the earlier one
+        anyway (the next wake-up or tick looks again), so a long queue costs one claim, not one
+        per held task."""
+        full: set[str] = set()
         for row in await self.slots.held(time.time()):
             provider = self.providers.get(row["provider"])
-            if provider is None:
+            if provider is None or provider.name in full:
                 continue
             if not await self._claim(row["id"], provider):
+                full.add(provider.name)
                 continue
             payload = json.loads(self.secrets.decrypt(row["held_request"]))
             request = TaskRequest(**payload["request"])

@@ -94,6 +94,7 @@ async def test_cancel_notice_starts_at_once(
     start_app: Any, wave_sim: Any, webhook_sink: Any
 ) -> None:
     wave_sim.script.manual = True
+    wave_sim.script.step_delay = 2.0  # still queued at Wave when the cancel comes
     client = await start_app(**SLOW_DISPATCH, notify_on=ALL_ENDS)
     task = await submit(client, wave(notify=notify(webhook_sink)))
     answer = await client.post(f"/v1/tasks/{task['id']}/cancel")
