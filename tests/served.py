@@ -10,14 +10,14 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import API_TOKEN, free_port
+from tests.helpers import API_TOKEN, port_for_child_process
 
 
 class ServedReelhook:
     """Starts, kills and restarts `python -m receiver serve` on one database file."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
+        self.port = port_for_child_process()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

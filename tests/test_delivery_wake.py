@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import FAST_RETRIES, skyreels, wait_delivered
+from tests.helpers import FAST_RETRIES, skyreels, wait_delivered
 
 
 async def test_notice_goes_out_long_before_the_next_dispatch_look(

@@ -22,7 +22,7 @@ from receiver.secrets import new_fernet_key
 from store import NewTask, Store, WriterStopped
 from store.outbox import AttemptRecord
 from store.writer import Writer
-from tests.conftest import API_TOKEN, skyreels
+from tests.helpers import API_TOKEN, skyreels
 
 NO_HANG = 10.0  # a hang would be forever; how fast it fails is measured in bench/, not here
 

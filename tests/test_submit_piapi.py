@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import framepack, free_port, skyreels, wait_for_status
+from tests.helpers import framepack, refused_port, skyreels, wait_for_status
 
 DATA_URI = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4"
@@ -126,9 +126,10 @@ async def test_error_envelope_at_submit_fails_the_task_with_its_message(
 async def test_unreachable_provider_fails_the_task(start_app: Any, settings: Any) -> None:
     from receiver.settings import ProviderSettings
 
-    dead = {"piapi": ProviderSettings("k", f"http://127.0.0.1:{free_port()}")}
-    client = await start_app(providers=dead)
-    task = await (await client.post("/v1/tasks", json=skyreels())).json()
+    with refused_port() as port:
+        dead = {"piapi": ProviderSettings("k", f"http://127.0.0.1:{port}")}
+        client = await start_app(providers=dead)
+        task = await (await client.post("/v1/tasks", json=skyreels())).json()
     assert task["status"] == "failed"
     assert "could not reach" in task["error"]
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from receiver.providers.apimart import count_tokens
-from tests.conftest import apimart
+from tests.helpers import apimart
 
 URL = "https://x.example/a.png"
 

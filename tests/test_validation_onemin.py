@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import onemin
+from tests.helpers import onemin
 
 GIF = "data:image/gif;base64," + base64.b64encode(b"GIF89a" + b"\0" * 10).decode()
 HUGE = (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import wave
+from tests.helpers import wave
 
 URL = "https://x.example/a.png"
 VIDEO = {"tag": "src", "type": "reference", "video_url": "https://x.example/v.mp4"}
