@@ -14,15 +14,9 @@ from typing import Any
 import httpx
 
 from receiver.providers import PROVIDER_NAMES
+from receiver.validation import TEXT_FIELDS
 
-UNIFIED_OPTIONS = (
-    "prompt",
-    "negative_prompt",
-    "image",
-    "end_image",
-    "aspect_ratio",
-    "resolution",
-)
+UNIFIED_OPTIONS = TEXT_FIELDS
 
 
 class ClientError(Exception):
