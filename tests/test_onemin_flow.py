@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,10 @@ class _Broken:
     background_submit = True
 
 
-async def test_unexpected_error_in_background_send_fails_the_task(tmp_path: Path) -> None:
+async def test_unexpected_error_in_background_send_fails_the_task(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="reelhook.queue")
     store = await Store.open(str(tmp_path / "queue.db"))
     try:
         await store.create_task(NewTask(id="tsk_" + "0" * 28, provider="onemin",
@@ -171,5 +175,9 @@ async def test_unexpected_error_in_background_send_fails_the_task(tmp_path: Path
             task = await store.get_task("tsk_" + "0" * 28)
         assert task["status"] == "failed"
         assert "failed unexpectedly (RuntimeError)" in task["error"]
+        # Logged loudly, with the traceback, not just the exception's type name.
+        [record] = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
+        assert record.levelno == logging.ERROR and record.exc_info is not None
+        assert "a bug" in caplog.text
     finally:
         await store.close()
