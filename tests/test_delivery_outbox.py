@@ -23,6 +23,7 @@ from receiver.secrets import new_fernet_key
 from store import Store
 from tests.helpers import (
     FAST_RETRIES,
+    ServedReelhook,
     piapi_callback,
     post_callback,
     skyreels,
@@ -30,7 +31,6 @@ from tests.helpers import (
     wait_delivered,
     wait_for_status,
 )
-from tests.served import ServedReelhook
 
 
 def _worker(client: Any, outbox: Any = None, **overrides: Any) -> Worker:
