@@ -21,8 +21,8 @@ from receiver.request_forms import sealed_payload
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
 from store import EventIn, EventOutcome, Observation
+from store.interface import SubmitSlotsStore
 from store.states import FAILED
-from store.submit_queue import SubmitSlots
 
 log = logging.getLogger("reelhook.queue")
 SendFn = Callable[[str, Provider, TaskRequest, str, str | None], Awaitable[None]]
@@ -35,7 +35,7 @@ class SubmitQueue:
 
     def __init__(
         self,
-        slots: SubmitSlots,
+        slots: SubmitSlotsStore,
         secrets: SecretBox,
         settings: Settings,
         providers: Mapping[str, Provider],

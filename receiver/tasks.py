@@ -30,9 +30,9 @@ from store import (
     IdempotencyConflict,
     NewTask,
     Observation,
-    Store,
     TaskNotFound,
 )
+from store.interface import TaskStore
 from store.models import new_task_id
 from store.states import CANCELLED, FAILED, SUCCEEDED, is_terminal
 
@@ -44,7 +44,7 @@ class TaskService:
 
     def __init__(
         self,
-        store: Store,
+        store: TaskStore,
         providers: dict[str, Provider],
         http: httpx.AsyncClient,
         secrets: SecretBox,
