@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from receiver.poller import poll_interval
@@ -87,8 +89,9 @@ class GarbageApimart:
 
 
 async def test_unreadable_poll_answer_is_polled_with_backoff(
-    start_app: Any, settings: Any, db_path: str
+    start_app: Any, settings: Any, db_path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.ERROR, logger="reelhook.polling")
     fake = GarbageApimart()
     async with LocalServer(fake.app()) as server:
         providers = dict(settings.providers)
@@ -101,4 +104,8 @@ async def test_unreadable_poll_answer_is_polled_with_backoff(
                 "SELECT poll_attempts FROM tasks WHERE id = ?", (task["id"],)
             ).fetchone()[0]
         assert attempts >= 2  # each poll scheduled the next one, further off
+        # An error of ours, not the provider's: logged at ERROR with its traceback.
+        unexpected = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
+        assert unexpected and all(r.levelno == logging.ERROR for r in unexpected)
+        assert all(r.exc_info is not None for r in unexpected)
         await client.close()
