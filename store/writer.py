@@ -61,6 +61,8 @@ class Writer:
         self._synchronous = synchronous
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="reelhook-writer", daemon=True)
+        # Called (in this thread) with the size of every batch it commits: /metrics.
+        self.on_commit: Callable[[int], None] = _ignore_size
         self._lock = threading.Lock()  # orders a hand-over against the thread's death
         self._opened = threading.Event()
         self._failure: str | None = None
@@ -163,6 +165,7 @@ class Writer:
         return batch, False
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        self.on_commit(len(batch))
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
@@ -175,6 +178,10 @@ class Writer:
             for job in batch:
                 job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
         _resolve(batch)
+
+
+def _ignore_size(size: int) -> None:
+    return None
 
 
 def _yield_to_event_loop() -> None:

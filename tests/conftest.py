@@ -28,9 +28,7 @@ from receiver.providers.sandbox import (
 )
 from receiver.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
-from tests.helpers import API_TOKEN, WEBHOOK_SECRET, listening_socket, serving
-
-StartApp = Any  # async (**overrides) -> TestClient of the running app
+from tests.helpers import API_TOKEN, WEBHOOK_SECRET, StartApp, listening_socket, serving
 
 
 @pytest.fixture
@@ -144,3 +142,16 @@ async def mail_sink() -> AsyncIterator[MailSink]:
     sink = await MailSink().start()
     yield sink
     await sink.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """Say where the browser tests left their screenshots."""
+    from tests.browser import artefacts_dir
+
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    folder = artefacts_dir(factory.getbasetemp())
+    shots = sorted(path.name for path in folder.glob("*.png"))
+    if shots:
+        terminalreporter.write_line(f"browser screenshots ({len(shots)}) in {folder}")

@@ -24,6 +24,7 @@ from receiver.errors import Unprocessable
 from receiver.providers import ADAPTERS, PROVIDER_NAMES
 from receiver.providers.base import ProviderConfig
 from receiver.providers.sandbox import LocalServer
+from receiver.secrets import new_fernet_key
 from receiver.validation import check_request, parse_submission
 from store.states import TERMINAL
 
@@ -41,7 +42,10 @@ PNG_DATA_URI = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhg"
     "GAWjR9awAAAABJRU5ErkJggg=="
 )
+# The least environment `from_environ` accepts.
+GOOD_ENV = {"REELHOOK_API_TOKEN": "a" * 20, "REELHOOK_SECRET_KEY": new_fernet_key()}
 Client = TestClient[Any, Any]
+StartApp = Callable[..., Any]  # the start_app fixture: async (**setting overrides) -> client
 SimT = TypeVar("SimT", bound=Any)
 
 

@@ -13,12 +13,12 @@ from receiver.app import create_app
 from receiver.cli import build_parser
 from receiver.errors import SettingsError
 from receiver.providers import PROVIDER_NAMES
-from receiver.secrets import new_fernet_key
 from receiver.settings import from_environ
+from tests.helpers import GOOD_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-GOOD = {"REELHOOK_API_TOKEN": "a" * 20, "REELHOOK_SECRET_KEY": new_fernet_key()}
+GOOD = GOOD_ENV
 
 
 @pytest.mark.parametrize(
