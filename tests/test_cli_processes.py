@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from receiver.providers import PROVIDER_NAMES
 from receiver.secrets import new_fernet_key
 from receiver.settings import ProviderSettings
 from tests.helpers import API_TOKEN, StartApp, port_for_child_process, wait_for_status, wave
@@ -98,11 +99,11 @@ async def test_sandbox_prints_settings_that_point_serve_at_its_simulators(
             line.removeprefix("export ").split("=", 1) for line in lines
             if line.startswith("export ")
         )
-        assert len(exports) == 8
+        assert len(exports) == 2 * len(PROVIDER_NAMES)
         providers = {
             name: ProviderSettings(exports[f"{name.upper()}_API_KEY"],
                                    exports[f"{name.upper()}_BASE_URL"])
-            for name in ("piapi", "wave", "apimart", "onemin")
+            for name in PROVIDER_NAMES
         }
         client = await start_app(providers=providers)
         task = await (await client.post("/v1/tasks", json=wave())).json()

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dispatcher.sinks import Answer, WebhookSink
 from receiver.demo import DEMO_TASKS
+from receiver.providers import PROVIDER_NAMES
 from receiver.providers.sandbox import LocalServer, PiapiSimulator
 from receiver.providers.sandbox.apimart import ApimartSimulator
 from receiver.providers.sandbox.onemin import OneminSimulator
@@ -30,7 +31,7 @@ from tests.helpers import (
 )
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-PROVIDERS = ("piapi", "wave", "apimart", "onemin")
+PROVIDERS = PROVIDER_NAMES
 
 
 class CountedSims:
