@@ -24,6 +24,7 @@ from dispatcher.channels import build_channels
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Batch, Pacer, plan, route_of
 from dispatcher.wakeup import Wakeup
+from store.errors import WriterStopped
 from store.outbox import Outbox
 
 log = logging.getLogger("reelhook.dispatcher")
@@ -69,6 +70,9 @@ class Worker:
                     self._in_round = True
                     try:
                         delay = await self._round(runner)
+                    except WriterStopped as exc:  # nothing can be recorded; /healthz says why
+                        log.critical("dispatcher worker %s stops: %s", self.owner, exc)
+                        return
                     finally:
                         self._in_round = False
                     await self._sleep(delay)
@@ -177,5 +181,12 @@ class Worker:
             await asyncio.gather(*left, return_exceptions=True)
             held = [i for task in left for i in batches[task].ids]
             if held:
-                await self.outbox.release(held, self.owner)
-                log.info("handed back %d unfinished deliveries", len(held))
+                await self._hand_back(held)
+
+    async def _hand_back(self, ids: list[int]) -> None:
+        try:
+            await self.outbox.release(ids, self.owner)
+        except WriterStopped as exc:  # their claims lapse with the lease, as after a crash
+            log.error("could not hand back %d deliveries: %s", len(ids), exc)
+            return
+        log.info("handed back %d unfinished deliveries", len(ids))

@@ -20,7 +20,7 @@ from receiver.providers.base import Provider, TaskRequest
 from receiver.request_forms import sealed_payload
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
-from store import EventIn, EventOutcome, Observation
+from store import EventIn, EventOutcome, Observation, WriterStopped
 from store.interface import SubmitSlotsStore
 from store.states import FAILED
 
@@ -101,6 +101,9 @@ class SubmitQueue:
             await self._wakeup.wait(tick)
             try:
                 await self.release_held()
+            except WriterStopped as exc:  # nothing can be recorded any more; /healthz says why
+                log.critical("the submit queue stops: %s", exc)
+                return
             except Exception:
                 log.exception("sending held tasks failed; trying again")
 
