@@ -18,6 +18,7 @@ from receiver import client_commands, delivery_commands, ops_commands, report_co
 from receiver.cli_support import ClientError, add_command
 from receiver.errors import SettingsError
 from receiver.logs import configure_logging
+from receiver.providers import PROVIDER_NAMES
 from receiver.secrets import new_fernet_key
 from receiver.settings import Settings, from_environ, log_format
 from store import StoreUnavailable
@@ -26,7 +27,8 @@ Command = Callable[[argparse.Namespace], int]
 SERVE_SETTINGS = (
     "PORT", "REELHOOK_HOST", "REELHOOK_PUBLIC_URL", "REELHOOK_API_TOKEN", "REELHOOK_SECRET_KEY",
     "DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_DB_POOL_SIZE", "WEB_CONCURRENCY",
-    "REELHOOK_BACKGROUND", "{PIAPI,WAVE,APIMART,ONEMIN}_API_KEY and _BASE_URL",
+    "REELHOOK_BACKGROUND",
+    "{" + ",".join(name.upper() for name in PROVIDER_NAMES) + "}_API_KEY and _BASE_URL",
     "REELHOOK_METRICS_TOKEN", "REELHOOK_LOG_FORMAT", "and every other setting in the README",
 )
 

@@ -23,8 +23,8 @@ from receiver.providers.base import Provider, TaskRequest
 from receiver.request_forms import sealed_payload
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
-from store import EventIn, EventOutcome, Observation
-from store.interface import SubmitStore
+from store import EventIn, EventOutcome, Observation, WriterStopped
+from store.interface import SubmitSlotsStore
 from store.states import FAILED
 
 log = logging.getLogger("reelhook.queue")
@@ -45,7 +45,7 @@ class SubmitQueue:
 
     def __init__(
         self,
-        slots: SubmitStore,
+        slots: SubmitSlotsStore,
         secrets: SecretBox,
         settings: Settings,
         providers: Mapping[str, Provider],
@@ -117,6 +117,9 @@ class SubmitQueue:
                     last_takeover = time.monotonic()
                     await self.fail_interrupted()
                 await self.release_held()
+            except WriterStopped as exc:  # nothing can be recorded any more; /healthz says why
+                log.critical("the submit queue stops: %s", exc)
+                return
             except Exception:
                 log.exception("sending held tasks failed; trying again")
 

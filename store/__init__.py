@@ -13,9 +13,9 @@ from store.errors import (
 from store.interface import (
     InboundStore,
     OutboxStore,
-    PollStore,
+    PollScheduleStore,
     StatsStore,
-    SubmitStore,
+    SubmitSlotsStore,
     TaskStore,
 )
 from store.models import EventIn, EventOutcome, NewDestination, NewTask
@@ -35,13 +35,13 @@ __all__ = [
     "NewTask",
     "Observation",
     "OutboxStore",
-    "PollStore",
+    "PollScheduleStore",
     "SchemaMismatch",
     "StatsStore",
     "Store",
     "StoreError",
     "StoreUnavailable",
-    "SubmitStore",
+    "SubmitSlotsStore",
     "TaskNotFound",
     "TaskStore",
     "WriterStopped",

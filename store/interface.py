@@ -32,7 +32,7 @@ class OutboxStore(Protocol):
     async def deliveries(self, **filters: Any) -> list[dict[str, Any]]: ...
 
 
-class PollStore(Protocol):
+class PollScheduleStore(Protocol):
     """The poll schedule."""
 
     async def due(
@@ -46,7 +46,7 @@ class PollStore(Protocol):
     ) -> None: ...
 
 
-class SubmitStore(Protocol):
+class SubmitSlotsStore(Protocol):
     """In-flight slots per provider and held submissions."""
 
     async def claim_slot(
@@ -82,9 +82,9 @@ class TaskStore(Protocol):
     @property
     def outbox(self) -> OutboxStore: ...
     @property
-    def polls(self) -> PollStore: ...
+    def polls(self) -> PollScheduleStore: ...
     @property
-    def submits(self) -> SubmitStore: ...
+    def submits(self) -> SubmitSlotsStore: ...
     @property
     def inbound(self) -> InboundStore: ...
     @property

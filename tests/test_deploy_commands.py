@@ -13,15 +13,15 @@ import pytest
 from receiver.secrets import new_fernet_key
 from store import schema_state
 from store.schema import MIGRATION_NAMES, migrate
-from tests.conftest import API_TOKEN, apimart, free_port, wait_for_status
 from tests.databases import fresh_postgres
+from tests.helpers import API_TOKEN, apimart, port_for_child_process, wait_for_status
 from tests.test_cli_processes import read_until, spawn, stop
 
 
 def base_env(database: str) -> dict[str, str]:
     key = "DATABASE_URL" if database.startswith("postgres") else "REELHOOK_DATABASE"
     return {key: database, "REELHOOK_API_TOKEN": API_TOKEN, "REELHOOK_SECRET_KEY": new_fernet_key(),
-            "REELHOOK_HOST": "127.0.0.1", "PORT": str(free_port())}
+            "REELHOOK_HOST": "127.0.0.1", "PORT": str(port_for_child_process())}
 
 
 async def finished(process: asyncio.subprocess.Process) -> tuple[int, str, str]:

@@ -28,8 +28,8 @@ from dispatcher.sinks import WebhookSink
 from receiver.providers.sandbox import LocalServer
 from receiver.providers.sandbox.wave import WaveSimulator
 from receiver.secrets import new_fernet_key
-from tests.conftest import API_TOKEN, WEBHOOK_SECRET, free_port, serving, wave
 from tests.databases import fresh_postgres
+from tests.helpers import API_TOKEN, WEBHOOK_SECRET, port_for_child_process, serving, wave
 
 TASKS = 500
 KILL_AFTER = 150  # tasks submitted before the kills
@@ -147,7 +147,7 @@ async def test_many_processes_with_two_killed_lose_nothing_and_double_nothing(
             "REELHOOK_RETRY_SCHEDULE": "0.2,0.5,1,1,1,1,1,1", "REELHOOK_DB_POOL_SIZE": "4",
             "REELHOOK_HOST": "127.0.0.1", "REELHOOK_DISPATCH_INTERVAL": "5",
         }
-        webs, ports = [], [free_port() for _ in range(3)]
+        webs, ports = [], [port_for_child_process() for _ in range(3)]
         for index, port in enumerate(ports):
             env = common | {"PORT": str(port), "REELHOOK_WORKER": "off"}
             webs.append(await _reelhook(["serve"], env, tmp_path / f"web{index}.log"))

@@ -22,8 +22,8 @@ from store import (
     schema_state,
 )
 from store.schema import MIGRATION_NAMES
-from tests.conftest import FAST_RETRIES, free_port, skyreels, wait_delivered, wait_for_status
 from tests.databases import fresh_postgres
+from tests.helpers import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
 
 HOOK = NewDestination("webhook", "sealed-target", "hook", "route-1")
 PROCESSES = 3
@@ -122,7 +122,7 @@ async def test_a_notice_queued_by_one_web_process_is_sent_by_a_worker_in_another
     # 60 s on its own, so a notice that arrives well before then was started by NOTIFY.
     web = await start_app(database=pg_url, run_worker=False)
     worker = await start_app(
-        database=pg_url, **FAST_RETRIES | {"dispatch_interval": 60.0}, port=free_port(),
+        database=pg_url, **FAST_RETRIES | {"dispatch_interval": 60.0}, port=0,
         public_url="http://127.0.0.1:9",
     )
     body = skyreels(notify=[{"channel": "webhook", "url": webhook_sink.url,
