@@ -29,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("wrk not found: using the Python generator (install: apt-get install -y wrk)")
     with tempfile.TemporaryDirectory(prefix="reelhook-bench-") as tmp:
         results = asyncio.run(run_all(config, Path(tmp), args.parts))
+        if args.database == "postgres":
+            results["databases"] = asyncio.run(_databases(config, Path(tmp)))
+            results["verified"] &= results["databases"]["verified"]
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0 if results.get("verified", True) else 1
@@ -56,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--growth-seconds", type=float, default=defaults.growth_seconds)
     parser.add_argument(
         "--parts", default="ingest,fanout,growth", help="which parts to run, comma separated"
+    )
+    parser.add_argument(
+        "--database", choices=("sqlite", "postgres"), default="sqlite",
+        help="postgres: also measure ingest and fan-out on PostgreSQL beside SQLite"
+        " (bench/databases.py; the server at REELHOOK_BENCH_DATABASE_URL)",
     )
     parser.add_argument("--json", help="also write the figures to this file")
     return parser
@@ -122,6 +130,15 @@ async def _growth(config: BenchConfig, workdir: Path) -> list[dict[str, Any]]:
     _print(f"## Growth ({config.generator}, {config.growth_seconds:g} s of callbacks per size)",
            growth_table(rows), f"(took {time.monotonic() - started:.0f} s)")
     return [asdict(row) for row in rows]
+
+
+async def _databases(config: BenchConfig, workdir: Path) -> dict[str, Any]:
+    from bench.databases import run_databases
+
+    (workdir / "databases").mkdir()
+    print(f"## SQLite beside PostgreSQL ({config.connections} connections,"
+          f" {config.seconds:g} s of callbacks; {config.fanout_tasks:,} notices)", flush=True)
+    return await run_databases(config, workdir / "databases")
 
 
 def _print(*blocks: str) -> None:

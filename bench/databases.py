@@ -1,0 +1,246 @@
+"""SQLite beside PostgreSQL (`python -m bench --database postgres`): callback ingest through a
+real `reelhook serve` on each, the notice fan-out with 1 worker on SQLite and 1, 2 and 4 worker
+processes on one PostgreSQL database, and how long a NOTIFY takes to reach another process.
+
+PostgreSQL is the server at REELHOOK_BENCH_DATABASE_URL (default: postgresql://postgres@
+127.0.0.1:5432/test); each measurement gets a fresh database, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import secrets
+import statistics
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from bench.config import BenchConfig
+from bench.fanout import HookReceiver
+from bench.fanout_worker import CHUNK
+from bench.load_py import run_python
+from bench.procs import free_port, python_argv, start_server
+from bench.targets import _until_sent, create_tasks, reelhook_argv, reelhook_env, targets_of
+from receiver.providers.sandbox import LocalServer, PiapiSimulator
+from receiver.secrets import SecretBox, new_fernet_key
+from store import (
+    EventIn,
+    NewDestination,
+    NewTask,
+    Observation,
+    TaskStore,
+    migrate_database,
+    open_store,
+)
+from store.interface import TASKS
+from store.models import new_task_id
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+WORKER_COUNTS = (1, 2, 4)
+
+
+@dataclass(frozen=True)
+class IngestRow:
+    """Callbacks through `reelhook serve` on one database."""
+
+    database: str
+    acknowledged: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def per_second(self) -> float:
+        """Callbacks answered 2xx per second."""
+        return self.acknowledged / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class FanoutRow:
+    """One fan-out round: `workers` worker processes on one database."""
+
+    database: str
+    workers: int
+    tasks: int
+    seconds: float
+    accepted_once: int
+    accepted_twice: int
+
+    @property
+    def per_second(self) -> float:
+        """Notices accepted per second."""
+        return self.accepted_once / self.seconds if self.seconds else 0.0
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres() -> AsyncIterator[str]:
+    """A new, migrated PostgreSQL database, dropped afterwards."""
+    server = os.environ.get("REELHOOK_BENCH_DATABASE_URL") or DEFAULT_URL
+    admin = await asyncpg.connect(server)
+    name = f"reelhook_bench_{secrets.token_hex(5)}"
+    parts = urlsplit(server)
+    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        await migrate_database(url)
+        yield url
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def database_of(kind: str, workdir: Path, label: str) -> AsyncIterator[str]:
+    """A fresh database of `kind` (sqlite or postgres)."""
+    if kind == "postgres":
+        async with fresh_postgres() as url:
+            yield url
+    else:
+        yield str(workdir / f"{label}.db")
+
+
+async def ingest(config: BenchConfig, workdir: Path, kind: str) -> IngestRow:
+    """Callbacks from the Python load generator at a real `reelhook serve` on `kind`."""
+    sim = PiapiSimulator()
+    sim.script.drop_callbacks = True
+    sim.script.step_delay = 3600.0
+    async with database_of(kind, workdir, "ingest") as database, LocalServer(sim.app()) as prov:
+        sim.base_url = prov.url
+        port = free_port()
+        env = reelhook_env(port, Path(workdir / "unused.db"), prov.url, sim.api_key)
+        env.pop("REELHOOK_DATABASE")
+        env["DATABASE_URL" if kind == "postgres" else "REELHOOK_DATABASE"] = database
+        server = await asyncio.to_thread(
+            start_server, f"reelhook-{kind}", reelhook_argv(), port, env, workdir
+        )
+        try:
+            await create_tasks(server.url, config.tasks)
+            await _until_sent(sim, config.tasks)
+            result = await run_python(
+                server.url, targets_of(sim), connections=config.connections,
+                seconds=config.seconds, max_requests=config.max_requests,
+            )
+        finally:
+            await asyncio.to_thread(server.stop)
+    return IngestRow(kind, result.acknowledged, result.seconds, result.p50_ms, result.p99_ms)
+
+
+async def fanout(workdir: Path, kind: str, workers: int, tasks: int) -> FanoutRow:
+    """`tasks` finished tasks with one webhook each, sent by `workers` worker processes."""
+    hooks = HookReceiver()
+    key = new_fernet_key()
+    label = f"fanout-{workers}"
+    async with database_of(kind, workdir, label) as database, LocalServer(hooks.app()) as sink:
+        store = await open_store(database)
+        try:
+            await finished_tasks(store, SecretBox(key.encode()), f"{sink.url}/hook", tasks)
+        finally:
+            await store.close()
+        started = time.monotonic()
+        processes = [
+            await asyncio.create_subprocess_exec(
+                *python_argv("-m", "bench.db_fanout_worker", "--database", database,
+                             "--key", key),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(workers)
+        ]
+        outputs = await asyncio.gather(
+            *(asyncio.wait_for(p.communicate(), 300) for p in processes)
+        )
+        seconds = time.monotonic() - started
+    for out, err in outputs:
+        if b"WORKER " not in out:
+            raise RuntimeError(f"a fan-out worker failed: {err.decode()[-2000:]}")
+    once = sum(1 for n in hooks.accepted.values() if n >= 1)
+    twice = sum(1 for n in hooks.accepted.values() if n > 1)
+    return FanoutRow(kind, workers, tasks, seconds, once, twice)
+
+
+async def finished_tasks(store: TaskStore, box: SecretBox, url: str, count: int) -> None:
+    """`count` succeeded tasks, each with its own webhook destination (its own route, so the
+    dispatcher may send them in parallel), each with one pending notice."""
+    for start in range(0, count, CHUNK):
+        ids = [new_task_id() for _ in range(min(CHUNK, count - start))]
+        await asyncio.gather(*(
+            store.create_task(NewTask(id=task_id, provider="piapi", model="Qubico/skyreels",
+                                      request={}, destinations=(_hook(box, url, task_id),)))
+            for task_id in ids
+        ))
+        event = EventIn("bench:done", "poll", Observation("succeeded", 100))
+        await asyncio.gather(*(store.record_event(task_id, event) for task_id in ids))
+
+
+def _hook(box: SecretBox, url: str, task_id: str) -> NewDestination:
+    secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    target = box.encrypt(json.dumps({"url": f"{url}?task={task_id}", "secret": secret}))
+    return NewDestination("webhook", target, "http://127.0.0.1/…", f"route-{task_id}")
+
+
+async def notify_latency(samples: int = 200) -> dict[str, float]:
+    """Milliseconds from a commit in one store (process) to its announcement in another."""
+    async with fresh_postgres() as url:
+        writer, listener = await open_store(url), await open_store(url)
+        heard: dict[str, float] = {}
+        listener.subscribe(TASKS, lambda task_id: heard.setdefault(task_id, time.perf_counter()))
+        delays = []
+        try:
+            for number in range(samples):
+                task_id = f"tsk_bench{number:023d}"
+                await writer.create_task(NewTask(task_id, "piapi", "Qubico/skyreels", {}))
+                began = time.perf_counter()
+                await writer.record_event(task_id, EventIn("e", "poll", Observation("running")))
+                while task_id not in heard or heard[task_id] < began:
+                    await asyncio.sleep(0.0005)
+                delays.append((heard[task_id] - began) * 1000)
+        finally:
+            await writer.close()
+            await listener.close()
+    delays.sort()
+    return {"p50_ms": statistics.median(delays), "p99_ms": delays[int(len(delays) * 0.99) - 1],
+            "max_ms": delays[-1]}
+
+
+async def run_databases(config: BenchConfig, workdir: Path) -> dict[str, Any]:
+    """Every measurement of this part, printed as it finishes."""
+    ingest_rows = [await ingest(config, workdir, kind) for kind in ("sqlite", "postgres")]
+    print(ingest_table(ingest_rows), flush=True)
+    rounds = [await fanout(workdir, "sqlite", 1, config.fanout_tasks)]
+    rounds += [await fanout(workdir, "postgres", n, config.fanout_tasks) for n in WORKER_COUNTS]
+    print(fanout_table(rounds), flush=True)
+    latency = await notify_latency()
+    print(f"NOTIFY from one process to another: p50 {latency['p50_ms']:.1f} ms,"
+          f" p99 {latency['p99_ms']:.1f} ms, max {latency['max_ms']:.1f} ms", flush=True)
+    return {
+        "ingest": [row.__dict__ | {"per_second": row.per_second} for row in ingest_rows],
+        "fanout": [row.__dict__ | {"per_second": row.per_second} for row in rounds],
+        "notify_latency": latency,
+        "verified": all(r.accepted_once == r.tasks and r.accepted_twice == 0 for r in rounds),
+    }
+
+
+def ingest_table(rows: list[IngestRow]) -> str:
+    """Markdown: callbacks per second on each database."""
+    lines = ["| database | callbacks acknowledged | seconds | callbacks/s | p50 ms | p99 ms |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r.database} | {r.acknowledged:,} | {r.seconds:.1f} | {r.per_second:,.0f}"
+              f" | {r.p50_ms:.1f} | {r.p99_ms:.1f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def fanout_table(rows: list[FanoutRow]) -> str:
+    """Markdown: notices per second by database and worker processes."""
+    lines = ["| database | worker processes | notices | seconds | notices/s | accepted twice |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r.database} | {r.workers} | {r.tasks:,} | {r.seconds:.1f}"
+              f" | {r.per_second:,.0f} | {r.accepted_twice} |" for r in rows]
+    return "\n".join(lines)
