@@ -191,16 +191,16 @@ async def notify_latency(samples: int = 200) -> dict[str, float]:
     async with fresh_postgres() as url:
         writer, listener = await open_store(url), await open_store(url)
         heard: dict[str, float] = {}
-        listener.subscribe(TASKS, lambda task_id: heard.setdefault(task_id, time.perf_counter()))
+        listener.subscribe(TASKS, lambda task_id: heard.__setitem__(task_id, time.perf_counter()))
         delays = []
         try:
             for number in range(samples):
                 task_id = f"tsk_bench{number:023d}"
                 await writer.create_task(NewTask(task_id, "piapi", "Qubico/skyreels", {}))
+                await _heard_after(heard, task_id, 0.0)  # the creation's own announcement
                 began = time.perf_counter()
                 await writer.record_event(task_id, EventIn("e", "poll", Observation("running")))
-                while task_id not in heard or heard[task_id] < began:
-                    await asyncio.sleep(0.0005)
+                await _heard_after(heard, task_id, began)
                 delays.append((heard[task_id] - began) * 1000)
         finally:
             await writer.close()
@@ -226,6 +226,14 @@ async def run_databases(config: BenchConfig, workdir: Path) -> dict[str, Any]:
         "notify_latency": latency,
         "verified": all(r.accepted_once == r.tasks and r.accepted_twice == 0 for r in rounds),
     }
+
+
+async def _heard_after(heard: dict[str, float], task_id: str, moment: float) -> None:
+    deadline = time.monotonic() + 10
+    while heard.get(task_id, -1.0) < moment:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no announcement of {task_id} within 10 s")
+        await asyncio.sleep(0.0005)
 
 
 def ingest_table(rows: list[IngestRow]) -> str:
