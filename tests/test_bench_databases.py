@@ -25,9 +25,9 @@ async def test_bench_measures_both_databases_side_by_side(tmp_path: Path) -> Non
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads(out.read_text())["databases"]
-    assert results["verified"] is True
+    assert results["verified"] is True, done.stdout
     assert [row["database"] for row in results["ingest"]] == ["sqlite", "postgres"]
-    assert all(row["acknowledged"] > 0 for row in results["ingest"])
+    assert all(row["acknowledged"] > 0 for row in results["ingest"]), done.stdout
     assert [(r["database"], r["workers"]) for r in results["fanout"]] == [
         ("sqlite", 1), ("postgres", 1), ("postgres", 2), ("postgres", 4)]
     assert all(r["accepted_once"] == 20 and r["accepted_twice"] == 0 for r in results["fanout"])
