@@ -105,12 +105,13 @@ async def test_due_polls_are_shared_without_overlap(stores: list[TaskStore]) -> 
 async def test_a_change_in_one_process_reaches_the_others_listeners(
     stores: list[TaskStore],
 ) -> None:
-    heard: list[str] = []
-    stores[2].on_task_change = lambda changed: heard.append(changed["id"])
+    heard: list[dict[str, Any]] = []
+    stores[2].on_task_change = heard.append
     await stores[0].create_task(task(1))
     await stores[1].record_event(task(1).id, EventIn("e", "cb", Observation("running", 40)))
     deadline = time.monotonic() + 5
-    while heard.count(task(1).id) < 2:
+    while not any((t["id"], t["status"], t["progress"]) == (task(1).id, "running", 40)
+                  for t in heard):
         assert time.monotonic() < deadline, heard
         await asyncio.sleep(0.01)
 

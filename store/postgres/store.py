@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from store.states import DEFAULT_NOTIFY_ON
 T = TypeVar("T")
 Work = Callable[[asyncpg.Connection], Awaitable[Any]]
 log = logging.getLogger("reelhook.store")
+FEED_DELAY = 0.05  # seconds the change feed gathers announcements before it reads the tasks
 
 
 class PgStore:
@@ -49,7 +51,8 @@ class PgStore:
         # Told of every task created or changed by any process, after its commit (LISTEN).
         self.on_task_change: Callable[[dict[str, Any]], None] = _ignore
         self.announcer.subscribe(TASKS, self._task_changed)
-        self._fetches: set[asyncio.Task[None]] = set()
+        self._changed: set[str] = set()
+        self._feeder: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
         self._closing = False
 
@@ -81,6 +84,10 @@ class PgStore:
     async def close(self) -> None:
         """Commit what is queued, then close every connection."""
         self._closing = True
+        if self._feeder is not None:
+            self._feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feeder
         await self.writer.stop()
         if self._listener is not None:
             await self._listener.close()
@@ -173,19 +180,27 @@ class PgStore:
         self.announcer.announce(channel.removeprefix(tasks.CHANNEL_PREFIX), payload)
 
     def _task_changed(self, task_id: str) -> None:
-        if not task_id or self.on_task_change is _ignore:
+        if not task_id or self.on_task_change is _ignore or self._closing:
             return
-        job = asyncio.get_running_loop().create_task(self._tell_task_changed(task_id))
-        self._fetches.add(job)
-        job.add_done_callback(self._fetches.discard)
+        self._changed.add(task_id)
+        if self._feeder is None or self._feeder.done():
+            self._feeder = asyncio.get_running_loop().create_task(self._feed_changes())
 
-    async def _tell_task_changed(self, task_id: str) -> None:
-        try:
-            task = await self.get_task(task_id)
-        except Exception:  # gone or unreachable: the live view misses one update, nothing more
-            log.debug("reading changed task %s failed", task_id, exc_info=True)
-            return
-        self.on_task_change(task)
+    async def _feed_changes(self) -> None:
+        """Read the tasks announced as changed, many in one query, and hand each to
+        `on_task_change`: a burst of callbacks costs one read per FEED_DELAY, not one each."""
+        await asyncio.sleep(FEED_DELAY)
+        while self._changed and not self._closing:
+            ids, self._changed = sorted(self._changed), set()
+            try:
+                changed: list[dict[str, Any]] = await self._read(
+                    functools.partial(tasks.select_by_ids, ids=ids)
+                )
+            except Exception:  # unreachable: the live view misses these updates, nothing more
+                log.debug("reading %d changed tasks failed", len(ids), exc_info=True)
+                return
+            for task in changed:
+                self.on_task_change(task)
 
     def _lost(self, conn: Any) -> None:
         # Until it is back, workers still look on their own interval; nothing waits only on this.

@@ -200,3 +200,9 @@ async def select_events(conn: asyncpg.Connection, task_id: str) -> list[dict[str
         task_id,
     )
     return [dict(row) for row in rows]
+
+
+async def select_by_ids(conn: asyncpg.Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The tasks with these ids (those that exist), as dicts."""
+    rows = await conn.fetch("SELECT * FROM tasks WHERE id = ANY($1)", list(ids))
+    return [dict(row) for row in rows]
