@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--connections", type=int, default=defaults.connections)
     parser.add_argument("--seconds", type=float, default=defaults.seconds)
+    parser.add_argument(
+        "--rounds", type=int, default=defaults.rounds,
+        help="interleaved runs each server's measured seconds are cut into",
+    )
     parser.add_argument("--warmup", type=float, default=defaults.warmup_seconds)
     parser.add_argument("--tasks", type=int, default=defaults.tasks)
     parser.add_argument("--max-requests", type=int, default=defaults.max_requests)
@@ -70,6 +74,7 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
         generator=generator,
         connections=args.connections,
         seconds=args.seconds,
+        rounds=max(1, args.rounds),
         warmup_seconds=args.warmup,
         tasks=args.tasks,
         max_requests=args.max_requests,
