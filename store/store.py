@@ -7,6 +7,7 @@ import functools
 from typing import Any
 
 from store import polling, queries
+from store.event_batch import RecordEvents
 from store.inbound import Inbound
 from store.models import EventIn, EventOutcome, NewTask
 from store.outbox import Outbox
@@ -36,6 +37,7 @@ class Store:
         self.outbox = Outbox(self.writer, self.reader)
         self.polling = Polling(self.writer, self.reader)
         self.inbound = Inbound(self.writer, self.reader)
+        self._events = RecordEvents(notify_on)
 
     @classmethod
     async def open(
@@ -62,11 +64,8 @@ class Store:
 
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit."""
-        return await self.writer.run(
-            functools.partial(
-                queries.insert_event, task_id=task_id, event=event, notify_on=self.notify_on
-            )
-        )
+        outcome: EventOutcome = await self.writer.run_batched(self._events, (task_id, event))
+        return outcome
 
     async def cancel_unsent(self, task_id: str, event: EventIn) -> EventOutcome | None:
         """Cancel a task no send has started for, atomically; None when it is already going."""

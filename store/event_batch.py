@@ -1,0 +1,88 @@
+"""Events recorded a batch at a time: one read of the tasks, one executemany of the inserts, one
+of the task updates, for every event the writer took together.
+
+The outcome of each event is what `queries.insert_event` would give one after another in the same
+transaction. Where that cannot be decided without the database's answer (an event already stored,
+or a task that is not there), `record_many` raises and the writer runs the batch again job by
+job, each event through `insert_event` in its own savepoint.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from store.errors import TaskNotFound
+from store.models import EventIn, EventOutcome, utc_now_iso
+from store.queries import (
+    INSERT_EVENT,
+    UPDATE_STATE,
+    event_row,
+    insert_event,
+    queue_deliveries,
+    saved_state,
+    state_of,
+)
+from store.states import advance, is_terminal
+
+Item = tuple[str, EventIn]  # task id, event
+
+
+class AlreadyStored(Exception):
+    """An event of the batch is stored already: only the one-by-one path can say which."""
+
+
+@dataclass(frozen=True)
+class RecordEvents:
+    """The writer's batched job for recording events (`store.writer.Batched`)."""
+
+    notify_on: frozenset[str]
+
+    def run_one(self, conn: sqlite3.Connection, item: Item) -> EventOutcome:
+        """One event, on its own."""
+        task_id, event = item
+        return insert_event(conn, task_id, event, self.notify_on)
+
+    def run_many(self, conn: sqlite3.Connection, items: list[Item]) -> list[EventOutcome]:
+        """Every event of the batch, in order, with a few statements."""
+        tasks = _tasks(conn, [task_id for task_id, _ in items])
+        now = utc_now_iso()
+        inserts: list[tuple[Any, ...]] = []
+        moved: set[str] = set()
+        notices: list[tuple[str, str]] = []
+        outcomes = []
+        for task_id, event in items:
+            task = tasks[task_id]
+            before = state_of(task)
+            after = advance(before, event.seen)
+            if event.only_if_changes and after == before:
+                outcomes.append(EventOutcome(recorded=False, changed=False, task=task))
+                continue
+            inserts.append(event_row(task_id, event, now))
+            if is_terminal(before.status):
+                outcomes.append(EventOutcome(recorded=True, changed=False, task=task))
+                continue
+            tasks[task_id] = task | saved_state(task, after, event, now)
+            moved.add(task_id)
+            if after.status != before.status and after.status in self.notify_on:
+                notices.append((task_id, after.status))
+            outcomes.append(EventOutcome(recorded=True, changed=after != before,
+                                         task=tasks[task_id]))
+        if inserts and conn.executemany(INSERT_EVENT, inserts).rowcount != len(inserts):
+            raise AlreadyStored("an event of the batch is a duplicate")
+        conn.executemany(UPDATE_STATE, [tasks[task_id] for task_id in moved])
+        for task_id, state in notices:
+            queue_deliveries(conn, task_id, state)
+        return outcomes
+
+
+def _tasks(conn: sqlite3.Connection, task_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The rows of these tasks by id; TaskNotFound if one is missing."""
+    unique = list(dict.fromkeys(task_ids))
+    marks = ",".join("?" * len(unique))
+    rows = conn.execute(f"SELECT * FROM tasks WHERE id IN ({marks})", unique).fetchall()
+    found = {row["id"]: dict(row) for row in rows}
+    if len(found) != len(unique):
+        raise TaskNotFound(next(task_id for task_id in unique if task_id not in found))
+    return found
