@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -58,8 +59,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = from_environ(os.environ)
     configure_logging()
+    app = create_app(settings)
+    app.on_startup.append(_tune_gc)  # after the store and services have started
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         access_log=None,
@@ -67,6 +70,20 @@ def run_serve(args: argparse.Namespace) -> int:
         print=None,
     )
     return 0
+
+
+async def _tune_gc(app: web.Application) -> None:
+    """Tune the garbage collector for a long-lived server.
+
+    Everything made while starting lives as long as the process: frozen, the collector never
+    walks it again. Callbacks allocate many short-lived containers, so the youngest generation is
+    collected every 50,000 allocations rather than 700. Under callback load this cut the time spent
+    collecting from ~18 to ~2 µs per callback (bench/README.md); a few MB more is held between
+    collections.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def run_demo(args: argparse.Namespace) -> int:
