@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import load_wrk, report
 from bench.config import BenchConfig
-from bench.fanout import fanout_table, run_fanout
+from bench.fanout import fanout_table, fanout_verdict, run_fanout
 from bench.growth import growth_table, run_growth
 from bench.ingest import run_ingest
 
@@ -116,8 +116,12 @@ async def _fanout(config: BenchConfig, workdir: Path) -> list[dict[str, Any]]:
         await run_fanout(workdir, config.fanout_tasks, 0.5, "refuses half (500)"),
     ]
     _print(f"## Fan-out ({config.fanout_tasks:,} finished tasks, one webhook each)",
-           fanout_table(rounds), f"(took {time.monotonic() - started:.0f} s)")
-    return [asdict(r) | {"per_second": r.per_second, "ok": r.ok} for r in rounds]
+           fanout_table(rounds), fanout_verdict(rounds),
+           f"(took {time.monotonic() - started:.0f} s)")
+    return [
+        asdict(r) | {"per_second": r.per_second, "of_ceiling": r.of_ceiling, "ok": r.ok}
+        for r in rounds
+    ]
 
 
 async def _growth(config: BenchConfig, workdir: Path) -> list[dict[str, Any]]:

@@ -50,6 +50,8 @@ class Worker:
         self._inflight: dict[asyncio.Task[None], Batch] = {}
         self._patience: dict[asyncio.Task[None], float] = {}  # monotonic; see _stop_inflight
         self._wake = asyncio.Event()
+        self._refill = max(1, config.concurrency // 4)
+        self._unstarted: set[int] = set()
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
@@ -76,7 +78,7 @@ class Worker:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 await asyncio.sleep(self.config.poll_interval / 4)
-                if not self._inflight and await self._nothing_due():
+                if not self._inflight and not self._unstarted and await self._nothing_due():
                     return
         finally:
             task.cancel()
@@ -95,11 +97,21 @@ class Worker:
         capacity = self.config.concurrency - len(self._inflight)
         chosen = plan(rows, runner.max_batch, self._pacer, busy, capacity, now)
         ids = [i for batch in chosen.batches for i in batch.ids]
-        claimed = set(await self.outbox.claim(ids, self.owner, now, stale)) if ids else set()
+        # Claimed (or being claimed) and not sending yet: handed back if the worker stops before
+        # they start; releasing one that was not claimed after all changes nothing.
+        self._unstarted.update(ids)
+        claimed = await self.outbox.claim(ids, self.owner, now, stale) if ids else []
+        self._unstarted.intersection_update(claimed)
+        # Only the chosen, claimed deliveries are read in full (destination, task): a round
+        # chooses among up to claim_limit due ones, but starts at most `capacity` sends.
+        full = {int(row["delivery_id"]): row for row in await self.outbox.sendable(claimed)}
         for batch in chosen.batches:
-            mine = tuple(row for row in batch.rows if int(row["delivery_id"]) in claimed)
+            mine = tuple(full[i] for i in batch.ids if i in full)
             if mine:
                 self._start(runner, Batch(batch.route, batch.channel, mine), now)
+        if missing := [i for i in claimed if i not in full]:
+            await self.outbox.release(missing, self.owner)
+        self._unstarted.clear()
         return await self._delay(chosen.wake_at, chosen.held, len(rows), now)
 
     async def _live(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -122,7 +134,11 @@ class Worker:
         self._patience.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("dispatcher send crashed", exc_info=task.exception())
-        self._wake.set()
+        # A round reads every due delivery (up to claim_limit) to fill the free slots: one per
+        # finished send made the reads cost more than the sends. It waits for a quarter of the
+        # slots to be free (or for the next look, at most poll_interval away).
+        if self.config.concurrency - len(self._inflight) >= self._refill:
+            self._wake.set()
 
     async def _delay(self, wake_at: float | None, held: int, seen: int, now: float) -> float:
         delay = self.config.poll_interval
@@ -155,7 +171,8 @@ class Worker:
             for task in left:
                 task.cancel()
             await asyncio.gather(*left, return_exceptions=True)
-            held = [i for task in left for i in batches[task].ids]
+            held = [i for task in left for i in batches[task].ids] + sorted(self._unstarted)
+            self._unstarted.clear()
             if held:
                 await self.outbox.release(held, self.owner)
                 log.info("handed back %d unfinished deliveries", len(held))
