@@ -115,13 +115,21 @@ async def run(
     store = await Store.open(database)
     try:
         await record_finished_tasks(store, box, url, count)
+        cpu = time.process_time()
         seconds = await dispatch_all(store, box, timeout)
+        cpu = time.process_time() - cpu
     finally:
         await store.close()
     limit = DispatchConfig(decrypt=box.decrypt).concurrency
-    bare = await ceiling(ceiling_url, count, limit) if ceiling_url else 0.0
+    bare, bare_cpu = 0.0, 0.0
+    if ceiling_url:
+        bare_cpu = time.process_time()
+        bare = await ceiling(ceiling_url, count, limit)
+        bare_cpu = time.process_time() - bare_cpu
     return {"seconds": seconds, **outbox_counts(database), "peak_memory_mb": own_peak_memory_mb(),
-            "ceiling_per_second": bare, "concurrency": limit}
+            "ceiling_per_second": bare, "concurrency": limit,
+            "cpu_us_per_attempt": cpu / max(1, outbox_counts(database)["attempts"]) * 1e6,
+            "ceiling_cpu_us_per_post": bare_cpu / count * 1e6}
 
 
 def outbox_counts(database: str) -> dict[str, Any]:

@@ -22,10 +22,9 @@ from store.writer import Writer
 
 DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")
 _STATUS_AFTER = {"delivered": "delivered", "retrying": "pending", "dead": "dead", "gone": "dead"}
-_DUE = (
-    "((status = 'pending' AND next_attempt_at <= :now)"
-    " OR (status = 'sending' AND claimed_at < :stale_before))"
-)
+_DUE_PENDING = "status = 'pending' AND next_attempt_at <= :now"
+_DUE_STALE = "status = 'sending' AND claimed_at < :stale_before"
+_DUE = f"(({_DUE_PENDING}) OR ({_DUE_STALE}))"
 
 
 @dataclass(frozen=True)
@@ -55,11 +54,16 @@ def select_due(
 ) -> list[dict[str, Any]]:
     """Deliveries due now (or claimed by a worker that went quiet): only what choosing among
     them takes (id, destination, channel, route and whether the route is disabled)."""
+    # Each kind of due delivery is taken in index order, at most `limit` of it, before the two
+    # are merged: one query over both (an OR) sorted every due delivery on every round.
+    first = "SELECT id, next_attempt_at FROM deliveries WHERE {} ORDER BY next_attempt_at, id"
     cursor = conn.execute(
         "SELECT d.id AS delivery_id, s.id AS destination_id, s.channel, s.route_key,"
-        f" {_ROUTE_DISABLED} FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
-        f" WHERE d.id IN (SELECT id FROM deliveries WHERE {_DUE})"
-        " ORDER BY d.next_attempt_at, d.id LIMIT :limit",
+        f" {_ROUTE_DISABLED} FROM"
+        f" (SELECT * FROM ({first.format(_DUE_PENDING)} LIMIT :limit)"
+        f" UNION ALL SELECT * FROM ({first.format(_DUE_STALE)} LIMIT :limit)) AS due"
+        " JOIN deliveries d ON d.id = due.id JOIN destinations s ON s.id = d.destination_id"
+        " ORDER BY due.next_attempt_at, due.id LIMIT :limit",
         {"now": now, "stale_before": stale_before, "limit": limit},
     )
     return as_dicts(cursor)
