@@ -69,6 +69,27 @@ def ratio_table(values: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def targets_summary(figures: Sequence[ServerFigures], values: dict[str, float]) -> list[str]:
+    """One line per ingest target of issue 13: met, or not and the measured reason."""
+    by_name = {f.name: f for f in figures}
+    ours, lean = by_name["reelhook"], by_name["lean"]
+    cpu = (f"reelhook spends {ours.cpu_us:.0f} µs of server CPU per callback, lean"
+           f" {lean.cpu_us:.0f} ({values['CPU per callback vs lean (at most)']:.2f} x)")
+    lines = []
+    for name, label in (("throughput vs lean", "reelhook >= 0.8 x lean's throughput"),
+                        ("p99 vs lean (at most)", "reelhook p99 <= 1.5 x lean's")):
+        verdict = "met" if met(name, values[name]) else f"NOT met: {cpu}"
+        lines.append(f"- {label}: {values[name]:.2f} x, {verdict}")
+    stored = [f for f in figures if f.verdict is not None]
+    checks = {f.name: bool(f.verdict and f.verdict.ok) for f in stored}
+    lines.append(
+        "- every acknowledged callback stored once, echoed secret never stored (lean, reelhook):"
+        f" {'met' if all(checks.values()) else 'NOT met'}"
+        f" ({', '.join(f'{name} ' + ('OK' if ok else 'FAILED') for name, ok in checks.items())})"
+    )
+    return lines
+
+
 def as_json(figures: Sequence[ServerFigures]) -> list[dict[str, Any]]:
     """The raw figures."""
     return [

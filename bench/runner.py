@@ -97,12 +97,19 @@ async def run_all(config: BenchConfig, workdir: Path, parts: str) -> dict[str, A
         _print(f"## Ingest ({config.generator}, {config.connections} connections,"
                f" {config.seconds:g} s per server)", report.ingest_table(figures),
                report.ratio_table(values), f"(took {time.monotonic() - started:.0f} s)")
+        results["targets"] = report.targets_summary(figures, values)
         results["ingest"] = report.as_json(figures)
         results["ratios"] = values
         results["verified"] &= all(f.verdict.ok for f in figures if f.verdict)
     if "fanout" in chosen:
         results["fanout"] = await _fanout(config, workdir / "fanout")
         results["verified"] &= all(r["ok"] for r in results["fanout"])
+        results.setdefault("targets", []).append(
+            f"- {results['fanout'][0]['verdict']}; all delivered, none accepted twice:"
+            f" {'met' if all(r['ok'] for r in results['fanout']) else 'NOT met'}"
+        )
+    if results.get("targets"):
+        _print("## Targets", "\n".join(results["targets"]))
     if "growth" in chosen:
         results["growth"] = await _growth(config, workdir / "growth")
     return results
@@ -118,8 +125,10 @@ async def _fanout(config: BenchConfig, workdir: Path) -> list[dict[str, Any]]:
     _print(f"## Fan-out ({config.fanout_tasks:,} finished tasks, one webhook each)",
            fanout_table(rounds), fanout_verdict(rounds),
            f"(took {time.monotonic() - started:.0f} s)")
+    verdict = fanout_verdict(rounds)
     return [
-        asdict(r) | {"per_second": r.per_second, "of_ceiling": r.of_ceiling, "ok": r.ok}
+        asdict(r) | {"per_second": r.per_second, "of_ceiling": r.of_ceiling, "ok": r.ok,
+                     "verdict": verdict}
         for r in rounds
     ]
 
