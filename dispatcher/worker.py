@@ -23,6 +23,8 @@ from dispatcher.attempts import AttemptRunner
 from dispatcher.channels import build_channels
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Batch, Pacer, plan, route_of
+from dispatcher.wakeup import Wakeup
+from store.errors import WriterStopped
 from store.outbox import Outbox
 
 log = logging.getLogger("reelhook.dispatcher")
@@ -41,6 +43,7 @@ class Worker:
         *,
         owner: str | None = None,
         session_factory: Callable[[], aiohttp.ClientSession] = aiohttp.ClientSession,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self.outbox = outbox
         self.config = config
@@ -49,13 +52,13 @@ class Worker:
         self._pacer = Pacer(config.slack_interval)
         self._inflight: dict[asyncio.Task[None], Batch] = {}
         self._patience: dict[asyncio.Task[None], float] = {}  # monotonic; see _stop_inflight
-        self._wake = asyncio.Event()
+        self.wakeup = wakeup or Wakeup()
+        self._in_round = False  # between looking for due deliveries and starting their sends
         self._refill = max(1, config.concurrency // 4)
-        self._unstarted: set[int] = set()
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
-        self._wake.set()
+        self.wakeup.set()
 
     async def run(self) -> None:
         """Send due deliveries until cancelled; on the way out, hand back unfinished claims."""
@@ -65,7 +68,14 @@ class Worker:
                                    build_channels(session, self.config.smtp, self.config.timeout))
             try:
                 while True:
-                    delay = await self._round(runner)
+                    self._in_round = True
+                    try:
+                        delay = await self._round(runner)
+                    except WriterStopped as exc:  # nothing can be recorded; /healthz says why
+                        log.critical("dispatcher worker %s stops: %s", self.owner, exc)
+                        return
+                    finally:
+                        self._in_round = False
                     await self._sleep(delay)
             finally:
                 await self._stop_inflight()
@@ -78,12 +88,19 @@ class Worker:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 await asyncio.sleep(self.config.poll_interval / 4)
-                if not self._inflight and not self._unstarted and await self._nothing_due():
+                if await self._idle():
                     return
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _idle(self) -> bool:
+        """Nothing due, nothing in flight, and no round under way (whose claims would not be
+        in flight yet): checked again after the read, which a round may have overtaken."""
+        if self._in_round or self._inflight:
+            return False
+        return await self._nothing_due() and not self._in_round and not self._inflight
 
     async def _nothing_due(self) -> bool:
         next_due = await self.outbox.next_due_at()
@@ -97,22 +114,34 @@ class Worker:
         capacity = self.config.concurrency - len(self._inflight)
         chosen = plan(rows, runner.max_batch, self._pacer, busy, capacity, now)
         ids = [i for batch in chosen.batches for i in batch.ids]
-        # Claimed (or being claimed) and not sending yet: handed back if the worker stops before
-        # they start; releasing one that was not claimed after all changes nothing.
-        self._unstarted.update(ids)
-        claimed = await self.outbox.claim(ids, self.owner, now, stale) if ids else []
-        self._unstarted.intersection_update(claimed)
-        # Only the chosen, claimed deliveries are read in full (destination, task): a round
-        # chooses among up to claim_limit due ones, but starts at most `capacity` sends.
-        full = {int(row["delivery_id"]): row for row in await self.outbox.sendable(claimed)}
+        claimed = await self._claim(ids, now, stale) if ids else []
+        full = await self._sendable(claimed)
         for batch in chosen.batches:
             mine = tuple(full[i] for i in batch.ids if i in full)
             if mine:
                 self._start(runner, Batch(batch.route, batch.channel, mine), now)
         if missing := [i for i in claimed if i not in full]:
             await self.outbox.release(missing, self.owner)
-        self._unstarted.clear()
         return await self._delay(chosen.wake_at, chosen.held, len(rows), now)
+
+    async def _sendable(self, claimed: list[int]) -> dict[int, dict[str, Any]]:
+        """The claimed deliveries read in full (destination, task): a round chooses among up to
+        claim_limit due ones from light rows, but starts at most `capacity` sends."""
+        try:
+            rows = await self.outbox.sendable(claimed)
+        except asyncio.CancelledError:
+            await self.outbox.release(claimed, self.owner)  # claimed, never to be sent by us
+            raise
+        return {int(row["delivery_id"]): row for row in rows}
+
+    async def _claim(self, ids: list[int], now: float, stale: float) -> list[int]:
+        try:
+            return await self.outbox.claim(ids, self.owner, now, stale)
+        except asyncio.CancelledError:
+            # Stopped while the claim was being committed: it may have gone through, and nobody
+            # would send those deliveries until the lease ran out. Hand them back (after it).
+            await self.outbox.release(ids, self.owner)
+            raise
 
     async def _live(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows whose route works; deliveries to a route disabled meanwhile die with it."""
@@ -134,11 +163,11 @@ class Worker:
         self._patience.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("dispatcher send crashed", exc_info=task.exception())
-        # A round reads every due delivery (up to claim_limit) to fill the free slots: one per
+        # A round reads up to claim_limit due deliveries to fill the free slots: one round per
         # finished send made the reads cost more than the sends. It waits for a quarter of the
         # slots to be free (or for the next look, at most poll_interval away).
         if self.config.concurrency - len(self._inflight) >= self._refill:
-            self._wake.set()
+            self.wakeup.set()
 
     async def _delay(self, wake_at: float | None, held: int, seen: int, now: float) -> float:
         delay = self.config.poll_interval
@@ -153,10 +182,7 @@ class Worker:
         return max(delay, 0.0)
 
     async def _sleep(self, delay: float) -> None:
-        if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-        self._wake.clear()
+        await self.wakeup.wait(delay)
 
     async def _stop_inflight(self) -> None:
         """Let sends under way finish and be recorded: one cancelled after its request arrived
@@ -171,8 +197,14 @@ class Worker:
             for task in left:
                 task.cancel()
             await asyncio.gather(*left, return_exceptions=True)
-            held = [i for task in left for i in batches[task].ids] + sorted(self._unstarted)
-            self._unstarted.clear()
+            held = [i for task in left for i in batches[task].ids]
             if held:
-                await self.outbox.release(held, self.owner)
-                log.info("handed back %d unfinished deliveries", len(held))
+                await self._hand_back(held)
+
+    async def _hand_back(self, ids: list[int]) -> None:
+        try:
+            await self.outbox.release(ids, self.owner)
+        except WriterStopped as exc:  # their claims lapse with the lease, as after a crash
+            log.error("could not hand back %d deliveries: %s", len(ids), exc)
+            return
+        log.info("handed back %d unfinished deliveries", len(ids))

@@ -14,13 +14,13 @@ from aiohttp import web
 from receiver import keys
 from receiver.body import read_limited
 from receiver.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized
-from receiver.polling import apply_confirmed
 from receiver.providers.base import Provider
 from receiver.providers.errors import MalformedCallback
 from store import TaskNotFound
 
 # The two answers, encoded once (keyed by "was it recorded").
 _ANSWERS = {new: json.dumps({"ok": True, "duplicate": not new}) for new in (True, False)}
+DUPLICATE_ANSWER = _ANSWERS[False]
 
 
 async def provider_callback(request: web.Request) -> web.Response:
@@ -61,10 +61,7 @@ async def _record(
     known = task["provider_task_id"]
     if known and report.provider_task_id and report.provider_task_id != known:
         raise BadRequest("callback is about another task than the one this address belongs to")
-    if provider.confirm_terminal:
-        recorded = await apply_confirmed(app[keys.TASKS], task, provider, report)
-    else:
-        recorded = await app[keys.TASKS].apply_report(task_id, report, "callback")
+    recorded = await app[keys.TASKS].apply_callback(task, provider, report)
     return web.Response(text=_ANSWERS[recorded], content_type="application/json")
 
 

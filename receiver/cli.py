@@ -1,5 +1,7 @@
-"""The reelhook command: serve, demo, submit, tasks, show, keygen (also python -m receiver).
+"""reelhook: submit AI video tasks to hosted providers, verify their callbacks, keep every event,
+and send notices (also python -m receiver).
 
+Every command's --help says what it does and which settings (environment variables) it reads.
 This is the only module that reads os.environ.
 """
 
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import sys
@@ -14,13 +17,22 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from receiver import client_commands, delivery_commands
+from receiver import client_commands, delivery_commands, report_commands
+from receiver.cli_support import ClientError, add_command
 from receiver.errors import SettingsError
 from receiver.logs import configure_logging
+from receiver.providers import PROVIDER_NAMES
 from receiver.secrets import new_fernet_key
-from receiver.settings import from_environ
+from receiver.settings import Settings, from_environ, log_format
+from store import StoreUnavailable
 
 Command = Callable[[argparse.Namespace], int]
+SERVE_SETTINGS = (
+    "PORT", "REELHOOK_HOST", "REELHOOK_PUBLIC_URL", "REELHOOK_API_TOKEN", "REELHOOK_SECRET_KEY",
+    "REELHOOK_DATABASE",
+    "{" + ",".join(name.upper() for name in PROVIDER_NAMES) + "}_API_KEY and _BASE_URL",
+    "REELHOOK_METRICS_TOKEN", "REELHOOK_LOG_FORMAT", "and every other setting in the README",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,25 +42,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.run
     try:
         return command(args)
-    except SettingsError as exc:
+    except (SettingsError, StoreUnavailable) as exc:
         print(f"reelhook: {exc}", file=sys.stderr)
         return 2
-    except client_commands.ClientError as exc:
+    except ClientError as exc:
         print(f"reelhook: {exc}", file=sys.stderr)
         return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="reelhook", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="reelhook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run the web process (REELHOOK_HOST:PORT)")
-    serve.set_defaults(run=run_serve)
-    demo = commands.add_parser("demo", help="run an offline demo against local simulators")
-    demo.set_defaults(run=run_demo)
-    keygen = commands.add_parser("keygen", help="print a new REELHOOK_SECRET_KEY")
-    keygen.set_defaults(run=run_keygen)
+    add_command(commands, "serve", "run the web process: client API, callbacks, dashboard,"
+                " /metrics and the notice worker", SERVE_SETTINGS, run_serve,
+                "Prints the address it listens on and the callback base URL it gives providers.")
+    add_command(commands, "demo", "run an offline demo against local simulators", (), run_demo,
+                "Simulators of all four providers, reelhook and a temporary database, all on"
+                " loopback; prints what happened.")
+    sandbox = add_command(commands, "sandbox", "run the four provider simulators for trying"
+                          " `reelhook serve`", (), run_sandbox,
+                          "Prints the PIAPI/WAVE/APIMART/ONEMIN _BASE_URL and _API_KEY settings"
+                          " that point serve at them; runs until Ctrl-C.")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    add_command(commands, "keygen", "print a new REELHOOK_SECRET_KEY", (), run_keygen)
     client_commands.add_commands(commands, os.environ)
+    report_commands.add_commands(commands, os.environ)
     delivery_commands.add_commands(commands, os.environ)
     return parser
 
@@ -58,7 +79,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from receiver.app import create_app
 
     settings = from_environ(os.environ)
-    configure_logging()
+    configure_logging(settings.log_format)
     app = create_app(settings)
     app.on_startup.append(_tune_gc)  # after the store and services have started
     web.run_app(
@@ -67,7 +88,7 @@ def run_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         access_log=None,
         shutdown_timeout=10.0,
-        print=None,
+        print=lambda _message: announce(settings),
     )
     return 0
 
@@ -86,11 +107,30 @@ async def _tune_gc(app: web.Application) -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def announce(settings: Settings) -> None:
+    """What serve tells its operator once it listens."""
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    print(f"reelhook listening on http://{settings.host}:{settings.port}"
+          f" (open http://{shown_host}:{settings.port}/dashboard)", flush=True)
+    print(f"callback base URL given to providers: {settings.public_url}/callbacks/"
+          " (REELHOOK_PUBLIC_URL)", flush=True)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """The offline demo: simulators, reelhook and tasks, all on loopback."""
     from receiver.demo import run
 
     return asyncio.run(run())
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    """The provider simulators until interrupted."""
+    from receiver.sandbox_command import run
+
+    configure_logging(log_format(os.environ))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args.host))
+    return 0
 
 
 def run_keygen(args: argparse.Namespace) -> int:

@@ -17,12 +17,11 @@ import httpx
 from receiver.app import create_app
 from receiver.client_commands import task_table
 from receiver.demo_notices import NoticeSinks, notice_sinks, print_notices
-from receiver.providers.sandbox import LocalServer, PiapiSimulator
-from receiver.providers.sandbox.apimart import ApimartSimulator
-from receiver.providers.sandbox.onemin import PNG, OneminSimulator
-from receiver.providers.sandbox.wave import WaveSimulator
+from receiver.providers.sandbox import SIMULATORS, LocalServer
+from receiver.providers.sandbox.onemin import PNG
 from receiver.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
+from store.states import SUCCEEDED, TERMINAL
 
 DEMO_TOKEN = "demo-token-0123456789abcdef"
 IMAGE = "https://images.example.com/girl.webp"
@@ -41,7 +40,6 @@ DEMO_TASKS: list[dict[str, Any]] = [
      "image": "data:image/png;base64," + base64.b64encode(PNG).decode(),
      "prompt": "FPS-24, a soft breeze moves her hair"},
 ]
-TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 async def run(timeout: float = 45.0) -> int:
@@ -59,26 +57,17 @@ async def run(timeout: float = 45.0) -> int:
             await _settle(sims)
             await _print_report(client, tasks)
             await print_notices(client, sinks, tasks)
-    return 0 if all(task["status"] == "succeeded" for task in tasks) else 1
+    return 0 if all(task["status"] == SUCCEEDED for task in tasks) else 1
 
 
 @contextlib.asynccontextmanager
 async def _world(folder: Path, sinks: NoticeSinks) -> AsyncIterator[tuple[str, list[Any]]]:
-    piapi, wave, apimart, onemin = (
-        PiapiSimulator(), WaveSimulator(), ApimartSimulator(), OneminSimulator()
-    )
-    async with (
-        LocalServer(piapi.app()) as piapi_server,
-        LocalServer(wave.app()) as wave_server,
-        LocalServer(apimart.app()) as apimart_server,
-        LocalServer(onemin.app()) as onemin_server,
-    ):
-        sims: dict[str, Any] = {"piapi": piapi, "wave": wave, "apimart": apimart, "onemin": onemin}
-        servers = {"piapi": piapi_server, "wave": wave_server, "apimart": apimart_server,
-                   "onemin": onemin_server}
-        for name, sim in sims.items():
-            sim.base_url = servers[name].url
-        port = _free_port()
+    async with contextlib.AsyncExitStack() as stack:
+        sims: dict[str, Any] = {name: simulator() for name, simulator in SIMULATORS.items()}
+        for sim in sims.values():
+            sim.base_url = (await stack.enter_async_context(LocalServer(sim.app()))).url
+        sock = _listening_socket()
+        port = int(sock.getsockname()[1])
         settings = Settings(
             api_tokens=(DEMO_TOKEN,),
             secret_key=new_fernet_key().encode(),
@@ -95,10 +84,10 @@ async def _world(folder: Path, sinks: NoticeSinks) -> AsyncIterator[tuple[str, l
             allow_private_urls=True,
             **sinks.settings(),
         )
-        async with LocalServer(create_app(settings), port=port) as reelhook:
+        async with LocalServer(create_app(settings), sock=sock) as reelhook:
             where = ", ".join(f"{name} on {sim.base_url}" for name, sim in sims.items())
             print(f"reelhook on {reelhook.url}; simulators: {where}")
-            yield reelhook.url, [piapi, wave]
+            yield reelhook.url, [sim for sim in sims.values() if hasattr(sim, "wait_idle")]
 
 
 async def _submit(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
@@ -134,7 +123,9 @@ async def _print_report(client: httpx.AsyncClient, tasks: list[dict[str, Any]]) 
         print(f"\n{task['id']} events: {trail}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _listening_socket() -> socket.socket:
+    """Bound to port 0 before the settings name the public URL, so no other server can take it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock

@@ -7,6 +7,7 @@ from store.errors import (
     StoreError,
     StoreUnavailable,
     TaskNotFound,
+    WriterStopped,
 )
 from store.models import EventIn, EventOutcome, NewDestination, NewTask
 from store.states import Observation
@@ -25,4 +26,5 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "TaskNotFound",
+    "WriterStopped",
 ]

@@ -2,6 +2,7 @@
 
 StoreError
  ├── StoreUnavailable   the database cannot be written now (locked, full, read-only): retry later
+ │    └── WriterStopped  the writer thread is gone (died, could not open the file, or closed)
  ├── TaskNotFound       no task with that id
  ├── IdempotencyConflict  an Idempotency-Key was reused with a different request
  ├── DeliveryNotFound   no delivery with that id
@@ -15,6 +16,10 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """The database could not commit; nothing was written."""
+
+
+class WriterStopped(StoreUnavailable):
+    """The writer thread is gone; no write will succeed until the process restarts."""
 
 
 class TaskNotFound(StoreError):

@@ -10,7 +10,7 @@ job, each event through `insert_event` in its own savepoint.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from store.errors import TaskNotFound
@@ -31,7 +31,8 @@ Item = tuple[str, EventIn]  # task id, event
 
 
 class AlreadyStored(Exception):
-    """An event of the batch is stored already: only the one-by-one path can say which."""
+    """An event of the batch is stored already (or is a withdrawal): only the one-by-one path
+    can say what becomes of it."""
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,13 @@ class RecordEvents:
 
     def run_many(self, conn: sqlite3.Connection, items: list[Item]) -> list[EventOutcome]:
         """Every event of the batch, in order, with a few statements."""
+        if any(event.only_if_unsent for _, event in items):
+            raise AlreadyStored("a withdrawal decides in the database: one by one")
         tasks = _tasks(conn, [task_id for task_id, _ in items])
         now = utc_now_iso()
         inserts: list[tuple[Any, ...]] = []
         moved: set[str] = set()
-        notices: list[tuple[str, str]] = []
+        notices: list[tuple[int, str, str]] = []  # outcome index, task id, state
         outcomes = []
         for task_id, event in items:
             task = tasks[task_id]
@@ -66,15 +69,19 @@ class RecordEvents:
                 continue
             tasks[task_id] = task | saved_state(task, after, event, now)
             moved.add(task_id)
-            if after.status != before.status and after.status in self.notify_on:
-                notices.append((task_id, after.status))
-            outcomes.append(EventOutcome(recorded=True, changed=after != before,
-                                         task=tasks[task_id]))
+            status_moved = after.status != before.status
+            if status_moved and after.status in self.notify_on:
+                notices.append((len(outcomes), task_id, after.status))
+            outcomes.append(EventOutcome(
+                recorded=True, changed=after != before, task=tasks[task_id],
+                slot_freed=status_moved and is_terminal(after.status),
+            ))
         if inserts and conn.executemany(INSERT_EVENT, inserts).rowcount != len(inserts):
             raise AlreadyStored("an event of the batch is a duplicate")
         conn.executemany(UPDATE_STATE, [tasks[task_id] for task_id in moved])
-        for task_id, state in notices:
-            queue_deliveries(conn, task_id, state)
+        for index, task_id, state in notices:
+            queued = queue_deliveries(conn, task_id, state)
+            outcomes[index] = replace(outcomes[index], notices_queued=queued)
         return outcomes
 
 

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from typing import Any
 
-from store import polling, queries
+from store import costs, queries
+from store.errors import StoreUnavailable
 from store.event_batch import RecordEvents
 from store.inbound import Inbound
 from store.models import EventIn, EventOutcome, NewTask
 from store.outbox import Outbox
-from store.polling import Polling
+from store.poll_schedule import PollSchedule
 from store.reader import Reader
 from store.schema import migrate
-from store.states import FAILED, SUCCEEDED
+from store.states import DEFAULT_NOTIFY_ON
+from store.stats import Stats
+from store.submit_queue import SubmitSlots
 from store.writer import Writer
-
-DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})
 
 
 class Store:
@@ -35,9 +37,14 @@ class Store:
         self.writer = Writer(path, busy_timeout=busy_timeout)
         self.reader = Reader(path)
         self.outbox = Outbox(self.writer, self.reader)
-        self.polling = Polling(self.writer, self.reader)
+        self.polls = PollSchedule(self.writer, self.reader)
+        self.submits = SubmitSlots(self.writer, self.reader)
         self.inbound = Inbound(self.writer, self.reader)
         self._events = RecordEvents(notify_on)
+        self.stats = Stats(self.reader)
+        # Told of every task that was created or changed, after the commit (the dashboard's live
+        # view); with several processes a database change feed would call the same hook.
+        self.on_task_change: Callable[[dict[str, Any]], None] = _ignore
 
     @classmethod
     async def open(
@@ -47,10 +54,14 @@ class Store:
         notify_on: frozenset[str] = DEFAULT_NOTIFY_ON,
         busy_timeout: float = 5.0,
     ) -> Store:
-        """Upgrade the file to the current schema and start the writer."""
-        await asyncio.to_thread(migrate, path)
+        """Upgrade the file to the current schema and start the writer; StoreUnavailable, in
+        one line naming the file, when the database cannot be opened or upgraded."""
+        try:
+            await asyncio.to_thread(migrate, path)
+        except Exception as exc:  # sqlite3 and OS errors alike: the start must say why, once
+            raise StoreUnavailable(f"cannot open the database {path}: {exc}") from exc
         store = cls(path, notify_on=notify_on, busy_timeout=busy_timeout)
-        store.writer.start()
+        await asyncio.to_thread(store.writer.start)
         return store
 
     async def close(self) -> None:
@@ -58,22 +69,26 @@ class Store:
         await asyncio.to_thread(self.writer.stop)
         await asyncio.to_thread(self.reader.close)
 
+    def failure(self) -> str | None:
+        """Why the store can no longer write (its writer died), or None while it is healthy."""
+        return self.writer.failure
+
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""
-        return await self.writer.run(functools.partial(queries.insert_task, new=new))
+        task, created = await self.writer.run(functools.partial(queries.insert_task, new=new))
+        if created:
+            self.on_task_change(task)
+        return task, created
 
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
-        """Record an event once and apply it to the task, with its notices, in one commit."""
-        outcome: EventOutcome = await self.writer.run_batched(self._events, (task_id, event))
-        return outcome
+        """Record an event once and apply it to the task, with its notices, in one commit.
 
-    async def cancel_unsent(self, task_id: str, event: EventIn) -> EventOutcome | None:
-        """Cancel a task no send has started for, atomically; None when it is already going."""
-        return await self.writer.run(
-            functools.partial(
-                polling.cancel_unsent, task_id=task_id, event=event, notify_on=self.notify_on
-            )
-        )
+        Only the task service calls this (every state change goes through it). Events waiting
+        together are recorded together (store/event_batch.py)."""
+        outcome: EventOutcome = await self.writer.run_batched(self._events, (task_id, event))
+        if outcome.changed:
+            self.on_task_change(outcome.task)
+        return outcome
 
     async def get_task(self, task_id: str) -> dict[str, Any]:
         """One task; TaskNotFound if there is none."""
@@ -98,3 +113,11 @@ class Store:
     async def task_events(self, task_id: str) -> list[dict[str, Any]]:
         """Every recorded event of a task, oldest first."""
         return await self.reader.run(functools.partial(queries.select_events, task_id=task_id))
+
+    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Cost per provider, optionally of tasks in one status."""
+        return await self.reader.run(functools.partial(costs.cost_totals, status=status))
+
+
+def _ignore(task: dict[str, Any]) -> None:
+    return None

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from store.errors import StoreUnavailable
+from store.errors import StoreUnavailable, WriterStopped
 from store.schema import connect
 
 T = TypeVar("T")
@@ -57,7 +57,11 @@ class _Job:
 
 
 class Writer:
-    """The single writer thread of one database file."""
+    """The single writer thread of one database file.
+
+    If the thread dies (or cannot open the file), every waiting and later write fails at once
+    with WriterStopped, and `failure` says why: nothing waits forever for a thread that is gone.
+    """
 
     def __init__(
         self,
@@ -73,16 +77,33 @@ class Writer:
         self._synchronous = synchronous
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="reelhook-writer", daemon=True)
+        # Called (in this thread) with the size of every batch it commits: /metrics.
+        self.on_commit: Callable[[int], None] = _ignore_size
+        self._lock = threading.Lock()  # orders a hand-over against the thread's death
+        self._opened = threading.Event()
+        self._failure: str | None = None
+
+    @property
+    def failure(self) -> str | None:
+        """Why writes fail from now on (the thread died or was stopped); None while it runs."""
+        return self._failure
 
     def start(self) -> None:
-        """Start the thread; it opens its own connection."""
+        """Start the thread and wait until it has opened its connection (blocking: call it off
+        the event loop); WriterStopped when the database cannot be opened."""
         self._thread.start()
+        self._opened.wait()
+        if self._failure is not None:
+            raise WriterStopped(self._failure)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in the next transaction and return its result once that is committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(fn, future, loop))
+        with self._lock:
+            if self._failure is not None:
+                raise WriterStopped(self._failure)
+            self._jobs.put(_Job(fn, future, loop))
         return await future
 
     async def run_batched(self, kind: Batched, item: Any) -> Any:
@@ -91,8 +112,15 @@ class Writer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         fn = functools.partial(kind.run_one, item=item)
-        self._jobs.put(_Job(fn, future, loop, kind, item))
+        with self._lock:
+            if self._failure is not None:
+                raise WriterStopped(self._failure)
+            self._jobs.put(_Job(fn, future, loop, kind, item))
         return await future
+
+    def waiting(self) -> int:
+        """How many writes are handed over and not yet taken into a transaction (approximate)."""
+        return self._jobs.qsize()
 
     def stop(self) -> None:
         """Finish every job already handed over, then close the connection."""
@@ -102,18 +130,52 @@ class Writer:
 
     def _run(self) -> None:
         _yield_to_event_loop()
-        conn = connect(self._path, busy_timeout=self._busy_timeout)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        try:
+            conn = self._connect()
+        except Exception as exc:
+            self._stop_taking(f"the database writer cannot open {self._path}: {exc}")
+            return
+        finally:
+            self._opened.set()
+        batch: list[_Job] = []
         try:
             while True:
                 batch, stopping = self._take_batch()
                 if batch:
                     self._commit_batch(conn, batch)
+                batch = []
                 if stopping:
+                    self._stop_taking("the store is closed")
                     return
+        except BaseException as exc:  # a dead writer must fail loudly, never leave callers hanging
+            log.critical("the database writer died; every write fails from now on", exc_info=True)
+            reason = f"the database writer died: {type(exc).__name__}: {exc}"
+            self._stop_taking(reason, batch)
         finally:
-            conn.close()
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = connect(self._path, busy_timeout=self._busy_timeout)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        return conn
+
+    def _stop_taking(self, reason: str, unfinished: list[_Job] | None = None) -> None:
+        """Refuse every job from now on, and fail the ones still waiting (and `unfinished`)."""
+        with self._lock:
+            self._failure = reason
+            waiting = list(unfinished or [])
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not _STOP:
+                    waiting.append(job)
+        for job in waiting:
+            job.error = WriterStopped(reason)
+        _resolve(waiting)
 
     def _take_batch(self) -> tuple[list[_Job], bool]:
         first = self._jobs.get()
@@ -131,6 +193,7 @@ class Writer:
         return batch, False
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        self.on_commit(len(batch))
         try:
             conn.execute("BEGIN IMMEDIATE")
             if not _run_together(conn, batch):
@@ -146,6 +209,10 @@ class Writer:
             for job in batch:
                 job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
         _resolve(batch)
+
+
+def _ignore_size(size: int) -> None:
+    return None
 
 
 def _yield_to_event_loop() -> None:

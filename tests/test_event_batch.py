@@ -54,7 +54,7 @@ def snapshot(conn: sqlite3.Connection) -> list[list[Any]]:
 def comparable(outcome: Any) -> tuple[Any, ...]:
     moving = ("created_at", "updated_at", "last_event_at")  # clock readings
     task = {k: v for k, v in outcome.task.items() if k not in moving}
-    return outcome.recorded, outcome.changed, task
+    return outcome.recorded, outcome.changed, outcome.notices_queued, outcome.slot_freed, task
 
 
 @settings(

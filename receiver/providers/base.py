@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from receiver.metrics import provider_call
 from receiver.providers.errors import CancelNotSupported, MalformedCallback
 from receiver.providers.http import call_json
 
@@ -109,6 +110,8 @@ class Adapter:
     name: str
     title: str
     models: frozenset[str]
+    default_base_url: str  # the provider's real host (PROVIDER_BASE_URL overrides it)
+    default_max_in_flight = 0  # tasks in flight at once (0: no cap)
     supports_callbacks = False
     token_in_path = False
     confirm_terminal = False
@@ -133,14 +136,15 @@ class Adapter:
         **kwargs: Any,
     ) -> Any:
         """One authenticated call to `path` on the provider's base URL; the decoded JSON answer."""
-        return await call_json(
-            client,
-            method,
-            f"{self.config.base_url}{path}",
-            timeout=timeout or self.config.timeout,
-            headers={**self.auth_headers(), **(headers or {})},
-            **kwargs,
-        )
+        with provider_call(self.name, method):
+            return await call_json(
+                client,
+                method,
+                f"{self.config.base_url}{path}",
+                timeout=timeout or self.config.timeout,
+                headers={**self.auth_headers(), **(headers or {})},
+                **kwargs,
+            )
 
     def estimate_cost(self, request: TaskRequest) -> float | None:
         """Unknown unless the provider's pricing is in our seeds."""

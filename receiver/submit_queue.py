@@ -13,18 +13,20 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
+from dispatcher.wakeup import Wakeup
 from receiver.providers.base import Provider, TaskRequest
+from receiver.request_forms import sealed_payload
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
-from store import EventIn, Observation, Store
+from store import EventIn, EventOutcome, Observation, WriterStopped
+from store.interface import SubmitSlotsStore
 from store.states import FAILED
 
 log = logging.getLogger("reelhook.queue")
 SendFn = Callable[[str, Provider, TaskRequest, str, str | None], Awaitable[None]]
+ChangeFn = Callable[[str, EventIn], Awaitable[EventOutcome]]
 MAX_TICK = 1.0
 
 
@@ -33,25 +35,28 @@ class SubmitQueue:
 
     def __init__(
         self,
-        store: Store,
+        slots: SubmitSlotsStore,
         secrets: SecretBox,
         settings: Settings,
         providers: Mapping[str, Provider],
         send: SendFn,
+        change: ChangeFn,
+        wakeup: Wakeup,
     ) -> None:
-        self.store = store
+        self.slots = slots
         self.secrets = secrets
         self.settings = settings
         self.providers = providers
         self._send = send
-        self._wake = asyncio.Event()
+        self._change = change  # the task service's one state-change path
+        self._wakeup = wakeup
         self._background: set[asyncio.Task[None]] = set()
 
     async def offer(
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
     ) -> None:
         """Send the new task now if its provider has a free slot, else hold it."""
-        if await self.store.polling.claim_slot(task_id, provider.name, self._cap(provider)):
+        if await self.slots.claim_slot(task_id, provider.name, self._cap(provider)):
             await self._dispatch(task_id, provider, request, secret, key)
         else:
             log.info("holding %s: %s has no free slot", task_id, provider.name)
@@ -69,31 +74,46 @@ class SubmitQueue:
         payload = {"request": sealed_payload(request), "secret": secret, "key": key}
         wait = self.settings.poll_initial if delay is None else delay
         sealed = self.secrets.encrypt(json.dumps(payload))
-        await self.store.polling.hold(task_id, sealed, time.time() + wait)
+        await self.slots.hold(task_id, sealed, time.time() + wait)
 
     def wake(self) -> None:
         """A slot may have freed: look at held tasks now."""
-        self._wake.set()
+        self._wakeup.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Fail sends cut off by the last stop, then send held tasks in the background until the
+        block ends; background sends still going are cancelled (failed on the next start)."""
+        await self.fail_interrupted()
+        job = asyncio.get_running_loop().create_task(self.run(), name="reelhook-submit-queue")
+        try:
+            yield
+        finally:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+            await self.close()
 
     async def run(self) -> None:
         """Send held tasks as slots free, until cancelled."""
         tick = min(MAX_TICK, self.settings.poll_initial)
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=tick)
-            self._wake.clear()
+            await self._wakeup.wait(tick)
             try:
                 await self.release_held()
+            except WriterStopped as exc:  # nothing can be recorded any more; /healthz says why
+                log.critical("the submit queue stops: %s", exc)
+                return
             except Exception:
                 log.exception("sending held tasks failed; trying again")
 
     async def release_held(self) -> None:
         """Send every held task whose provider has a free slot, oldest first."""
-        for row in await self.store.polling.held(time.time()):
+        for row in await self.slots.held(time.time()):
             provider = self.providers.get(row["provider"])
             if provider is None:
                 continue
-            if not await self.store.polling.claim_slot(
+            if not await self.slots.claim_slot(
                 row["id"], provider.name, self._cap(provider)
             ):
                 continue
@@ -103,14 +123,14 @@ class SubmitQueue:
 
     async def fail_interrupted(self) -> int:
         """On start: fail tasks whose send was cut off by a stop (their outcome is unknown)."""
-        rows = await self.store.polling.interrupted()
+        rows = await self.slots.interrupted()
         for row in rows:
             message = (
                 f"reelhook stopped while the call to {row['provider']} was in flight; its outcome"
                 " is unknown, so the task was failed: submit it again"
             )
             event = EventIn("submit:interrupted", "submit", Observation(FAILED, error=message))
-            await self.store.record_event(row["id"], event)
+            await self._change(row["id"], event)
         return len(rows)
 
     async def close(self) -> None:
@@ -134,10 +154,7 @@ class SubmitQueue:
         try:
             await sending
         except Exception as exc:  # a bug of ours must not leave the task queued, holding its slot
-            log.error(
-                "sending %s to %s failed unexpectedly: %s", task_id, provider.name,
-                type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG),
-            )
+            log.exception("sending %s to %s failed unexpectedly", task_id, provider.name)
             await self._fail_unexpected(task_id, provider, exc)
         finally:
             self.wake()
@@ -146,7 +163,7 @@ class SubmitQueue:
         message = f"{provider.name}: the send failed unexpectedly ({type(exc).__name__})"
         event = EventIn("submit:failed", "submit", Observation(FAILED, error=message))
         try:
-            await self.store.record_event(task_id, event)
+            await self._change(task_id, event)
         except Exception:
             log.exception("recording the failed send of %s failed", task_id)
 
@@ -154,6 +171,3 @@ class SubmitQueue:
         return int(self.settings.max_in_flight.get(provider.name, 0))
 
 
-def sealed_payload(request: TaskRequest) -> dict[str, Any]:
-    """The request as sealed for a later send, data: URIs included."""
-    return asdict(request) | {"extra": dict(request.extra)}
