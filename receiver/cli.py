@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
+
+from aiohttp import web
 
 from receiver import client_commands, delivery_commands, ops_commands, report_commands
 from receiver.cli_support import ClientError, add_command
@@ -80,7 +83,21 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = from_environ(os.environ)
     configure_logging(settings.log_format)
-    return serve(settings, announce)
+    return serve(settings, announce, _tune_gc)
+
+
+async def _tune_gc(app: web.Application) -> None:
+    """Tune the garbage collector for a long-lived server.
+
+    Everything made while starting lives as long as the process: frozen, the collector never
+    walks it again. Callbacks allocate many short-lived containers, so the youngest generation is
+    collected every 50,000 allocations rather than 700. Under callback load this cut the time spent
+    collecting from ~18 to ~2 µs per callback (bench/README.md); a few MB more is held between
+    collections.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def announce(settings: Settings) -> None:

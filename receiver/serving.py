@@ -10,7 +10,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -40,8 +40,13 @@ def prepare(settings: Settings) -> None:
     asyncio.run(check_database(settings))
 
 
-def serve(settings: Settings, announce: Callable[[Settings], None]) -> int:
-    """Run serve in this process, or WEB_CONCURRENCY of them on one port."""
+Announce = Callable[[Settings], None]
+Startup = Callable[[web.Application], Awaitable[None]]
+
+
+def serve(settings: Settings, announce: Announce, startup: Startup | None = None) -> int:
+    """Run serve in this process, or WEB_CONCURRENCY of them on one port; `startup` runs in
+    each once its store and services have started."""
     prepare(settings)
     count = settings.web_concurrency
     if count > 1 and not is_postgres(settings.database):
@@ -49,25 +54,33 @@ def serve(settings: Settings, announce: Callable[[Settings], None]) -> int:
                     " DATABASE_URL (PostgreSQL) to run several", count)
         count = 1
     if count == 1:
-        return _serve_one(settings, None, announce)
-    return _serve_many(settings, count, announce)
+        return _serve_one(settings, None, announce, startup)
+    return _serve_many(settings, count, announce, startup)
 
 
 def _serve_one(
-    settings: Settings, sock: socket.socket | None, announce: Callable[[Settings], None] | None
+    settings: Settings,
+    sock: socket.socket | None,
+    announce: Announce | None,
+    startup: Startup | None,
 ) -> int:
     from receiver.app import create_app
 
+    app = create_app(settings)
+    if startup is not None:
+        app.on_startup.append(startup)  # after the store and services have started
     place = {"sock": sock} if sock is not None else {"host": settings.host, "port": settings.port}
     web.run_app(
-        create_app(settings), access_log=None, shutdown_timeout=10.0,
+        app, access_log=None, shutdown_timeout=10.0,
         print=(lambda _message: announce(settings)) if announce else None,
         **place,
     )
     return 0
 
 
-def _serve_many(settings: Settings, count: int, announce: Callable[[Settings], None]) -> int:
+def _serve_many(
+    settings: Settings, count: int, announce: Announce, startup: Startup | None
+) -> int:
     sock = socket.create_server((settings.host, settings.port), backlog=1024)
     children: dict[int, int] = {}
     stopping: list[int] = []
@@ -79,7 +92,7 @@ def _serve_many(settings: Settings, count: int, announce: Callable[[Settings], N
             signal.signal(signal.SIGINT, signal.default_int_handler)
             code = CANNOT_START
             try:
-                code = _serve_one(settings, sock, announce if index == 0 else None)
+                code = _serve_one(settings, sock, announce if index == 0 else None, startup)
             finally:
                 os._exit(code)
         children[pid] = index

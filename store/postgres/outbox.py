@@ -19,6 +19,17 @@ _DUE = (
     " OR (status = 'sending' AND claimed_at < $2))"
 )
 
+_SENDABLE = (
+    "SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
+    " s.id AS destination_id, s.channel, s.target, s.label, s.route_key,"
+    " (SELECT x.disabled_reason FROM destinations x WHERE x.route_key = s.route_key"
+    " AND x.disabled_reason IS NOT NULL LIMIT 1) AS route_disabled,"
+    " t.provider, t.model, t.provider_task_id, t.status, t.progress, t.video_url,"
+    " t.error, t.cost_usd, t.created_at, t.updated_at, t.metadata, t.request"
+    " FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
+    " JOIN tasks t ON t.id = d.task_id"
+)
+
 
 class PgOutbox:
     """Deliveries of notices; `tx` runs a function in a transaction of its own."""
@@ -31,15 +42,7 @@ class PgOutbox:
         """Deliveries due now (or claimed by a worker whose lease ran out), ready to send."""
         async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
             rows = await conn.fetch(
-                "SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
-                " s.id AS destination_id, s.channel, s.target, s.label, s.route_key,"
-                " (SELECT x.disabled_reason FROM destinations x WHERE x.route_key = s.route_key"
-                " AND x.disabled_reason IS NOT NULL LIMIT 1) AS route_disabled,"
-                " t.provider, t.model, t.provider_task_id, t.status, t.progress, t.video_url,"
-                " t.error, t.cost_usd, t.created_at, t.updated_at, t.metadata, t.request"
-                " FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
-                " JOIN tasks t ON t.id = d.task_id WHERE d.id IN"
-                f" (SELECT id FROM deliveries WHERE {_DUE})"
+                f"{_SENDABLE} WHERE d.id IN (SELECT id FROM deliveries WHERE {_DUE})"
                 " ORDER BY d.next_attempt_at, d.id LIMIT $3",
                 now, stale_before, limit,
             )
@@ -48,10 +51,20 @@ class PgOutbox:
         result: list[dict[str, Any]] = await self._read(run)
         return result
 
+    async def sendable(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """These deliveries with their destination and task as they are now, for sending."""
+        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            rows = await conn.fetch(f"{_SENDABLE} WHERE d.id = ANY($1)", list(ids))
+            return [dict(row) for row in rows]
+
+        result: list[dict[str, Any]] = await self._read(run) if ids else []
+        return result
+
     async def claim(
         self, ids: Sequence[int], owner: str, now: float, stale_before: float
     ) -> list[int]:
-        """Claim the deliveries for `owner`; rows another process holds locked are skipped."""
+        """Claim the deliveries for `owner`, in the order given; rows another process holds
+        locked are skipped."""
         async def run(conn: asyncpg.Connection) -> list[int]:
             rows = await conn.fetch(
                 "UPDATE deliveries SET status = 'sending', claimed_at = $1, claim_owner = $3,"
@@ -59,7 +72,8 @@ class PgOutbox:
                 f" AND {_DUE} FOR UPDATE SKIP LOCKED) RETURNING id",
                 now, stale_before, owner, utc_now_iso(), list(ids),
             )
-            return [int(row["id"]) for row in rows]
+            taken = {int(row["id"]) for row in rows}
+            return [delivery_id for delivery_id in ids if delivery_id in taken]
 
         claimed: list[int] = await self._tx(run)
         return claimed
