@@ -7,7 +7,7 @@ from aiohttp import web
 from receiver import keys
 from receiver.body import decode_json, read_limited, require_json_type
 from receiver.errors import Unprocessable
-from receiver.paging import one_page, page_limit
+from receiver.paging import one_page, page_limit, task_cursor
 from receiver.serializers import event_view, task_view
 from receiver.validation import parse_submission
 from store.states import STATES
@@ -37,8 +37,9 @@ async def list_tasks(request: web.Request) -> web.Response:
     status = _choice(query.get("status"), "status", STATES)
     provider = _choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
     limit = page_limit(query.get("limit"))
+    cursor = task_cursor(query.get("cursor"))
     rows = await request.app[keys.STORE].list_tasks(
-        status=status, provider=provider, limit=limit + 1, before_id=query.get("cursor") or None
+        status=status, provider=provider, limit=limit + 1, before_id=cursor
     )
     page, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     return web.json_response(

@@ -74,6 +74,8 @@ async def test_list_filters_by_status_and_provider(client: Any, piapi_sim: Any) 
         ({"limit": "0"}, "limit"),
         ({"limit": "201"}, "limit"),
         ({"limit": "ten"}, "limit"),
+        ({"cursor": "zzz"}, "cursor"),
+        ({"cursor": "tsk_" + "g" * 28}, "cursor"),
     ],
 )
 async def test_list_rejects_bad_query(client: Any, query: dict[str, str], field: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -15,7 +16,7 @@ from receiver.dashboard.guard import page, render
 from receiver.dashboard.hub import prompt_of
 from receiver.dashboard.session import Session
 from receiver.inbound_api import inbound_view, read_query
-from receiver.paging import one_page, page_limit
+from receiver.paging import one_page, page_limit, task_cursor
 from receiver.providers.http import scrub
 from receiver.serializers import delivery_view, event_view, task_view
 from store.outbox import DELIVERY_STATUSES
@@ -33,17 +34,19 @@ async def tasks_page(request: web.Request, session: Session) -> web.StreamRespon
     status = _choice(query.get("status"), "status", STATES)
     provider = _choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
     limit = page_limit(query.get("limit") or str(PAGE))
-    cursor = query.get("cursor") or None
+    cursor = task_cursor(query.get("cursor"))
     rows = await request.app[keys.STORE].list_tasks(
         status=status, provider=provider, limit=limit + 1, before_id=cursor
     )
     page_rows, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     tasks = [_listed(row) for row in page_rows]
     providers = sorted(request.app[keys.PROVIDERS].keys())
+    older = _older("/dashboard/tasks", next_cursor, status=status, provider=provider,
+                   limit=query.get("limit"))
     return render(
         request, "tasks.html", session, nav="tasks", tasks=tasks, statuses=STATES,
-        providers=providers, status=status, provider=provider,
-        next_cursor=next_cursor, first_page=not cursor,
+        providers=providers, status=status, provider=provider, older=older,
+        first_page=not cursor,
     )
 
 
@@ -115,11 +118,19 @@ async def inbound_page(request: web.Request, session: Session) -> web.StreamResp
     )
     page_rows, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     messages = [_message(row) for row in page_rows]
+    older = _older("/dashboard/inbound", next_cursor, source=source,
+                   limit=request.query.get("limit"))
     return render(
         request, "inbound.html", session, nav="inbound", messages=messages, source=source,
-        sources=sorted(request.app[keys.SETTINGS].inbound_secrets),
-        next_cursor=next_cursor,
+        sources=sorted(request.app[keys.SETTINGS].inbound_secrets), older=older,
     )
+
+
+def _older(path: str, cursor: str | None, **filters: str | None) -> str | None:
+    """The link to the next (older) page, keeping the filters; None on the last page."""
+    if cursor is None:
+        return None
+    return f"{path}?" + urlencode({"cursor": cursor, **{k: v for k, v in filters.items() if v}})
 
 
 def _count(query: Any) -> int | None:
