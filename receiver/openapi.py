@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from dispatcher.channels import CHANNEL_NAMES
 from receiver.inbound_api import INBOUND_MESSAGE
 from receiver.paging import MAX_PAGE
 from receiver.providers import PROVIDER_NAMES
@@ -78,7 +79,7 @@ DELIVERY = {
             "type": "object",
             "required": ["id", "channel", "label"],
             "properties": {
-                "channel": {"type": "string", "enum": ["slack", "email", "webhook"]},
+                "channel": {"type": "string", "enum": list(CHANNEL_NAMES)},
                 "label": {"type": "string"},
             },
         },

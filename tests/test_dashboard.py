@@ -15,7 +15,11 @@ from yarl import URL
 
 from dispatcher.sinks import Answer, WebhookSink
 from receiver import dashboard
+from receiver.dashboard.pages import SHOWN_DELIVERIES, matching
 from receiver.providers import DEFAULT_MAX_IN_FLIGHT
+from store import Store
+from store.models import EventIn, NewDestination, NewTask, new_task_id
+from store.states import SUCCEEDED, Observation
 from tests.helpers import (
     API_TOKEN,
     FAST_RETRIES,
@@ -207,3 +211,25 @@ def test_templates_have_no_inline_script_style_or_event_handlers() -> None:
         assert not re.search(r"\sstyle\s*=", text), f"{template.name}: a style attribute"
         assert not re.search(r"\son[a-z]+\s*=", text), f"{template.name}: an event handler"
         assert "javascript:" not in text, template.name
+
+
+async def test_the_channel_filter_finds_deliveries_older_than_one_page(tmp_path: Path) -> None:
+    """One webhook notice behind more Slack notices than the dashboard reads at once is still
+    listed, and redelivering "all of a channel" reaches every one."""
+    store = await Store.open(str(tmp_path / "many.db"))
+    try:
+        async def notified(channel: str) -> None:
+            task_id = new_task_id()
+            where = NewDestination(channel, "sealed", f"{channel}-label", f"{channel}:{task_id}")
+            await store.create_task(NewTask(task_id, "piapi", "m", {}, destinations=(where,)))
+            await store.record_event(task_id, EventIn("done", "poll", Observation(SUCCEEDED)))
+
+        await notified("webhook")
+        await asyncio.gather(*(notified("slack") for _ in range(SHOWN_DELIVERIES + 5)))
+        webhook = await matching(store.outbox, "pending", "webhook", SHOWN_DELIVERIES)
+        assert [row["label"] for row in webhook] == ["webhook-label"]
+        every_slack = await matching(store.outbox, None, "slack", None)
+        assert len(every_slack) == SHOWN_DELIVERIES + 5
+        assert len(await matching(store.outbox, None, "slack", 7)) == 7
+    finally:
+        await store.close()

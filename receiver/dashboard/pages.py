@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from dispatcher.channels import CHANNEL_NAMES
 from receiver import keys
 from receiver.api import _choice
 from receiver.dashboard.chart import COLOURS, daily_chart, first_day
@@ -23,8 +24,9 @@ from store.outbox import DELIVERY_STATUSES
 from store.states import STATES, is_terminal
 
 PAGE = 25
-CHANNELS = ("slack", "email", "webhook")
 CHART_DAYS = 14
+SHOWN_DELIVERIES = 200
+SHOWN_DEAD = 500
 
 
 @page
@@ -80,19 +82,35 @@ async def deliveries_page(request: web.Request, session: Session) -> web.StreamR
     """Dead letters first, then every notice newest first; filter by status and channel."""
     query = request.query
     status = _choice(query.get("status"), "status", DELIVERY_STATUSES)
-    channel = _choice(query.get("channel"), "channel", CHANNELS)
+    channel = _choice(query.get("channel"), "channel", CHANNEL_NAMES)
     outbox = request.app[keys.STORE].outbox
-    dead = [] if status not in (None, "dead") else await outbox.deliveries(status="dead", limit=500)
-    rows = await outbox.deliveries(status=status, limit=200)
-    if channel:
-        dead = [row for row in dead if row["channel"] == channel]
-        rows = [row for row in rows if row["channel"] == channel]
+    dead = [] if status not in (None, "dead") else await matching(
+        outbox, "dead", channel, SHOWN_DEAD
+    )
+    rows = [row for row in await matching(outbox, status, channel, SHOWN_DELIVERIES)
+            if row["status"] != "dead"]
     return render(
         request, "deliveries.html", session, nav="deliveries", statuses=DELIVERY_STATUSES,
-        channels=CHANNELS, status=status, channel=channel, redelivered=_count(query),
+        channels=CHANNEL_NAMES, status=status, channel=channel, redelivered=_count(query),
         dead=[delivery_view(row) for row in dead],
-        deliveries=[delivery_view(row) for row in rows if row["status"] != "dead"],
+        deliveries=[delivery_view(row) for row in rows],
     )
+
+
+async def matching(
+    outbox: Any, status: str | None, channel: str | None, most: int | None
+) -> list[dict[str, Any]]:
+    """Deliveries of a status (or any) and a channel (or any), newest first, at most `most`
+    (None: all), read a page at a time so that the channel filter misses none."""
+    found: list[dict[str, Any]] = []
+    before: int | None = None
+    while most is None or len(found) < most:
+        rows = await outbox.deliveries(status=status, limit=SHOWN_DELIVERIES, before_id=before)
+        found += [row for row in rows if channel is None or row["channel"] == channel]
+        if len(rows) < SHOWN_DELIVERIES:
+            break
+        before = int(rows[-1]["id"])
+    return found if most is None else found[:most]
 
 
 @page
