@@ -1,9 +1,4 @@
-"""reelhook: submit AI video tasks to hosted providers, verify their callbacks, keep every event,
-and send notices (also python -m receiver).
-
-Every command's --help says what it does and which settings (environment variables) it reads.
-This is the only module that reads os.environ.
-"""
+"""The command line: one parser, the server-side commands, and the only reads of os.environ."""
 
 from __future__ import annotations
 
@@ -25,6 +20,11 @@ from receiver.secrets import new_fernet_key
 from receiver.settings import Settings, from_environ, log_format
 from store import StoreUnavailable
 
+DESCRIPTION = """\
+reelhook: submit AI video tasks to hosted providers, verify their callbacks, keep every event,
+and send notices (also python -m receiver).
+
+Every command's --help says what it does and which settings (environment variables) it reads."""
 Command = Callable[[argparse.Namespace], int]
 SERVE_SETTINGS = (
     "PORT", "REELHOOK_HOST", "REELHOOK_PUBLIC_URL", "REELHOOK_API_TOKEN", "REELHOOK_SECRET_KEY",
@@ -52,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
-        prog="reelhook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="reelhook", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_command(commands, "serve", "run the web process: client API, callbacks, dashboard,"
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "Simulators of all four providers, reelhook and a temporary database, all on"
                 " loopback; prints what happened.")
     sandbox = add_command(commands, "sandbox", "run the four provider simulators for trying"
-                          " `reelhook serve`", (), run_sandbox,
+                          " `reelhook serve`", ("REELHOOK_LOG_FORMAT",), run_sandbox,
                           "Prints the PIAPI/WAVE/APIMART/ONEMIN _BASE_URL and _API_KEY settings"
                           " that point serve at them; runs until Ctrl-C.")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
