@@ -4,6 +4,7 @@ and its forms going through the same services as the API."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import json
 import re
@@ -62,6 +63,11 @@ async def test_pages_need_a_session_and_sign_in_sets_a_strict_httponly_cookie(
     cookie = answer.cookies["reelhook_session"]
     assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/dashboard"
     assert API_TOKEN not in cookie.value
+    # Nor an unkeyed hash of it, which would let a stolen cookie be used to guess the token.
+    assert hashlib.sha256(API_TOKEN.encode()).hexdigest()[:16] not in cookie.value
+    forged = cookie.value.rsplit(".", 1)[0] + "." + "0" * 64
+    assert (await client.get("/dashboard/tasks", allow_redirects=False,
+                             cookies={"reelhook_session": forged})).status == 303
     page = await client.get("/dashboard/tasks")
     assert page.status == 200
     csp = page.headers["Content-Security-Policy"]
