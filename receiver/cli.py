@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -82,8 +83,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = from_environ(os.environ)
     configure_logging(settings.log_format)
+    app = create_app(settings)
+    app.on_startup.append(_tune_gc)  # after the store and services have started
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         access_log=None,
@@ -91,6 +94,20 @@ def run_serve(args: argparse.Namespace) -> int:
         print=lambda _message: announce(settings),
     )
     return 0
+
+
+async def _tune_gc(app: web.Application) -> None:
+    """Tune the garbage collector for a long-lived server.
+
+    Everything made while starting lives as long as the process: frozen, the collector never
+    walks it again. Callbacks allocate many short-lived containers, so the youngest generation is
+    collected every 50,000 allocations rather than 700. Under callback load this cut the time spent
+    collecting from ~18 to ~2 µs per callback (bench/README.md); a few MB more is held between
+    collections.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def announce(settings: Settings) -> None:
