@@ -3,7 +3,7 @@ rule per kind of id, one way to cut a page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from receiver.errors import Unprocessable
@@ -22,6 +22,16 @@ def whole_number(raw: str | None, name: str, default: int | None, high: int) -> 
     if raw is None or not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
         raise Unprocessable(f"{name} must be a whole number from 1 to {high}", field=name)
     return int(raw)
+
+
+def query_choice(raw: str | None, name: str, allowed: Iterable[str]) -> str | None:
+    """An optional query or form value that must be one of `allowed`; None when absent."""
+    if raw is None or raw == "":
+        return None
+    choices = list(allowed)
+    if raw not in choices:
+        raise Unprocessable(f"{name} must be one of {', '.join(choices)}", field=name)
+    return raw
 
 
 def page_limit(raw: str | None) -> int:

@@ -21,6 +21,7 @@ from receiver.dashboard.session import (
 )
 from receiver.deliveries_api import redeliver_one
 from receiver.errors import Conflict, Unprocessable
+from receiver.paging import query_choice
 from receiver.secrets import tokens_match
 from store.outbox import REDELIVERABLE
 
@@ -92,11 +93,9 @@ async def redeliver(request: web.Request, session: Session, form: Any) -> web.St
 async def redeliver_all(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
     """POST /dashboard/deliveries/redeliver: every dead (or delivered) notice of a channel."""
     status = form.get("status") or "dead"
-    channel = form.get("channel") or None
     if status not in REDELIVERABLE:
         raise Unprocessable("status must be dead or delivered", field="status")
-    if channel is not None and channel not in CHANNEL_NAMES:
-        raise Unprocessable(f"channel must be one of {', '.join(CHANNEL_NAMES)}", field="channel")
+    channel = query_choice(form.get("channel"), "channel", CHANNEL_NAMES)
     rows = await matching(request.app[keys.STORE].outbox, status, channel, None)
     for row in rows:
         await redeliver_one(request.app, int(row["id"]))

@@ -11,13 +11,12 @@ from aiohttp import web
 
 from dispatcher.channels import CHANNEL_NAMES
 from receiver import keys
-from receiver.api import _choice
 from receiver.dashboard.chart import COLOURS, daily_chart, first_day
 from receiver.dashboard.guard import page, render
 from receiver.dashboard.hub import prompt_of
 from receiver.dashboard.session import Session
 from receiver.inbound_api import inbound_view, read_query
-from receiver.paging import one_page, page_limit, task_cursor
+from receiver.paging import one_page, page_limit, query_choice, task_cursor
 from receiver.providers.http import scrub
 from receiver.serializers import delivery_view, event_view, task_view
 from store.outbox import DELIVERY_STATUSES
@@ -33,8 +32,8 @@ SHOWN_DEAD = 500
 async def tasks_page(request: web.Request, session: Session) -> web.StreamResponse:
     """Tasks newest first, filtered by status and provider, with cursor paging."""
     query = request.query
-    status = _choice(query.get("status"), "status", STATES)
-    provider = _choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
+    status = query_choice(query.get("status"), "status", STATES)
+    provider = query_choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
     limit = page_limit(query.get("limit") or str(PAGE))
     cursor = task_cursor(query.get("cursor"))
     rows = await request.app[keys.STORE].list_tasks(
@@ -81,8 +80,8 @@ async def render_task(
 async def deliveries_page(request: web.Request, session: Session) -> web.StreamResponse:
     """Dead letters first, then every notice newest first; filter by status and channel."""
     query = request.query
-    status = _choice(query.get("status"), "status", DELIVERY_STATUSES)
-    channel = _choice(query.get("channel"), "channel", CHANNEL_NAMES)
+    status = query_choice(query.get("status"), "status", DELIVERY_STATUSES)
+    channel = query_choice(query.get("channel"), "channel", CHANNEL_NAMES)
     outbox = request.app[keys.STORE].outbox
     dead = [] if status not in (None, "dead") else await matching(
         outbox, "dead", channel, SHOWN_DEAD
