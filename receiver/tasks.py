@@ -3,12 +3,14 @@
 Callbacks, polls, Wave's confirmations, the provider's answer to a submit, a failed submit, a
 cancel, a time-out and an interrupted send all end in `TaskService.change`: it records the event
 and then acts on what the store reports back (notices queued: wake the dispatcher; a task
-finished: wake the submit queue). Nothing else calls the store's `record_event`.
+finished: wake the submit queue; the task changed: tell `on_change`, the dashboard's live view).
+Nothing else calls the store's `record_event`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -50,6 +52,7 @@ class TaskService:
         secrets: SecretBox,
         settings: Settings,
         wakeups: Wakeups,
+        on_change: Callable[[dict[str, Any]], None] = lambda task: None,
     ) -> None:
         self.store = store
         self.providers = providers
@@ -57,6 +60,7 @@ class TaskService:
         self.secrets = secrets
         self.settings = settings
         self.wakeups = wakeups
+        self.on_change = on_change
         self.queue = SubmitQueue(
             store.submits, secrets, settings, providers, self._send, self.change, wakeups.slots
         )
@@ -64,6 +68,8 @@ class TaskService:
     async def change(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event (once) and act on what the store reports: the one state-change path."""
         outcome = await self.store.record_event(task_id, event)
+        if outcome.changed:
+            self.on_change(outcome.task)
         if outcome.notices_queued:
             self.wakeups.notices.set()
         if outcome.slot_freed:
@@ -99,6 +105,7 @@ class TaskService:
                 field="Idempotency-Key",
             ) from exc
         if created:
+            self.on_change(task)
             await self.queue.offer(task["id"], provider, request, secret, idempotency_key)
             task = await self.store.get_task(task["id"])
         return task, created

@@ -44,9 +44,6 @@ class Store:
         self.inbound = Inbound(self.writer, self.reader)
         self._events = RecordEvents(notify_on)
         self.stats = Stats(self.reader)
-        # Told of every task that was created or changed, after the commit (the dashboard's live
-        # view); with several processes a database change feed would call the same hook.
-        self.on_task_change: Callable[[dict[str, Any]], None] = _ignore
         self.announcer = Announcer()
 
     @classmethod
@@ -80,7 +77,6 @@ class Store:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""
         task, created = await self.writer.run(functools.partial(queries.insert_task, new=new))
         if created:
-            self.on_task_change(task)
             self.announcer.announce(TASKS, str(task["id"]))
         return task, created
 
@@ -90,8 +86,6 @@ class Store:
         Only the task service calls this (every state change goes through it). Events waiting
         together are recorded together (store/event_batch.py)."""
         outcome: EventOutcome = await self.writer.run_batched(self._events, (task_id, event))
-        if outcome.changed:
-            self.on_task_change(outcome.task)
         for topic, payload in topics_of(outcome):
             self.announcer.announce(topic, payload)
         return outcome
@@ -129,7 +123,3 @@ class Store:
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
         """Cost per provider, optionally of tasks in one status."""
         return await self.reader.run(functools.partial(costs.cost_totals, status=status))
-
-
-def _ignore(task: dict[str, Any]) -> None:
-    return None

@@ -9,7 +9,10 @@ from dispatcher.channels.email import EmailChannel, SmtpConfig
 from dispatcher.channels.slack import SlackChannel
 from dispatcher.channels.webhook import WebhookChannel
 
-__all__ = ["Channel", "SmtpConfig", "Target", "build_channels"]
+__all__ = ["CHANNEL_NAMES", "Channel", "SmtpConfig", "Target", "build_channels"]
+
+# Every channel's name, as a notify entry, a destination and the API give it.
+CHANNEL_NAMES: tuple[str, ...] = (SlackChannel.name, EmailChannel.name, WebhookChannel.name)
 
 
 def build_channels(
