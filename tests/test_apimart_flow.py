@@ -8,6 +8,12 @@ import pytest
 
 from tests.helpers import apimart, wait_for_status
 
+
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
+
 FAST_POLLS = {"poll_initial": 0.05, "poll_max_interval": 0.2}
 
 

@@ -6,8 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from dispatcher.sinks import Answer
 from tests.helpers import FAST_RETRIES, refused_port, skyreels, wait_delivered
+
+
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
 
 
 async def _notify_slack(client: Any, url: str, **fields: Any) -> dict[str, Any]:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.helpers import framepack, skyreels, wait_for_status
+
+
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
 
 
 async def test_skyreels_task_succeeds_with_video_url(client: Any, piapi_sim: Any) -> None:

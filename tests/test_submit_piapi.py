@@ -8,6 +8,12 @@ import pytest
 
 from tests.helpers import framepack, refused_port, rule_error, skyreels, wait_for_status
 
+
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
+
 DATA_URI = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4"
     "DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
