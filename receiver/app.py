@@ -88,6 +88,8 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         busy_timeout=settings.db_busy_timeout,
         pool_size=settings.db_pool_size,
         migrate=False,
+        # Changes made by other processes (PostgreSQL) reach this process's live view too.
+        on_other_change=app[keys.HUB].publish,
     )
     app[keys.STORE] = store
     # Commits announce themselves (on PostgreSQL to every process, by LISTEN/NOTIFY): notices

@@ -6,6 +6,8 @@ A `postgres://` or `postgresql://` URL is PostgreSQL; anything else is the path 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from store.errors import StoreUnavailable
@@ -31,16 +33,20 @@ async def open_store(
     busy_timeout: float = 5.0,
     pool_size: int = 10,
     migrate: bool = True,
+    on_other_change: Callable[[dict[str, Any]], None] | None = None,
 ) -> TaskStore:
     """Open the store `database` names. With `migrate` False the schema must already match
-    (SchemaMismatch otherwise); a new SQLite file is always created and migrated."""
+    (SchemaMismatch otherwise); a new SQLite file is always created and migrated.
+    `on_other_change` is told of tasks other processes changed (PostgreSQL; a SQLite file has one
+    process)."""
     if is_postgres(database):
         from store.postgres import PgStore
 
         if not migrate:
             (await schema_state(database)).check()
         return await PgStore.open(
-            database, notify_on=notify_on, pool_size=pool_size, migrate=migrate
+            database, notify_on=notify_on, pool_size=pool_size, migrate=migrate,
+            on_other_change=on_other_change,
         )
     if not migrate:
         state = await schema_state(database)

@@ -103,10 +103,20 @@ async def test_due_polls_are_shared_without_overlap(stores: list[TaskStore]) -> 
 
 
 async def test_a_change_in_one_process_reaches_the_others_listeners(
-    stores: list[TaskStore],
+    pg_url: str, stores: list[TaskStore],
 ) -> None:
     heard: list[dict[str, Any]] = []
-    stores[2].on_task_change = heard.append
+    watcher = await open_store(pg_url, on_other_change=heard.append)
+    try:
+        await _changes_reach_the_watcher(stores, watcher, heard)
+    finally:
+        await watcher.close()
+
+
+async def _changes_reach_the_watcher(
+    stores: list[TaskStore], watcher: TaskStore, heard: list[dict[str, Any]]
+) -> None:
+    await watcher.create_task(task(2))  # its own change: its task service tells its live view
     await stores[0].create_task(task(1))
     await stores[1].record_event(task(1).id, EventIn("e", "cb", Observation("running", 40)))
     deadline = time.monotonic() + 5
@@ -114,6 +124,7 @@ async def test_a_change_in_one_process_reaches_the_others_listeners(
                   for t in heard):
         assert time.monotonic() < deadline, heard
         await asyncio.sleep(0.01)
+    assert task(2).id not in {t["id"] for t in heard}
 
 
 async def test_a_notice_queued_by_one_web_process_is_sent_by_a_worker_in_another(

@@ -37,7 +37,15 @@ FEED_DELAY = 0.05  # seconds the change feed gathers announcements before it rea
 class PgStore:
     """One PostgreSQL database shared by any number of reelhook processes."""
 
-    def __init__(self, url: str, pool: asyncpg.Pool, notify_on: frozenset[str]) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool: asyncpg.Pool,
+        notify_on: frozenset[str],
+        *,
+        own_pids: set[int] | None = None,
+        on_other_change: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.url = url
         self.notify_on = notify_on
         self._pool = pool
@@ -48,9 +56,10 @@ class PgStore:
         self.submits = PgSubmits(self._tx, self._read)
         self.inbound = PgInbound(self.writer.run, self._read)
         self.stats = PgStats(self._read)
-        # Told of every task created or changed by any process, after its commit (LISTEN).
-        self.on_task_change: Callable[[dict[str, Any]], None] = _ignore
-        self.announcer.subscribe(TASKS, self._task_changed)
+        # Told of every task created or changed by another process, after its commit (LISTEN):
+        # this process's own changes reach the same place through its task service.
+        self.on_task_change: Callable[[dict[str, Any]], None] = on_other_change or _ignore
+        self._own_pids = own_pids if own_pids is not None else set()
         self._changed: set[str] = set()
         self._feeder: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
@@ -65,14 +74,20 @@ class PgStore:
         pool_size: int = 10,
         migrate: bool = True,
         listen: bool = True,
+        on_other_change: Callable[[dict[str, Any]], None] | None = None,
     ) -> PgStore:
         """Connect (and with `migrate` bring the schema up to date), start group commit and the
         listener connection."""
         try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size)
+            own_pids: set[int] = set()
+
+            async def remember(conn: asyncpg.Connection) -> None:
+                own_pids.add(conn.get_server_pid())
+
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size, init=remember)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from None
-        store = cls(url, pool, notify_on)
+        store = cls(url, pool, notify_on, own_pids=own_pids, on_other_change=on_other_change)
         if migrate:
             async with pool.acquire() as conn:
                 await schema.migrate(conn)
@@ -177,7 +192,10 @@ class PgStore:
         self._listener.add_termination_listener(self._lost)
 
     def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        self.announcer.announce(channel.removeprefix(tasks.CHANNEL_PREFIX), payload)
+        topic = channel.removeprefix(tasks.CHANNEL_PREFIX)
+        self.announcer.announce(topic, payload)
+        if topic == TASKS and pid not in self._own_pids:
+            self._task_changed(payload)
 
     def _task_changed(self, task_id: str) -> None:
         if not task_id or self.on_task_change is _ignore or self._closing:
