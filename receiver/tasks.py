@@ -20,6 +20,7 @@ from receiver.providers.errors import (
     ProviderBusy,
     ProviderError,
 )
+from receiver.providers.http import redact_urls
 from receiver.providers.rules import is_data_uri
 from receiver.queueing import SubmitQueue
 from receiver.secrets import SecretBox, redact_url
@@ -160,8 +161,9 @@ class TaskService:
             await self.queue.hold(task_id, request, secret, key, exc.retry_after)
             return
         except ProviderError as exc:
-            log.warning("submit of %s to %s failed: %s", task_id, provider.name, exc)
-            seen = Observation(FAILED, error=f"{provider.name}: {exc}")
+            reason = redact_urls(str(exc))  # user URLs may carry presigned signatures
+            log.warning("submit of %s to %s failed: %s", task_id, provider.name, reason)
+            seen = Observation(FAILED, error=f"{provider.name}: {reason}")
             await self.store.record_event(task_id, EventIn("submit:failed", "submit", seen))
             return
         await self.apply_report(task_id, report, "submit")

@@ -20,7 +20,7 @@ from receiver.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from receiver.providers.http import compact
+from receiver.providers.http import compact, safe_url
 
 MODEL = "Qubico/skyreels"
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -132,7 +132,7 @@ async def download(client: httpx.AsyncClient, url: str, timeout: float) -> bytes
         async with client.stream("GET", url, timeout=timeout) as response:
             if response.status_code != 200:
                 raise ProviderRejected(
-                    f"could not fetch image: {url} answered {response.status_code}"
+                    f"could not fetch image: {safe_url(url)} answered {response.status_code}"
                 )
             chunks, size = [], 0
             async for chunk in response.aiter_bytes():
@@ -143,10 +143,11 @@ async def download(client: httpx.AsyncClient, url: str, timeout: float) -> bytes
                     )
                 chunks.append(chunk)
     except httpx.InvalidURL as exc:
-        raise ProviderRejected(f"image URL is not valid: {url}") from exc
+        raise ProviderRejected(f"image URL is not valid: {safe_url(url)}") from exc
     except (httpx.HTTPError, OSError) as exc:
         # OSError: a name that does not resolve can surface from the guarded transport as such.
-        raise ProviderUnavailable(f"could not fetch image {url}: {type(exc).__name__}") from exc
+        shown = safe_url(url)
+        raise ProviderUnavailable(f"could not fetch image {shown}: {type(exc).__name__}") from exc
     return b"".join(chunks)
 
 
