@@ -54,9 +54,15 @@ def advance(current: TaskState, seen: Observation) -> TaskState:
         current,
         status=status,
         progress=progress,
-        video_url=seen.video_url or current.video_url,
+        video_url=seen.video_url if is_web_url(seen.video_url) else current.video_url,
         error=seen.error if status in (FAILED, CANCELLED) and seen.error else current.error,
     )
+
+
+def is_web_url(url: str | None) -> bool:
+    """True for an http(s) URL: the only kind a task's video_url may hold (a provider's
+    `javascript:` or `file:` link is kept in its event, never shown as the video)."""
+    return bool(url) and str(url).lower().startswith(("https://", "http://"))
 
 
 def clamp_progress(progress: int) -> int:

@@ -95,14 +95,16 @@ def digest_line(notice: Notice) -> str:
     icon = ICONS.get(notice.state, "•")
     line = f"{icon} *{notice.state}* `{notice.task_id}` {escape(notice.model)}"
     if _linkable(notice.video_url) and len(str(notice.video_url)) < 200:
-        line += f" <{notice.video_url}|video>"
+        link = escape(str(notice.video_url)).replace("|", "%7C")
+        line += f" <{link}|video>"
     elif notice.error:
         line += f" {escape(shorten(notice.error, 80))}"
     return line
 
 
 def fallback_text(notice: Notice) -> str:
-    """The plain text shown in notifications and by clients without Block Kit."""
+    """The plain text shown in notifications and by clients without Block Kit; escaped like
+    mrkdwn, since Slack reads `<!channel>` and `<url|label>` in it too."""
     parts = [notice.headline]
     if notice.prompt:
         parts.append(f"“{shorten(notice.prompt, 80)}”")
@@ -111,7 +113,7 @@ def fallback_text(notice: Notice) -> str:
     if notice.video_url:
         parts.append(notice.video_url)
     parts.append(f"task {notice.task_id}")
-    return " | ".join(parts)
+    return escape(" | ".join(parts))
 
 
 def escape(text: str) -> str:
