@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 
 from receiver import client_commands, delivery_commands
-from receiver.errors import SettingsError
+from receiver.errors import SettingsError, StartupError
 from receiver.logs import configure_logging
 from receiver.secrets import new_fernet_key
 from receiver.settings import from_environ
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.run
     try:
         return command(args)
-    except SettingsError as exc:
+    except (SettingsError, StartupError) as exc:
         print(f"reelhook: {exc}", file=sys.stderr)
         return 2
     except client_commands.ClientError as exc:
@@ -54,18 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Start the server with settings from the environment."""
+    from receiver import startup
     from receiver.app import create_app
 
     settings = from_environ(os.environ)
     configure_logging()
+    startup.announce(settings, bool(os.environ.get("REELHOOK_PUBLIC_URL")))
+    lock = startup.claim_database(settings)  # before anything reads or recovers its work
+    sock = startup.listen(settings)  # before start-up recovery, which runs in the app
     web.run_app(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
+        sock=sock,
         access_log=None,
         shutdown_timeout=10.0,
         print=None,
     )
+    lock.close()
     return 0
 
 
