@@ -11,8 +11,6 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from aiohttp import web
-
 from receiver import client_commands, delivery_commands
 from receiver.errors import SettingsError, StartupError
 from receiver.logs import configure_logging
@@ -54,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Start the server with settings from the environment."""
-    from receiver import startup
+    from receiver import edge, startup
     from receiver.app import create_app
 
     settings = from_environ(os.environ)
@@ -62,13 +60,7 @@ def run_serve(args: argparse.Namespace) -> int:
     startup.announce(settings, bool(os.environ.get("REELHOOK_PUBLIC_URL")))
     lock = startup.claim_database(settings)  # before anything reads or recovers its work
     sock = startup.listen(settings)  # before start-up recovery, which runs in the app
-    web.run_app(
-        create_app(settings),
-        sock=sock,
-        access_log=None,
-        shutdown_timeout=10.0,
-        print=None,
-    )
+    edge.serve(create_app(settings), sock, access_log=None, shutdown_timeout=10.0)
     lock.close()
     return 0
 
