@@ -51,8 +51,8 @@ class SubmitQueue:
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
     ) -> None:
         """Send the new task now if its provider has a free slot, else hold it."""
-        if await self.store.polling.claim_slot(task_id, provider.name, self._cap(provider)):
-            await self._dispatch(task_id, provider, request, secret, key)
+        if await self.store.polling.claim_slot(task_id, provider.name, self.cap(provider)):
+            await self.dispatch(task_id, provider, request, secret, key)
         else:
             log.info("holding %s: %s has no free slot", task_id, provider.name)
             await self.hold(task_id, request, secret, key, 0.0)
@@ -66,10 +66,20 @@ class SubmitQueue:
         delay: float | None,
     ) -> None:
         """Keep the task queued here and try again after `delay` seconds (None: the default)."""
-        payload = {"request": sealed_payload(request), "secret": secret, "key": key}
         wait = self.settings.poll_initial if delay is None else delay
-        sealed = self.secrets.encrypt(json.dumps(payload))
+        sealed = self.seal(request, secret, key)
         await self.store.polling.hold(task_id, sealed, time.time() + wait)
+
+    def seal(self, request: TaskRequest, secret: str, key: str | None) -> str:
+        """The request, its callback secret and key, encrypted for a later send."""
+        payload = {"request": sealed_payload(request), "secret": secret, "key": key}
+        return self.secrets.encrypt(json.dumps(payload))
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        """Run `work` in the background; it is cancelled when the queue closes."""
+        job = asyncio.ensure_future(work)
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
 
     def wake(self) -> None:
         """A slot may have freed: look at held tasks now."""
@@ -94,12 +104,12 @@ class SubmitQueue:
             if provider is None:
                 continue
             if not await self.store.polling.claim_slot(
-                row["id"], provider.name, self._cap(provider)
+                row["id"], provider.name, self.cap(provider)
             ):
                 continue
             payload = json.loads(self.secrets.decrypt(row["held_request"]))
             request = TaskRequest(**payload["request"])
-            await self._dispatch(row["id"], provider, request, payload["secret"], payload["key"])
+            await self.dispatch(row["id"], provider, request, payload["secret"], payload["key"])
 
     async def fail_interrupted(self) -> int:
         """On start: fail tasks whose send was cut off by a stop (their outcome is unknown)."""
@@ -119,14 +129,13 @@ class SubmitQueue:
             job.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _dispatch(
+    async def dispatch(
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
     ) -> None:
+        """Send a task whose slot is claimed (in the background for 1min.ai's long call)."""
         sending = self._send(task_id, provider, request, secret, key or f"reelhook-{task_id}")
         if provider.background_submit:
-            job = asyncio.get_running_loop().create_task(self._finish(task_id, provider, sending))
-            self._background.add(job)
-            job.add_done_callback(self._background.discard)
+            self.spawn(self._finish(task_id, provider, sending))
             return
         await self._finish(task_id, provider, sending)
 
@@ -150,7 +159,8 @@ class SubmitQueue:
         except Exception:
             log.exception("recording the failed send of %s failed", task_id)
 
-    def _cap(self, provider: Provider) -> int:
+    def cap(self, provider: Provider) -> int:
+        """The provider's in-flight cap (0: none)."""
         return int(self.settings.max_in_flight.get(provider.name, 0))
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -33,12 +35,14 @@ from store import (
     NewTask,
     Observation,
     Store,
+    StoreUnavailable,
     TaskNotFound,
 )
 from store.models import new_task_id
 from store.states import CANCELLED, FAILED, is_terminal
 
 log = logging.getLogger("reelhook.tasks")
+MAX_RECORD_WAIT = 5.0
 
 
 class TaskService:
@@ -83,16 +87,22 @@ class TaskService:
             cost_usd=provider.estimate_cost(request),
             destinations=self._destinations(submission),
         )
+        seal = functools.partial(self.queue.seal, request, secret, idempotency_key)
         try:
-            task, created = await self.store.create_task(new)
+            task, created, claimed = await self.store.polling.create_and_claim(
+                new, self.queue.cap(provider), seal
+            )
         except IdempotencyConflict as exc:
             raise Conflict(
                 "this Idempotency-Key was used with a different request; use a new key",
                 field="Idempotency-Key",
             ) from exc
+        if created and claimed:
+            await self.queue.dispatch(task_id, provider, request, secret, idempotency_key)
+        elif created:
+            log.info("holding %s: %s has no free slot", task_id, provider.name)
         if created:
-            await self.queue.offer(task["id"], provider, request, secret, idempotency_key)
-            task = await self.store.get_task(task["id"])
+            task = await self.store.get_task(task_id)
         return task, created
 
     async def apply_report(self, task_id: str, report: Report, source: str) -> bool:
@@ -158,15 +168,28 @@ class TaskService:
             report = await provider.submit(self.http, request, callback, key)
         except ProviderBusy as exc:
             log.info("%s is busy; %s waits: %s", provider.name, task_id, exc)
-            await self.queue.hold(task_id, request, secret, key, exc.retry_after)
+            wait = exc.retry_after
+            hold = functools.partial(self.queue.hold, task_id, request, secret, key, wait)
+            await self._record(task_id, hold)
             return
         except ProviderError as exc:
             reason = redact_urls(str(exc))  # user URLs may carry presigned signatures
             log.warning("submit of %s to %s failed: %s", task_id, provider.name, reason)
             seen = Observation(FAILED, error=f"{provider.name}: {reason}")
-            await self.store.record_event(task_id, EventIn("submit:failed", "submit", seen))
+            event = EventIn("submit:failed", "submit", seen)
+            await self._record(task_id, functools.partial(self.store.record_event, task_id, event))
             return
-        await self.apply_report(task_id, report, "submit")
+        await self._record(task_id, functools.partial(self.apply_report, task_id, report, "submit"))
+
+    async def _record(self, task_id: str, write: Callable[[], Awaitable[Any]]) -> None:
+        """Record the outcome of a send; while the store cannot write (a full disk), keep
+        trying in the background, so the task goes on once space is back, without a restart."""
+        try:
+            await write()
+        except StoreUnavailable as exc:
+            log.error("recording the send of %s failed (%s); retrying until it is stored",
+                      task_id, exc)
+            self.queue.spawn(_retry_until_stored(write))
 
     def _callback(self, provider: Provider, task_id: str, secret: str) -> CallbackTarget | None:
         if not provider.supports_callbacks:
@@ -219,6 +242,17 @@ class TaskService:
 
 def _nothing() -> None:
     return None
+
+
+async def _retry_until_stored(write: Callable[[], Awaitable[Any]]) -> None:
+    wait = 0.1
+    while True:
+        await asyncio.sleep(wait)
+        try:
+            await write()
+            return
+        except StoreUnavailable:
+            wait = min(wait * 2, MAX_RECORD_WAIT)
 
 
 def check_request(provider: Provider, request: TaskRequest) -> None:

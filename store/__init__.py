@@ -5,6 +5,7 @@ from store.errors import (
     DeliveryNotFound,
     IdempotencyConflict,
     StoreError,
+    StoreFull,
     StoreUnavailable,
     TaskNotFound,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "Observation",
     "Store",
     "StoreError",
+    "StoreFull",
     "StoreUnavailable",
     "TaskNotFound",
 ]

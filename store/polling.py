@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from store.models import EventIn, EventOutcome
-from store.queries import insert_event
+from store.models import EventIn, EventOutcome, NewTask
+from store.queries import fetch_task, insert_event, insert_task
 from store.reader import Reader
 from store.writer import Writer
 
@@ -77,6 +77,20 @@ def claim_slot(conn: sqlite3.Connection, task_id: str, provider: str, cap: int) 
         (task_id,),
     )
     return claimed.rowcount == 1
+
+
+def insert_and_claim(
+    conn: sqlite3.Connection, new: NewTask, cap: int, seal: Callable[[], str]
+) -> tuple[dict[str, Any], bool, bool]:
+    """Record a new task and, in the same transaction, take a slot for it or hold it sealed:
+    (task, created, claimed). A submit is thus recorded whole, ready to send, or not at all."""
+    task, created = insert_task(conn, new)
+    if not created:
+        return task, False, False
+    if claim_slot(conn, new.id, new.provider, cap):
+        return fetch_task(conn, new.id), True, True
+    hold(conn, new.id, seal(), time.time())
+    return task, True, False
 
 
 def hold(conn: sqlite3.Connection, task_id: str, sealed: str, submit_after: float) -> None:
@@ -166,6 +180,14 @@ class Polling:
         """Take an in-flight slot of the provider for the task (cap 0: no cap)."""
         return await self._writer.run(
             functools.partial(claim_slot, task_id=task_id, provider=provider, cap=cap)
+        )
+
+    async def create_and_claim(
+        self, new: NewTask, cap: int, seal: Callable[[], str]
+    ) -> tuple[dict[str, Any], bool, bool]:
+        """Record a task and claim its send (or hold it) in one commit: (task, new, claimed)."""
+        return await self._writer.run(
+            functools.partial(insert_and_claim, new=new, cap=cap, seal=seal)
         )
 
     async def hold(self, task_id: str, sealed: str, submit_after: float) -> None:
