@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from receiver.settings import DEFAULT_MAX_IN_FLIGHT
-from tests.conftest import skyreels, wait_for_status
+from tests.conftest import onemin, skyreels, wait_for_status
 from tests.test_piapi_callbacks import piapi_callback, post_callback
 
 
@@ -97,3 +97,27 @@ async def test_a_full_disk_records_nothing_half_done_and_work_goes_on_once_space
     assert piapi_sim.received[1]["body"]["input"]["prompt"] == "held"
     again = await client.post("/v1/tasks", json=skyreels(prompt="after"))
     assert again.status == 202
+
+
+async def test_an_answer_that_arrives_while_the_disk_is_full_is_recorded_once_space_is_back(
+    start_app: Any, onemin_sim: Any, small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    onemin_sim.script.delay = 3.0  # the window in which the disk fills up
+    client = await start_app(database=str(small_disk / "reelhook.db"))
+    task = await (await client.post("/v1/tasks", json=onemin())).json()
+    await until(lambda: onemin_sim.in_flight == 1)
+    filler = fill(small_disk, 0)
+    await until(lambda: "retrying until it is stored" in caplog.text, timeout=30)
+    assert (await (await client.get(f"/v1/tasks/{task['id']}")).json())["status"] == "queued"
+    filler.unlink()  # space is back; no restart
+    done = await wait_for_status(client, task["id"], timeout=30)
+    assert done["status"] == "succeeded" and done["video_url"]
+
+
+async def until(condition: Any, timeout: float = 10.0) -> None:
+    """Wait until `condition()` holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.02)
