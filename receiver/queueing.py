@@ -45,7 +45,10 @@ class SubmitQueue:
         self.providers = providers
         self._send = send
         self._wake = asyncio.Event()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Future[None]] = set()
+        # Busy refusals per task in this process: the backoff's exponent (the deadline itself
+        # counts from the task's creation, in the database).
+        self.busy_attempts: dict[str, int] = {}
 
     async def offer(
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
@@ -104,7 +107,7 @@ class SubmitQueue:
             if provider is None:
                 continue
             if not await self.store.polling.claim_slot(
-                row["id"], provider.name, self.cap(provider)
+                row["id"], provider.name, self.cap(provider), provider.idempotent_submit
             ):
                 continue
             payload = json.loads(self.secrets.decrypt(row["held_request"]))
@@ -112,16 +115,26 @@ class SubmitQueue:
             await self.dispatch(row["id"], provider, request, payload["secret"], payload["key"])
 
     async def fail_interrupted(self) -> int:
-        """On start: fail tasks whose send was cut off by a stop (their outcome is unknown)."""
+        """On start: tasks whose send was cut off by a stop are sent again where the provider
+        honours our Idempotency-Key (Wave: no second task); otherwise their outcome is unknown
+        and they are failed. Returns how many were failed."""
         rows = await self.store.polling.interrupted()
+        failed = 0
         for row in rows:
+            provider = self.providers.get(row["provider"])
+            resendable = row["sealed"] and provider is not None and provider.idempotent_submit
+            if resendable and await self.store.polling.resend(row["id"]):
+                log.info("sending %s to %s again after a stop", row["id"], row["provider"])
+                self.wake()
+                continue
+            failed += 1
             message = (
                 f"reelhook stopped while the call to {row['provider']} was in flight; its outcome"
                 " is unknown, so the task was failed: submit it again"
             )
             event = EventIn("submit:interrupted", "submit", Observation(FAILED, error=message))
             await self.store.record_event(row["id"], event)
-        return len(rows)
+        return failed
 
     async def close(self) -> None:
         """Cancel background sends; their tasks are failed on the next start."""
@@ -159,9 +172,22 @@ class SubmitQueue:
         except Exception:
             log.exception("recording the failed send of %s failed", task_id)
 
+    def busy_wait(self, task_id: str, retry_after: float | None) -> float:
+        """Seconds before resending a submission the provider refused as busy: doubling from
+        REELHOOK_POLL_INITIAL to REELHOOK_POLL_MAX_INTERVAL, at least its Retry-After."""
+        attempts = self.busy_attempts.get(task_id, 0)
+        self.busy_attempts[task_id] = attempts + 1
+        return busy_backoff(attempts, retry_after, self.settings)
+
     def cap(self, provider: Provider) -> int:
         """The provider's in-flight cap (0: none)."""
         return int(self.settings.max_in_flight.get(provider.name, 0))
+
+
+def busy_backoff(attempts: int, retry_after: float | None, settings: Settings) -> float:
+    """The wait after `attempts` earlier busy refusals."""
+    wait = min(settings.poll_initial * 2.0 ** min(attempts, 30), settings.poll_max_interval)
+    return max(wait, retry_after or 0.0)
 
 
 def sealed_payload(request: TaskRequest) -> dict[str, Any]:

@@ -7,8 +7,10 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -83,14 +85,14 @@ class TaskService:
             callback_secret_hash=self.secrets.hash_secret(secret),
             metadata=submission.metadata,
             idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint(submission),
+            request_fingerprint=fingerprint(submission, provider.defaults(request.model)),
             cost_usd=provider.estimate_cost(request),
             destinations=self._destinations(submission),
         )
         seal = functools.partial(self.queue.seal, request, secret, idempotency_key)
         try:
             task, created, claimed = await self.store.polling.create_and_claim(
-                new, self.queue.cap(provider), seal
+                new, self.queue.cap(provider), seal, keep_sealed=provider.idempotent_submit
             )
         except IdempotencyConflict as exc:
             raise Conflict(
@@ -167,10 +169,7 @@ class TaskService:
         try:
             report = await provider.submit(self.http, request, callback, key)
         except ProviderBusy as exc:
-            log.info("%s is busy; %s waits: %s", provider.name, task_id, exc)
-            wait = exc.retry_after
-            hold = functools.partial(self.queue.hold, task_id, request, secret, key, wait)
-            await self._record(task_id, hold)
+            await self._busy(task_id, provider, request, secret, key, exc)
             return
         except ProviderError as exc:
             reason = redact_urls(str(exc))  # user URLs may carry presigned signatures
@@ -179,7 +178,28 @@ class TaskService:
             event = EventIn("submit:failed", "submit", seen)
             await self._record(task_id, functools.partial(self.store.record_event, task_id, event))
             return
+        self.queue.busy_attempts.pop(task_id, None)
         await self._record(task_id, functools.partial(self.apply_report, task_id, report, "submit"))
+
+    async def _busy(
+        self, task_id: str, provider: Provider, request: TaskRequest, secret: str,
+        key: str | None, exc: ProviderBusy,
+    ) -> None:
+        """Hold the task to resend after a backoff, or fail it once that passes its deadline."""
+        wait = self.queue.busy_wait(task_id, exc.retry_after)
+        task = await self.store.get_task(task_id)
+        age = time.time() - datetime.fromisoformat(task["created_at"]).timestamp()
+        if age + wait > self.settings.task_deadline:
+            self.queue.busy_attempts.pop(task_id, None)
+            seconds = self.settings.task_deadline
+            message = f"timeout: {provider.name} refused it as busy for {seconds:g} s: {exc}"
+            event = EventIn("submit:busy-timeout", "submit", Observation(FAILED, error=message))
+            write: Callable[[], Awaitable[Any]]
+            write = functools.partial(self.store.record_event, task_id, event)
+        else:
+            log.info("%s is busy; %s waits %.1f s: %s", provider.name, task_id, wait, exc)
+            write = functools.partial(self.queue.hold, task_id, request, secret, key, wait)
+        await self._record(task_id, write)
 
     async def _record(self, task_id: str, write: Callable[[], Awaitable[Any]]) -> None:
         """Record the outcome of a send; while the store cannot write (a full disk), keep
@@ -276,10 +296,17 @@ def stored_request(request: TaskRequest) -> dict[str, Any]:
     return values
 
 
-def fingerprint(submission: Submission) -> str:
-    """A hash of everything the client sent, to tell a replay from a different request."""
+def fingerprint(submission: Submission, defaults: Mapping[str, Any] | None = None) -> str:
+    """A hash of what the client asked for, to tell a replay from a different request: a field
+    left out, null, empty or set to its default value counts as the same request."""
+    defaults = defaults or {}
+    values = asdict(submission.request) | {"extra": dict(submission.request.extra)}
+    asked = {
+        name: value for name, value in values.items()
+        if value not in (None, {}) and not (name in defaults and defaults[name] == value)
+    }
     payload = {
-        "request": asdict(submission.request) | {"extra": dict(submission.request.extra)},
+        "request": asked,
         "notify": submission.notify,
         "metadata": submission.metadata,
     }

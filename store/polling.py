@@ -55,8 +55,12 @@ def set_poll(
     )
 
 
-def claim_slot(conn: sqlite3.Connection, task_id: str, provider: str, cap: int) -> bool:
-    """Mark the task `sending` if the provider has a free slot and no earlier task is waiting."""
+def claim_slot(
+    conn: sqlite3.Connection, task_id: str, provider: str, cap: int, keep_sealed: bool = False
+) -> bool:
+    """Mark the task `sending` if the provider has a free slot and no earlier task is waiting.
+    With `keep_sealed` the sealed request stays until the provider's answer is recorded, so a
+    send cut off by a stop can be made again (providers that honour an Idempotency-Key)."""
     if cap > 0:
         busy = conn.execute(
             f"SELECT count(*) FROM tasks WHERE provider = ? AND {IN_FLIGHT} AND id != ?",
@@ -72,25 +76,38 @@ def claim_slot(conn: sqlite3.Connection, task_id: str, provider: str, cap: int) 
             return False
     # Only a task still waiting to be sent: one cancelled (or claimed) meanwhile is left alone.
     claimed = conn.execute(
-        "UPDATE tasks SET submit_state = 'sending', held_request = NULL, submit_after = NULL"
+        "UPDATE tasks SET submit_state = 'sending', submit_after = NULL,"
+        " held_request = CASE WHEN ? THEN held_request END"
         " WHERE id = ? AND status = 'queued' AND submit_state = 'pending'",
-        (task_id,),
+        (keep_sealed, task_id),
     )
     return claimed.rowcount == 1
 
 
 def insert_and_claim(
-    conn: sqlite3.Connection, new: NewTask, cap: int, seal: Callable[[], str]
+    conn: sqlite3.Connection, new: NewTask, cap: int, seal: Callable[[], str], keep_sealed: bool
 ) -> tuple[dict[str, Any], bool, bool]:
     """Record a new task and, in the same transaction, take a slot for it or hold it sealed:
     (task, created, claimed). A submit is thus recorded whole, ready to send, or not at all."""
     task, created = insert_task(conn, new)
     if not created:
         return task, False, False
-    if claim_slot(conn, new.id, new.provider, cap):
+    if keep_sealed:
+        conn.execute("UPDATE tasks SET held_request = ? WHERE id = ?", (seal(), new.id))
+    if claim_slot(conn, new.id, new.provider, cap, keep_sealed):
         return fetch_task(conn, new.id), True, True
     hold(conn, new.id, seal(), time.time())
     return task, True, False
+
+
+def resend(conn: sqlite3.Connection, task_id: str) -> bool:
+    """Hold an interrupted send, whose request is still sealed, to be made again now."""
+    held = conn.execute(
+        "UPDATE tasks SET submit_state = 'pending', submit_after = ? WHERE id = ?"
+        " AND status = 'queued' AND submit_state = 'sending' AND held_request IS NOT NULL",
+        (time.time(), task_id),
+    )
+    return held.rowcount == 1
 
 
 def hold(conn: sqlite3.Connection, task_id: str, sealed: str, submit_after: float) -> None:
@@ -131,15 +148,18 @@ def cancel_unsent(
 def interrupted(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Unfinished tasks whose send was under way (or never began) when reelhook stopped."""
     rows = conn.execute(
-        "SELECT id, provider FROM tasks WHERE status = 'queued' AND provider_task_id IS NULL"
+        "SELECT id, provider, held_request IS NOT NULL AS sealed FROM tasks"
+        " WHERE status = 'queued' AND provider_task_id IS NULL"
         " AND (submit_state = 'sending' OR (submit_state = 'pending' AND held_request IS NULL))"
     ).fetchall()
     return [dict(row) for row in rows]
 
 
 def cost_totals(conn: sqlite3.Connection, status: str | None) -> list[dict[str, Any]]:
-    """Per provider: tasks, tasks with a known price, and the sum of their cost_usd."""
-    where, params = ("WHERE status = ?", (status,)) if status else ("", ())
+    """Per provider: tasks, tasks with a known price, and the sum of their cost_usd, over the
+    tasks the provider accepted (one never sent, or refused, cost nothing)."""
+    where = "WHERE provider_task_id IS NOT NULL" + (" AND status = ?" if status else "")
+    params: tuple[str, ...] = (status,) if status else ()
     rows = conn.execute(
         "SELECT provider, count(*) AS tasks, count(cost_usd) AS priced_tasks,"
         f" round(coalesce(sum(cost_usd), 0), 6) AS cost_usd FROM tasks {where}"
@@ -176,19 +196,29 @@ class Polling:
             )
         )
 
-    async def claim_slot(self, task_id: str, provider: str, cap: int) -> bool:
+    async def claim_slot(
+        self, task_id: str, provider: str, cap: int, keep_sealed: bool = False
+    ) -> bool:
         """Take an in-flight slot of the provider for the task (cap 0: no cap)."""
         return await self._writer.run(
-            functools.partial(claim_slot, task_id=task_id, provider=provider, cap=cap)
+            functools.partial(
+                claim_slot, task_id=task_id, provider=provider, cap=cap, keep_sealed=keep_sealed
+            )
         )
 
     async def create_and_claim(
-        self, new: NewTask, cap: int, seal: Callable[[], str]
+        self, new: NewTask, cap: int, seal: Callable[[], str], keep_sealed: bool = False
     ) -> tuple[dict[str, Any], bool, bool]:
         """Record a task and claim its send (or hold it) in one commit: (task, new, claimed)."""
         return await self._writer.run(
-            functools.partial(insert_and_claim, new=new, cap=cap, seal=seal)
+            functools.partial(
+                insert_and_claim, new=new, cap=cap, seal=seal, keep_sealed=keep_sealed
+            )
         )
+
+    async def resend(self, task_id: str) -> bool:
+        """Make an interrupted send again (its request is still sealed)."""
+        return await self._writer.run(functools.partial(resend, task_id=task_id))
 
     async def hold(self, task_id: str, sealed: str, submit_after: float) -> None:
         """Hold a submission, sealed, until `submit_after` and a free slot."""

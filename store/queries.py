@@ -132,11 +132,16 @@ def _save_state(
         "provider_task_id": provider_task_id,
         "submit_state": "sent" if provider_task_id else task["submit_state"],
         "last_event_at": time.time(),
+        # A request kept sealed for a resend is dropped once the provider has it, or it is over.
+        "held_request": (
+            None if provider_task_id or is_terminal(after.status) else task.get("held_request")
+        ),
     }
     conn.execute(
         "UPDATE tasks SET status = :status, progress = :progress, video_url = :video_url,"
         " error = :error, updated_at = :updated_at, provider_task_id = :provider_task_id,"
-        " submit_state = :submit_state, last_event_at = :last_event_at WHERE id = :id",
+        " submit_state = :submit_state, last_event_at = :last_event_at,"
+        " held_request = :held_request WHERE id = :id",
         saved | {"id": task["id"]},
     )
     return saved

@@ -7,6 +7,7 @@ so reelhook runs the submit in the background (`background_submit`) and never po
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from receiver.providers.errors import (
     ProviderUnavailable,
 )
 from receiver.providers.http import compact, safe_url
+from receiver.providers.piapi import SKYREELS_DEFAULTS
 
 MODEL = "Qubico/skyreels"
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -37,6 +39,10 @@ class OneMin(Adapter):
     models = frozenset({MODEL})
     pollable = False
     background_submit = True
+
+    def defaults(self, model: str) -> Mapping[str, Any]:
+        """SkyReels' defaults, as PiAPI's (16:9, guidance 3.5)."""
+        return SKYREELS_DEFAULTS
 
     def validate(self, request: TaskRequest) -> None:
         """Image (JPG/PNG/WEBP, at most 10 MB) and prompt required; aspect ratio; guidance 0-10."""
@@ -168,8 +174,11 @@ def build_feature_body(request: TaskRequest, image_path: str) -> dict[str, Any]:
         "imageUrl": image_path,
         "prompt": request.prompt,
         "negative_prompt": request.negative_prompt,
-        "aspect_ratio": request.aspect_ratio or "16:9",
-        "guidance_scale": request.guidance_scale if request.guidance_scale is not None else 3.5,
+        "aspect_ratio": request.aspect_ratio or SKYREELS_DEFAULTS["aspect_ratio"],
+        "guidance_scale": (
+            request.guidance_scale if request.guidance_scale is not None
+            else SKYREELS_DEFAULTS["guidance_scale"]
+        ),
     }
     return {
         "type": "IMAGE_TO_VIDEO",
