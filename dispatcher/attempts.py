@@ -16,6 +16,7 @@ from dispatcher.errors import ConfigError, DeliveryError, DispatchError, Unreach
 from dispatcher.notice import notice_from_row
 from dispatcher.pacing import Batch, Pacer, route_of
 from dispatcher.retry import Outcome, outcome_of, retry_after
+from store.errors import StoreUnavailable, WriterStopped
 from store.outbox import AttemptRecord, Outbox
 
 log = logging.getLogger("reelhook.dispatcher")
@@ -63,19 +64,22 @@ class AttemptRunner:
             given_up = await self.outbox.disable_route(batch.route, reason)
             log.warning("%s destination %s disabled (%s); %d waiting notices dropped with it",
                         batch.channel, batch.rows[0]["label"], reason, given_up)
-        await self._finish(records)
+        await self.finish(records)
 
-    async def _finish(self, records: list[AttemptRecord]) -> None:
-        """Record the attempts, trying again until it commits (or the worker stops): a send
-        left unrecorded would go out again once its lease ran out."""
+    async def finish(self, records: list[AttemptRecord]) -> None:
+        """Record the attempts, trying again while the database is busy (a send left unrecorded
+        would go out again once its lease ran out). A dead writer or a bug of ours is raised at
+        once: retrying it once a second forever would only hide it."""
         wait = FINISH_FIRST_WAIT
         while True:
             try:
                 await self.outbox.finish(records, self.owner)
                 return
-            except Exception as exc:
+            except WriterStopped:
+                raise
+            except StoreUnavailable as exc:
                 log.warning("recording deliveries %s failed (%s); trying again in %g s",
-                            [record.delivery_id for record in records], type(exc).__name__, wait)
+                            [record.delivery_id for record in records], exc, wait)
             await asyncio.sleep(wait)
             wait = min(wait * 2, FINISH_MAX_WAIT)
 

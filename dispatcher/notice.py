@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from store.states import CANCELLED, FAILED, SUCCEEDED
+from store.task_json import task_json
+
 PROMPT_LIMIT = 200
 STATE_WORDS = {
     "succeeded": "Video ready",
@@ -76,22 +79,17 @@ def notice_from_row(row: dict[str, Any]) -> Notice:
         model=row["model"],
         prompt=request.get("prompt"),
         video_url=row.get("video_url"),
-        error=row.get("error") if row["state"] in ("failed", "cancelled") else None,
+        error=row.get("error") if row["state"] in (FAILED, CANCELLED) else None,
         cost_usd=row.get("cost_usd"),
         video_seconds=request.get("duration"),
-        elapsed_seconds=_elapsed(row) if row["state"] in ("succeeded", "failed") else None,
+        elapsed_seconds=_elapsed(row) if row["state"] in (SUCCEEDED, FAILED) else None,
         task=task_document(row),
     )
 
 
 def task_document(row: dict[str, Any]) -> dict[str, Any]:
     """The task as webhook receivers get it (the client API's shape), in the announced state."""
-    names = ("provider", "model", "provider_task_id", "progress", "video_url", "error",
-             "cost_usd", "created_at", "updated_at")
-    document = {"id": row["task_id"], **{name: row.get(name) for name in names}}
-    document["status"] = row["state"]
-    document["metadata"] = _json(row.get("metadata"))
-    return document
+    return task_json({**row, "id": row["task_id"]}, status=row["state"])
 
 
 def shorten(text: str, limit: int = PROMPT_LIMIT) -> str:

@@ -23,6 +23,7 @@ from dispatcher.attempts import AttemptRunner
 from dispatcher.channels import build_channels
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Batch, Pacer, plan, route_of
+from dispatcher.wakeup import Wakeup
 from store.outbox import Outbox
 
 log = logging.getLogger("reelhook.dispatcher")
@@ -41,6 +42,7 @@ class Worker:
         *,
         owner: str | None = None,
         session_factory: Callable[[], aiohttp.ClientSession] = aiohttp.ClientSession,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self.outbox = outbox
         self.config = config
@@ -49,11 +51,11 @@ class Worker:
         self._pacer = Pacer(config.slack_interval)
         self._inflight: dict[asyncio.Task[None], Batch] = {}
         self._patience: dict[asyncio.Task[None], float] = {}  # monotonic; see _stop_inflight
-        self._wake = asyncio.Event()
+        self.wakeup = wakeup or Wakeup()
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
-        self._wake.set()
+        self.wakeup.set()
 
     async def run(self) -> None:
         """Send due deliveries until cancelled; on the way out, hand back unfinished claims."""
@@ -122,7 +124,7 @@ class Worker:
         self._patience.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("dispatcher send crashed", exc_info=task.exception())
-        self._wake.set()
+        self.wakeup.set()
 
     async def _delay(self, wake_at: float | None, held: int, seen: int, now: float) -> float:
         delay = self.config.poll_interval
@@ -137,10 +139,7 @@ class Worker:
         return max(delay, 0.0)
 
     async def _sleep(self, delay: float) -> None:
-        if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-        self._wake.clear()
+        await self.wakeup.wait(delay)
 
     async def _stop_inflight(self) -> None:
         """Let sends under way finish and be recorded: one cancelled after its request arrived

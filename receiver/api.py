@@ -7,11 +7,11 @@ from aiohttp import web
 from receiver import keys
 from receiver.body import decode_json, read_limited, require_json_type
 from receiver.errors import Unprocessable
+from receiver.paging import one_page, page_limit
+from receiver.serializers import event_view, task_view
 from receiver.validation import parse_submission
-from receiver.views import event_view, task_view
 from store.states import STATES
 
-MAX_PAGE = 200
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -36,12 +36,11 @@ async def list_tasks(request: web.Request) -> web.Response:
     query = request.query
     status = _choice(query.get("status"), "status", STATES)
     provider = _choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
-    limit = _limit(query.get("limit"))
+    limit = page_limit(query.get("limit"))
     rows = await request.app[keys.STORE].list_tasks(
         status=status, provider=provider, limit=limit + 1, before_id=query.get("cursor") or None
     )
-    page = rows[:limit]
-    next_cursor = page[-1]["id"] if len(rows) > limit else None
+    page, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     return web.json_response(
         {"tasks": [task_view(row) for row in page], "next_cursor": next_cursor}
     )
@@ -62,7 +61,11 @@ async def cancel_task(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """GET /healthz, without auth."""
+    """GET /healthz, without auth: 200 {"ok": true}, or 503 with the reason the store cannot
+    write any more (its writer thread died)."""
+    failure = request.app[keys.STORE].failure()
+    if failure is not None:
+        return web.json_response({"ok": False, "error": failure}, status=503)
     return web.json_response({"ok": True})
 
 
@@ -86,10 +89,3 @@ def _choice(value: str | None, name: str, allowed: object) -> str | None:
         raise Unprocessable(f"{name} must be one of {', '.join(choices)}", field=name)
     return value
 
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return 50
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
-        raise Unprocessable(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
-    return int(value)

@@ -17,15 +17,16 @@ from receiver import (
     inbound,
     keys,
     openapi,
-    polling,
 )
 from receiver.known_tasks import KnownTasks
 from receiver.middleware import auth_middleware, errors_middleware
-from receiver.providers import build_providers
+from receiver.poller import Poller
+from receiver.providers import PROVIDER_NAMES, build_providers
 from receiver.providers.base import ProviderConfig
 from receiver.secrets import SecretBox
-from receiver.settings import PROVIDER_HOSTS, Settings
+from receiver.settings import Settings
 from receiver.tasks import TaskService
+from receiver.wakeups import Wakeups
 from store import Store
 
 
@@ -39,10 +40,11 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SECRETS] = SecretBox(settings.secret_key)
     app[keys.CALLBACK_SLOTS] = asyncio.Semaphore(settings.max_concurrent_callbacks)
     app[keys.KNOWN_TASKS] = KnownTasks()
+    app[keys.WAKEUPS] = Wakeups()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(dispatching.worker_ctx)
-    app.cleanup_ctx.append(polling.loops_ctx)
+    app.cleanup_ctx.append(_loops_ctx)
     _add_routes(app)
     return app
 
@@ -76,15 +78,22 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    provider_hosts = {host_and_port(settings.provider(name).base_url) for name in PROVIDER_HOSTS}
+    provider_hosts = {host_and_port(settings.provider(name).base_url) for name in PROVIDER_NAMES}
     client = outgoing_client(allow_private=settings.allow_private_urls, trusted=provider_hosts)
     async with client as http:
         app[keys.HTTP] = http
         providers = build_providers(_provider_configs(settings))
         app[keys.PROVIDERS] = providers
         app[keys.TASKS] = TaskService(
-            app[keys.STORE], providers, http, app[keys.SECRETS], settings
+            app[keys.STORE], providers, http, app[keys.SECRETS], settings, app[keys.WAKEUPS]
         )
+        yield
+
+
+async def _loops_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The submit queue (after failing sends cut off by the last stop) and the poller."""
+    service = app[keys.TASKS]
+    async with service.queue.running(), Poller(service, app[keys.SETTINGS]).running():
         yield
 
 
@@ -96,5 +105,5 @@ def _provider_configs(settings: Settings) -> dict[str, ProviderConfig]:
             timeout=settings.provider_timeout,
             long_timeout=settings.onemin_timeout,
         )
-        for name in ("piapi", "wave", "apimart", "onemin")
+        for name in PROVIDER_NAMES
     }

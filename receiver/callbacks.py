@@ -14,7 +14,6 @@ from aiohttp import web
 from receiver import keys
 from receiver.body import read_limited
 from receiver.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized
-from receiver.polling import apply_confirmed
 from receiver.providers.base import Provider
 from receiver.providers.errors import MalformedCallback
 from store import TaskNotFound
@@ -61,10 +60,7 @@ async def _record(
     known = task["provider_task_id"]
     if known and report.provider_task_id and report.provider_task_id != known:
         raise BadRequest("callback is about another task than the one this address belongs to")
-    if provider.confirm_terminal:
-        recorded = await apply_confirmed(app[keys.TASKS], task, provider, report)
-    else:
-        recorded = await app[keys.TASKS].apply_report(task_id, report, "callback")
+    recorded = await app[keys.TASKS].apply_callback(task, provider, report)
     return web.Response(text=_ANSWERS[recorded], content_type="application/json")
 
 

@@ -16,6 +16,7 @@ from receiver.errors import SettingsError, StartupError
 from receiver.logs import configure_logging
 from receiver.secrets import new_fernet_key
 from receiver.settings import from_environ
+from store import StoreUnavailable
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -27,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.run
     try:
         return command(args)
-    except (SettingsError, StartupError) as exc:
+    except (SettingsError, StartupError, StoreUnavailable) as exc:
         print(f"reelhook: {exc}", file=sys.stderr)
         return 2
     except client_commands.ClientError as exc:

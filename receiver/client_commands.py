@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from receiver.providers import PROVIDER_NAMES
+
 UNIFIED_OPTIONS = (
     "prompt",
     "negative_prompt",
@@ -32,7 +34,7 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
     url = env.get("REELHOOK_URL") or f"http://127.0.0.1:{env.get('PORT') or 8080}"
     token = (env.get("REELHOOK_API_TOKEN") or "").split(",")[0].strip()
     submit = commands.add_parser("submit", help="submit a task to a running server")
-    submit.add_argument("--provider", required=True, choices=["piapi", "wave", "apimart", "onemin"])
+    submit.add_argument("--provider", required=True, choices=PROVIDER_NAMES)
     submit.add_argument("--model", required=True)
     for name in UNIFIED_OPTIONS:
         submit.add_argument(f"--{name.replace('_', '-')}", dest=name)

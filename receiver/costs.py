@@ -14,6 +14,6 @@ async def cost_totals(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     if status is not None and status not in STATES:
         raise Unprocessable(f"status must be one of {', '.join(STATES)}", field="status")
-    rows = await request.app[keys.STORE].polling.cost_totals(status)
+    rows = await request.app[keys.STORE].cost_totals(status)
     total = round(sum(row["cost_usd"] for row in rows), 6)
     return web.json_response({"status": status, "providers": rows, "total_usd": total})

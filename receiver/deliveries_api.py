@@ -9,11 +9,11 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Conflict, NotFound, Unprocessable
+from receiver.paging import one_page, page_limit, whole_number
 from store import DeliveryBusy, DeliveryNotFound
 from store.models import iso_from_epoch
 from store.outbox import DELIVERY_STATUSES
 
-MAX_PAGE = 200
 _VIEW_FIELDS = ("id", "task_id", "state", "status", "attempts", "last_error", "created_at",
                 "updated_at", "delivered_at")
 
@@ -31,14 +31,13 @@ async def list_deliveries(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     if status is not None and status not in DELIVERY_STATUSES:
         raise Unprocessable(f"status must be one of {', '.join(DELIVERY_STATUSES)}", field="status")
-    limit = _number(request.query.get("limit"), "limit", 50, MAX_PAGE)
+    limit = page_limit(request.query.get("limit"))
     cursor = request.query.get("cursor")
-    before = _number(cursor, "cursor", 0, 2**62) if cursor else None
+    before = whole_number(cursor, "cursor", None, 2**62) if cursor else None
     rows = await request.app[keys.STORE].outbox.deliveries(
         status=status, limit=limit + 1, before_id=before
     )
-    page = rows[:limit]
-    next_cursor = str(page[-1]["id"]) if len(rows) > limit else None
+    page, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     return web.json_response(
         {"deliveries": [delivery_view(row) for row in page], "next_cursor": next_cursor}
     )
@@ -47,16 +46,14 @@ async def list_deliveries(request: web.Request) -> web.Response:
 async def redeliver(request: web.Request) -> web.Response:
     """POST /v1/deliveries/{id}/redeliver: send a delivered or dead notice again; 202."""
     raw = request.match_info["delivery_id"]
-    delivery_id = _number(raw, "id", None, 2**62)
+    delivery_id = whole_number(raw, "id", None, 2**62)
     try:
         row = await request.app[keys.STORE].outbox.redeliver(delivery_id, time.time())
     except DeliveryNotFound as exc:
         raise NotFound(str(exc), field="id") from exc
     except DeliveryBusy as exc:
         raise Conflict(str(exc)) from exc
-    worker = request.app.get(keys.WORKER)
-    if worker is not None:
-        worker.wake()
+    request.app[keys.WAKEUPS].notices.set()
     return web.json_response(delivery_view(row), status=202)
 
 
@@ -73,14 +70,6 @@ def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
     view["next_attempt_at"] = _iso(row.get("next_attempt_at")) if pending else None
     view["attempt_log"] = row.get("attempt_log", [])
     return view
-
-
-def _number(raw: str | None, name: str, default: int | None, high: int) -> int:
-    if raw is None and default is not None:
-        return default
-    if raw is None or not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
-        raise Unprocessable(f"{name} must be a whole number from 1 to {high}", field=name)
-    return int(raw)
 
 
 def _iso(seconds: Any) -> str | None:

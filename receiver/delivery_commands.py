@@ -12,8 +12,7 @@ from typing import Any
 from receiver.client_commands import request
 from receiver.logs import configure_logging
 from receiver.settings import from_environ
-
-STATUSES = ("pending", "sending", "delivered", "dead")
+from store.outbox import DELIVERY_STATUSES
 
 
 def add_commands(commands: Any, env: Mapping[str, str]) -> None:
@@ -23,7 +22,7 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
     worker = commands.add_parser("worker", help="run the notice worker alone (a second process)")
     worker.set_defaults(run=lambda args: run_worker(env))
     listing = commands.add_parser("deliveries", help="list notice deliveries, newest first")
-    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--status", choices=DELIVERY_STATUSES)
     listing.add_argument("--task", dest="task_id", help="only this task's deliveries")
     listing.add_argument("--limit", type=int, default=20)
     listing.set_defaults(run=lambda args: _deliveries(args, url, token))

@@ -17,12 +17,11 @@ import httpx
 from receiver.app import create_app
 from receiver.client_commands import task_table
 from receiver.demo_notices import NoticeSinks, notice_sinks, print_notices
-from receiver.providers.sandbox import LocalServer, PiapiSimulator
-from receiver.providers.sandbox.apimart import ApimartSimulator
-from receiver.providers.sandbox.onemin import PNG, OneminSimulator
-from receiver.providers.sandbox.wave import WaveSimulator
+from receiver.providers.sandbox import SIMULATORS, LocalServer
+from receiver.providers.sandbox.onemin import PNG
 from receiver.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
+from store.states import SUCCEEDED, TERMINAL
 
 DEMO_TOKEN = "demo-token-0123456789abcdef"
 IMAGE = "https://images.example.com/girl.webp"
@@ -41,7 +40,6 @@ DEMO_TASKS: list[dict[str, Any]] = [
      "image": "data:image/png;base64," + base64.b64encode(PNG).decode(),
      "prompt": "FPS-24, a soft breeze moves her hair"},
 ]
-TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 async def run(timeout: float = 45.0) -> int:
@@ -59,25 +57,15 @@ async def run(timeout: float = 45.0) -> int:
             await _settle(sims)
             await _print_report(client, tasks)
             await print_notices(client, sinks, tasks)
-    return 0 if all(task["status"] == "succeeded" for task in tasks) else 1
+    return 0 if all(task["status"] == SUCCEEDED for task in tasks) else 1
 
 
 @contextlib.asynccontextmanager
 async def _world(folder: Path, sinks: NoticeSinks) -> AsyncIterator[tuple[str, list[Any]]]:
-    piapi, wave, apimart, onemin = (
-        PiapiSimulator(), WaveSimulator(), ApimartSimulator(), OneminSimulator()
-    )
-    async with (
-        LocalServer(piapi.app()) as piapi_server,
-        LocalServer(wave.app()) as wave_server,
-        LocalServer(apimart.app()) as apimart_server,
-        LocalServer(onemin.app()) as onemin_server,
-    ):
-        sims: dict[str, Any] = {"piapi": piapi, "wave": wave, "apimart": apimart, "onemin": onemin}
-        servers = {"piapi": piapi_server, "wave": wave_server, "apimart": apimart_server,
-                   "onemin": onemin_server}
-        for name, sim in sims.items():
-            sim.base_url = servers[name].url
+    async with contextlib.AsyncExitStack() as stack:
+        sims: dict[str, Any] = {name: simulator() for name, simulator in SIMULATORS.items()}
+        for sim in sims.values():
+            sim.base_url = (await stack.enter_async_context(LocalServer(sim.app()))).url
         port = _free_port()
         settings = Settings(
             api_tokens=(DEMO_TOKEN,),
@@ -98,7 +86,7 @@ async def _world(folder: Path, sinks: NoticeSinks) -> AsyncIterator[tuple[str, l
         async with LocalServer(create_app(settings), port=port) as reelhook:
             where = ", ".join(f"{name} on {sim.base_url}" for name, sim in sims.items())
             print(f"reelhook on {reelhook.url}; simulators: {where}")
-            yield reelhook.url, [piapi, wave]
+            yield reelhook.url, [sim for sim in sims.values() if hasattr(sim, "wait_idle")]
 
 
 async def _submit(client: httpx.AsyncClient, body: dict[str, Any]) -> str:

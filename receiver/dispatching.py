@@ -57,9 +57,8 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.STORE].outbox,
         dispatch_config(settings, app[keys.SECRETS]),
         session_factory=session_factory(settings),
+        wakeup=app[keys.WAKEUPS].notices,
     )
-    app[keys.WORKER] = worker
-    app[keys.TASKS].notices_queued = worker.wake
     task = asyncio.create_task(worker.run(), name="reelhook-dispatcher")
     yield
     task.cancel()

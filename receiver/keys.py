@@ -7,12 +7,12 @@ import asyncio
 import httpx
 from aiohttp import web
 
-from dispatcher.worker import Worker
 from receiver.known_tasks import KnownTasks
 from receiver.providers.base import Provider
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
 from receiver.tasks import TaskService
+from receiver.wakeups import Wakeups
 from store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -23,4 +23,4 @@ SECRETS = web.AppKey("secrets", SecretBox)
 TASKS = web.AppKey("tasks", TaskService)
 CALLBACK_SLOTS = web.AppKey("callback_slots", asyncio.Semaphore)
 KNOWN_TASKS = web.AppKey("known_tasks", KnownTasks)
-WORKER = web.AppKey("worker", Worker)
+WAKEUPS = web.AppKey("wakeups", Wakeups)

@@ -10,7 +10,7 @@ from aiohttp import web
 from receiver import keys
 from receiver.errors import ApiError, NotFound, ServiceUnavailable, Unauthorized
 from receiver.secrets import tokens_match
-from store import StoreFull, StoreUnavailable, TaskNotFound
+from store import StoreFull, StoreUnavailable, TaskNotFound, WriterStopped
 
 log = logging.getLogger("reelhook.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,6 +31,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             "storage is full: the disk holding the database has no space left; nothing was"
             " recorded; retry once space is freed"
         ))
+    except WriterStopped as exc:
+        return error_response(ServiceUnavailable(f"storage has failed: {exc}; see /healthz"))
     except StoreUnavailable:
         return error_response(ServiceUnavailable("storage is busy; retry shortly"))
     except web.HTTPException as exc:

@@ -6,32 +6,15 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.views import TASK_FIELDS
+from receiver.paging import MAX_PAGE
+from receiver.providers import PROVIDER_NAMES
+from store.outbox import DELIVERY_STATUSES
+from store.states import STATES
+from store.task_json import task_schema
 
 _NULLABLE_STRING = {"type": "string", "nullable": True}
-_NULLABLE_NUMBER = {"type": "number", "nullable": True}
 
-TASK = {
-    "type": "object",
-    "required": [*TASK_FIELDS, "metadata"],
-    "properties": {
-        "id": {"type": "string"},
-        "provider": {"type": "string", "enum": ["piapi", "wave", "apimart", "onemin"]},
-        "model": {"type": "string"},
-        "provider_task_id": _NULLABLE_STRING,
-        "status": {
-            "type": "string",
-            "enum": ["queued", "running", "succeeded", "failed", "cancelled"],
-        },
-        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-        "video_url": _NULLABLE_STRING,
-        "error": _NULLABLE_STRING,
-        "cost_usd": _NULLABLE_NUMBER,
-        "created_at": {"type": "string"},
-        "updated_at": {"type": "string"},
-        "metadata": {"type": "object", "nullable": True},
-    },
-}
+TASK = task_schema(PROVIDER_NAMES)
 EVENT = {
     "type": "object",
     "required": ["id", "source", "provider_status", "status", "progress", "received_at"],
@@ -65,7 +48,7 @@ NEW_TASK = {
     "required": ["provider", "model"],
     "additionalProperties": False,
     "properties": {
-        "provider": {"type": "string", "enum": ["piapi", "wave", "apimart", "onemin"]},
+        "provider": {"type": "string", "enum": list(PROVIDER_NAMES)},
         "model": {"type": "string"},
         **{
             name: {"type": "string"}
@@ -94,7 +77,7 @@ DELIVERY = {
         "id": {"type": "integer"},
         "task_id": {"type": "string"},
         "state": {"type": "string"},
-        "status": {"type": "string"},
+        "status": {"type": "string", "enum": list(DELIVERY_STATUSES)},
         "attempts": {"type": "integer"},
         "last_error": _NULLABLE_STRING,
         "next_attempt_at": _NULLABLE_STRING,
@@ -176,9 +159,9 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Tasks, newest first",
             "parameters": [
-                _query("status", {"type": "string"}),
-                _query("provider", {"type": "string"}),
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
+                _query("status", {"type": "string", "enum": list(STATES)}),
+                _query("provider", {"type": "string", "enum": list(PROVIDER_NAMES)}),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
                 _query("cursor", {"type": "string"}),
             ],
             "responses": {
@@ -243,8 +226,8 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Deliveries, newest first",
             "parameters": [
-                _query("status", {"type": "string"}),
-                _query("limit", {"type": "integer"}),
+                _query("status", {"type": "string", "enum": list(DELIVERY_STATUSES)}),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
                 _query("cursor", {"type": "string"}),
             ],
             "responses": {
@@ -273,7 +256,7 @@ PATHS: dict[str, Any] = {
     "/v1/costs": {
         "get": {
             "summary": "Estimated spending per provider",
-            "parameters": [_query("status", {"type": "string"})],
+            "parameters": [_query("status", {"type": "string", "enum": list(STATES)})],
             "responses": {"200": _json(COSTS, "totals per provider"), **_errors(422)},
         }
     },

@@ -13,17 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
+from dispatcher.retry import DEFAULT_SCHEDULE
 from receiver.errors import SettingsError
-
-PROVIDER_HOSTS = {
-    "piapi": "https://api.piapi.ai",
-    "wave": "https://www.qingbo.dev",
-    "apimart": "https://api.apimart.ai",
-    "onemin": "https://api.1min.ai",
-}
-# Tasks in flight per provider (0: no cap). Wave allows 5 queued tasks per account.
-DEFAULT_MAX_IN_FLIGHT = {"piapi": 0, "wave": 5, "apimart": 0, "onemin": 0}
-KNOWN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+from receiver.providers import DEFAULT_BASE_URLS, DEFAULT_MAX_IN_FLIGHT, PROVIDER_NAMES
+from store.states import DEFAULT_NOTIFY_ON, STATES
 
 
 @dataclass(frozen=True)
@@ -49,7 +43,7 @@ class Settings:
     smtp_url: str | None = None
     email_from: str | None = None
     email_to: tuple[str, ...] = ()
-    notify_on: frozenset[str] = frozenset({"succeeded", "failed"})
+    notify_on: frozenset[str] = DEFAULT_NOTIFY_ON
     provider_timeout: float = 30.0
     max_callback_bytes: int = 256 * 1024
     max_submit_bytes: int = 16 * 1024 * 1024
@@ -57,7 +51,7 @@ class Settings:
     db_busy_timeout: float = 5.0
     allow_private_urls: bool = False
     inbound_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    retry_schedule: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+    retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
     delivery_timeout: float = 10.0
     slack_min_interval: float = 1.0
     dispatch_interval: float = 1.0
@@ -71,7 +65,7 @@ class Settings:
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one provider (defaults when none were given)."""
-        return self.providers.get(name) or ProviderSettings(None, PROVIDER_HOSTS[name])
+        return self.providers.get(name) or ProviderSettings(None, DEFAULT_BASE_URLS[name])
 
 
 def from_environ(env: Mapping[str, str]) -> Settings:
@@ -84,7 +78,7 @@ def from_environ(env: Mapping[str, str]) -> Settings:
         host=env.get("REELHOOK_HOST", "0.0.0.0"),
         port=port,
         public_url=_public_url(env, f"http://127.0.0.1:{port}"),
-        providers={name: _provider(env, name) for name in PROVIDER_HOSTS},
+        providers={name: _provider(env, name) for name in PROVIDER_NAMES},
         slack_webhook_url=_optional_url(env, "REELHOOK_SLACK_WEBHOOK_URL"),
         smtp_url=_smtp_url(env),
         email_from=env.get("REELHOOK_EMAIL_FROM") or None,
@@ -141,7 +135,7 @@ def _secret_key(env: Mapping[str, str]) -> bytes:
 
 def _provider(env: Mapping[str, str], name: str) -> ProviderSettings:
     prefix = name.upper()
-    base = _url(env, f"{prefix}_BASE_URL", PROVIDER_HOSTS[name]).rstrip("/")
+    base = _url(env, f"{prefix}_BASE_URL", DEFAULT_BASE_URLS[name]).rstrip("/")
     return ProviderSettings(api_key=env.get(f"{prefix}_API_KEY") or None, base_url=base)
 
 
@@ -193,11 +187,11 @@ def _smtp_url(env: Mapping[str, str]) -> str | None:
 
 
 def _notify_on(env: Mapping[str, str]) -> frozenset[str]:
-    states = _list(env.get("REELHOOK_NOTIFY_ON", "succeeded,failed"))
-    unknown = [state for state in states if state not in KNOWN_STATES]
+    states = _list(env.get("REELHOOK_NOTIFY_ON", ",".join(sorted(DEFAULT_NOTIFY_ON))))
+    unknown = [state for state in states if state not in STATES]
     if unknown or not states:
         raise SettingsError(
-            f"REELHOOK_NOTIFY_ON takes a comma-separated list of {', '.join(KNOWN_STATES)}"
+            f"REELHOOK_NOTIFY_ON takes a comma-separated list of {', '.join(STATES)}"
         )
     return frozenset(states)
 
@@ -270,22 +264,13 @@ def _inbound_secrets(raw: str) -> dict[str, tuple[str, ...]]:
     found: dict[str, tuple[str, ...]] = {}
     for pair in _list(raw):
         source, _, secret = pair.partition(":")
-        if not re.fullmatch(r"[a-z0-9_-]{1,64}", source) or not _is_whsec(secret):
+        if not re.fullmatch(r"[a-z0-9_-]{1,64}", source) or not is_whsec_key(secret):
             raise SettingsError(
-                "REELHOOK_INBOUND_SECRETS takes comma-separated source:whsec_<base64> pairs;"
-                " source is lower-case letters, digits, - or _"
+                "REELHOOK_INBOUND_SECRETS takes comma-separated source:secret pairs; source is"
+                f" lower-case letters, digits, - or _; the secret is {WHSEC_RULE}"
             )
         found[source] = (*found.get(source, ()), secret)
     return found
-
-
-def _is_whsec(secret: str) -> bool:
-    if not secret.startswith("whsec_"):
-        return False
-    try:
-        return len(base64.b64decode(secret[6:] + "==")) >= 16
-    except (binascii.Error, ValueError):
-        return False
 
 
 def _list(raw: str) -> tuple[str, ...]:

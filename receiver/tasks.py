@@ -1,39 +1,39 @@
-"""Submitting tasks to providers and applying what providers report, for every entry point."""
+"""The task service: submitting tasks, and the one path every change of a task's state takes.
+
+Callbacks, polls, Wave's confirmations, the provider's answer to a submit, a failed submit, a
+cancel, a time-out and an interrupted send all end in `TaskService.change`: it records the event
+and then acts on what the store reports back (notices queued: wake the dispatcher; a task
+finished: wake the submit queue). Nothing else calls the store's `record_event`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from dispatcher.netguard import BlockedAddress, check_slack_url, check_url
-from receiver.errors import Conflict, NotFound, Unprocessable
+from receiver.destinations import task_destinations
+from receiver.errors import Conflict, NotFound
 from receiver.providers.base import CallbackTarget, Provider, Report, TaskRequest
-from receiver.providers.errors import (
-    CancelNotSupported,
-    InvalidRequest,
-    ProviderBusy,
-    ProviderError,
-)
+from receiver.providers.errors import CancelNotSupported, ProviderBusy, ProviderError
 from receiver.providers.http import redact_urls
-from receiver.providers.rules import is_data_uri
-from receiver.queueing import SubmitQueue
-from receiver.secrets import SecretBox, redact_url
+from receiver.request_forms import fingerprint, stored_request
+from receiver.secrets import SecretBox
 from receiver.settings import Settings
-from receiver.validation import Submission
+from receiver.submit_queue import SubmitQueue
+from receiver.validation import Submission, check_request
+from receiver.wakeups import Wakeups
 from store import (
     EventIn,
+    EventOutcome,
     IdempotencyConflict,
-    NewDestination,
     NewTask,
     Observation,
     Store,
@@ -41,14 +41,14 @@ from store import (
     TaskNotFound,
 )
 from store.models import new_task_id
-from store.states import CANCELLED, FAILED, is_terminal
+from store.states import CANCELLED, FAILED, SUCCEEDED, is_terminal
 
 log = logging.getLogger("reelhook.tasks")
 MAX_RECORD_WAIT = 5.0
 
 
 class TaskService:
-    """The flow of a task: record, send to the provider, apply reports."""
+    """The flow of a task: record, send to the provider, apply what comes back."""
 
     def __init__(
         self,
@@ -57,16 +57,26 @@ class TaskService:
         http: httpx.AsyncClient,
         secrets: SecretBox,
         settings: Settings,
+        wakeups: Wakeups,
     ) -> None:
         self.store = store
         self.providers = providers
         self.http = http
         self.secrets = secrets
         self.settings = settings
-        self.queue = SubmitQueue(store, secrets, settings, providers, self._send)
-        # Set by the dispatcher when it runs in this process: a state change that queued notices
-        # wakes it at once instead of at its next look (REELHOOK_DISPATCH_INTERVAL).
-        self.notices_queued: Callable[[], None] = _nothing
+        self.wakeups = wakeups
+        self.queue = SubmitQueue(
+            store.submits, secrets, settings, providers, self._send, self.change, wakeups.slots
+        )
+
+    async def change(self, task_id: str, event: EventIn) -> EventOutcome:
+        """Record an event (once) and act on what the store reports: the one state-change path."""
+        outcome = await self.store.record_event(task_id, event)
+        if outcome.notices_queued:
+            self.wakeups.notices.set()
+        if outcome.slot_freed:
+            self.wakeups.slots.set()
+        return outcome
 
     async def submit(
         self, submission: Submission, idempotency_key: str | None
@@ -87,11 +97,12 @@ class TaskService:
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint(submission, provider.defaults(request.model)),
             cost_usd=provider.estimate_cost(request),
-            destinations=self._destinations(submission),
+            destinations=task_destinations(submission, self.settings, self.secrets),
         )
         seal = functools.partial(self.queue.seal, request, secret, idempotency_key)
         try:
-            task, created, claimed = await self.store.polling.create_and_claim(
+            # Recorded and claimed (or held) in one commit: whole, ready to send, or not at all.
+            task, created, claimed = await self.store.submits.create_and_claim(
                 new, self.queue.cap(provider), seal, keep_sealed=provider.idempotent_submit
             )
         except IdempotencyConflict as exc:
@@ -118,12 +129,30 @@ class TaskService:
             provider_task_id=report.provider_task_id,
             only_if_changes=source == "poll",
         )
-        outcome = await self.store.record_event(task_id, event)
-        if outcome.changed and outcome.task["status"] in self.settings.notify_on:
-            self.notices_queued()
-        if outcome.changed and is_terminal(outcome.task["status"]):
-            self.queue.wake()
-        return outcome.recorded
+        return (await self.change(task_id, event)).recorded
+
+    async def apply_callback(
+        self, task: dict[str, Any], provider: Provider, report: Report
+    ) -> bool:
+        """Record a verified callback; False for a duplicate. For providers whose terminal
+        callbacks count only once Get Task agrees (Wave), a terminal one is recorded as a hint and
+        what Get Task says is applied."""
+        if not provider.confirm_terminal or report.status is None or not is_terminal(report.status):
+            return await self.apply_report(task["id"], report, "callback")
+        hint = replace(report, status=None, progress=None, video_url=None, error=None)
+        if not await self.apply_report(task["id"], hint, "callback"):
+            return False
+        provider_task_id = task["provider_task_id"] or report.provider_task_id
+        if not provider_task_id:
+            return True
+        try:
+            truth = await provider.fetch(self.http, provider_task_id)
+        except ProviderError as exc:
+            log.warning("confirming %s at %s failed (polling will): %s", task["id"],
+                        provider.name, exc)
+            return True
+        await self.apply_report(task["id"], truth, "confirm")
+        return True
 
     async def cancel(self, task_id: str) -> dict[str, Any]:
         """Cancel at the provider and record it; Conflict when that is not possible."""
@@ -135,10 +164,8 @@ class TaskService:
         provider = self.providers[task["provider"]]
         if not task["provider_task_id"] and task.get("submit_state") == "pending":
             seen = Observation(CANCELLED, error="cancelled by client before it was sent")
-            withdrawn = await self.store.cancel_unsent(
-                task_id, EventIn("cancel:held", "client", seen)
-            )
-            if withdrawn is not None:
+            event = EventIn("cancel:held", "client", seen, only_if_unsent=True)
+            if (await self.change(task_id, event)).recorded:
                 return await self.store.get_task(task_id)
             task = await self.get(task_id)
         if not task["provider_task_id"]:
@@ -152,7 +179,7 @@ class TaskService:
         event = EventIn(
             "cancel:requested", "client", Observation(CANCELLED, error="cancelled by client")
         )
-        await self.store.record_event(task_id, event)
+        await self.change(task_id, event)
         return await self.store.get_task(task_id)
 
     async def get(self, task_id: str) -> dict[str, Any]:
@@ -176,7 +203,7 @@ class TaskService:
             log.warning("submit of %s to %s failed: %s", task_id, provider.name, reason)
             seen = Observation(FAILED, error=f"{provider.name}: {reason}")
             event = EventIn("submit:failed", "submit", seen)
-            await self._record(task_id, functools.partial(self.store.record_event, task_id, event))
+            await self._record(task_id, functools.partial(self.change, task_id, event))
             return
         self.queue.busy_attempts.pop(task_id, None)
         await self._record(task_id, functools.partial(self.apply_report, task_id, report, "submit"))
@@ -189,13 +216,13 @@ class TaskService:
         wait = self.queue.busy_wait(task_id, exc.retry_after)
         task = await self.store.get_task(task_id)
         age = time.time() - datetime.fromisoformat(task["created_at"]).timestamp()
+        write: Callable[[], Awaitable[Any]]
         if age + wait > self.settings.task_deadline:
             self.queue.busy_attempts.pop(task_id, None)
             seconds = self.settings.task_deadline
             message = f"timeout: {provider.name} refused it as busy for {seconds:g} s: {exc}"
             event = EventIn("submit:busy-timeout", "submit", Observation(FAILED, error=message))
-            write: Callable[[], Awaitable[Any]]
-            write = functools.partial(self.store.record_event, task_id, event)
+            write = functools.partial(self.change, task_id, event)
         else:
             log.info("%s is busy; %s waits %.1f s: %s", provider.name, task_id, wait, exc)
             write = functools.partial(self.queue.hold, task_id, request, secret, key, wait)
@@ -217,51 +244,8 @@ class TaskService:
         url = f"{self.settings.public_url}/callbacks/{provider.name}/{task_id}"
         if provider.token_in_path:
             url = f"{url}/{secret}"
-        events = tuple(sorted(self.settings.notify_on | {"succeeded", "failed"}))
+        events = tuple(sorted(self.settings.notify_on | {SUCCEEDED, FAILED}))
         return CallbackTarget(url=url, secret=secret, events=events)
-
-    def _destinations(self, submission: Submission) -> tuple[NewDestination, ...]:
-        """The task's own destinations, then the global routes; one per address."""
-        chosen: dict[str, NewDestination] = {}
-        for index, item in enumerate(submission.notify):
-            if item["channel"] == "email" and not self.settings.smtp_url:
-                raise Unprocessable(
-                    "email notices need REELHOOK_SMTP_URL on the server; use slack or webhook",
-                    field=f"notify[{index}].to",
-                )
-            self._check_reachable(index, item)
-        for item in (*submission.notify, *self._global_routes()):
-            destination = self._destination(item)
-            chosen.setdefault(destination.route_key, destination)
-        return tuple(chosen.values())
-
-    def _check_reachable(self, index: int, item: dict[str, Any]) -> None:
-        """User URLs must lead to public addresses (Slack's host for Slack), unless allowed."""
-        check = check_slack_url if item["channel"] == "slack" else check_url
-        if "url" in item:
-            try:
-                check(item["url"], allow_private=self.settings.allow_private_urls)
-            except BlockedAddress as exc:
-                raise Unprocessable(str(exc), field=f"notify[{index}].url") from exc
-
-    def _global_routes(self) -> list[dict[str, Any]]:
-        routes: list[dict[str, Any]] = []
-        if self.settings.slack_webhook_url:
-            routes.append({"channel": "slack", "url": self.settings.slack_webhook_url})
-        routes += [{"channel": "email", "to": address} for address in self.settings.email_to]
-        return routes
-
-    def _destination(self, item: dict[str, Any]) -> NewDestination:
-        channel = item["channel"]
-        target = {key: value for key, value in item.items() if key != "channel"}
-        address = item.get("url") or item.get("to") or ""
-        label = redact_url(address) if "url" in item else _mask_email(address)
-        route_key = self.secrets.hash_secret(f"route:{channel}:{address}")[:24]
-        return NewDestination(channel, self.secrets.encrypt(json.dumps(target)), label, route_key)
-
-
-def _nothing() -> None:
-    return None
 
 
 async def _retry_until_stored(write: Callable[[], Awaitable[Any]]) -> None:
@@ -273,46 +257,3 @@ async def _retry_until_stored(write: Callable[[], Awaitable[Any]]) -> None:
             return
         except StoreUnavailable:
             wait = min(wait * 2, MAX_RECORD_WAIT)
-
-
-def check_request(provider: Provider, request: TaskRequest) -> None:
-    """The provider's rules for the model; Unprocessable names the field."""
-    if request.model not in provider.models:
-        allowed = ", ".join(sorted(provider.models))
-        raise Unprocessable(f"model must be one of {allowed} for {provider.name}", field="model")
-    try:
-        provider.validate(request)
-    except InvalidRequest as exc:
-        raise Unprocessable(exc.message, field=exc.field) from exc
-
-
-def stored_request(request: TaskRequest) -> dict[str, Any]:
-    """The request as recorded: data: URIs are replaced by their size, never stored whole."""
-    values = asdict(request)
-    for name in ("image", "end_image"):
-        if isinstance(values[name], str) and is_data_uri(values[name]):
-            values[name] = f"{values[name].split(',', 1)[0]},({len(values[name])} characters)"
-    values["extra"] = dict(request.extra)
-    return values
-
-
-def fingerprint(submission: Submission, defaults: Mapping[str, Any] | None = None) -> str:
-    """A hash of what the client asked for, to tell a replay from a different request: a field
-    left out, null, empty or set to its default value counts as the same request."""
-    defaults = defaults or {}
-    values = asdict(submission.request) | {"extra": dict(submission.request.extra)}
-    asked = {
-        name: value for name, value in values.items()
-        if value not in (None, {}) and not (name in defaults and defaults[name] == value)
-    }
-    payload = {
-        "request": asked,
-        "notify": submission.notify,
-        "metadata": submission.metadata,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _mask_email(address: str) -> str:
-    name, _, domain = address.partition("@")
-    return f"{name[:1]}…@{domain}" if domain else "…"

@@ -1,12 +1,11 @@
 """Type checks of the client's task request: unknown fields, wrong types, missing fields.
 
-Provider rules (allowed values and ranges) are each provider's own `validate`.
+Provider rules (allowed values and ranges) are each provider's own `validate`, applied through
+`check_request`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import re
@@ -15,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
 from receiver.errors import Unprocessable
-from receiver.providers.base import TaskRequest
+from receiver.providers.base import Provider, TaskRequest
+from receiver.providers.errors import InvalidRequest
 
 TEXT_FIELDS = ("prompt", "negative_prompt", "image", "end_image", "aspect_ratio", "resolution")
 NUMBER_FIELDS = ("duration", "guidance_scale")
@@ -186,18 +187,16 @@ def _check_destination(where: str, item: dict[str, Any]) -> None:
             f"{where}.to must be one email address with an ASCII local part (name@example.com)",
             field=f"{where}.to",
         )
-    if "secret" in item and not _is_whsec(item["secret"]):
-        raise Unprocessable(
-            f"{where}.secret must be a Standard Webhooks key: whsec_ and base64 of 24 to 64 bytes",
-            field=f"{where}.secret",
-        )
+    if "secret" in item and not is_whsec_key(item["secret"]):
+        raise Unprocessable(f"{where}.secret must be {WHSEC_RULE}", field=f"{where}.secret")
 
 
-def _is_whsec(secret: str) -> bool:
-    if not secret.startswith("whsec_"):
-        return False
+def check_request(provider: Provider, request: TaskRequest) -> None:
+    """The provider's rules for the model; Unprocessable names the field."""
+    if request.model not in provider.models:
+        allowed = ", ".join(sorted(provider.models))
+        raise Unprocessable(f"model must be one of {allowed} for {provider.name}", field="model")
     try:
-        key = base64.b64decode(secret[len("whsec_"):], validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return 24 <= len(key) <= 64
+        provider.validate(request)
+    except InvalidRequest as exc:
+        raise Unprocessable(exc.message, field=exc.field) from exc

@@ -8,6 +8,7 @@ from store.errors import (
     StoreFull,
     StoreUnavailable,
     TaskNotFound,
+    WriterStopped,
 )
 from store.models import EventIn, EventOutcome, NewDestination, NewTask
 from store.states import Observation
@@ -27,4 +28,5 @@ __all__ = [
     "StoreFull",
     "StoreUnavailable",
     "TaskNotFound",
+    "WriterStopped",
 ]

@@ -2,7 +2,8 @@
 
 StoreError
  ├── StoreUnavailable   the database cannot be written now (locked, full, read-only): retry later
- │    └── StoreFull        the disk (or file) holding the database is full
+ │    ├── StoreFull      the disk (or file) holding the database is full
+ │    └── WriterStopped  the writer thread is gone (died, could not open the file, or closed)
  ├── SchemaTooNew       the file was written by a newer reelhook; this code must not touch it
  ├── DatabaseInUse      another `reelhook serve` holds this SQLite file
  ├── TaskNotFound       no task with that id
@@ -30,6 +31,10 @@ class SchemaTooNew(StoreError):
 
 class DatabaseInUse(StoreError):
     """Another process holds the instance lock of this database file."""
+
+
+class WriterStopped(StoreUnavailable):
+    """The writer thread is gone; no write will succeed until the process restarts."""
 
 
 class TaskNotFound(StoreError):

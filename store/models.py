@@ -67,12 +67,19 @@ class EventIn:
     # A poll repeats what is already known most of the time; such an event is kept only when it
     # moves the task, decided inside the same transaction so a racing callback cannot double it.
     only_if_changes: bool = False
+    # A client's cancel of a task no send has started for: the submission is withdrawn and the
+    # event recorded in one step, or neither when a send has begun meanwhile.
+    only_if_unsent: bool = False
 
 
 @dataclass(frozen=True)
 class EventOutcome:
-    """What recording an event did: `recorded` is False for a duplicate."""
+    """What recording an event did: `recorded` is False for a duplicate (or an event that did not
+    apply); `notices_queued` counts the deliveries it queued; `slot_freed` says the task has just
+    finished, so its provider has room for the next one."""
 
     recorded: bool
     changed: bool
     task: dict[str, Any]
+    notices_queued: int = 0
+    slot_freed: bool = False

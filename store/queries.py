@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from store.cancel_unsent import withdraw_unsent
 from store.errors import IdempotencyConflict, TaskNotFound
 from store.models import EventIn, EventOutcome, NewTask, utc_now_iso
 from store.states import TaskState, advance, clamp_progress, is_terminal
@@ -64,7 +65,12 @@ def insert_task(conn: sqlite3.Connection, new: NewTask) -> tuple[dict[str, Any],
 def insert_event(
     conn: sqlite3.Connection, task_id: str, event: EventIn, notify_on: frozenset[str]
 ) -> EventOutcome:
-    """Record an event once, move the task, and queue the notices the move causes."""
+    """Record an event once, move the task, and queue the notices the move causes.
+
+    `notify_on` (from REELHOOK_NOTIFY_ON) is the one place that decides which states notify.
+    """
+    if event.only_if_unsent and not withdraw_unsent(conn, task_id):
+        return EventOutcome(recorded=False, changed=False, task=fetch_task(conn, task_id))
     task = fetch_task(conn, task_id)
     before = _state_of(task)
     after = advance(before, event.seen)
@@ -91,10 +97,18 @@ def insert_event(
         # A late event is kept in the history but leaves a finished task exactly as it was.
         return EventOutcome(recorded=True, changed=False, task=task)
     saved = _save_state(conn, task, after, event, now)
-    if after.status != before.status and after.status in notify_on:
-        queue_deliveries(conn, task_id, after.status)
+    moved = after.status != before.status
+    notices = 0
+    if moved and after.status in notify_on:
+        notices = queue_deliveries(conn, task_id, after.status)
     # The row as it now stands, without reading it again: only the saved columns changed.
-    return EventOutcome(recorded=True, changed=after != before, task=task | saved)
+    return EventOutcome(
+        recorded=True,
+        changed=after != before,
+        task=task | saved,
+        notices_queued=notices,
+        slot_freed=moved and is_terminal(after.status),
+    )
 
 
 def queue_deliveries(conn: sqlite3.Connection, task_id: str, state: str) -> int:

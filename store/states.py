@@ -12,6 +12,10 @@ QUEUED, RUNNING = "queued", "running"
 SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+UNFINISHED = (QUEUED, RUNNING)
+DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})  # REELHOOK_NOTIFY_ON when unset
+# The unfinished states as an SQL list, for the store's queries.
+UNFINISHED_SQL = "(" + ", ".join(f"'{state}'" for state in UNFINISHED) + ")"
 _RANK = {QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2, CANCELLED: 2}
 
 

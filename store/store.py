@@ -6,17 +6,17 @@ import asyncio
 import functools
 from typing import Any
 
-from store import polling, queries
+from store import costs, queries
+from store.errors import StoreUnavailable
 from store.inbound import Inbound
 from store.models import EventIn, EventOutcome, NewTask
 from store.outbox import Outbox
-from store.polling import Polling
+from store.poll_schedule import PollSchedule
 from store.reader import Reader
 from store.schema import migrate
-from store.states import FAILED, SUCCEEDED
+from store.states import DEFAULT_NOTIFY_ON
+from store.submit_queue import SubmitSlots
 from store.writer import Writer
-
-DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})
 
 
 class Store:
@@ -34,7 +34,8 @@ class Store:
         self.writer = Writer(path, busy_timeout=busy_timeout)
         self.reader = Reader(path)
         self.outbox = Outbox(self.writer, self.reader)
-        self.polling = Polling(self.writer, self.reader)
+        self.polls = PollSchedule(self.writer, self.reader)
+        self.submits = SubmitSlots(self.writer, self.reader)
         self.inbound = Inbound(self.writer, self.reader)
 
     @classmethod
@@ -45,10 +46,14 @@ class Store:
         notify_on: frozenset[str] = DEFAULT_NOTIFY_ON,
         busy_timeout: float = 5.0,
     ) -> Store:
-        """Upgrade the file to the current schema and start the writer."""
-        await asyncio.to_thread(migrate, path)
+        """Upgrade the file to the current schema and start the writer; StoreUnavailable, in
+        one line naming the file, when the database cannot be opened or upgraded."""
+        try:
+            await asyncio.to_thread(migrate, path)
+        except Exception as exc:  # sqlite3 and OS errors alike: the start must say why, once
+            raise StoreUnavailable(f"cannot open the database {path}: {exc}") from exc
         store = cls(path, notify_on=notify_on, busy_timeout=busy_timeout)
-        store.writer.start()
+        await asyncio.to_thread(store.writer.start)
         return store
 
     async def close(self) -> None:
@@ -56,23 +61,21 @@ class Store:
         await asyncio.to_thread(self.writer.stop)
         await asyncio.to_thread(self.reader.close)
 
+    def failure(self) -> str | None:
+        """Why the store can no longer write (its writer died), or None while it is healthy."""
+        return self.writer.failure
+
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""
         return await self.writer.run(functools.partial(queries.insert_task, new=new))
 
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
-        """Record an event once and apply it to the task, with its notices, in one commit."""
+        """Record an event once and apply it to the task, with its notices, in one commit.
+
+        Only the task service calls this (every state change goes through it)."""
         return await self.writer.run(
             functools.partial(
                 queries.insert_event, task_id=task_id, event=event, notify_on=self.notify_on
-            )
-        )
-
-    async def cancel_unsent(self, task_id: str, event: EventIn) -> EventOutcome | None:
-        """Cancel a task no send has started for, atomically; None when it is already going."""
-        return await self.writer.run(
-            functools.partial(
-                polling.cancel_unsent, task_id=task_id, event=event, notify_on=self.notify_on
             )
         )
 
@@ -99,3 +102,7 @@ class Store:
     async def task_events(self, task_id: str) -> list[dict[str, Any]]:
         """Every recorded event of a task, oldest first."""
         return await self.reader.run(functools.partial(queries.select_events, task_id=task_id))
+
+    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Cost per provider, optionally of tasks in one status."""
+        return await self.reader.run(functools.partial(costs.cost_totals, status=status))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from store.errors import StoreFull, StoreUnavailable
+from store.errors import StoreFull, StoreUnavailable, WriterStopped
 from store.schema import connect
 
 T = TypeVar("T")
@@ -41,7 +41,11 @@ class _Job:
 
 
 class Writer:
-    """The single writer thread of one database file."""
+    """The single writer thread of one database file.
+
+    If the thread dies (or cannot open the file), every waiting and later write fails at once
+    with WriterStopped, and `failure` says why: nothing waits forever for a thread that is gone.
+    """
 
     def __init__(
         self,
@@ -57,16 +61,31 @@ class Writer:
         self._synchronous = synchronous
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="reelhook-writer", daemon=True)
+        self._lock = threading.Lock()  # orders a hand-over against the thread's death
+        self._opened = threading.Event()
+        self._failure: str | None = None
+
+    @property
+    def failure(self) -> str | None:
+        """Why writes fail from now on (the thread died or was stopped); None while it runs."""
+        return self._failure
 
     def start(self) -> None:
-        """Start the thread; it opens its own connection."""
+        """Start the thread and wait until it has opened its connection (blocking: call it off
+        the event loop); WriterStopped when the database cannot be opened."""
         self._thread.start()
+        self._opened.wait()
+        if self._failure is not None:
+            raise WriterStopped(self._failure)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in the next transaction and return its result once that is committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(fn, future, loop))
+        with self._lock:
+            if self._failure is not None:
+                raise WriterStopped(self._failure)
+            self._jobs.put(_Job(fn, future, loop))
         return await future
 
     def stop(self) -> None:
@@ -77,18 +96,52 @@ class Writer:
 
     def _run(self) -> None:
         _yield_to_event_loop()
-        conn = connect(self._path, busy_timeout=self._busy_timeout)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        try:
+            conn = self._connect()
+        except Exception as exc:
+            self._stop_taking(f"the database writer cannot open {self._path}: {exc}")
+            return
+        finally:
+            self._opened.set()
+        batch: list[_Job] = []
         try:
             while True:
                 batch, stopping = self._take_batch()
                 if batch:
                     self._commit_batch(conn, batch)
+                batch = []
                 if stopping:
+                    self._stop_taking("the store is closed")
                     return
+        except BaseException as exc:  # a dead writer must fail loudly, never leave callers hanging
+            log.critical("the database writer died; every write fails from now on", exc_info=True)
+            reason = f"the database writer died: {type(exc).__name__}: {exc}"
+            self._stop_taking(reason, batch)
         finally:
-            conn.close()
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = connect(self._path, busy_timeout=self._busy_timeout)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        return conn
+
+    def _stop_taking(self, reason: str, unfinished: list[_Job] | None = None) -> None:
+        """Refuse every job from now on, and fail the ones still waiting (and `unfinished`)."""
+        with self._lock:
+            self._failure = reason
+            waiting = list(unfinished or [])
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not _STOP:
+                    waiting.append(job)
+        for job in waiting:
+            job.error = WriterStopped(reason)
+        _resolve(waiting)
 
     def _take_batch(self) -> tuple[list[_Job], bool]:
         first = self._jobs.get()

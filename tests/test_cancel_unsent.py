@@ -6,16 +6,19 @@ from pathlib import Path
 
 from store import EventIn, NewTask, Observation, Store
 
-CANCEL = EventIn("cancel:held", "client", Observation("cancelled", error="cancelled by client"))
+CANCEL = EventIn(
+    "cancel:held", "client", Observation("cancelled", error="cancelled by client"),
+    only_if_unsent=True,
+)
 
 
 async def test_cancel_unsent_wins_over_a_later_claim(tmp_path: Path) -> None:
     store = await Store.open(str(tmp_path / "c.db"))
     try:
         await store.create_task(NewTask("tsk_held", "wave", "skyreels-v4-fast", {}))
-        outcome = await store.cancel_unsent("tsk_held", CANCEL)
-        assert outcome is not None and outcome.task["status"] == "cancelled"
-        assert await store.polling.claim_slot("tsk_held", "wave", 5) is False
+        outcome = await store.record_event("tsk_held", CANCEL)
+        assert outcome.recorded and outcome.task["status"] == "cancelled"
+        assert await store.submits.claim_slot("tsk_held", "wave", 5) is False
         task = await store.get_task("tsk_held")
         assert (task["status"], task["submit_state"]) == ("cancelled", "withdrawn")
     finally:
@@ -26,8 +29,9 @@ async def test_cancel_unsent_leaves_a_task_already_being_sent(tmp_path: Path) ->
     store = await Store.open(str(tmp_path / "c.db"))
     try:
         await store.create_task(NewTask("tsk_going", "wave", "skyreels-v4-fast", {}))
-        assert await store.polling.claim_slot("tsk_going", "wave", 5) is True
-        assert await store.cancel_unsent("tsk_going", CANCEL) is None
+        assert await store.submits.claim_slot("tsk_going", "wave", 5) is True
+        outcome = await store.record_event("tsk_going", CANCEL)
+        assert (outcome.recorded, outcome.changed) == (False, False)
         task = await store.get_task("tsk_going")
         assert (task["status"], task["submit_state"]) == ("queued", "sending")
         assert await store.task_events("tsk_going") == []

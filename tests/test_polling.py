@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from receiver.polling import poll_interval
+from receiver.poller import poll_interval
 from tests.conftest import skyreels, wait_for_status, wave
 
 

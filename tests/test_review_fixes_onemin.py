@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from dispatcher.wakeup import Wakeup
 from receiver.providers.base import Provider, TaskRequest
 from receiver.providers.errors import ProviderProtocolError
 from receiver.providers.onemin import record_report
-from receiver.queueing import SubmitQueue
 from receiver.secrets import SecretBox, new_fernet_key
 from receiver.settings import Settings
+from receiver.submit_queue import SubmitQueue
 from store import NewTask, Store
 from tests.conftest import onemin, wait_for_status
 
@@ -89,7 +90,9 @@ async def test_unexpected_error_in_background_send_fails_the_task(tmp_path: Path
 
         settings = Settings(api_tokens=("t" * 20,), secret_key=new_fernet_key().encode())
         secrets = SecretBox(settings.secret_key)
-        queue = SubmitQueue(store, secrets, settings, {}, send)
+        queue = SubmitQueue(
+            store.submits, secrets, settings, {}, send, store.record_event, Wakeup()
+        )
         provider: Provider = _Broken()  # type: ignore[assignment]
         request = TaskRequest(provider="onemin", model="Qubico/skyreels")
         await queue.offer("tsk_" + "0" * 28, provider, request, "secret", None)

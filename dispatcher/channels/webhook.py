@@ -7,6 +7,8 @@ HMAC-SHA256 of "{id}.{timestamp}.{body}">`). The body is {type, timestamp, data:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -59,6 +61,21 @@ def payload(notice: Notice, now: datetime) -> dict[str, Any]:
         "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": notice.task or {"id": notice.task_id, "status": notice.state},
     }
+
+
+WHSEC_RULE = "a Standard Webhooks key: whsec_ and base64 of 24 to 64 bytes"
+
+
+def is_whsec_key(secret: str) -> bool:
+    """True for a Standard Webhooks signing key (see WHSEC_RULE): the one check of the format,
+    for webhook destinations and inbound senders alike."""
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(secret[len("whsec_"):], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return 24 <= len(key) <= 64
 
 
 def signature_headers(secret: str, message_id: str, now: datetime, body: str) -> dict[str, str]:

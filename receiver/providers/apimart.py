@@ -20,6 +20,7 @@ from receiver.providers.errors import (
     ProviderRejected,
 )
 from receiver.providers.http import compact
+from store.states import FAILED
 
 EXTRA_KEYS = ("mid_frame_images", "ref_images", "ref_videos", "prompt_optimizer")
 MAX_PROMPT_TOKENS = 1280
@@ -35,6 +36,7 @@ class APIMart(Adapter):
 
     title = "APIMart"
     name = "apimart"
+    default_base_url = "https://api.apimart.ai"
     models = v4.MODELS
 
     def defaults(self, model: str) -> Mapping[str, Any]:
@@ -123,7 +125,7 @@ class APIMart(Adapter):
             progress=progress,
             video_url=v4.video_url(task.get("result")),
             error=v4.error_text(task.get("error"), "APIMart reported the task failed")
-            if ours == "failed"
+            if ours == FAILED
             else None,
             payload=compact(answer),
         )

@@ -23,6 +23,7 @@ from receiver.providers.errors import (
 )
 from receiver.providers.http import compact, safe_url
 from receiver.providers.piapi import SKYREELS_DEFAULTS
+from store.states import FAILED, SUCCEEDED
 
 MODEL = "Qubico/skyreels"
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -36,6 +37,7 @@ class OneMin(Adapter):
 
     title = "1min.ai"
     name = "onemin"
+    default_base_url = "https://api.1min.ai"
     models = frozenset({MODEL})
     pollable = False
     background_submit = True
@@ -206,7 +208,7 @@ def record_report(answer: Any) -> Report:
     return Report(
         provider_task_id=uuid,
         provider_status=status or None,
-        status="succeeded" if succeeded else "failed",
+        status=SUCCEEDED if succeeded else FAILED,
         dedupe_key=f"submit:{uuid}:{status}",
         progress=100 if succeeded else None,
         video_url=url if succeeded else None,

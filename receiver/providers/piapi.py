@@ -17,6 +17,7 @@ from receiver.providers.errors import (
     ProviderRejected,
 )
 from receiver.providers.http import body_hash, compact, loads_strict
+from store.states import FAILED
 
 SKYREELS = "Qubico/skyreels"
 FRAMEPACK = "Qubico/framepack"
@@ -39,6 +40,7 @@ class PiAPI(Adapter):
 
     title = "PiAPI"
     name = "piapi"
+    default_base_url = "https://api.piapi.ai"
     models = frozenset({SKYREELS, FRAMEPACK})
     supports_callbacks = True
 
@@ -208,7 +210,7 @@ def _report_from_task(data: dict[str, Any], key: str, payload: str) -> Report:
         dedupe_key=key,
         progress=_progress(data),
         video_url=video_url(data.get("output")),
-        error=_error(data) if ours == "failed" else None,
+        error=_error(data) if ours == FAILED else None,
         payload=payload,
     )
 

@@ -21,6 +21,7 @@ from receiver.providers.errors import (
     ProviderRejected,
 )
 from receiver.providers.http import body_hash, compact, loads_strict
+from store.states import FAILED, QUEUED, RUNNING, SUCCEEDED
 
 ACTIONS = (
     "generate",
@@ -41,7 +42,7 @@ EXTRA_KEYS = (
     "audio_urls",
     "prompt_optimizer",
 )
-CALLBACK_EVENTS = ("queued", "running", "succeeded", "failed")
+CALLBACK_EVENTS = (QUEUED, RUNNING, SUCCEEDED, FAILED)
 MAX_PROMPT = 5000
 DEFAULT_RESOLUTION = "720p"
 # $ per second: (standard, with video reference), from the seed's pricing table.
@@ -64,6 +65,8 @@ class Wave(Adapter):
 
     title = "Wave"
     name = "wave"
+    default_base_url = "https://www.qingbo.dev"
+    default_max_in_flight = 5  # Wave allows 5 queued tasks per account
     models = v4.MODELS
     supports_callbacks = True
     token_in_path = True
@@ -228,7 +231,7 @@ def task_report(task: dict[str, Any], *, key: str, message: dict[str, Any]) -> R
         progress=v4.progress(task.get("progress")),
         video_url=v4.video_url(task.get("result")),
         error=v4.error_text(task.get("error"), "Wave reported the task failed")
-        if ours == "failed"
+        if ours == FAILED
         else None,
         payload=compact({**message, "reelhook_times": task_times(task)}),
     )

@@ -1,8 +1,8 @@
-"""The polling schedule and the submission queue, as SQL run in the reader or writer threads.
+"""The submission queue's table side: in-flight slots per provider and held submissions.
 
-A task is polled while it is unfinished, sent, and its provider can be asked (`next_poll_at`,
-`poll_attempts`, `deadline_at`). A submission held back by a provider's in-flight cap or a busy
-answer waits in `submit_state = 'pending'` with its request sealed in `held_request`.
+A submission held back by a provider's in-flight cap or a busy answer waits in
+`submit_state = 'pending'` with its request sealed in `held_request`; a claim marks it `sending`,
+the provider's answer `sent`.
 """
 
 from __future__ import annotations
@@ -10,49 +10,16 @@ from __future__ import annotations
 import functools
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from store.models import EventIn, EventOutcome, NewTask
-from store.queries import fetch_task, insert_event, insert_task
+from store.models import NewTask
+from store.queries import fetch_task, insert_task
 from store.reader import Reader
+from store.states import UNFINISHED_SQL
 from store.writer import Writer
 
-UNFINISHED = "('queued', 'running')"
-IN_FLIGHT = f"submit_state IN ('sending', 'sent') AND status IN {UNFINISHED}"
-
-
-def due_polls(
-    conn: sqlite3.Connection, now: float, providers: Sequence[str], limit: int
-) -> list[dict[str, Any]]:
-    """Sent, unfinished tasks of these providers whose poll is due or not yet scheduled."""
-    if not providers:
-        return []
-    marks = ", ".join("?" for _ in providers)
-    rows = conn.execute(
-        "SELECT id, provider, provider_task_id, status, progress, video_url, next_poll_at,"
-        " poll_attempts, last_event_at, deadline_at FROM tasks"
-        f" WHERE status IN {UNFINISHED} AND submit_state = 'sent'"
-        f" AND provider_task_id IS NOT NULL AND provider IN ({marks})"
-        " AND (next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY next_poll_at LIMIT ?",
-        (*providers, now, limit),
-    ).fetchall()
-    return [dict(row) for row in rows]
-
-
-def set_poll(
-    conn: sqlite3.Connection,
-    task_id: str,
-    next_poll_at: float,
-    attempts: int,
-    deadline_at: float | None = None,
-) -> None:
-    """Schedule the task's next poll; the deadline is set once and then kept."""
-    conn.execute(
-        "UPDATE tasks SET next_poll_at = ?, poll_attempts = ?,"
-        " deadline_at = COALESCE(deadline_at, ?) WHERE id = ?",
-        (next_poll_at, attempts, deadline_at, task_id),
-    )
+IN_FLIGHT = f"submit_state IN ('sending', 'sent') AND status IN {UNFINISHED_SQL}"
 
 
 def claim_slot(
@@ -130,71 +97,12 @@ def held(conn: sqlite3.Connection, now: float, limit: int) -> list[dict[str, Any
     return [dict(row) for row in rows]
 
 
-def cancel_unsent(
-    conn: sqlite3.Connection, task_id: str, event: EventIn, notify_on: frozenset[str]
-) -> EventOutcome | None:
-    """Withdraw a submission nobody has started sending and record the cancel, in one step;
-    None when the task is already being sent (or is not waiting at all)."""
-    withdrawn = conn.execute(
-        "UPDATE tasks SET submit_state = 'withdrawn', held_request = NULL, submit_after = NULL"
-        " WHERE id = ? AND status = 'queued' AND submit_state = 'pending'",
-        (task_id,),
-    )
-    if withdrawn.rowcount != 1:
-        return None
-    return insert_event(conn, task_id, event, notify_on)
-
-
-def interrupted(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Unfinished tasks whose send was under way (or never began) when reelhook stopped."""
-    rows = conn.execute(
-        "SELECT id, provider, held_request IS NOT NULL AS sealed FROM tasks"
-        " WHERE status = 'queued' AND provider_task_id IS NULL"
-        " AND (submit_state = 'sending' OR (submit_state = 'pending' AND held_request IS NULL))"
-    ).fetchall()
-    return [dict(row) for row in rows]
-
-
-def cost_totals(conn: sqlite3.Connection, status: str | None) -> list[dict[str, Any]]:
-    """Per provider: tasks, tasks with a known price, and the sum of their cost_usd, over the
-    tasks the provider accepted (one never sent, or refused, cost nothing)."""
-    where = "WHERE provider_task_id IS NOT NULL" + (" AND status = ?" if status else "")
-    params: tuple[str, ...] = (status,) if status else ()
-    rows = conn.execute(
-        "SELECT provider, count(*) AS tasks, count(cost_usd) AS priced_tasks,"
-        f" round(coalesce(sum(cost_usd), 0), 6) AS cost_usd FROM tasks {where}"
-        " GROUP BY provider ORDER BY provider",
-        params,
-    ).fetchall()
-    return [dict(row) for row in rows]
-
-
-class Polling:
-    """The poll schedule and held submissions, through the store's reader and writer threads."""
+class SubmitSlots:
+    """In-flight slots and held submissions, through the store's reader and writer threads."""
 
     def __init__(self, writer: Writer, reader: Reader) -> None:
         self._writer = writer
         self._reader = reader
-
-    async def due(self, now: float, providers: Sequence[str], limit: int) -> list[dict[str, Any]]:
-        """Tasks whose poll is due (or not yet scheduled)."""
-        return await self._reader.run(
-            functools.partial(due_polls, now=now, providers=tuple(providers), limit=limit)
-        )
-
-    async def schedule(
-        self, task_id: str, next_poll_at: float, attempts: int, deadline_at: float | None = None
-    ) -> None:
-        """Set the next poll (and, the first time, the deadline)."""
-        await self._writer.run(
-            functools.partial(
-                set_poll,
-                task_id=task_id,
-                next_poll_at=next_poll_at,
-                attempts=attempts,
-                deadline_at=deadline_at,
-            )
-        )
 
     async def claim_slot(
         self, task_id: str, provider: str, cap: int, keep_sealed: bool = False
@@ -232,8 +140,14 @@ class Polling:
 
     async def interrupted(self) -> list[dict[str, Any]]:
         """Tasks whose send was cut off by a stop."""
-        return await self._reader.run(interrupted)
+        return await self._reader.run(interrupted_sends)
 
-    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Cost per provider, optionally of tasks in one status."""
-        return await self._reader.run(functools.partial(cost_totals, status=status))
+
+def interrupted_sends(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Unfinished tasks whose send was under way (or never began) when reelhook stopped."""
+    rows = conn.execute(
+        "SELECT id, provider, held_request IS NOT NULL AS sealed FROM tasks"
+        " WHERE status = 'queued' AND provider_task_id IS NULL"
+        " AND (submit_state = 'sending' OR (submit_state = 'pending' AND held_request IS NULL))"
+    ).fetchall()
+    return [dict(row) for row in rows]

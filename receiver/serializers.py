@@ -5,26 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-TASK_FIELDS = (
-    "id",
-    "provider",
-    "model",
-    "provider_task_id",
-    "status",
-    "progress",
-    "video_url",
-    "error",
-    "cost_usd",
-    "created_at",
-    "updated_at",
-)
+from store.task_json import task_json
 
 
 def task_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A task as the client API shows it."""
-    view = {name: row.get(name) for name in TASK_FIELDS}
-    view["metadata"] = json.loads(row["metadata"]) if row.get("metadata") else None
-    return view
+    """A task as the client API shows it (the one task shape, store.task_json)."""
+    return task_json(row)
 
 
 def event_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ at first and then less often up to a ceiling, until an overall deadline fails it
 For providers with callbacks polling starts only once no callback has come for the grace period.
 Polled states go through the same event recording, state machine and notices as callbacks; a
 poll that says nothing new is not recorded. The schedule lives in the database, so it survives
-restarts. Wave's terminal callbacks are confirmed here too, with the same Get Task.
+restarts. Time-outs and polled states go through the task service's one state-change path.
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
-from receiver import keys
-from receiver.providers.base import Provider, Report
+from receiver.providers.base import Provider
 from receiver.providers.errors import ProviderError
 from receiver.settings import Settings
 from store import EventIn, Observation
-from store.states import FAILED, is_terminal
+from store.states import FAILED
 
 if TYPE_CHECKING:
     from receiver.tasks import TaskService
@@ -47,6 +43,17 @@ class Poller:
         self.service = service
         self.settings = settings
 
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Poll in the background until the block ends."""
+        job = asyncio.get_running_loop().create_task(self.run(), name="reelhook-poller")
+        try:
+            yield
+        finally:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+
     async def run(self) -> None:
         """Poll due tasks until cancelled."""
         tick = min(MAX_TICK, self.settings.poll_initial)
@@ -62,20 +69,20 @@ class Poller:
         providers = self.service.providers
         names = [name for name, p in providers.items() if p.pollable]
         now = time.time()
-        rows = await self.service.store.polling.due(now, names, BATCH)
+        rows = await self.service.store.polls.due(now, names, BATCH)
         await asyncio.gather(
             *(self._poll_one(row, providers[row["provider"]], now) for row in rows)
         )
 
     async def _poll_one(self, row: dict[str, Any], provider: Provider, now: float) -> None:
-        polling = self.service.store.polling
+        polls = self.service.store.polls
         settings = self.settings
         deadline = row["deadline_at"] or now + settings.task_deadline
         if row["next_poll_at"] is None:
             first = (
                 settings.callback_grace if provider.supports_callbacks else settings.poll_initial
             )
-            await polling.schedule(row["id"], min(now + first, deadline), 0, deadline)
+            await polls.schedule(row["id"], min(now + first, deadline), 0, deadline)
             return
         if now >= deadline:
             await self._time_out(row)
@@ -87,13 +94,13 @@ class Poller:
             and attempts == 0
             and now - quiet_since < settings.callback_grace
         ):
-            await polling.schedule(
+            await polls.schedule(
                 row["id"], min(quiet_since + settings.callback_grace, deadline), 0
             )
             return
         await self._ask(row, provider)
         next_at = time.time() + poll_interval(attempts, settings)
-        await polling.schedule(row["id"], min(next_at, deadline), attempts + 1)
+        await polls.schedule(row["id"], min(next_at, deadline), attempts + 1)
 
     async def _ask(self, row: dict[str, Any], provider: Provider) -> None:
         try:
@@ -101,61 +108,18 @@ class Poller:
         except ProviderError as exc:
             log.warning("polling %s at %s failed: %s", row["id"], provider.name, exc)
             return
-        except Exception as exc:  # a bug of ours must not skip the backoff: the poll is rescheduled
-            log.error("polling %s at %s failed unexpectedly: %s", row["id"], provider.name,
-                      type(exc).__name__)
+        except Exception:  # a bug of ours must not skip the backoff: the poll is rescheduled
+            log.exception("polling %s at %s failed unexpectedly", row["id"], provider.name)
             return
         try:
             # Recorded only if it moves the task: the store decides in the same transaction.
             await self.service.apply_report(row["id"], report, "poll")
-        except Exception as exc:
-            log.error("recording the poll of %s at %s failed: %s", row["id"], provider.name,
-                      type(exc).__name__)
+        except Exception:
+            log.exception("recording the poll of %s at %s failed", row["id"], provider.name)
 
     async def _time_out(self, row: dict[str, Any]) -> None:
         seconds = self.settings.task_deadline
         message = f"timeout: {row['provider']} gave no final state within {seconds:g} s"
         event = EventIn("poll:timeout", "poll", Observation(FAILED, error=message))
-        await self.service.store.record_event(row["id"], event)
-        self.service.queue.wake()
+        await self.service.change(row["id"], event)
 
-
-async def apply_confirmed(
-    service: TaskService, task: dict[str, Any], provider: Provider, report: Report
-) -> bool:
-    """Record a callback; a terminal one only as a hint, then apply what Get Task says."""
-    if report.status is None or not is_terminal(report.status):
-        return await service.apply_report(task["id"], report, "callback")
-    hint = replace(report, status=None, progress=None, video_url=None, error=None)
-    if not await service.apply_report(task["id"], hint, "callback"):
-        return False
-    provider_task_id = task["provider_task_id"] or report.provider_task_id
-    if not provider_task_id:
-        return True
-    try:
-        truth = await provider.fetch(service.http, provider_task_id)
-    except ProviderError as exc:
-        log.warning("confirming %s at %s failed (polling will): %s", task["id"], provider.name, exc)
-        return True
-    await service.apply_report(task["id"], truth, "confirm")
-    return True
-
-
-async def loops_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: fail sends cut off by the last stop, then run the poller and the submission
-    queue in the background until the app stops."""
-    service = app[keys.TASKS]
-    settings = app[keys.SETTINGS]
-    await service.queue.fail_interrupted()
-    loop = asyncio.get_running_loop()
-    jobs = [
-        loop.create_task(Poller(service, settings).run(), name="reelhook-poller"),
-        loop.create_task(service.queue.run(), name="reelhook-submit-queue"),
-    ]
-    yield
-    for job in jobs:
-        job.cancel()
-    for job in jobs:
-        with contextlib.suppress(asyncio.CancelledError):
-            await job
-    await service.queue.close()

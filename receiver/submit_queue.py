@@ -13,18 +13,20 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
+from dispatcher.wakeup import Wakeup
 from receiver.providers.base import Provider, TaskRequest
+from receiver.request_forms import sealed_payload
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
-from store import EventIn, Observation, Store
+from store import EventIn, EventOutcome, Observation
 from store.states import FAILED
+from store.submit_queue import SubmitSlots
 
 log = logging.getLogger("reelhook.queue")
 SendFn = Callable[[str, Provider, TaskRequest, str, str | None], Awaitable[None]]
+ChangeFn = Callable[[str, EventIn], Awaitable[EventOutcome]]
 MAX_TICK = 1.0
 
 
@@ -33,18 +35,21 @@ class SubmitQueue:
 
     def __init__(
         self,
-        store: Store,
+        slots: SubmitSlots,
         secrets: SecretBox,
         settings: Settings,
         providers: Mapping[str, Provider],
         send: SendFn,
+        change: ChangeFn,
+        wakeup: Wakeup,
     ) -> None:
-        self.store = store
+        self.slots = slots
         self.secrets = secrets
         self.settings = settings
         self.providers = providers
         self._send = send
-        self._wake = asyncio.Event()
+        self._change = change  # the task service's one state-change path
+        self._wakeup = wakeup
         self._background: set[asyncio.Future[None]] = set()
         # Busy refusals per task in this process: the backoff's exponent (the deadline itself
         # counts from the task's creation, in the database).
@@ -54,7 +59,7 @@ class SubmitQueue:
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
     ) -> None:
         """Send the new task now if its provider has a free slot, else hold it."""
-        if await self.store.polling.claim_slot(task_id, provider.name, self.cap(provider)):
+        if await self.slots.claim_slot(task_id, provider.name, self.cap(provider)):
             await self.dispatch(task_id, provider, request, secret, key)
         else:
             log.info("holding %s: %s has no free slot", task_id, provider.name)
@@ -70,8 +75,7 @@ class SubmitQueue:
     ) -> None:
         """Keep the task queued here and try again after `delay` seconds (None: the default)."""
         wait = self.settings.poll_initial if delay is None else delay
-        sealed = self.seal(request, secret, key)
-        await self.store.polling.hold(task_id, sealed, time.time() + wait)
+        await self.slots.hold(task_id, self.seal(request, secret, key), time.time() + wait)
 
     def seal(self, request: TaskRequest, secret: str, key: str | None) -> str:
         """The request, its callback secret and key, encrypted for a later send."""
@@ -84,17 +88,36 @@ class SubmitQueue:
         self._background.add(job)
         job.add_done_callback(self._background.discard)
 
+    def busy_wait(self, task_id: str, retry_after: float | None) -> float:
+        """Seconds before resending a submission the provider refused as busy: doubling from
+        REELHOOK_POLL_INITIAL to REELHOOK_POLL_MAX_INTERVAL, at least its Retry-After."""
+        attempts = self.busy_attempts.get(task_id, 0)
+        self.busy_attempts[task_id] = attempts + 1
+        return busy_backoff(attempts, retry_after, self.settings)
+
     def wake(self) -> None:
         """A slot may have freed: look at held tasks now."""
-        self._wake.set()
+        self._wakeup.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Fail sends cut off by the last stop, then send held tasks in the background until the
+        block ends; background sends still going are cancelled (failed on the next start)."""
+        await self.fail_interrupted()
+        job = asyncio.get_running_loop().create_task(self.run(), name="reelhook-submit-queue")
+        try:
+            yield
+        finally:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+            await self.close()
 
     async def run(self) -> None:
         """Send held tasks as slots free, until cancelled."""
         tick = min(MAX_TICK, self.settings.poll_initial)
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=tick)
-            self._wake.clear()
+            await self._wakeup.wait(tick)
             try:
                 await self.release_held()
             except Exception:
@@ -102,11 +125,11 @@ class SubmitQueue:
 
     async def release_held(self) -> None:
         """Send every held task whose provider has a free slot, oldest first."""
-        for row in await self.store.polling.held(time.time()):
+        for row in await self.slots.held(time.time()):
             provider = self.providers.get(row["provider"])
             if provider is None:
                 continue
-            if not await self.store.polling.claim_slot(
+            if not await self.slots.claim_slot(
                 row["id"], provider.name, self.cap(provider), provider.idempotent_submit
             ):
                 continue
@@ -118,12 +141,12 @@ class SubmitQueue:
         """On start: tasks whose send was cut off by a stop are sent again where the provider
         honours our Idempotency-Key (Wave: no second task); otherwise their outcome is unknown
         and they are failed. Returns how many were failed."""
-        rows = await self.store.polling.interrupted()
+        rows = await self.slots.interrupted()
         failed = 0
         for row in rows:
             provider = self.providers.get(row["provider"])
             resendable = row["sealed"] and provider is not None and provider.idempotent_submit
-            if resendable and await self.store.polling.resend(row["id"]):
+            if resendable and await self.slots.resend(row["id"]):
                 log.info("sending %s to %s again after a stop", row["id"], row["provider"])
                 self.wake()
                 continue
@@ -133,7 +156,7 @@ class SubmitQueue:
                 " is unknown, so the task was failed: submit it again"
             )
             event = EventIn("submit:interrupted", "submit", Observation(FAILED, error=message))
-            await self.store.record_event(row["id"], event)
+            await self._change(row["id"], event)
         return failed
 
     async def close(self) -> None:
@@ -156,10 +179,7 @@ class SubmitQueue:
         try:
             await sending
         except Exception as exc:  # a bug of ours must not leave the task queued, holding its slot
-            log.error(
-                "sending %s to %s failed unexpectedly: %s", task_id, provider.name,
-                type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG),
-            )
+            log.exception("sending %s to %s failed unexpectedly", task_id, provider.name)
             await self._fail_unexpected(task_id, provider, exc)
         finally:
             self.wake()
@@ -168,16 +188,9 @@ class SubmitQueue:
         message = f"{provider.name}: the send failed unexpectedly ({type(exc).__name__})"
         event = EventIn("submit:failed", "submit", Observation(FAILED, error=message))
         try:
-            await self.store.record_event(task_id, event)
+            await self._change(task_id, event)
         except Exception:
             log.exception("recording the failed send of %s failed", task_id)
-
-    def busy_wait(self, task_id: str, retry_after: float | None) -> float:
-        """Seconds before resending a submission the provider refused as busy: doubling from
-        REELHOOK_POLL_INITIAL to REELHOOK_POLL_MAX_INTERVAL, at least its Retry-After."""
-        attempts = self.busy_attempts.get(task_id, 0)
-        self.busy_attempts[task_id] = attempts + 1
-        return busy_backoff(attempts, retry_after, self.settings)
 
     def cap(self, provider: Provider) -> int:
         """The provider's in-flight cap (0: none)."""
@@ -188,8 +201,3 @@ def busy_backoff(attempts: int, retry_after: float | None, settings: Settings) -
     """The wait after `attempts` earlier busy refusals."""
     wait = min(settings.poll_initial * 2.0 ** min(attempts, 30), settings.poll_max_interval)
     return max(wait, retry_after or 0.0)
-
-
-def sealed_payload(request: TaskRequest) -> dict[str, Any]:
-    """The request as sealed for a later send, data: URIs included."""
-    return asdict(request) | {"extra": dict(request.extra)}
