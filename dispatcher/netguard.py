@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,15 +133,27 @@ def public_only(addresses: Iterable[str], host: str) -> list[str]:
 
 
 class GuardedResolver(AbstractResolver):
-    """An aiohttp resolver that drops non-public answers; the connector dials what it returns."""
+    """An aiohttp resolver that drops non-public answers; the connector dials what it returns.
+    (host, port) pairs in `trusted` (the operator's own URLs) resolve as they are, and their
+    answers are added to `dialable` for the socket factory."""
 
-    def __init__(self, inner: AbstractResolver | None = None) -> None:
+    def __init__(
+        self,
+        inner: AbstractResolver | None = None,
+        trusted: frozenset[tuple[str, int]] = frozenset(),
+        dialable: set[tuple[str, int]] | None = None,
+    ) -> None:
         self._inner = inner or aiohttp.ThreadedResolver()
+        self._trusted = trusted
+        self._dialable = dialable if dialable is not None else set()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         answers = await self._inner.resolve(host, port, family)
+        if (host, port) in self._trusted:
+            self._dialable.update((answer["host"], port) for answer in answers)
+            return answers
         allowed = set(public_only((answer["host"] for answer in answers), host))
         return [answer for answer in answers if answer["host"] in allowed]
 
@@ -148,20 +161,32 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-def guarded_socket(addr_info: tuple[Any, ...]) -> socket.socket:
-    """aiohttp's socket factory: refuse to dial a non-public address. This sees every address
-    the connector dials, IP literals too (which never reach the resolver)."""
+def guarded_socket(
+    addr_info: tuple[Any, ...], dialable: Set[tuple[str, int]] = frozenset()
+) -> socket.socket:
+    """aiohttp's socket factory: refuse to dial a non-public address (unless it is one of the
+    operator's, in `dialable`). This sees every address the connector dials, IP literals too,
+    which never reach the resolver."""
     family, kind, proto, _, sockaddr = addr_info
-    if not is_public(str(sockaddr[0])):
-        raise BlockedAddress(f"{sockaddr[0]} is not a public address")
+    address, port = str(sockaddr[0]), int(sockaddr[1])
+    if (address, port) not in dialable and not is_public(address):
+        raise BlockedAddress(f"{address} is not a public address")
     return socket.socket(family=family, type=kind, proto=proto)
 
 
-def guarded_connector(*, allow_private: bool) -> aiohttp.TCPConnector:
-    """A connector for user URLs; with allow_private, an ordinary one."""
+def guarded_connector(
+    *, allow_private: bool, trusted: Iterable[tuple[str, int]] = ()
+) -> aiohttp.TCPConnector:
+    """A connector for user URLs; with allow_private, an ordinary one. (host, port) pairs in
+    `trusted` (the operator's own notice URLs) are dialled as configured."""
     if allow_private:
         return aiohttp.TCPConnector()
-    return aiohttp.TCPConnector(resolver=GuardedResolver(), socket_factory=guarded_socket)
+    names = frozenset(trusted)
+    dialable = {(literal, port) for host, port in names if (literal := ip_literal(host))}
+    return aiohttp.TCPConnector(
+        resolver=GuardedResolver(trusted=names, dialable=dialable),
+        socket_factory=functools.partial(guarded_socket, dialable=dialable),
+    )
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from receiver.queueing import busy_backoff
 from receiver.secrets import new_fernet_key
 from receiver.settings import Settings
+from receiver.submit_queue import busy_backoff
 from tests.conftest import API_TOKEN, skyreels, wait_for_status, wave
 from tests.served import ServedReelhook
 
