@@ -19,11 +19,13 @@ from typing import Any
 
 import httpx
 
+from dispatcher.netguard import BlockedAddress, check_url
 from receiver.destinations import task_destinations
-from receiver.errors import Conflict, NotFound
+from receiver.errors import Conflict, NotFound, Unprocessable
 from receiver.providers.base import CallbackTarget, Provider, Report, TaskRequest
 from receiver.providers.errors import CancelNotSupported, ProviderBusy, ProviderError
 from receiver.providers.http import redact_urls
+from receiver.providers.rules import is_data_uri
 from receiver.request_forms import fingerprint, stored_request
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
@@ -85,6 +87,8 @@ class TaskService:
         request = submission.request
         provider = self.providers[request.provider]
         check_request(provider, request)
+        if provider.fetches_image:
+            check_image_url(request.image, self.settings.allow_private_urls)
         task_id = new_task_id()
         secret = self.secrets.new_callback_secret(task_id)
         new = NewTask(
@@ -257,3 +261,13 @@ async def _retry_until_stored(write: Callable[[], Awaitable[Any]]) -> None:
             return
         except StoreUnavailable:
             wait = min(wait * 2, MAX_RECORD_WAIT)
+
+
+def check_image_url(image: str | None, allow_private: bool) -> None:
+    """An image URL reelhook downloads itself must lead to a public address (data: URIs pass)."""
+    if image is None or is_data_uri(image):
+        return
+    try:
+        check_url(image, allow_private=allow_private)
+    except BlockedAddress as exc:
+        raise Unprocessable(str(exc), field="image") from exc

@@ -104,3 +104,18 @@ async def test_a_destination_stored_while_private_was_allowed_is_refused_once_it
     assert "non-public" in str(deliveries[0]["last_error"])
     assert "internal secret page" not in str(deliveries)
     assert hits == []
+
+
+@pytest.mark.parametrize("host", [FULL_WIDTH, "2130706433", "127.1", "localhost"])
+async def test_submit_refuses_a_onemin_image_on_a_spelled_loopback(
+    start_app: Any, onemin_sim: Any, target: Any, host: str
+) -> None:
+    from tests.conftest import onemin
+
+    server, hits = target
+    client = await start_app(allow_private_urls=False)
+    image = f"http://{host}:{server.port}/shot.png"
+    response = await client.post("/v1/tasks", json=onemin(image=image))
+    assert response.status == 422
+    assert (await response.json())["error"]["field"] == "image"
+    assert onemin_sim.received == [] and hits == []

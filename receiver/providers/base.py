@@ -73,6 +73,7 @@ class Provider(Protocol):
     confirm_terminal: bool  # a terminal callback counts only once Get Task agrees
     pollable: bool  # has a Get Task to poll
     background_submit: bool  # the submit call lasts as long as the generation
+    fetches_image: bool  # reelhook itself downloads an http(s) `image` (a user URL we call)
     idempotent_submit: bool  # a resend under the same Idempotency-Key makes no second task
 
     def defaults(self, model: str) -> Mapping[str, Any]:
@@ -120,6 +121,7 @@ class Adapter:
     confirm_terminal = False
     pollable = True
     background_submit = False
+    fetches_image = False
     idempotent_submit = False
 
     def __init__(self, config: ProviderConfig) -> None:

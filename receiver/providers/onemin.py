@@ -41,6 +41,7 @@ class OneMin(Adapter):
     models = frozenset({MODEL})
     pollable = False
     background_submit = True
+    fetches_image = True
 
     def defaults(self, model: str) -> Mapping[str, Any]:
         """SkyReels' defaults, as PiAPI's (16:9, guidance 3.5)."""
