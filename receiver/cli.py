@@ -58,9 +58,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = from_environ(os.environ)
     configure_logging()
-    startup.announce(settings, bool(os.environ.get("REELHOOK_PUBLIC_URL")))
     lock = startup.claim_database(settings)  # before anything reads or recovers its work
     sock = startup.listen(settings)  # before start-up recovery, which runs in the app
+    startup.announce(settings, bool(os.environ.get("REELHOOK_PUBLIC_URL")))
     edge.serve(create_app(settings), sock, access_log=None, shutdown_timeout=10.0)
     lock.close()
     return 0

@@ -27,7 +27,8 @@ def claim_database(settings: Settings) -> IO[str]:
         raise StartupError(f"REELHOOK_DATABASE: {exc}") from None
     except OSError as exc:
         raise StartupError(
-            f"REELHOOK_DATABASE: cannot create the lock file {lock_path(path)}: {exc.strerror}"
+            f"cannot open the database {path}: cannot create its lock file {lock_path(path)}:"
+            f" {exc.strerror}"
         ) from None
     try:
         migrate(path)
@@ -36,7 +37,7 @@ def claim_database(settings: Settings) -> IO[str]:
         raise StartupError(f"REELHOOK_DATABASE: {exc}") from None
     except (sqlite3.Error, OSError) as exc:
         lock.close()
-        raise StartupError(f"REELHOOK_DATABASE: cannot use {path}: {exc}") from None
+        raise StartupError(f"cannot open the database {path}: {exc}") from None
     return lock
 
 

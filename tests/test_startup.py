@@ -38,9 +38,8 @@ async def serve_fails(env: Mapping[str, str]) -> tuple[int, str]:
 
 def _one_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("reelhook: ")]
-    assert len(errors) == 1 and "Traceback" not in stderr, stderr
-    return errors[0]
+    assert len(lines) == 1 and lines[0].startswith("reelhook: "), stderr
+    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -101,7 +100,7 @@ async def test_an_unusable_database_path_is_one_line_naming_it(tmp_path: Path, k
         path = Path("/proc/reelhook-cannot-write-here.db")
     code, stderr = await serve_fails({"REELHOOK_DATABASE": str(path)})
     line = _one_line(stderr)
-    assert code == 2 and str(path) in line and "REELHOOK_DATABASE" in line
+    assert code == 2 and line.startswith(f"reelhook: cannot open the database {path}: ")
 
 
 async def test_a_port_in_use_is_one_line_naming_it(tmp_path: Path) -> None:
