@@ -4,11 +4,13 @@ port, no start-up recovery before both are secured, settings that would lose cal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sqlite3
+import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,18 +91,42 @@ def _dump(path: str) -> list[str]:
         return list(conn.iterdump())
 
 
-@pytest.mark.parametrize("kind", ["directory", "corrupt", "unwritable"])
+@pytest.mark.parametrize("kind", ["directory", "corrupt", "unwritable", "read-only"])
 async def test_an_unusable_database_path_is_one_line_naming_it(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "db"
+    if kind == "read-only":
+        with read_only_filesystem(tmp_path / "ro") as mount:
+            migrate(str(mount / "db"))
+            await _refused(mount / "db", readonly=mount)
+        return
     if kind == "directory":
         path.mkdir()
     elif kind == "corrupt":
         path.write_bytes(b"this is not an SQLite database file at all" * 100)
     else:
         path = Path("/proc/reelhook-cannot-write-here.db")
+    await _refused(path)
+
+
+async def _refused(path: Path, readonly: Path | None = None) -> None:
+    if readonly is not None:
+        subprocess.run(["mount", "-o", "remount,ro", str(readonly)], check=True)
     code, stderr = await serve_fails({"REELHOOK_DATABASE": str(path)})
     line = _one_line(stderr)
     assert code == 2 and line.startswith(f"reelhook: cannot open the database {path}: ")
+
+
+@contextlib.contextmanager
+def read_only_filesystem(mount: Path) -> Iterator[Path]:
+    """A small tmpfs (mounting needs root, which this project's test machines have)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 async def test_a_port_in_use_is_one_line_naming_it(tmp_path: Path) -> None:
