@@ -15,10 +15,14 @@ from receiver import (
     deliveries_api,
     dispatching,
     inbound,
+    inbound_api,
     keys,
+    metrics_api,
     openapi,
 )
+from receiver.dashboard.routes import setup_dashboard
 from receiver.known_tasks import KnownTasks
+from receiver.metrics import observed_callback
 from receiver.middleware import auth_middleware, errors_middleware
 from receiver.poller import Poller
 from receiver.providers import PROVIDER_NAMES, build_providers
@@ -45,7 +49,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(dispatching.worker_ctx)
     app.cleanup_ctx.append(_loops_ctx)
+    app.cleanup_ctx.append(metrics_api.metrics_ctx)
     _add_routes(app)
+    setup_dashboard(app)
     return app
 
 
@@ -61,9 +67,14 @@ def _add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/tasks/{task_id}/deliveries", deliveries_api.task_deliveries)
     app.router.add_get("/v1/deliveries", deliveries_api.list_deliveries)
     app.router.add_post("/v1/deliveries/{delivery_id}/redeliver", deliveries_api.redeliver)
+    app.router.add_get("/v1/inbound", inbound_api.list_inbound)
+    app.router.add_get("/metrics", metrics_api.metrics_endpoint)
     app.router.add_post("/callbacks/standard/{source}", inbound.standard_callback)
-    app.router.add_post("/callbacks/{provider}/{task_id}", callbacks.provider_callback)
-    app.router.add_post("/callbacks/{provider}/{task_id}/{token}", callbacks.provider_callback)
+    callback = observed_callback(
+        callbacks.provider_callback, callbacks.DUPLICATE_ANSWER, PROVIDER_NAMES
+    )
+    app.router.add_post("/callbacks/{provider}/{task_id}", callback)
+    app.router.add_post("/callbacks/{provider}/{task_id}/{token}", callback)
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

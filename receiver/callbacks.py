@@ -20,6 +20,7 @@ from store import TaskNotFound
 
 # The two answers, encoded once (keyed by "was it recorded").
 _ANSWERS = {new: json.dumps({"ok": True, "duplicate": not new}) for new in (True, False)}
+DUPLICATE_ANSWER = _ANSWERS[False]
 
 
 async def provider_callback(request: web.Request) -> web.Response:

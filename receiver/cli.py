@@ -1,5 +1,7 @@
-"""The reelhook command: serve, demo, submit, tasks, show, keygen (also python -m receiver).
+"""reelhook: submit AI video tasks to hosted providers, verify their callbacks, keep every event,
+and send notices (also python -m receiver).
 
+Every command's --help says what it does and which settings (environment variables) it reads.
 This is the only module that reads os.environ.
 """
 
@@ -7,18 +9,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 
-from receiver import client_commands, delivery_commands
+from receiver import client_commands, delivery_commands, report_commands
+from receiver.cli_support import ClientError, add_command
 from receiver.errors import SettingsError, StartupError
 from receiver.logs import configure_logging
 from receiver.secrets import new_fernet_key
-from receiver.settings import from_environ
+from receiver.settings import Settings, from_environ, log_format
 from store import StoreUnavailable
 
 Command = Callable[[argparse.Namespace], int]
+SERVE_SETTINGS = (
+    "PORT", "REELHOOK_HOST", "REELHOOK_PUBLIC_URL", "REELHOOK_API_TOKEN", "REELHOOK_SECRET_KEY",
+    "REELHOOK_DATABASE", "{PIAPI,WAVE,APIMART,ONEMIN}_API_KEY and _BASE_URL",
+    "REELHOOK_METRICS_TOKEN", "REELHOOK_LOG_FORMAT", "and every other setting in the README",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,22 +40,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, StartupError, StoreUnavailable) as exc:
         print(f"reelhook: {exc}", file=sys.stderr)
         return 2
-    except client_commands.ClientError as exc:
+    except ClientError as exc:
         print(f"reelhook: {exc}", file=sys.stderr)
         return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="reelhook", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="reelhook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run the web process (REELHOOK_HOST:PORT)")
-    serve.set_defaults(run=run_serve)
-    demo = commands.add_parser("demo", help="run an offline demo against local simulators")
-    demo.set_defaults(run=run_demo)
-    keygen = commands.add_parser("keygen", help="print a new REELHOOK_SECRET_KEY")
-    keygen.set_defaults(run=run_keygen)
+    add_command(commands, "serve", "run the web process: client API, callbacks, dashboard,"
+                " /metrics and the notice worker", SERVE_SETTINGS, run_serve,
+                "Prints the address it listens on and the callback base URL it gives providers.")
+    add_command(commands, "demo", "run an offline demo against local simulators", (), run_demo,
+                "Simulators of all four providers, reelhook and a temporary database, all on"
+                " loopback; prints what happened.")
+    sandbox = add_command(commands, "sandbox", "run the four provider simulators for trying"
+                          " `reelhook serve`", (), run_sandbox,
+                          "Prints the PIAPI/WAVE/APIMART/ONEMIN _BASE_URL and _API_KEY settings"
+                          " that point serve at them; runs until Ctrl-C.")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    add_command(commands, "keygen", "print a new REELHOOK_SECRET_KEY", (), run_keygen)
     client_commands.add_commands(commands, os.environ)
+    report_commands.add_commands(commands, os.environ)
     delivery_commands.add_commands(commands, os.environ)
     return parser
 
@@ -57,13 +75,23 @@ def run_serve(args: argparse.Namespace) -> int:
     from receiver.app import create_app
 
     settings = from_environ(os.environ)
-    configure_logging()
+    configure_logging(settings.log_format)
     lock = startup.claim_database(settings)  # before anything reads or recovers its work
     sock = startup.listen(settings)  # before start-up recovery, which runs in the app
-    startup.announce(settings, bool(os.environ.get("REELHOOK_PUBLIC_URL")))
+    announce(settings)
+    startup.warn_if_public_url_unset(settings, bool(os.environ.get("REELHOOK_PUBLIC_URL")))
     edge.serve(create_app(settings), sock, access_log=None, shutdown_timeout=10.0)
     lock.close()
     return 0
+
+
+def announce(settings: Settings) -> None:
+    """What serve tells its operator once it listens."""
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    print(f"reelhook listening on http://{settings.host}:{settings.port}"
+          f" (open http://{shown_host}:{settings.port}/dashboard)", flush=True)
+    print(f"callback base URL given to providers: {settings.public_url}/callbacks/"
+          " (REELHOOK_PUBLIC_URL)", flush=True)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -71,6 +99,16 @@ def run_demo(args: argparse.Namespace) -> int:
     from receiver.demo import run
 
     return asyncio.run(run())
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    """The provider simulators until interrupted."""
+    from receiver.sandbox_command import run
+
+    configure_logging(log_format(os.environ))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args.host))
+    return 0
 
 
 def run_keygen(args: argparse.Namespace) -> int:

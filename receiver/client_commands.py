@@ -1,40 +1,31 @@
-"""Commands that talk to a running reelhook through its client API: submit, tasks, show.
-
-They find the server at REELHOOK_URL (default http://127.0.0.1:$PORT) and authenticate with the
-first token in REELHOOK_API_TOKEN.
-"""
+"""Commands that talk to a running reelhook through its client API: submit (optionally
+following the task to its end), tasks, show and cancel."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
-import httpx
-
+from receiver.cli_support import CLIENT_SETTINGS, ApiClient, add_command, money, table
 from receiver.providers import PROVIDER_NAMES
+from store.states import STATES, is_terminal
 
-UNIFIED_OPTIONS = (
-    "prompt",
-    "negative_prompt",
-    "image",
-    "end_image",
-    "aspect_ratio",
-    "resolution",
-)
-
-
-class ClientError(Exception):
-    """The server could not be reached or refused the request; the message says which."""
+UNIFIED_OPTIONS = ("prompt", "negative_prompt", "image", "end_image", "aspect_ratio", "resolution")
+BAR = 24
 
 
 def add_commands(commands: Any, env: Mapping[str, str]) -> None:
-    """Register submit, tasks and show, bound to the server named by the environment."""
-    url = env.get("REELHOOK_URL") or f"http://127.0.0.1:{env.get('PORT') or 8080}"
-    token = (env.get("REELHOOK_API_TOKEN") or "").split(",")[0].strip()
-    submit = commands.add_parser("submit", help="submit a task to a running server")
-    submit.add_argument("--provider", required=True, choices=PROVIDER_NAMES)
+    """Register submit, tasks, show and cancel."""
+    api = ApiClient(env)
+    submit = add_command(commands, "submit", "submit a task to a running server",
+                         CLIENT_SETTINGS, lambda args: _submit(args, api),
+                         "Prints the task as JSON; with --wait, follows it with a progress bar"
+                         " until it ends and prints its video URL.")
+    submit.add_argument("--provider", required=True, choices=sorted(PROVIDER_NAMES))
     submit.add_argument("--model", required=True)
     for name in UNIFIED_OPTIONS:
         submit.add_argument(f"--{name.replace('_', '-')}", dest=name)
@@ -43,97 +34,95 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
     for name in ("extra", "notify", "metadata"):
         submit.add_argument(f"--{name}", type=json.loads, help=f"{name} as JSON")
     submit.add_argument("--idempotency-key", dest="idempotency_key")
-    submit.set_defaults(run=lambda args: _submit(args, url, token))
-    tasks = commands.add_parser("tasks", help="list tasks, newest first")
-    tasks.add_argument("--status")
-    tasks.add_argument("--provider")
+    submit.add_argument("--wait", action="store_true", help="follow the task until it ends")
+    submit.add_argument("--interval", type=float, default=0.5, help="seconds between looks")
+    tasks = add_command(commands, "tasks", "list tasks, newest first", CLIENT_SETTINGS,
+                        lambda args: _tasks(args, api))
+    tasks.add_argument("--status", choices=STATES)
+    tasks.add_argument("--provider", choices=sorted(PROVIDER_NAMES))
     tasks.add_argument("--limit", type=int, default=20)
-    tasks.set_defaults(run=lambda args: _tasks(args, url, token))
-    show = commands.add_parser("show", help="show one task with its events")
+    show = add_command(commands, "show", "show one task with its events", CLIENT_SETTINGS,
+                       lambda args: _show(args, api))
     show.add_argument("task_id", metavar="ID")
-    show.set_defaults(run=lambda args: _show(args, url, token))
+    cancel = add_command(commands, "cancel", "cancel a task, at the provider where it allows",
+                         CLIENT_SETTINGS, lambda args: _cancel(args, api))
+    cancel.add_argument("task_id", metavar="ID")
 
 
-def request(method: str, url: str, token: str, **kwargs: Any) -> Any:
-    """Call the client API; ClientError with the server's message on failure."""
-    headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
-    try:
-        response = httpx.request(method, url, headers=headers, timeout=30.0, **kwargs)
-    except httpx.HTTPError as exc:
-        raise ClientError(
-            f"cannot reach {url}: {type(exc).__name__}; is reelhook serve running?"
-        ) from exc
-    body = (
-        response.json()
-        if response.headers.get("content-type", "").startswith("application/json")
-        else {}
-    )
-    if response.status_code >= 400:
-        message = body.get("error", {}).get("message", response.text[:200])
-        raise ClientError(f"{response.status_code}: {message}")
-    return body
-
-
-def _submit(args: argparse.Namespace, url: str, token: str) -> int:
-    fields = (
-        "provider",
-        "model",
-        *UNIFIED_OPTIONS,
-        "duration",
-        "guidance_scale",
-        "extra",
-        "notify",
-        "metadata",
-    )
+def _submit(args: argparse.Namespace, api: ApiClient) -> int:
+    fields = ("provider", "model", *UNIFIED_OPTIONS, "duration", "guidance_scale", "extra",
+              "notify", "metadata")
     body = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
     headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {}
-    task = request("POST", f"{url}/v1/tasks", token, json=body, headers=headers)
-    print(json.dumps(task, indent=2))
+    task = api.call("POST", "/v1/tasks", json=body, headers=headers)
+    if not args.wait:
+        print(json.dumps(task, indent=2))
+        return 0
+    print(f"submitted {task['id']} to {task['provider']}", file=sys.stderr)
+    task = follow(api, task, args.interval, sys.stderr)
+    if task["status"] == "succeeded":
+        print(task["video_url"] or "(succeeded without a video URL)")
+        return 0
+    print(f"{task['id']} {task['status']}: {task.get('error') or 'no reason given'}",
+          file=sys.stderr)
+    return 1
+
+
+def follow(api: ApiClient, task: dict[str, Any], interval: float, out: TextIO) -> dict[str, Any]:
+    """Look at the task every `interval` seconds until it ends, drawing its progress on `out`
+    (redrawn in place on a terminal, a line per change otherwise)."""
+    live = out.isatty()
+    shown = None
+    while True:
+        line = progress_line(task)
+        if live:
+            out.write("\r" + line)
+        elif line != shown:
+            out.write(line + "\n")
+        out.flush()
+        shown = line
+        if is_terminal(task["status"]):
+            if live:
+                out.write("\n")
+            return task
+        time.sleep(interval)
+        task = api.call("GET", f"/v1/tasks/{task['id']}")
+
+
+def progress_line(task: dict[str, Any]) -> str:
+    """[#########---------------]  40%  running"""
+    progress = max(0, min(100, int(task.get("progress") or 0)))
+    filled = round(BAR * progress / 100)
+    return f"[{'#' * filled}{'-' * (BAR - filled)}] {progress:3d}%  {task['status']}"
+
+
+def _tasks(args: argparse.Namespace, api: ApiClient) -> int:
+    params = {k: v for k, v in (("status", args.status), ("provider", args.provider),
+                                ("limit", args.limit)) if v is not None}
+    print(task_table(api.call("GET", "/v1/tasks", params=params)["tasks"]))
     return 0
 
 
-def _tasks(args: argparse.Namespace, url: str, token: str) -> int:
-    params = {
-        k: v
-        for k, v in (("status", args.status), ("provider", args.provider), ("limit", args.limit))
-        if v is not None
-    }
-    answer = request("GET", f"{url}/v1/tasks", token, params=params)
-    print(task_table(answer["tasks"]))
+def _show(args: argparse.Namespace, api: ApiClient) -> int:
+    task = api.call("GET", f"/v1/tasks/{args.task_id}")
+    events = api.call("GET", f"/v1/tasks/{args.task_id}/events")["events"]
+    print(json.dumps(task, indent=2))
+    print(table(("RECEIVED", "SOURCE", "PROVIDER STATUS", "STATE", "PROGRESS"),
+                [(e["received_at"], e["source"], e["provider_status"], e["status"],
+                  e["progress"]) for e in events]))
     return 0
 
 
-def _show(args: argparse.Namespace, url: str, token: str) -> int:
-    task = request("GET", f"{url}/v1/tasks/{args.task_id}", token)
-    events = request("GET", f"{url}/v1/tasks/{args.task_id}/events", token)["events"]
-    print(json.dumps(task, indent=2))
-    for event in events:
-        print(
-            f"  {event['received_at']}  {event['source']:<8} "
-            f"{event['provider_status'] or '-':<12} -> {event['status'] or '-'}"
-        )
+def _cancel(args: argparse.Namespace, api: ApiClient) -> int:
+    task = api.call("POST", f"/v1/tasks/{args.task_id}/cancel")
+    print(f"{task['id']} is {task['status']}")
     return 0
 
 
 def task_table(tasks: list[dict[str, Any]]) -> str:
-    """Tasks as a plain text table."""
-    rows = [("ID", "PROVIDER", "MODEL", "STATUS", "COST", "VIDEO")]
-    for task in tasks:
-        cost = f"${task['cost_usd']:.2f}" if task.get("cost_usd") is not None else "-"
-        rows.append(
-            (
-                task["id"],
-                task["provider"],
-                task["model"],
-                task["status"],
-                cost,
-                task.get("video_url") or task.get("error") or "-",
-            )
-        )
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False))
-        + "  "
-        + str(row[-1])
-        for row in rows
+    """Tasks as a plain-text table."""
+    return table(
+        ("ID", "PROVIDER", "MODEL", "STATUS", "PROGRESS", "COST", "VIDEO"),
+        [(t["id"], t["provider"], t["model"], t["status"], f"{t.get('progress') or 0}%",
+          money(t.get("cost_usd")), t.get("video_url") or t.get("error")) for t in tasks],
     )

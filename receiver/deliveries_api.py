@@ -46,15 +46,20 @@ async def list_deliveries(request: web.Request) -> web.Response:
 async def redeliver(request: web.Request) -> web.Response:
     """POST /v1/deliveries/{id}/redeliver: send a delivered or dead notice again; 202."""
     raw = request.match_info["delivery_id"]
-    delivery_id = whole_number(raw, "id", None, 2**62)
+    row = await redeliver_one(request.app, whole_number(raw, "id", None, 2**62))
+    return web.json_response(delivery_view(row), status=202)
+
+
+async def redeliver_one(app: web.Application, delivery_id: int) -> dict[str, Any]:
+    """Make a delivered or dead notice due again and wake the worker; NotFound or Conflict."""
     try:
-        row = await request.app[keys.STORE].outbox.redeliver(delivery_id, time.time())
+        row = await app[keys.STORE].outbox.redeliver(delivery_id, time.time())
     except DeliveryNotFound as exc:
         raise NotFound(str(exc), field="id") from exc
     except DeliveryBusy as exc:
         raise Conflict(str(exc)) from exc
-    request.app[keys.WAKEUPS].notices.set()
-    return web.json_response(delivery_view(row), status=202)
+    app[keys.WAKEUPS].notices.set()
+    return row
 
 
 def delivery_view(row: dict[str, Any]) -> dict[str, Any]:

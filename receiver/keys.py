@@ -7,6 +7,7 @@ import asyncio
 import httpx
 from aiohttp import web
 
+from receiver.dashboard.hub import EventHub
 from receiver.known_tasks import KnownTasks
 from receiver.providers.base import Provider
 from receiver.secrets import SecretBox
@@ -24,3 +25,4 @@ TASKS = web.AppKey("tasks", TaskService)
 CALLBACK_SLOTS = web.AppKey("callback_slots", asyncio.Semaphore)
 KNOWN_TASKS = web.AppKey("known_tasks", KnownTasks)
 WAKEUPS = web.AppKey("wakeups", Wakeups)
+HUB = web.AppKey("hub", EventHub)

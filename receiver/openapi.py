@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from receiver.inbound_api import INBOUND_MESSAGE, OPENAPI_PATHS
 from receiver.paging import MAX_PAGE
 from receiver.providers import PROVIDER_NAMES
 from store.outbox import DELIVERY_STATUSES
@@ -276,7 +277,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "reelhook client API", "version": "1"},
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": {**PATHS, **OPENAPI_PATHS},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
@@ -285,6 +286,7 @@ def document() -> dict[str, Any]:
                 "Error": ERROR,
                 "NewTask": NEW_TASK,
                 "Delivery": DELIVERY,
+                "InboundMessage": INBOUND_MESSAGE,
             },
         },
     }

@@ -62,17 +62,20 @@ class Settings:
     callback_grace: float = 120.0
     max_in_flight: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_IN_FLIGHT))
     onemin_timeout: float = 900.0
+    metrics_tokens: tuple[str, ...] = ()
+    log_format: str = "text"
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one provider (defaults when none were given)."""
         return self.providers.get(name) or ProviderSettings(None, DEFAULT_BASE_URLS[name])
 
 
-def from_environ(env: Mapping[str, str]) -> Settings:
-    """Read and check every setting; SettingsError names the first bad one."""
+def from_environ(env: Mapping[str, str], *, need_api_token: bool = True) -> Settings:
+    """Read and check every setting; SettingsError names the first bad one. Processes that
+    serve no client API (`reelhook worker`) pass need_api_token=False."""
     port = _int(env, "PORT", 8080, 1, 65535)
     return Settings(
-        api_tokens=_tokens(env),
+        api_tokens=_tokens(env) if need_api_token or env.get("REELHOOK_API_TOKEN") else (),
         secret_key=_secret_key(env),
         database=env.get("REELHOOK_DATABASE", "./reelhook.db"),
         host=env.get("REELHOOK_HOST", "0.0.0.0"),
@@ -105,7 +108,24 @@ def from_environ(env: Mapping[str, str]) -> Settings:
             for name, default in DEFAULT_MAX_IN_FLIGHT.items()
         },
         onemin_timeout=_seconds(env, "REELHOOK_ONEMIN_TIMEOUT", 900.0, 1.0, 86400.0),
+        metrics_tokens=_metrics_tokens(env),
+        log_format=log_format(env),
     )
+
+
+def _metrics_tokens(env: Mapping[str, str]) -> tuple[str, ...]:
+    tokens = _list(env.get("REELHOOK_METRICS_TOKEN", ""))
+    if any(len(token) < 16 for token in tokens):
+        raise SettingsError("REELHOOK_METRICS_TOKEN: each token must be at least 16 characters")
+    return tokens
+
+
+def log_format(env: Mapping[str, str]) -> str:
+    """REELHOOK_LOG_FORMAT: text (default) or json (one JSON object per line)."""
+    value = (env.get("REELHOOK_LOG_FORMAT") or "text").strip().lower()
+    if value not in ("text", "json"):
+        raise SettingsError(f"REELHOOK_LOG_FORMAT must be text or json; got {value!r}")
+    return value
 
 
 def _tokens(env: Mapping[str, str]) -> tuple[str, ...]:

@@ -63,11 +63,9 @@ def listen(settings: Settings) -> socket.socket:
     return sock
 
 
-def announce(settings: Settings, public_url_given: bool) -> None:
-    """Say where callbacks will go, loudly when REELHOOK_PUBLIC_URL was left unset."""
-    if public_url_given:
-        log.info("providers will call back to %s/callbacks/...", settings.public_url)
-    else:
+def warn_if_public_url_unset(settings: Settings, public_url_given: bool) -> None:
+    """Say loudly where callbacks will go when REELHOOK_PUBLIC_URL was left unset."""
+    if not public_url_given:
         log.warning(
             "REELHOOK_PUBLIC_URL is unset: providers will be given %s/callbacks/..., which only"
             " this machine can reach; set it to the public address", settings.public_url,

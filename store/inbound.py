@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from store.models import utc_now_iso
+from store.queries import page_filter
 from store.reader import Reader
 from store.writer import Writer
 
@@ -31,6 +32,19 @@ def select_inbound(conn: sqlite3.Connection, source: str) -> list[dict[str, Any]
     return [dict(row) for row in rows]
 
 
+def select_recent(
+    conn: sqlite3.Connection, source: str | None, limit: int, before_id: int | None
+) -> list[dict[str, Any]]:
+    """Messages newest first, of one source or all, below a cursor id."""
+    where, params = page_filter([("source", source)], "id", before_id)
+    rows = conn.execute(
+        "SELECT id, source, webhook_id, received_at, payload FROM inbound_messages"
+        f" {where} ORDER BY id DESC LIMIT ?",
+        (*params, limit),
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
 class Inbound:
     """The store's view of inbound Standard Webhooks messages."""
 
@@ -49,3 +63,11 @@ class Inbound:
     async def messages(self, source: str) -> list[dict[str, Any]]:
         """Every recorded message of a source, oldest first."""
         return await self._reader.run(functools.partial(select_inbound, source=source))
+
+    async def recent(
+        self, *, source: str | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Messages newest first, optionally of one source, below a cursor id."""
+        return await self._reader.run(
+            functools.partial(select_recent, source=source, limit=limit, before_id=before_id)
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from store import costs, queries
@@ -15,6 +16,7 @@ from store.poll_schedule import PollSchedule
 from store.reader import Reader
 from store.schema import migrate
 from store.states import DEFAULT_NOTIFY_ON
+from store.stats import Stats
 from store.submit_queue import SubmitSlots
 from store.writer import Writer
 
@@ -37,6 +39,10 @@ class Store:
         self.polls = PollSchedule(self.writer, self.reader)
         self.submits = SubmitSlots(self.writer, self.reader)
         self.inbound = Inbound(self.writer, self.reader)
+        self.stats = Stats(self.reader)
+        # Told of every task that was created or changed, after the commit (the dashboard's live
+        # view); with several processes a database change feed would call the same hook.
+        self.on_task_change: Callable[[dict[str, Any]], None] = _ignore
 
     @classmethod
     async def open(
@@ -67,17 +73,23 @@ class Store:
 
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""
-        return await self.writer.run(functools.partial(queries.insert_task, new=new))
+        task, created = await self.writer.run(functools.partial(queries.insert_task, new=new))
+        if created:
+            self.on_task_change(task)
+        return task, created
 
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit.
 
         Only the task service calls this (every state change goes through it)."""
-        return await self.writer.run(
+        outcome = await self.writer.run(
             functools.partial(
                 queries.insert_event, task_id=task_id, event=event, notify_on=self.notify_on
             )
         )
+        if outcome.changed:
+            self.on_task_change(outcome.task)
+        return outcome
 
     async def get_task(self, task_id: str) -> dict[str, Any]:
         """One task; TaskNotFound if there is none."""
@@ -106,3 +118,7 @@ class Store:
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
         """Cost per provider, optionally of tasks in one status."""
         return await self.reader.run(functools.partial(costs.cost_totals, status=status))
+
+
+def _ignore(task: dict[str, Any]) -> None:
+    return None

@@ -61,6 +61,8 @@ class Writer:
         self._synchronous = synchronous
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="reelhook-writer", daemon=True)
+        # Called (in this thread) with the size of every batch it commits: /metrics.
+        self.on_commit: Callable[[int], None] = _ignore_size
         self._lock = threading.Lock()  # orders a hand-over against the thread's death
         self._opened = threading.Event()
         self._failure: str | None = None
@@ -159,6 +161,7 @@ class Writer:
         return batch, False
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        self.on_commit(len(batch))
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
@@ -181,6 +184,10 @@ class Writer:
 def _is_full(exc: sqlite3.Error) -> bool:
     """SQLITE_FULL: the disk (or the file's size limit) has no room for the commit."""
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "is full" in str(exc)
+
+
+def _ignore_size(size: int) -> None:
+    return None
 
 
 def _yield_to_event_loop() -> None:

@@ -236,3 +236,16 @@ async def wait_delivered(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"deliveries of {task_id} still open: {body}")
         await asyncio.sleep(0.02)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """Say where the browser tests left their screenshots."""
+    from tests.browser import artefacts_dir
+
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    folder = artefacts_dir(factory.getbasetemp())
+    shots = sorted(path.name for path in folder.glob("*.png"))
+    if shots:
+        terminalreporter.write_line(f"browser screenshots ({len(shots)}) in {folder}")

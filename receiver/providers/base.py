@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from receiver.metrics import provider_call
 from receiver.providers.errors import CancelNotSupported, MalformedCallback
 from receiver.providers.http import call_json
 
@@ -142,14 +143,15 @@ class Adapter:
         **kwargs: Any,
     ) -> Any:
         """One authenticated call to `path` on the provider's base URL; the decoded JSON answer."""
-        return await call_json(
-            client,
-            method,
-            f"{self.config.base_url}{path}",
-            timeout=timeout or self.config.timeout,
-            headers={**self.auth_headers(), **(headers or {})},
-            **kwargs,
-        )
+        with provider_call(self.name, method):
+            return await call_json(
+                client,
+                method,
+                f"{self.config.base_url}{path}",
+                timeout=timeout or self.config.timeout,
+                headers={**self.auth_headers(), **(headers or {})},
+                **kwargs,
+            )
 
     def defaults(self, model: str) -> Mapping[str, Any]:
         """None known unless the adapter says so."""

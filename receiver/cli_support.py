@@ -1,0 +1,95 @@
+"""What every client command shares: one way to reach the server, one table printer, and one
+way to declare a command with its description and the settings it reads."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+CLIENT_SETTINGS = ("REELHOOK_URL", "REELHOOK_API_TOKEN")
+Run = Callable[[argparse.Namespace], int]
+
+
+class ClientError(Exception):
+    """The request could not be made or was refused; the message says which and why."""
+
+
+class ApiClient:
+    """The client API of a running server: REELHOOK_URL (default http://127.0.0.1:$PORT) and
+    the first token in REELHOOK_API_TOKEN."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.url = (env.get("REELHOOK_URL") or f"http://127.0.0.1:{env.get('PORT') or 8080}")
+        self.url = self.url.rstrip("/")
+        self.token = (env.get("REELHOOK_API_TOKEN") or "").split(",")[0].strip()
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request; the decoded JSON answer, or ClientError that says what went wrong."""
+        if not self.token:
+            raise ClientError(
+                "REELHOOK_API_TOKEN is not set: set it to one of the server's API tokens"
+            )
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        try:
+            response = httpx.request(
+                method, f"{self.url}{path}", headers=headers, timeout=30.0, **kwargs
+            )
+        except httpx.HTTPError as exc:
+            raise ClientError(
+                f"cannot reach reelhook at {self.url} ({type(exc).__name__}); is `reelhook serve`"
+                " running there? (REELHOOK_URL)"
+            ) from exc
+        return _answer(response, self.url)
+
+
+def _answer(response: httpx.Response, url: str) -> Any:
+    is_json = response.headers.get("content-type", "").startswith("application/json")
+    body = response.json() if is_json else {}
+    if response.status_code == 401:
+        raise ClientError(
+            f"the server at {url} refused REELHOOK_API_TOKEN (401): it is not one of the"
+            " server's tokens"
+        )
+    if response.status_code >= 400:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        message = error.get("message") or response.text[:200]
+        raise ClientError(f"{response.status_code}: {message}")
+    return body
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Rows as aligned plain-text columns under their headers; the last column is not padded,
+    so long URLs and errors stay whole."""
+    cells = [[str(cell) for cell in headers]] + [
+        ["-" if cell is None or cell == "" else str(cell) for cell in row] for row in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers) - 1)]
+    return "\n".join(
+        "  ".join(
+            [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[-1]]
+        ).rstrip()
+        for row in cells
+    )
+
+
+def add_command(
+    commands: Any, name: str, summary: str, settings: Sequence[str], run: Run,
+    details: str = "",
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help says what it does and which settings it reads."""
+    reads = ", ".join(settings) if settings else "none"
+    description = f"{summary}.\n\n{details + chr(10) + chr(10) if details else ''}Settings: {reads}"
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def money(value: Any) -> str:
+    """$1.23, or - when unknown."""
+    return "-" if value is None else f"${float(value):.2f}"

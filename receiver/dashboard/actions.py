@@ -1,0 +1,126 @@
+"""The dashboard's forms: sign in and out, cancel a task, redeliver notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from receiver import keys
+from receiver.dashboard.guard import action, render
+from receiver.dashboard.pages import CHANNELS, render_task
+from receiver.dashboard.session import (
+    Session,
+    csrf_ok,
+    end_session,
+    login_csrf,
+    read_session,
+    remember_login,
+    start_session,
+)
+from receiver.deliveries_api import redeliver_one
+from receiver.errors import Conflict, Unprocessable
+from receiver.secrets import tokens_match
+
+REDELIVERABLE = ("dead", "delivered")
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    """GET /dashboard/login."""
+    next_path = _next(request.query.get("next"))
+    if read_session(request) is not None:
+        raise web.HTTPSeeOther(next_path)
+    csrf, fresh = login_csrf(request)
+    response = _login_page(request, next_path, csrf)
+    if fresh is not None:
+        remember_login(request, response, fresh)
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """POST /dashboard/login: an API token opens a session."""
+    form = await request.post()
+    next_path = _next(form.get("next"))
+    csrf, fresh = login_csrf(request)
+    if fresh is not None or not csrf_ok(csrf, form.get("csrf")):
+        response = _login_page(request, next_path, csrf, status=403,
+                               problem="The sign-in form expired; try again.")
+        if fresh is not None:
+            remember_login(request, response, fresh)
+        return response
+    token = form.get("token")
+    accepted = request.app[keys.SETTINGS].api_tokens
+    if not isinstance(token, str) or not tokens_match(token.strip(), accepted):
+        return _login_page(request, next_path, csrf, status=401,
+                           problem="That is not one of this server's API tokens.")
+    response = web.HTTPSeeOther(next_path)
+    start_session(request, response, token.strip())
+    raise response
+
+
+@action
+async def logout(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
+    """POST /dashboard/logout."""
+    response = web.HTTPSeeOther("/dashboard/login")
+    end_session(response)
+    raise response
+
+
+@action
+async def cancel(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
+    """POST /dashboard/tasks/{id}/cancel through the task service, as the API does."""
+    task_id = request.match_info["task_id"]
+    try:
+        await request.app[keys.TASKS].cancel(task_id)
+    except Conflict as exc:
+        return await render_task(request, session, status=409, problem=exc.message)
+    raise web.HTTPSeeOther(f"/dashboard/tasks/{task_id}")
+
+
+@action
+async def redeliver(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
+    """POST /dashboard/deliveries/{id}/redeliver; back to where the button was."""
+    raw = request.match_info["delivery_id"]
+    if not (raw.isascii() and raw.isdigit()):
+        raise Unprocessable("delivery id must be a whole number", field="id")
+    row = await redeliver_one(request.app, int(raw))
+    back = form.get("back")
+    raise web.HTTPSeeOther(_back(back, f"/dashboard/tasks/{row['task_id']}"))
+
+
+@action
+async def redeliver_all(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
+    """POST /dashboard/deliveries/redeliver: every dead (or delivered) notice of a channel."""
+    status = form.get("status") or "dead"
+    channel = form.get("channel") or None
+    if status not in REDELIVERABLE:
+        raise Unprocessable("status must be dead or delivered", field="status")
+    if channel is not None and channel not in CHANNELS:
+        raise Unprocessable(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
+    rows = await request.app[keys.STORE].outbox.deliveries(status=status, limit=1000)
+    count = 0
+    for row in rows:
+        if channel is None or row["channel"] == channel:
+            await redeliver_one(request.app, int(row["id"]))
+            count += 1
+    query = f"?redelivered={count}" + (f"&channel={channel}" if channel else "")
+    raise web.HTTPSeeOther(f"/dashboard/deliveries{query}")
+
+
+def _login_page(
+    request: web.Request, next_path: str, csrf: str, status: int = 200,
+    problem: str | None = None,
+) -> web.Response:
+    return render(request, "login.html", None, code=status, next=next_path, csrf=csrf,
+                  problem=problem)
+
+
+def _next(value: object) -> str:
+    """Only a dashboard path is a place to go after sign-in (no open redirect)."""
+    return _back(value, "/dashboard/tasks")
+
+
+def _back(value: object, default: str) -> str:
+    if isinstance(value, str) and value.startswith("/dashboard") and "//" not in value:
+        return value
+    return default

@@ -1,0 +1,71 @@
+"""The live view's event hub: task changes fanned out to every open dashboard stream.
+
+The seam: `publish` takes a task row. Today the store of this process calls it after each commit
+(Store.on_task_change); with several processes on one database, a change feed of that database
+(PostgreSQL LISTEN/NOTIFY) would call the same `publish` for changes made elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from receiver.serializers import task_view
+
+QUEUE_SIZE = 256
+_CLOSED: dict[str, Any] = {"closed": True}
+
+
+class EventHub:
+    """Fan-out of task changes to subscribers; a slow subscriber loses events, never blocks."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    def publish(self, task: dict[str, Any]) -> None:
+        """Tell every subscriber about a created or changed task (a full task row)."""
+        if not self._queues:
+            return
+        message = live_view(task)
+        for queue in self._queues:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(message)
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[asyncio.Queue[dict[str, Any]]]:
+        """A queue of task changes for as long as the `with` block lasts."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+    def close(self) -> None:
+        """End every subscription (the app is stopping)."""
+        for queue in self._queues:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(_CLOSED)
+
+    @staticmethod
+    def is_closing(message: dict[str, Any]) -> bool:
+        """True for the message `close` sends."""
+        return message is _CLOSED
+
+
+def live_view(task: dict[str, Any]) -> dict[str, Any]:
+    """What a dashboard may see of a task: the API's view and the prompt, nothing secret."""
+    return {**task_view(task), "prompt": prompt_of(task)}
+
+
+def prompt_of(task: dict[str, Any]) -> str:
+    """The prompt the task was submitted with, or ""."""
+    try:
+        request = json.loads(task.get("request") or "{}")
+    except ValueError:
+        return ""
+    prompt = request.get("prompt") if isinstance(request, dict) else None
+    return prompt if isinstance(prompt, str) else ""

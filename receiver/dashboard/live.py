@@ -1,0 +1,57 @@
+"""GET /dashboard/events: task changes as server-sent events, from this process's event hub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from receiver import keys
+from receiver.dashboard.guard import secure
+from receiver.dashboard.hub import EventHub
+from receiver.dashboard.session import read_session
+
+KEEP_ALIVE = 15.0
+
+
+async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the store tells the hub of every task it creates or changes."""
+    hub = app[keys.HUB]
+    app[keys.STORE].on_task_change = hub.publish
+    yield
+
+
+async def close_streams(app: web.Application) -> None:
+    """on_shutdown: end open event streams so the server can stop."""
+    app[keys.HUB].close()
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """A text/event-stream of `task` events (the task as the API shows it, plus its prompt)."""
+    if read_session(request) is None:
+        raise web.HTTPUnauthorized(text="sign in at /dashboard/login")
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                 "X-Accel-Buffering": "no"}
+    )
+    secure(response)
+    await response.prepare(request)
+    hub: EventHub = request.app[keys.HUB]
+    with hub.subscribe() as queue:
+        try:
+            await response.write(b"retry: 2000\n\n")
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), KEEP_ALIVE)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if hub.is_closing(message):
+                    break
+                data = json.dumps(message, separators=(",", ":"))
+                await response.write(f"event: task\ndata: {data}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            return response
+    return response

@@ -1,0 +1,144 @@
+"""The dashboard's pages: tasks, one task, deliveries, costs and inbound messages. They read
+through the same task service and store as the client API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from receiver import keys
+from receiver.api import _choice
+from receiver.dashboard.chart import COLOURS, daily_chart, first_day
+from receiver.dashboard.guard import page, render
+from receiver.dashboard.hub import prompt_of
+from receiver.dashboard.session import Session
+from receiver.deliveries_api import delivery_view
+from receiver.inbound_api import inbound_view, read_query
+from receiver.paging import one_page, page_limit
+from receiver.providers.http import scrub
+from receiver.serializers import event_view, task_view
+from store.outbox import DELIVERY_STATUSES
+from store.states import STATES, is_terminal
+
+PAGE = 25
+CHANNELS = ("slack", "email", "webhook")
+CHART_DAYS = 14
+
+
+@page
+async def tasks_page(request: web.Request, session: Session) -> web.StreamResponse:
+    """Tasks newest first, filtered by status and provider, with cursor paging."""
+    query = request.query
+    status = _choice(query.get("status"), "status", STATES)
+    provider = _choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
+    limit = page_limit(query.get("limit") or str(PAGE))
+    cursor = query.get("cursor") or None
+    rows = await request.app[keys.STORE].list_tasks(
+        status=status, provider=provider, limit=limit + 1, before_id=cursor
+    )
+    page_rows, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
+    tasks = [_listed(row) for row in page_rows]
+    providers = sorted(request.app[keys.PROVIDERS].keys())
+    return render(
+        request, "tasks.html", session, nav="tasks", tasks=tasks, statuses=STATES,
+        providers=providers, status=status, provider=provider,
+        next_cursor=next_cursor, first_page=not cursor,
+    )
+
+
+@page
+async def task_page(request: web.Request, session: Session) -> web.StreamResponse:
+    """One task: facts, video, timeline with payloads, the request as sent, notices."""
+    return await render_task(request, session)
+
+
+async def render_task(
+    request: web.Request, session: Session, status: int = 200, problem: str | None = None
+) -> web.Response:
+    """The task page (also after a refused cancel, with the reason)."""
+    task_id = request.match_info["task_id"]
+    row = await request.app[keys.TASKS].get(task_id)
+    store = request.app[keys.STORE]
+    events = [_event(item) for item in await store.task_events(task_id)]
+    notices = [delivery_view(item) for item in await store.outbox.deliveries(task_id=task_id)]
+    sent = scrub(json.loads(row.get("request") or "{}"))
+    request_sent = json.dumps({k: v for k, v in sent.items() if v not in (None, {}, [])}, indent=2)
+    return render(
+        request, "task.html", session, code=status, nav="tasks", problem=problem,
+        task=_listed(row), events=events, notices=notices, request_sent=request_sent,
+        metadata=json.dumps(task_view(row)["metadata"], indent=2) if row.get("metadata") else None,
+        finished=is_terminal(row["status"]),
+    )
+
+
+@page
+async def deliveries_page(request: web.Request, session: Session) -> web.StreamResponse:
+    """Dead letters first, then every notice newest first; filter by status and channel."""
+    query = request.query
+    status = _choice(query.get("status"), "status", DELIVERY_STATUSES)
+    channel = _choice(query.get("channel"), "channel", CHANNELS)
+    outbox = request.app[keys.STORE].outbox
+    dead = [] if status not in (None, "dead") else await outbox.deliveries(status="dead", limit=500)
+    rows = await outbox.deliveries(status=status, limit=200)
+    if channel:
+        dead = [row for row in dead if row["channel"] == channel]
+        rows = [row for row in rows if row["channel"] == channel]
+    return render(
+        request, "deliveries.html", session, nav="deliveries", statuses=DELIVERY_STATUSES,
+        channels=CHANNELS, status=status, channel=channel, redelivered=_count(query),
+        dead=[delivery_view(row) for row in dead],
+        deliveries=[delivery_view(row) for row in rows if row["status"] != "dead"],
+    )
+
+
+@page
+async def costs_page(request: web.Request, session: Session) -> web.StreamResponse:
+    """Spend per provider per day (an SVG chart drawn on the server) and totals."""
+    store = request.app[keys.STORE]
+    daily = await store.stats.daily_costs(first_day(CHART_DAYS))
+    totals = await store.cost_totals(None)
+    return render(
+        request, "costs.html", session, nav="costs", chart=daily_chart(daily, CHART_DAYS),
+        totals=totals, total=round(sum(row["cost_usd"] for row in totals), 6),
+        window_total=round(sum(row["cost_usd"] for row in daily), 6), days=CHART_DAYS,
+        colours=COLOURS,
+    )
+
+
+@page
+async def inbound_page(request: web.Request, session: Session) -> web.StreamResponse:
+    """Standard Webhooks messages received, newest first, optionally of one source."""
+    source, limit, before = read_query(request.query)
+    rows = await request.app[keys.STORE].inbound.recent(
+        source=source, limit=limit + 1, before_id=before
+    )
+    page_rows, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
+    messages = [_message(row) for row in page_rows]
+    return render(
+        request, "inbound.html", session, nav="inbound", messages=messages, source=source,
+        sources=sorted(request.app[keys.SETTINGS].inbound_secrets),
+        next_cursor=next_cursor,
+    )
+
+
+def _count(query: Any) -> int | None:
+    raw = query.get("redelivered", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else None
+
+
+def _listed(row: dict[str, Any]) -> dict[str, Any]:
+    return {**task_view(row), "prompt": prompt_of(row)}
+
+
+def _event(row: dict[str, Any]) -> dict[str, Any]:
+    view = event_view(row)
+    view["payload_text"] = json.dumps(view["payload"], indent=2) if view["payload"] else ""
+    return view
+
+
+def _message(row: dict[str, Any]) -> dict[str, Any]:
+    view = inbound_view(row)
+    view["payload_text"] = json.dumps(view["payload"], indent=2)
+    return view

@@ -1,0 +1,114 @@
+"""Long-running commands as real processes: serve says where it listens, worker runs without
+an API token, JSON logs are one object per line, and sandbox's settings point serve at it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from receiver.secrets import new_fernet_key
+from receiver.settings import ProviderSettings
+from tests.conftest import API_TOKEN, StartApp, free_port, wait_for_status, wave
+
+
+async def spawn(*argv: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "receiver", *argv, env={"PATH": os.environ["PATH"], **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def read_until(stream: Any, ending: str, timeout: float = 60.0) -> list[str]:
+    """Lines from a process's output up to and including the first that contains `ending`."""
+    lines: list[str] = []
+    while not lines or ending not in lines[-1]:
+        raw = await asyncio.wait_for(stream.readline(), timeout)
+        if not raw:
+            raise AssertionError(f"output ended before {ending!r}: {lines}")
+        lines.append(raw.decode().rstrip("\n"))
+    return lines
+
+
+async def stop(process: asyncio.subprocess.Process) -> tuple[int, str]:
+    """SIGTERM; the exit status and what is left of stderr."""
+    process.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(process.wait(), 60)
+    assert process.stderr is not None
+    return code, (await process.stderr.read()).decode()
+
+
+async def test_serve_prints_where_it_listens_and_the_callback_base_url(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"PORT": str(port), "REELHOOK_HOST": "127.0.0.1", "REELHOOK_API_TOKEN": API_TOKEN,
+           "REELHOOK_SECRET_KEY": new_fernet_key(), "REELHOOK_DATABASE": str(tmp_path / "r.db"),
+           "REELHOOK_PUBLIC_URL": "https://hooks.example.org"}
+    process = await spawn("serve", env=env)
+    assert process.stdout is not None
+    lines = await read_until(process.stdout, "callback base URL")
+    assert lines == [
+        f"reelhook listening on http://127.0.0.1:{port} (open http://127.0.0.1:{port}/dashboard)",
+        "callback base URL given to providers: https://hooks.example.org/callbacks/"
+        " (REELHOOK_PUBLIC_URL)",
+    ]
+    code, _ = await stop(process)
+    assert code == 0
+
+
+async def test_worker_needs_no_api_token_and_logs_one_json_object_per_line(
+    tmp_path: Path,
+) -> None:
+    env = {"REELHOOK_SECRET_KEY": new_fernet_key(), "REELHOOK_DATABASE": str(tmp_path / "r.db"),
+           "REELHOOK_LOG_FORMAT": "json"}
+    process = await spawn("worker", env=env)
+    assert process.stderr is not None
+    started = await read_until(process.stderr, "dispatcher worker")
+    code, rest = await stop(process)
+    assert code == 0
+    lines = [line for line in [*started, *rest.splitlines()] if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+    messages = [entry["message"] for entry in entries]
+    assert any(m.endswith(" started") for m in messages)
+    assert any(m.endswith(" stopped") for m in messages)
+    assert not any("REELHOOK_API_TOKEN" in line for line in lines)
+
+
+async def test_bad_log_format_is_refused(tmp_path: Path) -> None:
+    env = {"REELHOOK_SECRET_KEY": new_fernet_key(), "REELHOOK_LOG_FORMAT": "xml"}
+    process = await spawn("worker", env=env)
+    code = await asyncio.wait_for(process.wait(), 60)
+    assert process.stderr is not None
+    assert code == 2
+    assert "REELHOOK_LOG_FORMAT must be text or json" in (await process.stderr.read()).decode()
+
+
+async def test_sandbox_prints_settings_that_point_serve_at_its_simulators(
+    start_app: StartApp,
+) -> None:
+    process = await spawn("sandbox", env={})
+    assert process.stdout is not None
+    try:
+        lines = await read_until(process.stdout, "# then")
+        exports = dict(
+            line.removeprefix("export ").split("=", 1) for line in lines
+            if line.startswith("export ")
+        )
+        assert len(exports) == 8
+        providers = {
+            name: ProviderSettings(exports[f"{name.upper()}_API_KEY"],
+                                   exports[f"{name.upper()}_BASE_URL"])
+            for name in ("piapi", "wave", "apimart", "onemin")
+        }
+        client = await start_app(providers=providers)
+        task = await (await client.post("/v1/tasks", json=wave())).json()
+        done = await wait_for_status(client, task["id"], timeout=30)
+        assert done["status"] == "succeeded", done
+        assert done["video_url"].startswith(exports["WAVE_BASE_URL"].rsplit(":", 1)[0])
+    finally:
+        code, _ = await stop(process)
+    assert code == 0
