@@ -78,9 +78,9 @@ def run_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format)
     lock = startup.claim_database(settings)  # before anything reads or recovers its work
     sock = startup.listen(settings)  # before start-up recovery, which runs in the app
-    announce(settings)
     startup.warn_if_public_url_unset(settings, bool(os.environ.get("REELHOOK_PUBLIC_URL")))
-    edge.serve(create_app(settings), sock, access_log=None, shutdown_timeout=10.0)
+    edge.serve(create_app(settings), sock, lambda: announce(settings), access_log=None,
+               shutdown_timeout=10.0)
     lock.close()
     return 0
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -72,11 +73,14 @@ class JsonErrorRunner(web.AppRunner):
         )
 
 
-def serve(app: web.Application, sock: socket.socket, **runner_args: Any) -> None:
-    """Run the app on a bound socket until SIGINT or SIGTERM, then clean up (like run_app)."""
+def serve(
+    app: web.Application, sock: socket.socket, ready: Callable[[], None], **runner_args: Any
+) -> None:
+    """Run the app on a bound socket until SIGINT or SIGTERM, then clean up (like run_app);
+    `ready` is called once it serves (and SIGTERM stops it cleanly)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    main = loop.create_task(_serve(app, sock, runner_args))
+    main = loop.create_task(_serve(app, sock, ready, runner_args))
     try:
         loop.run_until_complete(main)
     except (web.GracefulExit, KeyboardInterrupt):
@@ -90,11 +94,15 @@ def serve(app: web.Application, sock: socket.socket, **runner_args: Any) -> None
         loop.close()
 
 
-async def _serve(app: web.Application, sock: socket.socket, runner_args: dict[str, Any]) -> None:
+async def _serve(
+    app: web.Application, sock: socket.socket, ready: Callable[[], None],
+    runner_args: dict[str, Any],
+) -> None:
     runner = JsonErrorRunner(app, handle_signals=True, **runner_args)
     await runner.setup()
     try:
         await web.SockSite(runner, sock).start()
+        ready()
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

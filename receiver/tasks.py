@@ -106,7 +106,7 @@ class TaskService:
         seal = functools.partial(self.queue.seal, request, secret, idempotency_key)
         try:
             # Recorded and claimed (or held) in one commit: whole, ready to send, or not at all.
-            task, created, claimed = await self.store.submits.create_and_claim(
+            task, created, claimed = await self.store.create_and_claim(
                 new, self.queue.cap(provider), seal, keep_sealed=provider.idempotent_submit
             )
         except IdempotencyConflict as exc:

@@ -78,6 +78,16 @@ class Store:
             self.on_task_change(task)
         return task, created
 
+    async def create_and_claim(
+        self, new: NewTask, cap: int, seal: Callable[[], str], keep_sealed: bool = False
+    ) -> tuple[dict[str, Any], bool, bool]:
+        """Record a task and, in the same commit, claim its send or hold it sealed (a submit is
+        recorded whole or not at all): (task, created, claimed)."""
+        task, created, claimed = await self.submits.create_and_claim(new, cap, seal, keep_sealed)
+        if created:
+            self.on_task_change(task)
+        return task, created, claimed
+
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit.
 
