@@ -24,6 +24,7 @@ from dispatcher.channels import build_channels
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Batch, Pacer, plan, route_of
 from dispatcher.wakeup import Wakeup
+from store.errors import WriterStopped
 from store.outbox import Outbox
 
 log = logging.getLogger("reelhook.dispatcher")
@@ -52,6 +53,7 @@ class Worker:
         self._inflight: dict[asyncio.Task[None], Batch] = {}
         self._patience: dict[asyncio.Task[None], float] = {}  # monotonic; see _stop_inflight
         self.wakeup = wakeup or Wakeup()
+        self._in_round = False  # between looking for due deliveries and starting their sends
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
@@ -65,7 +67,14 @@ class Worker:
                                    build_channels(session, self.config.smtp, self.config.timeout))
             try:
                 while True:
-                    delay = await self._round(runner)
+                    self._in_round = True
+                    try:
+                        delay = await self._round(runner)
+                    except WriterStopped as exc:  # nothing can be recorded; /healthz says why
+                        log.critical("dispatcher worker %s stops: %s", self.owner, exc)
+                        return
+                    finally:
+                        self._in_round = False
                     await self._sleep(delay)
             finally:
                 await self._stop_inflight()
@@ -78,12 +87,19 @@ class Worker:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 await asyncio.sleep(self.config.poll_interval / 4)
-                if not self._inflight and await self._nothing_due():
+                if await self._idle():
                     return
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _idle(self) -> bool:
+        """Nothing due, nothing in flight, and no round under way (whose claims would not be
+        in flight yet): checked again after the read, which a round may have overtaken."""
+        if self._in_round or self._inflight:
+            return False
+        return await self._nothing_due() and not self._in_round and not self._inflight
 
     async def _nothing_due(self) -> bool:
         next_due = await self.outbox.next_due_at()
@@ -97,12 +113,21 @@ class Worker:
         capacity = self.config.concurrency - len(self._inflight)
         chosen = plan(rows, runner.max_batch, self._pacer, busy, capacity, now)
         ids = [i for batch in chosen.batches for i in batch.ids]
-        claimed = set(await self.outbox.claim(ids, self.owner, now, stale)) if ids else set()
+        claimed = set(await self._claim(ids, now, stale)) if ids else set()
         for batch in chosen.batches:
             mine = tuple(row for row in batch.rows if int(row["delivery_id"]) in claimed)
             if mine:
                 self._start(runner, Batch(batch.route, batch.channel, mine), now)
         return await self._delay(chosen.wake_at, chosen.held, len(rows), now)
+
+    async def _claim(self, ids: list[int], now: float, stale: float) -> list[int]:
+        try:
+            return await self.outbox.claim(ids, self.owner, now, stale)
+        except asyncio.CancelledError:
+            # Stopped while the claim was being committed: it may have gone through, and nobody
+            # would send those deliveries until the lease ran out. Hand them back (after it).
+            await self.outbox.release(ids, self.owner)
+            raise
 
     async def _live(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows whose route works; deliveries to a route disabled meanwhile die with it."""
@@ -156,5 +181,12 @@ class Worker:
             await asyncio.gather(*left, return_exceptions=True)
             held = [i for task in left for i in batches[task].ids]
             if held:
-                await self.outbox.release(held, self.owner)
-                log.info("handed back %d unfinished deliveries", len(held))
+                await self._hand_back(held)
+
+    async def _hand_back(self, ids: list[int]) -> None:
+        try:
+            await self.outbox.release(ids, self.owner)
+        except WriterStopped as exc:  # their claims lapse with the lease, as after a crash
+            log.error("could not hand back %d deliveries: %s", len(ids), exc)
+            return
+        log.info("handed back %d unfinished deliveries", len(ids))

@@ -56,6 +56,8 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def _add_routes(app: web.Application) -> None:
+    """Every route of the API, callbacks and operator endpoints (the dashboard's own pages are
+    in receiver/dashboard/routes.py)."""
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_post("/v1/tasks", api.create_task)

@@ -18,6 +18,7 @@ from receiver import client_commands, delivery_commands, report_commands
 from receiver.cli_support import ClientError, add_command
 from receiver.errors import SettingsError, StartupError
 from receiver.logs import configure_logging
+from receiver.providers import PROVIDER_NAMES
 from receiver.secrets import new_fernet_key
 from receiver.settings import Settings, from_environ, log_format
 from store import StoreUnavailable
@@ -25,7 +26,8 @@ from store import StoreUnavailable
 Command = Callable[[argparse.Namespace], int]
 SERVE_SETTINGS = (
     "PORT", "REELHOOK_HOST", "REELHOOK_PUBLIC_URL", "REELHOOK_API_TOKEN", "REELHOOK_SECRET_KEY",
-    "REELHOOK_DATABASE", "{PIAPI,WAVE,APIMART,ONEMIN}_API_KEY and _BASE_URL",
+    "REELHOOK_DATABASE",
+    "{" + ",".join(name.upper() for name in PROVIDER_NAMES) + "}_API_KEY and _BASE_URL",
     "REELHOOK_METRICS_TOKEN", "REELHOOK_LOG_FORMAT", "and every other setting in the README",
 )
 

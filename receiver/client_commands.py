@@ -12,9 +12,10 @@ from typing import Any, TextIO
 
 from receiver.cli_support import CLIENT_SETTINGS, ApiClient, add_command, money, table
 from receiver.providers import PROVIDER_NAMES
+from receiver.validation import TEXT_FIELDS
 from store.states import STATES, is_terminal
 
-UNIFIED_OPTIONS = ("prompt", "negative_prompt", "image", "end_image", "aspect_ratio", "resolution")
+UNIFIED_OPTIONS = TEXT_FIELDS
 BAR = 24
 
 

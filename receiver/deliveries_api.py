@@ -10,12 +10,9 @@ from aiohttp import web
 from receiver import keys
 from receiver.errors import Conflict, NotFound, Unprocessable
 from receiver.paging import one_page, page_limit, whole_number
+from receiver.serializers import delivery_view
 from store import DeliveryBusy, DeliveryNotFound
-from store.models import iso_from_epoch
 from store.outbox import DELIVERY_STATUSES
-
-_VIEW_FIELDS = ("id", "task_id", "state", "status", "attempts", "last_error", "created_at",
-                "updated_at", "delivered_at")
 
 
 async def task_deliveries(request: web.Request) -> web.Response:
@@ -60,22 +57,3 @@ async def redeliver_one(app: web.Application, delivery_id: int) -> dict[str, Any
         raise Conflict(str(exc)) from exc
     app[keys.WAKEUPS].notices.set()
     return row
-
-
-def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A delivery as the API shows it: the destination only by its redacted label."""
-    view = {name: row.get(name) for name in _VIEW_FIELDS}
-    view["destination"] = {
-        "id": row["destination_id"],
-        "channel": row["channel"],
-        "label": row["label"],
-        "disabled_reason": row.get("disabled_reason"),
-    }
-    pending = row["status"] == "pending"
-    view["next_attempt_at"] = _iso(row.get("next_attempt_at")) if pending else None
-    view["attempt_log"] = row.get("attempt_log", [])
-    return view
-
-
-def _iso(seconds: Any) -> str | None:
-    return iso_from_epoch(float(seconds)) if seconds is not None else None

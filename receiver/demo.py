@@ -66,7 +66,8 @@ async def _world(folder: Path, sinks: NoticeSinks) -> AsyncIterator[tuple[str, l
         sims: dict[str, Any] = {name: simulator() for name, simulator in SIMULATORS.items()}
         for sim in sims.values():
             sim.base_url = (await stack.enter_async_context(LocalServer(sim.app()))).url
-        port = _free_port()
+        sock = _listening_socket()
+        port = int(sock.getsockname()[1])
         settings = Settings(
             api_tokens=(DEMO_TOKEN,),
             secret_key=new_fernet_key().encode(),
@@ -83,7 +84,7 @@ async def _world(folder: Path, sinks: NoticeSinks) -> AsyncIterator[tuple[str, l
             allow_private_urls=True,
             **sinks.settings(),
         )
-        async with LocalServer(create_app(settings), port=port) as reelhook:
+        async with LocalServer(create_app(settings), sock=sock) as reelhook:
             where = ", ".join(f"{name} on {sim.base_url}" for name, sim in sims.items())
             print(f"reelhook on {reelhook.url}; simulators: {where}")
             yield reelhook.url, [sim for sim in sims.values() if hasattr(sim, "wait_idle")]
@@ -122,7 +123,9 @@ async def _print_report(client: httpx.AsyncClient, tasks: list[dict[str, Any]]) 
         print(f"\n{task['id']} events: {trail}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _listening_socket() -> socket.socket:
+    """Bound to port 0 before the settings name the public URL, so no other server can take it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock

@@ -9,6 +9,7 @@ from aiohttp import web
 from receiver.inbound_api import INBOUND_MESSAGE, OPENAPI_PATHS
 from receiver.paging import MAX_PAGE
 from receiver.providers import PROVIDER_NAMES
+from receiver.validation import NUMBER_FIELDS, TEXT_FIELDS
 from store.outbox import DELIVERY_STATUSES
 from store.states import STATES
 from store.task_json import task_schema
@@ -51,19 +52,8 @@ NEW_TASK = {
     "properties": {
         "provider": {"type": "string", "enum": list(PROVIDER_NAMES)},
         "model": {"type": "string"},
-        **{
-            name: {"type": "string"}
-            for name in (
-                "prompt",
-                "negative_prompt",
-                "image",
-                "end_image",
-                "aspect_ratio",
-                "resolution",
-            )
-        },
-        "duration": {"type": "number"},
-        "guidance_scale": {"type": "number"},
+        **{name: {"type": "string"} for name in TEXT_FIELDS},
+        **{name: {"type": "number"} for name in NUMBER_FIELDS},
         "extra": {"type": "object"},
         "notify": {"type": "array", "items": {"type": "object"}, "maxItems": 10},
         "metadata": {"type": "object"},

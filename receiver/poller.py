@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from receiver.providers.base import Provider
 from receiver.providers.errors import ProviderError
 from receiver.settings import Settings
-from store import EventIn, Observation
+from store import EventIn, Observation, WriterStopped
 from store.states import FAILED
 
 if TYPE_CHECKING:
@@ -60,6 +60,9 @@ class Poller:
         while True:
             try:
                 await self.poll_due()
+            except WriterStopped as exc:  # nothing can be recorded any more; /healthz says why
+                log.critical("polling stops: %s", exc)
+                return
             except Exception:
                 log.exception("polling failed; trying again")
             await asyncio.sleep(tick)

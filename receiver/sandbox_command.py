@@ -9,16 +9,12 @@ import signal
 import sys
 from typing import Any, TextIO
 
-from receiver.providers.sandbox import LocalServer, PiapiSimulator
-from receiver.providers.sandbox.apimart import ApimartSimulator
-from receiver.providers.sandbox.onemin import OneminSimulator
-from receiver.providers.sandbox.wave import WaveSimulator
+from receiver.providers.sandbox import SIMULATORS, LocalServer
 
 
 def simulators() -> dict[str, Any]:
     """One simulator per provider, by the provider's name."""
-    return {"piapi": PiapiSimulator(), "wave": WaveSimulator(), "apimart": ApimartSimulator(),
-            "onemin": OneminSimulator()}
+    return {name: simulator() for name, simulator in SIMULATORS.items()}
 
 
 async def run(host: str = "127.0.0.1", out: TextIO = sys.stdout) -> None:

@@ -1,11 +1,15 @@
-"""How tasks and events look in API answers."""
+"""How tasks, events and deliveries look in API answers (serialisers, not handlers)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from store.models import iso_from_epoch
 from store.task_json import task_json
+
+_DELIVERY_FIELDS = ("id", "task_id", "state", "status", "attempts", "last_error", "created_at",
+                "updated_at", "delivered_at")
 
 
 def task_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -29,3 +33,22 @@ def event_view(row: dict[str, Any]) -> dict[str, Any]:
         "received_at": row["received_at"],
         "payload": payload,
     }
+
+
+def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A delivery as the API shows it: the destination only by its redacted label."""
+    view = {name: row.get(name) for name in _DELIVERY_FIELDS}
+    view["destination"] = {
+        "id": row["destination_id"],
+        "channel": row["channel"],
+        "label": row["label"],
+        "disabled_reason": row.get("disabled_reason"),
+    }
+    pending = row["status"] == "pending"
+    view["next_attempt_at"] = _iso(row.get("next_attempt_at")) if pending else None
+    view["attempt_log"] = row.get("attempt_log", [])
+    return view
+
+
+def _iso(seconds: Any) -> str | None:
+    return iso_from_epoch(float(seconds)) if seconds is not None else None

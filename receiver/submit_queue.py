@@ -20,9 +20,9 @@ from receiver.providers.base import Provider, TaskRequest
 from receiver.request_forms import sealed_payload
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
-from store import EventIn, EventOutcome, Observation
+from store import EventIn, EventOutcome, Observation, WriterStopped
+from store.interface import SubmitSlotsStore
 from store.states import FAILED
-from store.submit_queue import SubmitSlots
 
 log = logging.getLogger("reelhook.queue")
 SendFn = Callable[[str, Provider, TaskRequest, str, str | None], Awaitable[None]]
@@ -35,7 +35,7 @@ class SubmitQueue:
 
     def __init__(
         self,
-        slots: SubmitSlots,
+        slots: SubmitSlotsStore,
         secrets: SecretBox,
         settings: Settings,
         providers: Mapping[str, Provider],
@@ -120,6 +120,9 @@ class SubmitQueue:
             await self._wakeup.wait(tick)
             try:
                 await self.release_held()
+            except WriterStopped as exc:  # nothing can be recorded any more; /healthz says why
+                log.critical("the submit queue stops: %s", exc)
+                return
             except Exception:
                 log.exception("sending held tasks failed; trying again")
 

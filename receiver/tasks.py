@@ -38,10 +38,11 @@ from store import (
     IdempotencyConflict,
     NewTask,
     Observation,
-    Store,
     StoreUnavailable,
     TaskNotFound,
+    WriterStopped,
 )
+from store.interface import TaskStore
 from store.models import new_task_id
 from store.states import CANCELLED, FAILED, SUCCEEDED, is_terminal
 
@@ -54,7 +55,7 @@ class TaskService:
 
     def __init__(
         self,
-        store: Store,
+        store: TaskStore,
         providers: dict[str, Provider],
         http: httpx.AsyncClient,
         secrets: SecretBox,
@@ -237,6 +238,8 @@ class TaskService:
         trying in the background, so the task goes on once space is back, without a restart."""
         try:
             await write()
+        except WriterStopped:
+            raise  # nothing will be written until a restart, which resumes from the database
         except StoreUnavailable as exc:
             log.error("recording the send of %s failed (%s); retrying until it is stored",
                       task_id, exc)
@@ -258,6 +261,9 @@ async def _retry_until_stored(write: Callable[[], Awaitable[Any]]) -> None:
         await asyncio.sleep(wait)
         try:
             await write()
+            return
+        except WriterStopped:
+            log.error("the store stopped; the outcome of a send was not recorded")
             return
         except StoreUnavailable:
             wait = min(wait * 2, MAX_RECORD_WAIT)

@@ -90,6 +90,10 @@ class Writer:
             self._jobs.put(_Job(fn, future, loop))
         return await future
 
+    def waiting(self) -> int:
+        """How many writes are handed over and not yet taken into a transaction (approximate)."""
+        return self._jobs.qsize()
+
     def stop(self) -> None:
         """Finish every job already handed over, then close the connection."""
         if self._thread.is_alive():

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import apimart, wait_for_status
+from tests.helpers import apimart, wait_for_status
 
 FAST_POLLS = {"poll_initial": 0.05, "poll_max_interval": 0.2}
 

@@ -37,3 +37,23 @@ async def test_cancel_unsent_leaves_a_task_already_being_sent(tmp_path: Path) ->
         assert await store.task_events("tsk_going") == []
     finally:
         await store.close()
+
+
+async def test_claim_slot_never_takes_a_cancelled_task(tmp_path: Path) -> None:
+    store = await Store.open(str(tmp_path / "claim.db"))
+    try:
+        task_id = "tsk_" + "1" * 28
+        await store.create_task(NewTask(id=task_id, provider="wave", model="skyreels-v4-fast",
+                                        request={}))
+        await store.submits.hold(task_id, "sealed", 0.0)
+        held = await store.submits.held(1e12)
+        assert [row["id"] for row in held] == [task_id]
+        seen = Observation("cancelled", error="cancelled by client before it was sent")
+        await store.record_event(task_id, EventIn("cancel:held", "client", seen))
+        # The queue read the held row before the cancel; its claim must now fail.
+        assert await store.submits.claim_slot(task_id, "wave", 5) is False
+        assert await store.submits.claim_slot(task_id, "wave", 0) is False
+        task = await store.get_task(task_id)
+        assert task["status"] == "cancelled" and task["submit_state"] == "pending"
+    finally:
+        await store.close()

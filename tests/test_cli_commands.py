@@ -13,7 +13,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from receiver.cli import build_parser, main
-from tests.conftest import API_TOKEN, IMAGE_URL, WEBHOOK_SECRET, StartApp, skyreels, wait_for_status
+from receiver.providers import DEFAULT_MAX_IN_FLIGHT
+from tests.helpers import API_TOKEN, IMAGE_URL, WEBHOOK_SECRET, StartApp, skyreels, wait_for_status
 
 
 def commands() -> list[str]:
@@ -91,7 +92,7 @@ async def test_cancel_costs_and_their_refusals(
     start_app: StartApp, piapi_sim: Any, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    client = await start_app(max_in_flight={"piapi": 1, "wave": 5, "apimart": 0, "onemin": 0})
+    client = await start_app(max_in_flight={**DEFAULT_MAX_IN_FLIGHT, "piapi": 1})
     use_server(client, monkeypatch)
     first = await (await client.post("/v1/tasks", json=skyreels())).json()
     await wait_for_status(client, first["id"])

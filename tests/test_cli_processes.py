@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from receiver.providers import PROVIDER_NAMES
 from receiver.secrets import new_fernet_key
 from receiver.settings import ProviderSettings
-from tests.conftest import API_TOKEN, StartApp, free_port, wait_for_status, wave
+from tests.helpers import API_TOKEN, StartApp, port_for_child_process, wait_for_status, wave
 
 
 async def spawn(*argv: str, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -43,7 +44,7 @@ async def stop(process: asyncio.subprocess.Process) -> tuple[int, str]:
 
 
 async def test_serve_prints_where_it_listens_and_the_callback_base_url(tmp_path: Path) -> None:
-    port = free_port()
+    port = port_for_child_process()
     env = {"PORT": str(port), "REELHOOK_HOST": "127.0.0.1", "REELHOOK_API_TOKEN": API_TOKEN,
            "REELHOOK_SECRET_KEY": new_fernet_key(), "REELHOOK_DATABASE": str(tmp_path / "r.db"),
            "REELHOOK_PUBLIC_URL": "https://hooks.example.org"}
@@ -98,11 +99,11 @@ async def test_sandbox_prints_settings_that_point_serve_at_its_simulators(
             line.removeprefix("export ").split("=", 1) for line in lines
             if line.startswith("export ")
         )
-        assert len(exports) == 8
+        assert len(exports) == 2 * len(PROVIDER_NAMES)
         providers = {
             name: ProviderSettings(exports[f"{name.upper()}_API_KEY"],
                                    exports[f"{name.upper()}_BASE_URL"])
-            for name in ("piapi", "wave", "apimart", "onemin")
+            for name in PROVIDER_NAMES
         }
         client = await start_app(providers=providers)
         task = await (await client.post("/v1/tasks", json=wave())).json()

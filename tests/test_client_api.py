@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import API_TOKEN, skyreels
+from tests.helpers import API_TOKEN, skyreels
 
 
 async def test_healthz_needs_no_token(client: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from receiver.cli import main
-from tests.conftest import API_TOKEN, IMAGE_URL, wait_for_status
+from tests.helpers import API_TOKEN, IMAGE_URL, wait_for_status
 
 
 async def test_submit_tasks_and_show(

@@ -12,7 +12,8 @@ from typing import Any
 from yarl import URL
 
 from dispatcher.sinks import Answer, WebhookSink
-from tests.conftest import (
+from receiver.providers import DEFAULT_MAX_IN_FLIGHT
+from tests.helpers import (
     API_TOKEN,
     FAST_RETRIES,
     WEBHOOK_SECRET,
@@ -95,7 +96,7 @@ async def test_forms_without_csrf_change_nothing_and_logout_ends_the_session(
     start_app: StartApp, piapi_sim: Any
 ) -> None:
     piapi_sim.script.drop_callbacks = True
-    client = await start_app(max_in_flight={"piapi": 1, "wave": 5, "apimart": 0, "onemin": 0})
+    client = await start_app(max_in_flight={**DEFAULT_MAX_IN_FLIGHT, "piapi": 1})
     await client.post("/v1/tasks", json=skyreels())
     held = await (await client.post("/v1/tasks", json=skyreels(prompt="held"))).json()
     await sign_in(client)

@@ -17,9 +17,10 @@ from standardwebhooks.webhooks import Webhook
 
 from dispatcher.sinks import Answer, WebhookSink
 from receiver.demo import DEMO_TASKS
+from receiver.providers import PROVIDER_NAMES
 from receiver.providers.sandbox import LocalServer, PiapiSimulator
 from tests.browser import artefacts_dir, launch, require_chromium
-from tests.conftest import (
+from tests.helpers import (
     API_TOKEN,
     FAST_RETRIES,
     WEBHOOK_SECRET,
@@ -242,7 +243,7 @@ async def test_every_page_renders_after_a_demo_sized_run(
     await page.screenshot(path=str(shots / "deliveries.png"), full_page=True)
     await page.goto(f"{base}/dashboard/costs")
     assert await page.locator("svg.chart rect").count() >= 4
-    for provider in ("piapi", "wave", "apimart", "onemin"):
+    for provider in PROVIDER_NAMES:
         assert provider in await page.inner_text("table")
     await page.screenshot(path=str(shots / "costs.png"), full_page=True)
     await page.goto(f"{base}/dashboard/inbound")

@@ -4,31 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import signal
 import sqlite3
+import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from dispatcher.sinks import Answer
 from dispatcher.worker import Worker
 from receiver import keys
 from receiver.dispatching import dispatch_config
 from receiver.secrets import new_fernet_key
-from tests.conftest import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
-from tests.served import ServedReelhook
-from tests.test_piapi_callbacks import piapi_callback, post_callback
+from store import Store
+from tests.helpers import (
+    FAST_RETRIES,
+    ServedReelhook,
+    piapi_callback,
+    post_callback,
+    skyreels,
+    until,
+    wait_delivered,
+    wait_for_status,
+)
 
 
-def _worker(client: Any, **overrides: Any) -> Worker:
-    """A worker on the app's store, configured like the app's own."""
+def _worker(client: Any, outbox: Any = None, **overrides: Any) -> Worker:
+    """A worker on the app's store (or `outbox`), configured like the app's own."""
     app = client.app
-    config = dispatch_config(app[keys.SETTINGS], app[keys.SECRETS])
-    if overrides:
-        from dataclasses import replace
-
-        config = replace(config, **overrides)
-    return Worker(app[keys.STORE].outbox, config)
+    config = replace(dispatch_config(app[keys.SETTINGS], app[keys.SECRETS]), **overrides)
+    return Worker(outbox or app[keys.STORE].outbox, config)
 
 
 def _named(texts: list[str]) -> set[str]:
@@ -89,6 +98,35 @@ async def test_cancelled_worker_hands_back_and_next_one_delivers(
     assert set(await _statuses(client, tasks)) == {"delivered"}
     assert _named(slack_sink.texts()) == {task["id"] for task in tasks}
     assert {item.body["data"]["id"] for item in webhook_sink.accepted} == {t["id"] for t in tasks}
+
+
+async def test_worker_stopped_while_its_claim_commits_hands_the_claim_back(
+    start_app: Any, webhook_sink: Any
+) -> None:
+    # Stopped at the one moment that made the test above flaky: its claim is in the writer's
+    # queue. The claim may commit after the stop; the deliveries must still come back pending
+    # at once, not sit "sending" until their lease runs out.
+    client = await start_app(run_worker=False, **FAST_RETRIES)
+    notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": webhook_sink.secret}]
+    task = await (await client.post("/v1/tasks", json=skyreels(notify=notify))).json()
+    await wait_for_status(client, task["id"])
+    writer = client.app[keys.STORE].writer
+    entered, go_on = threading.Event(), threading.Event()
+    stall = asyncio.ensure_future(writer.run(lambda conn: (entered.set(), go_on.wait())))
+    await asyncio.to_thread(entered.wait)
+    worker = asyncio.create_task(_worker(client).run())
+    await until(lambda: writer.waiting() >= 1, what="the worker's claim handed to the writer")
+    worker.cancel()
+    go_on.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker
+    await stall
+    assert await _statuses(client, [task]) == ["pending"]
+    assert webhook_sink.received == []
+
+    await _worker(client).run_until_idle()
+    assert await _statuses(client, [task]) == ["delivered"]
+    assert len(webhook_sink.accepted) == 1
 
 
 async def test_killed_process_loses_no_notice(
@@ -159,3 +197,63 @@ def _delivery_status(served: ServedReelhook, task_id: str) -> str:
     with contextlib.closing(sqlite3.connect(served.env["REELHOOK_DATABASE"])) as conn:
         row = conn.execute("SELECT status FROM deliveries WHERE task_id = ?", (task_id,)).fetchone()
     return str(row[0])
+
+
+# A graceful stop or a failed record never sends a notice twice.
+
+async def _deliveries(client: Any, task_id: str) -> list[dict[str, Any]]:
+    body = await (await client.get(f"/v1/tasks/{task_id}/deliveries")).json()
+    return list(body["deliveries"])
+
+
+async def _done_task(client: Any, webhook_sink: Any) -> dict[str, Any]:
+    notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": webhook_sink.secret}]
+    task = await (await client.post("/v1/tasks", json=skyreels(notify=notify))).json()
+    await wait_for_status(client, task["id"])
+    return dict(task)
+
+
+async def test_stopped_worker_lets_the_send_under_way_finish(
+    start_app: Any, webhook_sink: Any
+) -> None:
+    client = await start_app(run_worker=False, **FAST_RETRIES)
+    task = await _done_task(client, webhook_sink)
+    webhook_sink.script = [Answer(200, delay=0.3)]
+    first = asyncio.create_task(_worker(client, timeout=5.0).run())
+    await webhook_sink.wait_until(lambda: len(webhook_sink.received) == 1)
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    [delivery] = await _deliveries(client, task["id"])
+    assert delivery["status"] == "delivered"
+
+    await _worker(client, timeout=5.0).run_until_idle()
+    assert len(webhook_sink.received) == 1
+
+
+async def test_failed_record_is_retried_not_resent(
+    start_app: Any, webhook_sink: Any, db_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="reelhook.dispatcher")
+    client = await start_app(run_worker=False, **FAST_RETRIES)
+    task = await _done_task(client, webhook_sink)
+    webhook_sink.script = [Answer(200, delay=0.3)]
+    store = await Store.open(db_path, busy_timeout=0.05)
+    lock = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        running = asyncio.create_task(_worker(client, store.outbox, timeout=5.0).run_until_idle())
+        await webhook_sink.wait_until(lambda: len(webhook_sink.received) == 1)
+        lock.execute("BEGIN IMMEDIATE")  # the answer comes while nobody else can write
+        await until(lambda: _failed_records(caplog) >= 2, what="two failed records")
+        lock.execute("COMMIT")
+        await running
+    finally:
+        lock.close()
+        await store.close()
+    [delivery] = await _deliveries(client, task["id"])
+    assert delivery["status"] == "delivered"
+    assert len(webhook_sink.received) == 1
+
+
+def _failed_records(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("recording deliveries" in record.getMessage() for record in caplog.records)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from dispatcher.sinks import Answer
-from tests.conftest import FAST_RETRIES, skyreels, wait_delivered
+from tests.helpers import FAST_RETRIES, refused_port, skyreels, wait_delivered
 
 
 async def _notify_slack(client: Any, url: str, **fields: Any) -> dict[str, Any]:
@@ -37,11 +37,10 @@ async def test_5xx_and_timeout_are_retried_until_success(start_app: Any, slack_s
 
 
 async def test_connection_refused_is_retried(start_app: Any, slack_sink: Any) -> None:
-    from tests.conftest import free_port
-
     client = await start_app(**{**FAST_RETRIES, "retry_schedule": (0.01,)})
-    task = await _notify_slack(client, f"http://127.0.0.1:{free_port()}/services/x")
-    [delivery] = await wait_delivered(client, task["id"])
+    with refused_port() as port:
+        task = await _notify_slack(client, f"http://127.0.0.1:{port}/services/x")
+        [delivery] = await wait_delivered(client, task["id"])
     assert delivery["status"] == "dead"
     assert [a["outcome"] for a in delivery["attempt_log"]] == ["retrying", "dead"]
     assert all("cannot connect" in a["error"] for a in delivery["attempt_log"])

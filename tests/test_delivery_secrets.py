@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dispatcher.sinks import Answer
-from tests.conftest import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
+from tests.helpers import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
 
 
 async def test_secrets_absent_from_logs_answers_and_database(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dispatcher.sinks import Answer
-from tests.conftest import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
+from tests.helpers import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
 
 
 async def test_slack_message_has_blocks_and_fallback(start_app: Any, slack_sink: Any,

@@ -22,7 +22,7 @@ from receiver.cli import main
 from receiver.errors import SettingsError
 from receiver.secrets import new_fernet_key
 from receiver.settings import from_environ
-from tests.conftest import API_TOKEN, FAST_RETRIES, skyreels, wait_delivered
+from tests.helpers import API_TOKEN, FAST_RETRIES, skyreels, wait_delivered
 
 GOOD = {"REELHOOK_API_TOKEN": "a" * 20, "REELHOOK_SECRET_KEY": new_fernet_key()}
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from tests.conftest import skyreels
-from tests.test_piapi_callbacks import events_of, piapi_callback, post_callback
+from tests.helpers import events_of, piapi_callback, post_callback, skyreels
 
 
 async def test_locked_database_gives_503_then_the_retry_is_recorded_once(

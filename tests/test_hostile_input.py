@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import skyreels
-from tests.test_piapi_callbacks import post_callback
+from tests.helpers import post_callback, skyreels
 
 RAW_BODIES = [
     (b'{"provider": "piapi", "model": "Qubico/skyreels", "guidance_scale": NaN}', 400),

@@ -14,24 +14,24 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dispatcher.sinks import Answer, WebhookSink
 from receiver.demo import DEMO_TASKS
+from receiver.providers import PROVIDER_NAMES
 from receiver.providers.sandbox import LocalServer, PiapiSimulator
 from receiver.providers.sandbox.apimart import ApimartSimulator
 from receiver.providers.sandbox.onemin import OneminSimulator
 from receiver.providers.sandbox.wave import WaveSimulator
 from receiver.settings import ProviderSettings
-from tests.conftest import (
+from tests.helpers import (
     API_TOKEN,
     FAST_RETRIES,
     WEBHOOK_SECRET,
     StartApp,
-    free_port,
     skyreels,
     wait_delivered,
     wait_for_status,
 )
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-PROVIDERS = ("piapi", "wave", "apimart", "onemin")
+PROVIDERS = PROVIDER_NAMES
 
 
 class CountedSims:
@@ -183,7 +183,7 @@ async def test_metrics_need_a_token_and_honour_their_own_setting(start_app: Star
     assert (await anonymous.json())["error"]["field"] == "Authorization"
     await scrape(client)
     scraper = "scraper-token-0123456789"
-    client = await start_app(metrics_tokens=(scraper,), port=free_port())
+    client = await start_app(metrics_tokens=(scraper,), port=0)
     await scrape(client, scraper)
     refused = await client.get("/metrics")
     assert refused.status == 401  # the API token no longer opens /metrics
@@ -192,7 +192,7 @@ async def test_metrics_need_a_token_and_honour_their_own_setting(start_app: Star
 def test_metrics_token_setting_is_checked() -> None:
     from receiver.errors import SettingsError
     from receiver.settings import from_environ
-    from tests.test_settings_and_docs import GOOD
+    from tests.helpers import GOOD_ENV as GOOD
 
     with pytest.raises(SettingsError, match="REELHOOK_METRICS_TOKEN"):
         from_environ({**GOOD, "REELHOOK_METRICS_TOKEN": "short"})

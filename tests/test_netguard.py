@@ -170,7 +170,7 @@ async def test_trusted_provider_hosts_and_the_setting_connect_and_redirects_are_
 async def test_submit_refuses_private_notify_urls(
     start_app: Any, piapi_sim: Any, notify: dict[str, str], words: str
 ) -> None:
-    from tests.conftest import skyreels
+    from tests.helpers import skyreels
 
     client = await start_app(allow_private_urls=False)
     response = await client.post("/v1/tasks", json=skyreels(notify=[notify]))

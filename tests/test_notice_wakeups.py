@@ -11,7 +11,7 @@ from typing import Any
 
 from receiver.secrets import SecretBox
 from store import NewDestination, NewTask, Store
-from tests.conftest import (
+from tests.helpers import (
     FAST_RETRIES,
     apimart,
     onemin,
@@ -48,6 +48,7 @@ async def assert_notice_sent(client: Any, sink: Any, task_id: str, state: str) -
 async def test_callback_notice_starts_at_once(
     start_app: Any, piapi_sim: Any, webhook_sink: Any
 ) -> None:
+    # (Was tests/test_delivery_wake.py, when only this kind of change woke the dispatcher.)
     client = await start_app(**SLOW_DISPATCH)
     task = await submit(client, skyreels(notify=notify(webhook_sink)))
     await assert_notice_sent(client, webhook_sink, task["id"], "succeeded")
@@ -93,7 +94,7 @@ async def test_failed_submit_notice_starts_at_once(
 async def test_cancel_notice_starts_at_once(
     start_app: Any, wave_sim: Any, webhook_sink: Any
 ) -> None:
-    wave_sim.script.manual = True
+    wave_sim.script.step_delay = 60.0  # the task stays queued at Wave, where it can be cancelled
     client = await start_app(**SLOW_DISPATCH, notify_on=ALL_ENDS)
     task = await submit(client, wave(notify=notify(webhook_sink)))
     answer = await client.post(f"/v1/tasks/{task['id']}/cancel")

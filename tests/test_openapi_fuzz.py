@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from receiver.secrets import new_fernet_key
-from tests.conftest import API_TOKEN, free_port
+from tests.helpers import API_TOKEN, port_for_child_process, refused_port
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -31,13 +31,18 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `reelhook serve` whose provider is unreachable (tasks fail fast at submit)."""
-    port = free_port()
+    port = port_for_child_process()
+    with refused_port() as dead:
+        yield from _serve(tmp_path_factory, port, dead)
+
+
+def _serve(tmp_path_factory: pytest.TempPathFactory, port: int, dead: int) -> Iterator[str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PORT": str(port), "REELHOOK_HOST": "127.0.0.1",
         "REELHOOK_DATABASE": str(tmp_path_factory.mktemp("fuzz") / "fuzz.db"),
         "REELHOOK_API_TOKEN": API_TOKEN, "REELHOOK_SECRET_KEY": new_fernet_key(),
-        "PIAPI_BASE_URL": f"http://127.0.0.1:{free_port()}", "REELHOOK_PROVIDER_TIMEOUT": "2",
+        "PIAPI_BASE_URL": f"http://127.0.0.1:{dead}", "REELHOOK_PROVIDER_TIMEOUT": "2",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "receiver", "serve"], env=env,

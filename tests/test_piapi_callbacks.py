@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import pytest
@@ -11,7 +9,7 @@ from aiohttp import ClientSession, web
 
 from receiver import keys
 from receiver.providers.sandbox import LocalServer
-from tests.conftest import skyreels
+from tests.helpers import events_of, piapi_callback, post_callback, skyreels
 
 
 @pytest.fixture
@@ -21,32 +19,6 @@ async def quiet_task(client: Any, piapi_sim: Any) -> dict[str, Any]:
     task = await (await client.post("/v1/tasks", json=skyreels())).json()
     hook = piapi_sim.received[-1]["body"]["config"]["webhook_config"]
     return {"task": task, "secret": hook["secret"], "path": f"/callbacks/piapi/{task['id']}"}
-
-
-def piapi_callback(task: dict[str, Any], status: str, **data: Any) -> bytes:
-    body = {
-        "timestamp": data.pop("timestamp", int(time.time())),
-        "data": {
-            "task_id": task["provider_task_id"],
-            "model": "Qubico/skyreels",
-            "task_type": "img2video",
-            "status": status,
-            "output": {},
-            **data,
-        },
-    }
-    return json.dumps(body).encode()
-
-
-async def post_callback(client: Any, path: str, body: bytes, secret: str | None) -> Any:
-    headers = {"content-type": "application/json"}
-    if secret is not None:
-        headers["x-webhook-secret"] = secret
-    return await client.post(path, data=body, headers=headers)
-
-
-async def events_of(client: Any, task_id: str) -> list[dict[str, Any]]:
-    return (await (await client.get(f"/v1/tasks/{task_id}/events")).json())["events"]
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret-of-the-right-length-0123456789abc"])

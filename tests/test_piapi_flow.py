@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import framepack, skyreels, wait_for_status
+from tests.helpers import framepack, skyreels, wait_for_status
 
 
 async def test_skyreels_task_succeeds_with_video_url(client: Any, piapi_sim: Any) -> None:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sqlite3
 from dataclasses import replace
 from typing import Any
 
+import pytest
+from aiohttp import web
+
 from receiver.poller import poll_interval
-from tests.conftest import skyreels, wait_for_status, wave
+from receiver.providers.sandbox import LocalServer
+from receiver.settings import ProviderSettings
+from tests.helpers import apimart, skyreels, until, wait_for_status, wave
 
 
 async def test_piapi_task_with_dropped_callbacks_succeeds_through_polling(
@@ -53,3 +61,51 @@ def test_backoff_starts_soon_and_stops_at_the_ceiling(settings: Any) -> None:
     gaps = [poll_interval(attempt, chosen) for attempt in range(8)]
     assert gaps[:4] == [5.0, 10.0, 20.0, 40.0]
     assert gaps[4:] == [60.0] * 4
+
+
+# An answer that breaks our reading of it keeps the poll's backoff.
+
+DEEP = "[" * 100_000 + "]" * 100_000  # valid JSON that Python's decoder cannot read
+
+
+class GarbageApimart:
+    """An APIMart that accepts tasks and answers every Get Task with absurdly nested JSON."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/videos/generations", self._create)
+        app.router.add_get("/v1/tasks/{task_id}", self._get)
+        return app
+
+    async def _create(self, request: web.Request) -> web.Response:
+        return web.json_response({"code": 200, "data": [{"status": "submitted", "task_id": "t-1"}]})
+
+    async def _get(self, request: web.Request) -> web.Response:
+        self.polls += 1
+        return web.Response(text=DEEP, content_type="application/json")
+
+
+async def test_unreadable_poll_answer_is_polled_with_backoff(
+    start_app: Any, settings: Any, db_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="reelhook.polling")
+    fake = GarbageApimart()
+    async with LocalServer(fake.app()) as server:
+        providers = dict(settings.providers)
+        providers["apimart"] = ProviderSettings("key", server.url)
+        client = await start_app(providers=providers, poll_initial=0.02, poll_max_interval=30.0)
+        task = await (await client.post("/v1/tasks", json=apimart())).json()
+        await until(lambda: fake.polls >= 3, what="three polls")
+        with contextlib.closing(sqlite3.connect(db_path)) as conn:
+            attempts = conn.execute(
+                "SELECT poll_attempts FROM tasks WHERE id = ?", (task["id"],)
+            ).fetchone()[0]
+        assert attempts >= 2  # each poll scheduled the next one, further off
+        # An error of ours, not the provider's: logged at ERROR with its traceback.
+        unexpected = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
+        assert unexpected and all(r.levelno == logging.ERROR for r in unexpected)
+        assert all(r.exc_info is not None for r in unexpected)
+        await client.close()

@@ -14,8 +14,7 @@ import pytest
 
 from receiver.providers.http import body_hash
 from receiver.secrets import new_fernet_key
-from tests.conftest import skyreels
-from tests.served import ServedReelhook
+from tests.helpers import ServedReelhook, skyreels
 
 
 @pytest.fixture

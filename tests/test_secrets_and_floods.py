@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import API_TOKEN, skyreels, wait_for_status
-from tests.test_piapi_callbacks import piapi_callback, post_callback
+from tests.helpers import API_TOKEN, piapi_callback, post_callback, skyreels, wait_for_status
 
 
 async def test_no_secret_in_logs_or_answers(

@@ -12,12 +12,13 @@ import pytest
 from receiver.app import create_app
 from receiver.cli import build_parser
 from receiver.errors import SettingsError
-from receiver.secrets import new_fernet_key
+from receiver.providers import PROVIDER_NAMES
 from receiver.settings import from_environ
+from tests.helpers import GOOD_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-GOOD = {"REELHOOK_API_TOKEN": "a" * 20, "REELHOOK_SECRET_KEY": new_fernet_key()}
+GOOD = GOOD_ENV
 
 
 @pytest.mark.parametrize(
@@ -72,10 +73,12 @@ def test_serve_refuses_to_start_with_one_line_naming_the_setting(tmp_path: Path)
 
 def _settings_in_code() -> set[str]:
     source = "\n".join(p.read_text() for p in (ROOT / "receiver").rglob("*.py"))
-    names = set(re.findall(r'"((?:REELHOOK|PIAPI|WAVE|APIMART|ONEMIN)_[A-Z_]+|PORT)"', source))
-    names |= {
-        f"{p}_{s}" for p in ("PIAPI", "WAVE", "APIMART", "ONEMIN") for s in ("API_KEY", "BASE_URL")
-    }
+    prefixes = "|".join(["REELHOOK", *(name.upper() for name in PROVIDER_NAMES)])
+    names = set(re.findall(rf'"((?:{prefixes})_[A-Z_]+|PORT)"', source))
+    # Per-provider settings are built from the adapters' names, not written out.
+    for provider in PROVIDER_NAMES:
+        prefix = provider.upper()
+        names |= {f"{prefix}_API_KEY", f"{prefix}_BASE_URL", f"REELHOOK_{prefix}_MAX_IN_FLIGHT"}
     return {name for name in names if not name.endswith("_")}
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store.states import Observation, TaskState, advance
+from receiver.providers import v4
+from receiver.providers.piapi import task_report
+from store.states import Observation, TaskState, advance, clamp_progress
 
 QUEUED = TaskState("queued")
 
@@ -46,7 +51,11 @@ def test_any_arrival_order_ends_where_the_ordered_history_ends(
     assert actual.status == expected.status
     assert actual.video_url == expected.video_url
     assert actual.error == expected.error
-    assert actual.progress >= 0
+    if actual.status == "succeeded":
+        assert actual.progress == 100
+    else:  # never more than some event said (events after the end are ignored)
+        seen = [clamp_progress(e.progress) for e in arrived if e.progress is not None]
+        assert actual.progress <= max(seen, default=0)
 
 
 def test_terminal_state_is_final_and_progress_only_rises() -> None:
@@ -56,3 +65,33 @@ def test_terminal_state_is_final_and_progress_only_rises() -> None:
     done = advance(running, Observation("succeeded", video_url="https://v/1.mp4"))
     assert (done.status, done.progress) == ("succeeded", 100)
     assert advance(done, Observation("failed", error="late")) == done
+
+
+# Progress values: non-finite ones are ignored, the rest are clamped to 0..100.
+
+CASES = [
+    (float("inf"), None),
+    (float("-inf"), None),
+    (float("nan"), None),
+    (1e20, 100),
+    (10**400, 100),
+    (-5, 0),
+    (42.7, 42),
+    (True, None),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    *CASES, ("inf%", None), ("nan", None), ("Infinity", None), ("1e20%", 100), ("100%", 100),
+    ("42%", 42), ("soon", None),
+])
+def test_v4_progress(value: Any, expected: int | None) -> None:
+    assert v4.progress(value) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), CASES)
+def test_piapi_progress(value: Any, expected: int | None) -> None:
+    data = {"task_id": "t-1", "status": "processing", "progress": value}
+    assert task_report(data, source="poll", payload="").progress == expected
+    nested = {"task_id": "t-1", "status": "processing", "output": {"progress": value}}
+    assert task_report(nested, source="poll", payload="").progress == expected

@@ -5,6 +5,7 @@ that /healthz reports, instead of leaving callers waiting forever."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -17,12 +18,13 @@ import pytest
 from dispatcher.attempts import AttemptRunner
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Pacer
+from dispatcher.sinks import Answer
 from receiver import keys
 from receiver.secrets import new_fernet_key
 from store import NewTask, Store, WriterStopped
 from store.outbox import AttemptRecord
 from store.writer import Writer
-from tests.conftest import API_TOKEN, skyreels
+from tests.helpers import API_TOKEN, FAST_POLLS, FAST_RETRIES, apimart, skyreels, until
 
 NO_HANG = 10.0  # a hang would be forever; how fast it fails is measured in bench/, not here
 
@@ -126,3 +128,29 @@ async def test_a_bug_in_recording_an_attempt_is_raised_not_retried(tmp_path: Pat
             await asyncio.wait_for(runner.finish([broken]), NO_HANG)
     finally:
         await store.close()
+
+
+async def test_background_loops_stop_once_the_writer_is_dead(
+    start_app: Any, apimart_sim: Any, webhook_sink: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A task polled forever, and a notice that keeps failing: the poller and the dispatcher both
+    # keep writing, until the writer dies. Then each says so once and stops, and the app still
+    # shuts down cleanly (the fixture's teardown).
+    caplog.set_level(logging.CRITICAL)
+    apimart_sim.script.never_finish = True
+    webhook_sink.script = [Answer(500)] * 1000
+    client = await start_app(
+        **{**FAST_RETRIES, "retry_schedule": (0.05,) * 40}, **FAST_POLLS,
+        notify_on=frozenset({"running"}),
+    )
+    notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": webhook_sink.secret}]
+    await client.post("/v1/tasks", json=apimart(notify=notify))
+    await webhook_sink.wait_until(lambda: len(webhook_sink.received) >= 2)
+    with pytest.raises(WriterStopped):
+        await client.app[keys.STORE].writer.run(close_connection)
+
+    def stopped(what: str) -> bool:
+        return any(what in r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL)
+
+    await until(lambda: stopped("polling stops") and stopped("dispatcher worker"),
+                what="the poller and the dispatcher stopping")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import framepack, free_port, skyreels, wait_for_status
+from tests.helpers import framepack, refused_port, rule_error, skyreels, wait_for_status
 
 DATA_URI = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4"
@@ -52,13 +52,19 @@ INVALID = [
 
 
 @pytest.mark.parametrize(("body", "field", "words"), INVALID)
-async def test_invalid_request_is_422_and_changes_nothing(
-    client: Any, piapi_sim: Any, body: dict[str, Any], field: str, words: str
-) -> None:
+def test_rule(body: dict[str, Any], field: str, words: str) -> None:
+    error = rule_error(body)
+    assert error is not None, "the request passed the rules"
+    assert error.field == field
+    assert words in error.message
+
+
+async def test_invalid_request_is_422_and_changes_nothing(client: Any, piapi_sim: Any) -> None:
+    body, field, words = INVALID[0]
     response = await client.post("/v1/tasks", json=body)
     assert response.status == 422
     error = (await response.json())["error"]
-    assert error["field"] == field
+    assert (error["code"], error["field"]) == ("invalid_field", field)
     assert words in error["message"]
     assert piapi_sim.received == []
     assert (await (await client.get("/v1/tasks")).json())["tasks"] == []
@@ -126,9 +132,10 @@ async def test_error_envelope_at_submit_fails_the_task_with_its_message(
 async def test_unreachable_provider_fails_the_task(start_app: Any, settings: Any) -> None:
     from receiver.settings import ProviderSettings
 
-    dead = {"piapi": ProviderSettings("k", f"http://127.0.0.1:{free_port()}")}
-    client = await start_app(providers=dead)
-    task = await (await client.post("/v1/tasks", json=skyreels())).json()
+    with refused_port() as port:
+        dead = {"piapi": ProviderSettings("k", f"http://127.0.0.1:{port}")}
+        client = await start_app(providers=dead)
+        task = await (await client.post("/v1/tasks", json=skyreels())).json()
     assert task["status"] == "failed"
     assert "could not reach" in task["error"]
 

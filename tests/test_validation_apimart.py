@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from receiver.providers.apimart import count_tokens
-from tests.conftest import apimart
+from tests.helpers import apimart, rule_error
 
 URL = "https://x.example/a.png"
 
@@ -138,15 +138,24 @@ CASES = [
 
 
 @pytest.mark.parametrize(("fields", "field", "message"), CASES)
-async def test_rule(
-    client: Any, apimart_sim: Any, fields: dict[str, Any], field: str, message: str
+def test_rule(fields: dict[str, Any], field: str, message: str) -> None:
+    error = rule_error(apimart(**fields))
+    assert error is not None, "the request passed the rules"
+    assert error.field == field
+    assert message in error.message
+
+
+async def test_a_broken_rule_is_a_422_naming_the_field_and_nothing_is_sent(
+    client: Any, apimart_sim: Any
 ) -> None:
+    fields, field, message = CASES[0]
     response = await client.post("/v1/tasks", json=apimart(**fields))
     assert response.status == 422
     error = (await response.json())["error"]
-    assert error["field"] == field
+    assert (error["code"], error["field"]) == ("invalid_field", field)
     assert message in error["message"]
     assert apimart_sim.received == []
+    assert (await (await client.get("/v1/tasks")).json())["tasks"] == []
 
 
 async def test_reference_video_with_short_duration_and_image_refs_is_accepted(client: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import onemin
+from tests.helpers import onemin, rule_error
 
 GIF = "data:image/gif;base64," + base64.b64encode(b"GIF89a" + b"\0" * 10).decode()
 HUGE = (
@@ -37,15 +37,24 @@ CASES = [
 
 
 @pytest.mark.parametrize(("fields", "field", "message"), CASES)
-async def test_rule(
-    client: Any, onemin_sim: Any, fields: dict[str, Any], field: str, message: str
+def test_rule(fields: dict[str, Any], field: str, message: str) -> None:
+    error = rule_error(onemin(**fields))
+    assert error is not None, "the request passed the rules"
+    assert error.field == field
+    assert message in error.message
+
+
+async def test_a_broken_rule_is_a_422_naming_the_field_and_nothing_is_sent(
+    client: Any, onemin_sim: Any
 ) -> None:
+    fields, field, message = CASES[0]
     response = await client.post("/v1/tasks", json=onemin(**fields))
     assert response.status == 422
     error = (await response.json())["error"]
-    assert error["field"] == field
+    assert (error["code"], error["field"]) == ("invalid_field", field)
     assert message in error["message"]
     assert onemin_sim.assets == {}
+    assert (await (await client.get("/v1/tasks")).json())["tasks"] == []
 
 
 async def test_guidance_scale_bounds_are_allowed(client: Any) -> None:

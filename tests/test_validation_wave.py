@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import wave
+from tests.helpers import rule_error, wave
 
 URL = "https://x.example/a.png"
 VIDEO = {"tag": "src", "type": "reference", "video_url": "https://x.example/v.mp4"}
@@ -136,15 +136,24 @@ CASES = [
 
 
 @pytest.mark.parametrize(("fields", "field", "message"), CASES)
-async def test_rule(
-    client: Any, wave_sim: Any, fields: dict[str, Any], field: str, message: str
+def test_rule(fields: dict[str, Any], field: str, message: str) -> None:
+    error = rule_error(wave(**fields))
+    assert error is not None, "the request passed the rules"
+    assert error.field == field
+    assert message in error.message
+
+
+async def test_a_broken_rule_is_a_422_naming_the_field_and_nothing_is_sent(
+    client: Any, wave_sim: Any
 ) -> None:
+    fields, field, message = CASES[0]
     response = await client.post("/v1/tasks", json=wave(**fields))
     assert response.status == 422
     error = (await response.json())["error"]
-    assert error["field"] == field
+    assert (error["code"], error["field"]) == ("invalid_field", field)
     assert message in error["message"]
     assert wave_sim.received == []
+    assert (await (await client.get("/v1/tasks")).json())["tasks"] == []
 
 
 async def test_media_without_prompt_and_full_omni_request_are_accepted(client: Any) -> None:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import pytest
 
-from tests.conftest import wait_for_status, wave
-
-
-async def _until(check: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
-        await asyncio.sleep(0.02)
+from tests.helpers import until, wait_for_status, wave
 
 
 @pytest.mark.parametrize("model", ["skyreels-v4-fast", "skyreels-v4-std"])
@@ -111,7 +103,7 @@ async def test_forged_terminal_callback_is_confirmed_with_the_api(
     wave_sim.script.manual = True
     task = await (await client.post("/v1/tasks", json=wave())).json()
     path = wave_sim.received[0]["body"]["callback_url"].split(str(client.server.port), 1)[1]
-    await _until(lambda: wave_sim.tasks[task["provider_task_id"]]["status"] == "processing")
+    await until(lambda: wave_sim.tasks[task["provider_task_id"]]["status"] == "processing")
     body = {
         "event": "succeeded",
         "data": {
@@ -146,7 +138,7 @@ async def test_cancel_while_queued(client: Any, wave_sim: Any) -> None:
 async def test_cancel_while_processing_is_a_conflict(client: Any, wave_sim: Any) -> None:
     wave_sim.script.manual = True
     task = await (await client.post("/v1/tasks", json=wave())).json()
-    await _until(lambda: wave_sim.tasks[task["provider_task_id"]]["status"] == "processing")
+    await until(lambda: wave_sim.tasks[task["provider_task_id"]]["status"] == "processing")
     answer = await client.post(f"/v1/tasks/{task['id']}/cancel")
     assert answer.status == 409
     assert "only be cancelled while queued" in (await answer.json())["error"]["message"]

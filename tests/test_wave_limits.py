@@ -5,24 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.conftest import wait_for_status, wave
-
-
-async def _until(check: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
-        await asyncio.sleep(0.02)
-
-
-async def _sent(client: Any, task_id: str) -> dict[str, Any]:
-    """The task once reelhook has recorded the provider's task id."""
-    for _ in range(500):
-        task: dict[str, Any] = await (await client.get(f"/v1/tasks/{task_id}")).json()
-        if task["provider_task_id"]:
-            return task
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"task {task_id} was never sent")
+from tests.helpers import until, wait_for_status, wait_sent, wave
 
 
 async def test_sixth_task_waits_until_one_finishes(start_app: Any, wave_sim: Any) -> None:
@@ -37,13 +20,13 @@ async def test_sixth_task_waits_until_one_finishes(start_app: Any, wave_sim: Any
     assert len(waiting) == 1 and waiting[0]["status"] == "queued"
     assert len(wave_sim.received) == 5 and wave_sim.refused == []
 
-    await asyncio.sleep(0.2)
-    assert len(wave_sim.received) == 5
+    # Wave refuses (429) a sixth task while five are unfinished: an empty `refused` at the end
+    # shows the sixth was not sent before a slot freed.
     first = next(task for task in tasks if task["provider_task_id"])
     wave_sim.finish(first["provider_task_id"])
     assert (await wait_for_status(client, first["id"]))["status"] == "succeeded"
-    await _until(lambda: len(wave_sim.received) == 6)
-    sixth = await _sent(client, waiting[0]["id"])
+    await until(lambda: len(wave_sim.received) == 6)
+    sixth = await wait_sent(client, waiting[0]["id"])
     assert sixth["provider_task_id"] in wave_sim.unfinished()
     assert wave_sim.refused == []
     for task_id in wave_sim.unfinished():
@@ -60,10 +43,15 @@ async def test_held_task_can_be_cancelled_locally(start_app: Any, wave_sim: Any)
     assert second["provider_task_id"] is None
     answer = await client.post(f"/v1/tasks/{second['id']}/cancel")
     assert (await answer.json())["status"] == "cancelled"
+    third = await (await client.post("/v1/tasks", json=wave(prompt="third"))).json()
+    assert third["provider_task_id"] is None  # held behind the first
     wave_sim.finish(first["provider_task_id"])
     await wait_for_status(client, first["id"])
-    await asyncio.sleep(0.1)
-    assert len(wave_sim.received) == 1
+    # The freed slot wakes the queue, which goes through held tasks oldest first: the third is
+    # sent by the pass that would have sent the cancelled second.
+    await wait_sent(client, third["id"])
+    assert [item["body"]["prompt"] for item in wave_sim.received] == ["a shiba walks on the moon",
+                                                                     "third"]
 
 
 async def test_busy_answer_is_retried_not_failed(start_app: Any, wave_sim: Any) -> None:
@@ -74,11 +62,11 @@ async def test_busy_answer_is_retried_not_failed(start_app: Any, wave_sim: Any) 
     second = await (await client.post("/v1/tasks", json=wave(prompt="second"))).json()
     assert wave_sim.refused[:1] == [429]
     assert second["status"] == "queued" and second["provider_task_id"] is None
-    await asyncio.sleep(0.2)
+    await until(lambda: len(wave_sim.refused) >= 2, what="a second busy answer")
     assert (await (await client.get(f"/v1/tasks/{second['id']}")).json())["status"] == "queued"
     wave_sim.finish(first["provider_task_id"])
-    await _until(lambda: len(wave_sim.received) > len(wave_sim.refused) + 1)
-    sent = await _sent(client, second["id"])
+    await until(lambda: len(wave_sim.received) > len(wave_sim.refused) + 1)
+    sent = await wait_sent(client, second["id"])
     assert sent["status"] == "queued" and sent["provider_task_id"] == wave_sim.unfinished()[0]
     wave_sim.finish(sent["provider_task_id"])
     assert (await wait_for_status(client, second["id"]))["status"] == "succeeded"

@@ -6,7 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-COLOURS = {"piapi": "#6366f1", "wave": "#06b6d4", "apimart": "#f59e0b", "onemin": "#ec4899"}
+from receiver.providers import PROVIDER_NAMES
+
+PALETTE = ("#6366f1", "#06b6d4", "#f59e0b", "#ec4899", "#10b981", "#ef4444", "#8b5cf6")
+# A colour per provider, in the adapters' order (a new provider gets the next one).
+COLOURS = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(PROVIDER_NAMES)}
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 240, 48, 28, 12
 
 

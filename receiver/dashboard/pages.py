@@ -14,11 +14,10 @@ from receiver.dashboard.chart import COLOURS, daily_chart, first_day
 from receiver.dashboard.guard import page, render
 from receiver.dashboard.hub import prompt_of
 from receiver.dashboard.session import Session
-from receiver.deliveries_api import delivery_view
 from receiver.inbound_api import inbound_view, read_query
 from receiver.paging import one_page, page_limit
 from receiver.providers.http import scrub
-from receiver.serializers import event_view, task_view
+from receiver.serializers import delivery_view, event_view, task_view
 from store.outbox import DELIVERY_STATUSES
 from store.states import STATES, is_terminal
 

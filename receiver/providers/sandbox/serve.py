@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -11,12 +12,20 @@ from aiohttp import web
 
 
 class LocalServer:
-    """An aiohttp app served on 127.0.0.1 at a free port; use with `async with`."""
+    """An aiohttp app served on 127.0.0.1 at a free port (port 0), or on a socket bound
+    beforehand; use with `async with`."""
 
-    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+    ) -> None:
         self.app = app
         self.host = host
-        self.port = port
+        self.port = port if sock is None else int(sock.getsockname()[1])
+        self._sock = sock  # already bound (port known before the app was built)
         # Simulators may hold requests open on purpose (a provider that hangs); stopping must not
         # wait a minute for them.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -29,7 +38,11 @@ class LocalServer:
     async def start(self) -> LocalServer:
         """Bind and start serving."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site: web.BaseSite
+        if self._sock is not None:
+            site = web.SockSite(self._runner, self._sock)
+        else:
+            site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         server = site._server
         if server is not None and self.port == 0:
