@@ -11,7 +11,7 @@ from aiohttp import web
 
 from dispatcher.netguard import BlockedAddress, check_url, guarded_connector, outgoing_client
 from receiver.providers.sandbox import LocalServer
-from tests.conftest import FAST_RETRIES, WEBHOOK_SECRET, skyreels, wait_delivered, wait_for_status
+from tests.helpers import FAST_RETRIES, WEBHOOK_SECRET, skyreels, wait_delivered, wait_for_status
 
 # Each is 127.0.0.1 (or 10.0.0.1) to yarl/httpx and to the system resolver.
 FULL_WIDTH = "\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11"  # 127.0.0.1, full-width
@@ -110,7 +110,7 @@ async def test_a_destination_stored_while_private_was_allowed_is_refused_once_it
 async def test_submit_refuses_a_onemin_image_on_a_spelled_loopback(
     start_app: Any, onemin_sim: Any, target: Any, host: str
 ) -> None:
-    from tests.conftest import onemin
+    from tests.helpers import onemin
 
     server, hits = target
     client = await start_app(allow_private_urls=False)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from receiver.secrets import new_fernet_key
-from tests.served import ServedReelhook
+from tests.helpers import ServedReelhook
 
 MARK = "ZQXJVECHO"
 

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from receiver.settings import DEFAULT_MAX_IN_FLIGHT
-from tests.conftest import onemin, skyreels, wait_for_status
-from tests.test_piapi_callbacks import piapi_callback, post_callback
+from tests.helpers import onemin, piapi_callback, post_callback, skyreels, until, wait_for_status
 
 
 @pytest.fixture
@@ -114,10 +113,3 @@ async def test_an_answer_that_arrives_while_the_disk_is_full_is_recorded_once_sp
     done = await wait_for_status(client, task["id"], timeout=30)
     assert done["status"] == "succeeded" and done["video_url"]
 
-
-async def until(condition: Any, timeout: float = 10.0) -> None:
-    """Wait until `condition()` holds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition never held"
-        await asyncio.sleep(0.02)

@@ -13,8 +13,7 @@ import httpx
 from receiver.secrets import new_fernet_key
 from receiver.settings import Settings
 from receiver.submit_queue import busy_backoff
-from tests.conftest import API_TOKEN, skyreels, wait_for_status, wave
-from tests.served import ServedReelhook
+from tests.helpers import API_TOKEN, ServedReelhook, skyreels, wait_for_status, wave
 
 
 async def test_fields_left_out_or_set_to_their_defaults_are_the_same_request(

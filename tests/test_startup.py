@@ -20,8 +20,7 @@ from receiver.errors import SettingsError
 from receiver.secrets import new_fernet_key
 from receiver.settings import from_environ
 from store.schema import migrate
-from tests.conftest import API_TOKEN, free_port, onemin
-from tests.served import ServedReelhook
+from tests.helpers import API_TOKEN, ServedReelhook, onemin, port_for_child_process
 
 BASE_ENV = {"REELHOOK_API_TOKEN": API_TOKEN, "REELHOOK_SECRET_KEY": new_fernet_key()}
 
@@ -31,7 +30,7 @@ async def serve_fails(env: Mapping[str, str]) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "receiver", "serve",
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REELHOOK_HOST": "127.0.0.1",
-             "PORT": str(free_port()), **BASE_ENV, **env},
+             "PORT": str(port_for_child_process()), **BASE_ENV, **env},
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(process.communicate(), timeout=60)

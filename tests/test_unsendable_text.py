@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FAST_RETRIES, WEBHOOK_SECRET, skyreels, wait_delivered
-from tests.test_piapi_callbacks import events_of, piapi_callback, post_callback, quiet_task
+from tests.helpers import (
+    FAST_RETRIES,
+    WEBHOOK_SECRET,
+    events_of,
+    piapi_callback,
+    post_callback,
+    skyreels,
+    wait_delivered,
+)
+from tests.test_piapi_callbacks import quiet_task
 
 __all__ = ["quiet_task"]
 

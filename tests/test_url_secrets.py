@@ -10,7 +10,7 @@ from aiohttp import web
 
 from receiver.providers.http import redact_urls, safe_url
 from receiver.providers.sandbox import LocalServer
-from tests.conftest import FAST_RETRIES, onemin, wait_delivered, wait_for_status
+from tests.helpers import FAST_RETRIES, onemin, wait_delivered, wait_for_status
 
 SIGNATURE = "f00dbabe5ecret5ignature0123456789"
 
