@@ -37,6 +37,8 @@ def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:
         slack_interval=settings.slack_min_interval,
         poll_interval=settings.dispatch_interval,
         smtp=smtp,
+        allow_private=settings.allow_private_urls,
+        trusted_urls=frozenset(filter(None, [settings.slack_webhook_url])),
     )
 
 

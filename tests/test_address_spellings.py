@@ -101,7 +101,7 @@ async def test_a_destination_stored_while_private_was_allowed_is_refused_once_it
     second = await start_app(allow_private_urls=False, **FAST_RETRIES)
     deliveries = await wait_delivered(second, task["id"])
     assert [d["status"] for d in deliveries] == ["dead"]
-    assert "non-public" in str(deliveries[0]["last_error"])
+    assert "private address" in str(deliveries[0]["last_error"])
     assert "internal secret page" not in str(deliveries)
     assert hits == []
 
@@ -119,3 +119,18 @@ async def test_submit_refuses_a_onemin_image_on_a_spelled_loopback(
     assert response.status == 422
     assert (await response.json())["error"]["field"] == "image"
     assert onemin_sim.received == [] and hits == []
+
+
+async def test_a_stored_slack_destination_off_slacks_host_is_refused_once_private_is_off(
+    start_app: Any,
+) -> None:
+    first = await start_app(run_worker=False, **FAST_RETRIES)
+    notify = [{"channel": "slack", "url": "https://hooks.example.invalid/services/T/B/X"}]
+    task = await (await first.post("/v1/tasks", json=skyreels(notify=notify))).json()
+    await wait_for_status(first, task["id"])
+    await first.close()
+
+    second = await start_app(allow_private_urls=False, **FAST_RETRIES)
+    deliveries = await wait_delivered(second, task["id"])
+    assert [d["status"] for d in deliveries] == ["dead"]
+    assert "hooks.slack.com" in str(deliveries[0]["last_error"])

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from dispatcher.channels.base import Target
+from dispatcher.channels.base import Target, UrlCheck
 from dispatcher.channels.http import post, refused
 from dispatcher.errors import ConfigError, DestinationGone
 from dispatcher.notice import Notice, shorten
@@ -31,15 +31,20 @@ class SlackChannel:
     name = "slack"
     max_batch = DIGEST_MAX
 
-    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, timeout: float, url_check: UrlCheck | None = None
+    ) -> None:
         self._session = session
         self._timeout = timeout
+        self._check = url_check
 
     async def send(self, target: Target, notices: Sequence[Notice]) -> int | None:
         """Post one message (a digest when there are several notices)."""
         url = target.get("url")
         if not url:
             raise ConfigError("slack destination has no url")
+        if self._check is not None:
+            self._check(self.name, url)
         message = single_message(notices[0]) if len(notices) == 1 else digest_message(notices)
         body = json.dumps(message).encode()
         headers = {"Content-Type": "application/json"}
