@@ -12,6 +12,7 @@ class BenchConfig:
     generator: str = "wrk"
     connections: int = 64
     seconds: float = 20.0
+    rounds: int = 4  # the measured seconds of each server are cut into this many interleaved runs
     warmup_seconds: float = 3.0
     tasks: int = 200
     max_requests: int = 2_000_000

@@ -83,16 +83,53 @@ async def _unfinished(database: str) -> int:
     return await asyncio.to_thread(count)
 
 
-async def run(database: str, url: str, count: int, timeout: float) -> dict[str, Any]:
-    """Set up, dispatch, and report what the outbox holds afterwards."""
+async def ceiling(url: str, count: int, concurrency: int) -> float:
+    """Posts per second a bare aiohttp client makes to `url`: `count` posts of a webhook-sized
+    body, `concurrency` at a time, with no database and no signing: what the fan-out could reach."""
+    body = json.dumps({"type": "task.succeeded", "timestamp": "2026-01-01T00:00:00Z",
+                       "data": {"id": "tsk_" + "0" * 28, "status": "succeeded",
+                                "video_url": "https://videos.example.com/x.mp4",
+                                "padding": "x" * 400}}).encode()
+    headers = {"Content-Type": "application/json", "webhook-id": "ceiling"}
+    left = count
+
+    async def sender(session: aiohttp.ClientSession) -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            async with session.post(url, data=body, headers=headers) as answer:
+                await answer.read()
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.monotonic()
+        await asyncio.gather(*(sender(session) for _ in range(concurrency)))
+        return count / (time.monotonic() - started)
+
+
+async def run(
+    database: str, url: str, count: int, timeout: float, ceiling_url: str | None
+) -> dict[str, Any]:
+    """Set up, dispatch, and report what the outbox holds afterwards (and the ceiling)."""
     box = SecretBox(new_fernet_key().encode())
     store = await Store.open(database)
     try:
         await record_finished_tasks(store, box, url, count)
+        cpu = time.process_time()
         seconds = await dispatch_all(store, box, timeout)
+        cpu = time.process_time() - cpu
     finally:
         await store.close()
-    return {"seconds": seconds, **outbox_counts(database), "peak_memory_mb": own_peak_memory_mb()}
+    limit = DispatchConfig(decrypt=box.decrypt).concurrency
+    bare, bare_cpu = 0.0, 0.0
+    if ceiling_url:
+        bare_cpu = time.process_time()
+        bare = await ceiling(ceiling_url, count, limit)
+        bare_cpu = time.process_time() - bare_cpu
+    return {"seconds": seconds, **outbox_counts(database), "peak_memory_mb": own_peak_memory_mb(),
+            "ceiling_per_second": bare, "concurrency": limit,
+            "cpu_us_per_attempt": cpu / max(1, outbox_counts(database)["attempts"]) * 1e6,
+            "ceiling_cpu_us_per_post": bare_cpu / count * 1e6}
 
 
 def outbox_counts(database: str) -> dict[str, Any]:
@@ -113,9 +150,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--url", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--timeout", type=float, default=240.0)
+    parser.add_argument("--ceiling-url", help="also measure a bare client posting here")
     args = parser.parse_args(argv)
     Path(args.database).parent.mkdir(parents=True, exist_ok=True)
-    figures = asyncio.run(run(args.database, args.url, args.count, args.timeout))
+    figures = asyncio.run(
+        run(args.database, args.url, args.count, args.timeout, args.ceiling_url)
+    )
     print("FANOUT " + json.dumps(figures), flush=True)
 
 

@@ -37,7 +37,7 @@ end
 function request()
   seq = seq + 1
   local t = targets[(seq %% #targets) + 1]
-  local body = string.format(template, %(ts_base)d + seq, t[3], %(ts_base)d + seq)
+  local body = string.format(template, %(ts_base)d + seq, t[3], t[2], %(ts_base)d + seq)
   local headers = {["Content-Type"] = "application/json", ["x-webhook-secret"] = t[2]}
   return wrk.format("POST", t[1], headers, body)
 end

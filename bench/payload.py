@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-# {ptid} is the provider task id, {seq} a number unique within one run.
+# {ptid} is the provider task id, {secret} the secret PiAPI echoes back (as it does in the
+# task object), {seq} a number unique within one run.
 TEMPLATE = (
     '{{"timestamp": {seq}, "data": {{"task_id": "{ptid}", "model": "Qubico/skyreels",'
     ' "task_type": "img2video", "status": "processing", "progress": null,'
-    ' "config": {{"service_mode": "public", "webhook_config": {{"endpoint": "", "secret": ""}}}},'
+    ' "config": {{"service_mode": "public",'
+    ' "webhook_config": {{"endpoint": "", "secret": "{secret}"}}}},'
     ' "input": {{"prompt": "FPS-24, a woman smiles and turns to the camera",'
     ' "image": "https://images.example.com/girl.webp", "aspect_ratio": "16:9",'
     ' "guidance_scale": 3.5}}, "output": {{}},'
@@ -36,12 +38,15 @@ class Target:
 
 def callback_body(target: Target, seq: int) -> bytes:
     """The body of callback number `seq` for `target`."""
-    return TEMPLATE.format(ptid=target.provider_task_id, seq=TIMESTAMP_BASE + seq).encode()
+    return TEMPLATE.format(
+        ptid=target.provider_task_id, secret=target.secret, seq=TIMESTAMP_BASE + seq
+    ).encode()
 
 
 def lua_template() -> str:
-    """TEMPLATE as a Lua string.format pattern taking (seq, ptid, seq), in that order."""
-    text = TEMPLATE.replace("%", "%%").replace("{ptid}", "%s").replace("{seq}", "%d")
+    """TEMPLATE as a Lua string.format pattern taking (seq, ptid, secret, seq), in that order."""
+    text = TEMPLATE.replace("%", "%%").replace("{ptid}", "%s").replace("{secret}", "%s")
+    text = text.replace("{seq}", "%d")
     return text.replace("{{", "{").replace("}}", "}")
 
 

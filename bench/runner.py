@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import load_wrk, report
 from bench.config import BenchConfig
-from bench.fanout import fanout_table, run_fanout
+from bench.fanout import fanout_table, fanout_verdict, run_fanout
 from bench.growth import growth_table, run_growth
 from bench.ingest import run_ingest
 
@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--connections", type=int, default=defaults.connections)
     parser.add_argument("--seconds", type=float, default=defaults.seconds)
+    parser.add_argument(
+        "--rounds", type=int, default=defaults.rounds,
+        help="interleaved runs each server's measured seconds are cut into",
+    )
     parser.add_argument("--warmup", type=float, default=defaults.warmup_seconds)
     parser.add_argument("--tasks", type=int, default=defaults.tasks)
     parser.add_argument("--max-requests", type=int, default=defaults.max_requests)
@@ -70,6 +74,7 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
         generator=generator,
         connections=args.connections,
         seconds=args.seconds,
+        rounds=max(1, args.rounds),
         warmup_seconds=args.warmup,
         tasks=args.tasks,
         max_requests=args.max_requests,
@@ -92,12 +97,19 @@ async def run_all(config: BenchConfig, workdir: Path, parts: str) -> dict[str, A
         _print(f"## Ingest ({config.generator}, {config.connections} connections,"
                f" {config.seconds:g} s per server)", report.ingest_table(figures),
                report.ratio_table(values), f"(took {time.monotonic() - started:.0f} s)")
+        results["targets"] = report.targets_summary(figures, values)
         results["ingest"] = report.as_json(figures)
         results["ratios"] = values
         results["verified"] &= all(f.verdict.ok for f in figures if f.verdict)
     if "fanout" in chosen:
         results["fanout"] = await _fanout(config, workdir / "fanout")
         results["verified"] &= all(r["ok"] for r in results["fanout"])
+        results.setdefault("targets", []).append(
+            f"- {results['fanout'][0]['verdict']}; all delivered, none accepted twice:"
+            f" {'met' if all(r['ok'] for r in results['fanout']) else 'NOT met'}"
+        )
+    if results.get("targets"):
+        _print("## Targets", "\n".join(results["targets"]))
     if "growth" in chosen:
         results["growth"] = await _growth(config, workdir / "growth")
     return results
@@ -111,8 +123,14 @@ async def _fanout(config: BenchConfig, workdir: Path) -> list[dict[str, Any]]:
         await run_fanout(workdir, config.fanout_tasks, 0.5, "refuses half (500)"),
     ]
     _print(f"## Fan-out ({config.fanout_tasks:,} finished tasks, one webhook each)",
-           fanout_table(rounds), f"(took {time.monotonic() - started:.0f} s)")
-    return [asdict(r) | {"per_second": r.per_second, "ok": r.ok} for r in rounds]
+           fanout_table(rounds), fanout_verdict(rounds),
+           f"(took {time.monotonic() - started:.0f} s)")
+    verdict = fanout_verdict(rounds)
+    return [
+        asdict(r) | {"per_second": r.per_second, "of_ceiling": r.of_ceiling, "ok": r.ok,
+                     "verdict": verdict}
+        for r in rounds
+    ]
 
 
 async def _growth(config: BenchConfig, workdir: Path) -> list[dict[str, Any]]:

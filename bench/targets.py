@@ -1,4 +1,4 @@
-"""The three servers under test, started and ready to take callbacks.
+"""The four servers under test, started and ready to take callbacks.
 
 reelhook is a real `reelhook serve` process configured through its environment, pointed at the
 PiAPI simulator (told to send no callbacks of its own), with tasks created through POST /v1/tasks.
@@ -24,6 +24,7 @@ from receiver.secrets import new_fernet_key
 
 API_TOKEN = "bench-token-0123456789abcdef"
 NAIVE_TASKS = "naive-task-{:05d}"
+LEAN_TASKS = "lean-task-{:05d}"
 
 
 def start_baseline(workdir: Path) -> ServerProcess:
@@ -48,6 +49,25 @@ def start_naive(workdir: Path, count: int) -> tuple[ServerProcess, list[Target]]
         "--database", str(workdir / "naive.db"), "--secrets", str(secrets_file),
     )
     return start_server("naive", argv, port, {}, workdir), targets
+
+
+def start_lean(workdir: Path, count: int) -> tuple[ServerProcess, list[Target]]:
+    """The lean receiver (bench/lean.py) with `count` tasks, each with its own secret."""
+    targets = [
+        Target(f"/callbacks/piapi/{LEAN_TASKS.format(i)}", f"lean-secret-{i:05d}-xxxxxxxxx",
+               f"lean-ptid-{i:05d}")
+        for i in range(count)
+    ]
+    tasks_file = workdir / "lean-tasks.json"
+    tasks_file.write_text(json.dumps(
+        {t.path.rsplit("/", 1)[1]: [t.secret, t.provider_task_id] for t in targets}
+    ))
+    port = free_port()
+    argv = python_argv(
+        "-m", "bench.lean", "--port", str(port),
+        "--database", str(workdir / "lean.db"), "--tasks", str(tasks_file),
+    )
+    return start_server("lean", argv, port, {}, workdir), targets
 
 
 @asynccontextmanager

@@ -9,8 +9,16 @@ from pathlib import Path
 from bench.load import LoadResult
 from bench.payload import TIMESTAMP_BASE
 
-REELHOOK_ROWS = "SELECT json_extract(payload, '$.timestamp') FROM events WHERE source = 'callback'"
-NAIVE_ROWS = "SELECT json_extract(payload, '$.timestamp') FROM events"
+# Each query gives, per stored callback, its timestamp (unique per request) and the echoed secret
+# as stored (blank or "[redacted]" when it was kept out).
+_ROWS = (
+    "SELECT json_extract(payload, '$.timestamp'),"
+    " json_extract(payload, '$.data.config.webhook_config.secret') FROM events"
+)
+REELHOOK_ROWS = _ROWS + " WHERE source = 'callback'"
+NAIVE_ROWS = _ROWS
+LEAN_ROWS = _ROWS
+HIDDEN = ("", "[redacted]", None)
 
 
 @dataclass(frozen=True)
@@ -22,11 +30,15 @@ class Verdict:
     acknowledged: int
     in_flight_allowance: int
     missing: int | None
+    secrets_stored: int = 0
+    hides_secrets: bool = True
 
     @property
     def ok(self) -> bool:
         """Every acknowledged callback stored, none twice, nothing stored beyond the in-flight."""
         if self.stored != self.distinct or self.missing:
+            return False
+        if self.hides_secrets and self.secrets_stored:
             return False
         return self.acknowledged <= self.stored <= self.acknowledged + self.in_flight_allowance
 
@@ -36,21 +48,28 @@ class Verdict:
         return (
             f"{'OK' if self.ok else 'FAILED'}: {self.stored} stored, {self.distinct} distinct,"
             f" {self.acknowledged} acknowledged (+ up to {self.in_flight_allowance} in flight"
-            f" when the load stopped){exact}"
+            f" when the load stopped){exact}; echoed secret stored in {self.secrets_stored}"
         )
 
 
-def verify(database: Path, query: str, load: LoadResult, connections: int) -> Verdict:
-    """Compare the rows in `database` with what `load` says was acknowledged."""
+def verify(
+    database: Path, query: str, load: LoadResult, connections: int, *, hides_secrets: bool = True
+) -> Verdict:
+    """Compare the rows in `database` with what `load` says was acknowledged, and count the
+    rows that kept the echoed secret (a failure where the server must hide it)."""
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        seqs = [int(row[0]) - TIMESTAMP_BASE for row in conn.execute(query)]
+        rows = conn.execute(query).fetchall()
     finally:
         conn.close()
+    seqs = [int(row[0]) - TIMESTAMP_BASE for row in rows]
+    leaked = sum(1 for row in rows if row[1] not in HIDDEN)
     if load.acknowledged_seqs is None:
         # wrk cannot say which requests were answered, only how many; those still in flight
         # when it stopped (one per connection at most) may be stored without being counted.
-        return Verdict(len(seqs), len(set(seqs)), load.acknowledged, connections, None)
+        return Verdict(len(seqs), len(set(seqs)), load.acknowledged, connections, None,
+                       leaked, hides_secrets)
     missing = len(load.acknowledged_seqs - set(seqs))
     unanswered = load.requests - load.acknowledged
-    return Verdict(len(seqs), len(set(seqs)), load.acknowledged, unanswered, missing)
+    return Verdict(len(seqs), len(set(seqs)), load.acknowledged, unanswered, missing,
+                   leaked, hides_secrets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -37,6 +38,9 @@ class AttemptRunner:
         self.owner = owner
         self.channels = channels
         self.max_batch = {name: channel.max_batch for name, channel in channels.items()}
+        # Many deliveries share a destination (one route, many tasks): decrypt each sealed target
+        # once, not once per attempt. Bounded; it holds what sends hold in memory anyway.
+        self._decrypt = functools.lru_cache(maxsize=1024)(config.decrypt)
 
     async def attempt(self, batch: Batch) -> None:
         """Send the batch once and record one attempt per delivery in it."""
@@ -96,7 +100,7 @@ class AttemptRunner:
 
     def _target(self, row: Mapping[str, Any]) -> Target:
         try:
-            target = json.loads(self.config.decrypt(row["target"]))
+            target = json.loads(self._decrypt(row["target"]))
         except ValueError as exc:
             raise ConfigError("destination cannot be decrypted with REELHOOK_SECRET_KEY") from exc
         if not isinstance(target, dict):

@@ -54,6 +54,7 @@ class Worker:
         self._patience: dict[asyncio.Task[None], float] = {}  # monotonic; see _stop_inflight
         self.wakeup = wakeup or Wakeup()
         self._in_round = False  # between looking for due deliveries and starting their sends
+        self._refill = max(1, config.concurrency // 4)
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
@@ -115,12 +116,25 @@ class Worker:
         capacity = self.config.concurrency - len(self._inflight)
         chosen = plan(rows, runner.max_batch, self._pacer, busy, capacity, now)
         ids = [i for batch in chosen.batches for i in batch.ids]
-        claimed = set(await self._claim(ids, now, stale)) if ids else set()
+        claimed = await self._claim(ids, now, stale) if ids else []
+        full = await self._sendable(claimed)
         for batch in chosen.batches:
-            mine = tuple(row for row in batch.rows if int(row["delivery_id"]) in claimed)
+            mine = tuple(full[i] for i in batch.ids if i in full)
             if mine:
                 self._start(runner, Batch(batch.route, batch.channel, mine), now)
+        if missing := [i for i in claimed if i not in full]:
+            await self.outbox.release(missing, self.owner)
         return await self._delay(chosen.wake_at, chosen.held, len(rows), now)
+
+    async def _sendable(self, claimed: list[int]) -> dict[int, dict[str, Any]]:
+        """The claimed deliveries read in full (destination, task): a round chooses among up to
+        claim_limit due ones from light rows, but starts at most `capacity` sends."""
+        try:
+            rows = await self.outbox.sendable(claimed)
+        except asyncio.CancelledError:
+            await self.outbox.release(claimed, self.owner)  # claimed, never to be sent by us
+            raise
+        return {int(row["delivery_id"]): row for row in rows}
 
     async def _claim(self, ids: list[int], now: float, stale: float) -> list[int]:
         try:
@@ -151,7 +165,11 @@ class Worker:
         self._patience.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("dispatcher send crashed", exc_info=task.exception())
-        self.wakeup.set()
+        # A round reads up to claim_limit due deliveries to fill the free slots: one round per
+        # finished send made the reads cost more than the sends. It waits for a quarter of the
+        # slots to be free (or for the next look, at most poll_interval away).
+        if self.config.concurrency - len(self._inflight) >= self._refill:
+            self.wakeup.set()
 
     async def _delay(self, wake_at: float | None, held: int, seen: int, now: float) -> float:
         delay = self.config.poll_interval

@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
+
+from aiohttp import web
 
 from receiver import client_commands, delivery_commands, report_commands
 from receiver.cli_support import ClientError, add_command
@@ -81,10 +84,25 @@ def run_serve(args: argparse.Namespace) -> int:
     lock = startup.claim_database(settings)  # before anything reads or recovers its work
     sock = startup.listen(settings)  # before start-up recovery, which runs in the app
     startup.warn_if_public_url_unset(settings, bool(os.environ.get("REELHOOK_PUBLIC_URL")))
-    edge.serve(create_app(settings), sock, lambda: announce(settings), access_log=None,
-               shutdown_timeout=10.0)
+    app = create_app(settings)
+    app.on_startup.append(_tune_gc)  # after the store and services have started
+    edge.serve(app, sock, lambda: announce(settings), access_log=None, shutdown_timeout=10.0)
     lock.close()
     return 0
+
+
+async def _tune_gc(app: web.Application) -> None:
+    """Tune the garbage collector for a long-lived server.
+
+    Everything made while starting lives as long as the process: frozen, the collector never
+    walks it again. Callbacks allocate many short-lived containers, so the youngest generation is
+    collected every 50,000 allocations rather than 700. Under callback load this cut the time spent
+    collecting from ~18 to ~2 µs per callback (bench/README.md); a few MB more is held between
+    collections.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def announce(settings: Settings) -> None:

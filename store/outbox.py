@@ -17,14 +17,14 @@ from store.errors import DeliveryBusy, DeliveryNotFound
 from store.models import iso_from_epoch, utc_now_iso
 from store.queries import page_filter
 from store.reader import Reader
+from store.rows import as_dicts
 from store.writer import Writer
 
 DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")
 _STATUS_AFTER = {"delivered": "delivered", "retrying": "pending", "dead": "dead", "gone": "dead"}
-_DUE = (
-    "((status = 'pending' AND next_attempt_at <= :now)"
-    " OR (status = 'sending' AND claimed_at < :stale_before))"
-)
+_DUE_PENDING = "status = 'pending' AND next_attempt_at <= :now"
+_DUE_STALE = "status = 'sending' AND claimed_at < :stale_before"
+_DUE = f"(({_DUE_PENDING}) OR ({_DUE_STALE}))"
 
 
 @dataclass(frozen=True)
@@ -43,41 +43,69 @@ class AttemptRecord:
     next_attempt_at: float | None = None
 
 
+_ROUTE_DISABLED = (
+    "(SELECT x.disabled_reason FROM destinations x WHERE x.route_key = s.route_key"
+    " AND x.disabled_reason IS NOT NULL LIMIT 1) AS route_disabled"
+)
+
+
 def select_due(
     conn: sqlite3.Connection, now: float, stale_before: float, limit: int
 ) -> list[dict[str, Any]]:
-    """Deliveries due now (or claimed by a worker that went quiet), with destination and task."""
-    rows = conn.execute(
+    """Deliveries due now (or claimed by a worker that went quiet): only what choosing among
+    them takes (id, destination, channel, route and whether the route is disabled)."""
+    # Each kind of due delivery is taken in index order, at most `limit` of it, before the two
+    # are merged: one query over both (an OR) sorted every due delivery on every round.
+    first = "SELECT id, next_attempt_at FROM deliveries WHERE {} ORDER BY next_attempt_at, id"
+    cursor = conn.execute(
+        "SELECT d.id AS delivery_id, s.id AS destination_id, s.channel, s.route_key,"
+        f" {_ROUTE_DISABLED} FROM"
+        f" (SELECT * FROM ({first.format(_DUE_PENDING)} LIMIT :limit)"
+        f" UNION ALL SELECT * FROM ({first.format(_DUE_STALE)} LIMIT :limit)) AS due"
+        " JOIN deliveries d ON d.id = due.id JOIN destinations s ON s.id = d.destination_id"
+        " ORDER BY due.next_attempt_at, due.id LIMIT :limit",
+        {"now": now, "stale_before": stale_before, "limit": limit},
+    )
+    return as_dicts(cursor)
+
+
+def select_sendable(conn: sqlite3.Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """These deliveries with what sending them takes: destination and task, as they are now."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    cursor = conn.execute(
         "SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
         " s.id AS destination_id, s.channel, s.target, s.label, s.route_key,"
-        " (SELECT x.disabled_reason FROM destinations x WHERE x.route_key = s.route_key"
-        " AND x.disabled_reason IS NOT NULL LIMIT 1) AS route_disabled,"
+        f" {_ROUTE_DISABLED},"
         " t.provider, t.model, t.provider_task_id, t.status, t.progress, t.video_url, t.error,"
         " t.cost_usd, t.created_at, t.updated_at, t.metadata, t.request"
         " FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
-        " JOIN tasks t ON t.id = d.task_id WHERE d.id IN"
-        f" (SELECT id FROM deliveries WHERE {_DUE})"
-        " ORDER BY d.next_attempt_at, d.id LIMIT :limit",
-        {"now": now, "stale_before": stale_before, "limit": limit},
-    ).fetchall()
-    return [dict(row) for row in rows]
+        f" JOIN tasks t ON t.id = d.task_id WHERE d.id IN ({marks})",
+        list(ids),
+    )
+    return as_dicts(cursor)
 
 
 def claim(
     conn: sqlite3.Connection, ids: Sequence[int], owner: str, now: float, stale_before: float
 ) -> list[int]:
-    """Mark the deliveries as being sent by `owner`; return those nobody else took first."""
-    claimed = []
-    for delivery_id in ids:
-        cursor = conn.execute(
-            "UPDATE deliveries SET status = 'sending', claimed_at = :now,"
-            f" claim_owner = :owner, updated_at = :iso WHERE id = :id AND {_DUE}",
-            {"now": now, "owner": owner, "iso": utc_now_iso(), "id": delivery_id,
-             "stale_before": stale_before},
+    """Mark the deliveries as being sent by `owner`, in one statement; return those nobody else
+    took first, in the order given."""
+    if not ids:
+        return []
+    params: dict[str, Any] = {f"id{i}": delivery_id for i, delivery_id in enumerate(ids)}
+    marks = ",".join(f":{name}" for name in params)
+    params |= {"now": now, "owner": owner, "iso": utc_now_iso(), "stale_before": stale_before}
+    taken = {
+        int(row[0])
+        for row in conn.execute(
+            "UPDATE deliveries SET status = 'sending', claimed_at = :now, claim_owner = :owner,"
+            f" updated_at = :iso WHERE id IN ({marks}) AND {_DUE} RETURNING id",
+            params,
         )
-        if cursor.rowcount:
-            claimed.append(delivery_id)
-    return claimed
+    }
+    return [delivery_id for delivery_id in ids if delivery_id in taken]
 
 
 def release(conn: sqlite3.Connection, ids: Sequence[int], owner: str) -> None:
@@ -89,23 +117,49 @@ def release(conn: sqlite3.Connection, ids: Sequence[int], owner: str) -> None:
     )
 
 
-def finish(conn: sqlite3.Connection, attempt: AttemptRecord, owner: str) -> None:
-    """Record an attempt and move its delivery on, if the claim is still ours."""
-    conn.execute(
-        "INSERT INTO attempts (delivery_id, started_at, duration_ms, status_code, error, outcome)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (attempt.delivery_id, iso_from_epoch(attempt.started_at), round(attempt.duration_ms, 1),
-         attempt.status_code, attempt.error, attempt.outcome),
-    )
+_INSERT_ATTEMPT = (
+    "INSERT INTO attempts (delivery_id, started_at, duration_ms, status_code, error, outcome)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_MOVE_ON = (
+    "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,"
+    " last_error = ?, claimed_at = NULL, claim_owner = NULL, updated_at = ?,"
+    " delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END"
+    " WHERE id = ? AND status = 'sending' AND claim_owner = ?"
+)
+
+
+def finish(conn: sqlite3.Connection, attempts: Sequence[AttemptRecord], owner: str) -> None:
+    """Record attempts and move their deliveries on, where the claim is still `owner`'s."""
     now = utc_now_iso()
-    conn.execute(
-        "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,"
-        " last_error = ?, claimed_at = NULL, claim_owner = NULL, updated_at = ?,"
-        " delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END"
-        " WHERE id = ? AND status = 'sending' AND claim_owner = ?",
-        (_STATUS_AFTER[attempt.outcome], attempt.next_attempt_at, attempt.error, now,
-         attempt.outcome, now, attempt.delivery_id, owner),
-    )
+    conn.executemany(_INSERT_ATTEMPT, [
+        (a.delivery_id, iso_from_epoch(a.started_at), round(a.duration_ms, 1), a.status_code,
+         a.error, a.outcome)
+        for a in attempts
+    ])
+    conn.executemany(_MOVE_ON, [
+        (_STATUS_AFTER[a.outcome], a.next_attempt_at, a.error, now, a.outcome, now,
+         a.delivery_id, owner)
+        for a in attempts
+    ])
+
+
+@dataclass(frozen=True)
+class RecordAttempts:
+    """The writer's batched job for `finish` (`store.writer.Batched`): the attempts of every
+    send that ended meanwhile, written with two executemany statements in one commit."""
+
+    def run_one(self, conn: sqlite3.Connection, item: tuple[Sequence[AttemptRecord], str]) -> None:
+        """One send's attempts."""
+        finish(conn, *item)
+
+    def run_many(
+        self, conn: sqlite3.Connection, items: list[tuple[Sequence[AttemptRecord], str]]
+    ) -> list[None]:
+        """Every send's attempts, in order (owners may differ)."""
+        for owner in dict.fromkeys(owner for _, owner in items):
+            finish(conn, [a for attempts, o in items if o == owner for a in attempts], owner)
+        return [None] * len(items)
 
 
 def disable_route(conn: sqlite3.Connection, route_key: str, reason: str) -> int:
@@ -191,6 +245,9 @@ def _attempts_of(conn: sqlite3.Connection, delivery_ids: list[int]) -> list[dict
     return [dict(row) for row in rows]
 
 
+_RECORD_ATTEMPTS = RecordAttempts()
+
+
 class Outbox:
     """The outbox's reads and writes, through the store's reader and writer threads."""
 
@@ -199,10 +256,14 @@ class Outbox:
         self._reader = reader
 
     async def due(self, now: float, stale_before: float, limit: int) -> list[dict[str, Any]]:
-        """Deliveries due now, with what is needed to send them."""
+        """Deliveries due now, with what choosing among them takes."""
         return await self._reader.run(
             functools.partial(select_due, now=now, stale_before=stale_before, limit=limit)
         )
+
+    async def sendable(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Claimed deliveries with their destination and task, for sending."""
+        return await self._reader.run(functools.partial(select_sendable, ids=tuple(ids)))
 
     async def claim(
         self, ids: Sequence[int], owner: str, now: float, stale_before: float
@@ -218,11 +279,7 @@ class Outbox:
 
     async def finish(self, attempts: Sequence[AttemptRecord], owner: str) -> None:
         """Record attempts and move their deliveries on, in one commit."""
-        def run(conn: sqlite3.Connection) -> None:
-            for attempt in attempts:
-                finish(conn, attempt, owner)
-
-        await self._writer.run(run)
+        await self._writer.run_batched(_RECORD_ATTEMPTS, (tuple(attempts), owner))
 
     async def disable_route(self, route_key: str, reason: str) -> int:
         """Disable a destination everywhere it is used; returns the deliveries given up."""

@@ -72,25 +72,12 @@ def insert_event(
     if event.only_if_unsent and not withdraw_unsent(conn, task_id):
         return EventOutcome(recorded=False, changed=False, task=fetch_task(conn, task_id))
     task = fetch_task(conn, task_id)
-    before = _state_of(task)
+    before = state_of(task)
     after = advance(before, event.seen)
     if event.only_if_changes and after == before:
         return EventOutcome(recorded=False, changed=False, task=task)
     now = utc_now_iso()
-    cursor = conn.execute(
-        "INSERT OR IGNORE INTO events (task_id, dedupe_key, source, provider_status, status,"
-        " progress, payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            task_id,
-            event.dedupe_key,
-            event.source,
-            event.provider_status,
-            event.seen.status,
-            None if event.seen.progress is None else clamp_progress(event.seen.progress),
-            event.payload,
-            now,
-        ),
-    )
+    cursor = conn.execute(INSERT_EVENT, event_row(task_id, event, now))
     if cursor.rowcount == 0:
         return EventOutcome(recorded=False, changed=False, task=task)
     if is_terminal(before.status):
@@ -111,6 +98,27 @@ def insert_event(
     )
 
 
+INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events (task_id, dedupe_key, source, provider_status, status,"
+    " progress, payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPDATE_STATE = (
+    "UPDATE tasks SET status = :status, progress = :progress, video_url = :video_url,"
+    " error = :error, updated_at = :updated_at, provider_task_id = :provider_task_id,"
+    " submit_state = :submit_state, last_event_at = :last_event_at,"
+    " held_request = CASE WHEN :drop_sealed THEN NULL ELSE held_request END WHERE id = :id"
+)
+
+
+def event_row(task_id: str, event: EventIn, now: str) -> tuple[Any, ...]:
+    """The parameters of INSERT_EVENT for `event`."""
+    progress = event.seen.progress
+    return (
+        task_id, event.dedupe_key, event.source, event.provider_status, event.seen.status,
+        None if progress is None else clamp_progress(progress), event.payload, now,
+    )
+
+
 def queue_deliveries(conn: sqlite3.Connection, task_id: str, state: str) -> int:
     """One pending delivery per live destination of the task for `state`, never two."""
     now = utc_now_iso()
@@ -124,7 +132,7 @@ def queue_deliveries(conn: sqlite3.Connection, task_id: str, state: str) -> int:
     return cursor.rowcount
 
 
-def _state_of(task: dict[str, Any]) -> TaskState:
+def state_of(task: dict[str, Any]) -> TaskState:
     return TaskState(
         status=task["status"],
         progress=task["progress"] or 0,
@@ -136,8 +144,17 @@ def _state_of(task: dict[str, Any]) -> TaskState:
 def _save_state(
     conn: sqlite3.Connection, task: dict[str, Any], after: TaskState, event: EventIn, now: str
 ) -> dict[str, Any]:
+    saved = saved_state(task, after, event, now)
+    conn.execute(UPDATE_STATE, saved | {"id": task["id"]})
+    return saved
+
+
+def saved_state(
+    task: dict[str, Any], after: TaskState, event: EventIn, now: str
+) -> dict[str, Any]:
+    """The task columns an event that moves the task to `after` sets (UPDATE_STATE's values)."""
     provider_task_id = task["provider_task_id"] or event.provider_task_id
-    saved = {
+    return {
         "status": after.status,
         "progress": after.progress,
         "video_url": after.video_url,
@@ -147,18 +164,8 @@ def _save_state(
         "submit_state": "sent" if provider_task_id else task["submit_state"],
         "last_event_at": time.time(),
         # A request kept sealed for a resend is dropped once the provider has it, or it is over.
-        "held_request": (
-            None if provider_task_id or is_terminal(after.status) else task.get("held_request")
-        ),
+        "drop_sealed": bool(provider_task_id) or is_terminal(after.status),
     }
-    conn.execute(
-        "UPDATE tasks SET status = :status, progress = :progress, video_url = :video_url,"
-        " error = :error, updated_at = :updated_at, provider_task_id = :provider_task_id,"
-        " submit_state = :submit_state, last_event_at = :last_event_at,"
-        " held_request = :held_request WHERE id = :id",
-        saved | {"id": task["id"]},
-    )
-    return saved
 
 
 def select_tasks(

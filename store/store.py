@@ -9,6 +9,7 @@ from typing import Any
 
 from store import costs, queries
 from store.errors import StoreUnavailable
+from store.event_batch import RecordEvents
 from store.inbound import Inbound
 from store.models import EventIn, EventOutcome, NewTask
 from store.outbox import Outbox
@@ -39,6 +40,7 @@ class Store:
         self.polls = PollSchedule(self.writer, self.reader)
         self.submits = SubmitSlots(self.writer, self.reader)
         self.inbound = Inbound(self.writer, self.reader)
+        self._events = RecordEvents(notify_on)
         self.stats = Stats(self.reader)
         # Told of every task that was created or changed, after the commit (the dashboard's live
         # view); with several processes a database change feed would call the same hook.
@@ -91,12 +93,9 @@ class Store:
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit.
 
-        Only the task service calls this (every state change goes through it)."""
-        outcome = await self.writer.run(
-            functools.partial(
-                queries.insert_event, task_id=task_id, event=event, notify_on=self.notify_on
-            )
-        )
+        Only the task service calls this (every state change goes through it). Events waiting
+        together are recorded together (store/event_batch.py)."""
+        outcome: EventOutcome = await self.writer.run_batched(self._events, (task_id, event))
         if outcome.changed:
             self.on_task_change(outcome.task)
         return outcome

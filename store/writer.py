@@ -1,15 +1,19 @@
 """One thread owns the write connection and commits work in groups.
 
 Callers hand it a function of a connection; the thread runs every function that is waiting inside
-one transaction (each in its own savepoint, so one failure spoils only itself), commits once, and
-only then resolves the callers' futures. A caller therefore learns of success only after its work
-is on disk, and a burst of writes costs one fsync instead of one each.
+one transaction, commits once, and only then resolves the callers' futures. A caller therefore
+learns of success only after its work is on disk, and a burst of writes costs one fsync instead of
+one each. Jobs of one `Batched` kind that wait next to each other run together (a few executemany
+statements for all of them). If any job of a batch fails, the transaction is rolled back and the
+batch runs again job by job, each in its own savepoint, so one failure spoils only itself; a
+savepoint per job costs more than the job, so that is only done when needed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -18,7 +22,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from store.errors import StoreFull, StoreUnavailable, WriterStopped
 from store.schema import connect
@@ -31,11 +35,23 @@ _STOP = object()
 WRITER_NICE = 5
 
 
+class Batched(Protocol):
+    """A kind of job that can run many at once: same outcomes as `run_one` on each in turn."""
+
+    def run_one(self, conn: sqlite3.Connection, item: Any) -> Any:
+        """One job; raises to fail only this job."""
+
+    def run_many(self, conn: sqlite3.Connection, items: list[Any]) -> list[Any]:
+        """Every job, in order; raises when the batch must be run again job by job."""
+
+
 @dataclass
 class _Job:
     fn: Callable[[sqlite3.Connection], Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    kind: Batched | None = None
+    item: Any = None
     result: Any = None
     error: BaseException | None = None
 
@@ -88,6 +104,18 @@ class Writer:
             if self._failure is not None:
                 raise WriterStopped(self._failure)
             self._jobs.put(_Job(fn, future, loop))
+        return await future
+
+    async def run_batched(self, kind: Batched, item: Any) -> Any:
+        """`kind.run_one(conn, item)` in the next transaction, run together with the jobs of the
+        same kind next to it; its result once committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        fn = functools.partial(kind.run_one, item=item)
+        with self._lock:
+            if self._failure is not None:
+                raise WriterStopped(self._failure)
+            self._jobs.put(_Job(fn, future, loop, kind, item))
         return await future
 
     def waiting(self) -> int:
@@ -168,8 +196,11 @@ class Writer:
         self.on_commit(len(batch))
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                _run_in_savepoint(conn, job)
+            if not _run_together(conn, batch):
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                for job in batch:
+                    _run_in_savepoint(conn, job)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             full = _is_full(exc)
@@ -207,6 +238,34 @@ def _yield_to_event_loop() -> None:
         return
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
+
+
+def _run_together(conn: sqlite3.Connection, batch: list[_Job]) -> bool:
+    """Run the batch with no savepoints, each run of same-kind jobs at once; False when a job
+    failed (then nothing of it counts: the caller rolls back and runs the jobs one by one)."""
+    try:
+        start = 0
+        while start < len(batch):
+            kind = batch[start].kind
+            if kind is None:
+                batch[start].result = batch[start].fn(conn)
+                start += 1
+                continue
+            end = start + 1
+            while end < len(batch) and batch[end].kind is kind:
+                end += 1
+            group = batch[start:end]
+            for job, result in zip(group, kind.run_many(conn, [j.item for j in group]),
+                                   strict=True):
+                job.result = result
+            start = end
+    except sqlite3.OperationalError:
+        raise  # locked, full or read-only: the whole batch is refused
+    except Exception:
+        for job in batch:
+            job.result = None
+        return False
+    return True
 
 
 def _run_in_savepoint(conn: sqlite3.Connection, job: _Job) -> None:

@@ -16,7 +16,7 @@ from receiver.providers.errors import (
     ProviderProtocolError,
     ProviderRejected,
 )
-from receiver.providers.http import body_hash, compact, loads_strict
+from receiver.providers.http import body_hash, compact, compact_known, loads_strict
 from store.states import FAILED
 
 SKYREELS = "Qubico/skyreels"
@@ -122,10 +122,14 @@ class PiAPI(Adapter):
         stamp = message.get("timestamp")
         status = str(data.get("status", "")).lower()
         key = f"cb:{data['task_id']}:{status}:{stamp}:{body_hash(body)}"
-        return _report_from_task(data, key, compact(message))
+        return _report_from_task(data, key, compact_known(message, body, ECHOED_SECRET))
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-api-key": self.config.api_key}
+
+
+# Where PiAPI's task object echoes the callback secret (blanked before the payload is stored).
+ECHOED_SECRET = ("data", "config", "webhook_config", "secret")
 
 
 def build_create_body(request: TaskRequest, callback: CallbackTarget | None) -> dict[str, Any]:

@@ -1,0 +1,96 @@
+"""Events recorded a batch at a time: one read of the tasks, one executemany of the inserts, one
+of the task updates, for every event the writer took together.
+
+The outcome of each event is what `queries.insert_event` would give one after another in the same
+transaction. Where that cannot be decided without the database's answer (an event already stored,
+or a task that is not there), `record_many` raises and the writer runs the batch again job by
+job, each event through `insert_event` in its own savepoint.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, replace
+from typing import Any
+
+from store.errors import TaskNotFound
+from store.models import EventIn, EventOutcome, utc_now_iso
+from store.queries import (
+    INSERT_EVENT,
+    UPDATE_STATE,
+    event_row,
+    insert_event,
+    queue_deliveries,
+    saved_state,
+    state_of,
+)
+from store.rows import as_dicts
+from store.states import advance, is_terminal
+
+Item = tuple[str, EventIn]  # task id, event
+
+
+class AlreadyStored(Exception):
+    """An event of the batch is stored already (or is a withdrawal): only the one-by-one path
+    can say what becomes of it."""
+
+
+@dataclass(frozen=True)
+class RecordEvents:
+    """The writer's batched job for recording events (`store.writer.Batched`)."""
+
+    notify_on: frozenset[str]
+
+    def run_one(self, conn: sqlite3.Connection, item: Item) -> EventOutcome:
+        """One event, on its own."""
+        task_id, event = item
+        return insert_event(conn, task_id, event, self.notify_on)
+
+    def run_many(self, conn: sqlite3.Connection, items: list[Item]) -> list[EventOutcome]:
+        """Every event of the batch, in order, with a few statements."""
+        if any(event.only_if_unsent for _, event in items):
+            raise AlreadyStored("a withdrawal decides in the database: one by one")
+        tasks = _tasks(conn, [task_id for task_id, _ in items])
+        now = utc_now_iso()
+        inserts: list[tuple[Any, ...]] = []
+        moved: set[str] = set()
+        notices: list[tuple[int, str, str]] = []  # outcome index, task id, state
+        outcomes = []
+        for task_id, event in items:
+            task = tasks[task_id]
+            before = state_of(task)
+            after = advance(before, event.seen)
+            if event.only_if_changes and after == before:
+                outcomes.append(EventOutcome(recorded=False, changed=False, task=task))
+                continue
+            inserts.append(event_row(task_id, event, now))
+            if is_terminal(before.status):
+                outcomes.append(EventOutcome(recorded=True, changed=False, task=task))
+                continue
+            tasks[task_id] = task | saved_state(task, after, event, now)
+            moved.add(task_id)
+            status_moved = after.status != before.status
+            if status_moved and after.status in self.notify_on:
+                notices.append((len(outcomes), task_id, after.status))
+            outcomes.append(EventOutcome(
+                recorded=True, changed=after != before, task=tasks[task_id],
+                slot_freed=status_moved and is_terminal(after.status),
+            ))
+        if inserts and conn.executemany(INSERT_EVENT, inserts).rowcount != len(inserts):
+            raise AlreadyStored("an event of the batch is a duplicate")
+        conn.executemany(UPDATE_STATE, [tasks[task_id] for task_id in moved])
+        for index, task_id, state in notices:
+            queued = queue_deliveries(conn, task_id, state)
+            outcomes[index] = replace(outcomes[index], notices_queued=queued)
+        return outcomes
+
+
+def _tasks(conn: sqlite3.Connection, task_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The rows of these tasks by id; TaskNotFound if one is missing."""
+    unique = list(dict.fromkeys(task_ids))
+    marks = ",".join("?" * len(unique))
+    cursor = conn.execute(f"SELECT * FROM tasks WHERE id IN ({marks})", unique)
+    found = {row["id"]: row for row in as_dicts(cursor)}
+    if len(found) != len(unique):
+        raise TaskNotFound(next(task_id for task_id in unique if task_id not in found))
+    return found

@@ -1,0 +1,73 @@
+"""The outbox reads, claims and records in few statements, with the same results as one by one:
+due deliveries in due order, claims only of what is still due, attempts recorded per claim."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+from store.models import NewDestination, NewTask
+from store.outbox import AttemptRecord, RecordAttempts, claim, select_due
+from store.queries import insert_task
+from store.schema import connect, migrate
+
+NOW, STALE = 1000.0, 900.0
+
+
+def outbox(path: Path, count: int, seed: int) -> sqlite3.Connection:
+    migrate(str(path))
+    conn = connect(str(path))
+    hook = NewDestination("webhook", "sealed", "http://127.0.0.1/…", "route")
+    pick = random.Random(seed)
+    conn.execute("BEGIN")
+    for i in range(count):
+        insert_task(conn, NewTask(f"tsk_{i:04d}", "piapi", "Qubico/skyreels", {},
+                                  destinations=(hook,)))
+        status = pick.choice(["pending", "pending", "sending", "delivered", "dead"])
+        conn.execute(
+            "INSERT INTO deliveries (task_id, state, destination_id, status, attempts,"
+            " next_attempt_at, claimed_at, claim_owner, created_at, updated_at)"
+            " VALUES (?, 'succeeded', ?, ?, 0, ?, ?, 'other', 't', 't')",
+            (f"tsk_{i:04d}", i + 1, status, pick.choice([NOW - 50, NOW - 5, NOW + 5, NOW]),
+             pick.choice([STALE - 1, STALE + 1]) if status == "sending" else None),
+        )
+    conn.execute("COMMIT")
+    return conn
+
+
+def test_due_deliveries_come_in_due_order_and_only_while_due(tmp_path: Path) -> None:
+    conn = outbox(tmp_path / "due.db", 300, seed=13)
+    expected = [
+        row[0] for row in conn.execute(
+            "SELECT id FROM deliveries WHERE (status = 'pending' AND next_attempt_at <= ?)"
+            " OR (status = 'sending' AND claimed_at < ?) ORDER BY next_attempt_at, id",
+            (NOW, STALE),
+        )
+    ]
+    assert len(expected) > 40
+    for limit in (1, 7, 40, 1000):
+        due = select_due(conn, NOW, STALE, limit)
+        assert [row["delivery_id"] for row in due] == expected[:limit]
+    conn.execute("BEGIN")
+    ids = [row[0] for row in conn.execute("SELECT id FROM deliveries ORDER BY id DESC")]
+    assert claim(conn, ids, "me", NOW, STALE) == [i for i in ids if i in set(expected)]
+    assert claim(conn, ids, "you", NOW, STALE) == []
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_attempts_of_many_sends_are_recorded_for_their_own_claims(tmp_path: Path) -> None:
+    conn = outbox(tmp_path / "finish.db", 6, seed=1)
+    conn.execute("UPDATE deliveries SET status = 'sending', claim_owner = 'me'")
+    conn.execute("UPDATE deliveries SET claim_owner = 'gone' WHERE id = 6")
+    record = [AttemptRecord(i, NOW, 12.5, "delivered", 204) for i in (1, 2, 6)]
+    retry = [AttemptRecord(3, NOW, 3.0, "retrying", 500, "HTTP 500", NOW + 30)]
+    conn.execute("BEGIN")
+    RecordAttempts().run_many(conn, [(record, "me"), (retry, "me"), ([], "me")])
+    conn.execute("COMMIT")
+    rows = dict(conn.execute("SELECT id, status || '/' || attempts FROM deliveries"))
+    assert rows == {1: "delivered/1", 2: "delivered/1", 3: "pending/1", 4: "sending/0",
+                    5: "sending/0", 6: "sending/0"}
+    assert conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == 4
+    conn.close()
