@@ -11,7 +11,7 @@ from typing import Any
 from store.cancel_unsent import withdraw_unsent
 from store.errors import IdempotencyConflict, TaskNotFound
 from store.models import EventIn, EventOutcome, NewTask, utc_now_iso
-from store.states import TaskState, advance, clamp_progress, is_terminal
+from store.states import TERMINAL_SQL, TaskState, advance, clamp_progress, is_terminal
 
 
 def fetch_task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any]:
@@ -106,7 +106,10 @@ UPDATE_STATE = (
     "UPDATE tasks SET status = :status, progress = :progress, video_url = :video_url,"
     " error = :error, updated_at = :updated_at, provider_task_id = :provider_task_id,"
     " submit_state = :submit_state, last_event_at = :last_event_at,"
-    " held_request = CASE WHEN :drop_sealed THEN NULL ELSE held_request END WHERE id = :id"
+    # A request kept sealed for a resend is dropped once the provider has it, or it is over.
+    " held_request = CASE WHEN :provider_task_id IS NOT NULL"
+    f" OR :status IN {TERMINAL_SQL} THEN NULL ELSE held_request END"
+    " WHERE id = :id"
 )
 
 
@@ -163,8 +166,6 @@ def saved_state(
         "provider_task_id": provider_task_id,
         "submit_state": "sent" if provider_task_id else task["submit_state"],
         "last_event_at": time.time(),
-        # A request kept sealed for a resend is dropped once the provider has it, or it is over.
-        "drop_sealed": bool(provider_task_id) or is_terminal(after.status),
     }
 
 

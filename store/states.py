@@ -16,6 +16,7 @@ UNFINISHED = (QUEUED, RUNNING)
 DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})  # REELHOOK_NOTIFY_ON when unset
 # The unfinished states as an SQL list, for the store's queries.
 UNFINISHED_SQL = "(" + ", ".join(f"'{state}'" for state in UNFINISHED) + ")"
+TERMINAL_SQL = "(" + ", ".join(f"'{state}'" for state in sorted(TERMINAL)) + ")"
 _RANK = {QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2, CANCELLED: 2}
 
 
