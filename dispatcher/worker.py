@@ -24,7 +24,7 @@ from dispatcher.channels import build_channels, url_check
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Batch, Pacer, plan, route_of
 from dispatcher.wakeup import Wakeup
-from store.errors import WriterStopped
+from store.errors import StoreUnavailable, WriterStopped
 from store.outbox import Outbox
 
 log = logging.getLogger("reelhook.dispatcher")
@@ -76,6 +76,9 @@ class Worker:
                     except WriterStopped as exc:  # nothing can be recorded; /healthz says why
                         log.critical("dispatcher worker %s stops: %s", self.owner, exc)
                         return
+                    except StoreUnavailable as exc:  # locked or full for now: look again later
+                        log.warning("dispatcher worker %s waits for the store: %s", self.owner, exc)
+                        delay = self.config.poll_interval
                     finally:
                         self._in_round = False
                     await self._sleep(delay)

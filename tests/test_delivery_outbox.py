@@ -257,3 +257,33 @@ async def test_failed_record_is_retried_not_resent(
 
 def _failed_records(caplog: pytest.LogCaptureFixture) -> int:
     return sum("recording deliveries" in record.getMessage() for record in caplog.records)
+
+
+async def test_worker_outlives_a_locked_database(
+    start_app: Any, webhook_sink: Any, db_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="reelhook.dispatcher")
+    client = await start_app(run_worker=False, **FAST_RETRIES)
+    task = await _done_task(client, webhook_sink)
+    store = await Store.open(db_path, busy_timeout=0.05)
+    lock = sqlite3.connect(db_path, isolation_level=None)
+    worker = _worker(client, store.outbox, poll_interval=0.1)
+    running = asyncio.create_task(worker.run())
+    try:
+        lock.execute("BEGIN IMMEDIATE")  # the claim cannot be written while this is held
+        await until(lambda: _store_waits(caplog) >= 2, what="the worker waiting for the store")
+        assert not running.done()
+        lock.execute("COMMIT")
+        await webhook_sink.wait_until(lambda: len(webhook_sink.received) == 1)
+        await wait_delivered(client, task["id"])
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        lock.close()
+        await store.close()
+    assert len(webhook_sink.received) == 1
+
+
+def _store_waits(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("waits for the store" in record.getMessage() for record in caplog.records)
