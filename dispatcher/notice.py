@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from store.states import CANCELLED, FAILED, SUCCEEDED
-from store.task_json import task_json
+from store.states import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
+from store.task_json import json_or_none, task_json
 
 PROMPT_LIMIT = 200
 STATE_WORDS = {
-    "succeeded": "Video ready",
-    "failed": "Video failed",
-    "cancelled": "Video cancelled",
-    "queued": "Video queued",
-    "running": "Video in progress",
+    SUCCEEDED: "Video ready",
+    FAILED: "Video failed",
+    CANCELLED: "Video cancelled",
+    QUEUED: "Video queued",
+    RUNNING: "Video in progress",
 }
 
 
@@ -70,7 +69,7 @@ class Notice:
 
 def notice_from_row(row: dict[str, Any]) -> Notice:
     """The notice of a due delivery row (deliveries joined with destinations and tasks)."""
-    request = _json(row.get("request")) or {}
+    request = json_or_none(row.get("request")) or {}
     return Notice(
         delivery_id=int(row["delivery_id"]),
         task_id=row["task_id"],
@@ -118,12 +117,3 @@ def _elapsed(row: dict[str, Any]) -> float | None:
     except (KeyError, ValueError):
         return None
     return max(0.0, (end - start).total_seconds())
-
-
-def _json(text: Any) -> Any:
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None

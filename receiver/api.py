@@ -7,7 +7,7 @@ from aiohttp import web
 from receiver import keys
 from receiver.body import decode_json, read_limited, require_json_type
 from receiver.errors import Unprocessable
-from receiver.paging import one_page, page_limit
+from receiver.paging import one_page, page_limit, query_choice, task_cursor
 from receiver.serializers import event_view, task_view
 from receiver.validation import parse_submission
 from store.states import STATES
@@ -34,11 +34,12 @@ async def get_task(request: web.Request) -> web.Response:
 async def list_tasks(request: web.Request) -> web.Response:
     """GET /v1/tasks?status=&provider=&limit=&cursor=, newest first."""
     query = request.query
-    status = _choice(query.get("status"), "status", STATES)
-    provider = _choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
+    status = query_choice(query.get("status"), "status", STATES)
+    provider = query_choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
     limit = page_limit(query.get("limit"))
+    cursor = task_cursor(query.get("cursor"))
     rows = await request.app[keys.STORE].list_tasks(
-        status=status, provider=provider, limit=limit + 1, before_id=query.get("cursor") or None
+        status=status, provider=provider, limit=limit + 1, before_id=cursor
     )
     page, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     return web.json_response(
@@ -80,12 +81,4 @@ def _idempotency_key(request: web.Request) -> str | None:
         )
     return key
 
-
-def _choice(value: str | None, name: str, allowed: object) -> str | None:
-    if value is None or value == "":
-        return None
-    choices = sorted(allowed)  # type: ignore[call-overload]
-    if value not in choices:
-        raise Unprocessable(f"{name} must be one of {', '.join(choices)}", field=name)
-    return value
 

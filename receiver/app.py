@@ -98,7 +98,8 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         providers = build_providers(_provider_configs(settings))
         app[keys.PROVIDERS] = providers
         app[keys.TASKS] = TaskService(
-            app[keys.STORE], providers, http, app[keys.SECRETS], settings, app[keys.WAKEUPS]
+            app[keys.STORE], providers, http, app[keys.SECRETS], settings, app[keys.WAKEUPS],
+            on_change=app[keys.HUB].publish,
         )
         yield
 

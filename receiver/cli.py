@@ -1,9 +1,4 @@
-"""reelhook: submit AI video tasks to hosted providers, verify their callbacks, keep every event,
-and send notices (also python -m receiver).
-
-Every command's --help says what it does and which settings (environment variables) it reads.
-This is the only module that reads os.environ.
-"""
+"""The command line: one parser, the server-side commands, and the only reads of os.environ."""
 
 from __future__ import annotations
 
@@ -26,11 +21,18 @@ from receiver.secrets import new_fernet_key
 from receiver.settings import Settings, from_environ, log_format
 from store import StoreUnavailable
 
+DESCRIPTION = """\
+reelhook: submit AI video tasks to hosted providers, verify their callbacks, keep every event,
+and send notices (also python -m receiver).
+
+Every command's --help says what it does and which settings (environment variables) it reads."""
 Command = Callable[[argparse.Namespace], int]
+PROVIDER_SETTINGS = (
+    "{" + ",".join(name.upper() for name in PROVIDER_NAMES) + "}_API_KEY and _BASE_URL"
+)
 SERVE_SETTINGS = (
     "PORT", "REELHOOK_HOST", "REELHOOK_PUBLIC_URL", "REELHOOK_API_TOKEN", "REELHOOK_SECRET_KEY",
-    "REELHOOK_DATABASE",
-    "{" + ",".join(name.upper() for name in PROVIDER_NAMES) + "}_API_KEY and _BASE_URL",
+    "REELHOOK_DATABASE", PROVIDER_SETTINGS,
     "REELHOOK_METRICS_TOKEN", "REELHOOK_LOG_FORMAT", "and every other setting in the README",
 )
 
@@ -53,19 +55,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
-        prog="reelhook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="reelhook", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_command(commands, "serve", "run the web process: client API, callbacks, dashboard,"
                 " /metrics and the notice worker", SERVE_SETTINGS, run_serve,
                 "Prints the address it listens on and the callback base URL it gives providers.")
     add_command(commands, "demo", "run an offline demo against local simulators", (), run_demo,
-                "Simulators of all four providers, reelhook and a temporary database, all on"
+                "A simulator of every provider, reelhook and a temporary database, all on"
                 " loopback; prints what happened.")
-    sandbox = add_command(commands, "sandbox", "run the four provider simulators for trying"
-                          " `reelhook serve`", (), run_sandbox,
-                          "Prints the PIAPI/WAVE/APIMART/ONEMIN _BASE_URL and _API_KEY settings"
-                          " that point serve at them; runs until Ctrl-C.")
+    sandbox = add_command(commands, "sandbox", "run the provider simulators for trying"
+                          " `reelhook serve`", ("REELHOOK_LOG_FORMAT",), run_sandbox,
+                          f"Prints the {PROVIDER_SETTINGS} settings that point serve at them;"
+                          " runs until Ctrl-C.")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     add_command(commands, "keygen", "print a new REELHOOK_SECRET_KEY", (), run_keygen)
     client_commands.add_commands(commands, os.environ)

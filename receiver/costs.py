@@ -5,15 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from receiver import keys
-from receiver.errors import Unprocessable
+from receiver.paging import query_choice
 from store.states import STATES
 
 
 async def cost_totals(request: web.Request) -> web.Response:
     """Per provider: tasks, tasks with a known price, and their summed cost; `?status=` filters."""
-    status = request.query.get("status") or None
-    if status is not None and status not in STATES:
-        raise Unprocessable(f"status must be one of {', '.join(STATES)}", field="status")
+    status = query_choice(request.query.get("status"), "status", STATES)
     rows = await request.app[keys.STORE].cost_totals(status)
     total = round(sum(row["cost_usd"] for row in rows), 6)
     return web.json_response({"status": status, "providers": rows, "total_usd": total})

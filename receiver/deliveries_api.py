@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from receiver import keys
-from receiver.errors import Conflict, NotFound, Unprocessable
-from receiver.paging import one_page, page_limit, whole_number
+from receiver.errors import Conflict, NotFound
+from receiver.paging import MAX_ID, id_cursor, one_page, page_limit, query_choice, whole_number
 from receiver.serializers import delivery_view
 from store import DeliveryBusy, DeliveryNotFound
 from store.outbox import DELIVERY_STATUSES
@@ -25,12 +25,9 @@ async def task_deliveries(request: web.Request) -> web.Response:
 
 async def list_deliveries(request: web.Request) -> web.Response:
     """GET /v1/deliveries?status=&limit=&cursor=, newest first."""
-    status = request.query.get("status") or None
-    if status is not None and status not in DELIVERY_STATUSES:
-        raise Unprocessable(f"status must be one of {', '.join(DELIVERY_STATUSES)}", field="status")
+    status = query_choice(request.query.get("status"), "status", DELIVERY_STATUSES)
     limit = page_limit(request.query.get("limit"))
-    cursor = request.query.get("cursor")
-    before = whole_number(cursor, "cursor", None, 2**62) if cursor else None
+    before = id_cursor(request.query.get("cursor"))
     rows = await request.app[keys.STORE].outbox.deliveries(
         status=status, limit=limit + 1, before_id=before
     )
@@ -43,7 +40,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
 async def redeliver(request: web.Request) -> web.Response:
     """POST /v1/deliveries/{id}/redeliver: send a delivered or dead notice again; 202."""
     raw = request.match_info["delivery_id"]
-    row = await redeliver_one(request.app, whole_number(raw, "id", None, 2**62))
+    row = await redeliver_one(request.app, whole_number(raw, "id", None, MAX_ID))
     return web.json_response(delivery_view(row), status=202)
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Unprocessable
-from receiver.paging import one_page, page_limit, whole_number
-
-_SOURCE = re.compile(r"[a-z0-9_-]{1,64}")
+from receiver.paging import id_cursor, one_page, page_limit
+from receiver.settings import INBOUND_SOURCE, INBOUND_SOURCE_RULE
 
 
 async def list_inbound(request: web.Request) -> web.Response:
@@ -30,13 +28,9 @@ async def list_inbound(request: web.Request) -> web.Response:
 def read_query(query: Any) -> tuple[str | None, int, int | None]:
     """source, limit and cursor from a query string; Unprocessable names a bad one."""
     source = query.get("source") or None
-    if source is not None and not _SOURCE.fullmatch(source):
-        raise Unprocessable(
-            "source must be 1 to 64 lower-case letters, digits, - or _", field="source"
-        )
-    cursor = query.get("cursor")
-    before = whole_number(cursor, "cursor", None, 2**62) if cursor else None
-    return source, page_limit(query.get("limit")), before
+    if source is not None and not INBOUND_SOURCE.fullmatch(source):
+        raise Unprocessable(f"source must be {INBOUND_SOURCE_RULE}", field="source")
+    return source, page_limit(query.get("limit")), id_cursor(query.get("cursor"))
 
 
 def inbound_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -59,33 +53,4 @@ INBOUND_MESSAGE = {
         "received_at": {"type": "string"},
         "payload": {"nullable": True},
     },
-}
-OPENAPI_PATHS: dict[str, Any] = {
-    "/v1/inbound": {
-        "get": {
-            "summary": "Standard Webhooks messages received, newest first",
-            "parameters": [
-                {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-                for name in ("source", "limit", "cursor")
-            ],
-            "responses": {
-                "200": {
-                    "description": "a page of messages",
-                    "content": {"application/json": {"schema": {
-                        "type": "object",
-                        "required": ["messages", "next_cursor"],
-                        "properties": {
-                            "messages": {"type": "array", "items": {
-                                "$ref": "#/components/schemas/InboundMessage"}},
-                            "next_cursor": {"type": "string", "nullable": True},
-                        },
-                    }}},
-                },
-                "401": {"description": "no or wrong token", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Error"}}}},
-                "422": {"description": "a bad query parameter", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
-        }
-    }
 }

@@ -6,10 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.inbound_api import INBOUND_MESSAGE, OPENAPI_PATHS
+from dispatcher.channels import CHANNEL_NAMES
+from receiver.inbound_api import INBOUND_MESSAGE
 from receiver.paging import MAX_PAGE
 from receiver.providers import PROVIDER_NAMES
+from receiver.settings import INBOUND_SOURCE
 from receiver.validation import NUMBER_FIELDS, TEXT_FIELDS
+from store.models import TASK_ID
 from store.outbox import DELIVERY_STATUSES
 from store.states import STATES
 from store.task_json import task_schema
@@ -76,7 +79,7 @@ DELIVERY = {
             "type": "object",
             "required": ["id", "channel", "label"],
             "properties": {
-                "channel": {"type": "string", "enum": ["slack", "email", "webhook"]},
+                "channel": {"type": "string", "enum": list(CHANNEL_NAMES)},
                 "label": {"type": "string"},
             },
         },
@@ -114,13 +117,25 @@ def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-def _page_of(name: str, ref: str) -> dict[str, Any]:
+def _list_of(name: str, ref: str) -> dict[str, Any]:
     items = {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}}
-    return {
-        "type": "object",
-        "required": [name],
-        "properties": {name: items, "next_cursor": _NULLABLE_STRING},
-    }
+    return {"type": "object", "required": [name], "properties": {name: items}}
+
+
+def _page_of(name: str, ref: str) -> dict[str, Any]:
+    """A listing's answer: one page of `name` and the cursor of the next page (or null)."""
+    page = _list_of(name, ref)
+    page["required"].append("next_cursor")
+    page["properties"]["next_cursor"] = _NULLABLE_STRING
+    return page
+
+
+def _paging(cursor: str = r"^[0-9]+$") -> list[dict[str, Any]]:
+    """limit and cursor; `cursor` is the pattern of the listing's ids (see paging.py)."""
+    return [
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+        _query("cursor", {"type": "string", "pattern": cursor}),
+    ]
 
 
 PATHS: dict[str, Any] = {
@@ -152,24 +167,10 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 _query("status", {"type": "string", "enum": list(STATES)}),
                 _query("provider", {"type": "string", "enum": list(PROVIDER_NAMES)}),
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
-                _query("cursor", {"type": "string"}),
+                *_paging(f"^{TASK_ID.pattern}$"),
             ],
             "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["tasks", "next_cursor"],
-                        "properties": {
-                            "tasks": {
-                                "type": "array",
-                                "items": {"$ref": "#/components/schemas/Task"},
-                            },
-                            "next_cursor": _NULLABLE_STRING,
-                        },
-                    },
-                    "a page of tasks",
-                ),
+                "200": _json(_page_of("tasks", "Task"), "a page of tasks"),
                 **_errors(422),
             },
         },
@@ -208,7 +209,7 @@ PATHS: dict[str, Any] = {
             "summary": "Every notice of a task with its attempts",
             "parameters": [_task_id()],
             "responses": {
-                "200": _json(_page_of("deliveries", "Delivery"), "the deliveries"),
+                "200": _json(_list_of("deliveries", "Delivery"), "the deliveries"),
                 **_errors(404),
             },
         }
@@ -218,8 +219,7 @@ PATHS: dict[str, Any] = {
             "summary": "Deliveries, newest first",
             "parameters": [
                 _query("status", {"type": "string", "enum": list(DELIVERY_STATUSES)}),
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
-                _query("cursor", {"type": "string"}),
+                *_paging(),
             ],
             "responses": {
                 "200": _json(_page_of("deliveries", "Delivery"), "a page of deliveries"),
@@ -251,6 +251,19 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _json(COSTS, "totals per provider"), **_errors(422)},
         }
     },
+    "/v1/inbound": {
+        "get": {
+            "summary": "Standard Webhooks messages received, newest first",
+            "parameters": [
+                _query("source", {"type": "string", "pattern": f"^{INBOUND_SOURCE.pattern}$"}),
+                *_paging(),
+            ],
+            "responses": {
+                "200": _json(_page_of("messages", "InboundMessage"), "a page of messages"),
+                **_errors(422),
+            },
+        }
+    },
     "/v1/tasks/{task_id}/cancel": {
         "post": {
             "summary": "Cancel at the provider",
@@ -267,7 +280,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "reelhook client API", "version": "1"},
         "security": [{"bearer": []}],
-        "paths": {**PATHS, **OPENAPI_PATHS},
+        "paths": PATHS,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {

@@ -279,15 +279,20 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw in ("on", "true", "1")
 
 
+# A Standard Webhooks source's name, in REELHOOK_INBOUND_SECRETS and in GET /v1/inbound?source=.
+INBOUND_SOURCE = re.compile(r"[a-z0-9_-]{1,64}")
+INBOUND_SOURCE_RULE = "1 to 64 lower-case letters, digits, - or _"
+
+
 def _inbound_secrets(raw: str) -> dict[str, tuple[str, ...]]:
     """source:whsec_... pairs; a source named twice accepts both secrets (rotation)."""
     found: dict[str, tuple[str, ...]] = {}
     for pair in _list(raw):
         source, _, secret = pair.partition(":")
-        if not re.fullmatch(r"[a-z0-9_-]{1,64}", source) or not is_whsec_key(secret):
+        if not INBOUND_SOURCE.fullmatch(source) or not is_whsec_key(secret):
             raise SettingsError(
                 "REELHOOK_INBOUND_SECRETS takes comma-separated source:secret pairs; source is"
-                f" lower-case letters, digits, - or _; the secret is {WHSEC_RULE}"
+                f" {INBOUND_SOURCE_RULE}; the secret is {WHSEC_RULE}"
             )
         found[source] = (*found.get(source, ()), secret)
     return found

@@ -3,7 +3,8 @@
 Callbacks, polls, Wave's confirmations, the provider's answer to a submit, a failed submit, a
 cancel, a time-out and an interrupted send all end in `TaskService.change`: it records the event
 and then acts on what the store reports back (notices queued: wake the dispatcher; a task
-finished: wake the submit queue). Nothing else calls the store's `record_event`.
+finished: wake the submit queue; the task changed: tell `on_change`, the dashboard's live view).
+Nothing else calls the store's `record_event`.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class TaskService:
         secrets: SecretBox,
         settings: Settings,
         wakeups: Wakeups,
+        on_change: Callable[[dict[str, Any]], None] = lambda task: None,
     ) -> None:
         self.store = store
         self.providers = providers
@@ -68,6 +70,7 @@ class TaskService:
         self.secrets = secrets
         self.settings = settings
         self.wakeups = wakeups
+        self.on_change = on_change
         self.queue = SubmitQueue(
             store.submits, secrets, settings, providers, self._send, self.change, wakeups.slots
         )
@@ -75,6 +78,8 @@ class TaskService:
     async def change(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event (once) and act on what the store reports: the one state-change path."""
         outcome = await self.store.record_event(task_id, event)
+        if outcome.changed:
+            self.on_change(outcome.task)
         if outcome.notices_queued:
             self.wakeups.notices.set()
         if outcome.slot_freed:
@@ -115,13 +120,14 @@ class TaskService:
                 "this Idempotency-Key was used with a different request; use a new key",
                 field="Idempotency-Key",
             ) from exc
-        if created and claimed:
+        if not created:
+            return task, False
+        self.on_change(task)
+        if claimed:
             await self.queue.dispatch(task_id, provider, request, secret, idempotency_key)
-        elif created:
+        else:
             log.info("holding %s: %s has no free slot", task_id, provider.name)
-        if created:
-            task = await self.store.get_task(task_id)
-        return task, created
+        return await self.store.get_task(task_id), True
 
     async def apply_report(self, task_id: str, report: Report, source: str) -> bool:
         """Record what a provider said; False when it was a duplicate."""

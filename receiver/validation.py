@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from dispatcher.channels import CHANNEL_NAMES
 from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
 from receiver.errors import Unprocessable
 from receiver.providers.base import Provider, TaskRequest
@@ -161,7 +162,7 @@ def _destination(index: int, item: Any) -> dict[str, Any]:
     channel = item.get("channel") if isinstance(item, dict) else None
     if not isinstance(channel, str) or channel not in _NOTIFY_KEYS:
         raise Unprocessable(
-            f"{where} must be an object with channel slack, email or webhook", field=where
+            f"{where} must be an object with channel {', '.join(CHANNEL_NAMES)}", field=where
         )
     needed = _NOTIFY_KEYS[item["channel"]]
     extra = sorted(set(item) - needed - {"channel"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,10 @@ def iso_from_epoch(seconds: float) -> str:
     """Unix seconds as ISO 8601 UTC with milliseconds."""
     moment = datetime.fromtimestamp(seconds, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# The shape of every id new_task_id makes.
+TASK_ID = re.compile(r"tsk_[0-9a-f]{28}")
 
 
 def new_task_id() -> str:

@@ -21,6 +21,8 @@ from store.rows import as_dicts
 from store.writer import Writer
 
 DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")
+# The statuses from which a delivery may be sent again (redelivery).
+REDELIVERABLE = ("delivered", "dead")
 _STATUS_AFTER = {"delivered": "delivered", "retrying": "pending", "dead": "dead", "gone": "dead"}
 _DUE_PENDING = "status = 'pending' AND next_attempt_at <= :now"
 _DUE_STALE = "status = 'sending' AND claimed_at < :stale_before"
@@ -194,7 +196,7 @@ def redeliver(conn: sqlite3.Connection, delivery_id: int, now: float) -> dict[st
     row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
     if row is None:
         raise DeliveryNotFound(delivery_id)
-    if row["status"] not in ("delivered", "dead"):
+    if row["status"] not in REDELIVERABLE:
         raise DeliveryBusy(f"delivery {delivery_id} is {row['status']}; it will be sent anyway")
     conn.execute(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, cycle_start = attempts,"

@@ -42,9 +42,6 @@ class Store:
         self.inbound = Inbound(self.writer, self.reader)
         self._events = RecordEvents(notify_on)
         self.stats = Stats(self.reader)
-        # Told of every task that was created or changed, after the commit (the dashboard's live
-        # view); with several processes a database change feed would call the same hook.
-        self.on_task_change: Callable[[dict[str, Any]], None] = _ignore
 
     @classmethod
     async def open(
@@ -75,20 +72,14 @@ class Store:
 
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""
-        task, created = await self.writer.run(functools.partial(queries.insert_task, new=new))
-        if created:
-            self.on_task_change(task)
-        return task, created
+        return await self.writer.run(functools.partial(queries.insert_task, new=new))
 
     async def create_and_claim(
         self, new: NewTask, cap: int, seal: Callable[[], str], keep_sealed: bool = False
     ) -> tuple[dict[str, Any], bool, bool]:
         """Record a task and, in the same commit, claim its send or hold it sealed (a submit is
         recorded whole or not at all): (task, created, claimed)."""
-        task, created, claimed = await self.submits.create_and_claim(new, cap, seal, keep_sealed)
-        if created:
-            self.on_task_change(task)
-        return task, created, claimed
+        return await self.submits.create_and_claim(new, cap, seal, keep_sealed)
 
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit.
@@ -96,8 +87,6 @@ class Store:
         Only the task service calls this (every state change goes through it). Events waiting
         together are recorded together (store/event_batch.py)."""
         outcome: EventOutcome = await self.writer.run_batched(self._events, (task_id, event))
-        if outcome.changed:
-            self.on_task_change(outcome.task)
         return outcome
 
     async def get_task(self, task_id: str) -> dict[str, Any]:
@@ -127,7 +116,3 @@ class Store:
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
         """Cost per provider, optionally of tasks in one status."""
         return await self.reader.run(functools.partial(costs.cost_totals, status=status))
-
-
-def _ignore(task: dict[str, Any]) -> None:
-    return None

@@ -33,7 +33,7 @@ def task_json(row: dict[str, Any], *, status: str | None = None) -> dict[str, An
     """A task row as JSON; `status` overrides the row's (a notice announces the state it was
     queued for, even if the task has moved on since)."""
     document = {name: row.get(name) for name in TASK_FIELDS}
-    document["metadata"] = _metadata(row.get("metadata"))
+    document["metadata"] = json_or_none(row.get("metadata"))
     if status is not None:
         document["status"] = status
     return document
@@ -46,7 +46,8 @@ def task_schema(providers: Sequence[str]) -> dict[str, Any]:
     return {"type": "object", "required": list(TASK_FIELDS), "properties": properties}
 
 
-def _metadata(text: Any) -> Any:
+def json_or_none(text: Any) -> Any:
+    """Stored JSON text decoded; None when it is empty or not JSON."""
     if not text:
         return None
     try:

@@ -219,6 +219,10 @@ async def events_of(client: Any, task_id: str) -> list[dict[str, Any]]:
     return list((await (await client.get(f"/v1/tasks/{task_id}/events")).json())["events"])
 
 
+# How long a `reelhook serve` child may take to answer /healthz (a loaded machine is slow).
+SERVE_START_TIMEOUT = 60.0
+
+
 class ServedReelhook:
     """Starts, kills and restarts `python -m receiver serve` on one database file."""
 
@@ -241,13 +245,13 @@ class ServedReelhook:
             sys.executable, "-m", "receiver", "serve", env=self.env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
+        deadline = time.monotonic() + SERVE_START_TIMEOUT
         async with httpx.AsyncClient() as client:
-            for _ in range(200):
-                try:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(f"{self.url}/healthz")).status_code == 200:
                         return
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)
         raise AssertionError("reelhook serve did not start")
 
     async def signal(self, signum: int) -> int:

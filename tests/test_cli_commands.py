@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +40,19 @@ def test_every_command_help_has_a_description_and_names_its_settings(
     assert ("REELHOOK_API_TOKEN" in settings) == (client_side or name == "serve"), text
     if client_side:
         assert "REELHOOK_URL" in settings
+
+
+def test_the_top_level_help_lists_every_command_with_what_it_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    listed = text.split("positional arguments:")[1].split("options:")[0]
+    for name in commands():
+        described = re.search(rf"^\s+{name}\s+(\S.*)?$\n?(\s+\S.*)?", listed, re.MULTILINE)
+        assert described is not None and len(described.group(0).split()) >= 3, name
+    assert "os.environ" not in text  # the module's docstring is for developers, not users
 
 
 def use_server(client: Any, monkeypatch: pytest.MonkeyPatch, token: str = API_TOKEN) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,35 @@ async def test_sandbox_prints_settings_that_point_serve_at_its_simulators(
     finally:
         code, _ = await stop(process)
     assert code == 0
+
+
+def test_json_logs_keep_warnings_and_uncaught_tracebacks_on_one_line_each() -> None:
+    """With REELHOOK_LOG_FORMAT=json nothing reaches stderr except JSON objects, one per line:
+    a logged traceback, a warning, an exception that kills a thread (the writer is one) and
+    one that ends the program."""
+    script = """
+import logging, threading, warnings
+from receiver.logs import configure_logging
+configure_logging("json")
+try:
+    raise ValueError("first\\\\nsecond")
+except ValueError:
+    logging.getLogger("reelhook.test").exception("logged with its traceback")
+warnings.warn("a warning", RuntimeWarning)
+def die():
+    raise RuntimeError("thread died")
+thread = threading.Thread(target=die, name="reelhook-writer")
+thread.start()
+thread.join()
+raise SystemError("the end")
+"""
+    done = subprocess.run([sys.executable, "-W", "default", "-c", script],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    entries = [json.loads(line) for line in done.stderr.splitlines()]  # every line is JSON
+    by_message = {entry["message"]: entry for entry in entries}
+    assert "ValueError: first\\nsecond" in by_message["logged with its traceback"]["exception"]
+    assert any("RuntimeWarning: a warning" in message for message in by_message)
+    died = by_message["uncaught exception in thread reelhook-writer"]
+    assert died["level"] == "CRITICAL" and "RuntimeError: thread died" in died["exception"]
+    assert "SystemError: the end" in by_message["uncaught exception"]["exception"]

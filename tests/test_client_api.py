@@ -74,12 +74,32 @@ async def test_list_filters_by_status_and_provider(client: Any, piapi_sim: Any) 
         ({"limit": "0"}, "limit"),
         ({"limit": "201"}, "limit"),
         ({"limit": "ten"}, "limit"),
+        ({"cursor": "zzz"}, "cursor"),
+        ({"cursor": "tsk_" + "g" * 28}, "cursor"),
     ],
 )
 async def test_list_rejects_bad_query(client: Any, query: dict[str, str], field: str) -> None:
     response = await client.get("/v1/tasks", params=query)
     assert response.status == 422
     assert (await response.json())["error"]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "allowed"),
+    [
+        ("/v1/tasks", {"status": "done"}, "queued, running, succeeded, failed, cancelled"),
+        ("/v1/costs", {"status": "done"}, "queued, running, succeeded, failed, cancelled"),
+        ("/v1/deliveries", {"status": "lost"}, "pending, sending, delivered, dead"),
+    ],
+)
+async def test_every_listing_names_the_allowed_values_of_a_bad_choice(
+    client: Any, path: str, query: dict[str, str], allowed: str
+) -> None:
+    response = await client.get(path, params=query)
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["field"] == "status"
+    assert error["message"] == f"status must be one of {allowed}"
 
 
 async def test_unknown_task_is_404_everywhere(client: Any) -> None:

@@ -4,15 +4,23 @@ and its forms going through the same services as the API."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import html
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from yarl import URL
 
 from dispatcher.sinks import Answer, WebhookSink
+from receiver import dashboard
+from receiver.dashboard.pages import SHOWN_DELIVERIES, matching
 from receiver.providers import DEFAULT_MAX_IN_FLIGHT
+from store import Store
+from store.models import EventIn, NewDestination, NewTask, new_task_id
+from store.states import SUCCEEDED, Observation
 from tests.helpers import (
     API_TOKEN,
     FAST_RETRIES,
@@ -55,6 +63,11 @@ async def test_pages_need_a_session_and_sign_in_sets_a_strict_httponly_cookie(
     cookie = answer.cookies["reelhook_session"]
     assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/dashboard"
     assert API_TOKEN not in cookie.value
+    # Nor an unkeyed hash of it, which would let a stolen cookie be used to guess the token.
+    assert hashlib.sha256(API_TOKEN.encode()).hexdigest()[:16] not in cookie.value
+    forged = cookie.value.rsplit(".", 1)[0] + "." + "0" * 64
+    assert (await client.get("/dashboard/tasks", allow_redirects=False,
+                             cookies={"reelhook_session": forged})).status == 303
     page = await client.get("/dashboard/tasks")
     assert page.status == 200
     csp = page.headers["Content-Security-Policy"]
@@ -169,3 +182,60 @@ async def test_an_unknown_task_page_is_a_404_page(client: Any) -> None:
     assert answer.status == 404 and "no task with id" in await answer.text()
     bad = await client.get("/dashboard/tasks?status=done")
     assert bad.status == 422 and "status must be one of" in await bad.text()
+
+
+async def test_the_task_list_filters_by_status_and_provider_and_pages_with_a_cursor(
+    client: Any, piapi_sim: Any
+) -> None:
+    piapi_sim.script.drop_callbacks = True
+    ids = [(await (await client.post("/v1/tasks", json=skyreels(prompt=f"n{i}"))).json())["id"]
+           for i in range(3)]
+    await sign_in(client)
+    first = await (await client.get("/dashboard/tasks?provider=piapi&limit=2")).text()
+    assert ids[2] in first and ids[1] in first and ids[0] not in first
+    older = re.search(r'<a class="button ghost" href="([^"]+)">Older tasks', first)
+    assert older is not None
+    link = URL(html.unescape(older.group(1)))
+    assert link.query["provider"] == "piapi" and link.query["limit"] == "2"
+    second = await (await client.get(str(link))).text()
+    assert ids[0] in second and ids[1] not in second and "Older tasks" not in second
+    none_done = await (await client.get("/dashboard/tasks?status=succeeded")).text()
+    assert not any(task_id in none_done for task_id in ids)
+    bad = await client.get("/dashboard/tasks?cursor=not-a-task-id")
+    assert bad.status == 422 and "cursor must be a task id" in await bad.text()
+
+
+def test_templates_have_no_inline_script_style_or_event_handlers() -> None:
+    """The CSP allows scripts and styles from the server only: anything inline would be
+    blocked in the browser, so none may be written."""
+    templates = Path(dashboard.__file__).parent / "templates"
+    for template in templates.glob("*.html"):
+        text = template.read_text()
+        for tag in re.findall(r"<script\b[^>]*>", text):
+            assert "src=" in tag, f"{template.name}: inline script {tag}"
+        assert "<style" not in text, template.name
+        assert not re.search(r"\sstyle\s*=", text), f"{template.name}: a style attribute"
+        assert not re.search(r"\son[a-z]+\s*=", text), f"{template.name}: an event handler"
+        assert "javascript:" not in text, template.name
+
+
+async def test_the_channel_filter_finds_deliveries_older_than_one_page(tmp_path: Path) -> None:
+    """One webhook notice behind more Slack notices than the dashboard reads at once is still
+    listed, and redelivering "all of a channel" reaches every one."""
+    store = await Store.open(str(tmp_path / "many.db"))
+    try:
+        async def notified(channel: str) -> None:
+            task_id = new_task_id()
+            where = NewDestination(channel, "sealed", f"{channel}-label", f"{channel}:{task_id}")
+            await store.create_task(NewTask(task_id, "piapi", "m", {}, destinations=(where,)))
+            await store.record_event(task_id, EventIn("done", "poll", Observation(SUCCEEDED)))
+
+        await notified("webhook")
+        await asyncio.gather(*(notified("slack") for _ in range(SHOWN_DELIVERIES + 5)))
+        webhook = await matching(store.outbox, "pending", "webhook", SHOWN_DELIVERIES)
+        assert [row["label"] for row in webhook] == ["webhook-label"]
+        every_slack = await matching(store.outbox, None, "slack", None)
+        assert len(every_slack) == SHOWN_DELIVERIES + 5
+        assert len(await matching(store.outbox, None, "slack", 7)) == 7
+    finally:
+        await store.close()

@@ -3,7 +3,6 @@ progress, the video, redelivery, hostile prompts, CSRF. Screenshots go to the ar
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -28,6 +27,7 @@ from tests.helpers import (
     skyreels,
     wait_delivered,
     wait_for_status,
+    wait_sent,
 )
 
 HOSTILE = ('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
@@ -67,15 +67,6 @@ async def signed_in(browser: Any, base: str) -> Any:
     return page
 
 
-async def provider_task_id(client: Any, task_id: str) -> str:
-    """Wait until the provider has taken the task; its id there."""
-    while True:
-        found = (await (await client.get(f"/v1/tasks/{task_id}")).json())["provider_task_id"]
-        if found:
-            return str(found)
-        await asyncio.sleep(0.02)
-
-
 async def send_callback(sim: PiapiSimulator, provider_task_id: str, **changes: Any) -> None:
     """Call reelhook back as PiAPI would, with the task's secret, the given fields changed."""
     hook = sim.webhooks[provider_task_id]
@@ -107,7 +98,7 @@ async def test_sign_in_then_a_task_appears_and_its_progress_moves_live(
     row = f'tr[data-task-id="{task["id"]}"]'
     await page.wait_for_selector(row)
     assert "a red fox runs" in await page.inner_text(row)
-    ptid = await provider_task_id(client, task["id"])
+    ptid = (await wait_sent(client, task["id"]))["provider_task_id"]
     for progress in (30, 70):
         await send_callback(piapi_sim, ptid, status="processing", progress=progress)
         await expect(page.locator(f"{row} progress")).to_have_js_property("value", progress)
@@ -136,7 +127,7 @@ async def test_task_page_updates_live_and_shows_the_video_when_finished(
     await page.goto(f"{base}/dashboard/tasks/{task['id']}")
     assert await page.query_selector("video") is None
     await page.wait_for_selector("#live.on")
-    ptid = await provider_task_id(client, task["id"])
+    ptid = (await wait_sent(client, task["id"]))["provider_task_id"]
     await send_callback(piapi_sim, ptid, status="processing", progress=45)
     await expect(page.locator(".hero progress")).to_have_js_property("value", 45)
     await send_callback(piapi_sim, ptid, status="completed",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -15,10 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dispatcher.sinks import Answer, WebhookSink
 from receiver.demo import DEMO_TASKS
 from receiver.providers import PROVIDER_NAMES
-from receiver.providers.sandbox import LocalServer, PiapiSimulator
-from receiver.providers.sandbox.apimart import ApimartSimulator
-from receiver.providers.sandbox.onemin import OneminSimulator
-from receiver.providers.sandbox.wave import WaveSimulator
+from receiver.providers.sandbox import SIMULATORS, LocalServer
 from receiver.settings import ProviderSettings
 from tests.helpers import (
     API_TOKEN,
@@ -28,6 +24,7 @@ from tests.helpers import (
     skyreels,
     wait_delivered,
     wait_for_status,
+    wait_sent,
 )
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -38,8 +35,7 @@ class CountedSims:
     """The four simulators, each counting the requests reelhook made to it."""
 
     def __init__(self) -> None:
-        self.sims: dict[str, Any] = {"piapi": PiapiSimulator(), "wave": WaveSimulator(),
-                                     "apimart": ApimartSimulator(), "onemin": OneminSimulator()}
+        self.sims: dict[str, Any] = {name: sim() for name, sim in SIMULATORS.items()}
         self.calls: Counter[str] = Counter()
 
     def app_of(self, name: str) -> web.Application:
@@ -119,8 +115,7 @@ async def test_metrics_after_a_demo_sized_run_match_what_happened(
     sims["piapi"].script.drop_callbacks = True
     waiting = (await (await client.post("/v1/tasks", json=skyreels())).json())["id"]
     await wait_for_status(client, waiting, {"queued", "running"})
-    while not (await (await client.get(f"/v1/tasks/{waiting}")).json())["provider_task_id"]:
-        await asyncio.sleep(0.02)
+    await wait_sent(client, waiting)
     after = await scrape(client)
 
     def delta(name: str, **labels: str) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from receiver.secrets import new_fernet_key
-from tests.helpers import API_TOKEN, port_for_child_process, refused_port
+from tests.helpers import API_TOKEN, SERVE_START_TIMEOUT, port_for_child_process, refused_port
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -58,12 +59,12 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, port: int, dead: int) -> It
 
 
 def _wait_healthy(url: str) -> None:
-    for _ in range(200):
-        try:
+    deadline = time.monotonic() + SERVE_START_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/healthz").status_code == 200:
                 return
-        except httpx.HTTPError:
-            time.sleep(0.05)
+        time.sleep(0.05)
     raise AssertionError("reelhook serve did not start")
 
 

@@ -12,7 +12,7 @@ import pytest
 from receiver.app import create_app
 from receiver.cli import build_parser
 from receiver.errors import SettingsError
-from receiver.providers import PROVIDER_NAMES
+from receiver.providers import DEFAULT_BASE_URLS, PROVIDER_NAMES
 from receiver.settings import from_environ
 from tests.helpers import GOOD_ENV
 
@@ -53,7 +53,8 @@ def test_good_settings_and_token_list() -> None:
     assert settings.api_tokens == ("a" * 20, "b" * 20)
     assert settings.port == 9000 and settings.public_url == "http://127.0.0.1:9000"
     assert settings.notify_on == frozenset({"running", "succeeded"})
-    assert settings.provider("piapi").base_url == "https://api.piapi.ai"
+    for name, default in DEFAULT_BASE_URLS.items():  # each adapter's own default
+        assert settings.provider(name).base_url == default
 
 
 def test_serve_refuses_to_start_with_one_line_naming_the_setting(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ INVALID = [
     (skyreels(extra=[1]), "extra", "JSON object"),
     (skyreels(metadata="x"), "metadata", "JSON object"),
     (skyreels(promt="typo"), "promt", "unknown field"),
-    (skyreels(notify=[{"channel": "pager"}]), "notify[0]", "slack, email or webhook"),
+    (skyreels(notify=[{"channel": "pager"}]), "notify[0]", "slack, email, webhook"),
     (
         skyreels(notify=[{"channel": "webhook", "url": "https://h.example/x"}]),
         "notify[0].secret",

@@ -11,7 +11,12 @@ from dispatcher.channels.webhook import WebhookChannel
 from dispatcher.errors import ConfigError
 from dispatcher.netguard import BlockedAddress, check_slack_url, check_url
 
-__all__ = ["Channel", "SmtpConfig", "Target", "UrlCheck", "build_channels", "url_check"]
+__all__ = [
+    "CHANNEL_NAMES", "Channel", "SmtpConfig", "Target", "UrlCheck", "build_channels", "url_check",
+]
+
+# Every channel's name, as a notify entry, a destination and the API give it.
+CHANNEL_NAMES: tuple[str, ...] = (SlackChannel.name, EmailChannel.name, WebhookChannel.name)
 
 
 def build_channels(

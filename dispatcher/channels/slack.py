@@ -17,8 +17,9 @@ from dispatcher.channels.base import Target, UrlCheck
 from dispatcher.channels.http import post, refused
 from dispatcher.errors import ConfigError, DestinationGone
 from dispatcher.notice import Notice, shorten
+from store.states import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
 
-ICONS = {"succeeded": "✅", "failed": "❌", "cancelled": "⏹️", "queued": "🕒", "running": "⏳"}
+ICONS = {SUCCEEDED: "✅", FAILED: "❌", CANCELLED: "⏹️", QUEUED: "🕒", RUNNING: "⏳"}
 LINES_PER_SECTION = 10
 DIGEST_MAX = 100
 _GONE = frozenset({404, 410})

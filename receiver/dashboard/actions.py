@@ -6,9 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from dispatcher.channels import CHANNEL_NAMES
 from receiver import keys
 from receiver.dashboard.guard import action, render
-from receiver.dashboard.pages import CHANNELS, render_task
+from receiver.dashboard.pages import matching, render_task
 from receiver.dashboard.session import (
     Session,
     csrf_ok,
@@ -20,9 +21,9 @@ from receiver.dashboard.session import (
 )
 from receiver.deliveries_api import redeliver_one
 from receiver.errors import Conflict, Unprocessable
+from receiver.paging import query_choice
 from receiver.secrets import tokens_match
-
-REDELIVERABLE = ("dead", "delivered")
+from store.outbox import REDELIVERABLE
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
@@ -92,17 +93,13 @@ async def redeliver(request: web.Request, session: Session, form: Any) -> web.St
 async def redeliver_all(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
     """POST /dashboard/deliveries/redeliver: every dead (or delivered) notice of a channel."""
     status = form.get("status") or "dead"
-    channel = form.get("channel") or None
     if status not in REDELIVERABLE:
         raise Unprocessable("status must be dead or delivered", field="status")
-    if channel is not None and channel not in CHANNELS:
-        raise Unprocessable(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
-    rows = await request.app[keys.STORE].outbox.deliveries(status=status, limit=1000)
-    count = 0
+    channel = query_choice(form.get("channel"), "channel", CHANNEL_NAMES)
+    rows = await matching(request.app[keys.STORE].outbox, status, channel, None)
     for row in rows:
-        if channel is None or row["channel"] == channel:
-            await redeliver_one(request.app, int(row["id"]))
-            count += 1
+        await redeliver_one(request.app, int(row["id"]))
+    count = len(rows)
     query = f"?redelivered={count}" + (f"&channel={channel}" if channel else "")
     raise web.HTTPSeeOther(f"/dashboard/deliveries{query}")
 

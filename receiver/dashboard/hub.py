@@ -1,8 +1,9 @@
 """The live view's event hub: task changes fanned out to every open dashboard stream.
 
-The seam: `publish` takes a task row. Today the store of this process calls it after each commit
-(Store.on_task_change); with several processes on one database, a change feed of that database
-(PostgreSQL LISTEN/NOTIFY) would call the same `publish` for changes made elsewhere.
+The seam: `publish` takes a task row. The task service of this process calls it after each
+committed creation or change (it is the service's `on_change`); with several processes on one
+database, a change feed of that database (PostgreSQL LISTEN/NOTIFY) would call the same `publish`
+for changes made elsewhere.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -14,13 +13,6 @@ from receiver.dashboard.hub import EventHub
 from receiver.dashboard.session import read_session
 
 KEEP_ALIVE = 15.0
-
-
-async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the store tells the hub of every task it creates or changes."""
-    hub = app[keys.HUB]
-    app[keys.STORE].on_task_change = hub.publish
-    yield
 
 
 async def close_streams(app: web.Application) -> None:

@@ -5,45 +5,49 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
+from dispatcher.channels import CHANNEL_NAMES
 from receiver import keys
-from receiver.api import _choice
 from receiver.dashboard.chart import COLOURS, daily_chart, first_day
 from receiver.dashboard.guard import page, render
 from receiver.dashboard.hub import prompt_of
 from receiver.dashboard.session import Session
 from receiver.inbound_api import inbound_view, read_query
-from receiver.paging import one_page, page_limit
+from receiver.paging import one_page, page_limit, query_choice, task_cursor
 from receiver.providers.http import scrub
 from receiver.serializers import delivery_view, event_view, task_view
 from store.outbox import DELIVERY_STATUSES
 from store.states import STATES, is_terminal
 
 PAGE = 25
-CHANNELS = ("slack", "email", "webhook")
 CHART_DAYS = 14
+SHOWN_DELIVERIES = 200
+SHOWN_DEAD = 500
 
 
 @page
 async def tasks_page(request: web.Request, session: Session) -> web.StreamResponse:
     """Tasks newest first, filtered by status and provider, with cursor paging."""
     query = request.query
-    status = _choice(query.get("status"), "status", STATES)
-    provider = _choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
+    status = query_choice(query.get("status"), "status", STATES)
+    provider = query_choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
     limit = page_limit(query.get("limit") or str(PAGE))
-    cursor = query.get("cursor") or None
+    cursor = task_cursor(query.get("cursor"))
     rows = await request.app[keys.STORE].list_tasks(
         status=status, provider=provider, limit=limit + 1, before_id=cursor
     )
     page_rows, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     tasks = [_listed(row) for row in page_rows]
     providers = sorted(request.app[keys.PROVIDERS].keys())
+    older = _older("/dashboard/tasks", next_cursor, status=status, provider=provider,
+                   limit=query.get("limit"))
     return render(
         request, "tasks.html", session, nav="tasks", tasks=tasks, statuses=STATES,
-        providers=providers, status=status, provider=provider,
-        next_cursor=next_cursor, first_page=not cursor,
+        providers=providers, status=status, provider=provider, older=older,
+        first_page=not cursor,
     )
 
 
@@ -76,20 +80,36 @@ async def render_task(
 async def deliveries_page(request: web.Request, session: Session) -> web.StreamResponse:
     """Dead letters first, then every notice newest first; filter by status and channel."""
     query = request.query
-    status = _choice(query.get("status"), "status", DELIVERY_STATUSES)
-    channel = _choice(query.get("channel"), "channel", CHANNELS)
+    status = query_choice(query.get("status"), "status", DELIVERY_STATUSES)
+    channel = query_choice(query.get("channel"), "channel", CHANNEL_NAMES)
     outbox = request.app[keys.STORE].outbox
-    dead = [] if status not in (None, "dead") else await outbox.deliveries(status="dead", limit=500)
-    rows = await outbox.deliveries(status=status, limit=200)
-    if channel:
-        dead = [row for row in dead if row["channel"] == channel]
-        rows = [row for row in rows if row["channel"] == channel]
+    dead = [] if status not in (None, "dead") else await matching(
+        outbox, "dead", channel, SHOWN_DEAD
+    )
+    rows = [row for row in await matching(outbox, status, channel, SHOWN_DELIVERIES)
+            if row["status"] != "dead"]
     return render(
         request, "deliveries.html", session, nav="deliveries", statuses=DELIVERY_STATUSES,
-        channels=CHANNELS, status=status, channel=channel, redelivered=_count(query),
+        channels=CHANNEL_NAMES, status=status, channel=channel, redelivered=_count(query),
         dead=[delivery_view(row) for row in dead],
-        deliveries=[delivery_view(row) for row in rows if row["status"] != "dead"],
+        deliveries=[delivery_view(row) for row in rows],
     )
+
+
+async def matching(
+    outbox: Any, status: str | None, channel: str | None, most: int | None
+) -> list[dict[str, Any]]:
+    """Deliveries of a status (or any) and a channel (or any), newest first, at most `most`
+    (None: all), read a page at a time so that the channel filter misses none."""
+    found: list[dict[str, Any]] = []
+    before: int | None = None
+    while most is None or len(found) < most:
+        rows = await outbox.deliveries(status=status, limit=SHOWN_DELIVERIES, before_id=before)
+        found += [row for row in rows if channel is None or row["channel"] == channel]
+        if len(rows) < SHOWN_DELIVERIES:
+            break
+        before = int(rows[-1]["id"])
+    return found if most is None else found[:most]
 
 
 @page
@@ -115,11 +135,19 @@ async def inbound_page(request: web.Request, session: Session) -> web.StreamResp
     )
     page_rows, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     messages = [_message(row) for row in page_rows]
+    older = _older("/dashboard/inbound", next_cursor, source=source,
+                   limit=request.query.get("limit"))
     return render(
         request, "inbound.html", session, nav="inbound", messages=messages, source=source,
-        sources=sorted(request.app[keys.SETTINGS].inbound_secrets),
-        next_cursor=next_cursor,
+        sources=sorted(request.app[keys.SETTINGS].inbound_secrets), older=older,
     )
+
+
+def _older(path: str, cursor: str | None, **filters: str | None) -> str | None:
+    """The link to the next (older) page, keeping the filters; None on the last page."""
+    if cursor is None:
+        return None
+    return f"{path}?" + urlencode({"cursor": cursor, **{k: v for k, v in filters.items() if v}})
 
 
 def _count(query: Any) -> int | None:

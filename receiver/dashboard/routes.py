@@ -23,7 +23,6 @@ def setup_dashboard(app: web.Application) -> None:
     )
     env.filters.update(FILTERS)
     app[keys.HUB] = EventHub()
-    app.cleanup_ctx.append(live.hub_ctx)
     app.on_shutdown.append(live.close_streams)
     routes = app.router
     routes.add_get("/dashboard", _home)

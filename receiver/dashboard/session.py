@@ -1,7 +1,7 @@
 """Dashboard sign-in: a signed session cookie after an API token, and CSRF tokens for forms.
 
-The cookie carries a random session id, its expiry and a fingerprint of the token used to sign
-in, signed with a key derived from REELHOOK_SECRET_KEY; removing a token from
+The cookie carries a random session id, its expiry and a keyed fingerprint (an HMAC) of the token
+used to sign in, signed with a key derived from REELHOOK_SECRET_KEY; removing a token from
 REELHOOK_API_TOKEN therefore ends the sessions it opened. A form's CSRF token is an HMAC of the
 session id, so it cannot be read or made by another site.
 """
@@ -40,8 +40,9 @@ def _sign(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
-def _fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:16]
+def _fingerprint(key: bytes, token: str) -> str:
+    # Keyed, so that a cookie cannot be used to guess the token offline.
+    return _sign(key, f"token:{token}")[:32]
 
 
 def read_session(request: web.Request) -> Session | None:
@@ -57,7 +58,7 @@ def read_session(request: web.Request) -> Session | None:
     if not expires.isdigit() or int(expires) < time.time():
         return None
     tokens = request.app[keys.SETTINGS].api_tokens
-    if not any(hmac.compare_digest(_fingerprint(t), fingerprint) for t in tokens):
+    if not any(hmac.compare_digest(_fingerprint(key, t), fingerprint) for t in tokens):
         return None
     return Session(sid, _sign(key, f"csrf:{sid}"))
 
@@ -65,8 +66,9 @@ def read_session(request: web.Request) -> Session | None:
 def start_session(request: web.Request, response: web.StreamResponse, token: str) -> None:
     """Set the session cookie for an operator who signed in with `token`."""
     sid = secrets.token_urlsafe(18).replace(".", "")
-    payload = f"{sid}.{int(time.time()) + LIFETIME}.{_fingerprint(token)}"
-    _set(request, response, COOKIE, f"{payload}.{_sign(_key(request), payload)}", LIFETIME)
+    key = _key(request)
+    payload = f"{sid}.{int(time.time()) + LIFETIME}.{_fingerprint(key, token)}"
+    _set(request, response, COOKIE, f"{payload}.{_sign(key, payload)}", LIFETIME)
     response.del_cookie(LOGIN_COOKIE, path="/dashboard")
 
 
