@@ -22,6 +22,10 @@ class DispatchConfig:
     smtp: SmtpConfig | None = None
     concurrency: int = 20
     claim_limit: int = 500
+    # The submit-time URL rules, applied again before each send (destinations stored while
+    # private URLs were allowed); URLs in `trusted_urls` are the operator's own, sent as given.
+    allow_private: bool = True
+    trusted_urls: frozenset[str] = frozenset()
 
     @property
     def lease(self) -> float:

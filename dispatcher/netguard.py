@@ -2,22 +2,30 @@
 
 The address is checked where the connection is made, on the very answer the connection uses,
 so a DNS name that answers "public" to a check and "private" a moment later gains nothing.
-Both HTTP stacks are covered: aiohttp (notices) through a resolver, httpx (image downloads)
-through a network backend. IP literals never reach a resolver, so `check_url` refuses them first.
+Both HTTP stacks are covered: aiohttp (notices) through a resolver plus a socket factory that
+sees the very address dialled (IP literals skip aiohttp's resolver), httpx (image downloads)
+through a network backend. `check_url` refuses bad hosts early, at submit, after the same
+normalisation the clients apply: yarl (aiohttp) and httpx map Unicode spellings such as
+full-width digits and ideographic dots to ASCII (IDNA/NFKC), and the system's inet_aton, which
+getaddrinfo uses, reads decimal, octal, hex and shortened IPv4 forms ("2130706433", "0177.0.0.1",
+"0x7f.0.0.1", "127.1") as 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import httpcore
 import httpx
+import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 SLACK_WEBHOOK_HOST = "hooks.slack.com"
@@ -58,21 +66,48 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ..
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
-    """Refuse URLs that are not http(s), or whose host is a non-public IP literal."""
+    """Refuse URLs that are not http(s), or whose host, as either HTTP client would dial it, is
+    this machine or a non-public IP address."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BlockedAddress("only http(s) URLs with a host are allowed")
     if allow_private:
         return
-    host = parts.hostname
-    if host == "localhost" or host.endswith(".localhost"):
-        raise BlockedAddress("URL points at this machine; private addresses are not allowed")
+    for host in dialled_hosts(url):
+        if host == "localhost" or host.endswith(".localhost"):
+            raise BlockedAddress("URL points at this machine; private addresses are not allowed")
+        address = ip_literal(host)
+        if address is not None and not is_public(address):
+            raise BlockedAddress(
+                "URL points at a private address; private addresses are not allowed"
+            )
+
+
+def dialled_hosts(url: str) -> set[str]:
+    """The URL's host as written and as aiohttp (yarl) and httpx normalise it, lowercased and
+    without trailing dots; BlockedAddress when a client cannot read it at all."""
+    written = urlsplit(url).hostname or ""
     try:
-        ipaddress.ip_address(host)
+        hosts = {written, yarl.URL(url).host or ""}
+    except (ValueError, UnicodeError) as exc:
+        raise BlockedAddress("the URL's host is not valid") from exc
+    with contextlib.suppress(httpx.InvalidURL):  # httpx will not dial it either
+        hosts.add(httpx.URL(url).host)
+    return {host.lower().rstrip(".") for host in hosts if host}
+
+
+def ip_literal(host: str) -> str | None:
+    """The IP address a host names without DNS (numeric IPv4 forms included), or None."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
-        return
-    if not is_public(host):
-        raise BlockedAddress("URL points at a private address; private addresses are not allowed")
+        pass
+    if not host.isascii():
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def check_slack_url(url: str, *, allow_private: bool) -> None:
@@ -98,15 +133,27 @@ def public_only(addresses: Iterable[str], host: str) -> list[str]:
 
 
 class GuardedResolver(AbstractResolver):
-    """An aiohttp resolver that drops non-public answers; the connector dials what it returns."""
+    """An aiohttp resolver that drops non-public answers; the connector dials what it returns.
+    (host, port) pairs in `trusted` (the operator's own URLs) resolve as they are, and their
+    answers are added to `dialable` for the socket factory."""
 
-    def __init__(self, inner: AbstractResolver | None = None) -> None:
+    def __init__(
+        self,
+        inner: AbstractResolver | None = None,
+        trusted: frozenset[tuple[str, int]] = frozenset(),
+        dialable: set[tuple[str, int]] | None = None,
+    ) -> None:
         self._inner = inner or aiohttp.ThreadedResolver()
+        self._trusted = trusted
+        self._dialable = dialable if dialable is not None else set()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         answers = await self._inner.resolve(host, port, family)
+        if (host, port) in self._trusted:
+            self._dialable.update((answer["host"], port) for answer in answers)
+            return answers
         allowed = set(public_only((answer["host"] for answer in answers), host))
         return [answer for answer in answers if answer["host"] in allowed]
 
@@ -114,11 +161,32 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-def guarded_connector(*, allow_private: bool) -> aiohttp.TCPConnector:
-    """A connector for user URLs; with allow_private, an ordinary one."""
+def guarded_socket(
+    addr_info: tuple[Any, ...], dialable: Set[tuple[str, int]] = frozenset()
+) -> socket.socket:
+    """aiohttp's socket factory: refuse to dial a non-public address (unless it is one of the
+    operator's, in `dialable`). This sees every address the connector dials, IP literals too,
+    which never reach the resolver."""
+    family, kind, proto, _, sockaddr = addr_info
+    address, port = str(sockaddr[0]), int(sockaddr[1])
+    if (address, port) not in dialable and not is_public(address):
+        raise BlockedAddress(f"{address} is not a public address")
+    return socket.socket(family=family, type=kind, proto=proto)
+
+
+def guarded_connector(
+    *, allow_private: bool, trusted: Iterable[tuple[str, int]] = ()
+) -> aiohttp.TCPConnector:
+    """A connector for user URLs; with allow_private, an ordinary one. (host, port) pairs in
+    `trusted` (the operator's own notice URLs) are dialled as configured."""
     if allow_private:
         return aiohttp.TCPConnector()
-    return aiohttp.TCPConnector(resolver=GuardedResolver())
+    names = frozenset(trusted)
+    dialable = {(literal, port) for host, port in names if (literal := ip_literal(host))}
+    return aiohttp.TCPConnector(
+        resolver=GuardedResolver(trusted=names, dialable=dialable),
+        socket_factory=functools.partial(guarded_socket, dialable=dialable),
+    )
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -160,6 +228,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 async def _public_address(host: str, port: int) -> str:
+    literal = ip_literal(host)
+    if literal is not None:  # checked as such, never handed to a resolver
+        return public_only([literal], host)[0]
     answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return public_only((str(answer[4][0]) for answer in answers), host)[0]
 

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from dispatcher.attempts import AttemptRunner
-from dispatcher.channels import build_channels
+from dispatcher.channels import build_channels, url_check
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Batch, Pacer, plan, route_of
 from dispatcher.wakeup import Wakeup
@@ -65,7 +65,9 @@ class Worker:
         log.info("dispatcher worker %s started", self.owner)
         async with self._session_factory() as session:
             runner = AttemptRunner(self.outbox, self.config, self._pacer, self.owner,
-                                   build_channels(session, self.config.smtp, self.config.timeout))
+                                   build_channels(session, self.config.smtp, self.config.timeout,
+                                                  url_check(self.config.allow_private,
+                                                            self.config.trusted_urls)))
             try:
                 while True:
                     self._in_round = True

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from receiver import client_commands, delivery_commands, ops_commands, report_commands
 from receiver.cli_support import ClientError, add_command
-from receiver.errors import SettingsError
+from receiver.errors import SettingsError, StartupError
 from receiver.logs import configure_logging
 from receiver.providers import PROVIDER_NAMES
 from receiver.secrets import new_fernet_key
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.run
     try:
         return command(args)
-    except (SettingsError, StoreUnavailable) as exc:
+    except (SettingsError, StartupError, StoreUnavailable) as exc:
         print(f"reelhook: {exc}", file=sys.stderr)
         return 2
     except ClientError as exc:

@@ -13,7 +13,7 @@ from aiohttp import web
 from dispatcher.channels import SmtpConfig
 from dispatcher.config import DispatchConfig
 from dispatcher.errors import ConfigError
-from dispatcher.netguard import guarded_connector
+from dispatcher.netguard import guarded_connector, host_and_port
 from dispatcher.worker import Worker
 from receiver import keys
 from receiver.errors import SettingsError
@@ -38,6 +38,8 @@ def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:
         slack_interval=settings.slack_min_interval,
         poll_interval=settings.dispatch_interval,
         smtp=smtp,
+        allow_private=settings.allow_private_urls,
+        trusted_urls=frozenset(filter(None, [settings.slack_webhook_url])),
     )
 
 
@@ -45,7 +47,11 @@ def session_factory(settings: Settings) -> Callable[[], aiohttp.ClientSession]:
     """HTTP sessions for notices: they dial public addresses only, unless private URLs are
     allowed by REELHOOK_ALLOW_PRIVATE_URLS."""
     allow = settings.allow_private_urls
-    return lambda: aiohttp.ClientSession(connector=guarded_connector(allow_private=allow))
+    # The operator's own Slack URL is trusted as configured, like the providers' base URLs.
+    trusted = [host_and_port(settings.slack_webhook_url)] if settings.slack_webhook_url else []
+    return lambda: aiohttp.ClientSession(
+        connector=guarded_connector(allow_private=allow, trusted=trusted)
+    )
 
 
 async def worker_ctx(app: web.Application) -> AsyncIterator[None]:

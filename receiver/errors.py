@@ -2,6 +2,7 @@
 
 ReceiverError
  ├── SettingsError       a missing or malformed setting (stops the start)
+ ├── StartupError        the database or the port cannot be used (stops the start, one line)
  └── ApiError            anything answered to a client or provider with a JSON error body
       ├── BadRequest         400: malformed body
       ├── Unauthorized       401: missing or wrong token or secret
@@ -23,6 +24,10 @@ class ReceiverError(Exception):
 
 class SettingsError(ReceiverError):
     """A setting is missing or malformed; the message is one line naming it."""
+
+
+class StartupError(ReceiverError):
+    """`serve` cannot start: the message is one line naming the path or port."""
 
 
 class ApiError(ReceiverError):

@@ -10,7 +10,7 @@ from aiohttp import web
 from receiver import keys
 from receiver.errors import ApiError, NotFound, ServiceUnavailable, Unauthorized
 from receiver.secrets import tokens_match
-from store import StoreUnavailable, TaskNotFound, WriterStopped
+from store import StoreFull, StoreUnavailable, TaskNotFound, WriterStopped
 
 log = logging.getLogger("reelhook.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -25,6 +25,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(exc)
     except TaskNotFound as exc:
         return error_response(NotFound(str(exc), field="id"))
+    except StoreFull:
+        log.error("refused %s %s: the database's disk is full", request.method, _route(request))
+        return error_response(ServiceUnavailable(
+            "storage is full: the disk holding the database has no space left; nothing was"
+            " recorded; retry once space is freed"
+        ))
     except WriterStopped as exc:
         return error_response(ServiceUnavailable(f"storage has failed: {exc}; see /healthz"))
     except StoreUnavailable:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -28,10 +29,16 @@ def sealed_payload(request: TaskRequest) -> dict[str, Any]:
     return asdict(request) | {"extra": dict(request.extra)}
 
 
-def fingerprint(submission: Submission) -> str:
-    """A hash of everything the client sent, to tell a replay from a different request."""
+def fingerprint(submission: Submission, defaults: Mapping[str, Any] | None = None) -> str:
+    """A hash of what the client asked for, to tell a replay from a different request: a field
+    left out, null, empty or set to its default value counts as the same request."""
+    defaults = defaults or {}
+    asked = {
+        name: value for name, value in sealed_payload(submission.request).items()
+        if value not in (None, {}) and not (name in defaults and defaults[name] == value)
+    }
     payload = {
-        "request": sealed_payload(submission.request),
+        "request": asked,
         "notify": submission.notify,
         "metadata": submission.metadata,
     }

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from receiver.settings import Settings, disk_warning
+from receiver.startup import claim_database, listen, warn_if_public_url_unset
 from store import is_postgres, schema_state
 
 log = logging.getLogger("reelhook")
@@ -46,42 +47,49 @@ Startup = Callable[[web.Application], Awaitable[None]]
 
 def serve(settings: Settings, announce: Announce, startup: Startup | None = None) -> int:
     """Run serve in this process, or WEB_CONCURRENCY of them on one port; `startup` runs in
-    each once its store and services have started."""
-    prepare(settings)
-    count = settings.web_concurrency
-    if count > 1 and not is_postgres(settings.database):
-        log.warning("WEB_CONCURRENCY=%d ignored: a SQLite file takes one process; set"
-                    " DATABASE_URL (PostgreSQL) to run several", count)
-        count = 1
-    if count == 1:
-        return _serve_one(settings, None, announce, startup)
-    return _serve_many(settings, count, announce, startup)
+    each once its store and services have started. A SQLite file is locked to this serve (and
+    upgraded) and the port bound before any start-up recovery runs; PostgreSQL takes no lock:
+    many processes share it, their claims' leases keep them off each other's work."""
+    postgres = is_postgres(settings.database)
+    lock = None if postgres else claim_database(settings)
+    try:
+        prepare(settings)
+        sock = listen(settings)
+        warn_if_public_url_unset(settings, bool(os.environ.get("REELHOOK_PUBLIC_URL")))
+        count = settings.web_concurrency
+        if count > 1 and not postgres:
+            log.warning("WEB_CONCURRENCY=%d ignored: a SQLite file takes one process; set"
+                        " DATABASE_URL (PostgreSQL) to run several", count)
+            count = 1
+        if count == 1:
+            return _serve_one(settings, sock, announce, startup)
+        return _serve_many(settings, sock, count, announce, startup)
+    finally:
+        if lock is not None:
+            lock.close()
 
 
 def _serve_one(
     settings: Settings,
-    sock: socket.socket | None,
+    sock: socket.socket,
     announce: Announce | None,
     startup: Startup | None,
 ) -> int:
+    from receiver import edge
     from receiver.app import create_app
 
     app = create_app(settings)
     if startup is not None:
         app.on_startup.append(startup)  # after the store and services have started
-    place = {"sock": sock} if sock is not None else {"host": settings.host, "port": settings.port}
-    web.run_app(
-        app, access_log=None, shutdown_timeout=10.0,
-        print=(lambda _message: announce(settings)) if announce else None,
-        **place,
-    )
+    ready = (lambda: announce(settings)) if announce else (lambda: None)
+    edge.serve(app, sock, ready, access_log=None, shutdown_timeout=10.0)
     return 0
 
 
 def _serve_many(
-    settings: Settings, count: int, announce: Announce, startup: Startup | None
+    settings: Settings, sock: socket.socket, count: int, announce: Announce,
+    startup: Startup | None,
 ) -> int:
-    sock = socket.create_server((settings.host, settings.port), backlog=1024)
     children: dict[int, int] = {}
     stopping: list[int] = []
 

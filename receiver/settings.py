@@ -84,7 +84,7 @@ def from_environ(env: Mapping[str, str], *, need_api_token: bool = True) -> Sett
         database=_database(env),
         host=env.get("REELHOOK_HOST", "0.0.0.0"),
         port=port,
-        public_url=_url(env, "REELHOOK_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        public_url=_public_url(env, f"http://127.0.0.1:{port}"),
         providers={name: _provider(env, name) for name in PROVIDER_NAMES},
         slack_webhook_url=_optional_url(env, "REELHOOK_SLACK_WEBHOOK_URL"),
         smtp_url=_smtp_url(env),
@@ -207,6 +207,25 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(f"{name} must be an http(s) URL; got {value!r}")
     return value
+
+
+def _public_url(env: Mapping[str, str], default: str) -> str:
+    """The base of callback addresses: anything after it (a query, a fragment) or in it (user
+    info, spaces) would make every callback address wrong, so it is refused."""
+    name = "REELHOOK_PUBLIC_URL"
+    value = _url(env, name, default)
+    parts = urlsplit(value)
+    if any(not char.isprintable() or char.isspace() for char in value):
+        raise SettingsError(f"{name} must not contain spaces or control characters")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise SettingsError(f"{name} must be a base URL without a query or fragment ('?', '#')")
+    if "@" in parts.netloc:
+        raise SettingsError(f"{name} must not contain user-info (user:password@)")
+    try:
+        parts.port  # noqa: B018 - a malformed port raises here
+    except ValueError:
+        raise SettingsError(f"{name} has a malformed port") from None
+    return value.rstrip("/")
 
 
 def _optional_url(env: Mapping[str, str], name: str) -> str | None:

@@ -12,13 +12,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import secrets as token
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from dispatcher.wakeup import Wakeup
+from receiver.owner import process_owner
 from receiver.providers.base import Provider, TaskRequest
 from receiver.request_forms import sealed_payload
 from receiver.secrets import SecretBox
@@ -33,11 +31,6 @@ ChangeFn = Callable[[str, EventIn], Awaitable[EventOutcome]]
 MAX_TICK = 1.0
 # How often the queue looks for sends whose claim's lease ran out (a process died mid-send).
 TAKEOVER_EVERY = 5.0
-
-
-def process_owner() -> str:
-    """An owner id for this process's claims: host, pid and a random part."""
-    return f"{socket.gethostname()}-{os.getpid()}-{token.token_hex(3)}"
 
 
 class SubmitQueue:
@@ -60,15 +53,19 @@ class SubmitQueue:
         self._send = send
         self._change = change  # the task service's one state-change path
         self._wakeup = wakeup
-        self._background: dict[asyncio.Task[None], tuple[str, str]] = {}
+        # Background work: a send cut off at a stop is named (task id, provider) to settle it.
+        self._background: dict[asyncio.Future[None], tuple[str, str] | None] = {}
         self.owner = process_owner()
+        # Busy refusals per task in this process: the backoff's exponent (the deadline itself
+        # counts from the task's creation, in the database).
+        self.busy_attempts: dict[str, int] = {}
 
     async def offer(
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
     ) -> None:
         """Send the new task now if its provider has a free slot, else hold it."""
-        if await self._claim(task_id, provider):
-            await self._dispatch(task_id, provider, request, secret, key)
+        if await self.claim(task_id, provider):
+            await self.dispatch(task_id, provider, request, secret, key)
         else:
             log.info("holding %s: %s has no free slot", task_id, provider.name)
             await self.hold(task_id, request, secret, key, 0.0)
@@ -82,10 +79,30 @@ class SubmitQueue:
         delay: float | None,
     ) -> None:
         """Keep the task queued here and try again after `delay` seconds (None: the default)."""
-        payload = {"request": sealed_payload(request), "secret": secret, "key": key}
         wait = self.settings.poll_initial if delay is None else delay
-        sealed = self.secrets.encrypt(json.dumps(payload))
-        await self.slots.hold(task_id, sealed, time.time() + wait)
+        await self.slots.hold(task_id, self.seal(request, secret, key), time.time() + wait)
+
+    def seal(self, request: TaskRequest, secret: str, key: str | None) -> str:
+        """The request, its callback secret and key, encrypted for a later send."""
+        payload = {"request": sealed_payload(request), "secret": secret, "key": key}
+        return self.secrets.encrypt(json.dumps(payload))
+
+    def spawn(self, work: Awaitable[None], send: tuple[str, str] | None = None) -> None:
+        """Run `work` in the background; it is cancelled when the queue closes (a `send`, task id
+        and provider, is then settled like any cut-off send)."""
+        job = asyncio.ensure_future(work)
+        self._background[job] = send
+        job.add_done_callback(self._forget)
+
+    def _forget(self, job: asyncio.Future[None]) -> None:
+        self._background.pop(job, None)
+
+    def busy_wait(self, task_id: str, retry_after: float | None) -> float:
+        """Seconds before resending a submission the provider refused as busy: doubling from
+        REELHOOK_POLL_INITIAL to REELHOOK_POLL_MAX_INTERVAL, at least its Retry-After."""
+        attempts = self.busy_attempts.get(task_id, 0)
+        self.busy_attempts[task_id] = attempts + 1
+        return busy_backoff(attempts, retry_after, self.settings)
 
     def wake(self) -> None:
         """A slot may have freed: look at held tasks now."""
@@ -133,20 +150,35 @@ class SubmitQueue:
             provider = self.providers.get(row["provider"])
             if provider is None or provider.name in full:
                 continue
-            if not await self._claim(row["id"], provider):
+            if not await self.claim(row["id"], provider, provider.idempotent_submit):
                 full.add(provider.name)
                 continue
             payload = json.loads(self.secrets.decrypt(row["held_request"]))
             request = TaskRequest(**payload["request"])
-            await self._dispatch(row["id"], provider, request, payload["secret"], payload["key"])
+            await self.dispatch(row["id"], provider, request, payload["secret"], payload["key"])
 
     async def fail_interrupted(self) -> int:
-        """Fail tasks whose send was cut off (their outcome is unknown): only those whose claim's
-        lease ran out, so a send another live process has under way is never touched."""
+        """Settle tasks whose send was cut off, only those whose claim's lease ran out (a send
+        another live process has under way is never touched): sent again where the provider
+        honours our Idempotency-Key (Wave: no second task) and the request is still sealed;
+        otherwise their outcome is unknown and they are failed. Returns how many were failed."""
         rows = await self.slots.interrupted(grace=self.lease(None))
+        failed = 0
         for row in rows:
-            await self._fail_cut_off(row["id"], row["provider"])
-        return len(rows)
+            if not await self._settle_cut_off(row["id"], row["provider"], bool(row["sealed"])):
+                failed += 1
+        return failed
+
+    async def _settle_cut_off(self, task_id: str, provider_name: str, sealed: bool) -> bool:
+        """Resend a cut-off send where that is safe (True), else fail its task (False)."""
+        provider = self.providers.get(provider_name)
+        resendable = sealed and provider is not None and provider.idempotent_submit
+        if resendable and await self.slots.resend(task_id):
+            log.info("sending %s to %s again after a stop", task_id, provider_name)
+            self.wake()
+            return True
+        await self._fail_cut_off(task_id, provider_name)
+        return False
 
     async def _fail_cut_off(self, task_id: str, provider: str) -> None:
         message = (
@@ -162,25 +194,28 @@ class SubmitQueue:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def close(self) -> None:
-        """Cancel background sends and fail their tasks (this process holds their claims)."""
+        """Cancel background work; this process holds its cut-off sends' claims, so it settles
+        them now: sent again by whoever runs the queue next where the provider honours our
+        Idempotency-Key and the request is still sealed, failed otherwise."""
         jobs = dict(self._background)
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
-        for task_id, provider in jobs.values():
+        for send in jobs.values():
+            if send is None:
+                continue
             try:
-                await self._fail_cut_off(task_id, provider)
+                await self._settle_cut_off(*send, sealed=True)
             except Exception:
-                log.exception("recording the cut-off send of %s failed", task_id)
+                log.exception("recording the cut-off send of %s failed", send[0])
 
-    async def _dispatch(
+    async def dispatch(
         self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
     ) -> None:
+        """Send a task whose slot is claimed (in the background for 1min.ai's long call)."""
         sending = self._send(task_id, provider, request, secret, key or f"reelhook-{task_id}")
         if provider.background_submit:
-            job = asyncio.get_running_loop().create_task(self._finish(task_id, provider, sending))
-            self._background[job] = (task_id, provider.name)
-            job.add_done_callback(self._forget)
+            self.spawn(self._finish(task_id, provider, sending), (task_id, provider.name))
             return
         await self._finish(task_id, provider, sending)
 
@@ -201,9 +236,6 @@ class SubmitQueue:
         except Exception:
             log.exception("recording the failed send of %s failed", task_id)
 
-    def _forget(self, job: asyncio.Task[None]) -> None:
-        self._background.pop(job, None)
-
     def lease(self, provider: Provider | None) -> float:
         """How long a send claim holds: a send is cut off after its timeout, so a claim older
         than twice that (and a margin) belongs to a process that is gone."""
@@ -211,12 +243,20 @@ class SubmitQueue:
         timeout = max(self.settings.provider_timeout, self.settings.onemin_timeout if slow else 0)
         return 2 * timeout + 5.0
 
-    async def _claim(self, task_id: str, provider: Provider) -> bool:
+    async def claim(self, task_id: str, provider: Provider, keep_sealed: bool = False) -> bool:
+        """Take a slot of the provider for the task, for this process under the send's lease
+        (with `keep_sealed` a held request stays sealed until the provider's answer)."""
         return await self.slots.claim_slot(
-            task_id, provider.name, self._cap(provider), self.owner, self.lease(provider)
+            task_id, provider.name, self.cap(provider), keep_sealed,
+            owner=self.owner, lease=self.lease(provider),
         )
 
-    def _cap(self, provider: Provider) -> int:
+    def cap(self, provider: Provider) -> int:
+        """The provider's in-flight cap (0: none)."""
         return int(self.settings.max_in_flight.get(provider.name, 0))
 
 
+def busy_backoff(attempts: int, retry_after: float | None, settings: Settings) -> float:
+    """The wait after `attempts` earlier busy refusals."""
+    wait = min(settings.poll_initial * 2.0 ** min(attempts, 30), settings.poll_max_interval)
+    return max(wait, retry_after or 0.0)

@@ -9,17 +9,24 @@ Nothing else calls the store's `record_event`.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from dispatcher.netguard import BlockedAddress, check_url
 from receiver.destinations import task_destinations
-from receiver.errors import Conflict, NotFound
+from receiver.errors import Conflict, NotFound, Unprocessable
 from receiver.providers.base import CallbackTarget, Provider, Report, TaskRequest
 from receiver.providers.errors import CancelNotSupported, ProviderBusy, ProviderError
+from receiver.providers.http import redact_urls
+from receiver.providers.rules import is_data_uri
 from receiver.request_forms import fingerprint, stored_request
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
@@ -32,13 +39,16 @@ from store import (
     IdempotencyConflict,
     NewTask,
     Observation,
+    StoreUnavailable,
     TaskNotFound,
     TaskStore,
+    WriterStopped,
 )
 from store.models import new_task_id
 from store.states import CANCELLED, FAILED, SUCCEEDED, is_terminal
 
 log = logging.getLogger("reelhook.tasks")
+MAX_RECORD_WAIT = 5.0
 
 
 class TaskService:
@@ -83,6 +93,8 @@ class TaskService:
         request = submission.request
         provider = self.providers[request.provider]
         check_request(provider, request)
+        if provider.fetches_image:
+            check_image_url(request.image, self.settings.allow_private_urls)
         task_id = new_task_id()
         secret = self.secrets.new_callback_secret(task_id)
         new = NewTask(
@@ -93,22 +105,30 @@ class TaskService:
             callback_secret_hash=self.secrets.hash_secret(secret),
             metadata=submission.metadata,
             idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint(submission),
+            request_fingerprint=fingerprint(submission, provider.defaults(request.model)),
             cost_usd=provider.estimate_cost(request),
             destinations=task_destinations(submission, self.settings, self.secrets),
         )
+        seal = functools.partial(self.queue.seal, request, secret, idempotency_key)
         try:
-            task, created = await self.store.create_task(new)
+            # Recorded and claimed (or held) in one commit: whole, ready to send, or not at all.
+            task, created, claimed = await self.store.create_and_claim(
+                new, self.queue.cap(provider), seal, keep_sealed=provider.idempotent_submit,
+                owner=self.queue.owner, lease=self.queue.lease(provider),
+            )
         except IdempotencyConflict as exc:
             raise Conflict(
                 "this Idempotency-Key was used with a different request; use a new key",
                 field="Idempotency-Key",
             ) from exc
-        if created:
-            self.on_change(task)
-            await self.queue.offer(task["id"], provider, request, secret, idempotency_key)
-            task = await self.store.get_task(task["id"])
-        return task, created
+        if not created:
+            return task, False
+        self.on_change(task)
+        if claimed:
+            await self.queue.dispatch(task_id, provider, request, secret, idempotency_key)
+        else:
+            log.info("holding %s: %s has no free slot", task_id, provider.name)
+        return await self.store.get_task(task_id), True
 
     async def apply_report(self, task_id: str, report: Report, source: str) -> bool:
         """Record what a provider said; False when it was a duplicate."""
@@ -188,15 +208,49 @@ class TaskService:
         try:
             report = await provider.submit(self.http, request, callback, key)
         except ProviderBusy as exc:
-            log.info("%s is busy; %s waits: %s", provider.name, task_id, exc)
-            await self.queue.hold(task_id, request, secret, key, exc.retry_after)
+            await self._busy(task_id, provider, request, secret, key, exc)
             return
         except ProviderError as exc:
-            log.warning("submit of %s to %s failed: %s", task_id, provider.name, exc)
-            seen = Observation(FAILED, error=f"{provider.name}: {exc}")
-            await self.change(task_id, EventIn("submit:failed", "submit", seen))
+            reason = redact_urls(str(exc))  # user URLs may carry presigned signatures
+            log.warning("submit of %s to %s failed: %s", task_id, provider.name, reason)
+            seen = Observation(FAILED, error=f"{provider.name}: {reason}")
+            event = EventIn("submit:failed", "submit", seen)
+            await self._record(task_id, functools.partial(self.change, task_id, event))
             return
-        await self.apply_report(task_id, report, "submit")
+        self.queue.busy_attempts.pop(task_id, None)
+        await self._record(task_id, functools.partial(self.apply_report, task_id, report, "submit"))
+
+    async def _busy(
+        self, task_id: str, provider: Provider, request: TaskRequest, secret: str,
+        key: str | None, exc: ProviderBusy,
+    ) -> None:
+        """Hold the task to resend after a backoff, or fail it once that passes its deadline."""
+        wait = self.queue.busy_wait(task_id, exc.retry_after)
+        task = await self.store.get_task(task_id)
+        age = time.time() - datetime.fromisoformat(task["created_at"]).timestamp()
+        write: Callable[[], Awaitable[Any]]
+        if age + wait > self.settings.task_deadline:
+            self.queue.busy_attempts.pop(task_id, None)
+            seconds = self.settings.task_deadline
+            message = f"timeout: {provider.name} refused it as busy for {seconds:g} s: {exc}"
+            event = EventIn("submit:busy-timeout", "submit", Observation(FAILED, error=message))
+            write = functools.partial(self.change, task_id, event)
+        else:
+            log.info("%s is busy; %s waits %.1f s: %s", provider.name, task_id, wait, exc)
+            write = functools.partial(self.queue.hold, task_id, request, secret, key, wait)
+        await self._record(task_id, write)
+
+    async def _record(self, task_id: str, write: Callable[[], Awaitable[Any]]) -> None:
+        """Record the outcome of a send; while the store cannot write (a full disk), keep
+        trying in the background, so the task goes on once space is back, without a restart."""
+        try:
+            await write()
+        except WriterStopped:
+            raise  # nothing will be written until a restart, which resumes from the database
+        except StoreUnavailable as exc:
+            log.error("recording the send of %s failed (%s); retrying until it is stored",
+                      task_id, exc)
+            self.queue.spawn(_retry_until_stored(write))
 
     def _callback(self, provider: Provider, task_id: str, secret: str) -> CallbackTarget | None:
         if not provider.supports_callbacks:
@@ -206,3 +260,27 @@ class TaskService:
             url = f"{url}/{secret}"
         events = tuple(sorted(self.settings.notify_on | {SUCCEEDED, FAILED}))
         return CallbackTarget(url=url, secret=secret, events=events)
+
+
+async def _retry_until_stored(write: Callable[[], Awaitable[Any]]) -> None:
+    wait = 0.1
+    while True:
+        await asyncio.sleep(wait)
+        try:
+            await write()
+            return
+        except WriterStopped:
+            log.error("the store stopped; the outcome of a send was not recorded")
+            return
+        except StoreUnavailable:
+            wait = min(wait * 2, MAX_RECORD_WAIT)
+
+
+def check_image_url(image: str | None, allow_private: bool) -> None:
+    """An image URL reelhook downloads itself must lead to a public address (data: URIs pass)."""
+    if image is None or is_data_uri(image):
+        return
+    try:
+        check_url(image, allow_private=allow_private)
+    except BlockedAddress as exc:
+        raise Unprocessable(str(exc), field="image") from exc

@@ -41,6 +41,7 @@ def parse_submission(body: Any, providers: Collection[str]) -> Submission:
     """Check the body's shape and types; Unprocessable names the first bad field."""
     if not isinstance(body, dict):
         raise Unprocessable("the body must be a JSON object", field="body")
+    _refuse_unsendable(body, "")
     unknown = sorted(set(body) - TASK_FIELDS)
     if unknown:
         raise Unprocessable(
@@ -63,6 +64,32 @@ def parse_submission(body: Any, providers: Collection[str]) -> Submission:
         extra=_object(body, "extra") or {},
     )
     return Submission(request, _notify(body.get("notify")), _metadata(body.get("metadata")))
+
+
+def _refuse_unsendable(value: Any, where: str) -> None:
+    """422 naming the field when any text holds a lone surrogate (valid in JSON escapes, but
+    not Unicode: it could not be sent to a provider, in an email or to Slack)."""
+    if isinstance(value, str):
+        texts = [value]
+    elif isinstance(value, dict):
+        texts = list(value)
+        for key, item in value.items():
+            _refuse_unsendable(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        texts = []
+        for index, item in enumerate(value):
+            _refuse_unsendable(item, f"{where}[{index}]")
+    else:
+        return
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Unprocessable(
+                f"{where or 'a field name'} holds a lone surrogate (\\ud800-\\udfff); only"
+                " valid Unicode text is allowed",
+                field=where or "body",
+            ) from None
 
 
 def _choice(body: dict[str, Any], name: str, allowed: Collection[str]) -> str:
@@ -117,7 +144,8 @@ def _metadata(value: Any) -> dict[str, Any] | None:
     return value
 
 
-_EMAIL = re.compile(r"[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+# The local part is ASCII: SMTP servers without SMTPUTF8 (most relays) cannot carry anything else.
+_EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
 _NOTIFY_KEYS = {"slack": {"url"}, "email": {"to"}, "webhook": {"url", "secret"}}
 
 
@@ -156,7 +184,10 @@ def _check_destination(where: str, item: dict[str, Any]) -> None:
         if parts.scheme not in ("http", "https") or not parts.hostname or len(item["url"]) > 2048:
             raise Unprocessable(f"{where}.url must be an http(s) URL", field=f"{where}.url")
     if "to" in item and not _EMAIL.fullmatch(item["to"]):
-        raise Unprocessable(f"{where}.to must be one email address", field=f"{where}.to")
+        raise Unprocessable(
+            f"{where}.to must be one email address with an ASCII local part (name@example.com)",
+            field=f"{where}.to",
+        )
     if "secret" in item and not is_whsec_key(item["secret"]):
         raise Unprocessable(f"{where}.secret must be {WHSEC_RULE}", field=f"{where}.secret")
 

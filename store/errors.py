@@ -2,8 +2,11 @@
 
 StoreError
  ├── StoreUnavailable   the database cannot be written now (locked, full, read-only): retry later
+ │    ├── StoreFull      the disk (or file) holding the database is full
  │    ├── WriterStopped  the writer thread is gone (died, could not open the file, or closed)
  │    └── SchemaMismatch the database is behind or ahead of this reelhook (store/versions.py)
+ ├── SchemaTooNew       the file was written by a newer reelhook; this code must not touch it
+ ├── DatabaseInUse      another `reelhook serve` holds this SQLite file
  ├── TaskNotFound       no task with that id
  ├── IdempotencyConflict  an Idempotency-Key was reused with a different request
  ├── DeliveryNotFound   no delivery with that id
@@ -17,6 +20,18 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """The database could not commit; nothing was written."""
+
+
+class StoreFull(StoreUnavailable):
+    """The disk holding the database is full; nothing was written."""
+
+
+class SchemaTooNew(StoreError):
+    """The database has migrations this code does not know: it belongs to a newer version."""
+
+
+class DatabaseInUse(StoreError):
+    """Another process holds the instance lock of this database file."""
 
 
 class WriterStopped(StoreUnavailable):

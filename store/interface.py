@@ -51,13 +51,27 @@ class SubmitSlotsStore(Protocol):
     """In-flight slots per provider and held submissions."""
 
     async def claim_slot(
-        self, task_id: str, provider: str, cap: int, owner: str = "", lease: float = 60.0
-    ) -> bool: ...
+        self,
+        task_id: str,
+        provider: str,
+        cap: int,
+        keep_sealed: bool = False,
+        *,
+        owner: str = "",
+        lease: float = 60.0,
+    ) -> bool:
+        """Take a slot of the provider for the task (cap 0: no cap) for `owner` under a lease of
+        `lease` seconds; False when none is free. With `keep_sealed` the sealed request stays
+        until the provider's answer is recorded."""
     async def hold(self, task_id: str, sealed: str, submit_after: float) -> None: ...
     async def held(self, now: float, limit: int = 100) -> list[dict[str, Any]]: ...
     async def interrupted(
         self, now: float | None = None, grace: float = 60.0
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[dict[str, Any]]:
+        """Tasks whose send was cut off and whose claim's lease ran out (`id`, `provider`,
+        `sealed`: the request is still sealed, so the send can be made again)."""
+    async def resend(self, task_id: str) -> bool:
+        """Hold an interrupted send whose request is still sealed, to be made again now."""
 
 
 class StatsStore(Protocol):
@@ -96,6 +110,18 @@ class TaskStore(Protocol):
     async def close(self) -> None: ...
     def failure(self) -> str | None: ...
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]: ...
+    async def create_and_claim(
+        self,
+        new: NewTask,
+        cap: int,
+        seal: Callable[[], str],
+        keep_sealed: bool = False,
+        *,
+        owner: str = "",
+        lease: float = 60.0,
+    ) -> tuple[dict[str, Any], bool, bool]:
+        """Record a task and, in the same commit, claim its send (for `owner` under `lease`) or
+        hold it sealed: (task, created, claimed). A submit is recorded whole or not at all."""
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome: ...
     async def get_task(self, task_id: str) -> dict[str, Any]: ...
     async def list_tasks(

@@ -11,7 +11,7 @@ from typing import Any
 from store.cancel_unsent import withdraw_unsent
 from store.errors import IdempotencyConflict, TaskNotFound
 from store.models import EventIn, EventOutcome, NewTask, utc_now_iso
-from store.states import TaskState, advance, clamp_progress, is_terminal
+from store.states import TERMINAL_SQL, TaskState, advance, clamp_progress, is_terminal
 
 
 def fetch_task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any]:
@@ -105,7 +105,11 @@ INSERT_EVENT = (
 UPDATE_STATE = (
     "UPDATE tasks SET status = :status, progress = :progress, video_url = :video_url,"
     " error = :error, updated_at = :updated_at, provider_task_id = :provider_task_id,"
-    " submit_state = :submit_state, last_event_at = :last_event_at WHERE id = :id"
+    " submit_state = :submit_state, last_event_at = :last_event_at,"
+    # A request kept sealed for a resend is dropped once the provider has it, or it is over.
+    " held_request = CASE WHEN :provider_task_id IS NOT NULL"
+    f" OR :status IN {TERMINAL_SQL} THEN NULL ELSE held_request END"
+    " WHERE id = :id"
 )
 
 

@@ -11,6 +11,8 @@ import sqlite3
 
 from sqlite_utils import Database, Migrations
 
+from store.errors import SchemaTooNew
+
 migrations = Migrations("reelhook")
 
 
@@ -166,12 +168,23 @@ def migrate(path: str, *, stop_before: str | None = None) -> list[str]:
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         db = Database(conn)
+        _refuse_newer(db, path)
         pending = [m.name for m in migrations.pending(db)]
         migrations.apply(db, stop_before=stop_before)
         applied = {m.name for m in migrations.applied(db)}
         return [name for name in pending if name in applied]
     finally:
         conn.close()
+
+
+def _refuse_newer(db: Database, path: str) -> None:
+    """SchemaTooNew when the file records migrations this code does not have."""
+    known = {migration.name for migration in migrations.pending(Database(memory=True))}
+    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
+    if unknown:
+        raise SchemaTooNew(
+            f"{path} was upgraded by a newer reelhook (schema {unknown[-1]}); run that version"
+        )
 
 
 @migrations()

@@ -16,6 +16,7 @@ UNFINISHED = (QUEUED, RUNNING)
 DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})  # REELHOOK_NOTIFY_ON when unset
 # The unfinished states as an SQL list, for the store's queries.
 UNFINISHED_SQL = "(" + ", ".join(f"'{state}'" for state in UNFINISHED) + ")"
+TERMINAL_SQL = "(" + ", ".join(f"'{state}'" for state in sorted(TERMINAL)) + ")"
 _RANK = {QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2, CANCELLED: 2}
 
 
@@ -58,9 +59,15 @@ def advance(current: TaskState, seen: Observation) -> TaskState:
         current,
         status=status,
         progress=progress,
-        video_url=seen.video_url or current.video_url,
+        video_url=seen.video_url if is_web_url(seen.video_url) else current.video_url,
         error=seen.error if status in (FAILED, CANCELLED) and seen.error else current.error,
     )
+
+
+def is_web_url(url: str | None) -> bool:
+    """True for an http(s) URL: the only kind a task's video_url may hold (a provider's
+    `javascript:` or `file:` link is kept in its event, never shown as the video)."""
+    return bool(url) and str(url).lower().startswith(("https://", "http://"))
 
 
 def clamp_progress(progress: int) -> int:

@@ -80,6 +80,25 @@ class Store:
             self.announcer.announce(TASKS, str(task["id"]))
         return task, created
 
+    async def create_and_claim(
+        self,
+        new: NewTask,
+        cap: int,
+        seal: Callable[[], str],
+        keep_sealed: bool = False,
+        *,
+        owner: str = "",
+        lease: float = 60.0,
+    ) -> tuple[dict[str, Any], bool, bool]:
+        """Record a task and, in the same commit, claim its send (for `owner` under `lease`) or
+        hold it sealed (a submit is recorded whole or not at all): (task, created, claimed)."""
+        task, created, claimed = await self.submits.create_and_claim(
+            new, cap, seal, keep_sealed, owner=owner, lease=lease
+        )
+        if created:
+            self.announcer.announce(TASKS, str(task["id"]))
+        return task, created, claimed
+
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit.
 

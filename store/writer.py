@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from store.errors import StoreUnavailable, WriterStopped
+from store.errors import StoreFull, StoreUnavailable, WriterStopped
 from store.schema import connect
 
 T = TypeVar("T")
@@ -203,12 +203,22 @@ class Writer:
                     _run_in_savepoint(conn, job)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            log.error("commit failed, %d writes refused: %s", len(batch), exc)
+            full = _is_full(exc)
+            log.error("commit failed, %d writes refused: %s%s", len(batch),
+                      "disk full: " if full else "", exc)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             for job in batch:
-                job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
+                job.error = (
+                    StoreFull(f"the disk holding the database is full: {exc}") if full
+                    else StoreUnavailable(f"the database cannot be written now: {exc}")
+                )
         _resolve(batch)
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    """SQLITE_FULL: the disk (or the file's size limit) has no room for the commit."""
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "is full" in str(exc)
 
 
 def _ignore_size(size: int) -> None:

@@ -141,7 +141,7 @@ async def test_interrupted_send_notice_starts_at_once(
         destination = NewDestination("webhook", target, "hook", "route-1")
         await store.create_task(NewTask(task_id, "piapi", "Qubico/skyreels", {},
                                         destinations=(destination,)))
-        assert await store.submits.claim_slot(task_id, "piapi", 0, "gone-process", lease=0.0)
+        assert await store.submits.claim_slot(task_id, "piapi", 0, owner="gone-process", lease=0.0)
     finally:
         await store.close()
     client = await start_app(**SLOW_DISPATCH)

@@ -66,7 +66,9 @@ async def test_the_in_flight_cap_holds_across_processes(stores: list[TaskStore])
     for number in range(30):
         await stores[0].create_task(task(number))
     claims = [
-        stores[n % PROCESSES].submits.claim_slot(task(n).id, "wave", 5, f"p{n % PROCESSES}", 60)
+        stores[n % PROCESSES].submits.claim_slot(
+            task(n).id, "wave", 5, owner=f"p{n % PROCESSES}", lease=60
+        )
         for n in range(30)
     ]
     assert sum(await asyncio.gather(*claims)) == 5

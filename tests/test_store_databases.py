@@ -101,7 +101,7 @@ async def test_a_due_poll_goes_to_one_poller_until_its_lease_runs_out(store: Tas
 
 async def test_a_send_claim_is_failed_over_only_after_its_lease(store: TaskStore) -> None:
     await store.create_task(task(1))
-    assert await store.submits.claim_slot(task(1).id, "wave", 5, "proc-a", 60.0)
+    assert await store.submits.claim_slot(task(1).id, "wave", 5, owner="proc-a", lease=60.0)
     now = time.time()
     assert await store.submits.interrupted(now, grace=60.0) == []  # proc-a is alive: hands off
     cut_off = await store.submits.interrupted(now + 61, grace=60.0)
@@ -113,10 +113,13 @@ async def test_the_in_flight_cap_counts_sends_and_waits_for_earlier_tasks(
 ) -> None:
     for number in range(7):
         await store.create_task(task(number))
-    claimed = [await store.submits.claim_slot(task(n).id, "wave", 5, "p", 60.0) for n in range(7)]
+    claimed = [
+        await store.submits.claim_slot(task(n).id, "wave", 5, owner="p", lease=60.0)
+        for n in range(7)
+    ]
     assert claimed == [True] * 5 + [False] * 2
     await store.record_event(task(0).id, EventIn("x", "callback", Observation("failed")))
-    assert await store.submits.claim_slot(task(5).id, "wave", 5, "p", 60.0)
+    assert await store.submits.claim_slot(task(5).id, "wave", 5, owner="p", lease=60.0)
 
 
 async def test_commits_are_announced_to_subscribers(store: TaskStore) -> None:
@@ -136,12 +139,15 @@ async def test_inbound_messages_are_recorded_once(store: TaskStore) -> None:
 
 
 async def test_costs_and_counts(store: TaskStore) -> None:
-    await store.create_task(task(1, cost_usd=0.25))
-    await store.create_task(task(2, cost_usd=0.5))
+    for n, cost in ((1, 0.25), (2, 0.5), (3, 1.0)):
+        await store.create_task(task(n, cost_usd=cost))
+    for n in (1, 2):  # only tasks the provider accepted cost anything; task 3 was never sent
+        sent = EventIn("submit", "submit", Observation("queued"), provider_task_id=f"wave-{n}")
+        await store.record_event(task(n).id, sent)
     totals = await store.cost_totals()
     assert totals == [{"provider": "wave", "tasks": 2, "priced_tasks": 2, "cost_usd": 0.75}]
     snapshot = await store.stats.snapshot()
-    assert snapshot["tasks"] == [{"provider": "wave", "status": "queued", "n": 2}]
+    assert snapshot["tasks"] == [{"provider": "wave", "status": "queued", "n": 3}]
 
 
 async def test_a_current_database_passes_the_version_check(database: str) -> None:

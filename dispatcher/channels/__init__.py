@@ -4,23 +4,45 @@ from __future__ import annotations
 
 import aiohttp
 
-from dispatcher.channels.base import Channel, Target
+from dispatcher.channels.base import Channel, Target, UrlCheck
 from dispatcher.channels.email import EmailChannel, SmtpConfig
 from dispatcher.channels.slack import SlackChannel
 from dispatcher.channels.webhook import WebhookChannel
+from dispatcher.errors import ConfigError
+from dispatcher.netguard import BlockedAddress, check_slack_url, check_url
 
-__all__ = ["CHANNEL_NAMES", "Channel", "SmtpConfig", "Target", "build_channels"]
+__all__ = [
+    "CHANNEL_NAMES", "Channel", "SmtpConfig", "Target", "UrlCheck", "build_channels", "url_check",
+]
 
 # Every channel's name, as a notify entry, a destination and the API give it.
 CHANNEL_NAMES: tuple[str, ...] = (SlackChannel.name, EmailChannel.name, WebhookChannel.name)
 
 
 def build_channels(
-    session: aiohttp.ClientSession, smtp: SmtpConfig | None, timeout: float
+    session: aiohttp.ClientSession,
+    smtp: SmtpConfig | None,
+    timeout: float,
+    url_check: UrlCheck | None = None,
 ) -> dict[str, Channel]:
-    """Every channel by name, sharing one HTTP session."""
+    """Every channel by name, sharing one HTTP session; `url_check` vets each URL first."""
     return {
-        "slack": SlackChannel(session, timeout),
+        "slack": SlackChannel(session, timeout, url_check),
         "email": EmailChannel(smtp, timeout),
-        "webhook": WebhookChannel(session, timeout),
+        "webhook": WebhookChannel(session, timeout, url_check),
     }
+
+
+def url_check(allow_private: bool, trusted: frozenset[str]) -> UrlCheck:
+    """The submit-time rules for user URLs (public addresses; Slack's host for Slack), as a
+    check before each send; ConfigError (final) when a stored destination breaks them."""
+
+    def check(channel: str, url: str) -> None:
+        if allow_private or url in trusted:
+            return
+        try:
+            (check_slack_url if channel == "slack" else check_url)(url, allow_private=False)
+        except BlockedAddress as exc:
+            raise ConfigError(f"destination refused: {exc}") from None
+
+    return check

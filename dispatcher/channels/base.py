@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from dispatcher.notice import Notice
 
 Target = Mapping[str, str]
+# (channel, url) -> None, or ConfigError when the URL may not be called.
+UrlCheck = Callable[[str, str], None]
 
 
 class Channel(Protocol):

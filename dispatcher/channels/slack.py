@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from dispatcher.channels.base import Target
+from dispatcher.channels.base import Target, UrlCheck
 from dispatcher.channels.http import post, refused
 from dispatcher.errors import ConfigError, DestinationGone
 from dispatcher.notice import Notice, shorten
@@ -32,15 +32,20 @@ class SlackChannel:
     name = "slack"
     max_batch = DIGEST_MAX
 
-    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, timeout: float, url_check: UrlCheck | None = None
+    ) -> None:
         self._session = session
         self._timeout = timeout
+        self._check = url_check
 
     async def send(self, target: Target, notices: Sequence[Notice]) -> int | None:
         """Post one message (a digest when there are several notices)."""
         url = target.get("url")
         if not url:
             raise ConfigError("slack destination has no url")
+        if self._check is not None:
+            self._check(self.name, url)
         message = single_message(notices[0]) if len(notices) == 1 else digest_message(notices)
         body = json.dumps(message).encode()
         headers = {"Content-Type": "application/json"}
@@ -96,14 +101,16 @@ def digest_line(notice: Notice) -> str:
     icon = ICONS.get(notice.state, "•")
     line = f"{icon} *{notice.state}* `{notice.task_id}` {escape(notice.model)}"
     if _linkable(notice.video_url) and len(str(notice.video_url)) < 200:
-        line += f" <{notice.video_url}|video>"
+        link = escape(str(notice.video_url)).replace("|", "%7C")
+        line += f" <{link}|video>"
     elif notice.error:
         line += f" {escape(shorten(notice.error, 80))}"
     return line
 
 
 def fallback_text(notice: Notice) -> str:
-    """The plain text shown in notifications and by clients without Block Kit."""
+    """The plain text shown in notifications and by clients without Block Kit; escaped like
+    mrkdwn, since Slack reads `<!channel>` and `<url|label>` in it too."""
     parts = [notice.headline]
     if notice.prompt:
         parts.append(f"“{shorten(notice.prompt, 80)}”")
@@ -112,7 +119,7 @@ def fallback_text(notice: Notice) -> str:
     if notice.video_url:
         parts.append(notice.video_url)
     parts.append(f"task {notice.task_id}")
-    return " | ".join(parts)
+    return escape(" | ".join(parts))
 
 
 def escape(text: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from standardwebhooks.webhooks import Webhook
 
-from dispatcher.channels.base import Target
+from dispatcher.channels.base import Target, UrlCheck
 from dispatcher.channels.http import post, refused
 from dispatcher.errors import ConfigError
 from dispatcher.notice import Notice
@@ -31,9 +31,12 @@ class WebhookChannel:
     name = "webhook"
     max_batch = 1
 
-    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, timeout: float, url_check: UrlCheck | None = None
+    ) -> None:
         self._session = session
         self._timeout = timeout
+        self._check = url_check
 
     async def send(self, target: Target, notices: Sequence[Notice]) -> int | None:
         """POST the notice; 2xx is success, anything else raises."""
@@ -41,6 +44,8 @@ class WebhookChannel:
         url, secret = target.get("url"), target.get("secret")
         if not url or not secret:
             raise ConfigError("webhook destination needs both url and secret")
+        if self._check is not None:
+            self._check(self.name, url)
         now = datetime.now(UTC)
         body = json.dumps(payload(notice, now), separators=(",", ":"))
         headers = {

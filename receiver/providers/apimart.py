@@ -39,6 +39,10 @@ class APIMart(Adapter):
     default_base_url = "https://api.apimart.ai"
     models = v4.MODELS
 
+    def defaults(self, model: str) -> Mapping[str, Any]:
+        """APIMart's documented default duration: 5 seconds."""
+        return {"duration": v4.DEFAULT_DURATION}
+
     def validate(self, request: TaskRequest) -> None:
         """The seed's Parameter Constraints table, checked in its order."""
         extra = request.extra

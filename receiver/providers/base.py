@@ -74,6 +74,11 @@ class Provider(Protocol):
     confirm_terminal: bool  # a terminal callback counts only once Get Task agrees
     pollable: bool  # has a Get Task to poll
     background_submit: bool  # the submit call lasts as long as the generation
+    fetches_image: bool  # reelhook itself downloads an http(s) `image` (a user URL we call)
+    idempotent_submit: bool  # a resend under the same Idempotency-Key makes no second task
+
+    def defaults(self, model: str) -> Mapping[str, Any]:
+        """The unified fields' values used when a request leaves them out."""
 
     def validate(self, request: TaskRequest) -> None:
         """Raise InvalidRequest naming the first field that breaks the provider's rules."""
@@ -117,6 +122,8 @@ class Adapter:
     confirm_terminal = False
     pollable = True
     background_submit = False
+    fetches_image = False
+    idempotent_submit = False
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -145,6 +152,10 @@ class Adapter:
                 headers={**self.auth_headers(), **(headers or {})},
                 **kwargs,
             )
+
+    def defaults(self, model: str) -> Mapping[str, Any]:
+        """None known unless the adapter says so."""
+        return {}
 
     def estimate_cost(self, request: TaskRequest) -> float | None:
         """Unknown unless the provider's pricing is in our seeds."""

@@ -6,8 +6,10 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -166,3 +168,23 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>|]+")
+
+
+def safe_url(url: str) -> str:
+    """A URL fit to show: user-info, query and fragment (presigned signatures, tokens) cut."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(a URL)"
+    hidden = "?…" if parts.query or parts.fragment or parts.username or parts.password else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{hidden}"
+
+
+def redact_urls(text: str) -> str:
+    """The text with every URL in it shown as `safe_url` shows it."""
+    return _URL.sub(lambda match: safe_url(match.group(0)), text)

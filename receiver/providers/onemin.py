@@ -7,6 +7,7 @@ so reelhook runs the submit in the background (`background_submit`) and never po
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +21,8 @@ from receiver.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from receiver.providers.http import compact
+from receiver.providers.http import compact, safe_url
+from receiver.providers.piapi import SKYREELS_DEFAULTS
 from store.states import FAILED, SUCCEEDED
 
 MODEL = "Qubico/skyreels"
@@ -39,6 +41,11 @@ class OneMin(Adapter):
     models = frozenset({MODEL})
     pollable = False
     background_submit = True
+    fetches_image = True
+
+    def defaults(self, model: str) -> Mapping[str, Any]:
+        """SkyReels' defaults, as PiAPI's (16:9, guidance 3.5)."""
+        return SKYREELS_DEFAULTS
 
     def validate(self, request: TaskRequest) -> None:
         """Image (JPG/PNG/WEBP, at most 10 MB) and prompt required; aspect ratio; guidance 0-10."""
@@ -134,7 +141,7 @@ async def download(client: httpx.AsyncClient, url: str, timeout: float) -> bytes
         async with client.stream("GET", url, timeout=timeout) as response:
             if response.status_code != 200:
                 raise ProviderRejected(
-                    f"could not fetch image: {url} answered {response.status_code}"
+                    f"could not fetch image: {safe_url(url)} answered {response.status_code}"
                 )
             chunks, size = [], 0
             async for chunk in response.aiter_bytes():
@@ -145,10 +152,11 @@ async def download(client: httpx.AsyncClient, url: str, timeout: float) -> bytes
                     )
                 chunks.append(chunk)
     except httpx.InvalidURL as exc:
-        raise ProviderRejected(f"image URL is not valid: {url}") from exc
+        raise ProviderRejected(f"image URL is not valid: {safe_url(url)}") from exc
     except (httpx.HTTPError, OSError) as exc:
         # OSError: a name that does not resolve can surface from the guarded transport as such.
-        raise ProviderUnavailable(f"could not fetch image {url}: {type(exc).__name__}") from exc
+        shown = safe_url(url)
+        raise ProviderUnavailable(f"could not fetch image {shown}: {type(exc).__name__}") from exc
     return b"".join(chunks)
 
 
@@ -169,8 +177,11 @@ def build_feature_body(request: TaskRequest, image_path: str) -> dict[str, Any]:
         "imageUrl": image_path,
         "prompt": request.prompt,
         "negative_prompt": request.negative_prompt,
-        "aspect_ratio": request.aspect_ratio or "16:9",
-        "guidance_scale": request.guidance_scale if request.guidance_scale is not None else 3.5,
+        "aspect_ratio": request.aspect_ratio or SKYREELS_DEFAULTS["aspect_ratio"],
+        "guidance_scale": (
+            request.guidance_scale if request.guidance_scale is not None
+            else SKYREELS_DEFAULTS["guidance_scale"]
+        ),
     }
     return {
         "type": "IMAGE_TO_VIDEO",

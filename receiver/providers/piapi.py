@@ -25,6 +25,7 @@ SKYREELS_ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 SKYREELS_PRICE_USD = 0.15
 FRAMEPACK_PRICE_PER_SECOND_USD = 0.03
 FRAMEPACK_DEFAULT_DURATION = 10
+SKYREELS_DEFAULTS = {"aspect_ratio": "16:9", "guidance_scale": 3.5}
 _STATUS = {
     "pending": "queued",
     "staged": "queued",
@@ -42,6 +43,12 @@ class PiAPI(Adapter):
     default_base_url = "https://api.piapi.ai"
     models = frozenset({SKYREELS, FRAMEPACK})
     supports_callbacks = True
+
+    def defaults(self, model: str) -> Mapping[str, Any]:
+        """SkyReels: 16:9 and guidance 3.5; Framepack: 10 seconds."""
+        if model == FRAMEPACK:
+            return {"duration": FRAMEPACK_DEFAULT_DURATION}
+        return SKYREELS_DEFAULTS
 
     def validate(self, request: TaskRequest) -> None:
         """SkyReels: prompt, image, aspect ratio, guidance in (0, 10]; Framepack: image, 10-30 s."""
@@ -145,8 +152,11 @@ def _skyreels_input(request: TaskRequest) -> dict[str, Any]:
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt,
             "image": _image(request.image),
-            "aspect_ratio": request.aspect_ratio or "16:9",
-            "guidance_scale": request.guidance_scale if request.guidance_scale is not None else 3.5,
+            "aspect_ratio": request.aspect_ratio or SKYREELS_DEFAULTS["aspect_ratio"],
+            "guidance_scale": (
+                request.guidance_scale if request.guidance_scale is not None
+                else SKYREELS_DEFAULTS["guidance_scale"]
+            ),
         }
     )
 

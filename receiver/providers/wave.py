@@ -71,6 +71,11 @@ class Wave(Adapter):
     supports_callbacks = True
     token_in_path = True
     confirm_terminal = True
+    idempotent_submit = True  # our Idempotency-Key is sent as Wave's
+
+    def defaults(self, model: str) -> Mapping[str, Any]:
+        """Wave's documented defaults: 5 seconds at 720p."""
+        return {"duration": v4.DEFAULT_DURATION, "resolution": DEFAULT_RESOLUTION}
 
     def validate(self, request: TaskRequest) -> None:
         """Wave's limits: duration 3-15, prompt up to 5000 characters, its resource table."""

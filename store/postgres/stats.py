@@ -52,8 +52,9 @@ class PgStats:
         return result
 
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Per provider: tasks, tasks with a known price, and the sum of their cost_usd."""
-        where = "WHERE status = $1" if status else ""
+        """Per provider: tasks, tasks with a known price, and the sum of their cost_usd, over the
+        tasks the provider accepted (one never sent, or refused, cost nothing)."""
+        where = "WHERE provider_task_id IS NOT NULL" + (" AND status = $1" if status else "")
 
         async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
             rows = await conn.fetch(

@@ -23,7 +23,7 @@ from store.models import EventIn, EventOutcome, NewTask
 from store.postgres import schema, tasks
 from store.postgres.inbound import PgInbound
 from store.postgres.outbox import PgOutbox
-from store.postgres.polling import PgPolls, PgSubmits
+from store.postgres.polling import PgPolls, PgSubmits, insert_and_claim
 from store.postgres.stats import PgStats
 from store.postgres.writer import UNAVAILABLE, PgWriter
 from store.states import DEFAULT_NOTIFY_ON
@@ -115,6 +115,28 @@ class PgStore:
             if created:
                 await tasks.announce(conn, TASKS, new.id)
             return task, created
+
+        return await self.writer.run(run)
+
+    async def create_and_claim(
+        self,
+        new: NewTask,
+        cap: int,
+        seal: Callable[[], str],
+        keep_sealed: bool = False,
+        *,
+        owner: str = "",
+        lease: float = 60.0,
+    ) -> tuple[dict[str, Any], bool, bool]:
+        """Record a task and, in the same commit, claim its send (for `owner` under `lease`) or
+        hold it sealed (a submit is recorded whole or not at all): (task, created, claimed)."""
+        async def run(conn: asyncpg.Connection) -> tuple[dict[str, Any], bool, bool]:
+            task, created, claimed = await insert_and_claim(
+                conn, new, cap, seal, keep_sealed, owner, lease
+            )
+            if created:
+                await tasks.announce(conn, TASKS, new.id)
+            return task, created, claimed
 
         return await self.writer.run(run)
 

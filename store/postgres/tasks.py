@@ -13,7 +13,7 @@ import asyncpg
 from store.announce import topics_of
 from store.errors import IdempotencyConflict, TaskNotFound
 from store.models import EventIn, EventOutcome, NewTask, utc_now_iso
-from store.states import TaskState, advance, clamp_progress, is_terminal
+from store.states import TERMINAL_SQL, TaskState, advance, clamp_progress, is_terminal
 
 CHANNEL_PREFIX = "reelhook_"
 
@@ -151,7 +151,10 @@ async def _save_state(
     }
     await conn.execute(
         "UPDATE tasks SET status = $1, progress = $2, video_url = $3, error = $4,"
-        " updated_at = $5, provider_task_id = $6, submit_state = $7, last_event_at = $8"
+        " updated_at = $5, provider_task_id = $6, submit_state = $7, last_event_at = $8,"
+        # A request kept sealed for a resend is dropped once the provider has it, or it is over.
+        " held_request = CASE WHEN $6::text IS NOT NULL"
+        f" OR $1 IN {TERMINAL_SQL} THEN NULL ELSE held_request END"
         " WHERE id = $9",
         *saved.values(), task["id"],
     )

@@ -36,6 +36,9 @@ class WaveScript:
     times_in_seconds: bool = False
     progress_as_text: bool = False
     max_queued: int = 5
+    # The next this-many creates are carried out, but their answer never comes (the request
+    # hangs until the simulator stops), like an answer lost to a crash of the caller.
+    lose_answers: int = 0
 
 
 @dataclass
@@ -63,6 +66,7 @@ class WaveSimulator:
         self._gates: dict[str, asyncio.Event] = {}
         self._ids = itertools.count(1)
         self._background = Background()
+        self._stopping = asyncio.Event()
 
     def app(self) -> web.Application:
         """The aiohttp app to serve."""
@@ -71,7 +75,11 @@ class WaveSimulator:
         app.router.add_get("/v1/tasks/{task_id}", self._get)
         app.router.add_post("/v1/tasks/{task_id}/cancel", self._cancel)
         app.cleanup_ctx.append(self._background.lifetime)
+        app.on_shutdown.append(self._stop)
         return app
+
+    async def _stop(self, app: web.Application) -> None:
+        self._stopping.set()
 
     def finish(self, task_id: str) -> None:
         """Let a task held by `manual` finish."""
@@ -109,6 +117,10 @@ class WaveSimulator:
         if key:
             self._keys[key] = task["task_id"]
         self._start(task["task_id"])
+        if self.script.lose_answers > 0:
+            self.script.lose_answers -= 1
+            await self._stopping.wait()
+            return _error(503, "shutting_down", "server is shutting down")
         return web.json_response(self._summary(task))
 
     async def _get(self, request: web.Request) -> web.Response:

@@ -1,0 +1,55 @@
+"""Secrets in user URLs (presigned signatures, user-info) stay out of logs, errors and notices."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from receiver.providers.http import redact_urls, safe_url
+from receiver.providers.sandbox import LocalServer
+from tests.helpers import FAST_RETRIES, onemin, wait_delivered, wait_for_status
+
+SIGNATURE = "f00dbabe5ecret5ignature0123456789"
+
+
+def test_safe_url_cuts_query_fragment_and_user_info() -> None:
+    url = f"https://alice:pw123@bucket.s3.example.com/a/b.png?X-Amz-Signature={SIGNATURE}#frag"
+    assert safe_url(url) == "https://bucket.s3.example.com/a/b.png?…"
+    text = f"could not fetch {url}: HTTP 403 (see http://x.example/y?token=abc)"
+    shown = redact_urls(text)
+    assert SIGNATURE not in shown and "pw123" not in shown and "token=abc" not in shown
+    assert "https://bucket.s3.example.com/a/b.png?…" in shown
+
+
+async def test_a_presigned_image_url_that_fails_is_shown_redacted_everywhere(
+    start_app: Any, slack_sink: Any, mail_sink: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def forbidden(request: web.Request) -> web.Response:
+        return web.Response(status=403, text="expired")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", forbidden)
+    async with LocalServer(app) as images:
+        image = (f"http://user:pa55word@127.0.0.1:{images.port}/shot.png"
+                 f"?X-Amz-Credential=AKIA&X-Amz-Signature={SIGNATURE}")
+        client = await start_app(
+            slack_webhook_url=slack_sink.url, smtp_url=mail_sink.url,
+            email_from="r@example.com", email_to=("ops@example.com",), **FAST_RETRIES,
+        )
+        response = await client.post("/v1/tasks", json=onemin(image=image))
+        task = await wait_for_status(client, (await response.json())["id"])
+        await wait_delivered(client, task["id"], 2)
+    assert task["status"] == "failed"
+    assert f"http://127.0.0.1:{images.port}/shot.png?…" in task["error"]
+    events = await (await client.get(f"/v1/tasks/{task['id']}/events")).text()
+    mail = [message.as_string() for message in await mail_sink.wait_for(1)]
+    ours = [record.getMessage() for record in caplog.records if record.name.startswith("reelhook")]
+    assert any("403" in line for line in ours)
+    shown = [task["error"], events, str([item.body for item in slack_sink.accepted]), *mail, *ours]
+    for text in shown:
+        assert SIGNATURE not in text and "pa55word" not in text
