@@ -267,20 +267,19 @@ async def test_worker_outlives_a_locked_database(
     task = await _done_task(client, webhook_sink)
     store = await Store.open(db_path, busy_timeout=0.05)
     lock = sqlite3.connect(db_path, isolation_level=None)
-    worker = _worker(client, store.outbox, poll_interval=0.1)
-    running = asyncio.create_task(worker.run())
+    lock.execute("BEGIN IMMEDIATE")  # the claim cannot be written while this is held
+    running = asyncio.create_task(_worker(client, store.outbox, poll_interval=0.1).run())
     try:
-        lock.execute("BEGIN IMMEDIATE")  # the claim cannot be written while this is held
         await until(lambda: _store_waits(caplog) >= 2, what="the worker waiting for the store")
         assert not running.done()
         lock.execute("COMMIT")
         await webhook_sink.wait_until(lambda: len(webhook_sink.received) == 1)
         await wait_delivered(client, task["id"])
     finally:
+        lock.close()  # rolls back a lock still held, so the worker's hand-back cannot hang
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-        lock.close()
         await store.close()
     assert len(webhook_sink.received) == 1
 
