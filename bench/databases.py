@@ -149,7 +149,7 @@ async def fanout(workdir: Path, kind: str, workers: int, tasks: int) -> FanoutRo
         processes = [
             await asyncio.create_subprocess_exec(
                 *python_argv("-m", "bench.db_fanout_worker", "--database", database,
-                             "--key", key),
+                             f"--key={key}"),  # a Fernet key may begin with "-"
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )
             for _ in range(workers)
