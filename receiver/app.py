@@ -23,7 +23,7 @@ from receiver import (
 from receiver.dashboard.routes import setup_dashboard
 from receiver.known_tasks import KnownTasks
 from receiver.metrics import observed_callback
-from receiver.middleware import auth_middleware, errors_middleware
+from receiver.middleware import edge_middleware
 from receiver.poller import Poller
 from receiver.providers import PROVIDER_NAMES, build_providers
 from receiver.providers.base import ProviderConfig
@@ -38,7 +38,7 @@ from store.interface import DELIVERIES, SLOTS
 def create_app(settings: Settings) -> web.Application:
     """The reelhook web application for these settings."""
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware],
+        middlewares=[edge_middleware],
         client_max_size=max(settings.max_submit_bytes, settings.max_callback_bytes),
     )
     app[keys.SETTINGS] = settings

@@ -19,7 +19,7 @@ from receiver.providers.errors import MalformedCallback
 from store import TaskNotFound
 
 # The two answers, encoded once (keyed by "was it recorded").
-_ANSWERS = {new: json.dumps({"ok": True, "duplicate": not new}) for new in (True, False)}
+_ANSWERS = {new: json.dumps({"ok": True, "duplicate": not new}).encode() for new in (True, False)}
 DUPLICATE_ANSWER = _ANSWERS[False]
 
 
@@ -28,13 +28,15 @@ async def provider_callback(request: web.Request) -> web.Response:
     provider = _callback_provider(request)
     task_id = request.match_info["task_id"]
     presented = provider.presented_secret(request.headers, request.match_info.get("token"))
-    if not request.app[keys.SECRETS].vouches(task_id, presented):
+    # The secret already verified for this task, or else the tag: no database work before it.
+    task = request.app[keys.KNOWN_TASKS].vouched(task_id, presented)
+    if task is None and not request.app[keys.SECRETS].vouches(task_id, presented):
         raise Unauthorized("callback secret does not match this task")
     slots = request.app[keys.CALLBACK_SLOTS]
     if slots.locked():
         raise ServiceUnavailable("too many callbacks in progress; retry shortly")
     async with slots:
-        return await _record(request, provider, task_id, presented)
+        return await _record(request, provider, task_id, presented, task)
 
 
 def _callback_provider(request: web.Request) -> Provider:
@@ -45,14 +47,17 @@ def _callback_provider(request: web.Request) -> Provider:
 
 
 async def _record(
-    request: web.Request, provider: Provider, task_id: str, presented: str | None
+    request: web.Request,
+    provider: Provider,
+    task_id: str,
+    presented: str | None,
+    task: dict[str, Any] | None,
 ) -> web.Response:
     app = request.app
     body = await read_limited(request, app[keys.SETTINGS].max_callback_bytes)
-    task = await _task_of(app, task_id)
-    if task["provider"] != provider.name or not app[keys.SECRETS].matches(
-        presented, task["callback_secret_hash"]
-    ):
+    if task is None:
+        task = await _verified_task(app, task_id, presented)
+    if task["provider"] != provider.name:
         raise Unauthorized("callback secret does not match this task")
     try:
         report = provider.read_callback(body)
@@ -62,11 +67,14 @@ async def _record(
     if known and report.provider_task_id and report.provider_task_id != known:
         raise BadRequest("callback is about another task than the one this address belongs to")
     recorded = await app[keys.TASKS].apply_callback(task, provider, report)
-    return web.Response(text=_ANSWERS[recorded], content_type="application/json")
+    return web.Response(body=_ANSWERS[recorded], content_type="application/json")
 
 
-async def _task_of(app: web.Application, task_id: str) -> dict[str, Any]:
-    """The task's unchanging fields: from memory once known, else from the database."""
+async def _verified_task(
+    app: web.Application, task_id: str, presented: str | None
+) -> dict[str, Any]:
+    """The task's unchanging fields (from memory once known, else from the database), once
+    `presented` matches its stored secret hash; remembered with that secret from then on."""
     known = app[keys.KNOWN_TASKS]
     task = known.get(task_id)
     if task is None:
@@ -74,5 +82,7 @@ async def _task_of(app: web.Application, task_id: str) -> dict[str, Any]:
             task = await app[keys.STORE].get_task(task_id)
         except TaskNotFound as exc:
             raise NotFound(f"no task with id {task_id!r}") from exc
-        known.remember(task)
+    if not app[keys.SECRETS].matches(presented, task["callback_secret_hash"]):
+        raise Unauthorized("callback secret does not match this task")
+    known.remember(task, verified_secret=presented)
     return task

@@ -4,11 +4,11 @@ server, like submit and tasks), and `worker` (the outbox worker as a process of 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 from collections.abc import Mapping
 from typing import Any
 
+from receiver import event_loops
 from receiver.cli_support import CLIENT_SETTINGS, ApiClient, add_command, table
 from receiver.logs import configure_logging
 from receiver.settings import from_environ
@@ -19,6 +19,7 @@ WORKER_SETTINGS = (
     "REELHOOK_SMTP_URL", "REELHOOK_EMAIL_FROM",
     "REELHOOK_RETRY_SCHEDULE", "REELHOOK_DELIVERY_TIMEOUT", "REELHOOK_SLACK_MIN_INTERVAL",
     "REELHOOK_DISPATCH_INTERVAL", "REELHOOK_ALLOW_PRIVATE_URLS", "REELHOOK_LOG_FORMAT",
+    "REELHOOK_EVENT_LOOP",
 )
 
 
@@ -48,7 +49,7 @@ def run_worker(env: Mapping[str, str]) -> int:
     configure_logging(settings.log_format)
     prepare(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings))
+        event_loops.run(run(settings), settings.event_loop)
     return 0
 
 

@@ -21,6 +21,8 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from receiver.event_loops import new_loop
+
 log = logging.getLogger("reelhook.http")
 
 
@@ -74,11 +76,16 @@ class JsonErrorRunner(web.AppRunner):
 
 
 def serve(
-    app: web.Application, sock: socket.socket, ready: Callable[[], None], **runner_args: Any
+    app: web.Application,
+    sock: socket.socket,
+    ready: Callable[[], None],
+    event_loop: str,
+    **runner_args: Any,
 ) -> None:
-    """Run the app on a bound socket until SIGINT or SIGTERM, then clean up (like run_app);
-    `ready` is called once it serves (and SIGTERM stops it cleanly)."""
-    loop = asyncio.new_event_loop()
+    """Run the app on a bound socket, on an event loop of the kind `event_loop` names, until
+    SIGINT or SIGTERM, then clean up (like run_app); `ready` is called once it serves (and
+    SIGTERM stops it cleanly)."""
+    loop = new_loop(event_loop)
     asyncio.set_event_loop(loop)
     main = loop.create_task(_serve(app, sock, ready, runner_args))
     try:

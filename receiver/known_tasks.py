@@ -3,11 +3,17 @@
 A task's provider, callback secret hash and provider task id never change once the provider task
 id is known, so they are cached only from then on: a hit is always what the database would say.
 Nothing about a task's state is kept here; the writer reads that inside its own transaction.
+
+Each entry also keeps the callback secret that was last verified against the stored hash, so the
+provider's next callbacks are checked with one constant-time comparison instead of two HMACs. It
+lives only in this process's memory (which holds REELHOOK_SECRET_KEY, from which every callback
+secret can be re-derived anyway), never in the database or a log.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from hmac import compare_digest
 from typing import Any
 
 FIELDS = ("id", "provider", "callback_secret_hash", "provider_task_id")
@@ -24,11 +30,30 @@ class KnownTasks:
         """The cached fields of the task, or None when it must be read from the database."""
         return self._tasks.get(task_id)
 
-    def remember(self, task: dict[str, Any]) -> None:
-        """Keep the task's fields if they can no longer change; the oldest entry makes room."""
-        if not task.get("provider_task_id") or task["id"] in self._tasks:
+    def vouched(self, task_id: str, presented: str | None) -> dict[str, Any] | None:
+        """The cached fields when `presented` is the secret already verified for this task
+        (compared in constant time); None when it must be verified in full."""
+        task = self._tasks.get(task_id)
+        if task is None or not presented or not presented.isascii():
+            return None
+        verified = task["verified_secret"]
+        if verified is None or not compare_digest(presented, verified):
+            return None
+        return task
+
+    def remember(self, task: dict[str, Any], verified_secret: str | None = None) -> None:
+        """Keep the task's fields if they can no longer change, with the secret just verified
+        against its stored hash; the oldest entry makes room."""
+        if not task.get("provider_task_id"):
             return
-        self._tasks[task["id"]] = {name: task[name] for name in FIELDS}
+        known = self._tasks.get(task["id"])
+        if known is not None:
+            if verified_secret is not None:
+                known["verified_secret"] = verified_secret
+            return
+        self._tasks[task["id"]] = {name: task[name] for name in FIELDS} | {
+            "verified_secret": verified_secret
+        }
         if len(self._tasks) > self._capacity:
             self._tasks.popitem(last=False)
 

@@ -47,11 +47,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def observed_callback(
-    handler: Handler, duplicate_answer: str, providers: Collection[str]
+    handler: Handler, duplicate: bytes, providers: Collection[str]
 ) -> Handler:
     """Wrap the provider callback handler: count it by provider (one of `providers`, else
     "unknown") and outcome, and time it."""
-    duplicate = duplicate_answer.encode()
     # Label children looked up once: this runs for every callback.
     counted = {(name, outcome): CALLBACKS.labels(name, outcome)
                for name in (*providers, "unknown")

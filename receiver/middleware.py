@@ -1,4 +1,7 @@
-"""The edge: bearer-token auth for /v1 and domain errors turned into JSON answers."""
+"""The edge: bearer-token auth for /v1 and domain errors turned into JSON answers.
+
+One middleware does both (each middleware is another layer on every request, callbacks too).
+"""
 
 from __future__ import annotations
 
@@ -17,9 +20,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
-async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error answer is {"error": {code, message, field}}; nothing leaks a traceback."""
+async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every /v1 route needs Authorization: Bearer <one of REELHOOK_API_TOKEN>; every error
+    answer is {"error": {code, message, field}}; nothing leaks a traceback."""
     try:
+        if request.path.startswith("/v1/") or request.path == "/v1":
+            _require_token(request)
         return await handler(request)
     except ApiError as exc:
         return error_response(exc)
@@ -51,17 +57,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         )
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every /v1 route needs Authorization: Bearer <one of REELHOOK_API_TOKEN>."""
-    if request.path.startswith("/v1/") or request.path == "/v1":
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        accepted = request.app[keys.SETTINGS].api_tokens
-        if scheme.lower() != "bearer" or not tokens_match(token.strip(), accepted):
-            raise Unauthorized(
-                "send Authorization: Bearer <REELHOOK_API_TOKEN>", field="Authorization"
-            )
-    return await handler(request)
+def _require_token(request: web.Request) -> None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    accepted = request.app[keys.SETTINGS].api_tokens
+    if scheme.lower() != "bearer" or not tokens_match(token.strip(), accepted):
+        raise Unauthorized("send Authorization: Bearer <REELHOOK_API_TOKEN>", field="Authorization")
 
 
 def _route(request: web.Request) -> str:

@@ -82,7 +82,8 @@ def _serve_one(
     if startup is not None:
         app.on_startup.append(startup)  # after the store and services have started
     ready = (lambda: announce(settings)) if announce else (lambda: None)
-    edge.serve(app, sock, ready, access_log=None, shutdown_timeout=10.0)
+    log.info("serving on the %s event loop (REELHOOK_EVENT_LOOP)", settings.event_loop)
+    edge.serve(app, sock, ready, settings.event_loop, access_log=None, shutdown_timeout=10.0)
     return 0
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
 from dispatcher.retry import DEFAULT_SCHEDULE
 from receiver.errors import SettingsError
+from receiver.event_loops import LOOPS, default_loop
 from receiver.providers import DEFAULT_BASE_URLS, DEFAULT_MAX_IN_FLIGHT, PROVIDER_NAMES
 from store.states import DEFAULT_NOTIFY_ON, STATES
 
@@ -64,6 +65,7 @@ class Settings:
     onemin_timeout: float = 900.0
     metrics_tokens: tuple[str, ...] = ()
     log_format: str = "text"
+    event_loop: str = "asyncio"
     db_pool_size: int = 10
     web_concurrency: int = 1
     background: bool = True
@@ -114,6 +116,7 @@ def from_environ(env: Mapping[str, str], *, need_api_token: bool = True) -> Sett
         onemin_timeout=_seconds(env, "REELHOOK_ONEMIN_TIMEOUT", 900.0, 1.0, 86400.0),
         metrics_tokens=_metrics_tokens(env),
         log_format=log_format(env),
+        event_loop=_event_loop(env),
         db_pool_size=_int(env, "REELHOOK_DB_POOL_SIZE", 10, 1, 1000),
         web_concurrency=_int(env, "WEB_CONCURRENCY", 1, 1, 256),
         background=_flag(env, "REELHOOK_BACKGROUND", True),
@@ -156,6 +159,17 @@ def _metrics_tokens(env: Mapping[str, str]) -> tuple[str, ...]:
     if any(len(token) < 16 for token in tokens):
         raise SettingsError("REELHOOK_METRICS_TOKEN: each token must be at least 16 characters")
     return tokens
+
+
+def _event_loop(env: Mapping[str, str]) -> str:
+    """REELHOOK_EVENT_LOOP: uvloop (the default where installed) or asyncio."""
+    value = (env.get("REELHOOK_EVENT_LOOP") or default_loop()).strip().lower()
+    if value not in LOOPS:
+        raise SettingsError(f"REELHOOK_EVENT_LOOP must be one of {', '.join(LOOPS)}; got {value!r}")
+    if value != "asyncio" and default_loop() != value:
+        raise SettingsError(f"REELHOOK_EVENT_LOOP={value} but {value} is not installed here;"
+                            " install it or set REELHOOK_EVENT_LOOP=asyncio")
+    return value
 
 
 def log_format(env: Mapping[str, str]) -> str:

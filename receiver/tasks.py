@@ -14,7 +14,6 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -151,7 +150,7 @@ class TaskService:
         what Get Task says is applied."""
         if not provider.confirm_terminal or report.status is None or not is_terminal(report.status):
             return await self.apply_report(task["id"], report, "callback")
-        hint = replace(report, status=None, progress=None, video_url=None, error=None)
+        hint = report._replace(status=None, progress=None, video_url=None, error=None)
         if not await self.apply_report(task["id"], hint, "callback"):
             return False
         provider_task_id = task["provider_task_id"] or report.provider_task_id

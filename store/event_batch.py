@@ -10,16 +10,19 @@ job, each event through `insert_event` in its own savepoint.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from store.errors import TaskNotFound
-from store.models import EventIn, EventOutcome, utc_now_iso
+from store.models import EventIn, EventOutcome, iso_from_epoch
 from store.queries import (
     INSERT_EVENT,
     UPDATE_STATE,
+    UPDATE_TIMES,
     event_row,
     insert_event,
+    only_times_change,
     queue_deliveries,
     saved_state,
     state_of,
@@ -51,7 +54,9 @@ class RecordEvents:
         if any(event.only_if_unsent for _, event in items):
             raise AlreadyStored("a withdrawal decides in the database: one by one")
         tasks = _tasks(conn, [task_id for task_id, _ in items])
-        now = utc_now_iso()
+        as_read = dict(tasks)
+        at = time.time()
+        now = iso_from_epoch(at)
         inserts: list[tuple[Any, ...]] = []
         moved: set[str] = set()
         notices: list[tuple[int, str, str]] = []  # outcome index, task id, state
@@ -67,7 +72,7 @@ class RecordEvents:
             if is_terminal(before.status):
                 outcomes.append(EventOutcome(recorded=True, changed=False, task=task))
                 continue
-            tasks[task_id] = task | saved_state(task, after, event, now)
+            tasks[task_id] = task | saved_state(task, after, event, now, at)
             moved.add(task_id)
             status_moved = after.status != before.status
             if status_moved and after.status in self.notify_on:
@@ -78,10 +83,12 @@ class RecordEvents:
             ))
         if inserts and conn.executemany(INSERT_EVENT, inserts).rowcount != len(inserts):
             raise AlreadyStored("an event of the batch is a duplicate")
-        conn.executemany(UPDATE_STATE, [tasks[task_id] for task_id in moved])
+        clocks = {task for task in moved if only_times_change(as_read[task], tasks[task])}
+        conn.executemany(UPDATE_TIMES, [tasks[task_id] for task_id in clocks])
+        conn.executemany(UPDATE_STATE, [tasks[task_id] for task_id in moved - clocks])
         for index, task_id, state in notices:
             queued = queue_deliveries(conn, task_id, state)
-            outcomes[index] = replace(outcomes[index], notices_queued=queued)
+            outcomes[index] = outcomes[index]._replace(notices_queued=queued)
         return outcomes
 
 

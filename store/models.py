@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from store.states import Observation
+from store.states import NO_OBSERVATION, Observation
 
 
 def utc_now_iso() -> str:
@@ -59,13 +59,14 @@ class NewTask:
     deadline_at: float | None = None
 
 
-@dataclass(frozen=True)
-class EventIn:
+# EventIn and EventOutcome are made for every callback: NamedTuples, immutable like a frozen
+# dataclass at a fifth of its construction cost.
+class EventIn(NamedTuple):
     """One thing a provider (or reelhook itself) said about a task."""
 
     dedupe_key: str
     source: str
-    seen: Observation = field(default_factory=Observation)
+    seen: Observation = NO_OBSERVATION
     provider_status: str | None = None
     payload: str = ""
     provider_task_id: str | None = None
@@ -77,8 +78,7 @@ class EventIn:
     only_if_unsent: bool = False
 
 
-@dataclass(frozen=True)
-class EventOutcome:
+class EventOutcome(NamedTuple):
     """What recording an event did: `recorded` is False for a duplicate (or an event that did not
     apply); `notices_queued` counts the deliveries it queued; `slot_freed` says the task has just
     finished, so its provider has room for the next one."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -111,6 +112,19 @@ UPDATE_STATE = (
     f" OR :status IN {TERMINAL_SQL} THEN NULL ELSE held_request END"
     " WHERE id = :id"
 )
+# What UPDATE_STATE amounts to when an event moves nothing but the clocks (most progress
+# callbacks): it leaves the indexed columns alone, so no index entry is rewritten.
+UPDATE_TIMES = (
+    "UPDATE tasks SET updated_at = :updated_at, last_event_at = :last_event_at WHERE id = :id"
+)
+_STATE_COLUMNS = operator.itemgetter(
+    "status", "progress", "video_url", "error", "provider_task_id", "submit_state"
+)
+
+
+def only_times_change(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """True when UPDATE_TIMES writes `after` exactly as UPDATE_STATE would over `before`."""
+    return before["held_request"] is None and _STATE_COLUMNS(before) == _STATE_COLUMNS(after)
 
 
 def event_row(task_id: str, event: EventIn, now: str) -> tuple[Any, ...]:
@@ -153,9 +167,10 @@ def _save_state(
 
 
 def saved_state(
-    task: dict[str, Any], after: TaskState, event: EventIn, now: str
+    task: dict[str, Any], after: TaskState, event: EventIn, now: str, at: float | None = None
 ) -> dict[str, Any]:
-    """The task columns an event that moves the task to `after` sets (UPDATE_STATE's values)."""
+    """The task columns an event that moves the task to `after` sets (UPDATE_STATE's values);
+    `at` is the Unix time of `now` (read here when not given)."""
     provider_task_id = task["provider_task_id"] or event.provider_task_id
     return {
         "status": after.status,
@@ -165,7 +180,7 @@ def saved_state(
         "updated_at": now,
         "provider_task_id": provider_task_id,
         "submit_state": "sent" if provider_task_id else task["submit_state"],
-        "last_event_at": time.time(),
+        "last_event_at": time.time() if at is None else at,
     }
 
 

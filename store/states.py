@@ -6,7 +6,7 @@ back, progress only rises.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 QUEUED, RUNNING = "queued", "running"
 SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
@@ -20,8 +20,8 @@ TERMINAL_SQL = "(" + ", ".join(f"'{state}'" for state in sorted(TERMINAL)) + ")"
 _RANK = {QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2, CANCELLED: 2}
 
 
-@dataclass(frozen=True)
-class TaskState:
+# Built several times per event: NamedTuples (immutable, cheap to make).
+class TaskState(NamedTuple):
     """The parts of a task that events can change."""
 
     status: str
@@ -30,14 +30,16 @@ class TaskState:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Observation:
+class Observation(NamedTuple):
     """What one provider event says about a task (None: the event does not say)."""
 
     status: str | None = None
     progress: int | None = None
     video_url: str | None = None
     error: str | None = None
+
+
+NO_OBSERVATION = Observation()
 
 
 def is_terminal(status: str) -> bool:
@@ -55,8 +57,7 @@ def advance(current: TaskState, seen: Observation) -> TaskState:
     progress = max(current.progress, 0 if seen.progress is None else clamp_progress(seen.progress))
     if status == SUCCEEDED:
         progress = 100
-    return replace(
-        current,
+    return TaskState(
         status=status,
         progress=progress,
         video_url=seen.video_url if is_web_url(seen.video_url) else current.video_url,

@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
 from receiver.providers import PROVIDER_NAMES
 from receiver.secrets import new_fernet_key
 from receiver.settings import ProviderSettings
@@ -57,6 +60,24 @@ async def test_serve_prints_where_it_listens_and_the_callback_base_url(tmp_path:
         "callback base URL given to providers: https://hooks.example.org/callbacks/"
         " (REELHOOK_PUBLIC_URL)",
     ]
+    code, _ = await stop(process)
+    assert code == 0
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+async def test_serve_runs_on_the_event_loop_chosen(tmp_path: Path, loop: str) -> None:
+    port = port_for_child_process()
+    env = {"PORT": str(port), "REELHOOK_HOST": "127.0.0.1", "REELHOOK_API_TOKEN": API_TOKEN,
+           "REELHOOK_SECRET_KEY": new_fernet_key(), "REELHOOK_DATABASE": str(tmp_path / "r.db"),
+           "REELHOOK_EVENT_LOOP": loop}
+    process = await spawn("serve", env=env)
+    assert process.stderr is not None and process.stdout is not None
+    said = await read_until(process.stderr, "event loop")
+    assert f"serving on the {loop} event loop" in said[-1]
+    await read_until(process.stdout, "callback base URL")
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"http://127.0.0.1:{port}/healthz")
+    assert answer.status_code == 200
     code, _ = await stop(process)
     assert code == 0
 

@@ -34,6 +34,7 @@ GOOD = GOOD_ENV
         ({**GOOD, "PIAPI_BASE_URL": "ftp://x"}, "PIAPI_BASE_URL"),
         ({**GOOD, "REELHOOK_SMTP_URL": "http://mail"}, "REELHOOK_SMTP_URL"),
         ({**GOOD, "REELHOOK_NOTIFY_ON": "succeeded,done"}, "REELHOOK_NOTIFY_ON"),
+        ({**GOOD, "REELHOOK_EVENT_LOOP": "trio"}, "REELHOOK_EVENT_LOOP"),
     ],
 )
 def test_bad_settings_name_the_setting(env: dict[str, str], named: str) -> None:
@@ -53,6 +54,8 @@ def test_good_settings_and_token_list() -> None:
     assert settings.api_tokens == ("a" * 20, "b" * 20)
     assert settings.port == 9000 and settings.public_url == "http://127.0.0.1:9000"
     assert settings.notify_on == frozenset({"running", "succeeded"})
+    assert settings.event_loop == "uvloop"  # installed with reelhook on Linux
+    assert from_environ({**GOOD, "REELHOOK_EVENT_LOOP": " AsyncIO "}).event_loop == "asyncio"
     for name, default in DEFAULT_BASE_URLS.items():  # each adapter's own default
         assert settings.provider(name).base_url == default
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 
@@ -50,8 +50,7 @@ class ProviderConfig:
     long_timeout: float = 600.0
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     """What a provider said about a task, in reelhook's terms (None: it did not say)."""
 
     provider_task_id: str | None

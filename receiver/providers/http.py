@@ -125,7 +125,10 @@ _SECRET_WORDS_BYTES = tuple(word.encode() for word in _SECRET_WORDS)
 def _secret_words_in(body: bytes) -> int:
     """How often a secret-sounding word occurs in `body`, in any case (no word holds another)."""
     lowered = body.lower()
-    return sum(lowered.count(word) for word in _SECRET_WORDS_BYTES)
+    count = 0
+    for word in _SECRET_WORDS_BYTES:  # a loop, not sum(genexpr): this runs for every callback
+        count += lowered.count(word)
+    return count
 
 
 def scrub(value: Any) -> Any:

@@ -119,10 +119,9 @@ class PiAPI(Adapter):
         data = message["data"]
         if not isinstance(data.get("task_id"), str) or not data["task_id"]:
             raise MalformedCallback("data.task_id is missing")
-        stamp = message.get("timestamp")
         status = str(data.get("status", "")).lower()
-        key = f"cb:{data['task_id']}:{status}:{stamp}:{body_hash(body)}"
-        return _report_from_task(data, key, compact_known(message, body, ECHOED_SECRET))
+        key = f"cb:{data['task_id']}:{status}:{message.get('timestamp')}:{body_hash(body)}"
+        return _report_from_task(data, status, key, compact_known(message, body, ECHOED_SECRET))
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-api-key": self.config.api_key}
@@ -201,11 +200,11 @@ def task_report(data: dict[str, Any], *, source: str, payload: str) -> Report:
     """A Report from PiAPI's task object, keyed so that repeated polls of one state dedupe."""
     status = str(data.get("status", "")).lower()
     key = f"{source}:{status}:{data.get('progress')}"
-    return _report_from_task(data, key, payload)
+    return _report_from_task(data, status, key, payload)
 
 
-def _report_from_task(data: dict[str, Any], key: str, payload: str) -> Report:
-    status = str(data.get("status", "")).lower()
+def _report_from_task(data: dict[str, Any], status: str, key: str, payload: str) -> Report:
+    """The Report of a task object whose lower-cased status is `status`."""
     ours = _STATUS.get(status)
     return Report(
         provider_task_id=str(data["task_id"]),
