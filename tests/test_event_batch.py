@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,36 @@ async def test_concurrent_events_through_the_store_each_get_their_own_answer(
             assert task["progress"] == max(e["progress"] for e in events[task_id])
     finally:
         await store.close()
+
+
+def test_an_event_that_moves_only_the_clocks_still_moves_them(tmp_path: Path) -> None:
+    conn = fresh(tmp_path / "clocks.db")
+    kind = RecordEvents(NOTIFY)
+    clocks = "SELECT status, progress, updated_at, last_event_at FROM tasks WHERE id = 'tsk_a'"
+    conn.execute("BEGIN")
+    kind.run_many(conn, [("tsk_a", EventIn("k1", "callback", Observation("running", 10)))])
+    conn.execute("COMMIT")
+    before = conn.execute(clocks).fetchone()
+    time.sleep(0.01)
+    conn.execute("BEGIN")
+    kind.run_many(conn, [("tsk_a", EventIn("k2", "callback", Observation("running", 5)))])
+    conn.execute("COMMIT")
+    after = conn.execute(clocks).fetchone()
+    assert (after["status"], after["progress"]) == (before["status"], before["progress"])
+    assert after["updated_at"] > before["updated_at"]
+    assert after["last_event_at"] > before["last_event_at"]
+    conn.close()
+
+
+def test_a_kept_request_is_dropped_once_the_provider_has_the_task(tmp_path: Path) -> None:
+    """A request kept sealed for a resend goes at the first event after the provider task id is
+    known, even when that event changes nothing else."""
+    conn = fresh(tmp_path / "held.db")
+    conn.execute("UPDATE tasks SET held_request = 'sealed', provider_task_id = 'p-tsk_a',"
+                 " submit_state = 'sent' WHERE id = 'tsk_a'")
+    conn.execute("BEGIN")
+    RecordEvents(NOTIFY).run_many(conn, [("tsk_a", EventIn("k1", "callback", Observation()))])
+    conn.execute("COMMIT")
+    row = conn.execute("SELECT held_request FROM tasks WHERE id = 'tsk_a'").fetchone()
+    assert row["held_request"] is None
+    conn.close()

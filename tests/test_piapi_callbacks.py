@@ -134,6 +134,30 @@ async def test_secret_of_the_right_shape_but_not_stored_is_401(
     assert response.status == 401
 
 
+@pytest.mark.parametrize("kind", ["wrong", "made for this task, never handed out", "missing"])
+async def test_after_a_verified_callback_another_secret_is_still_401(
+    client: Any, quiet_task: dict[str, Any], kind: str
+) -> None:
+    """Once a callback has been verified, its task's secret is remembered in memory: the next
+    callbacks must still carry exactly that secret."""
+    task, path, secret = quiet_task["task"], quiet_task["path"], quiet_task["secret"]
+    first = piapi_callback(task, "processing", timestamp=1700000001)
+    assert (await post_callback(client, path, first, secret)).status == 200
+    others = {
+        "wrong": secret[:-1] + ("A" if secret[-1] != "A" else "B"),
+        "made for this task, never handed out": client.app[keys.SECRETS].new_callback_secret(
+            task["id"]
+        ),
+        "missing": None,
+    }
+    done = piapi_callback(task, "completed", output={"video_url": "https://x/v.mp4"})
+    response = await post_callback(client, path, done, others[kind])
+    assert response.status == 401
+    after = await (await client.get(f"/v1/tasks/{task['id']}")).json()
+    assert after["status"] == "running" and after["video_url"] is None
+    assert (await post_callback(client, path, done, secret)).status == 200
+
+
 async def test_callback_about_another_provider_task_is_400(
     client: Any, quiet_task: dict[str, Any]
 ) -> None:
