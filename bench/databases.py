@@ -13,21 +13,18 @@ import base64
 import contextlib
 import json
 import os
-import secrets
 import statistics
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
-import asyncpg
 
 from bench.config import BenchConfig
 from bench.fanout import HookReceiver
 from bench.fanout_worker import CHUNK
 from bench.load_py import run_python
+from bench.postgres import fresh_postgres
 from bench.procs import free_port, python_argv, start_server
 from bench.targets import _until_sent, create_tasks, reelhook_argv, reelhook_env, targets_of
 from receiver.providers.sandbox import LocalServer, PiapiSimulator
@@ -38,13 +35,11 @@ from store import (
     NewTask,
     Observation,
     TaskStore,
-    migrate_database,
     open_store,
 )
 from store.interface import TASKS
 from store.models import new_task_id
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 WORKER_COUNTS = (1, 2, 4)
 
 
@@ -79,23 +74,6 @@ class FanoutRow:
     def per_second(self) -> float:
         """Notices accepted per second."""
         return self.accepted_once / self.seconds if self.seconds else 0.0
-
-
-@contextlib.asynccontextmanager
-async def fresh_postgres() -> AsyncIterator[str]:
-    """A new, migrated PostgreSQL database, dropped afterwards."""
-    server = os.environ.get("REELHOOK_BENCH_DATABASE_URL") or DEFAULT_URL
-    admin = await asyncpg.connect(server)
-    name = f"reelhook_bench_{secrets.token_hex(5)}"
-    parts = urlsplit(server)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-        await migrate_database(url)
-        yield url
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
 
 
 @contextlib.asynccontextmanager
