@@ -113,11 +113,13 @@ def reelhook_env(
     port: int, database: Path | str, provider_url: str, api_key: str
 ) -> dict[str, str]:
     """The environment `reelhook serve` reads; `database` a SQLite file or a PostgreSQL URL."""
-    where = "DATABASE_URL" if is_postgres(str(database)) else "REELHOOK_DATABASE"
+    postgres = is_postgres(str(database))
     return {
         "PORT": str(port),
         "REELHOOK_HOST": "127.0.0.1",
-        where: str(database),
+        # DATABASE_URL wins over REELHOOK_DATABASE: blank it where the database is SQLite
+        "DATABASE_URL": str(database) if postgres else "",
+        **({} if postgres else {"REELHOOK_DATABASE": str(database)}),
         "REELHOOK_API_TOKEN": API_TOKEN,
         "REELHOOK_SECRET_KEY": new_fernet_key(),
         "REELHOOK_PUBLIC_URL": f"http://127.0.0.1:{port}",
