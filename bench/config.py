@@ -10,6 +10,7 @@ class BenchConfig:
     """How long, how hard, with what; every loop is bounded by count and by time."""
 
     generator: str = "wrk"
+    database: str = "sqlite"  # postgres: also reelhook on PostgreSQL, and the databases part
     connections: int = 64
     seconds: float = 20.0
     rounds: int = 4  # the measured seconds of each server are cut into this many interleaved runs

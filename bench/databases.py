@@ -1,6 +1,8 @@
 """SQLite beside PostgreSQL (`python -m bench --database postgres`): callback ingest through a
 real `reelhook serve` on each, the notice fan-out with 1 worker on SQLite and 1, 2 and 4 worker
-processes on one PostgreSQL database, and how long a NOTIFY takes to reach another process.
+processes on one PostgreSQL database (each against a bare client's ceiling), ingest with
+WEB_CONCURRENCY=2 against one web process on PostgreSQL, and how long a NOTIFY takes to reach
+another process.
 
 PostgreSQL is the server at REELHOOK_BENCH_DATABASE_URL (default: postgresql://postgres@
 127.0.0.1:5432/test); each measurement gets a fresh database, dropped afterwards.
@@ -13,39 +15,31 @@ import base64
 import contextlib
 import json
 import os
-import secrets
 import statistics
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
-
+from bench import report
 from bench.config import BenchConfig
 from bench.fanout import HookReceiver
 from bench.fanout_worker import CHUNK
+from bench.ingest import ServerFigures, UnderLoad, collect, interleave
 from bench.load_py import run_python
-from bench.procs import free_port, python_argv, start_server
-from bench.targets import _until_sent, create_tasks, reelhook_argv, reelhook_env, targets_of
-from receiver.providers.sandbox import LocalServer, PiapiSimulator
+from bench.postgres import fresh_postgres
+from bench.procs import python_argv
+from bench.targets import reelhook_with_tasks
+from dispatcher.config import DispatchConfig
+from receiver.providers.sandbox import LocalServer
 from receiver.secrets import SecretBox, new_fernet_key
-from store import (
-    EventIn,
-    NewDestination,
-    NewTask,
-    Observation,
-    TaskStore,
-    migrate_database,
-    open_store,
-)
+from store import EventIn, NewDestination, NewTask, Observation, TaskStore, open_store
 from store.interface import TASKS
 from store.models import new_task_id
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 WORKER_COUNTS = (1, 2, 4)
+WEB_PROCESSES = (1, 2)  # WEB_CONCURRENCY of the two servers compared on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -74,28 +68,17 @@ class FanoutRow:
     seconds: float
     accepted_once: int
     accepted_twice: int
+    ceiling_per_second: float = 0.0  # a bare aiohttp client, same receiver, right afterwards
 
     @property
     def per_second(self) -> float:
         """Notices accepted per second."""
         return self.accepted_once / self.seconds if self.seconds else 0.0
 
-
-@contextlib.asynccontextmanager
-async def fresh_postgres() -> AsyncIterator[str]:
-    """A new, migrated PostgreSQL database, dropped afterwards."""
-    server = os.environ.get("REELHOOK_BENCH_DATABASE_URL") or DEFAULT_URL
-    admin = await asyncpg.connect(server)
-    name = f"reelhook_bench_{secrets.token_hex(5)}"
-    parts = urlsplit(server)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-        await migrate_database(url)
-        yield url
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+    @property
+    def of_ceiling(self) -> float:
+        """Notices per second as a share of the bare client's posts per second."""
+        return self.per_second / self.ceiling_per_second if self.ceiling_per_second else 0.0
 
 
 @contextlib.asynccontextmanager
@@ -110,28 +93,45 @@ async def database_of(kind: str, workdir: Path, label: str) -> AsyncIterator[str
 
 async def ingest(config: BenchConfig, workdir: Path, kind: str) -> IngestRow:
     """Callbacks from the Python load generator at a real `reelhook serve` on `kind`."""
-    sim = PiapiSimulator()
-    sim.script.drop_callbacks = True
-    sim.script.step_delay = 3600.0
-    async with database_of(kind, workdir, "ingest") as database, LocalServer(sim.app()) as prov:
-        sim.base_url = prov.url
-        port = free_port()
-        env = reelhook_env(port, Path(workdir / "unused.db"), prov.url, sim.api_key)
-        env.pop("REELHOOK_DATABASE")
-        env["DATABASE_URL" if kind == "postgres" else "REELHOOK_DATABASE"] = database
-        server = await asyncio.to_thread(
-            start_server, f"reelhook-{kind}", reelhook_argv(), port, env, workdir
+    async with (
+        database_of(kind, workdir, "ingest") as database,
+        reelhook_with_tasks(workdir, config.tasks, database, name=f"reelhook-{kind}") as (
+            server, targets),
+    ):
+        result = await run_python(
+            server.url, targets, connections=config.connections,
+            seconds=config.seconds, max_requests=config.max_requests,
         )
-        try:
-            await create_tasks(server.url, config.tasks)
-            await _until_sent(sim, config.tasks)
-            result = await run_python(
-                server.url, targets_of(sim), connections=config.connections,
-                seconds=config.seconds, max_requests=config.max_requests,
-            )
-        finally:
-            await asyncio.to_thread(server.stop)
     return IngestRow(kind, result.acknowledged, result.seconds, result.p50_ms, result.p99_ms)
+
+
+async def web_processes(config: BenchConfig, workdir: Path) -> list[ServerFigures]:
+    """Ingest through `reelhook serve` on PostgreSQL with 1 web process and with
+    WEB_CONCURRENCY=2, neither pinned (the load generator shares the cores), each on its own
+    fresh database, measured in interleaved rounds like the ingest part and checked the same way.
+    (SQLite takes one web process: serve ignores WEB_CONCURRENCY there.)"""
+    async with contextlib.AsyncExitStack() as stack:
+        under: dict[str, UnderLoad] = {}
+        for count in WEB_PROCESSES:
+            url = await stack.enter_async_context(fresh_postgres())
+            server, targets = await stack.enter_async_context(reelhook_with_tasks(
+                workdir, config.tasks, url, name=f"reelhook-web-{count}", processes=count,
+                core=None,
+            ))
+            under[f"reelhook, WEB_CONCURRENCY={count}"] = UnderLoad(server, targets, url)
+        await interleave(config, workdir, under)
+        return await collect(config, under)
+
+
+def web_ratios(figures: list[ServerFigures]) -> dict[str, float]:
+    """The last (most web processes) against the first (one)."""
+    one, many = figures[0], figures[-1]
+    return {
+        "callbacks/s": report.ratio(many.load.rps, one.load.rps),
+        "p50": report.ratio(many.load.p50_ms, one.load.p50_ms),
+        "p99": report.ratio(many.load.p99_ms, one.load.p99_ms),
+        "server CPU per callback": report.ratio(many.cpu_us, one.cpu_us),
+    }
 
 
 async def fanout(workdir: Path, kind: str, workers: int, tasks: int) -> FanoutRow:
@@ -158,12 +158,28 @@ async def fanout(workdir: Path, kind: str, workers: int, tasks: int) -> FanoutRo
             *(asyncio.wait_for(p.communicate(), 300) for p in processes)
         )
         seconds = time.monotonic() - started
-    for out, err in outputs:
-        if b"WORKER " not in out:
-            raise RuntimeError(f"a fan-out worker failed: {err.decode()[-2000:]}")
+        for out, err in outputs:
+            if b"WORKER " not in out:
+                raise RuntimeError(f"a fan-out worker failed: {err.decode()[-2000:]}")
+        limit = DispatchConfig(decrypt=SecretBox(key.encode()).decrypt).concurrency
+        bare = await bare_client(f"{sink.url}/ceiling", tasks, limit)
     once = sum(1 for n in hooks.accepted.values() if n >= 1)
     twice = sum(1 for n in hooks.accepted.values() if n > 1)
-    return FanoutRow(kind, workers, tasks, seconds, once, twice)
+    return FanoutRow(kind, workers, tasks, seconds, once, twice, bare)
+
+
+async def bare_client(url: str, count: int, concurrency: int) -> float:
+    """The fan-out's ceiling (bench/ceiling.py) in a process of its own: posts per second."""
+    process = await asyncio.create_subprocess_exec(
+        *python_argv("-m", "bench.ceiling", "--url", url, "--count", str(count),
+                     "--concurrency", str(concurrency)),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 300)
+    for line in out.decode().splitlines():
+        if line.startswith("CEILING "):
+            return float(json.loads(line[8:])["per_second"])
+    raise RuntimeError(f"the bare client printed no figures: {err.decode()[-2000:]}")
 
 
 async def finished_tasks(store: TaskStore, box: SecretBox, url: str, count: int) -> None:
@@ -213,18 +229,24 @@ async def notify_latency(samples: int = 200) -> dict[str, float]:
 async def run_databases(config: BenchConfig, workdir: Path) -> dict[str, Any]:
     """Every measurement of this part, printed as it finishes."""
     ingest_rows = [await ingest(config, workdir, kind) for kind in ("sqlite", "postgres")]
-    print(ingest_table(ingest_rows), flush=True)
+    print(f"\n{ingest_table(ingest_rows)}", flush=True)
     rounds = [await fanout(workdir, "sqlite", 1, config.fanout_tasks)]
     rounds += [await fanout(workdir, "postgres", n, config.fanout_tasks) for n in WORKER_COUNTS]
-    print(fanout_table(rounds), flush=True)
+    print(f"\n{fanout_table(rounds)}", flush=True)
+    web = await web_processes(config, workdir)
+    print(f"\n{web_table(web)}\n", flush=True)
     latency = await notify_latency()
     print(f"NOTIFY from one process to another: p50 {latency['p50_ms']:.1f} ms,"
           f" p99 {latency['p99_ms']:.1f} ms, max {latency['max_ms']:.1f} ms", flush=True)
     return {
         "ingest": [row.__dict__ | {"per_second": row.per_second} for row in ingest_rows],
-        "fanout": [row.__dict__ | {"per_second": row.per_second} for row in rounds],
+        "fanout": [row.__dict__ | {"per_second": row.per_second, "of_ceiling": row.of_ceiling}
+                   for row in rounds],
+        "web_processes": report.as_json(web),
+        "web_ratios": web_ratios(web),
         "notify_latency": latency,
-        "verified": all(r.accepted_once == r.tasks and r.accepted_twice == 0 for r in rounds),
+        "verified": all(r.accepted_once == r.tasks and r.accepted_twice == 0 for r in rounds)
+        and all(f.verdict is not None and f.verdict.ok for f in web),
     }
 
 
@@ -246,9 +268,18 @@ def ingest_table(rows: list[IngestRow]) -> str:
 
 
 def fanout_table(rows: list[FanoutRow]) -> str:
-    """Markdown: notices per second by database and worker processes."""
-    lines = ["| database | worker processes | notices | seconds | notices/s | accepted twice |",
-             "|---|---:|---:|---:|---:|---:|"]
+    """Markdown: notices per second by database and worker processes, against the bare client."""
+    lines = ["| database | worker processes | notices | seconds | notices/s"
+             " | bare client posts/s | of ceiling | accepted twice |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r.database} | {r.workers} | {r.tasks:,} | {r.seconds:.1f}"
-              f" | {r.per_second:,.0f} | {r.accepted_twice} |" for r in rows]
+              f" | {r.per_second:,.0f} | {r.ceiling_per_second:,.0f} | {r.of_ceiling:.2f}"
+              f" | {r.accepted_twice} |" for r in rows]
     return "\n".join(lines)
+
+
+def web_table(figures: list[ServerFigures]) -> str:
+    """Markdown: the web processes' rows (as in the ingest table) and their ratios."""
+    ratios = ", ".join(f"{name} {value:.2f} x" for name, value in web_ratios(figures).items())
+    return (f"{report.ingest_table(figures)}\n\n{figures[-1].name} against one process: {ratios}"
+            " (neither pinned; the load generator shares the two cores with them)")

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.ceiling import ceiling
 from bench.procs import own_peak_memory_mb
 from dispatcher.config import DispatchConfig
 from dispatcher.worker import Worker
@@ -81,30 +82,6 @@ async def _unfinished(database: str) -> int:
             conn.close()
 
     return await asyncio.to_thread(count)
-
-
-async def ceiling(url: str, count: int, concurrency: int) -> float:
-    """Posts per second a bare aiohttp client makes to `url`: `count` posts of a webhook-sized
-    body, `concurrency` at a time, with no database and no signing: what the fan-out could reach."""
-    body = json.dumps({"type": "task.succeeded", "timestamp": "2026-01-01T00:00:00Z",
-                       "data": {"id": "tsk_" + "0" * 28, "status": "succeeded",
-                                "video_url": "https://videos.example.com/x.mp4",
-                                "padding": "x" * 400}}).encode()
-    headers = {"Content-Type": "application/json", "webhook-id": "ceiling"}
-    left = count
-
-    async def sender(session: aiohttp.ClientSession) -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            async with session.post(url, data=body, headers=headers) as answer:
-                await answer.read()
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.monotonic()
-        await asyncio.gather(*(sender(session) for _ in range(concurrency)))
-        return count / (time.monotonic() - started)
 
 
 async def run(

@@ -1,6 +1,7 @@
-"""The ingest benchmark: baseline, naive, lean and reelhook under the same load, interleaved.
+"""The ingest benchmark: baseline, naive, lean and reelhook under the same load, interleaved
+(with --database postgres, also reelhook on a PostgreSQL database).
 
-All four servers run at once (each pinned to the server core; an idle one costs nothing), and
+All the servers run at once (each pinned to the server core; an idle one costs nothing), and
 the measured time is cut into rounds: each round loads every server in turn, in a rotating order,
 so a neighbour's burst of load on the machine falls on all of them rather than on one.
 """
@@ -18,16 +19,18 @@ from bench import load_py, load_wrk
 from bench.config import BenchConfig
 from bench.load import LoadResult
 from bench.payload import Target
+from bench.postgres import backend_cpu, fresh_postgres, spent
 from bench.procs import ServerProcess
 from bench.targets import reelhook_with_tasks, start_baseline, start_lean, start_naive
 from bench.verify import LEAN_ROWS, NAIVE_ROWS, REELHOOK_ROWS, Verdict, verify
+from store import is_postgres
 
 WARMUP_SEQ = 0
 MEASURE_SEQ = 10_000_000
 ROUND_SEQ = 1_000_000
 SOAK_SEQ = 20_000_000
 ORDER = ("baseline", "naive", "lean", "reelhook")
-ROWS = {"naive": NAIVE_ROWS, "lean": LEAN_ROWS, "reelhook": REELHOOK_ROWS}
+ON_POSTGRES = "reelhook (postgres)"  # with --database postgres: reelhook on a PostgreSQL database
 
 
 @dataclass
@@ -41,67 +44,109 @@ class ServerFigures:
     cpu_us: float = 0.0  # server CPU (all threads, user + system) per acknowledged request
     rounds_rps: list[float] = field(default_factory=list)
     verdict: Verdict | None = field(default=None)
+    # PostgreSQL's backends serving this server's database, per acknowledged request
+    database_cpu_us: float | None = None
 
 
 @dataclass
-class _Under:
+class UnderLoad:
+    """One server being measured: where its callbacks go, where they are stored (a SQLite file
+    read with `query`, a PostgreSQL URL, or None) and what its rounds gave."""
+
     server: ServerProcess
     targets: Sequence[Target]
-    database: Path | None
+    database: Path | str | None
+    query: str = REELHOOK_ROWS
+    hides_secrets: bool = True
     rounds: list[LoadResult] = field(default_factory=list)
     cpu_seconds: float = 0.0
+    database_cpu_seconds: float = 0.0
     total: LoadResult | None = None
+
+    @property
+    def on_postgres(self) -> bool:
+        """Whether its database is a PostgreSQL one."""
+        return isinstance(self.database, str) and is_postgres(self.database)
 
 
 async def run_ingest(config: BenchConfig, workdir: Path) -> list[ServerFigures]:
-    """Measure the four servers interleaved; figures in the order of ORDER."""
+    """Measure the four servers (five with --database postgres) interleaved; figures in the order
+    of ORDER, then ON_POSTGRES."""
     async with _servers(config, workdir) as under:
-        for name, one in under.items():
-            one.total = await _load(config, workdir, one, config.warmup_seconds, WARMUP_SEQ, name)
-        for number in range(config.rounds):
-            names = ORDER[number % len(ORDER):] + ORDER[:number % len(ORDER)]
-            for name in names:
-                await _measure_round(config, workdir, under[name], number, name)
-        ours = under["reelhook"]
-        await _soak(config, workdir, ours)
-        memory = {name: one.server.peak_memory_mb() for name, one in under.items()}
-    return [_figures(config, name, under[name], memory[name]) for name in ORDER]
+        await interleave(config, workdir, under)
+        await _soak(config, workdir, under["reelhook"])
+        return await collect(config, under, soaked="reelhook")
+
+
+async def interleave(config: BenchConfig, workdir: Path, under: dict[str, UnderLoad]) -> None:
+    """The warm-up of each server, then `config.rounds` rounds loading each in turn, in an
+    order that rotates from round to round."""
+    for name, one in under.items():
+        one.total = await _load(config, workdir, one, config.warmup_seconds, WARMUP_SEQ, name)
+    names = list(under)
+    for number in range(config.rounds):
+        shift = number % len(names)
+        for name in names[shift:] + names[:shift]:
+            await _measure_round(config, workdir, under[name], number, name)
+
+
+async def collect(
+    config: BenchConfig, under: dict[str, UnderLoad], soaked: str = ""
+) -> list[ServerFigures]:
+    """Each server's figures, its database checked (while the servers and databases are still
+    there); `soaked` names the one loaded once more after the rounds."""
+    memory = {name: one.server.peak_memory_mb() for name, one in under.items()}
+    return [
+        await _figures(config, name, one, memory[name], soaked == name)
+        for name, one in under.items()
+    ]
 
 
 @contextlib.asynccontextmanager
-async def _servers(config: BenchConfig, workdir: Path) -> AsyncIterator[dict[str, _Under]]:
-    under: dict[str, _Under] = {}
+async def _servers(config: BenchConfig, workdir: Path) -> AsyncIterator[dict[str, UnderLoad]]:
+    under: dict[str, UnderLoad] = {}
     async with contextlib.AsyncExitStack() as stack:
         baseline = await asyncio.to_thread(start_baseline, workdir)
         stack.callback(baseline.stop)
-        under["baseline"] = _Under(baseline, [Target("/callbacks/piapi/bare", "-", "bare")], None)
+        bare = [Target("/callbacks/piapi/bare", "-", "bare")]
+        under["baseline"] = UnderLoad(baseline, bare, None)
         naive, naive_targets = await asyncio.to_thread(start_naive, workdir, config.tasks)
         stack.callback(naive.stop)
-        under["naive"] = _Under(naive, naive_targets, workdir / "naive.db")
+        under["naive"] = UnderLoad(naive, naive_targets, workdir / "naive.db", NAIVE_ROWS,
+                                   hides_secrets=False)
         lean, lean_targets = await asyncio.to_thread(start_lean, workdir, config.tasks)
         stack.callback(lean.stop)
-        under["lean"] = _Under(lean, lean_targets, workdir / "lean.db")
+        under["lean"] = UnderLoad(lean, lean_targets, workdir / "lean.db", LEAN_ROWS)
         database = workdir / "reelhook.db"
         ours, targets = await stack.enter_async_context(
             reelhook_with_tasks(workdir, config.tasks, database)
         )
-        under["reelhook"] = _Under(ours, targets, database)
+        under["reelhook"] = UnderLoad(ours, targets, database)
+        if config.database == "postgres":
+            url = await stack.enter_async_context(fresh_postgres())
+            ours, targets = await stack.enter_async_context(
+                reelhook_with_tasks(workdir, config.tasks, url, name="reelhook-postgres")
+            )
+            under[ON_POSTGRES] = UnderLoad(ours, targets, url)
         yield under
 
 
 async def _measure_round(
-    config: BenchConfig, workdir: Path, one: _Under, number: int, name: str
+    config: BenchConfig, workdir: Path, one: UnderLoad, number: int, name: str
 ) -> None:
     seconds = config.seconds / config.rounds
+    backends = await backend_cpu(str(one.database)) if one.on_postgres else {}
     before = one.server.cpu_seconds()
     result = await _load(config, workdir, one, seconds, MEASURE_SEQ + number * ROUND_SEQ, name)
     one.cpu_seconds += one.server.cpu_seconds() - before
+    if one.on_postgres:
+        one.database_cpu_seconds += spent(backends, await backend_cpu(str(one.database)))
     one.rounds.append(result)
     assert one.total is not None
     one.total = combined(one.total, result)
 
 
-async def _soak(config: BenchConfig, workdir: Path, one: _Under) -> None:
+async def _soak(config: BenchConfig, workdir: Path, one: UnderLoad) -> None:
     """More of the same load until `soak_callbacks` have been acknowledged (time-bounded), so
     the peak memory is read after that many; throughput and latency come from the rounds."""
     assert one.total is not None
@@ -113,23 +158,29 @@ async def _soak(config: BenchConfig, workdir: Path, one: _Under) -> None:
     one.total = combined(one.total, await _load(config, workdir, one, seconds, SOAK_SEQ, "soak"))
 
 
-def _figures(config: BenchConfig, name: str, one: _Under, memory: float) -> ServerFigures:
+async def _figures(
+    config: BenchConfig, name: str, one: UnderLoad, memory: float, soaked: bool
+) -> ServerFigures:
     measured = _measured(one)
     assert one.total is not None
+    acknowledged = measured.acknowledged
     figures = ServerFigures(
         name, measured, memory, one.total.acknowledged,
-        cpu_us=one.cpu_seconds / measured.acknowledged * 1e6 if measured.acknowledged else 0.0,
+        cpu_us=one.cpu_seconds / acknowledged * 1e6 if acknowledged else 0.0,
         rounds_rps=[r.rps for r in one.rounds],
     )
+    if one.on_postgres and acknowledged:
+        figures.database_cpu_us = one.database_cpu_seconds / acknowledged * 1e6
     if one.database is not None:
         # wrk may leave one request per connection unanswered at the end of each load run.
-        runs = 1 + config.rounds + (name == "reelhook")
-        figures.verdict = verify(one.database, ROWS[name], one.total, config.connections * runs,
-                                 hides_secrets=name != "naive")
+        runs = 1 + config.rounds + soaked
+        figures.verdict = await verify(one.database, one.query, one.total,
+                                       config.connections * runs,
+                                       hides_secrets=one.hides_secrets)
     return figures
 
 
-def _measured(one: _Under) -> LoadResult:
+def _measured(one: UnderLoad) -> LoadResult:
     """The rounds together: summed counts, and the median of the rounds' percentiles."""
     rounds = one.rounds
     return LoadResult(
@@ -166,7 +217,7 @@ async def load(
 
 
 async def _load(
-    config: BenchConfig, workdir: Path, one: _Under, seconds: float, seq_start: int, tag: str
+    config: BenchConfig, workdir: Path, one: UnderLoad, seconds: float, seq_start: int, tag: str
 ) -> LoadResult:
     return await load(config, workdir, one.server, one.targets, seconds, seq_start, tag)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -39,6 +40,26 @@ def _vm_hwm(status: Path) -> float:
     return 0.0
 
 
+def pid_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` so far, all threads; 0 once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its live descendants (from /proc/PID/task/*/children, where the kernel has it)."""
+    pids = [pid]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            for child in children.read_text().split():
+                pids += process_tree(int(child))
+    return pids
+
+
 def pinned(argv: Sequence[str], core: int) -> list[str]:
     """`argv` run on one core through taskset, when there are cores enough and taskset exists."""
     if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
@@ -61,16 +82,14 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def peak_memory_mb(self) -> float:
-        """The process's peak resident set (VmHWM) in MiB; 0 where /proc is missing."""
-        return _vm_hwm(Path(f"/proc/{self.process.pid}/status"))
+        """The peak resident set (VmHWM) in MiB, summed over the process and its live children
+        (the web processes of WEB_CONCURRENCY > 1); 0 where /proc is missing."""
+        return sum(_vm_hwm(Path(f"/proc/{pid}/status")) for pid in process_tree(self.process.pid))
 
     def cpu_seconds(self) -> float:
-        """User and system CPU time of the process so far, all threads; 0 where /proc is missing."""
-        stat = Path(f"/proc/{self.process.pid}/stat")
-        if not stat.exists():
-            return 0.0
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User and system CPU time so far of the process and its live children, all threads;
+        0 where /proc is missing."""
+        return sum(pid_cpu_seconds(pid) for pid in process_tree(self.process.pid))
 
     def cpu_split(self) -> tuple[float, float]:
         """(user, system) CPU seconds of the process so far."""
@@ -90,14 +109,14 @@ class ServerProcess:
 
 
 def start_server(
-    name: str, argv: Sequence[str], port: int, env: Mapping[str, str], workdir: Path
+    name: str, argv: Sequence[str], port: int, env: Mapping[str, str], workdir: Path,
+    core: int | None = SERVER_CORE,
 ) -> ServerProcess:
-    """Start `argv` pinned to the server core and wait until its port answers HTTP."""
+    """Start `argv` pinned to `core` (None: on any core) and wait until its port answers HTTP."""
     log_path = workdir / f"{name}.log"
+    command = list(argv) if core is None else pinned(argv, core)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            pinned(argv, SERVER_CORE), env={**os.environ, **env}, stdout=log, stderr=log
-        )
+        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log)
     server = ServerProcess(name, port, process, log_path)
     _wait_ready(server)
     return server

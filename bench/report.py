@@ -19,33 +19,36 @@ TARGETS: dict[str, float | None] = {
 
 
 def ingest_table(figures: Sequence[ServerFigures]) -> str:
-    """One row per server."""
+    """One row per server; a column for PostgreSQL's CPU where a server stores there."""
+    postgres = any(f.database_cpu_us is not None for f in figures)
+    extra = " PostgreSQL CPU µs/request |" if postgres else ""
     lines = [
-        "| server | requests/s | rounds (min-max) | p50 ms | p99 ms | CPU µs/request"
-        " | peak RSS MB | callbacks acknowledged | verified |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| server | requests/s | rounds (min-max) | p50 ms | p99 ms | CPU µs/request |" + extra
+        + " peak RSS MB | callbacks acknowledged | verified |",
+        "|---|---:|---:|---:|---:|---:|" + "---:|" * postgres + "---:|---:|---|",
     ]
     for f in figures:
         verdict = f.verdict.describe() if f.verdict else "n/a (stores nothing)"
         spread = f"{min(f.rounds_rps):,.0f}-{max(f.rounds_rps):,.0f}" if f.rounds_rps else "-"
+        database = "-" if f.database_cpu_us is None else f"{f.database_cpu_us:.0f}"
         lines.append(
             f"| {f.name} | {f.load.rps:,.0f} | {spread} | {f.load.p50_ms:.2f}"
-            f" | {f.load.p99_ms:.2f} | {f.cpu_us:.0f} | {f.peak_memory_mb:.0f}"
-            f" | {f.callbacks_total:,} | {verdict} |"
+            f" | {f.load.p99_ms:.2f} | {f.cpu_us:.0f} |" + f" {database} |" * postgres
+            + f" {f.peak_memory_mb:.0f} | {f.callbacks_total:,} | {verdict} |"
         )
     return "\n".join(lines)
 
 
-def ratios(figures: Sequence[ServerFigures]) -> dict[str, float]:
-    """reelhook against the other three."""
+def ratios(figures: Sequence[ServerFigures], ours_name: str = "reelhook") -> dict[str, float]:
+    """reelhook (or the server called `ours_name`) against the three references."""
     by_name = {f.name: f for f in figures}
-    ours, lean = by_name["reelhook"], by_name["lean"]
+    ours, lean = by_name[ours_name], by_name["lean"]
     return {
-        "throughput vs lean": _ratio(ours.load.rps, lean.load.rps),
-        "p99 vs lean (at most)": _ratio(ours.load.p99_ms, lean.load.p99_ms),
-        "throughput vs baseline": _ratio(ours.load.rps, by_name["baseline"].load.rps),
-        "throughput vs naive": _ratio(ours.load.rps, by_name["naive"].load.rps),
-        "CPU per callback vs lean (at most)": _ratio(ours.cpu_us, lean.cpu_us),
+        "throughput vs lean": ratio(ours.load.rps, lean.load.rps),
+        "p99 vs lean (at most)": ratio(ours.load.p99_ms, lean.load.p99_ms),
+        "throughput vs baseline": ratio(ours.load.rps, by_name["baseline"].load.rps),
+        "throughput vs naive": ratio(ours.load.rps, by_name["naive"].load.rps),
+        "CPU per callback vs lean (at most)": ratio(ours.cpu_us, lean.cpu_us),
         "peak memory MB (under)": ours.peak_memory_mb,
     }
 
@@ -58,9 +61,9 @@ def met(name: str, value: float) -> bool | None:
     return value <= target if "at most" in name or "under" in name else value >= target
 
 
-def ratio_table(values: dict[str, float]) -> str:
+def ratio_table(values: dict[str, float], ours_name: str = "reelhook") -> str:
     """Each ratio with its target and whether it is met."""
-    lines = ["| measure | reelhook | target | met |", "|---|---:|---:|---|"]
+    lines = [f"| measure | {ours_name} | target | met |", "|---|---:|---:|---|"]
     for name, value in values.items():
         target, verdict = TARGETS[name], met(name, value)
         shown = "-" if target is None else f"{target:g}"
@@ -99,6 +102,7 @@ def as_json(figures: Sequence[ServerFigures]) -> list[dict[str, Any]]:
             "acknowledged": f.load.acknowledged, "errors": f.load.errors,
             "seconds": f.load.seconds, "peak_memory_mb": f.peak_memory_mb,
             "callbacks_total": f.callbacks_total, "cpu_us": f.cpu_us,
+            "database_cpu_us": f.database_cpu_us,
             "rounds_rps": f.rounds_rps,
             "verified": f.verdict.ok if f.verdict else None,
         }
@@ -106,5 +110,6 @@ def as_json(figures: Sequence[ServerFigures]) -> list[dict[str, Any]]:
     ]
 
 
-def _ratio(a: float, b: float) -> float:
+def ratio(a: float, b: float) -> float:
+    """a / b, or 0 where b is 0."""
     return a / b if b else 0.0

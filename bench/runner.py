@@ -17,7 +17,7 @@ from bench import load_wrk, report
 from bench.config import BenchConfig
 from bench.fanout import fanout_table, fanout_verdict, run_fanout
 from bench.growth import growth_table, run_growth
-from bench.ingest import run_ingest
+from bench.ingest import ON_POSTGRES, run_ingest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("wrk not found: using the Python generator (install: apt-get install -y wrk)")
     with tempfile.TemporaryDirectory(prefix="reelhook-bench-") as tmp:
         results = asyncio.run(run_all(config, Path(tmp), args.parts))
-        if args.database == "postgres":
+        if config.database == "postgres":
             results["databases"] = asyncio.run(_databases(config, Path(tmp)))
             results["verified"] &= results["databases"]["verified"]
     if args.json:
@@ -80,6 +80,7 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
         generator = "wrk" if load_wrk.available() else "python"
     return BenchConfig(
         generator=generator,
+        database=args.database,
         connections=args.connections,
         seconds=args.seconds,
         rounds=max(1, args.rounds),
@@ -102,9 +103,13 @@ async def run_all(config: BenchConfig, workdir: Path, parts: str) -> dict[str, A
         (workdir / "ingest").mkdir()
         figures = await run_ingest(config, workdir / "ingest")
         values = report.ratios(figures)
+        tables = [report.ingest_table(figures), report.ratio_table(values)]
+        if any(f.name == ON_POSTGRES for f in figures):
+            results["ratios_postgres"] = report.ratios(figures, ON_POSTGRES)
+            tables.append(report.ratio_table(results["ratios_postgres"], ON_POSTGRES))
         _print(f"## Ingest ({config.generator}, {config.connections} connections,"
-               f" {config.seconds:g} s per server)", report.ingest_table(figures),
-               report.ratio_table(values), f"(took {time.monotonic() - started:.0f} s)")
+               f" {config.seconds:g} s per server)", *tables,
+               f"(took {time.monotonic() - started:.0f} s)")
         results["targets"] = report.targets_summary(figures, values)
         results["ingest"] = report.as_json(figures)
         results["ratios"] = values

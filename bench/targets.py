@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 
 from bench.payload import Target
-from bench.procs import ServerProcess, free_port, python_argv, start_server
+from bench.procs import SERVER_CORE, ServerProcess, free_port, python_argv, start_server
 from receiver.providers.sandbox import LocalServer, PiapiSimulator
 from receiver.secrets import new_fernet_key
+from store import is_postgres
 
 API_TOKEN = "bench-token-0123456789abcdef"
 NAIVE_TASKS = "naive-task-{:05d}"
@@ -72,9 +73,17 @@ def start_lean(workdir: Path, count: int) -> tuple[ServerProcess, list[Target]]:
 
 @asynccontextmanager
 async def reelhook_with_tasks(
-    workdir: Path, count: int, database: Path | None = None
+    workdir: Path,
+    count: int,
+    database: Path | str | None = None,
+    *,
+    name: str = "reelhook",
+    processes: int = 1,
+    core: int | None = SERVER_CORE,
 ) -> AsyncIterator[tuple[ServerProcess, list[Target]]]:
-    """`reelhook serve` on a fresh port with `count` new PiAPI tasks, and their callback targets."""
+    """`reelhook serve` on a fresh port with `count` new PiAPI tasks, and their callback targets;
+    `database` a SQLite file or a PostgreSQL URL, `processes` its WEB_CONCURRENCY, pinned to
+    `core` (None: free to use every core)."""
     sim = PiapiSimulator()
     sim.script.drop_callbacks = True
     sim.script.step_delay = 3600.0  # the simulated tasks stay pending: only our load moves them
@@ -82,8 +91,9 @@ async def reelhook_with_tasks(
         sim.base_url = provider.url
         port = free_port()
         env = reelhook_env(port, database or workdir / "reelhook.db", provider.url, sim.api_key)
+        env["WEB_CONCURRENCY"] = str(processes)
         server = await asyncio.to_thread(
-            start_server, "reelhook", reelhook_argv(), port, env, workdir
+            start_server, name, reelhook_argv(), port, env, workdir, core
         )
         try:
             await create_tasks(server.url, count)
@@ -99,12 +109,17 @@ def reelhook_argv() -> list[str]:
     return [str(script), "serve"] if script.exists() else python_argv("-m", "receiver", "serve")
 
 
-def reelhook_env(port: int, database: Path, provider_url: str, api_key: str) -> dict[str, str]:
-    """The environment `reelhook serve` reads."""
+def reelhook_env(
+    port: int, database: Path | str, provider_url: str, api_key: str
+) -> dict[str, str]:
+    """The environment `reelhook serve` reads; `database` a SQLite file or a PostgreSQL URL."""
+    postgres = is_postgres(str(database))
     return {
         "PORT": str(port),
         "REELHOOK_HOST": "127.0.0.1",
-        "REELHOOK_DATABASE": str(database),
+        # DATABASE_URL wins over REELHOOK_DATABASE: blank it where the database is SQLite
+        "DATABASE_URL": str(database) if postgres else "",
+        **({} if postgres else {"REELHOOK_DATABASE": str(database)}),
         "REELHOOK_API_TOKEN": API_TOKEN,
         "REELHOOK_SECRET_KEY": new_fernet_key(),
         "REELHOOK_PUBLIC_URL": f"http://127.0.0.1:{port}",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.load import LoadResult
 from bench.payload import TIMESTAMP_BASE
+from bench.postgres import stored_callbacks
+from store import is_postgres
 
 # Each query gives, per stored callback, its timestamp (unique per request) and the echoed secret
 # as stored (blank or "[redacted]" when it was kept out).
@@ -52,16 +57,34 @@ class Verdict:
         )
 
 
-def verify(
-    database: Path, query: str, load: LoadResult, connections: int, *, hides_secrets: bool = True
+async def verify(
+    database: Path | str, query: str, load: LoadResult, connections: int,
+    *, hides_secrets: bool = True,
 ) -> Verdict:
     """Compare the rows in `database` with what `load` says was acknowledged, and count the
-    rows that kept the echoed secret (a failure where the server must hide it)."""
+    rows that kept the echoed secret (a failure where the server must hide it). `database` is
+    a SQLite file, read with `query`, or a PostgreSQL URL (reelhook's stored callbacks)."""
+    if isinstance(database, str) and is_postgres(database):
+        rows: Sequence[tuple[Any, Any]] = await stored_callbacks(database)
+    else:
+        rows = await asyncio.to_thread(sqlite_rows, Path(database), query)
+    return judge(rows, load, connections, hides_secrets=hides_secrets)
+
+
+def sqlite_rows(database: Path, query: str) -> list[tuple[Any, Any]]:
+    """The (timestamp, echoed secret) rows `query` reads from the SQLite file."""
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        rows = conn.execute(query).fetchall()
+        return conn.execute(query).fetchall()
     finally:
         conn.close()
+
+
+def judge(
+    rows: Sequence[tuple[Any, Any]], load: LoadResult, connections: int,
+    *, hides_secrets: bool = True,
+) -> Verdict:
+    """The stored (timestamp, echoed secret) rows against what `load` saw acknowledged."""
     seqs = [int(row[0]) - TIMESTAMP_BASE for row in rows]
     leaked = sum(1 for row in rows if row[1] not in HIDDEN)
     if load.acknowledged_seqs is None:

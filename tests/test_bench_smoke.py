@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.databases import admin_connection, server_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +43,47 @@ def test_bench_runs_every_part_on_a_tiny_load(tmp_path: Path) -> None:
     assert [row["events"] for row in results["growth"]] == [200, 400]
     assert "## Ingest" in done.stdout and "## Fan-out" in done.stdout and "## Growth" in done.stdout
     assert "| lean |" in done.stdout and "bare aiohttp client" in done.stdout
+
+
+async def test_bench_on_postgres_runs_every_new_path_on_a_tiny_load(tmp_path: Path) -> None:
+    await (await admin_connection()).close()  # skips (or fails with CI=true) without a server
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable, "-m", "bench", "--generator", "python", "--connections", "4",
+        "--seconds", "1", "--rounds", "2", "--warmup", "0.2", "--tasks", "3",
+        "--max-requests", "200", "--fanout-tasks", "20", "--soak", "0",
+        "--parts", "ingest", "--database", "postgres", "--json", str(out),
+    ]
+    env = {**os.environ, "REELHOOK_BENCH_DATABASE_URL": server_url()}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(out.read_text())
+    assert results["verified"] is True, done.stdout
+    # the interleaved ingest table's fifth row: reelhook on PostgreSQL, checked there
+    servers = {row["server"]: row for row in results["ingest"]}
+    assert list(servers) == ["baseline", "naive", "lean", "reelhook", "reelhook (postgres)"]
+    ours = servers["reelhook (postgres)"]
+    assert ours["verified"] is True and ours["acknowledged"] > 0 and len(ours["rounds_rps"]) == 2
+    assert ours["database_cpu_us"] is not None and servers["reelhook"]["database_cpu_us"] is None
+    assert "throughput vs lean" in results["ratios_postgres"]
+    assert "| reelhook (postgres) |" in done.stdout
+    databases = results["databases"]
+    assert [row["database"] for row in databases["ingest"]] == ["sqlite", "postgres"]
+    assert all(row["acknowledged"] > 0 for row in databases["ingest"]), done.stdout
+    # fan-out on each database, against the bare client's ceiling of the same run
+    assert [(r["database"], r["workers"]) for r in databases["fanout"]] == [
+        ("sqlite", 1), ("postgres", 1), ("postgres", 2), ("postgres", 4)]
+    assert all(r["accepted_once"] == 20 and r["accepted_twice"] == 0 for r in databases["fanout"])
+    assert all(r["ceiling_per_second"] > 0 for r in databases["fanout"])
+    # WEB_CONCURRENCY=2 against one web process, both checked; the second's CPU counts its
+    # web processes (children of serve), not only the idle parent
+    web = databases["web_processes"]
+    assert [row["server"] for row in web] == [
+        "reelhook, WEB_CONCURRENCY=1", "reelhook, WEB_CONCURRENCY=2"]
+    assert all(row["verified"] is True and row["acknowledged"] > 0 for row in web)
+    assert web[1]["cpu_us"] > 0.2 * web[0]["cpu_us"]
+    assert databases["web_ratios"]["callbacks/s"] > 0
+    assert databases["notify_latency"]["p50_ms"] > 0
 
 
 def test_bench_is_not_part_of_the_installed_package() -> None:
