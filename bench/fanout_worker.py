@@ -24,6 +24,7 @@ from bench.ceiling import ceiling
 from bench.procs import own_peak_memory_mb
 from dispatcher.config import DispatchConfig
 from dispatcher.worker import Worker
+from receiver import event_loops
 from receiver.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, Store
 from store.models import new_task_id
@@ -130,8 +131,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--ceiling-url", help="also measure a bare client posting here")
     args = parser.parse_args(argv)
     Path(args.database).parent.mkdir(parents=True, exist_ok=True)
-    figures = asyncio.run(
-        run(args.database, args.url, args.count, args.timeout, args.ceiling_url)
+    # The loop `reelhook worker` runs on (REELHOOK_EVENT_LOOP's default); the ceiling shares it.
+    figures = event_loops.run(
+        run(args.database, args.url, args.count, args.timeout, args.ceiling_url),
+        event_loops.default_loop(),
     )
     print("FANOUT " + json.dumps(figures), flush=True)
 

@@ -78,8 +78,11 @@ def plan(
         limit = max_batch.get(members[0]["channel"], 1)
         if limit > 1:
             _paced(result, route, members, limit, pacer, busy, now)
-        else:
-            result.batches += [Batch(route, row["channel"], (row,)) for row in members]
+            continue
+        # One batch per delivery: only those that fit are built, the rest are counted as held.
+        room = max(0, capacity - len(result.batches))
+        result.batches += [Batch(route, row["channel"], (row,)) for row in members[:room]]
+        result.held += max(0, len(members) - room)
     result.held += max(0, len(result.batches) - capacity)
     result.batches = result.batches[:capacity]
     return result

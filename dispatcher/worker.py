@@ -31,6 +31,10 @@ log = logging.getLogger("reelhook.dispatcher")
 # On a stop, a send still going at this share of its timeout counts as hanging: it is handed back
 # unrecorded rather than waited for until it fails.
 STOP_SHARE = 0.9
+# A read of due deliveries (up to claim_limit) serves the rounds that follow for this long, or
+# until used up: re-reading 500 rows to start the few sends a quarter of the slots allows made the
+# reads cost more than the sends. Whatever falls due meanwhile is due later than those rows.
+DUE_REUSE_SECONDS = 1.0
 
 
 class Worker:
@@ -55,6 +59,8 @@ class Worker:
         self.wakeup = wakeup or Wakeup()
         self._in_round = False  # between looking for due deliveries and starting their sends
         self._refill = max(1, config.concurrency // 4)
+        self._due: list[dict[str, Any]] = []  # due rows read and not yet tried (DUE_REUSE_SECONDS)
+        self._due_read_at = 0.0
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
@@ -114,11 +120,12 @@ class Worker:
     async def _round(self, runner: AttemptRunner) -> float:
         now = time.time()
         stale = now - self.config.lease
-        rows = await self._live(await self.outbox.due(now, stale, self.config.claim_limit))
+        rows = await self._due_rows(now, stale)
         busy = {batch.route for batch in self._inflight.values()}
         capacity = self.config.concurrency - len(self._inflight)
         chosen = plan(rows, runner.max_batch, self._pacer, busy, capacity, now)
         ids = [i for batch in chosen.batches for i in batch.ids]
+        self._forget(ids, started_none=not ids and capacity > 0)
         claimed = await self._claim(ids, now, stale) if ids else []
         full = await self._sendable(claimed)
         for batch in chosen.batches:
@@ -128,6 +135,24 @@ class Worker:
         if missing := [i for i in claimed if i not in full]:
             await self.outbox.release(missing, self.owner)
         return await self._delay(chosen.wake_at, chosen.held, len(rows), now)
+
+    async def _due_rows(self, now: float, stale: float) -> list[dict[str, Any]]:
+        """The due deliveries left from the last read while it is fresh, else a new read."""
+        if not self._due or now - self._due_read_at > DUE_REUSE_SECONDS:
+            self._due = await self._live(
+                await self.outbox.due(now, stale, self.config.claim_limit)
+            )
+            self._due_read_at = now
+        return self._due
+
+    def _forget(self, tried: list[int], *, started_none: bool) -> None:
+        """Drop the rows a round tries (claimed by us, or found taken); when a round can start
+        nothing from what is left (all held back), the next one reads again."""
+        if started_none:
+            self._due = []
+            return
+        gone = set(tried)
+        self._due = [row for row in self._due if int(row["delivery_id"]) not in gone]
 
     async def _sendable(self, claimed: list[int]) -> dict[int, dict[str, Any]]:
         """The claimed deliveries read in full (destination, task): a round chooses among up to

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import orjson
 from standardwebhooks.webhooks import Webhook
 
 from dispatcher.channels.base import Target, UrlCheck
@@ -47,13 +48,14 @@ class WebhookChannel:
         if self._check is not None:
             self._check(self.name, url)
         now = datetime.now(UTC)
-        body = json.dumps(payload(notice, now), separators=(",", ":"))
+        raw = orjson.dumps(payload(notice, now))
+        body = raw.decode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             **signature_headers(secret, notice.message_id, now, body),
         }
-        answer = await post(self._session, url, body.encode(), headers, self._timeout)
+        answer = await post(self._session, url, raw, headers, self._timeout)
         if not answer.ok:
             raise refused(answer)
         return answer.status
@@ -83,10 +85,15 @@ def is_whsec_key(secret: str) -> bool:
     return 24 <= len(key) <= 64
 
 
+# A signer per destination key, not per attempt (it decodes the key once); the keys are held in
+# memory by the sends anyway.
+_signer = functools.lru_cache(maxsize=1024)(Webhook)
+
+
 def signature_headers(secret: str, message_id: str, now: datetime, body: str) -> dict[str, str]:
     """The three Standard Webhooks headers; ConfigError when the secret is not a whsec_ key."""
     try:
-        signer = Webhook(secret)
+        signer = _signer(secret)
     except Exception as exc:  # the package raises bare ValueError/binascii.Error/RuntimeError
         raise ConfigError("webhook secret is not a valid whsec_ key") from exc
     return {
