@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -29,6 +28,7 @@ from receiver.providers import PROVIDER_NAMES, build_providers
 from receiver.providers.base import ProviderConfig
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
+from receiver.slots import Slots
 from receiver.tasks import TaskService
 from receiver.wakeups import Wakeups
 from store import open_store
@@ -43,7 +43,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = SecretBox(settings.secret_key)
-    app[keys.CALLBACK_SLOTS] = asyncio.Semaphore(settings.max_concurrent_callbacks)
+    app[keys.CALLBACK_SLOTS] = Slots(settings.max_concurrent_callbacks)
     app[keys.KNOWN_TASKS] = KnownTasks()
     app[keys.WAKEUPS] = Wakeups()
     app.cleanup_ctx.append(_store_ctx)

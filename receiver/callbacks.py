@@ -33,10 +33,12 @@ async def provider_callback(request: web.Request) -> web.Response:
     if task is None and not request.app[keys.SECRETS].vouches(task_id, presented):
         raise Unauthorized("callback secret does not match this task")
     slots = request.app[keys.CALLBACK_SLOTS]
-    if slots.locked():
+    if not slots.take():
         raise ServiceUnavailable("too many callbacks in progress; retry shortly")
-    async with slots:
+    try:
         return await _record(request, provider, task_id, presented, task)
+    finally:
+        slots.give_back()
 
 
 def _callback_provider(request: web.Request) -> Provider:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 from aiohttp import web
 
@@ -12,6 +10,7 @@ from receiver.known_tasks import KnownTasks
 from receiver.providers.base import Provider
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
+from receiver.slots import Slots
 from receiver.tasks import TaskService
 from receiver.wakeups import Wakeups
 from store import TaskStore
@@ -22,7 +21,7 @@ HTTP = web.AppKey("http", httpx.AsyncClient)
 PROVIDERS = web.AppKey("providers", dict[str, Provider])
 SECRETS = web.AppKey("secrets", SecretBox)
 TASKS = web.AppKey("tasks", TaskService)
-CALLBACK_SLOTS = web.AppKey("callback_slots", asyncio.Semaphore)
+CALLBACK_SLOTS = web.AppKey("callback_slots", Slots)
 KNOWN_TASKS = web.AppKey("known_tasks", KnownTasks)
 WAKEUPS = web.AppKey("wakeups", Wakeups)
 HUB = web.AppKey("hub", EventHub)

@@ -158,6 +158,25 @@ async def test_after_a_verified_callback_another_secret_is_still_401(
     assert (await post_callback(client, path, done, secret)).status == 200
 
 
+async def test_callbacks_beyond_the_concurrency_limit_are_503_and_record_nothing(
+    client: Any, quiet_task: dict[str, Any]
+) -> None:
+    task, path, secret = quiet_task["task"], quiet_task["path"], quiet_task["secret"]
+    slots = client.app[keys.CALLBACK_SLOTS]
+    held = 0
+    while slots.take():  # every slot busy with callbacks under way
+        held += 1
+    assert held == client.app[keys.SETTINGS].max_concurrent_callbacks
+    body = piapi_callback(task, "processing", timestamp=1700000002)
+    refused = await post_callback(client, path, body, secret)
+    assert refused.status == 503 and refused.headers["Retry-After"] == "1"
+    assert (await refused.json())["error"]["code"] == "unavailable"
+    assert [e for e in await events_of(client, task["id"]) if e["source"] == "callback"] == []
+    slots.give_back()
+    assert (await post_callback(client, path, body, secret)).status == 200
+    assert slots.taken == held - 1  # the accepted one gave its slot back
+
+
 async def test_callback_about_another_provider_task_is_400(
     client: Any, quiet_task: dict[str, Any]
 ) -> None:
