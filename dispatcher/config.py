@@ -22,6 +22,10 @@ class DispatchConfig:
     smtp: SmtpConfig | None = None
     concurrency: int = 20
     claim_limit: int = 500
+    # A read of due deliveries (up to claim_limit) serves the rounds that follow for this many
+    # seconds, or until used up: re-reading 500 rows to start the few sends a quarter of the slots
+    # allows made the reads cost more than the sends. What falls due meanwhile is due after them.
+    due_reuse: float = 1.0
     # The submit-time URL rules, applied again before each send (destinations stored while
     # private URLs were allowed); URLs in `trusted_urls` are the operator's own, sent as given.
     allow_private: bool = True

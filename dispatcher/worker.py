@@ -31,10 +31,6 @@ log = logging.getLogger("reelhook.dispatcher")
 # On a stop, a send still going at this share of its timeout counts as hanging: it is handed back
 # unrecorded rather than waited for until it fails.
 STOP_SHARE = 0.9
-# A read of due deliveries (up to claim_limit) serves the rounds that follow for this long, or
-# until used up: re-reading 500 rows to start the few sends a quarter of the slots allows made the
-# reads cost more than the sends. Whatever falls due meanwhile is due later than those rows.
-DUE_REUSE_SECONDS = 1.0
 
 
 class Worker:
@@ -59,7 +55,7 @@ class Worker:
         self.wakeup = wakeup or Wakeup()
         self._in_round = False  # between looking for due deliveries and starting their sends
         self._refill = max(1, config.concurrency // 4)
-        self._due: list[dict[str, Any]] = []  # due rows read and not yet tried (DUE_REUSE_SECONDS)
+        self._due: list[dict[str, Any]] = []  # due rows read, not yet tried (config.due_reuse)
         self._due_read_at = 0.0
 
     def wake(self) -> None:
@@ -138,7 +134,7 @@ class Worker:
 
     async def _due_rows(self, now: float, stale: float) -> list[dict[str, Any]]:
         """The due deliveries left from the last read while it is fresh, else a new read."""
-        if not self._due or now - self._due_read_at > DUE_REUSE_SECONDS:
+        if not self._due or now - self._due_read_at > self.config.due_reuse:
             self._due = await self._live(
                 await self.outbox.due(now, stale, self.config.claim_limit)
             )

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Pacer, plan
-from dispatcher.worker import DUE_REUSE_SECONDS, Worker
+from dispatcher.worker import Worker
 from receiver.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, Store
 from store.models import new_task_id
@@ -56,7 +55,8 @@ async def test_one_read_of_due_deliveries_serves_many_rounds(
         await finished_tasks(store, box, "webhook",
                              {"url": webhook_sink.url, "secret": WEBHOOK_SECRET}, 60)
         outbox = CountingOutbox(store.outbox)
-        config = DispatchConfig(decrypt=box.decrypt, concurrency=4, poll_interval=0.05)
+        config = DispatchConfig(decrypt=box.decrypt, concurrency=4, poll_interval=0.05,
+                                due_reuse=3600.0)
         worker = Worker(outbox, config)  # type: ignore[arg-type]
         await worker.run_until_idle(timeout=30)
     finally:
@@ -73,19 +73,20 @@ async def test_a_notice_behind_a_held_digest_is_not_kept_waiting(
 ) -> None:
     box = SecretBox(new_fernet_key().encode())
     store = await Store.open(str(tmp_path / "r.db"))
-    config = DispatchConfig(decrypt=box.decrypt, slack_interval=60.0, poll_interval=0.05)
+    # Rows read once would serve the rounds for an hour: only the rule that a round which can
+    # start nothing reads again gets the webhook out before `until` gives up.
+    config = DispatchConfig(decrypt=box.decrypt, slack_interval=3600.0, poll_interval=0.05,
+                            due_reuse=3600.0)
     worker = Worker(store.outbox, config)
     running = asyncio.create_task(worker.run())
     try:
         await finished_tasks(store, box, "slack", {"url": slack_sink.url}, 2)
         await until(lambda: len(slack_sink.accepted) == 1)  # one digest; the route is paced now
-        await finished_tasks(store, box, "slack", {"url": slack_sink.url}, 2)  # held for 60 s
+        await finished_tasks(store, box, "slack", {"url": slack_sink.url}, 2)  # held: paced
         await asyncio.sleep(0.2)  # rounds that can start nothing from what they read
-        queued = time.monotonic()
         await finished_tasks(store, box, "webhook",
                              {"url": webhook_sink.url, "secret": WEBHOOK_SECRET}, 1)
         await until(lambda: len(webhook_sink.accepted) == 1)
-        assert time.monotonic() - queued < DUE_REUSE_SECONDS / 2
         assert len(slack_sink.accepted) == 1
     finally:
         running.cancel()
