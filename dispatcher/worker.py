@@ -121,7 +121,10 @@ class Worker:
         capacity = self.config.concurrency - len(self._inflight)
         chosen = plan(rows, runner.max_batch, self._pacer, busy, capacity, now)
         ids = [i for batch in chosen.batches for i in batch.ids]
-        self._forget(ids, started_none=not ids and capacity > 0)
+        if ids or capacity == 0:
+            self._forget(ids)
+        else:  # free slots, yet nothing it holds can start (held back): the next round reads
+            self._due = []
         claimed = await self._claim(ids, now, stale) if ids else []
         full = await self._sendable(claimed)
         for batch in chosen.batches:
@@ -141,12 +144,8 @@ class Worker:
             self._due_read_at = now
         return self._due
 
-    def _forget(self, tried: list[int], *, started_none: bool) -> None:
-        """Drop the rows a round tries (claimed by us, or found taken); when a round can start
-        nothing from what is left (all held back), the next one reads again."""
-        if started_none:
-            self._due = []
-            return
+    def _forget(self, tried: list[int]) -> None:
+        """Drop the rows a round tries (claimed by us, or found taken) from those read."""
         gone = set(tried)
         self._due = [row for row in self._due if int(row["delivery_id"]) not in gone]
 

@@ -65,7 +65,7 @@ class Settings:
     onemin_timeout: float = 900.0
     metrics_tokens: tuple[str, ...] = ()
     log_format: str = "text"
-    event_loop: str = "asyncio"
+    event_loop: str = field(default_factory=default_loop)
     db_pool_size: int = 10
     web_concurrency: int = 1
     background: bool = True
@@ -163,10 +163,11 @@ def _metrics_tokens(env: Mapping[str, str]) -> tuple[str, ...]:
 
 def _event_loop(env: Mapping[str, str]) -> str:
     """REELHOOK_EVENT_LOOP: uvloop (the default where installed) or asyncio."""
-    value = (env.get("REELHOOK_EVENT_LOOP") or default_loop()).strip().lower()
+    installed = default_loop()
+    value = (env.get("REELHOOK_EVENT_LOOP") or installed).strip().lower()
     if value not in LOOPS:
         raise SettingsError(f"REELHOOK_EVENT_LOOP must be one of {', '.join(LOOPS)}; got {value!r}")
-    if value != "asyncio" and default_loop() != value:
+    if value != "asyncio" and installed != value:
         raise SettingsError(f"REELHOOK_EVENT_LOOP={value} but {value} is not installed here;"
                             " install it or set REELHOOK_EVENT_LOOP=asyncio")
     return value
