@@ -61,35 +61,42 @@ def route_of(row: Mapping[str, Any]) -> str:
     return str(row.get("route_key") or f"destination:{row['destination_id']}")
 
 
+def group_by_route(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows grouped by route (`route_of`), groups and rows in the order given."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(route_of(row), []).append(row)
+    return groups
+
+
 def plan(
-    rows: Sequence[dict[str, Any]],
+    groups: Mapping[str, Sequence[dict[str, Any]]],
     max_batch: Mapping[str, int],
     pacer: Pacer,
     busy: set[str],
     capacity: int,
     now: float,
 ) -> Plan:
-    """Choose batches from due rows, at most `capacity`, respecting pacing and busy routes."""
+    """Choose at most `capacity` batches from due rows grouped by route (`group_by_route`),
+    respecting pacing and busy routes. Every batch is the first rows of its route's group."""
     result = Plan()
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(route_of(row), []).append(row)
     for route, members in groups.items():
-        limit = max_batch.get(members[0]["channel"], 1)
-        if limit > 1:
-            _paced(result, route, members, limit, pacer, busy, now)
+        if not members:
             continue
-        # One batch per delivery: only those that fit are built, the rest are counted as held.
-        room = max(0, capacity - len(result.batches))
-        result.batches += [Batch(route, row["channel"], (row,)) for row in members[:room]]
-        result.held += max(0, len(members) - room)
-    result.held += max(0, len(result.batches) - capacity)
-    result.batches = result.batches[:capacity]
+        limit = max_batch.get(members[0]["channel"], 1)
+        room = capacity - len(result.batches)
+        if room <= 0:  # full: what is left only counts as held
+            result.held += 1 if limit > 1 else len(members)
+        elif limit > 1:
+            _paced(result, route, members, limit, pacer, busy, now)
+        else:  # one batch per delivery
+            result.batches += [Batch(route, row["channel"], (row,)) for row in members[:room]]
+            result.held += max(0, len(members) - room)
     return result
 
 
 def _paced(
-    result: Plan, route: str, members: list[dict[str, Any]], limit: int,
+    result: Plan, route: str, members: Sequence[dict[str, Any]], limit: int,
     pacer: Pacer, busy: set[str], now: float,
 ) -> None:
     ready_at = pacer.ready_at(route)

@@ -9,7 +9,9 @@ out. Only the deliveries in flight at such a crash can be sent twice.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -22,7 +24,7 @@ import aiohttp
 from dispatcher.attempts import AttemptRunner
 from dispatcher.channels import build_channels, url_check
 from dispatcher.config import DispatchConfig
-from dispatcher.pacing import Batch, Pacer, plan, route_of
+from dispatcher.pacing import Batch, Pacer, group_by_route, plan, route_of
 from dispatcher.wakeup import Wakeup
 from store.errors import StoreUnavailable, WriterStopped
 from store.interface import OutboxStore
@@ -31,6 +33,7 @@ log = logging.getLogger("reelhook.dispatcher")
 # On a stop, a send still going at this share of its timeout counts as hanging: it is handed back
 # unrecorded rather than waited for until it fails.
 STOP_SHARE = 0.9
+LEASE_MARGIN = 1.0  # seconds: recording an attempt after its send
 
 
 class Worker:
@@ -54,9 +57,13 @@ class Worker:
         self._patience: dict[asyncio.Task[None], float] = {}  # monotonic; see _stop_inflight
         self.wakeup = wakeup or Wakeup()
         self._in_round = False  # between looking for due deliveries and starting their sends
-        self._refill = max(1, config.concurrency // 4)
-        self._due: list[dict[str, Any]] = []  # due rows read, not yet tried (config.due_reuse)
-        self._due_read_at = 0.0
+        # Batches claimed and read, waiting for a free slot: a send that ends starts the next at
+        # once, and a round claims for many slots in one commit. At most `concurrency` wait, so
+        # each waits for at most one send (within its timeout), well inside the lease.
+        self._ready: collections.deque[_Claimed] = collections.deque()
+        self._runner: AttemptRunner | None = None
+        self._refill = max(1, config.concurrency // 2)
+        self._due = _DueRows([], 0.0)  # due rows read, not yet tried (config.due_reuse)
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
@@ -66,7 +73,7 @@ class Worker:
         """Send due deliveries until cancelled; on the way out, hand back unfinished claims."""
         log.info("dispatcher worker %s started", self.owner)
         async with self._session_factory() as session:
-            runner = AttemptRunner(self.outbox, self.config, self._pacer, self.owner,
+            runner = self._runner = AttemptRunner(self.outbox, self.config, self._pacer, self.owner,
                                    build_channels(session, self.config.smtp, self.config.timeout,
                                                   url_check(self.config.allow_private,
                                                             self.config.trusted_urls)))
@@ -105,9 +112,9 @@ class Worker:
     async def _idle(self) -> bool:
         """Nothing due, nothing in flight, and no round under way (whose claims would not be
         in flight yet): checked again after the read, which a round may have overtaken."""
-        if self._in_round or self._inflight:
+        if self._in_round or self._inflight or self._ready:
             return False
-        return await self._nothing_due() and not self._in_round and not self._inflight
+        return await self._nothing_due() and not (self._in_round or self._inflight or self._ready)
 
     async def _nothing_due(self) -> bool:
         next_due = await self.outbox.next_due_at()
@@ -116,52 +123,43 @@ class Worker:
     async def _round(self, runner: AttemptRunner) -> float:
         now = time.time()
         stale = now - self.config.lease
-        rows = await self._due_rows(now, stale)
+        due = await self._due_rows(now, stale)
+        seen = due.count
         busy = {batch.route for batch in self._inflight.values()}
-        capacity = self.config.concurrency - len(self._inflight)
-        chosen = plan(rows, runner.max_batch, self._pacer, busy, capacity, now)
-        ids = [i for batch in chosen.batches for i in batch.ids]
-        if ids or capacity == 0:
-            self._forget(ids)
+        busy.update(claimed.batch.route for claimed in self._ready)
+        capacity = self._room()
+        chosen = plan(due.groups, runner.max_batch, self._pacer, busy, capacity, now)
+        if chosen.batches or capacity == 0:
+            due.take(chosen.batches)  # claimed by us now, or found taken: tried either way
         else:  # free slots, yet nothing it holds can start (held back): the next round reads
-            self._due = []
-        claimed = await self._claim(ids, now, stale) if ids else []
-        full = await self._sendable(claimed)
+            self._due = _DueRows([], 0.0)
+        ids = [i for batch in chosen.batches for i in batch.ids]
+        claimed, rows = await self._claim(ids, now, stale) if ids else ([], [])
+        full = {int(row["delivery_id"]): row for row in rows}
         for batch in chosen.batches:
             mine = tuple(full[i] for i in batch.ids if i in full)
             if mine:
-                self._start(runner, Batch(batch.route, batch.channel, mine), now)
+                self._ready.append(_Claimed(Batch(batch.route, batch.channel, mine), now))
+        self._start_ready()
         if missing := [i for i in claimed if i not in full]:
             await self.outbox.release(missing, self.owner)
-        return await self._delay(chosen.wake_at, chosen.held, len(rows), now)
+        return await self._delay(chosen.wake_at, chosen.held, seen, now)
 
-    async def _due_rows(self, now: float, stale: float) -> list[dict[str, Any]]:
+    async def _due_rows(self, now: float, stale: float) -> _DueRows:
         """The due deliveries left from the last read while it is fresh, else a new read."""
-        if not self._due or now - self._due_read_at > self.config.due_reuse:
-            self._due = await self._live(
-                await self.outbox.due(now, stale, self.config.claim_limit)
-            )
-            self._due_read_at = now
+        if not self._due.count or now - self._due.read_at > self.config.due_reuse:
+            rows = await self.outbox.due(now, stale, self.config.claim_limit)
+            self._due = _DueRows(await self._live(rows), now)
         return self._due
 
-    def _forget(self, tried: list[int]) -> None:
-        """Drop the rows a round tries (claimed by us, or found taken) from those read."""
-        gone = set(tried)
-        self._due = [row for row in self._due if int(row["delivery_id"]) not in gone]
-
-    async def _sendable(self, claimed: list[int]) -> dict[int, dict[str, Any]]:
-        """The claimed deliveries read in full (destination, task): a round chooses among up to
-        claim_limit due ones from light rows, but starts at most `capacity` sends."""
+    async def _claim(
+        self, ids: list[int], now: float, stale: float
+    ) -> tuple[list[int], list[dict[str, Any]]]:
+        """Claim the deliveries and read those taken in full (destination, task): a round
+        chooses among up to claim_limit due ones from light rows, but starts at most
+        `capacity` sends."""
         try:
-            rows = await self.outbox.sendable(claimed)
-        except asyncio.CancelledError:
-            await self.outbox.release(claimed, self.owner)  # claimed, never to be sent by us
-            raise
-        return {int(row["delivery_id"]): row for row in rows}
-
-    async def _claim(self, ids: list[int], now: float, stale: float) -> list[int]:
-        try:
-            return await self.outbox.claim(ids, self.owner, now, stale)
+            return await self.outbox.claim_rows(ids, self.owner, now, stale)
         except asyncio.CancelledError:
             # Stopped while the claim was being committed: it may have gone through, and nobody
             # would send those deliveries until the lease ran out. Hand them back (after it).
@@ -174,6 +172,20 @@ class Worker:
         for route, reason in dead.items():
             await self.outbox.disable_route(route, reason)
         return [row for row in rows if route_of(row) not in dead]
+
+    def _room(self) -> int:
+        """How many more batches may be claimed: free slots and free places to wait."""
+        return 2 * self.config.concurrency - len(self._inflight) - len(self._ready)
+
+    def _start_ready(self) -> None:
+        """Start claimed batches while slots are free. One claimed so long ago that its lease
+        could run out during the send is left to the lease (any worker takes it over then)."""
+        runner = self._runner
+        while runner is not None and self._ready and len(self._inflight) < self.config.concurrency:
+            claimed = self._ready.popleft()
+            now = time.time()
+            if lease_covers_send(claimed.at, now, self.config):
+                self._start(runner, claimed.batch, now)
 
     def _start(self, runner: AttemptRunner, batch: Batch, now: float) -> None:
         if runner.max_batch.get(batch.channel, 1) > 1:
@@ -188,10 +200,11 @@ class Worker:
         self._patience.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("dispatcher send crashed", exc_info=task.exception())
-        # A round reads up to claim_limit due deliveries to fill the free slots: one round per
-        # finished send made the reads cost more than the sends. It waits for a quarter of the
-        # slots to be free (or for the next look, at most poll_interval away).
-        if self.config.concurrency - len(self._inflight) >= self._refill:
+        self._start_ready()
+        # A round reads up to claim_limit due deliveries and claims in one commit: one round per
+        # finished send made the reads and commits cost more than the sends. It waits until half
+        # the slots could be refilled (or for the next look, at most poll_interval away).
+        if self._room() >= self._refill:
             self.wakeup.set()
 
     async def _delay(self, wake_at: float | None, held: int, seen: int, now: float) -> float:
@@ -211,7 +224,10 @@ class Worker:
 
     async def _stop_inflight(self) -> None:
         """Let sends under way finish and be recorded: one cancelled after its request arrived
-        would be sent again. Hand back those still going near their timeout (hanging)."""
+        would be sent again. Hand back the claimed ones not started and those still going near
+        their timeout (hanging)."""
+        waiting = [i for claimed in self._ready for i in claimed.batch.ids]
+        self._ready.clear()  # a send that ends now must not start them
         batches = dict(self._inflight)
         wait = max(self._patience.values(), default=0.0) - time.monotonic()
         try:
@@ -222,7 +238,7 @@ class Worker:
             for task in left:
                 task.cancel()
             await asyncio.gather(*left, return_exceptions=True)
-            held = [i for task in left for i in batches[task].ids]
+            held = waiting + [i for task in left for i in batches[task].ids]
             if held:
                 await self._hand_back(held)
 
@@ -233,3 +249,32 @@ class Worker:
             log.error("could not hand back %d deliveries: %s", len(ids), exc)
             return
         log.info("handed back %d unfinished deliveries", len(ids))
+
+
+def lease_covers_send(claimed_at: float, now: float, config: DispatchConfig) -> bool:
+    """Whether a send started now ends (within its timeout, and a second to record it) before
+    a claim made at `claimed_at` runs out and another worker may take the delivery over."""
+    return now + config.timeout + LEASE_MARGIN < claimed_at + config.lease
+
+
+@dataclasses.dataclass(slots=True)
+class _Claimed:
+    """A batch claimed (at `at`, Unix seconds) and read, waiting for a free slot."""
+
+    batch: Batch
+    at: float
+
+
+class _DueRows:
+    """Due deliveries from one read, grouped by route; rounds take batches off the front."""
+
+    def __init__(self, rows: list[dict[str, Any]], read_at: float) -> None:
+        self.groups = group_by_route(rows)
+        self.read_at = read_at
+        self.count = len(rows)
+
+    def take(self, batches: list[Batch]) -> None:
+        """Drop the rows of these batches (`plan` builds each from the front of its group)."""
+        for batch in batches:
+            del self.groups[batch.route][: len(batch.rows)]
+            self.count -= len(batch.rows)

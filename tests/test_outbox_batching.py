@@ -71,3 +71,20 @@ def test_attempts_of_many_sends_are_recorded_for_their_own_claims(tmp_path: Path
                     5: "sending/0", 6: "sending/0"}
     assert conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == 4
     conn.close()
+
+
+def test_a_claim_of_many_looks_up_each_delivery_by_its_id(tmp_path: Path) -> None:
+    """Claiming must not cost more as the backlog grows: SQLite once chose the status index
+    for claims of about 20 ids or more and walked every due delivery."""
+    conn = outbox(tmp_path / "plan.db", 300, seed=5)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    conn.execute("BEGIN")
+    ids = [row[0] for row in conn.execute("SELECT id FROM deliveries ORDER BY id LIMIT 100")]
+    claim(conn, ids, "me", NOW, STALE)
+    conn.execute("ROLLBACK")
+    conn.set_trace_callback(None)
+    update = next(sql for sql in statements if sql.startswith("UPDATE deliveries"))
+    plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {update}"))
+    assert "INTEGER PRIMARY KEY" in plan and "INDEX" not in plan.replace("PRIMARY KEY", ""), plan
+    conn.close()

@@ -84,6 +84,25 @@ async def test_a_claimed_delivery_is_taken_over_only_when_its_lease_ran_out(
     assert await store.outbox.claim(ids, "worker-b", later, later - 30) == ids
 
 
+async def test_a_claim_reads_only_the_deliveries_it_took_with_their_task(
+    store: TaskStore,
+) -> None:
+    for n in (1, 2, 3):
+        await store.create_task(task(n))
+        await store.record_event(task(n).id, EventIn("cb", "callback", Observation("failed")))
+    now = time.time() + 1
+    ids = [row["delivery_id"] for row in await store.outbox.due(now, now - 30, 10)]
+    assert await store.outbox.claim(ids[1:2], "worker-a", now, now - 30) == ids[1:2]
+    claimed, rows = await store.outbox.claim_rows(ids[::-1], "worker-b", now, now - 30)
+    assert claimed == [ids[2], ids[0]]  # in the order asked, without worker-a's
+    by_id = {row["delivery_id"]: row for row in rows}
+    assert sorted(by_id) == sorted(claimed)
+    assert {row["task_id"] for row in rows} == {task(1).id, task(3).id}
+    assert all(row["state"] == "failed" and row["status"] == "failed" and row["attempts"] == 0
+               and row["channel"] == "webhook" and row["target"] for row in rows)
+    assert await store.outbox.claim_rows(ids, "worker-c", now, now - 30) == ([], [])
+
+
 async def test_a_due_poll_goes_to_one_poller_until_its_lease_runs_out(store: TaskStore) -> None:
     await store.create_task(task(1))
     sent = EventIn("submit", "submit", Observation("queued"), provider_task_id="wave-1")

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from dispatcher.config import DispatchConfig
-from dispatcher.pacing import Pacer, plan
-from dispatcher.worker import Worker
+from dispatcher.pacing import Pacer, group_by_route, plan
+from dispatcher.sinks import Answer
+from dispatcher.worker import Worker, lease_covers_send
 from receiver.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, Store
 from store.models import new_task_id
@@ -23,10 +24,15 @@ class CountingOutbox:
     def __init__(self, outbox: Any) -> None:
         self._outbox = outbox
         self.due_reads = 0
+        self.claims: list[int] = []  # how many deliveries each claim asked for
 
     async def due(self, *args: Any) -> list[dict[str, Any]]:
         self.due_reads += 1
         return list(await self._outbox.due(*args))
+
+    async def claim_rows(self, ids: list[int], *args: Any) -> Any:
+        self.claims.append(len(ids))
+        return await self._outbox.claim_rows(ids, *args)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._outbox, name)
@@ -66,6 +72,33 @@ async def test_one_read_of_due_deliveries_serves_many_rounds(
     assert all(item.verified for item in webhook_sink.accepted)
     # 60 sends at most 4 at a time take 15+ rounds; rows read once serve many of them.
     assert outbox.due_reads < 10
+    # A claim is for the free slots and as many places to wait: the first one for 8, and never
+    # one claim per send.
+    assert outbox.claims[0] == 8 and sum(outbox.claims) == 60 and len(outbox.claims) <= 30
+
+
+async def test_claimed_deliveries_still_waiting_are_handed_back_on_stop(
+    tmp_path: Path, webhook_sink: Any
+) -> None:
+    box = SecretBox(new_fernet_key().encode())
+    store = await Store.open(str(tmp_path / "r.db"))
+    webhook_sink.script = [Answer(delay=0.5), Answer(delay=0.5)]  # two slow sends
+    config = DispatchConfig(decrypt=box.decrypt, concurrency=2, poll_interval=0.05)
+    worker = Worker(store.outbox, config)
+    try:
+        await finished_tasks(store, box, "webhook",
+                             {"url": webhook_sink.url, "secret": WEBHOOK_SECRET}, 10)
+        running = asyncio.create_task(worker.run())
+        await webhook_sink.wait_until(lambda: len(webhook_sink.received) == 2)
+        running.cancel()  # two sends under way, two more claimed and waiting for a slot
+        await asyncio.gather(running, return_exceptions=True)
+        deliveries = await store.outbox.deliveries()
+    finally:
+        await store.close()
+    assert len(webhook_sink.received) == 2
+    statuses = sorted(d["status"] for d in deliveries)
+    assert statuses == ["delivered"] * 2 + ["pending"] * 8  # none left claimed
+    assert all(d["claim_owner"] is None for d in deliveries)
 
 
 async def test_a_notice_behind_a_held_digest_is_not_kept_waiting(
@@ -99,6 +132,14 @@ def test_a_round_builds_only_the_batches_it_can_start() -> None:
              "destination_id": i} for i in range(10)]
     slack = [{"delivery_id": 100 + i, "channel": "slack", "route_key": "s",
               "destination_id": 99} for i in range(4)]
-    chosen = plan([*slack, *rows], {"slack": 50, "webhook": 1}, Pacer(1.0), set(), 3, 0.0)
+    chosen = plan(group_by_route([*slack, *rows]), {"slack": 50, "webhook": 1}, Pacer(1.0),
+                  set(), 3, 0.0)
     assert [batch.ids for batch in chosen.batches] == [[100, 101, 102, 103], [0], [3]]
     assert chosen.held == 8
+
+
+def test_a_claim_waiting_too_long_for_a_slot_is_left_to_its_lease() -> None:
+    config = DispatchConfig(decrypt=str, timeout=10.0)  # lease: 21 s
+    assert lease_covers_send(100.0, 100.0, config)
+    assert lease_covers_send(100.0, 109.9, config)
+    assert not lease_covers_send(100.0, 110.1, config)  # it could still be sending at 121

@@ -19,14 +19,27 @@ _DUE = (
     " OR (status = 'sending' AND claimed_at < $2))"
 )
 
-_SENDABLE = (
-    "SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
-    " s.id AS destination_id, s.channel, s.target, s.label, s.route_key,"
+_DESTINATION_AND_TASK = (
+    "s.id AS destination_id, s.channel, s.target, s.label, s.route_key,"
     " (SELECT x.disabled_reason FROM destinations x WHERE x.route_key = s.route_key"
     " AND x.disabled_reason IS NOT NULL LIMIT 1) AS route_disabled,"
     " t.provider, t.model, t.provider_task_id, t.status, t.progress, t.video_url,"
     " t.error, t.cost_usd, t.created_at, t.updated_at, t.metadata, t.request"
-    " FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
+)
+_SENDABLE = (
+    "SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
+    f" {_DESTINATION_AND_TASK} FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
+    " JOIN tasks t ON t.id = d.task_id"
+)
+# The claimed deliveries as the UPDATE left them (the statement's snapshot may predate another
+# worker's attempt), with their destination and task.
+_CLAIM_ROWS = (
+    "WITH claimed AS (UPDATE deliveries SET status = 'sending', claimed_at = $1,"
+    " claim_owner = $3, updated_at = $4 WHERE id IN (SELECT id FROM deliveries"
+    f" WHERE id = ANY($5) AND {_DUE} FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, task_id, state, attempts, cycle_start, destination_id)"
+    " SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
+    f" {_DESTINATION_AND_TASK} FROM claimed d JOIN destinations s ON s.id = d.destination_id"
     " JOIN tasks t ON t.id = d.task_id"
 )
 
@@ -51,32 +64,28 @@ class PgOutbox:
         result: list[dict[str, Any]] = await self._read(run)
         return result
 
-    async def sendable(self, ids: Sequence[int]) -> list[dict[str, Any]]:
-        """These deliveries with their destination and task as they are now, for sending."""
-        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-            rows = await conn.fetch(f"{_SENDABLE} WHERE d.id = ANY($1)", list(ids))
-            return [dict(row) for row in rows]
-
-        result: list[dict[str, Any]] = await self._read(run) if ids else []
-        return result
-
     async def claim(
         self, ids: Sequence[int], owner: str, now: float, stale_before: float
     ) -> list[int]:
         """Claim the deliveries for `owner`, in the order given; rows another process holds
         locked are skipped."""
-        async def run(conn: asyncpg.Connection) -> list[int]:
-            rows = await conn.fetch(
-                "UPDATE deliveries SET status = 'sending', claimed_at = $1, claim_owner = $3,"
-                " updated_at = $4 WHERE id IN (SELECT id FROM deliveries WHERE id = ANY($5)"
-                f" AND {_DUE} FOR UPDATE SKIP LOCKED) RETURNING id",
-                now, stale_before, owner, utc_now_iso(), list(ids),
-            )
-            taken = {int(row["id"]) for row in rows}
-            return [delivery_id for delivery_id in ids if delivery_id in taken]
-
-        claimed: list[int] = await self._tx(run)
+        claimed, _rows = await self.claim_rows(ids, owner, now, stale_before)
         return claimed
+
+    async def claim_rows(
+        self, ids: Sequence[int], owner: str, now: float, stale_before: float
+    ) -> tuple[list[int], list[dict[str, Any]]]:
+        """Claim the deliveries (see `claim`) and read those taken for sending, in one
+        statement: the ids taken, in the order given, and their rows."""
+        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+            rows = await conn.fetch(
+                _CLAIM_ROWS, now, stale_before, owner, utc_now_iso(), list(ids)
+            )
+            return [dict(row) for row in rows]
+
+        rows: list[dict[str, Any]] = await self._tx(run) if ids else []
+        taken = {int(row["delivery_id"]) for row in rows}
+        return [delivery_id for delivery_id in ids if delivery_id in taken], rows
 
     async def release(self, ids: Sequence[int], owner: str) -> None:
         """Hand back claims that were not finished: pending again."""
