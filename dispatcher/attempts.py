@@ -39,9 +39,9 @@ class AttemptRunner:
         self.owner = owner
         self.channels = channels
         self.max_batch = {name: channel.max_batch for name, channel in channels.items()}
-        # Many deliveries share a destination (one route, many tasks): decrypt each sealed target
+        # Many deliveries share a destination (one route, many tasks): open each sealed target
         # once, not once per attempt. Bounded; it holds what sends hold in memory anyway.
-        self._decrypt = functools.lru_cache(maxsize=1024)(config.decrypt)
+        self._open = functools.lru_cache(maxsize=1024)(self._open_target)
 
     async def attempt(self, batch: Batch) -> None:
         """Send the batch once and record one attempt per delivery in it."""
@@ -100,8 +100,12 @@ class AttemptRunner:
             raise Unreachable(f"no answer within {self.config.timeout:g} s", timeout=True) from None
 
     def _target(self, row: Mapping[str, Any]) -> Target:
+        return self._open(row["target"])
+
+    def _open_target(self, sealed: str) -> Target:
+        """The destination a sealed target holds (shared between sends: never changed)."""
         try:
-            target = json.loads(self._decrypt(row["target"]))
+            target = json.loads(self.config.decrypt(sealed))
         except ValueError as exc:
             raise ConfigError("destination cannot be decrypted with REELHOOK_SECRET_KEY") from exc
         if not isinstance(target, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,11 +41,7 @@ async def post(
     """
     try:
         async with session.post(
-            url,
-            data=body,
-            headers=dict(headers),
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=timeout),
+            url, data=body, headers=headers, allow_redirects=False, timeout=_timeout(timeout)
         ) as response:
             text = (await response.content.read(2048)).decode("utf-8", "replace")
             wait = parse_retry_after(response.headers.get("Retry-After"), time.time())
@@ -57,6 +54,12 @@ async def post(
         ):
             raise ConfigError("destination resolves only to non-public addresses") from None
         raise Unreachable(f"cannot connect: {_describe(exc)}") from None
+
+
+@functools.lru_cache(maxsize=16)
+def _timeout(total: float) -> aiohttp.ClientTimeout:
+    """The (immutable) ClientTimeout for `total` seconds, made once."""
+    return aiohttp.ClientTimeout(total=total)
 
 
 def refused(answer: Answer) -> Refused:
