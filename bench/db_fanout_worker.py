@@ -20,6 +20,7 @@ import aiohttp
 from bench.fanout_worker import RETRY_SCHEDULE
 from dispatcher.config import DispatchConfig
 from dispatcher.worker import Worker
+from receiver.gc_tuning import tune_for_long_life
 from receiver.secrets import SecretBox
 from store import TaskStore, open_store
 from store.interface import DELIVERIES
@@ -37,6 +38,7 @@ async def run(database: str, key: str, timeout: float) -> dict[str, Any]:
     box = SecretBox(key.encode())
     config = DispatchConfig(decrypt=box.decrypt, schedule=RETRY_SCHEDULE, jitter=0.0,
                             timeout=5.0, poll_interval=0.05)
+    tune_for_long_life()  # as `reelhook worker` does
     worker = Worker(store.outbox, config, session_factory=aiohttp.ClientSession)
     store.subscribe(DELIVERIES, lambda _: worker.wake())
     started = time.monotonic()

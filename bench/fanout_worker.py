@@ -25,6 +25,7 @@ from bench.procs import own_peak_memory_mb
 from dispatcher.config import DispatchConfig
 from dispatcher.worker import Worker
 from receiver import event_loops
+from receiver.gc_tuning import tune_for_long_life
 from receiver.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, Store
 from store.models import new_task_id
@@ -93,6 +94,7 @@ async def run(
     store = await Store.open(database)
     try:
         await record_finished_tasks(store, box, url, count)
+        tune_for_long_life()  # as `reelhook worker` does
         cpu = time.process_time()
         seconds = await dispatch_all(store, box, timeout)
         cpu = time.process_time() - cpu

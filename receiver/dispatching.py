@@ -17,6 +17,7 @@ from dispatcher.netguard import guarded_connector, host_and_port
 from dispatcher.worker import Worker
 from receiver import keys
 from receiver.errors import SettingsError
+from receiver.gc_tuning import tune_for_long_life
 from receiver.secrets import SecretBox
 from receiver.settings import Settings
 from store import open_store
@@ -82,6 +83,7 @@ async def run_worker(settings: Settings) -> None:
         settings.database, notify_on=settings.notify_on, busy_timeout=settings.db_busy_timeout,
         pool_size=settings.db_pool_size, migrate=False,
     )
+    tune_for_long_life()
     worker = Worker(store.outbox, config, session_factory=session_factory(settings))
     # On PostgreSQL a notice queued by any process wakes this worker at once (LISTEN/NOTIFY).
     store.subscribe(DELIVERIES, lambda _: worker.wake())

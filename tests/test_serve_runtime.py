@@ -3,16 +3,22 @@ callback secret hashes that stay what earlier versions stored."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import hmac
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from receiver.cli import _tune_gc
+from receiver.dispatching import run_worker
 from receiver.secrets import SecretBox, new_fernet_key
+from receiver.settings import Settings
+from store import Store
+from tests.helpers import until
 
 
 @pytest.fixture
@@ -28,6 +34,23 @@ async def test_serve_freezes_what_startup_made_and_collects_less_often(restored_
     await _tune_gc(web.Application())
     assert gc.get_freeze_count() > 0
     assert gc.get_threshold()[0] >= 10_000
+
+
+async def test_the_worker_process_collects_less_often_too(
+    restored_gc: None, tmp_path: Path
+) -> None:
+    database = str(tmp_path / "w.db")
+    await (await Store.open(database)).close()  # the worker does not migrate
+    settings = Settings(api_tokens=(), secret_key=new_fernet_key().encode(), database=database)
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    running = asyncio.create_task(run_worker(settings))
+    try:
+        await until(lambda: gc.get_threshold()[0] >= 10_000)
+        assert gc.get_freeze_count() > 0
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
 
 
 def test_callback_secret_hashes_are_hmac_sha256_under_the_derived_key() -> None:
