@@ -1,4 +1,5 @@
-"""The schema upgrades an old file in place, and the writer commits in groups."""
+"""The schema upgrades an old file in place, the writer commits in groups, and commits reach the
+file through background checkpoints."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import sqlite3
 from pathlib import Path
 
 from store import EventIn, NewTask, Observation, Store
+from store.checkpointer import CHECKPOINT_COMMITS
 from store.schema import migrate, migrations
+from tests.helpers import until
 
 FIRST = "m001_tasks_events_deliveries"
 
@@ -77,5 +80,30 @@ async def test_a_failing_write_spoils_only_itself(tmp_path: Path) -> None:
         results = await asyncio.gather(good, missing, return_exceptions=True)
         assert isinstance(results[1], Exception)
         assert (await store.get_task("tsk_good"))["id"] == "tsk_good"
+    finally:
+        await store.close()
+
+
+async def test_commits_reach_the_database_file_without_a_writer_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """The checkpointer thread copies committed pages from the WAL into the file after every
+    CHECKPOINT_COMMITS commits, far below the writer's own checkpoint (WAL_CHECKPOINT_PAGES)."""
+    path = tmp_path / "c.db"
+    store = await Store.open(str(path))
+    try:
+        for n in range(CHECKPOINT_COMMITS):  # one commit each
+            await store.create_task(NewTask(f"tsk_{n:04d}", "piapi", "Qubico/skyreels", {}))
+
+        def in_file_alone() -> bool:
+            copy = tmp_path / "copy.db"  # the file without its WAL, as after losing the WAL
+            copy.write_bytes(path.read_bytes())
+            conn = sqlite3.connect(copy)
+            try:
+                return int(conn.execute("SELECT count(*) FROM tasks").fetchone()[0]) > 0
+            finally:
+                conn.close()
+
+        await until(in_file_alone, timeout=5)
     finally:
         await store.close()
