@@ -7,20 +7,17 @@ with this thread at work it finds nothing, or little, left to copy.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sqlite3
-import sys
 import threading
 
 from store.schema import connect
+from store.thread_priority import yield_to_event_loop
 
 log = logging.getLogger("reelhook.store")
 # A checkpoint after this many commits: in step with the writes (an idle database is left
 # alone), and often enough that the WAL stays small (~20 pages a commit under callback load).
 CHECKPOINT_COMMITS = 25
-CHECKPOINTER_NICE = 5  # as the writer's (store.writer._yield_to_event_loop)
 
 
 class Checkpointer:
@@ -55,9 +52,7 @@ class Checkpointer:
             self._thread.join()
 
     def _run(self) -> None:
-        if sys.platform == "linux":
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECKPOINTER_NICE)
+        yield_to_event_loop()
         try:
             conn = connect(self._path, busy_timeout=0.0)
         except sqlite3.Error as exc:

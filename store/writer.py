@@ -14,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import queue
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,13 +24,12 @@ from typing import Any, Protocol, TypeVar
 from store.checkpointer import Checkpointer
 from store.errors import StoreFull, StoreUnavailable, WriterStopped
 from store.schema import connect
+from store.thread_priority import yield_to_event_loop
 
 T = TypeVar("T")
 log = logging.getLogger("reelhook.store")
 
 _STOP = object()
-# Linux nice value of the writer thread; see _yield_to_event_loop.
-WRITER_NICE = 5
 WAL_CHECKPOINT_PAGES = 10_000
 
 
@@ -139,7 +136,7 @@ class Writer:
             self._thread.join()
 
     def _run(self) -> None:
-        _yield_to_event_loop()
+        yield_to_event_loop()
         try:
             conn = self._connect()
         except Exception as exc:
@@ -237,21 +234,6 @@ def _is_full(exc: sqlite3.Error) -> bool:
 
 def _ignore_size(size: int) -> None:
     return None
-
-
-def _yield_to_event_loop() -> None:
-    """Lower this thread's scheduling priority (Linux only; elsewhere nothing happens).
-
-    When the writer shares a core with the event loop, waking it for every new job preempts the
-    loop, and each sqlite3 call then hands the GIL back and forth. At a lower priority the writer
-    runs when the loop waits, and so takes bigger batches with far fewer switches (callback
-    ingest gained ~20%, bench/README.md; at nice 10 the fan-out lost as much, at 5 it does not).
-    It still gets its share of a busy core; what it writes and when it answers are unchanged.
-    """
-    if sys.platform != "linux":
-        return
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
 
 
 def _run_together(conn: sqlite3.Connection, batch: list[_Job]) -> bool:
