@@ -11,32 +11,30 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from dispatcher.attempt_log import AttemptLog
 from dispatcher.channels import Channel, Target
 from dispatcher.config import DispatchConfig
 from dispatcher.errors import ConfigError, DeliveryError, DispatchError, Unreachable
 from dispatcher.notice import notice_from_row
 from dispatcher.pacing import Batch, Pacer, route_of
 from dispatcher.retry import Outcome, outcome_of, retry_after
-from store.errors import StoreUnavailable, WriterStopped
 from store.interface import OutboxStore
 from store.outbox import AttemptRecord
 
 log = logging.getLogger("reelhook.dispatcher")
-FINISH_FIRST_WAIT = 0.05
-FINISH_MAX_WAIT = 1.0
 
 
 class AttemptRunner:
     """Sends batches through the channels and writes down what happened."""
 
     def __init__(
-        self, outbox: OutboxStore, config: DispatchConfig, pacer: Pacer, owner: str,
-        channels: Mapping[str, Channel],
+        self, outbox: OutboxStore, config: DispatchConfig, pacer: Pacer,
+        attempt_log: AttemptLog, channels: Mapping[str, Channel],
     ) -> None:
         self.outbox = outbox
         self.config = config
         self.pacer = pacer
-        self.owner = owner
+        self.attempt_log = attempt_log
         self.channels = channels
         self.max_batch = {name: channel.max_batch for name, channel in channels.items()}
         # Many deliveries share a destination (one route, many tasks): open each sealed target
@@ -44,7 +42,7 @@ class AttemptRunner:
         self._open = functools.lru_cache(maxsize=1024)(self._open_target)
 
     async def attempt(self, batch: Batch) -> None:
-        """Send the batch once and record one attempt per delivery in it."""
+        """Send the batch once and hand one attempt record per delivery to the attempt log."""
         started, clock = time.time(), time.monotonic()
         target: Target = {}
         error: DispatchError | None = None
@@ -69,24 +67,7 @@ class AttemptRunner:
             given_up = await self.outbox.disable_route(batch.route, reason)
             log.warning("%s destination %s disabled (%s); %d waiting notices dropped with it",
                         batch.channel, batch.rows[0]["label"], reason, given_up)
-        await self.finish(records)
-
-    async def finish(self, records: list[AttemptRecord]) -> None:
-        """Record the attempts, trying again while the database is busy (a send left unrecorded
-        would go out again once its lease ran out). A dead writer or a bug of ours is raised at
-        once: retrying it once a second forever would only hide it."""
-        wait = FINISH_FIRST_WAIT
-        while True:
-            try:
-                await self.outbox.finish(records, self.owner)
-                return
-            except WriterStopped:
-                raise
-            except StoreUnavailable as exc:
-                log.warning("recording deliveries %s failed (%s); trying again in %g s",
-                            [record.delivery_id for record in records], exc, wait)
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, FINISH_MAX_WAIT)
+        self.attempt_log.add(records)
 
     async def _send(self, batch: Batch, target: Target) -> int | None:
         channel = self.channels.get(batch.channel)

@@ -26,6 +26,10 @@ class DispatchConfig:
     # seconds, or until used up: re-reading 500 rows to start the few sends a quarter of the slots
     # allows made the reads cost more than the sends. What falls due meanwhile is due after them.
     due_reuse: float = 1.0
+    # An ended send's attempt record waits up to this many seconds to be committed with the next
+    # claim (or with other records): one commit per send cost as much CPU as the send. The
+    # delivery stays claimed meanwhile; a crash in that window resends it after the lease.
+    record_delay: float = 0.02
     # The submit-time URL rules, applied again before each send (destinations stored while
     # private URLs were allowed); URLs in `trusted_urls` are the operator's own, sent as given.
     allow_private: bool = True

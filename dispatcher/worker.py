@@ -2,8 +2,9 @@
 
 Everything it knows lives in the database, so it can stop at any moment: a stopped worker lets
 the sends under way finish (each within its timeout), records them and hands the rest of its claims
-back; a killed one leaves claims that any worker takes over once their lease runs
-out. Only the deliveries in flight at such a crash can be sent twice.
+back; a killed one leaves claims that any worker takes over once their lease runs out. Only the
+deliveries in flight at such a crash, or sent in the last `record_delay` seconds and not yet
+recorded (dispatcher/attempt_log.py), can be sent twice.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import aiohttp
 
+from dispatcher.attempt_log import AttemptLog
 from dispatcher.attempts import AttemptRunner
 from dispatcher.channels import build_channels, url_check
 from dispatcher.config import DispatchConfig
@@ -62,6 +64,7 @@ class Worker:
         # each waits for at most one send (within its timeout), well inside the lease.
         self._ready: collections.deque[_Claimed] = collections.deque()
         self._runner: AttemptRunner | None = None
+        self._attempt_log = AttemptLog(outbox, self.owner, config.record_delay)
         self._refill = max(1, config.concurrency // 2)
         self._due = _DueRows([], 0.0)  # due rows read, not yet tried (config.due_reuse)
 
@@ -73,10 +76,11 @@ class Worker:
         """Send due deliveries until cancelled; on the way out, hand back unfinished claims."""
         log.info("dispatcher worker %s started", self.owner)
         async with self._session_factory() as session:
-            runner = self._runner = AttemptRunner(self.outbox, self.config, self._pacer, self.owner,
-                                   build_channels(session, self.config.smtp, self.config.timeout,
-                                                  url_check(self.config.allow_private,
-                                                            self.config.trusted_urls)))
+            channels = build_channels(session, self.config.smtp, self.config.timeout,
+                                      url_check(self.config.allow_private,
+                                                self.config.trusted_urls))
+            runner = self._runner = AttemptRunner(self.outbox, self.config, self._pacer,
+                                                  self._attempt_log, channels)
             try:
                 while True:
                     self._in_round = True
@@ -112,9 +116,12 @@ class Worker:
     async def _idle(self) -> bool:
         """Nothing due, nothing in flight, and no round under way (whose claims would not be
         in flight yet): checked again after the read, which a round may have overtaken."""
-        if self._in_round or self._inflight or self._ready:
+        if self._busy():
             return False
-        return await self._nothing_due() and not (self._in_round or self._inflight or self._ready)
+        return await self._nothing_due() and not self._busy()
+
+    def _busy(self) -> bool:
+        return bool(self._in_round or self._inflight or self._ready or self._attempt_log.busy)
 
     async def _nothing_due(self) -> bool:
         next_due = await self.outbox.next_due_at()
@@ -158,6 +165,7 @@ class Worker:
         """Claim the deliveries and read those taken in full (destination, task): a round
         chooses among up to claim_limit due ones from light rows, but starts at most
         `capacity` sends."""
+        self._attempt_log.write_now()  # in the writer's queue with the claim: one commit
         try:
             return await self.outbox.claim_rows(ids, self.owner, now, stale)
         except asyncio.CancelledError:
@@ -223,9 +231,9 @@ class Worker:
         await self.wakeup.wait(delay)
 
     async def _stop_inflight(self) -> None:
-        """Let sends under way finish and be recorded: one cancelled after its request arrived
-        would be sent again. Hand back the claimed ones not started and those still going near
-        their timeout (hanging)."""
+        """Let sends under way finish and be recorded (with every ended send's record still
+        waiting): one cancelled after its request arrived would be sent again. Hand back the
+        claimed ones not started and those still going near their timeout (hanging)."""
         waiting = [i for claimed in self._ready for i in claimed.batch.ids]
         self._ready.clear()  # a send that ends now must not start them
         batches = dict(self._inflight)
@@ -238,6 +246,7 @@ class Worker:
             for task in left:
                 task.cancel()
             await asyncio.gather(*left, return_exceptions=True)
+            await self._attempt_log.drain(max(wait, LEASE_MARGIN))
             held = waiting + [i for task in left for i in batches[task].ids]
             if held:
                 await self._hand_back(held)

@@ -15,9 +15,7 @@ from typing import Any
 
 import pytest
 
-from dispatcher.attempts import AttemptRunner
-from dispatcher.config import DispatchConfig
-from dispatcher.pacing import Pacer
+from dispatcher.attempt_log import write_attempts
 from dispatcher.sinks import Answer
 from receiver import keys
 from receiver.secrets import new_fernet_key
@@ -120,12 +118,10 @@ async def test_writer_that_cannot_open_its_file_refuses_to_start(tmp_path: Path)
 async def test_a_bug_in_recording_an_attempt_is_raised_not_retried(tmp_path: Path) -> None:
     store = await Store.open(str(tmp_path / "a.db"))
     try:
-        config = DispatchConfig(decrypt=lambda text: text)
-        runner = AttemptRunner(store.outbox, config, Pacer(0.0), "me", {})
         # An attempt at a delivery that does not exist: only a bug of ours records one.
         broken = AttemptRecord(999, 0.0, 1.0, "delivered")
         with pytest.raises(sqlite3.IntegrityError):
-            await asyncio.wait_for(runner.finish([broken]), NO_HANG)
+            await asyncio.wait_for(write_attempts(store.outbox, [broken], "me"), NO_HANG)
     finally:
         await store.close()
 

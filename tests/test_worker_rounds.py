@@ -8,13 +8,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from dispatcher.attempt_log import AttemptLog
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Pacer, group_by_route, plan
 from dispatcher.sinks import Answer
 from dispatcher.worker import Worker, lease_covers_send
 from receiver.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, Store
+from store.errors import StoreUnavailable
 from store.models import new_task_id
+from store.outbox import AttemptRecord
 from tests.helpers import WEBHOOK_SECRET, until
 
 
@@ -143,3 +148,61 @@ def test_a_claim_waiting_too_long_for_a_slot_is_left_to_its_lease() -> None:
     assert lease_covers_send(100.0, 100.0, config)
     assert lease_covers_send(100.0, 109.9, config)
     assert not lease_covers_send(100.0, 110.1, config)  # it could still be sending at 121
+
+
+async def test_an_ended_send_is_recorded_with_the_next_claim_and_the_rest_at_stop(
+    tmp_path: Path, webhook_sink: Any
+) -> None:
+    box = SecretBox(new_fernet_key().encode())
+    store = await Store.open(str(tmp_path / "r.db"))
+    # Records would wait an hour for company: only a claim (or the stop) writes them.
+    config = DispatchConfig(decrypt=box.decrypt, concurrency=1, poll_interval=0.05,
+                            record_delay=3600.0)
+    worker = Worker(store.outbox, config)
+    try:
+        await finished_tasks(store, box, "webhook",
+                             {"url": webhook_sink.url, "secret": WEBHOOK_SECRET}, 3)
+        running = asyncio.create_task(worker.run())
+        await webhook_sink.wait_until(lambda: len(webhook_sink.accepted) == 3)
+        # The first claim took two (one slot, one waiting). The first send's end freed the slot
+        # and the round that claimed the third wrote its record; the other two still wait.
+        async def first_recorded_only() -> bool:
+            return await _statuses(store) == ["delivered", "sending", "sending"]
+
+        await until(first_recorded_only)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        assert await _statuses(store) == ["delivered"] * 3
+    finally:
+        await store.close()
+    ids = [item.headers["webhook-id"] for item in webhook_sink.accepted]
+    assert len(set(ids)) == 3 and len(webhook_sink.received) == 3
+
+
+async def _statuses(store: Store) -> list[str]:
+    """Every delivery's status, oldest first."""
+    return [d["status"] for d in reversed(await store.outbox.deliveries())]
+
+
+class BusyOutbox:
+    """An outbox whose database stays busy: every write of attempts is refused for now."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    async def finish(self, records: Any, owner: str) -> None:
+        self.tries += 1
+        raise StoreUnavailable("database is locked")
+
+
+async def test_attempts_still_unwritable_at_stop_are_left_to_the_lease_in_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outbox = BusyOutbox()
+    attempt_log = AttemptLog(outbox, "me", delay=3600.0)  # type: ignore[arg-type]
+    attempt_log.add([AttemptRecord(1, 0.0, 1.0, "delivered")])
+    assert outbox.tries == 0 and attempt_log.busy  # waiting for company, not written yet
+    await asyncio.wait_for(attempt_log.drain(timeout=0.3), 5)
+    assert outbox.tries >= 2  # a busy database is tried again...
+    assert not attempt_log.busy  # ...until the stop's patience ends
+    assert "left unrecorded at stop" in caplog.text

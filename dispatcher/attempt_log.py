@@ -1,0 +1,95 @@
+"""The attempts of ended sends, written down together.
+
+A send frees its slot as soon as it ends; its attempt records wait here until the worker's next
+claim (the two land in one commit) or `delay` seconds (DispatchConfig.record_delay), whichever
+comes first. Until they are committed the deliveries stay claimed by this worker, so none is
+tried again before its attempt is recorded; a crash in that window leaves them to their lease,
+like sends still in flight. One commit per sent delivery cost about as much CPU as the send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from store.errors import StoreUnavailable, WriterStopped
+from store.interface import OutboxStore
+from store.outbox import AttemptRecord
+
+log = logging.getLogger("reelhook.dispatcher")
+FIRST_RETRY_WAIT = 0.05
+MAX_RETRY_WAIT = 1.0
+
+
+class AttemptLog:
+    """Attempt records waiting to be written, and the writes under way."""
+
+    def __init__(self, outbox: OutboxStore, owner: str, delay: float) -> None:
+        self.outbox = outbox
+        self.owner = owner
+        self.delay = delay
+        self._waiting: list[AttemptRecord] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+
+    @property
+    def busy(self) -> bool:
+        """Records wait or are being written."""
+        return bool(self._waiting or self._writes)
+
+    def add(self, records: list[AttemptRecord]) -> None:
+        """Keep these records for the next write (at most `delay` seconds away)."""
+        if not records:
+            return
+        self._waiting.extend(records)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.delay, self.write_now)
+
+    def write_now(self) -> None:
+        """Start writing every waiting record (the worker calls it just before a claim)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._waiting:
+            return
+        records, self._waiting = self._waiting, []
+        task = asyncio.create_task(write_attempts(self.outbox, records, self.owner))
+        self._writes.add(task)
+        task.add_done_callback(self._written)
+
+    async def drain(self, timeout: float) -> None:
+        """Write every waiting record and wait up to `timeout` seconds for all writes to end.
+        Failed writes are logged, and one still retrying then is given up: their deliveries
+        are left to the lease, as after a crash."""
+        self.write_now()
+        if not self._writes:
+            return
+        _, left = await asyncio.wait(set(self._writes), timeout=timeout)
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        if task.cancelled():
+            log.error("attempts left unrecorded at stop; their deliveries wait for the lease")
+        elif (error := task.exception()) is not None:
+            log.error("recording attempts failed; their deliveries wait for the lease: %s", error)
+
+
+async def write_attempts(outbox: OutboxStore, records: list[AttemptRecord], owner: str) -> None:
+    """Record the attempts, trying again while the database is busy (a send left unrecorded
+    would go out again once its lease ran out). A dead writer or a bug of ours is raised at
+    once: retrying it once a second forever would only hide it."""
+    wait = FIRST_RETRY_WAIT
+    while True:
+        try:
+            await outbox.finish(records, owner)
+            return
+        except WriterStopped:
+            raise
+        except StoreUnavailable as exc:
+            log.warning("recording deliveries %s failed (%s); trying again in %g s",
+                        [record.delivery_id for record in records], exc, wait)
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, MAX_RETRY_WAIT)
