@@ -33,13 +33,20 @@ def fingerprint(submission: Submission, defaults: Mapping[str, Any] | None = Non
     """A hash of what the client asked for, to tell a replay from a different request: a field
     left out, null, empty or set to its default value counts as the same request."""
     defaults = defaults or {}
-    asked = {
-        name: value for name, value in sealed_payload(submission.request).items()
-        if value not in (None, {}) and not (name in defaults and defaults[name] == value)
-    }
+    request = sealed_payload(submission.request)
+    request["extra"] = _without_defaults(request["extra"], defaults.get("extra") or {})
+    asked = _without_defaults(request, defaults)
     payload = {
         "request": asked,
         "notify": submission.notify,
         "metadata": submission.metadata,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _without_defaults(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The values that say something: not null, not empty, not the default."""
+    return {
+        name: value for name, value in values.items()
+        if value not in (None, {}) and not (name in defaults and defaults[name] == value)
+    }

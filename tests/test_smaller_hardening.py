@@ -32,6 +32,29 @@ async def test_fields_left_out_or_set_to_their_defaults_are_the_same_request(
     assert len(piapi_sim.received) == 1
 
 
+async def test_v4_defaults_spelled_out_are_the_same_request(
+    client: Any, apimart_sim: Any, wave_sim: Any
+) -> None:
+    # The seeds' defaults: APIMart 1080p, 16:9, prompt_optimizer true; Wave 720p, 16:9,
+    # action generate, prompt_optimizer true (and 5 seconds for both).
+    spelled = {
+        "apimart": {"resolution": "1080p", "aspect_ratio": "16:9", "duration": 5,
+                    "extra": {"prompt_optimizer": True}},
+        "wave": {"resolution": "720p", "aspect_ratio": "16:9", "duration": 5,
+                 "extra": {"action": "generate", "prompt_optimizer": True}},
+    }
+    for provider, defaults in spelled.items():
+        short = {"provider": provider, "model": "skyreels-v4-fast", "prompt": "a cat walks"}
+        headers = {"Idempotency-Key": f"defaults-{provider}"}
+        first = await client.post("/v1/tasks", json=short, headers=headers)
+        again = await client.post("/v1/tasks", json=short | defaults, headers=headers)
+        assert (first.status, again.status) == (202, 200), provider
+        assert (await again.json())["id"] == (await first.json())["id"]
+        changed = short | defaults | {"extra": {"prompt_optimizer": False}}
+        assert (await client.post("/v1/tasks", json=changed, headers=headers)).status == 409
+    assert len(apimart_sim.received) == 1 and len(wave_sim.received) == 1
+
+
 async def test_costs_count_only_tasks_the_provider_accepted(
     client: Any, piapi_sim: Any
 ) -> None:

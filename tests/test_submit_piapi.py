@@ -135,6 +135,15 @@ async def test_error_envelope_at_submit_fails_the_task_with_its_message(
     assert task["provider_task_id"] is None
 
 
+async def test_a_bare_create_answer_as_on_the_create_task_page_is_accepted(
+    client: Any, piapi_sim: Any
+) -> None:
+    piapi_sim.script.bare_create_answer = True
+    task = await (await client.post("/v1/tasks", json=skyreels())).json()
+    assert task["status"] == "queued" and task["provider_task_id"] in piapi_sim.tasks
+    assert (await wait_for_status(client, task["id"]))["status"] == "succeeded"
+
+
 async def test_unreachable_provider_fails_the_task(start_app: Any, settings: Any) -> None:
     from receiver.settings import ProviderSettings
 

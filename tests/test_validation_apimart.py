@@ -30,12 +30,20 @@ CASES = [
     ({"prompt": "word " * 1281}, "prompt", "prompt must be at most 1280 tokens; it has about 1281"),
     ({"duration": 2}, "duration", "duration must be a whole number from 3 to 15; got 2"),
     ({"duration": 16}, "duration", "duration must be a whole number from 3 to 15; got 16"),
-    (
-        {"duration": 12, "prompt": P, "extra": {"ref_videos": [vid()]}},
-        "duration",
-        "duration is overridden by the reference video's length (at most 10 s)",
-    ),
     ({"resolution": "2k"}, "resolution", "resolution must be one of 480p, 720p, 1080p"),
+    # The seed's formats: first and end frames jpg / jpeg / png / gif / bmp, videos MP4 / MOV.
+    (
+        {"image": "https://x.example/a.webp"},
+        "image",
+        "image must be a file of format JPG, PNG, GIF, BMP; its URL ends in .webp",
+    ),
+    ({"end_image": "https://x.example/z.tif"}, "end_image", "its URL ends in .tif"),
+    (
+        {"prompt": "@v dances", "extra": {"ref_videos": [
+            {"tag": "@v", "type": "reference", "video_url": "https://x.example/m.avi"}]}},
+        "extra.ref_videos[0].video_url",
+        "must be a file of format MP4, MOV; its URL ends in .avi",
+    ),
     (
         {"aspect_ratio": "2:1"},
         "aspect_ratio",
@@ -162,6 +170,18 @@ async def test_reference_video_with_short_duration_and_image_refs_is_accepted(cl
     extra = {"ref_images": [img("@a"), img("@b")], "ref_videos": [vid("@v")]}
     body = apimart(prompt="@a copies @v while @b watches", duration=5, extra=extra)
     assert (await client.post("/v1/tasks", json=body)).status == 202
+
+
+async def test_a_reference_video_overrides_any_duration_from_3_to_15(
+    client: Any, apimart_sim: Any
+) -> None:
+    # The seed: duration [3, 15]; "overridden by reference video length (max 10s)". A longer
+    # duration asked for is not an error: APIMart takes the reference video's length instead.
+    body = apimart(prompt="@v dances", duration=12, extra={"ref_videos": [vid("@v")]})
+    assert (await client.post("/v1/tasks", json=body)).status == 202
+    assert apimart_sim.received[-1]["body"]["duration"] == 12
+    too_long = apimart(prompt="@v dances", duration=16, extra={"ref_videos": [vid("@v")]})
+    assert (await client.post("/v1/tasks", json=too_long)).status == 422
 
 
 def test_tokens_are_counted_for_words_punctuation_and_cjk() -> None:

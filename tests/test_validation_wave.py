@@ -9,6 +9,7 @@ import pytest
 from tests.helpers import rule_error, wave
 
 URL = "https://x.example/a.png"
+AUDIO = "https://x.example/voice.mp3"
 VIDEO = {"tag": "src", "type": "reference", "video_url": "https://x.example/v.mp4"}
 
 
@@ -71,6 +72,34 @@ CASES = [
         "extra.ref_images[0].image_urls",
         "must hold 2 to 9 URL(s); got 10",
     ),
+    # The seed's formats: frames and reference images JPG/PNG/WEBP, videos MP4/MOV, audio WAV/MP3.
+    (
+        {"image": "https://x.example/first.gif"},
+        "image",
+        "image must be a file of format JPG, PNG, WEBP; its URL ends in .gif",
+    ),
+    ({"end_image": "https://x.example/last.BMP?sig=1"}, "end_image", "ends in .bmp"),
+    (
+        {"extra": {"ref_images": [{"tag": "@a", "type": "image",
+                                   "image_urls": ["https://x.example/a.tiff"]}]}},
+        "extra.ref_images[0].image_urls[0]",
+        "format JPG, PNG, WEBP",
+    ),
+    (
+        {"extra": {"ref_videos": [dict(VIDEO, video_url="https://x.example/v.avi")]}},
+        "extra.ref_videos[0].video_url",
+        "must be a file of format MP4, MOV; its URL ends in .avi",
+    ),
+    (
+        {"extra": {"audio_urls": ["https://x.example/a.ogg"]}},
+        "extra.audio_urls[0]",
+        "must be a file of format WAV, MP3; its URL ends in .ogg",
+    ),
+    (
+        {"extra": {"ref_images": [image_ref(audio_url="https://x.example/a.flac")]}},
+        "extra.ref_images[0].audio_url",
+        "format WAV, MP3",
+    ),
     (
         {"extra": {"ref_images": [image_ref("collage")]}},
         "extra.ref_images[0].type",
@@ -87,7 +116,7 @@ CASES = [
         "give either extra.image_urls or extra.ref_images, not both",
     ),
     (
-        {"extra": {"ref_images": [image_ref(audio_url=URL)], "audio_urls": [URL]}},
+        {"extra": {"ref_images": [image_ref(audio_url=AUDIO)], "audio_urls": [AUDIO]}},
         "extra.audio_urls",
         "give either extra.audio_urls or ref_images[].audio_url, not both",
     ),
@@ -102,7 +131,7 @@ CASES = [
         "must be one of reference, extend",
     ),
     (
-        {"extra": {"ref_videos": [VIDEO], "video_urls": [URL]}},
+        {"extra": {"ref_videos": [VIDEO], "video_urls": [VIDEO["video_url"]]}},
         "extra.video_urls",
         "give either extra.video_urls or extra.ref_videos, not both",
     ),
@@ -156,9 +185,20 @@ async def test_a_broken_rule_is_a_422_naming_the_field_and_nothing_is_sent(
     assert (await (await client.get("/v1/tasks")).json())["tasks"] == []
 
 
+async def test_media_urls_of_the_right_format_or_with_no_extension_are_accepted(
+    client: Any,
+) -> None:
+    extra = {"ref_videos": [dict(VIDEO, video_url="https://x.example/v.MOV")],
+             "audio_urls": ["https://x.example/a.wav"]}
+    for image in ("https://x.example/a.jpeg", "https://x.example/a.webp",
+                  "https://cdn.example/signed/abc123?X-Amz-Signature=z.gif"):
+        body = wave(image=image, extra=extra, prompt="@src moves")
+        assert (await client.post("/v1/tasks", json=body)).status == 202, image
+
+
 async def test_media_without_prompt_and_full_omni_request_are_accepted(client: Any) -> None:
     extra = {
-        "ref_images": [image_ref(), image_ref("grid", 3, audio_url=URL)],
+        "ref_images": [image_ref(), image_ref("grid", 3, audio_url=AUDIO)],
         "ref_videos": [VIDEO],
         "action": "reference",
     }

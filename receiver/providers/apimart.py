@@ -22,9 +22,13 @@ from receiver.providers.errors import (
 from receiver.providers.http import compact
 from store.states import FAILED
 
+DEFAULTS = {
+    "duration": v4.DEFAULT_DURATION, "resolution": "1080p", "aspect_ratio": "16:9",
+    "extra": {"prompt_optimizer": True},
+}
+FRAME_FORMATS = ("jpg", "jpeg", "png", "gif", "bmp")  # first and end frame, from the seed
 EXTRA_KEYS = ("mid_frame_images", "ref_images", "ref_videos", "prompt_optimizer")
 MAX_PROMPT_TOKENS = 1280
-MAX_REFERENCE_SECONDS = 10
 I2V_FIELDS = ("image", "end_image", "extra.mid_frame_images")
 OMNI_FIELDS = ("extra.ref_images", "extra.ref_videos")
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"
@@ -40,8 +44,8 @@ class APIMart(Adapter):
     models = v4.MODELS
 
     def defaults(self, model: str) -> Mapping[str, Any]:
-        """APIMart's documented default duration: 5 seconds."""
-        return {"duration": v4.DEFAULT_DURATION}
+        """APIMart's documented defaults: 5 seconds, 1080p, 16:9, prompt optimizer on."""
+        return DEFAULTS
 
     def validate(self, request: TaskRequest) -> None:
         """The seed's Parameter Constraints table, checked in its order."""
@@ -54,8 +58,8 @@ class APIMart(Adapter):
         rules.whole_number_in("duration", request.duration, 3, 15)
         rules.one_of("resolution", request.resolution, v4.RESOLUTIONS)
         rules.one_of("aspect_ratio", request.aspect_ratio, v4.ASPECT_RATIOS)
-        v4.url("image", request.image)
-        v4.url("end_image", request.end_image)
+        v4.url("image", request.image, FRAME_FORMATS)
+        v4.url("end_image", request.end_image, FRAME_FORMATS)
         if extra.get("prompt_optimizer") is not None and not isinstance(
             extra["prompt_optimizer"], bool
         ):
@@ -67,7 +71,7 @@ class APIMart(Adapter):
         mids = v4.object_list("extra.mid_frame_images", extra.get("mid_frame_images"), 6)
         v4.mid_frames("extra.mid_frame_images", mids, duration, auto=True)
         images = _ref_images(extra)
-        videos = _ref_videos(extra, request.duration)
+        videos = _ref_videos(extra)
         if images and any(item["type"] == "extend" for item in videos):
             raise InvalidRequest(
                 "extra.ref_videos", "ref_videos of type extend cannot be combined with ref_images"
@@ -203,24 +207,15 @@ def _ref_images(extra: Mapping[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
-def _ref_videos(extra: Mapping[str, Any], duration: float | None) -> list[dict[str, Any]]:
+def _ref_videos(extra: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """At most one video reference. With type reference, APIMart takes the video's length
+    (at most 10 s) instead of the duration asked for: not an error, so nothing to refuse."""
     items = v4.object_list("extra.ref_videos", extra.get("ref_videos"), 1)
     for index, item in enumerate(items):
         where = f"extra.ref_videos[{index}]"
         v4.item_keys(where, item, ("tag", "type", "video_url"))
         rules.one_of(f"{where}.type", item["type"], ("reference", "extend"))
-        v4.url(f"{where}.video_url", item["video_url"])
-        if (
-            item["type"] == "reference"
-            and duration is not None
-            and duration > MAX_REFERENCE_SECONDS
-        ):
-            raise InvalidRequest(
-                "duration",
-                "duration is overridden by the reference video's length (at most"
-                f" {MAX_REFERENCE_SECONDS} s) with ref_videos of type reference; ask for"
-                f" {MAX_REFERENCE_SECONDS} or less, or leave it out",
-            )
+        v4.url(f"{where}.video_url", item["video_url"], v4.VIDEO_FORMATS)
     return items
 
 

@@ -185,7 +185,10 @@ def _without_none(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def unwrap(answer: Any) -> dict[str, Any]:
-    """The task inside PiAPI's {code, data, message} envelope; code 200 or 0 is success."""
+    """The task inside PiAPI's {code, data, message} envelope; code 200 or 0 is success. The
+    Create Task page documents a bare `{task_id, status, created_at}` too: taken as the task."""
+    if isinstance(answer, dict) and "code" not in answer and isinstance(answer.get("task_id"), str):
+        return answer
     if not isinstance(answer, dict) or "code" not in answer:
         raise ProviderProtocolError("PiAPI answer is not a {code, data, message} envelope")
     if answer["code"] not in (200, 0):

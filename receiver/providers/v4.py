@@ -30,16 +30,27 @@ STATUS = {
     "cancelled": "cancelled",
     "canceled": "cancelled",
 }
+VIDEO_FORMATS = ("mp4", "mov")
+FORMAT_NAMES = {"jpg": "JPG", "jpeg": "JPG"}  # one format, two spellings of its extension
 _MS_THRESHOLD = 100_000_000_000  # 1e11 s is the year 5138; larger stamps are milliseconds
 
 
-def url(field: str, value: Any) -> None:
-    """When given, an http(s) URL."""
+def url(field: str, value: Any, formats: Collection[str] = ()) -> None:
+    """When given, an http(s) URL; with `formats`, a file name extension in its path (where
+    it has one: a URL without one cannot be judged before the provider fetches it) is one of
+    them."""
     if value is None:
         return
     parts = urlsplit(value) if isinstance(value, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidRequest(field, f"{field} must be an http(s) URL")
+    name = parts.path.rsplit("/", 1)[-1]
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if formats and extension and extension not in formats:
+        allowed = ", ".join(dict.fromkeys(FORMAT_NAMES.get(f, f.upper()) for f in formats))
+        raise InvalidRequest(
+            field, f"{field} must be a file of format {allowed}; its URL ends in .{extension}"
+        )
 
 
 def object_list(field: str, value: Any, max_items: int) -> list[dict[str, Any]]:
@@ -53,8 +64,11 @@ def object_list(field: str, value: Any, max_items: int) -> list[dict[str, Any]]:
     return value
 
 
-def url_list(field: str, value: Any, low: int = 0, high: int = 1000) -> list[str]:
-    """A list of `low` to `high` http(s) URLs (empty when not given and low is 0)."""
+def url_list(
+    field: str, value: Any, low: int = 0, high: int = 1000, formats: Collection[str] = ()
+) -> list[str]:
+    """A list of `low` to `high` http(s) URLs (empty when not given and low is 0), each of
+    one of `formats` where it says (see `url`)."""
     if value is None:
         value = []
     if not isinstance(value, list):
@@ -64,7 +78,7 @@ def url_list(field: str, value: Any, low: int = 0, high: int = 1000) -> list[str
             field, f"{field} must hold {_count(low, high)} URL(s); got {len(value)}"
         )
     for index, item in enumerate(value):
-        url(f"{field}[{index}]", item)
+        url(f"{field}[{index}]", item, formats)
     return value
 
 

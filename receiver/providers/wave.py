@@ -42,9 +42,16 @@ EXTRA_KEYS = (
     "audio_urls",
     "prompt_optimizer",
 )
+# The seed's resource table: frames and reference images JPG/PNG/WEBP, audio WAV/MP3.
+IMAGE_FORMATS = ("jpg", "jpeg", "png", "webp")
+AUDIO_FORMATS = ("wav", "mp3")
 CALLBACK_EVENTS = (QUEUED, RUNNING, SUCCEEDED, FAILED)
 MAX_PROMPT = 5000
 DEFAULT_RESOLUTION = "720p"
+DEFAULTS = {
+    "duration": v4.DEFAULT_DURATION, "resolution": DEFAULT_RESOLUTION, "aspect_ratio": "16:9",
+    "extra": {"action": "generate", "prompt_optimizer": True},
+}
 # $ per second: (standard, with video reference), from the seed's pricing table.
 PRICES = {
     "skyreels-v4-fast": {
@@ -74,8 +81,9 @@ class Wave(Adapter):
     idempotent_submit = True  # our Idempotency-Key is sent as Wave's
 
     def defaults(self, model: str) -> Mapping[str, Any]:
-        """Wave's documented defaults: 5 seconds at 720p."""
-        return {"duration": v4.DEFAULT_DURATION, "resolution": DEFAULT_RESOLUTION}
+        """Wave's documented defaults: 5 seconds at 720p, 16:9, action generate, prompt
+        optimizer on."""
+        return DEFAULTS
 
     def validate(self, request: TaskRequest) -> None:
         """Wave's limits: duration 3-15, prompt up to 5000 characters, its resource table."""
@@ -87,12 +95,13 @@ class Wave(Adapter):
         rules.max_length("prompt", request.prompt, MAX_PROMPT)
         rules.one_of("aspect_ratio", request.aspect_ratio, v4.ASPECT_RATIOS)
         rules.one_of("resolution", request.resolution, v4.RESOLUTIONS)
-        v4.url("image", request.image)
-        v4.url("end_image", request.end_image)
+        v4.url("image", request.image, IMAGE_FORMATS)
+        v4.url("end_image", request.end_image, IMAGE_FORMATS)
         rules.one_of("extra.action", extra.get("action"), ACTIONS)
         _boolean("extra.prompt_optimizer", extra.get("prompt_optimizer"))
-        for name in ("image_urls", "video_urls", "audio_urls"):
-            v4.url_list(f"extra.{name}", extra.get(name))
+        v4.url_list("extra.image_urls", extra.get("image_urls"), formats=IMAGE_FORMATS)
+        v4.url_list("extra.video_urls", extra.get("video_urls"), formats=v4.VIDEO_FORMATS)
+        v4.url_list("extra.audio_urls", extra.get("audio_urls"), formats=AUDIO_FORMATS)
         _ref_images(extra)
         _ref_videos(extra)
         duration = request.duration or v4.DEFAULT_DURATION
@@ -263,8 +272,8 @@ def _ref_images(extra: Mapping[str, Any]) -> None:
         v4.item_keys(where, item, ("tag", "type", "image_urls"), ("audio_url",))
         rules.one_of(f"{where}.type", item["type"], ("image", "grid"))
         low, high = (1, 1) if item["type"] == "image" else (2, 9)
-        v4.url_list(f"{where}.image_urls", item["image_urls"], low, high)
-        v4.url(f"{where}.audio_url", item.get("audio_url"))
+        v4.url_list(f"{where}.image_urls", item["image_urls"], low, high, IMAGE_FORMATS)
+        v4.url(f"{where}.audio_url", item.get("audio_url"), AUDIO_FORMATS)
     if items and extra.get("image_urls"):
         raise InvalidRequest(
             "extra.image_urls", "give either extra.image_urls or extra.ref_images, not both"
@@ -281,7 +290,7 @@ def _ref_videos(extra: Mapping[str, Any]) -> None:
         where = f"extra.ref_videos[{index}]"
         v4.item_keys(where, item, ("tag", "type", "video_url"))
         rules.one_of(f"{where}.type", item["type"], ("reference", "extend"))
-        v4.url(f"{where}.video_url", item["video_url"])
+        v4.url(f"{where}.video_url", item["video_url"], v4.VIDEO_FORMATS)
     if items and extra.get("video_urls"):
         raise InvalidRequest(
             "extra.video_urls", "give either extra.video_urls or extra.ref_videos, not both"

@@ -36,6 +36,9 @@ class PiapiScript:
     retries: int = 3
     retry_delay: float = 0.05
     extra_callbacks: list[str] = field(default_factory=list)
+    # Answer Create Task as the Create Task page's example does: a bare {task_id, status,
+    # created_at}, without the {code, data, message} envelope.
+    bare_create_answer: bool = False
 
 
 @dataclass
@@ -94,6 +97,9 @@ class PiapiSimulator:
             return _envelope(400, None, problem, http=400)
         task = self._new_task(body)
         self._schedule(task["task_id"])
+        if self.script.bare_create_answer:
+            bare = {name: task[name] for name in ("task_id", "status")}
+            return web.json_response(bare | {"created_at": task["meta"]["created_at"]})
         return _envelope(200, task, "success")
 
     async def _get(self, request: web.Request) -> web.Response:
