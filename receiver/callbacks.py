@@ -1,7 +1,8 @@
 """Provider callbacks: verify first, then read, parse, record, and answer 2xx only once committed.
 
-The secret's tag is checked before the body is read or the database is touched, so forged
-callbacks are refused at the cost of one HMAC; verified ones then share a bounded number of slots.
+The secret's tag is checked before the body is read or anything is written, so forged callbacks
+are refused at the cost of one HMAC (and, once per task, a read saying whether it exists: 404 for
+no such task, else 401); verified ones then share a bounded number of slots.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ async def provider_callback(request: web.Request) -> web.Response:
     # The secret already verified for this task, or else the tag: no database work before it.
     task = request.app[keys.KNOWN_TASKS].vouched(task_id, presented)
     if task is None and not request.app[keys.SECRETS].vouches(task_id, presented):
+        await _known_task(request.app, task_id)  # 404 for no such task
         raise Unauthorized("callback secret does not match this task")
     slots = request.app[keys.CALLBACK_SLOTS]
     if not slots.take():
@@ -72,11 +74,9 @@ async def _record(
     return web.Response(body=_ANSWERS[recorded], content_type="application/json")
 
 
-async def _verified_task(
-    app: web.Application, task_id: str, presented: str | None
-) -> dict[str, Any]:
-    """The task's unchanging fields (from memory once known, else from the database), once
-    `presented` matches its stored secret hash; remembered with that secret from then on."""
+async def _known_task(app: web.Application, task_id: str) -> dict[str, Any]:
+    """The task's unchanging fields, from memory once read (a flood of forged callbacks for one
+    task reads it once), else from the database; NotFound when there is no such task."""
     known = app[keys.KNOWN_TASKS]
     task = known.get(task_id)
     if task is None:
@@ -84,7 +84,17 @@ async def _verified_task(
             task = await app[keys.STORE].get_task(task_id)
         except TaskNotFound as exc:
             raise NotFound(f"no task with id {task_id!r}") from exc
+        known.remember(task)
+    return task
+
+
+async def _verified_task(
+    app: web.Application, task_id: str, presented: str | None
+) -> dict[str, Any]:
+    """The task's unchanging fields (from memory once known, else from the database), once
+    `presented` matches its stored secret hash; remembered with that secret from then on."""
+    task = await _known_task(app, task_id)
     if not app[keys.SECRETS].matches(presented, task["callback_secret_hash"]):
         raise Unauthorized("callback secret does not match this task")
-    known.remember(task, verified_secret=presented)
+    app[keys.KNOWN_TASKS].remember(task, verified_secret=presented)
     return task

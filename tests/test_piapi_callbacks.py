@@ -117,9 +117,19 @@ async def test_callback_for_unknown_task_is_404(client: Any) -> None:
     assert response.status == 404
 
 
-async def test_unknown_task_with_a_made_up_secret_is_401(client: Any) -> None:
-    response = await post_callback(client, "/callbacks/piapi/tsk_nope", b"{}", "made.up")
-    assert response.status == 401
+@pytest.mark.parametrize("secret", ["made.up", "", None])
+async def test_unknown_task_is_404_whatever_the_secret(client: Any, secret: str | None) -> None:
+    response = await post_callback(client, "/callbacks/piapi/tsk_nope", b"{}", secret)
+    assert response.status == 404
+    assert "no task with id 'tsk_nope'" in (await response.json())["error"]["message"]
+
+
+async def test_a_made_up_secret_for_a_task_that_exists_is_401(
+    client: Any, quiet_task: dict[str, Any]
+) -> None:
+    for _ in range(3):  # the first reads the task, the others find it in memory: same answer
+        response = await post_callback(client, quiet_task["path"], b"{}", "made.up")
+        assert response.status == 401
 
 
 async def test_secret_of_the_right_shape_but_not_stored_is_401(
