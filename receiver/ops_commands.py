@@ -17,7 +17,7 @@ from receiver.cli_support import add_command
 from receiver.logs import configure_logging
 from receiver.serving import prepare
 from receiver.settings import Settings, database_from_environ, from_environ
-from store import migrate_database, schema_state
+from store import StoreUnavailable, migrate_database, schema_state
 from store.opening import shown
 
 log = logging.getLogger("reelhook")
@@ -47,7 +47,13 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
 def run_migrate(env: Mapping[str, str]) -> int:
     """Apply pending migrations to the configured database; print what was done."""
     database = database_from_environ(env)
-    applied = asyncio.run(migrate_database(database))
+    before = asyncio.run(schema_state(database))  # one line when it cannot be opened
+    if before.unknown:
+        before.check()  # a newer reelhook's database: refused untouched
+    try:
+        applied = asyncio.run(migrate_database(database))
+    except Exception as exc:  # sqlite3, asyncpg and OS errors alike: one line saying why
+        raise StoreUnavailable(f"cannot migrate the database {shown(database)}: {exc}") from exc
     state = asyncio.run(schema_state(database))
     if applied:
         print(f"applied {len(applied)} migration(s) to {shown(database)}: {', '.join(applied)}")

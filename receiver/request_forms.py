@@ -36,10 +36,10 @@ def fingerprint(submission: Submission, defaults: Mapping[str, Any] | None = Non
     request = sealed_payload(submission.request)
     request["extra"] = _without_defaults(request["extra"], defaults.get("extra") or {})
     asked = _without_defaults(request, defaults)
-    payload = {
+    payload: dict[str, Any] = {
         "request": asked,
-        "notify": submission.notify,
-        "metadata": submission.metadata,
+        "notify": submission.notify or [],
+        "metadata": submission.metadata or {},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from receiver.settings import Settings, disk_warning
+from receiver.settings import Settings, disk_warning, short_token_warning
 from receiver.startup import claim_database, listen, warn_if_public_url_unset
 from store import is_postgres, schema_state
 
@@ -33,11 +33,11 @@ async def check_database(settings: Settings) -> None:
 
 
 def prepare(settings: Settings) -> None:
-    """What every long-running command does before it starts: warn about a wiped disk, and
-    refuse a database at the wrong schema version."""
-    warning = disk_warning(settings)
-    if warning:
-        log.warning("%s", warning)
+    """What every long-running command does before it starts: warn about a wiped disk and short
+    tokens, and refuse a database at the wrong schema version."""
+    for warning in (disk_warning(settings), short_token_warning(settings)):
+        if warning:
+            log.warning("%s", warning)
     asyncio.run(check_database(settings))
 
 

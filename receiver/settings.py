@@ -11,6 +11,7 @@ import binascii
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
@@ -19,6 +20,8 @@ from receiver.errors import SettingsError
 from receiver.event_loops import LOOPS, default_loop
 from receiver.providers import DEFAULT_BASE_URLS, DEFAULT_MAX_IN_FLIGHT, PROVIDER_NAMES
 from store.states import DEFAULT_NOTIFY_ON, STATES
+
+MIN_TOKEN = 16  # characters: shorter bearer tokens are accepted with a warning at start
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def from_environ(env: Mapping[str, str], *, need_api_token: bool = True) -> Sett
         providers={name: _provider(env, name) for name in PROVIDER_NAMES},
         slack_webhook_url=_optional_url(env, "REELHOOK_SLACK_WEBHOOK_URL"),
         smtp_url=_smtp_url(env),
-        email_from=env.get("REELHOOK_EMAIL_FROM") or None,
+        email_from=_email_from(env),
         email_to=_email_to(env),
         notify_on=_notify_on(env),
         provider_timeout=_seconds(env, "REELHOOK_PROVIDER_TIMEOUT", 30.0, 1.0, 3600.0),
@@ -133,7 +136,7 @@ def _database(env: Mapping[str, str]) -> str:
     """DATABASE_URL (PostgreSQL) when set, else the SQLite file REELHOOK_DATABASE."""
     url = env.get("DATABASE_URL", "").strip()
     if not url:
-        return env.get("REELHOOK_DATABASE", "./reelhook.db")
+        return env.get("REELHOOK_DATABASE", "").strip() or "./reelhook.db"
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
         raise SettingsError(
@@ -155,10 +158,7 @@ def disk_warning(settings: Settings) -> str | None:
 
 
 def _metrics_tokens(env: Mapping[str, str]) -> tuple[str, ...]:
-    tokens = _list(env.get("REELHOOK_METRICS_TOKEN", ""))
-    if any(len(token) < 16 for token in tokens):
-        raise SettingsError("REELHOOK_METRICS_TOKEN: each token must be at least 16 characters")
-    return tokens
+    return _list(env.get("REELHOOK_METRICS_TOKEN", ""))
 
 
 def _event_loop(env: Mapping[str, str]) -> str:
@@ -185,8 +185,6 @@ def _tokens(env: Mapping[str, str]) -> tuple[str, ...]:
     tokens = _list(env.get("REELHOOK_API_TOKEN", ""))
     if not tokens:
         raise SettingsError("REELHOOK_API_TOKEN is required: the bearer token clients must send")
-    if any(len(token) < 16 for token in tokens):
-        raise SettingsError("REELHOOK_API_TOKEN: each token must be at least 16 characters")
     return tokens
 
 
@@ -267,6 +265,33 @@ def _notify_on(env: Mapping[str, str]) -> frozenset[str]:
             f"REELHOOK_NOTIFY_ON takes a comma-separated list of {', '.join(STATES)}"
         )
     return frozenset(states)
+
+
+def _email_from(env: Mapping[str, str]) -> str | None:
+    """REELHOOK_EMAIL_FROM: an address, with or without a display name ("reelhook <a@b.c>")."""
+    value = env.get("REELHOOK_EMAIL_FROM", "").strip()
+    if not value:
+        return None
+    _, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain or any(c in value for c in "\r\n"):
+        raise SettingsError(
+            "REELHOOK_EMAIL_FROM must be an email address such as reelhook@example.com"
+            " or 'reelhook <reelhook@example.com>'"
+        )
+    return value
+
+
+def short_token_warning(settings: Settings) -> str | None:
+    """A warning when an API or metrics token is shorter than 16 characters (easy to guess);
+    None otherwise."""
+    if all(len(token) >= MIN_TOKEN for token in (*settings.api_tokens, *settings.metrics_tokens)):
+        return None
+    return (
+        f"a token in REELHOOK_API_TOKEN or REELHOOK_METRICS_TOKEN is shorter than {MIN_TOKEN}"
+        " characters and easy to guess; use a long random one (python -c 'import secrets;"
+        " print(secrets.token_urlsafe(32))')"
+    )
 
 
 def _email_to(env: Mapping[str, str]) -> tuple[str, ...]:

@@ -107,6 +107,7 @@ class TaskService:
             request_fingerprint=fingerprint(submission, provider.defaults(request.model)),
             cost_usd=provider.estimate_cost(request),
             destinations=task_destinations(submission, self.settings, self.secrets),
+            notify_queued="queued" in self.settings.notify_on,
         )
         seal = functools.partial(self.queue.seal, request, secret, idempotency_key)
         try:
@@ -123,6 +124,8 @@ class TaskService:
         if not created:
             return task, False
         self.on_change(task)
+        if new.notify_queued and new.destinations:
+            self.wakeups.notices.set()
         if claimed:
             await self.queue.dispatch(task_id, provider, request, secret, idempotency_key)
         else:

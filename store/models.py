@@ -57,6 +57,9 @@ class NewTask:
     cost_usd: float | None = None
     destinations: tuple[NewDestination, ...] = ()
     deadline_at: float | None = None
+    # Queue its destinations' `queued` notices with it (REELHOOK_NOTIFY_ON has queued): a task
+    # is created queued, so no later change into that state would ever queue them.
+    notify_queued: bool = False
 
 
 # EventIn and EventOutcome are made for every callback: NamedTuples, immutable like a frozen

@@ -60,6 +60,8 @@ def insert_task(conn: sqlite3.Connection, new: NewTask) -> tuple[dict[str, Any],
         " VALUES (?, ?, ?, ?, ?)",
         [(new.id, d.channel, d.target, d.label, d.route_key) for d in new.destinations],
     )
+    if new.notify_queued:
+        queue_deliveries(conn, new.id, "queued")
     return fetch_task(conn, new.id), True
 
 

@@ -74,6 +74,27 @@ async def test_notify_on_adds_running(start_app: Any, slack_sink: Any) -> None:
     assert any(t.startswith("Video in progress") for t in texts)
 
 
+async def test_notify_on_queued_tells_once_the_task_is_recorded(
+    start_app: Any, webhook_sink: Any, piapi_sim: Any
+) -> None:
+    client = await start_app(notify_on=frozenset({"queued", "succeeded"}), **FAST_RETRIES)
+    body = skyreels(notify=[{"channel": "webhook", "url": webhook_sink.url,
+                             "secret": webhook_sink.secret}])
+    task = await (await client.post("/v1/tasks", json=body)).json()
+    deliveries = await wait_delivered(client, task["id"], 2)
+    assert sorted(d["state"] for d in deliveries) == ["queued", "succeeded"]
+    kinds = [item.body["type"] for item in webhook_sink.accepted]
+    assert sorted(kinds) == ["task.queued", "task.succeeded"]
+    quiet = await (await client.post("/v1/tasks", json=skyreels(prompt="no notify"))).json()
+    await wait_for_status(client, quiet["id"])
+    assert await _deliveries_of(client, quiet["id"]) == []  # no destination, nothing queued
+
+
+async def _deliveries_of(client: Any, task_id: str) -> list[dict[str, Any]]:
+    answer = await client.get(f"/v1/tasks/{task_id}/deliveries")
+    return list((await answer.json())["deliveries"])
+
+
 async def test_cancelled_worker_hands_back_and_next_one_delivers(
     start_app: Any, slack_sink: Any, webhook_sink: Any
 ) -> None:

@@ -4,6 +4,7 @@ tick (all due work once), WEB_CONCURRENCY web processes on one port, the DYNO wa
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,21 @@ async def test_migrate_brings_a_new_postgres_database_up_to_date_and_is_safe_twi
         assert (await schema_state(url)).applied == MIGRATION_NAMES
         code, out, _ = await finished(await spawn("migrate", env={"DATABASE_URL": url}))
         assert code == 0 and "is up to date" in out
+
+
+@pytest.mark.parametrize("where", ["no such directory", "a directory", "a newer reelhook's"])
+async def test_migrate_that_cannot_says_why_in_one_line(tmp_path: Path, where: str) -> None:
+    path = {"no such directory": tmp_path / "nodir" / "r.db", "a directory": tmp_path,
+            "a newer reelhook's": tmp_path / "new.db"}[where]
+    if where == "a newer reelhook's":
+        migrate(str(path))
+        with sqlite3.connect(path) as conn:
+            conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+                         " VALUES ('reelhook', 'm999_from_the_future', '2030-01-01')")
+    code, out, err = await finished(await spawn("migrate", env={"REELHOOK_DATABASE": str(path)}))
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("reelhook: "), err
+    assert ("ahead of this reelhook" if where == "a newer reelhook's" else str(path)) in err
 
 
 @pytest.mark.parametrize("command", ["serve", "worker"])

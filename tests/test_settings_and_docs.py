@@ -13,7 +13,7 @@ from receiver.app import create_app
 from receiver.cli import build_parser
 from receiver.errors import SettingsError
 from receiver.providers import DEFAULT_BASE_URLS, PROVIDER_NAMES
-from receiver.settings import from_environ
+from receiver.settings import from_environ, short_token_warning
 from tests.helpers import GOOD_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ GOOD = GOOD_ENV
     ("env", "named"),
     [
         ({}, "REELHOOK_API_TOKEN"),
-        ({"REELHOOK_API_TOKEN": "short"}, "REELHOOK_API_TOKEN"),
+        ({"REELHOOK_API_TOKEN": " , "}, "REELHOOK_API_TOKEN"),
         ({"REELHOOK_API_TOKEN": "a" * 20}, "REELHOOK_SECRET_KEY"),
         ({**GOOD, "REELHOOK_SECRET_KEY": "not-a-key"}, "REELHOOK_SECRET_KEY"),
         ({**GOOD, "PORT": "http"}, "PORT"),
@@ -33,6 +33,9 @@ GOOD = GOOD_ENV
         ({**GOOD, "REELHOOK_PUBLIC_URL": "example.com"}, "REELHOOK_PUBLIC_URL"),
         ({**GOOD, "PIAPI_BASE_URL": "ftp://x"}, "PIAPI_BASE_URL"),
         ({**GOOD, "REELHOOK_SMTP_URL": "http://mail"}, "REELHOOK_SMTP_URL"),
+        ({**GOOD, "REELHOOK_SMTP_URL": "smtp://mail:25", "REELHOOK_EMAIL_FROM": "garbage"},
+         "REELHOOK_EMAIL_FROM"),
+        ({**GOOD, "REELHOOK_EMAIL_FROM": "a@b.c\r\nBcc: x@y.z"}, "REELHOOK_EMAIL_FROM"),
         ({**GOOD, "REELHOOK_NOTIFY_ON": "succeeded,done"}, "REELHOOK_NOTIFY_ON"),
         ({**GOOD, "REELHOOK_EVENT_LOOP": "trio"}, "REELHOOK_EVENT_LOOP"),
     ],
@@ -58,6 +61,17 @@ def test_good_settings_and_token_list() -> None:
     assert from_environ({**GOOD, "REELHOOK_EVENT_LOOP": " AsyncIO "}).event_loop == "asyncio"
     for name, default in DEFAULT_BASE_URLS.items():  # each adapter's own default
         assert settings.provider(name).base_url == default
+
+
+def test_a_short_token_is_accepted_with_a_warning_and_an_empty_database_is_the_default() -> None:
+    short = from_environ({**GOOD, "REELHOOK_API_TOKEN": "test-token", "REELHOOK_DATABASE": ""})
+    assert short.api_tokens == ("test-token",)
+    assert "shorter than 16 characters" in (short_token_warning(short) or "")
+    assert short_token_warning(from_environ(GOOD)) is None
+    assert short.database == "./reelhook.db"  # set but empty counts as unset
+    named = from_environ({**GOOD, "REELHOOK_SMTP_URL": "smtp://mail:25",
+                          "REELHOOK_EMAIL_FROM": "reelhook <noreply@example.com>"})
+    assert named.email_from == "reelhook <noreply@example.com>"
 
 
 def test_serve_refuses_to_start_with_one_line_naming_the_setting(tmp_path: Path) -> None:

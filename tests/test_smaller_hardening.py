@@ -22,7 +22,8 @@ async def test_fields_left_out_or_set_to_their_defaults_are_the_same_request(
     headers = {"Idempotency-Key": "same-request-1"}
     first = await client.post("/v1/tasks", json=skyreels(), headers=headers)
     assert first.status == 202
-    spelled_out = skyreels(aspect_ratio="16:9", guidance_scale=3.5, extra={}, notify=[])
+    spelled_out = skyreels(aspect_ratio="16:9", guidance_scale=3.5, extra={}, notify=[],
+                           metadata={})
     spelled_out["negative_prompt"] = None
     again = await client.post("/v1/tasks", json=spelled_out, headers=headers)
     assert again.status == 200

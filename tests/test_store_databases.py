@@ -69,6 +69,17 @@ async def test_an_event_is_recorded_once_and_queues_its_notice_once(store: TaskS
     assert [(d["state"], d["status"]) for d in deliveries] == [("succeeded", "pending")]
 
 
+async def test_a_task_recorded_with_notify_queued_has_its_queued_notices_at_once(
+    store: TaskStore,
+) -> None:
+    await store.create_task(task(1, notify_queued=True))
+    await store.create_task(task(2))
+    await store.create_and_claim(task(3, notify_queued=True), 5, lambda: "sealed")
+    for number, states in ((1, ["queued"]), (2, []), (3, ["queued"])):
+        deliveries = await store.outbox.deliveries(task_id=task(number).id)
+        assert [d["state"] for d in deliveries if d["status"] == "pending"] == states
+
+
 async def test_a_claimed_delivery_is_taken_over_only_when_its_lease_ran_out(
     store: TaskStore,
 ) -> None:

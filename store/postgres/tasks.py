@@ -12,6 +12,7 @@ import asyncpg
 
 from store.announce import topics_of
 from store.errors import IdempotencyConflict, TaskNotFound
+from store.interface import DELIVERIES
 from store.models import EventIn, EventOutcome, NewTask, utc_now_iso
 from store.states import TERMINAL_SQL, TaskState, advance, clamp_progress, is_terminal
 
@@ -61,6 +62,8 @@ async def insert_task(conn: asyncpg.Connection, new: NewTask) -> tuple[dict[str,
         " VALUES ($1, $2, $3, $4, $5)",
         [(new.id, d.channel, d.target, d.label, d.route_key) for d in new.destinations],
     )
+    if new.notify_queued and await queue_deliveries(conn, new.id, "queued"):
+        await announce(conn, DELIVERIES, "")
     return await fetch_task(conn, new.id), True
 
 
