@@ -16,13 +16,15 @@ MAX_IDEMPOTENCY_KEY = 255
 
 
 async def create_task(request: web.Request) -> web.Response:
-    """POST /v1/tasks: validate, record, send; 202 with the task (200 for a replayed key)."""
+    """POST /v1/tasks: validate, record, send; 202 with the task. A replayed Idempotency-Key
+    gets the same answer with the first task, marked by `Idempotent-Replayed: true`."""
     require_json_type(request)
     raw = await read_limited(request, request.app[keys.SETTINGS].max_submit_bytes)
     service = request.app[keys.TASKS]
     submission = parse_submission(decode_json(raw), service.providers.keys())
     task, created = await service.submit(submission, _idempotency_key(request))
-    return web.json_response(task_view(task), status=202 if created else 200)
+    replayed = {} if created else {"Idempotent-Replayed": "true"}
+    return web.json_response(task_view(task), status=202, headers=replayed)
 
 
 async def get_task(request: web.Request) -> web.Response:

@@ -74,5 +74,5 @@ def delivery_table(deliveries: list[dict[str, Any]]) -> str:
     return table(
         ("ID", "TASK", "STATE", "CHANNEL", "STATUS", "TRIES", "TO", "LAST ERROR"),
         [(d["id"], d["task_id"], d["state"], d["destination"]["channel"], d["status"],
-          d["attempts"], d["destination"]["label"], d.get("last_error")) for d in deliveries],
+          d["attempt_count"], d["destination"]["label"], d.get("last_error")) for d in deliveries],
     )

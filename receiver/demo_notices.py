@@ -62,7 +62,7 @@ async def print_notices(
         print(f"\n{task['id']} notices:")
         for delivery in deliveries:
             destination = delivery["destination"]
-            tries = len(delivery["attempt_log"])
+            tries = len(delivery["attempts"])
             print(f"  {destination['channel']:<6} {destination['label']:<24} "
                   f"{delivery['state']}: {delivery['status']} after {tries} attempt(s)")
         for text in _slack_lines(sinks.slack, task["id"]):

@@ -66,13 +66,13 @@ NEW_TASK = {
 
 DELIVERY = {
     "type": "object",
-    "required": ["id", "task_id", "state", "status", "attempts", "destination", "attempt_log"],
+    "required": ["id", "task_id", "state", "status", "attempts", "attempt_count", "destination"],
     "properties": {
         "id": {"type": "integer"},
         "task_id": {"type": "string"},
         "state": {"type": "string"},
         "status": {"type": "string", "enum": list(DELIVERY_STATUSES)},
-        "attempts": {"type": "integer"},
+        "attempt_count": {"type": "integer"},
         "last_error": _NULLABLE_STRING,
         "next_attempt_at": _NULLABLE_STRING,
         "destination": {
@@ -83,7 +83,7 @@ DELIVERY = {
                 "label": {"type": "string"},
             },
         },
-        "attempt_log": {"type": "array", "items": {"type": "object"}},
+        "attempts": {"type": "array", "items": {"type": "object"}},
     },
 }
 COSTS = {
@@ -157,8 +157,8 @@ PATHS: dict[str, Any] = {
                 },
             },
             "responses": {
-                "202": _json("Task", "the new task"),
-                "200": _json("Task", "the first task for this Idempotency-Key"),
+                "202": _json("Task", "the new task, or the first task for a replayed"
+                             " Idempotency-Key (then with Idempotent-Replayed: true)"),
                 **_errors(400, 409, 413, 415, 422, 503),
             },
         },

@@ -8,8 +8,8 @@ from typing import Any
 from store.models import iso_from_epoch
 from store.task_json import task_json
 
-_DELIVERY_FIELDS = ("id", "task_id", "state", "status", "attempts", "last_error", "created_at",
-                "updated_at", "delivered_at")
+_DELIVERY_FIELDS = ("id", "task_id", "state", "status", "last_error", "created_at", "updated_at",
+                    "delivered_at")
 
 
 def task_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -36,8 +36,10 @@ def event_view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A delivery as the API shows it: the destination only by its redacted label."""
+    """A delivery as the API shows it: its attempts (oldest first) and how many, the destination
+    only by its redacted label."""
     view = {name: row.get(name) for name in _DELIVERY_FIELDS}
+    view["attempt_count"] = row.get("attempts") or 0
     view["destination"] = {
         "id": row["destination_id"],
         "channel": row["channel"],
@@ -46,7 +48,7 @@ def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
     }
     pending = row["status"] == "pending"
     view["next_attempt_at"] = _iso(row.get("next_attempt_at")) if pending else None
-    view["attempt_log"] = row.get("attempt_log", [])
+    view["attempts"] = row.get("attempt_log", [])
     return view
 
 

@@ -25,7 +25,7 @@ async def _notify_slack(client: Any, url: str, **fields: Any) -> dict[str, Any]:
 
 
 def _outcomes(delivery: dict[str, Any]) -> list[tuple[str, int | None]]:
-    return [(a["outcome"], a["status_code"]) for a in delivery["attempt_log"]]
+    return [(a["outcome"], a["status_code"]) for a in delivery["attempts"]]
 
 
 def _moment(text: str) -> float:
@@ -37,10 +37,10 @@ async def test_5xx_and_timeout_are_retried_until_success(start_app: Any, slack_s
     client = await start_app(**{**FAST_RETRIES, "delivery_timeout": 0.3})
     task = await _notify_slack(client, slack_sink.url)
     [delivery] = await wait_delivered(client, task["id"])
-    assert delivery["status"] == "delivered" and delivery["attempts"] == 3
+    assert delivery["status"] == "delivered" and delivery["attempt_count"] == 3
     assert _outcomes(delivery) == [("retrying", 500), ("retrying", None), ("delivered", 200)]
-    assert "HTTP 500: rollup_error" in delivery["attempt_log"][0]["error"]
-    assert "no answer within 0.3 s" in delivery["attempt_log"][1]["error"]
+    assert "HTTP 500: rollup_error" in delivery["attempts"][0]["error"]
+    assert "no answer within 0.3 s" in delivery["attempts"][1]["error"]
     assert len(slack_sink.accepted) == 1
 
 
@@ -50,8 +50,8 @@ async def test_connection_refused_is_retried(start_app: Any, slack_sink: Any) ->
         task = await _notify_slack(client, f"http://127.0.0.1:{port}/services/x")
         [delivery] = await wait_delivered(client, task["id"])
     assert delivery["status"] == "dead"
-    assert [a["outcome"] for a in delivery["attempt_log"]] == ["retrying", "dead"]
-    assert all("cannot connect" in a["error"] for a in delivery["attempt_log"])
+    assert [a["outcome"] for a in delivery["attempts"]] == ["retrying", "dead"]
+    assert all("cannot connect" in a["error"] for a in delivery["attempts"])
 
 
 async def test_retry_after_overrides_the_schedule(start_app: Any, slack_sink: Any) -> None:
@@ -60,7 +60,7 @@ async def test_retry_after_overrides_the_schedule(start_app: Any, slack_sink: An
     task = await _notify_slack(client, slack_sink.url)
     [delivery] = await wait_delivered(client, task["id"])
     assert _outcomes(delivery) == [("retrying", 429), ("delivered", 200)]
-    first, second = (_moment(a["started_at"]) for a in delivery["attempt_log"])
+    first, second = (_moment(a["started_at"]) for a in delivery["attempts"])
     assert second - first >= 1.0
 
 
@@ -79,7 +79,7 @@ async def test_dead_after_last_attempt_then_redelivered(start_app: Any, slack_si
     client = await start_app(**FAST_RETRIES)
     task = await _notify_slack(client, slack_sink.url)
     [delivery] = await wait_delivered(client, task["id"])
-    assert delivery["status"] == "dead" and delivery["attempts"] == 4
+    assert delivery["status"] == "dead" and delivery["attempt_count"] == 4
     assert [o for o, _ in _outcomes(delivery)] == ["retrying"] * 3 + ["dead"]
 
     dead = (await (await client.get("/v1/deliveries?status=dead")).json())["deliveries"]
@@ -90,7 +90,7 @@ async def test_dead_after_last_attempt_then_redelivered(start_app: Any, slack_si
     await slack_sink.wait_for(1)
     [again] = await wait_delivered(client, task["id"])
     assert again["id"] == delivery["id"] and again["status"] == "delivered"
-    assert _outcomes(again)[-1] == ("delivered", 200) and again["attempts"] == 5
+    assert _outcomes(again)[-1] == ("delivered", 200) and again["attempt_count"] == 5
     assert (await (await client.get("/v1/deliveries?status=dead")).json())["deliveries"] == []
 
 
@@ -116,5 +116,5 @@ async def test_slack_410_disables_the_destination(start_app: Any, slack_sink: An
 
     later = await _notify_slack(client, slack_sink.url)
     [refused] = await wait_delivered(client, later["id"])
-    assert refused["status"] == "dead" and refused["attempt_log"] == []
+    assert refused["status"] == "dead" and refused["attempts"] == []
     assert len(slack_sink.received) == 1

@@ -86,8 +86,8 @@ async def test_webhook_is_signed_and_id_is_stable_across_retries(
     assert data["id"] == task["id"] and data["status"] == "succeeded"
     assert data["video_url"] == done["video_url"] and data["cost_usd"] == 0.15
     [delivery] = await wait_delivered(client, task["id"])
-    assert [a["outcome"] for a in delivery["attempt_log"]] == ["retrying", "delivered"]
-    assert [a["status_code"] for a in delivery["attempt_log"]] == [503, 200]
+    assert [a["outcome"] for a in delivery["attempts"]] == ["retrying", "delivered"]
+    assert [a["status_code"] for a in delivery["attempts"]] == [503, 200]
 
 
 async def test_webhook_with_wrong_secret_fails_verification(start_app: Any,

@@ -100,7 +100,9 @@ async def test_idempotency_key_returns_first_task(client: Any, piapi_sim: Any) -
     headers = {"Idempotency-Key": "order-42"}
     first = await client.post("/v1/tasks", json=skyreels(), headers=headers)
     again = await client.post("/v1/tasks", json=skyreels(), headers=headers)
-    assert (first.status, again.status) == (202, 200)
+    assert (first.status, again.status) == (202, 202)
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert (await first.json())["id"] == (await again.json())["id"]
     assert len(piapi_sim.received) == 1
     listed = (await (await client.get("/v1/tasks")).json())["tasks"]
