@@ -55,7 +55,7 @@ def serve(settings: Settings, announce: Announce, startup: Startup | None = None
     try:
         prepare(settings)
         sock = listen(settings)
-        warn_if_public_url_unset(settings, bool(os.environ.get("REELHOOK_PUBLIC_URL")))
+        warn_if_public_url_unset(settings)
         count = settings.web_concurrency
         if count > 1 and not postgres:
             log.warning("WEB_CONCURRENCY=%d ignored: a SQLite file takes one process; set"

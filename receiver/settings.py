@@ -42,6 +42,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
+    public_url_given: bool = False  # REELHOOK_PUBLIC_URL was set (else a loopback default)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     slack_webhook_url: str | None = None
     smtp_url: str | None = None
@@ -90,6 +91,7 @@ def from_environ(env: Mapping[str, str], *, need_api_token: bool = True) -> Sett
         host=env.get("REELHOOK_HOST", "0.0.0.0"),
         port=port,
         public_url=_public_url(env, f"http://127.0.0.1:{port}"),
+        public_url_given=bool(env.get("REELHOOK_PUBLIC_URL", "").strip()),
         providers={name: _provider(env, name) for name in PROVIDER_NAMES},
         slack_webhook_url=_optional_url(env, "REELHOOK_SLACK_WEBHOOK_URL"),
         smtp_url=_smtp_url(env),

@@ -82,9 +82,9 @@ def listen(settings: Settings) -> socket.socket:
     return sock
 
 
-def warn_if_public_url_unset(settings: Settings, public_url_given: bool) -> None:
+def warn_if_public_url_unset(settings: Settings) -> None:
     """Say loudly where callbacks will go when REELHOOK_PUBLIC_URL was left unset."""
-    if not public_url_given:
+    if not settings.public_url_given:
         log.warning(
             "REELHOOK_PUBLIC_URL is unset: providers will be given %s/callbacks/..., which only"
             " this machine can reach; set it to the public address", settings.public_url,
