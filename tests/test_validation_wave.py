@@ -100,6 +100,18 @@ CASES = [
         "extra.ref_images[0].audio_url",
         "format WAV, MP3",
     ),
+    # An explicit action locks the mode: it needs the media of that mode.
+    ({"extra": {"action": "image2video"}}, "extra.action",
+     "extra.action image2video needs image (sent as first_frame_image)"),
+    ({"image": URL, "extra": {"action": "first_last_frame"}}, "extra.action",
+     "extra.action first_last_frame needs image and end_image"),
+    ({"extra": {"action": "reference"}}, "extra.action", "reference needs extra.ref_images"),
+    ({"extra": {"action": "reference_video", "ref_videos": [dict(VIDEO, type="extend")]}},
+     "extra.action", "reference_video needs extra.ref_videos with type reference"),
+    ({"extra": {"action": "reference_audio", "ref_images": [image_ref()]}}, "extra.action",
+     "reference_audio needs extra.audio_urls or extra.ref_images[].audio_url"),
+    ({"extra": {"action": "extend", "ref_videos": [VIDEO]}}, "extra.action",
+     "extend needs extra.ref_videos with type extend"),
     (
         {"extra": {"ref_images": [image_ref("collage")]}},
         "extra.ref_images[0].type",
@@ -194,6 +206,23 @@ async def test_media_urls_of_the_right_format_or_with_no_extension_are_accepted(
                   "https://cdn.example/signed/abc123?X-Amz-Signature=z.gif"):
         body = wave(image=image, extra=extra, prompt="@src moves")
         assert (await client.post("/v1/tasks", json=body)).status == 202, image
+
+
+async def test_each_action_with_its_media_is_accepted(client: Any) -> None:
+    media: dict[str, dict[str, Any]] = {
+        "generate": {},
+        "image2video": {"image": URL},
+        "first_last_frame": {"image": URL, "end_image": URL},
+        "reference": {"extra": {"ref_images": [image_ref()]}},
+        "reference_video": {"extra": {"ref_videos": [VIDEO]}},
+        "reference_audio": {"extra": {"audio_urls": [AUDIO]}},
+        "extend": {"extra": {"ref_videos": [dict(VIDEO, type="extend")]}},
+    }
+    for action, fields in media.items():
+        extra = {**fields.pop("extra", {}), "action": action}
+        body = wave(prompt="@a @src go", extra=extra, **fields)
+        answer = await client.post("/v1/tasks", json=body)
+        assert answer.status == 202, (action, await answer.text())
 
 
 async def test_media_without_prompt_and_full_omni_request_are_accepted(client: Any) -> None:

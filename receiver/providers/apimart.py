@@ -31,6 +31,7 @@ EXTRA_KEYS = ("mid_frame_images", "ref_images", "ref_videos", "prompt_optimizer"
 MAX_PROMPT_TOKENS = 1280
 I2V_FIELDS = ("image", "end_image", "extra.mid_frame_images")
 OMNI_FIELDS = ("extra.ref_images", "extra.ref_videos")
+WORD_PIECE = 6  # characters per token of a long word or run of letters
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
 
@@ -154,8 +155,9 @@ def build_body(request: TaskRequest) -> dict[str, Any]:
 
 
 def count_tokens(text: str) -> int:
-    """An estimate of the prompt's tokens: words, punctuation marks and CJK characters."""
-    return len(_TOKEN.findall(text))
+    """An estimate of the prompt's tokens: words, punctuation marks and CJK characters, a long
+    word counting one token per `WORD_PIECE` characters (tokenizers split long words)."""
+    return sum(-(-len(piece) // WORD_PIECE) for piece in _TOKEN.findall(text))
 
 
 def _prompt_tokens(prompt: str) -> None:

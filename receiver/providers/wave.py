@@ -21,6 +21,7 @@ from receiver.providers.errors import (
     ProviderRejected,
 )
 from receiver.providers.http import body_hash, compact, loads_strict
+from receiver.providers.wave_modes import check_action_media
 from store.states import FAILED, QUEUED, RUNNING, SUCCEEDED
 
 ACTIONS = (
@@ -107,6 +108,7 @@ class Wave(Adapter):
         duration = request.duration or v4.DEFAULT_DURATION
         mids = v4.object_list("extra.mid_frame_images", extra.get("mid_frame_images"), 6)
         v4.mid_frames("extra.mid_frame_images", mids, duration, auto=False)
+        check_action_media(request)
         if not _has_media(request):
             rules.require("prompt", request.prompt)
 
