@@ -160,7 +160,14 @@ def disk_warning(settings: Settings) -> str | None:
 
 
 def _metrics_tokens(env: Mapping[str, str]) -> tuple[str, ...]:
-    return _list(env.get("REELHOOK_METRICS_TOKEN", ""))
+    return _header_safe("REELHOOK_METRICS_TOKEN", _list(env.get("REELHOOK_METRICS_TOKEN", "")))
+
+
+def _header_safe(name: str, tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """Bearer tokens travel in an Authorization header: printable ASCII, no spaces."""
+    if any(not token.isascii() or not token.isprintable() or " " in token for token in tokens):
+        raise SettingsError(f"{name}: each token must be printable ASCII without spaces")
+    return tokens
 
 
 def _event_loop(env: Mapping[str, str]) -> str:
@@ -187,7 +194,7 @@ def _tokens(env: Mapping[str, str]) -> tuple[str, ...]:
     tokens = _list(env.get("REELHOOK_API_TOKEN", ""))
     if not tokens:
         raise SettingsError("REELHOOK_API_TOKEN is required: the bearer token clients must send")
-    return tokens
+    return _header_safe("REELHOOK_API_TOKEN", tokens)
 
 
 def _secret_key(env: Mapping[str, str]) -> bytes:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import post_callback, skyreels
+from tests.helpers import post_callback, skyreels, wave
 
 RAW_BODIES = [
     (b'{"provider": "piapi", "model": "Qubico/skyreels", "guidance_scale": NaN}', 400),
@@ -51,9 +51,14 @@ async def test_non_finite_numbers_in_a_callback_are_400(client: Any, piapi_sim: 
 
 
 @pytest.mark.parametrize("token", ["abc.%C3%A9", "%FF%FE.x", "a" * 300])
-async def test_odd_tokens_in_a_callback_path_are_401(client: Any, token: str) -> None:
-    response = await client.post(f"/callbacks/wave/tsk_x/{token}", data=b"{}")
+async def test_odd_tokens_in_a_callback_path_are_401(
+    client: Any, wave_sim: Any, token: str
+) -> None:
+    task = await (await client.post("/v1/tasks", json=wave())).json()
+    response = await client.post(f"/callbacks/wave/{task['id']}/{token}", data=b"{}")
     assert response.status == 401
+    unknown = await client.post(f"/callbacks/wave/tsk_x/{token}", data=b"{}")
+    assert unknown.status == 404  # no such task, whatever the token
 
 
 @pytest.mark.parametrize("query", ["limit=%C2%B2", "limit=-1", "limit=1e3", "status=%00"])

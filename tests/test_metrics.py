@@ -190,7 +190,7 @@ def test_metrics_token_setting_is_checked() -> None:
     from tests.helpers import GOOD_ENV as GOOD
 
     with pytest.raises(SettingsError, match="REELHOOK_METRICS_TOKEN"):
-        from_environ({**GOOD, "REELHOOK_METRICS_TOKEN": "short"})
+        from_environ({**GOOD, "REELHOOK_METRICS_TOKEN": "short,bad token"})
     chosen = from_environ({**GOOD, "REELHOOK_METRICS_TOKEN": "s" * 20})
     assert chosen.metrics_tokens == ("s" * 20,)
     assert replace(chosen, metrics_tokens=()).metrics_tokens == ()

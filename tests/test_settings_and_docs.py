@@ -26,6 +26,7 @@ GOOD = GOOD_ENV
     [
         ({}, "REELHOOK_API_TOKEN"),
         ({"REELHOOK_API_TOKEN": " , "}, "REELHOOK_API_TOKEN"),
+        ({**GOOD, "REELHOOK_API_TOKEN": "tok\u00e9n-0123456789"}, "REELHOOK_API_TOKEN"),
         ({"REELHOOK_API_TOKEN": "a" * 20}, "REELHOOK_SECRET_KEY"),
         ({**GOOD, "REELHOOK_SECRET_KEY": "not-a-key"}, "REELHOOK_SECRET_KEY"),
         ({**GOOD, "PORT": "http"}, "PORT"),
