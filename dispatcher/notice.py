@@ -36,6 +36,7 @@ class Notice:
     video_seconds: float | None = None
     elapsed_seconds: float | None = None
     task: dict[str, Any] | None = None
+    occurred_at: str | None = None  # ISO 8601 UTC: when the task reached `state`
 
     @property
     def headline(self) -> str:
@@ -83,6 +84,7 @@ def notice_from_row(row: dict[str, Any]) -> Notice:
         video_seconds=request.get("duration"),
         elapsed_seconds=_elapsed(row) if row["state"] in (SUCCEEDED, FAILED) else None,
         task=task_document(row),
+        occurred_at=row.get("queued_at"),
     )
 
 

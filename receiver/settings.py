@@ -227,7 +227,9 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name) or default
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError(f"{name} must be an http(s) URL; got {value!r}")
+        # The value itself is never echoed: a webhook URL is a secret.
+        shown = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+        raise SettingsError(f"{name} must be an http(s) URL with a host; got {shown}")
     return value
 
 

@@ -78,6 +78,7 @@ def select_sendable(conn: sqlite3.Connection, ids: Sequence[int]) -> list[dict[s
     marks = ",".join("?" * len(ids))
     cursor = conn.execute(
         "SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
+        " d.created_at AS queued_at,"
         " s.id AS destination_id, s.channel, s.target, s.label, s.route_key,"
         f" {_ROUTE_DISABLED},"
         " t.provider, t.model, t.provider_task_id, t.status, t.progress, t.video_url, t.error,"

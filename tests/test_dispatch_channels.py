@@ -58,6 +58,7 @@ async def test_email_over_smtp_has_text_and_html(start_app: Any, mail_sink: Any)
     message = messages[0]
     assert message["Subject"] == "Video ready: piapi Qubico/skyreels — FPS-24, a woman smiles"
     assert message["From"] == "reelhook@example.com"
+    assert message["Date"] and message["Message-ID"]  # RFC 5322's required origination date
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     for fact in ("succeeded", "Qubico/skyreels", "FPS-24, a woman smiles", "$0.15", task["id"]):
@@ -73,8 +74,9 @@ async def test_webhook_is_signed_and_id_is_stable_across_retries(
 ) -> None:
     webhook_sink.script = [Answer(503, "busy")]
     client = await start_app(**FAST_RETRIES)
+    # An integer beyond 64 bits in the metadata: valid JSON, sent as it was given.
     body = skyreels(notify=[{"channel": "webhook", "url": webhook_sink.url,
-                             "secret": webhook_sink.secret}])
+                             "secret": webhook_sink.secret}], metadata={"order": 2**64 + 1})
     task = await (await client.post("/v1/tasks", json=body)).json()
     done = await wait_for_status(client, task["id"])
     await webhook_sink.wait_for(1)
@@ -82,12 +84,30 @@ async def test_webhook_is_signed_and_id_is_stable_across_retries(
     assert first.verified and second.verified
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert second.body["type"] == "task.succeeded"
+    # The event's time, not the send's: the same body on every attempt of one event.
+    assert first.body == second.body and second.body["timestamp"].endswith("Z")
+    assert second.body["timestamp"] >= done["created_at"]
     data = second.body["data"]
+    assert data["metadata"] == {"order": 2**64 + 1}
     assert data["id"] == task["id"] and data["status"] == "succeeded"
     assert data["video_url"] == done["video_url"] and data["cost_usd"] == 0.15
     [delivery] = await wait_delivered(client, task["id"])
     assert [a["outcome"] for a in delivery["attempts"]] == ["retrying", "delivered"]
     assert [a["status_code"] for a in delivery["attempts"]] == [503, 200]
+
+
+async def test_an_smtp_server_without_starttls_is_never_given_the_password(
+    start_app: Any, mail_sink: Any
+) -> None:
+    login = mail_sink.url.replace("smtp://", "smtp://ana:s3cret-pw@")
+    client = await start_app(smtp_url=login, email_from="reelhook@example.com", **FAST_RETRIES)
+    body = skyreels(notify=[{"channel": "email", "to": "ana@example.org"}])
+    task = await (await client.post("/v1/tasks", json=body)).json()
+    [delivery] = await wait_delivered(client, task["id"])
+    # What the server cannot do is final, not a network error retried for a day and a half.
+    assert delivery["status"] == "dead" and delivery["attempt_count"] == 1
+    assert "STARTTLS extension not supported" in delivery["last_error"]
+    assert "s3cret-pw" not in str(delivery) and mail_sink.messages == []
 
 
 async def test_webhook_with_wrong_secret_fails_verification(start_app: Any,

@@ -64,6 +64,14 @@ def test_good_settings_and_token_list() -> None:
         assert settings.provider(name).base_url == default
 
 
+def test_a_malformed_slack_url_is_refused_without_echoing_it() -> None:
+    secret_url = "hooks.slack.com/services/T000/B000/XXXXsecretXXXX"
+    with pytest.raises(SettingsError) as refused:
+        from_environ({**GOOD, "REELHOOK_SLACK_WEBHOOK_URL": secret_url})
+    assert "REELHOOK_SLACK_WEBHOOK_URL" in str(refused.value)
+    assert "secret" not in str(refused.value) and "T000" not in str(refused.value)
+
+
 def test_a_short_token_is_accepted_with_a_warning_and_an_empty_database_is_the_default() -> None:
     short = from_environ({**GOOD, "REELHOOK_API_TOKEN": "test-token", "REELHOOK_DATABASE": ""})
     assert short.api_tokens == ("test-token",)

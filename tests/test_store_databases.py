@@ -111,6 +111,8 @@ async def test_a_claim_reads_only_the_deliveries_it_took_with_their_task(
     assert {row["task_id"] for row in rows} == {task(1).id, task(3).id}
     assert all(row["state"] == "failed" and row["status"] == "failed" and row["attempts"] == 0
                and row["channel"] == "webhook" and row["target"] for row in rows)
+    # When the notice was queued: the moment the task reached the state, the webhook's time.
+    assert all(row["queued_at"] >= row["created_at"] for row in rows)
     assert await store.outbox.claim_rows(ids, "worker-c", now, now - 30) == ([], [])
 
 

@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -92,7 +93,11 @@ class EmailChannel:
             raise Unreachable(f"no answer within {self._timeout:g} s", timeout=True) from None
         except aiosmtplib.SMTPNotSupported as exc:
             raise ConfigError(f"SMTP server: {exc}") from None
-        except (aiosmtplib.SMTPException, OSError) as exc:
+        except aiosmtplib.SMTPException as exc:
+            if type(exc) is aiosmtplib.SMTPException:  # what the server cannot do: STARTTLS, AUTH
+                raise ConfigError(f"SMTP server: {shorten(str(exc), 200)}") from None
+            raise Unreachable(f"SMTP server unreachable: {type(exc).__name__}") from None
+        except OSError as exc:
             raise Unreachable(f"SMTP server unreachable: {type(exc).__name__}") from None
         return _reply_code(reply)
 
@@ -104,6 +109,7 @@ def build_message(notice: Notice, sender: str, recipient: str) -> EmailMessage:
     message["From"] = sender
     message["To"] = recipient
     message["Message-ID"] = f"<{notice.message_id}@reelhook>"
+    message["Date"] = formatdate(usegmt=True)
     message.set_content(text_body(notice))
     message.add_alternative(html_body(notice), subtype="html")
     return message

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -48,7 +49,7 @@ class WebhookChannel:
         if self._check is not None:
             self._check(self.name, url)
         now = datetime.now(UTC)
-        raw = orjson.dumps(payload(notice, now))
+        raw = json_bytes(payload(notice, now))
         body = raw.decode()
         headers = {
             "Content-Type": "application/json",
@@ -62,12 +63,23 @@ class WebhookChannel:
 
 
 def payload(notice: Notice, now: datetime) -> dict[str, Any]:
-    """The JSON body: the event type, when it was sent, and the task."""
+    """The JSON body: the event type, when it occurred (the task reached the state: the same on
+    every attempt, as Standard Webhooks asks; `now` only for a notice that does not say), and
+    the task."""
     return {
         "type": f"task.{notice.state}",
-        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": notice.occurred_at or now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "data": notice.task or {"id": notice.task_id, "status": notice.state},
     }
+
+
+def json_bytes(value: Any) -> bytes:
+    """JSON of the body: orjson, or the standard library for what orjson refuses (integers
+    beyond 64 bits a client may have put in a task's metadata)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 WHSEC_RULE = "a Standard Webhooks key: whsec_ and base64 of 24 to 64 bytes"

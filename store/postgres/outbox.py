@@ -28,6 +28,7 @@ _DESTINATION_AND_TASK = (
 )
 _SENDABLE = (
     "SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
+    " d.created_at AS queued_at,"
     f" {_DESTINATION_AND_TASK} FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
     " JOIN tasks t ON t.id = d.task_id"
 )
@@ -37,8 +38,9 @@ _CLAIM_ROWS = (
     "WITH claimed AS (UPDATE deliveries SET status = 'sending', claimed_at = $1,"
     " claim_owner = $3, updated_at = $4 WHERE id IN (SELECT id FROM deliveries"
     f" WHERE id = ANY($5) AND {_DUE} FOR UPDATE SKIP LOCKED)"
-    " RETURNING id, task_id, state, attempts, cycle_start, destination_id)"
+    " RETURNING id, task_id, state, attempts, cycle_start, destination_id, created_at)"
     " SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
+    " d.created_at AS queued_at,"
     f" {_DESTINATION_AND_TASK} FROM claimed d JOIN destinations s ON s.id = d.destination_id"
     " JOIN tasks t ON t.id = d.task_id"
 )
