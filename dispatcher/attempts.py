@@ -52,7 +52,7 @@ class AttemptRunner:
             status_code = await self._send(batch, target)
         except DispatchError as exc:
             error = exc
-        except Exception as exc:  # a bug of ours must not kill the worker; retry it later
+        except Exception as exc:  # a bug of ours must not kill the worker: dead, with the error
             log.exception("unexpected error sending %s deliveries %s", batch.channel, batch.ids)
             error = DeliveryError(f"internal error: {type(exc).__name__}")
         duration_ms = (time.monotonic() - clock) * 1000
