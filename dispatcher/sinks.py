@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiohttp import web
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
@@ -132,6 +132,10 @@ class MailSink:
     script: list[str] = field(default_factory=list)
     messages: list[EmailMessage] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    # With a login, the server offers AUTH over plain SMTP (as a relay on loopback may) and
+    # accepts only that login; `logins` records every client that logged in with it.
+    login: tuple[str, str] | None = None
+    logins: list[str] = field(default_factory=list)
     _server: asyncio.Server | None = None
 
     @property
@@ -142,11 +146,24 @@ class MailSink:
     async def start(self) -> MailSink:
         """Listen on a free loopback port."""
         loop = asyncio.get_running_loop()
+        extra: dict[str, Any] = {}
+        if self.login is not None:
+            extra = {"authenticator": self._authenticate, "auth_require_tls": False}
         self._server = await loop.create_server(
-            lambda: SMTP(self, hostname="reelhook-sink", loop=loop), self.host, self.port
+            lambda: SMTP(self, hostname="reelhook-sink", loop=loop, **extra), self.host, self.port
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        given = (data.login.decode(), data.password.decode()) if isinstance(
+            data, LoginPassword) else None
+        if given is None or self.login is None or given != self.login:
+            return AuthResult(success=False, handled=False)
+        self.logins.append(given[0])
+        return AuthResult(success=True)
 
     async def stop(self) -> None:
         """Stop listening."""

@@ -37,6 +37,18 @@ def require_json_type(request: web.Request) -> None:
         )
 
 
+def refuse_other_media(request: web.Request) -> None:
+    """415 when a webhook says its body is something other than JSON (application/json or a
+    +json type); one that says nothing is read as JSON, as senders that omit it mean."""
+    if "Content-Type" not in request.headers:
+        return
+    kind = request.content_type
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise UnsupportedMedia(
+            f"Content-Type must be application/json; got {kind}", field="Content-Type"
+        )
+
+
 def decode_json(raw: bytes) -> Any:
     """Decode UTF-8 JSON; 400 with a reason when it is not, or when it nests too deeply."""
     try:

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from receiver import keys
-from receiver.body import read_limited
+from receiver.body import read_limited, refuse_other_media
 from receiver.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized
 from receiver.providers.base import Provider
 from receiver.providers.errors import MalformedCallback
@@ -58,6 +58,7 @@ async def _record(
     task: dict[str, Any] | None,
 ) -> web.Response:
     app = request.app
+    refuse_other_media(request)
     body = await read_limited(request, app[keys.SETTINGS].max_callback_bytes)
     if task is None:
         task = await _verified_task(app, task_id, presented)

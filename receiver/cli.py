@@ -15,6 +15,7 @@ from receiver import client_commands, delivery_commands, ops_commands, report_co
 from receiver.cli_support import ClientError, add_command
 from receiver.errors import SettingsError, StartupError
 from receiver.gc_tuning import tune_for_long_life
+from receiver.local_key import local_key
 from receiver.logs import configure_logging
 from receiver.providers import PROVIDER_NAMES
 from receiver.secrets import new_fernet_key
@@ -85,7 +86,7 @@ def run_serve(args: argparse.Namespace) -> int:
     environment."""
     from receiver.serving import serve
 
-    settings = from_environ(os.environ)
+    settings = from_environ(os.environ, key_store=local_key)
     configure_logging(settings.log_format)
     return serve(settings, announce, _tune_gc)
 

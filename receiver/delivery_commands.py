@@ -10,6 +10,7 @@ from typing import Any
 
 from receiver import event_loops
 from receiver.cli_support import CLIENT_SETTINGS, ApiClient, add_command, table
+from receiver.local_key import local_key
 from receiver.logs import configure_logging
 from receiver.settings import from_environ
 from store.outbox import DELIVERY_STATUSES
@@ -45,7 +46,7 @@ def run_worker(env: Mapping[str, str]) -> int:
     from receiver.dispatching import run_worker as run
     from receiver.serving import prepare
 
-    settings = from_environ(env, need_api_token=False)
+    settings = from_environ(env, need_api_token=False, key_store=local_key)
     configure_logging(settings.log_format)
     prepare(settings)
     with contextlib.suppress(KeyboardInterrupt):

@@ -13,7 +13,7 @@ from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from receiver import keys
-from receiver.body import decode_json, read_limited
+from receiver.body import decode_json, read_limited, refuse_other_media
 from receiver.errors import NotFound, Unauthorized
 
 
@@ -39,6 +39,7 @@ async def standard_callback(request: web.Request) -> web.Response:
     secrets = request.app[keys.SETTINGS].inbound_secrets.get(source)
     if not secrets:
         raise NotFound(f"no Standard Webhooks source named {source!r} is configured")
+    refuse_other_media(request)
     body = await read_limited(request, request.app[keys.SETTINGS].max_callback_bytes)
     verify_standard(secrets, body, dict(request.headers))
     payload = decode_json(body)

@@ -41,8 +41,8 @@ PROVIDER_CALL_ERRORS = Counter(
     ["provider", "kind"], registry=REGISTRY,
 )
 # Callback answers by status; anything else is "error".
-_OUTCOMES = {401: "unauthorized", 400: "malformed", 404: "unknown_task", 413: "too_large",
-             503: "unavailable"}
+_OUTCOMES = {401: "unauthorized", 400: "malformed", 415: "malformed", 404: "unknown_task",
+             413: "too_large", 503: "unavailable"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

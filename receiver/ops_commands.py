@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from receiver.cli_support import add_command
+from receiver.local_key import local_key
 from receiver.logs import configure_logging
 from receiver.serving import prepare
 from receiver.settings import Settings, database_from_environ, from_environ
@@ -65,7 +66,7 @@ def run_migrate(env: Mapping[str, str]) -> int:
 
 def run_tick(env: Mapping[str, str]) -> int:
     """`reelhook tick`: all due work once."""
-    settings = from_environ(env, need_api_token=False)
+    settings = from_environ(env, need_api_token=False, key_store=local_key)
     configure_logging(settings.log_format)
     prepare(settings)
     done = asyncio.run(tick(settings))

@@ -38,6 +38,10 @@ def prepare(settings: Settings) -> None:
     for warning in (disk_warning(settings), short_token_warning(settings)):
         if warning:
             log.warning("%s", warning)
+    if settings.secret_key_file:
+        log.warning("REELHOOK_SECRET_KEY is unset: callback secrets and stored destinations are"
+                    " protected by the key kept in %s; keep that file safe and apart from copies"
+                    " of the database, or set REELHOOK_SECRET_KEY", settings.secret_key_file)
     asyncio.run(check_database(settings))
 
 

@@ -6,8 +6,6 @@ malformed setting raises SettingsError with one line naming it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,10 +16,15 @@ from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
 from dispatcher.retry import DEFAULT_SCHEDULE
 from receiver.errors import SettingsError
 from receiver.event_loops import LOOPS, default_loop
+from receiver.local_key import is_fernet_key, key_file_of
 from receiver.providers import DEFAULT_BASE_URLS, DEFAULT_MAX_IN_FLIGHT, PROVIDER_NAMES
+from store.opening import is_postgres
 from store.states import DEFAULT_NOTIFY_ON, STATES
 
 MIN_TOKEN = 16  # characters: shorter bearer tokens are accepted with a warning at start
+# Settings that store destinations (sealed with REELHOOK_SECRET_KEY): with one of them, the key
+# must be given, never made on the spot.
+DESTINATION_SETTINGS = ("REELHOOK_SLACK_WEBHOOK_URL", "REELHOOK_EMAIL_TO")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Settings:
 
     api_tokens: tuple[str, ...]
     secret_key: bytes
+    secret_key_file: str | None = None  # the key was kept beside the SQLite file (local_key)
     database: str = "./reelhook.db"
     host: str = "0.0.0.0"
     port: int = 8080
@@ -80,14 +84,25 @@ class Settings:
         return self.providers.get(name) or ProviderSettings(None, DEFAULT_BASE_URLS[name])
 
 
-def from_environ(env: Mapping[str, str], *, need_api_token: bool = True) -> Settings:
+KeyStore = Callable[[str], bytes]  # a SQLite database's path -> the key kept beside it
+
+
+def from_environ(
+    env: Mapping[str, str], *, need_api_token: bool = True, key_store: KeyStore | None = None
+) -> Settings:
     """Read and check every setting; SettingsError names the first bad one. Processes that
-    serve no client API (`reelhook worker`) pass need_api_token=False."""
+    serve no client API (`reelhook worker`) pass need_api_token=False. With `key_store` (the
+    commands that run reelhook on a SQLite file), an unset REELHOOK_SECRET_KEY is taken from
+    it, unless destinations are configured here."""
     port = _int(env, "PORT", 8080, 1, 65535)
+    api_tokens = _tokens(env) if need_api_token or env.get("REELHOOK_API_TOKEN") else ()
+    database = _database(env)
+    secret_key, key_file = _secret_key(env, database, key_store)
     return Settings(
-        api_tokens=_tokens(env) if need_api_token or env.get("REELHOOK_API_TOKEN") else (),
-        secret_key=_secret_key(env),
-        database=_database(env),
+        api_tokens=api_tokens,
+        secret_key=secret_key,
+        secret_key_file=key_file,
+        database=database,
         host=env.get("REELHOOK_HOST", "0.0.0.0"),
         port=port,
         public_url=_public_url(env, f"http://127.0.0.1:{port}"),
@@ -197,16 +212,27 @@ def _tokens(env: Mapping[str, str]) -> tuple[str, ...]:
     return _header_safe("REELHOOK_API_TOKEN", tokens)
 
 
-def _secret_key(env: Mapping[str, str]) -> bytes:
+def _secret_key(
+    env: Mapping[str, str], database: str, key_store: KeyStore | None
+) -> tuple[bytes, str | None]:
+    """The key and, when it came from beside the SQLite file, that file's path."""
     hint = "make one with: reelhook keygen"
-    raw = env.get("REELHOOK_SECRET_KEY", "")
+    raw = env.get("REELHOOK_SECRET_KEY", "").strip()
     if not raw:
-        raise SettingsError(f"REELHOOK_SECRET_KEY is required (a Fernet key); {hint}")
-    try:
-        key = base64.urlsafe_b64decode(raw.encode())
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != 32:
+        configured = [name for name in DESTINATION_SETTINGS if env.get(name, "").strip()]
+        if configured:
+            raise SettingsError(
+                f"REELHOOK_SECRET_KEY is required with {configured[0]} (destinations are"
+                f" stored encrypted with it); {hint}"
+            )
+        if key_store is None or is_postgres(database):
+            raise SettingsError(f"REELHOOK_SECRET_KEY is required (a Fernet key); {hint}")
+        return key_store(database), key_file_of(database)
+    return _fernet_key(raw, hint), None
+
+
+def _fernet_key(raw: str, hint: str) -> bytes:
+    if not is_fernet_key(raw):
         raise SettingsError(
             f"REELHOOK_SECRET_KEY is not a Fernet key (32 url-safe base64 bytes); {hint}"
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from dispatcher.sinks import Answer
+from dispatcher.channels.email import SmtpConfig, _start_tls
+from dispatcher.sinks import Answer, MailSink
 from tests.helpers import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
 
 
@@ -96,18 +98,43 @@ async def test_webhook_is_signed_and_id_is_stable_across_retries(
     assert [a["status_code"] for a in delivery["attempts"]] == [503, 200]
 
 
-async def test_an_smtp_server_without_starttls_is_never_given_the_password(
+async def test_login_to_a_relay_on_loopback_needs_no_starttls(start_app: Any) -> None:
+    relay = await MailSink(login=("ana", "s3cret-pw")).start()
+    try:
+        login = relay.url.replace("smtp://", "smtp://ana:s3cret-pw@")
+        client = await start_app(smtp_url=login, email_from="reelhook@example.com",
+                                 **FAST_RETRIES)
+        body = skyreels(notify=[{"channel": "email", "to": "bo@example.org"}])
+        task = await (await client.post("/v1/tasks", json=body)).json()
+        [message] = await relay.wait_for(1)
+    finally:
+        await relay.stop()
+    assert relay.logins == ["ana"] and message["To"] == "bo@example.org"
+    [delivery] = await wait_delivered(client, task["id"])
+    assert delivery["status"] == "delivered"
+
+
+async def test_a_server_that_cannot_take_the_login_fails_the_notice_at_once(
     start_app: Any, mail_sink: Any
 ) -> None:
-    login = mail_sink.url.replace("smtp://", "smtp://ana:s3cret-pw@")
+    login = mail_sink.url.replace("smtp://", "smtp://ana:s3cret-pw@")  # mail_sink offers no AUTH
     client = await start_app(smtp_url=login, email_from="reelhook@example.com", **FAST_RETRIES)
     body = skyreels(notify=[{"channel": "email", "to": "ana@example.org"}])
     task = await (await client.post("/v1/tasks", json=body)).json()
     [delivery] = await wait_delivered(client, task["id"])
     # What the server cannot do is final, not a network error retried for a day and a half.
     assert delivery["status"] == "dead" and delivery["attempt_count"] == 1
-    assert "STARTTLS extension not supported" in delivery["last_error"]
+    assert "AUTH extension is not supported" in delivery["last_error"]
     assert "s3cret-pw" not in str(delivery) and mail_sink.messages == []
+
+
+def test_a_login_to_another_machine_requires_starttls() -> None:
+    remote = SmtpConfig("mail.example.com", 587, "r@example.com", "ana", "pw")
+    assert _start_tls(remote) is True  # never a password in the clear over a network
+    assert _start_tls(replace(remote, host="127.0.0.1")) is None  # offered: used
+    assert _start_tls(replace(remote, host="::1")) is None
+    assert _start_tls(replace(remote, username=None, password=None)) is None
+    assert _start_tls(replace(remote, implicit_tls=True)) is False
 
 
 async def test_webhook_with_wrong_secret_fails_verification(start_app: Any,

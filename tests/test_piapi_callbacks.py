@@ -117,6 +117,23 @@ async def test_callback_for_unknown_task_is_404(client: Any) -> None:
     assert response.status == 404
 
 
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded"])
+async def test_a_callback_that_says_it_is_not_json_is_415(
+    client: Any, quiet_task: dict[str, Any], kind: str
+) -> None:
+    body = piapi_callback(quiet_task["task"], "processing")
+    headers = {"content-type": kind, "x-webhook-secret": quiet_task["secret"]}
+    response = await client.post(quiet_task["path"], data=body, headers=headers)
+    assert response.status == 415
+    assert (await response.json())["error"]["field"] == "Content-Type"
+    assert [e for e in await events_of(client, quiet_task["task"]["id"])
+            if e["source"] == "callback"] == []
+    unlabelled = await client.post(quiet_task["path"], data=body,
+                                   headers={"x-webhook-secret": quiet_task["secret"]},
+                                   skip_auto_headers=["Content-Type"])
+    assert unlabelled.status == 200  # no Content-Type at all: read as the JSON it is
+
+
 @pytest.mark.parametrize("secret", ["made.up", "", None])
 async def test_unknown_task_is_404_whatever_the_secret(client: Any, secret: str | None) -> None:
     response = await post_callback(client, "/callbacks/piapi/tsk_nope", b"{}", secret)

@@ -93,3 +93,15 @@ async def test_unknown_source_is_404(inbound_client: Any) -> None:
     response = await inbound_client.post("/callbacks/standard/other", data=body,
                                          headers=signed(NEW, body))
     assert response.status == 404
+
+
+async def test_a_message_that_says_it_is_not_json_is_415(inbound_client: Any) -> None:
+    body = json.dumps({"event": "render.done", "id": 8})
+    headers = signed(OLD, body) | {"content-type": "text/plain"}
+    response = await inbound_client.post("/callbacks/standard/render", data=body, headers=headers)
+    assert response.status == 415
+    assert await messages(inbound_client) == []
+    cloud_event = signed(OLD, body) | {"content-type": "application/cloudevents+json"}
+    answer = await inbound_client.post("/callbacks/standard/render", data=body,
+                                       headers=cloud_event)
+    assert answer.status == 200

@@ -8,6 +8,7 @@ never sent in the clear (port 587 by default).
 from __future__ import annotations
 
 import html
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -78,8 +79,7 @@ class EmailChannel:
             _, reply = await aiosmtplib.send(
                 message, hostname=config.host, port=config.port,
                 username=config.username, password=config.password,
-                use_tls=config.implicit_tls,
-                start_tls=False if config.implicit_tls else (True if config.username else None),
+                use_tls=config.implicit_tls, start_tls=_start_tls(config),
                 timeout=self._timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -100,6 +100,27 @@ class EmailChannel:
         except OSError as exc:
             raise Unreachable(f"SMTP server unreachable: {type(exc).__name__}") from None
         return _reply_code(reply)
+
+
+def _start_tls(config: SmtpConfig) -> bool | None:
+    """Implicit TLS: no STARTTLS. A login to another machine: STARTTLS required (a password is
+    never sent in the clear over a network). Otherwise (no login, or a relay on this machine's
+    loopback): STARTTLS when the server offers it."""
+    if config.implicit_tls:
+        return False
+    if config.username and not is_loopback_host(config.host):
+        return True
+    return None
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def build_message(notice: Notice, sender: str, recipient: str) -> EmailMessage:
