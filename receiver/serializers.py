@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from receiver.providers.http import redact_urls
 from store.models import iso_from_epoch
 from store.task_json import task_json
 
@@ -19,11 +20,13 @@ def task_view(row: dict[str, Any]) -> dict[str, Any]:
 
 def event_view(row: dict[str, Any]) -> dict[str, Any]:
     """An event as the client API shows it; the payload is what the provider sent (secrets
-    already scrubbed)."""
+    already scrubbed), with the user-info, query and fragment of every URL in it cut: providers
+    echo the request's URLs, presigned signatures and all."""
     try:
         payload = json.loads(row["payload"]) if row.get("payload") else None
     except ValueError:
         payload = row["payload"]
+    payload = with_urls_redacted(payload)
     return {
         "id": row["id"],
         "source": row["source"],
@@ -50,6 +53,17 @@ def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
     view["next_attempt_at"] = _iso(row.get("next_attempt_at")) if pending else None
     view["attempts"] = row.get("attempt_log", [])
     return view
+
+
+def with_urls_redacted(value: Any) -> Any:
+    """The JSON value with every URL in its strings shown as `safe_url` shows it."""
+    if isinstance(value, str):
+        return redact_urls(value) if "://" in value else value
+    if isinstance(value, list):
+        return [with_urls_redacted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: with_urls_redacted(item) for key, item in value.items()}
+    return value
 
 
 def _iso(seconds: Any) -> str | None:

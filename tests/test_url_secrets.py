@@ -10,7 +10,8 @@ from aiohttp import web
 
 from receiver.providers.http import redact_urls, safe_url
 from receiver.providers.sandbox import LocalServer
-from tests.helpers import FAST_RETRIES, onemin, wait_delivered, wait_for_status
+from tests.helpers import FAST_RETRIES, onemin, skyreels, wait_delivered, wait_for_status
+from tests.test_dashboard import sign_in
 
 SIGNATURE = "f00dbabe5ecret5ignature0123456789"
 
@@ -53,3 +54,19 @@ async def test_a_presigned_image_url_that_fails_is_shown_redacted_everywhere(
     shown = [task["error"], events, str([item.body for item in slack_sink.accepted]), *mail, *ours]
     for text in shown:
         assert SIGNATURE not in text and "pa55word" not in text
+
+
+async def test_a_presigned_url_echoed_by_the_provider_is_redacted_in_events_and_dashboard(
+    client: Any, piapi_sim: Any
+) -> None:
+    image = f"https://alice:pw123@bucket.s3.example.com/in.png?X-Amz-Signature={SIGNATURE}"
+    task = await (await client.post("/v1/tasks", json=skyreels(image=image))).json()
+    await wait_for_status(client, task["id"])  # PiAPI's callbacks echo the input, image and all
+    events = (await (await client.get(f"/v1/tasks/{task['id']}/events")).json())["events"]
+    echoed = [e["payload"]["data"]["input"]["image"] for e in events if e["source"] == "callback"]
+    assert echoed and set(echoed) == {"https://bucket.s3.example.com/in.png?…"}
+    await sign_in(client)
+    page = await (await client.get(f"/dashboard/tasks/{task['id']}")).text()
+    assert "https://bucket.s3.example.com/in.png?" in page  # the … may be escaped in JSON
+    for shown in (str(events), page):
+        assert SIGNATURE not in shown and "pw123" not in shown

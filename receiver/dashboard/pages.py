@@ -18,7 +18,7 @@ from receiver.dashboard.session import Session
 from receiver.inbound_api import inbound_view, read_query
 from receiver.paging import one_page, page_limit, query_choice, task_cursor
 from receiver.providers.http import scrub
-from receiver.serializers import delivery_view, event_view, task_view
+from receiver.serializers import delivery_view, event_view, task_view, with_urls_redacted
 from store.outbox import DELIVERY_STATUSES
 from store.states import STATES, is_terminal
 
@@ -66,7 +66,7 @@ async def render_task(
     store = request.app[keys.STORE]
     events = [_event(item) for item in await store.task_events(task_id)]
     notices = [delivery_view(item) for item in await store.outbox.deliveries(task_id=task_id)]
-    sent = scrub(json.loads(row.get("request") or "{}"))
+    sent = with_urls_redacted(scrub(json.loads(row.get("request") or "{}")))
     request_sent = json.dumps({k: v for k, v in sent.items() if v not in (None, {}, [])}, indent=2)
     return render(
         request, "task.html", session, code=status, nav="tasks", problem=problem,
