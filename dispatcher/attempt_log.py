@@ -28,7 +28,7 @@ class AttemptLog:
         self.outbox = outbox
         self.owner = owner
         self.delay = delay
-        self._waiting: list[AttemptRecord] = []
+        self._waiting: list[list[AttemptRecord]] = []  # one list per ended send
         self._timer: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Task[None]] = set()
 
@@ -41,7 +41,7 @@ class AttemptLog:
         """Keep these records for the next write (at most `delay` seconds away)."""
         if not records:
             return
-        self._waiting.extend(records)
+        self._waiting.append(records)
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.delay, self.write_now)
 
@@ -52,8 +52,8 @@ class AttemptLog:
             self._timer = None
         if not self._waiting:
             return
-        records, self._waiting = self._waiting, []
-        task = asyncio.create_task(write_attempts(self.outbox, records, self.owner))
+        sends, self._waiting = self._waiting, []
+        task = asyncio.create_task(write_attempts(self.outbox, sends, self.owner))
         self._writes.add(task)
         task.add_done_callback(self._written)
 
@@ -77,19 +77,32 @@ class AttemptLog:
             log.error("recording attempts failed; their deliveries wait for the lease: %s", error)
 
 
-async def write_attempts(outbox: OutboxStore, records: list[AttemptRecord], owner: str) -> None:
-    """Record the attempts, trying again while the database is busy (a send left unrecorded
-    would go out again once its lease ran out). A dead writer or a bug of ours is raised at
-    once: retrying it once a second forever would only hide it."""
+async def write_attempts(
+    outbox: OutboxStore, sends: list[list[AttemptRecord]], owner: str
+) -> None:
+    """Record the attempts of these sends, one writer job per send (committed together, but a
+    send whose records fail spoils only itself), trying again while the database is busy (a
+    send left unrecorded would go out again once its lease ran out). A dead writer is raised
+    at once; a bug of ours is raised after the other sends are recorded: retrying it once a
+    second forever would only hide it."""
     wait = FIRST_RETRY_WAIT
-    while True:
-        try:
-            await outbox.finish(records, owner)
-            return
-        except WriterStopped:
-            raise
-        except StoreUnavailable as exc:
-            log.warning("recording deliveries %s failed (%s); trying again in %g s",
-                        [record.delivery_id for record in records], exc, wait)
-        await asyncio.sleep(wait)
-        wait = min(wait * 2, MAX_RETRY_WAIT)
+    failed: list[BaseException] = []
+    while sends:
+        results = await asyncio.gather(
+            *(outbox.finish(records, owner) for records in sends), return_exceptions=True
+        )
+        busy = [records for records, result in zip(sends, results, strict=True)
+                if isinstance(result, StoreUnavailable) and not isinstance(result, WriterStopped)]
+        for result in results:
+            if isinstance(result, WriterStopped):
+                raise result
+            if isinstance(result, BaseException) and not isinstance(result, StoreUnavailable):
+                failed.append(result)
+        sends = busy
+        if sends:
+            log.warning("recording deliveries %s failed (busy); trying again in %g s",
+                        [record.delivery_id for records in sends for record in records], wait)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, MAX_RETRY_WAIT)
+    if failed:
+        raise failed[0]

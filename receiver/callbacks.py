@@ -18,6 +18,7 @@ from receiver.errors import BadRequest, NotFound, ServiceUnavailable, Unauthoriz
 from receiver.providers.base import Provider
 from receiver.providers.errors import MalformedCallback
 from store import TaskNotFound
+from store.models import is_task_id
 
 # The two answers, encoded once (keyed by "was it recorded").
 _ANSWERS = {new: json.dumps({"ok": True, "duplicate": not new}).encode() for new in (True, False)}
@@ -31,13 +32,16 @@ async def provider_callback(request: web.Request) -> web.Response:
     presented = provider.presented_secret(request.headers, request.match_info.get("token"))
     # The secret already verified for this task, or else the tag: no database work before it.
     task = request.app[keys.KNOWN_TASKS].vouched(task_id, presented)
-    if task is None and not request.app[keys.SECRETS].vouches(task_id, presented):
-        await _known_task(request.app, task_id)  # 404 for no such task
-        raise Unauthorized("callback secret does not match this task")
+    genuine = task is not None or request.app[keys.SECRETS].vouches(task_id, presented)
+    if not genuine:
+        _refuse_if_known(request.app, task_id)
     slots = request.app[keys.CALLBACK_SLOTS]
     if not slots.take():
         raise ServiceUnavailable("too many callbacks in progress; retry shortly")
     try:
+        if not genuine:  # 404 for no such task, else 401: one read per task id, in a slot
+            await _require_existing(request.app, task_id)
+            raise Unauthorized("callback secret does not match this task")
         return await _record(request, provider, task_id, presented, task)
     finally:
         slots.give_back()
@@ -75,18 +79,31 @@ async def _record(
     return web.Response(body=_ANSWERS[recorded], content_type="application/json")
 
 
-async def _known_task(app: web.Application, task_id: str) -> dict[str, Any]:
-    """The task's unchanging fields, from memory once read (a flood of forged callbacks for one
-    task reads it once), else from the database; NotFound when there is no such task."""
+def _refuse_if_known(app: web.Application, task_id: str) -> None:
+    """A forged callback about a task id memory can answer for: 401 for a task that exists,
+    404 for one that does not (or for an id no task could have); no slot, no read."""
+    exists = app[keys.KNOWN_TASKS].exists(task_id) if is_task_id(task_id) else False
+    if exists is False:
+        raise NotFound(f"no task with id {task_id!r}")
+    if exists:
+        raise Unauthorized("callback secret does not match this task")
+
+
+async def _require_existing(app: web.Application, task_id: str) -> None:
+    """NotFound when there is no such task. Whether a task exists is remembered both ways (ids
+    are random, and a task is recorded before any provider hears of it), so a flood of forged
+    callbacks reads each task id once."""
     known = app[keys.KNOWN_TASKS]
-    task = known.get(task_id)
-    if task is None:
+    exists = known.exists(task_id)
+    if exists is None:
         try:
-            task = await app[keys.STORE].get_task(task_id)
-        except TaskNotFound as exc:
-            raise NotFound(f"no task with id {task_id!r}") from exc
-        known.remember(task)
-    return task
+            known.remember(await app[keys.STORE].get_task(task_id))
+            exists = True
+        except TaskNotFound:
+            exists = False
+        known.note_existence(task_id, exists)
+    if not exists:
+        raise NotFound(f"no task with id {task_id!r}")
 
 
 async def _verified_task(
@@ -94,8 +111,14 @@ async def _verified_task(
 ) -> dict[str, Any]:
     """The task's unchanging fields (from memory once known, else from the database), once
     `presented` matches its stored secret hash; remembered with that secret from then on."""
-    task = await _known_task(app, task_id)
+    known = app[keys.KNOWN_TASKS]
+    task = known.get(task_id)
+    if task is None:
+        try:
+            task = await app[keys.STORE].get_task(task_id)
+        except TaskNotFound as exc:
+            raise NotFound(f"no task with id {task_id!r}") from exc
     if not app[keys.SECRETS].matches(presented, task["callback_secret_hash"]):
         raise Unauthorized("callback secret does not match this task")
-    app[keys.KNOWN_TASKS].remember(task, verified_secret=presented)
+    known.remember(task, verified_secret=presented)
     return task

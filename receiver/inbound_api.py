@@ -10,6 +10,7 @@ from aiohttp import web
 from receiver import keys
 from receiver.errors import Unprocessable
 from receiver.paging import id_cursor, one_page, page_limit
+from receiver.serializers import with_urls_redacted
 from receiver.settings import INBOUND_SOURCE, INBOUND_SOURCE_RULE
 
 
@@ -34,9 +35,10 @@ def read_query(query: Any) -> tuple[str | None, int, int | None]:
 
 
 def inbound_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A message as the API shows it, its payload decoded."""
+    """A message as the API shows it, its payload decoded, URLs in it without user-info, query
+    or fragment (as events show them)."""
     try:
-        payload = json.loads(row["payload"]) if row.get("payload") else None
+        payload = with_urls_redacted(json.loads(row["payload"])) if row.get("payload") else None
     except ValueError:
         payload = row["payload"]
     return {"id": row["id"], "source": row["source"], "webhook_id": row["webhook_id"],

@@ -25,6 +25,7 @@ class KnownTasks:
     def __init__(self, capacity: int = 100_000) -> None:
         self._capacity = capacity
         self._tasks: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._existence: OrderedDict[str, bool] = OrderedDict()  # see note_existence
 
     def get(self, task_id: str) -> dict[str, Any] | None:
         """The cached fields of the task, or None when it must be read from the database."""
@@ -56,6 +57,20 @@ class KnownTasks:
         }
         if len(self._tasks) > self._capacity:
             self._tasks.popitem(last=False)
+
+    def exists(self, task_id: str) -> bool | None:
+        """Whether the task exists, when known here (None: ask the database)."""
+        if task_id in self._tasks:
+            return True
+        return self._existence.get(task_id)
+
+    def note_existence(self, task_id: str, exists: bool) -> None:
+        """Remember whether the task exists (bounded; the oldest answer makes room). Both
+        answers last: tasks are never deleted, and a task id that is not there now never will
+        be (ids are random, and a task is recorded before any provider hears of it)."""
+        self._existence[task_id] = exists
+        if len(self._existence) > self._capacity:
+            self._existence.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._tasks)

@@ -13,6 +13,8 @@ import base64
 import binascii
 import os
 import secrets
+import sqlite3
+import stat
 
 from receiver.errors import SettingsError
 from receiver.secrets import new_fernet_key
@@ -24,12 +26,23 @@ def key_file_of(database: str) -> str:
 
 
 def local_key(database: str) -> bytes:
-    """The key kept beside `database`, made now if there is none yet; SettingsError in one line
-    when it can be neither read nor made. Two processes starting at once agree on one key: it is
-    written in full to a file of its own, then linked into place only if none is there yet."""
+    """The key kept beside `database`, made now if there is none yet and the database holds no
+    task (a new key could not read what it holds); SettingsError in one line otherwise. Two
+    processes starting at once agree on one key: it is written in full to a file of its own,
+    then linked into place only if none is there yet."""
     path = key_file_of(database)
-    if os.path.exists(path):
-        return _read(path)
+    if not os.path.lexists(path):
+        if _holds_tasks(database):
+            raise SettingsError(
+                f"REELHOOK_SECRET_KEY is unset and {path} is missing, but {database} holds tasks"
+                " a new key could not read: restore that file, or set REELHOOK_SECRET_KEY to the"
+                " key it was used with"
+            )
+        _make(path)
+    return _read(path)
+
+
+def _make(path: str) -> None:
     draft = f"{path}.{os.getpid()}-{secrets.token_hex(4)}"
     try:
         descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -43,20 +56,49 @@ def local_key(database: str) -> bytes:
             pass  # another process was first: its key is the one
         finally:
             os.unlink(draft)
+        _sync_directory(os.path.dirname(os.path.abspath(path)))
     except OSError as exc:
         raise SettingsError(
             f"REELHOOK_SECRET_KEY is unset and no key can be kept at {path}: {exc.strerror};"
             " set REELHOOK_SECRET_KEY (make one with: reelhook keygen)"
         ) from None
-    return _read(path)
+
+
+def _sync_directory(folder: str) -> None:
+    """Make the new name durable: a crash must not lose the key of tasks already accepted."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _holds_tasks(database: str) -> bool:
+    if not os.path.exists(database):
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT 1 FROM tasks LIMIT 1").fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error:  # not a reelhook database yet (or not one at all): serve will say
+        return False
 
 
 def _read(path: str) -> bytes:
+    """The key in the file, which must be a regular file of this user's, for this user only."""
     try:
-        with open(path) as handle:
-            raw = handle.read().strip()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as exc:
         raise SettingsError(f"cannot read the key kept at {path}: {exc.strerror}") from None
+    with os.fdopen(descriptor) as handle:
+        facts = os.fstat(handle.fileno())
+        if not stat.S_ISREG(facts.st_mode) or facts.st_uid != os.geteuid():
+            raise SettingsError(f"{path} is not a file of this user's; refusing its key")
+        if facts.st_mode & 0o077:
+            raise SettingsError(f"{path} is open to other users; make it private: chmod 600")
+        raw = handle.read().strip()
     if not is_fernet_key(raw):
         raise SettingsError(
             f"{path} does not hold a Fernet key; restore it, or set REELHOOK_SECRET_KEY"

@@ -32,6 +32,14 @@ def new_task_id() -> str:
     return f"tsk_{int(time.time() * 1000):012x}{os.urandom(8).hex()}"
 
 
+def is_task_id(text: str) -> bool:
+    """Whether `text` has the shape of the ids `new_task_id` makes."""
+    return len(text) == 32 and text.startswith("tsk_") and all(c in _HEX for c in text[4:])
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
 @dataclass(frozen=True)
 class NewDestination:
     """Where one task's notices go. `target` is already encrypted; `label` is safe to show."""

@@ -15,6 +15,7 @@ import pytest
 from receiver.errors import SettingsError
 from receiver.local_key import local_key
 from receiver.settings import from_environ
+from store import NewTask, Store
 from tests.helpers import API_TOKEN, ServedReelhook, piapi_callback, skyreels
 
 TOKEN_ONLY = {"REELHOOK_API_TOKEN": API_TOKEN}
@@ -32,10 +33,35 @@ def test_the_key_is_made_once_for_its_owner_and_read_back(tmp_path: Path) -> Non
 
 def test_a_damaged_or_unwritable_key_place_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.db.key").write_text("not a key\n")
+    (tmp_path / "bad.db.key").chmod(0o600)
     with pytest.raises(SettingsError, match="does not hold a Fernet key"):
         local_key(str(tmp_path / "bad.db"))
     with pytest.raises(SettingsError, match=r"no key can be kept at .*nodir"):
         local_key(str(tmp_path / "nodir" / "r.db"))
+
+
+def test_a_key_file_others_could_read_or_plant_is_refused(tmp_path: Path) -> None:
+    database = str(tmp_path / "r.db")
+    local_key(database)
+    os.chmod(f"{database}.key", 0o644)
+    with pytest.raises(SettingsError, match="open to other users"):
+        local_key(database)
+    os.chmod(f"{database}.key", 0o600)
+    (tmp_path / "planted.db.key").symlink_to(f"{database}.key")
+    with pytest.raises(SettingsError, match="cannot read the key"):
+        local_key(str(tmp_path / "planted.db"))
+
+
+async def test_a_database_with_tasks_and_no_key_file_is_never_given_a_new_key(
+    tmp_path: Path,
+) -> None:
+    database = str(tmp_path / "r.db")
+    store = await Store.open(database)
+    await store.create_task(NewTask("tsk_" + "2" * 28, "piapi", "Qubico/skyreels", {}))
+    await store.close()
+    with pytest.raises(SettingsError, match=r"r\.db\.key is missing, but .* holds tasks"):
+        local_key(database)
+    assert not os.path.exists(f"{database}.key")
 
 
 def test_settings_take_the_kept_key_only_where_that_is_safe(tmp_path: Path) -> None:

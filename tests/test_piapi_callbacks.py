@@ -147,6 +147,20 @@ async def test_a_made_up_secret_for_a_task_that_exists_is_401(
     for _ in range(3):  # the first reads the task, the others find it in memory: same answer
         response = await post_callback(client, quiet_task["path"], b"{}", "made.up")
         assert response.status == 401
+    assert client.app[keys.KNOWN_TASKS].exists(quiet_task["task"]["id"]) is True
+
+
+async def test_forged_callbacks_for_missing_tasks_read_each_id_once_at_most(
+    client: Any,
+) -> None:
+    known = client.app[keys.KNOWN_TASKS]
+    missing = "tsk_" + "0" * 28  # the shape of a task id, no such task
+    for _ in range(3):
+        response = await post_callback(client, f"/callbacks/piapi/{missing}", b"{}", "made.up")
+        assert response.status == 404
+    assert known.exists(missing) is False  # read once, remembered
+    odd = await post_callback(client, "/callbacks/piapi/tsk_nope", b"{}", "made.up")
+    assert odd.status == 404 and known.exists("tsk_nope") is None  # not even read
 
 
 async def test_secret_of_the_right_shape_but_not_stored_is_401(

@@ -37,12 +37,13 @@ async def test_v4_defaults_spelled_out_are_the_same_request(
     client: Any, apimart_sim: Any, wave_sim: Any
 ) -> None:
     # The seeds' defaults: APIMart 1080p, 16:9, prompt_optimizer true; Wave 720p, 16:9,
-    # action generate, prompt_optimizer true (and 5 seconds for both).
+    # prompt_optimizer true (and 5 seconds for both). Wave's action is no such default: given,
+    # even as generate, it locks the mode, so it makes another request.
     spelled = {
         "apimart": {"resolution": "1080p", "aspect_ratio": "16:9", "duration": 5,
                     "extra": {"prompt_optimizer": True}},
         "wave": {"resolution": "720p", "aspect_ratio": "16:9", "duration": 5,
-                 "extra": {"action": "generate", "prompt_optimizer": True}},
+                 "extra": {"prompt_optimizer": True}},
     }
     for provider, defaults in spelled.items():
         short = {"provider": provider, "model": "skyreels-v4-fast", "prompt": "a cat walks"}
@@ -53,6 +54,10 @@ async def test_v4_defaults_spelled_out_are_the_same_request(
         assert (await again.json())["id"] == (await first.json())["id"]
         changed = short | defaults | {"extra": {"prompt_optimizer": False}}
         assert (await client.post("/v1/tasks", json=changed, headers=headers)).status == 409
+    locked = {"provider": "wave", "model": "skyreels-v4-fast", "prompt": "a cat walks",
+              "extra": {"action": "generate"}}
+    same_key = {"Idempotency-Key": "defaults-wave"}
+    assert (await client.post("/v1/tasks", json=locked, headers=same_key)).status == 409
     assert len(apimart_sim.received) == 1 and len(wave_sim.received) == 1
 
 

@@ -105,3 +105,16 @@ async def test_a_message_that_says_it_is_not_json_is_415(inbound_client: Any) ->
     answer = await inbound_client.post("/callbacks/standard/render", data=body,
                                        headers=cloud_event)
     assert answer.status == 200
+
+
+async def test_urls_in_a_recorded_message_are_shown_without_their_query(
+    inbound_client: Any,
+) -> None:
+    body = json.dumps({"event": "render.done", "url": "https://cdn.example/v.mp4?sig=SECRET9"})
+    sent = await inbound_client.post("/callbacks/standard/render", data=body,
+                                     headers=signed(OLD, body))
+    assert sent.status == 200
+    listed = await inbound_client.get("/v1/inbound?source=render")
+    [message] = (await listed.json())["messages"]
+    assert message["payload"]["url"] == "https://cdn.example/v.mp4?…"
+    assert "SECRET9" not in await listed.text()

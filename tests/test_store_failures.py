@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from dispatcher.attempt_log import write_attempts
 from dispatcher.sinks import Answer
 from receiver import keys
 from receiver.secrets import new_fernet_key
-from store import NewTask, Store, WriterStopped
+from store import EventIn, NewDestination, NewTask, Observation, Store, WriterStopped
 from store.outbox import AttemptRecord
 from store.writer import Writer
 from tests.helpers import API_TOKEN, FAST_POLLS, FAST_RETRIES, apimart, skyreels, until
@@ -115,13 +116,26 @@ async def test_writer_that_cannot_open_its_file_refuses_to_start(tmp_path: Path)
         await writer.run(lambda conn: None)
 
 
-async def test_a_bug_in_recording_an_attempt_is_raised_not_retried(tmp_path: Path) -> None:
+async def test_a_bug_in_recording_an_attempt_is_raised_not_retried_and_spoils_only_its_send(
+    tmp_path: Path,
+) -> None:
     store = await Store.open(str(tmp_path / "a.db"))
     try:
+        destination = NewDestination("webhook", "sealed", "hook", "route")
+        await store.create_task(NewTask("tsk_" + "1" * 28, "piapi", "Qubico/skyreels", {},
+                                        destinations=(destination,)))
+        done = Observation("succeeded", 100, "https://videos.example.com/v.mp4")
+        await store.record_event("tsk_" + "1" * 28, EventIn("done", "poll", done))
+        now = time.time() + 1
+        [due] = await store.outbox.due(now, now - 30, 10)
+        assert await store.outbox.claim([due["delivery_id"]], "me", now, now - 30)
         # An attempt at a delivery that does not exist: only a bug of ours records one.
         broken = AttemptRecord(999, 0.0, 1.0, "delivered")
+        good = AttemptRecord(due["delivery_id"], 0.0, 1.0, "delivered")
         with pytest.raises(sqlite3.IntegrityError):
-            await asyncio.wait_for(write_attempts(store.outbox, [broken], "me"), NO_HANG)
+            await asyncio.wait_for(write_attempts(store.outbox, [[broken], [good]], "me"), NO_HANG)
+        [delivery] = await store.outbox.deliveries()
+        assert delivery["status"] == "delivered"  # the other send's record is in all the same
     finally:
         await store.close()
 

@@ -185,7 +185,8 @@ async def test_a_reference_video_overrides_any_duration_from_3_to_15(
 
 
 def test_tokens_are_counted_for_words_punctuation_and_cjk() -> None:
-    assert count_tokens("A cat, walking.") == 6  # "walking" is 7 letters: two pieces
+    assert count_tokens("A cat, walking.") == 5
+    assert count_tokens("internationalization") == 4  # 20 letters: a long run, split
     assert count_tokens("x" * 8000) == 1334  # a run of letters is no single token
     assert count_tokens("word " * 1280) == 1280
     assert count_tokens("一只猫") == 3

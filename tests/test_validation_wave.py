@@ -101,6 +101,8 @@ CASES = [
         "format WAV, MP3",
     ),
     # An explicit action locks the mode: it needs the media of that mode.
+    ({"prompt": None, "image": URL, "extra": {"action": "generate"}}, "extra.action",
+     "extra.action generate needs prompt (text-to-video)"),
     ({"extra": {"action": "image2video"}}, "extra.action",
      "extra.action image2video needs image (sent as first_frame_image)"),
     ({"image": URL, "extra": {"action": "first_last_frame"}}, "extra.action",

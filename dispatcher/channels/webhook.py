@@ -79,7 +79,7 @@ def json_bytes(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 WHSEC_RULE = "a Standard Webhooks key: whsec_ and base64 of 24 to 64 bytes"

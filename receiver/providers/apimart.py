@@ -31,7 +31,8 @@ EXTRA_KEYS = ("mid_frame_images", "ref_images", "ref_videos", "prompt_optimizer"
 MAX_PROMPT_TOKENS = 1280
 I2V_FIELDS = ("image", "end_image", "extra.mid_frame_images")
 OMNI_FIELDS = ("extra.ref_images", "extra.ref_videos")
-WORD_PIECE = 6  # characters per token of a long word or run of letters
+LONG_WORD = 12  # letters: a longer word or run of letters is several tokens
+WORD_PIECE = 6  # characters per token of such a run
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
 
@@ -155,9 +156,13 @@ def build_body(request: TaskRequest) -> dict[str, Any]:
 
 
 def count_tokens(text: str) -> int:
-    """An estimate of the prompt's tokens: words, punctuation marks and CJK characters, a long
-    word counting one token per `WORD_PIECE` characters (tokenizers split long words)."""
-    return sum(-(-len(piece) // WORD_PIECE) for piece in _TOKEN.findall(text))
+    """An estimate of the prompt's tokens: words, punctuation marks and CJK characters, a word
+    longer than `LONG_WORD` letters counting one token per `WORD_PIECE` (tokenizers split long
+    runs of letters; ordinary words are one token)."""
+    return sum(
+        -(-len(piece) // WORD_PIECE) if len(piece) > LONG_WORD else 1
+        for piece in _TOKEN.findall(text)
+    )
 
 
 def _prompt_tokens(prompt: str) -> None:

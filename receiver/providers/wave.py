@@ -51,7 +51,8 @@ MAX_PROMPT = 5000
 DEFAULT_RESOLUTION = "720p"
 DEFAULTS = {
     "duration": v4.DEFAULT_DURATION, "resolution": DEFAULT_RESOLUTION, "aspect_ratio": "16:9",
-    "extra": {"action": "generate", "prompt_optimizer": True},
+    # Not `action`: given, even as generate, it locks the mode (media no longer route it).
+    "extra": {"prompt_optimizer": True},
 }
 # $ per second: (standard, with video reference), from the seed's pricing table.
 PRICES = {
@@ -82,8 +83,7 @@ class Wave(Adapter):
     idempotent_submit = True  # our Idempotency-Key is sent as Wave's
 
     def defaults(self, model: str) -> Mapping[str, Any]:
-        """Wave's documented defaults: 5 seconds at 720p, 16:9, action generate, prompt
-        optimizer on."""
+        """Wave's documented defaults: 5 seconds at 720p, 16:9, prompt optimizer on."""
         return DEFAULTS
 
     def validate(self, request: TaskRequest) -> None:

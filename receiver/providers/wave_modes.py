@@ -26,6 +26,7 @@ def _audio(request: TaskRequest) -> bool:
 
 # action: (what it needs, in the words of the error, and whether the request has it)
 NEEDS: Mapping[str, tuple[str, Callable[[TaskRequest], bool]]] = {
+    "generate": ("prompt (text-to-video)", lambda r: bool(r.prompt)),
     "image2video": ("image (sent as first_frame_image)", lambda r: bool(r.image)),
     "first_last_frame": (
         "image and end_image (first_frame_image and last_frame_image)",
