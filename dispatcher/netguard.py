@@ -74,7 +74,7 @@ def check_url(url: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     for host in dialled_hosts(url):
-        if host == "localhost" or host.endswith(".localhost"):
+        if _names_this_machine(host):
             raise BlockedAddress("URL points at this machine; private addresses are not allowed")
         address = ip_literal(host)
         if address is not None and not is_public(address):
@@ -94,6 +94,18 @@ def dialled_hosts(url: str) -> set[str]:
     with contextlib.suppress(httpx.InvalidURL):  # httpx will not dial it either
         hosts.add(httpx.URL(url).host)
     return {host.lower().rstrip(".") for host in hosts if host}
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost (or a name under it) or a loopback address, numeric IPv4 forms included."""
+    if _names_this_machine(host.lower().rstrip(".")):
+        return True
+    address = ip_literal(host)
+    return address is not None and ipaddress.ip_address(address).is_loopback
+
+
+def _names_this_machine(host: str) -> bool:
+    return host == "localhost" or host.endswith(".localhost")
 
 
 def ip_literal(host: str) -> str | None:

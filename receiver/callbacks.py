@@ -7,8 +7,10 @@ no such task, else 401); verified ones then share a bounded number of slots.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -32,17 +34,20 @@ async def provider_callback(request: web.Request) -> web.Response:
     presented = provider.presented_secret(request.headers, request.match_info.get("token"))
     # The secret already verified for this task, or else the tag: no database work before it.
     task = request.app[keys.KNOWN_TASKS].vouched(task_id, presented)
-    genuine = task is not None or request.app[keys.SECRETS].vouches(task_id, presented)
-    if not genuine:
-        _refuse_if_known(request.app, task_id)
-    slots = request.app[keys.CALLBACK_SLOTS]
+    if task is None and not request.app[keys.SECRETS].vouches(task_id, presented):
+        await _refuse_forged(request.app, task_id)
+    with _callback_slot(request.app):
+        return await _record(request, provider, task_id, presented, task)
+
+
+@contextlib.contextmanager
+def _callback_slot(app: web.Application) -> Iterator[None]:
+    """One of REELHOOK_MAX_CONCURRENT_CALLBACKS slots for database work; 503 when none is free."""
+    slots = app[keys.CALLBACK_SLOTS]
     if not slots.take():
         raise ServiceUnavailable("too many callbacks in progress; retry shortly")
     try:
-        if not genuine:  # 404 for no such task, else 401: one read per task id, in a slot
-            await _require_existing(request.app, task_id)
-            raise Unauthorized("callback secret does not match this task")
-        return await _record(request, provider, task_id, presented, task)
+        yield
     finally:
         slots.give_back()
 
@@ -79,31 +84,36 @@ async def _record(
     return web.Response(body=_ANSWERS[recorded], content_type="application/json")
 
 
-def _refuse_if_known(app: web.Application, task_id: str) -> None:
-    """A forged callback about a task id memory can answer for: 401 for a task that exists,
-    404 for one that does not (or for an id no task could have); no slot, no read."""
-    exists = app[keys.KNOWN_TASKS].exists(task_id) if is_task_id(task_id) else False
-    if exists is False:
-        raise NotFound(f"no task with id {task_id!r}")
-    if exists:
-        raise Unauthorized("callback secret does not match this task")
-
-
-async def _require_existing(app: web.Application, task_id: str) -> None:
-    """NotFound when there is no such task. Whether a task exists is remembered both ways (ids
-    are random, and a task is recorded before any provider hears of it), so a flood of forged
-    callbacks reads each task id once."""
+async def _refuse_forged(app: web.Application, task_id: str) -> NoReturn:
+    """Refuse a callback whose secret fails: 404 when there is no such task (at once for an id
+    no task could have), else 401. Whether a task exists is remembered both ways (ids are
+    random, and a task is recorded before any provider hears of it), so a flood of forged
+    callbacks reads each task id once, and that read takes a callback slot."""
     known = app[keys.KNOWN_TASKS]
-    exists = known.exists(task_id)
+    exists = known.exists(task_id) if is_task_id(task_id) else False
     if exists is None:
-        try:
-            known.remember(await app[keys.STORE].get_task(task_id))
-            exists = True
-        except TaskNotFound:
-            exists = False
+        with _callback_slot(app):
+            try:
+                known.remember(await _task_fields(app, task_id))
+                exists = True
+            except NotFound:
+                exists = False
         known.note_existence(task_id, exists)
     if not exists:
         raise NotFound(f"no task with id {task_id!r}")
+    raise Unauthorized("callback secret does not match this task")
+
+
+async def _task_fields(app: web.Application, task_id: str) -> dict[str, Any]:
+    """The task's unchanging fields, from memory once known, else from the database; NotFound
+    when there is no such task."""
+    task = app[keys.KNOWN_TASKS].get(task_id)
+    if task is not None:
+        return task
+    try:
+        return await app[keys.STORE].get_task(task_id)
+    except TaskNotFound as exc:
+        raise NotFound(f"no task with id {task_id!r}") from exc
 
 
 async def _verified_task(
@@ -111,14 +121,8 @@ async def _verified_task(
 ) -> dict[str, Any]:
     """The task's unchanging fields (from memory once known, else from the database), once
     `presented` matches its stored secret hash; remembered with that secret from then on."""
-    known = app[keys.KNOWN_TASKS]
-    task = known.get(task_id)
-    if task is None:
-        try:
-            task = await app[keys.STORE].get_task(task_id)
-        except TaskNotFound as exc:
-            raise NotFound(f"no task with id {task_id!r}") from exc
+    task = await _task_fields(app, task_id)
     if not app[keys.SECRETS].matches(presented, task["callback_secret_hash"]):
         raise Unauthorized("callback secret does not match this task")
-    known.remember(task, verified_secret=presented)
+    app[keys.KNOWN_TASKS].remember(task, verified_secret=presented)
     return task

@@ -133,6 +133,9 @@ def test_a_login_to_another_machine_requires_starttls() -> None:
     assert _start_tls(remote) is True  # never a password in the clear over a network
     assert _start_tls(replace(remote, host="127.0.0.1")) is None  # offered: used
     assert _start_tls(replace(remote, host="::1")) is None
+    assert _start_tls(replace(remote, host="127.1")) is None  # numeric form of 127.0.0.1
+    assert _start_tls(replace(remote, host="LocalHost.")) is None
+    assert _start_tls(replace(remote, host="10.0.0.5")) is True  # private, yet a network
     assert _start_tls(replace(remote, username=None, password=None)) is None
     assert _start_tls(replace(remote, implicit_tls=True)) is False
 

@@ -4,7 +4,9 @@ notice still goes out once, and a notice queued behind a held-back digest is not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -57,21 +59,46 @@ async def finished_tasks(
         await store.record_event(task_id, EventIn("test:done", "poll", done))
 
 
-async def test_one_read_of_due_deliveries_serves_many_rounds(
-    tmp_path: Path, webhook_sink: Any
-) -> None:
-    box = SecretBox(new_fernet_key().encode())
-    store = await Store.open(str(tmp_path / "r.db"))
+@pytest.fixture
+def box() -> SecretBox:
+    """The key destinations are sealed with."""
+    return SecretBox(new_fernet_key().encode())
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A store on a fresh SQLite file."""
+    opened = await Store.open(str(tmp_path / "r.db"))
+    yield opened
+    await opened.close()
+
+
+async def webhooks_due(store: Store, box: SecretBox, sink: Any, count: int) -> None:
+    """`count` succeeded tasks, each with a webhook to `sink`."""
+    await finished_tasks(store, box, "webhook", {"url": sink.url, "secret": WEBHOOK_SECRET},
+                         count)
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[None]:
+    """The worker running until the block ends; then stopped as a shutdown stops it."""
+    task = asyncio.create_task(worker.run())
     try:
-        await finished_tasks(store, box, "webhook",
-                             {"url": webhook_sink.url, "secret": WEBHOOK_SECRET}, 60)
-        outbox = CountingOutbox(store.outbox)
-        config = DispatchConfig(decrypt=box.decrypt, concurrency=4, poll_interval=0.05,
-                                due_reuse=3600.0)
-        worker = Worker(outbox, config)  # type: ignore[arg-type]
-        await worker.run_until_idle(timeout=30)
+        yield
     finally:
-        await store.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_one_read_of_due_deliveries_serves_many_rounds(
+    store: Store, box: SecretBox, webhook_sink: Any
+) -> None:
+    await webhooks_due(store, box, webhook_sink, 60)
+    outbox = CountingOutbox(store.outbox)
+    config = DispatchConfig(decrypt=box.decrypt, concurrency=4, poll_interval=0.05,
+                            due_reuse=3600.0)
+    worker = Worker(outbox, config)  # type: ignore[arg-type]
+    await worker.run_until_idle(timeout=30)
     ids = [item.headers["webhook-id"] for item in webhook_sink.accepted]
     assert len(ids) == 60 and len(set(ids)) == 60
     assert all(item.verified for item in webhook_sink.accepted)
@@ -83,23 +110,15 @@ async def test_one_read_of_due_deliveries_serves_many_rounds(
 
 
 async def test_claimed_deliveries_still_waiting_are_handed_back_on_stop(
-    tmp_path: Path, webhook_sink: Any
+    store: Store, box: SecretBox, webhook_sink: Any
 ) -> None:
-    box = SecretBox(new_fernet_key().encode())
-    store = await Store.open(str(tmp_path / "r.db"))
     webhook_sink.script = [Answer(delay=0.5), Answer(delay=0.5)]  # two slow sends
     config = DispatchConfig(decrypt=box.decrypt, concurrency=2, poll_interval=0.05)
-    worker = Worker(store.outbox, config)
-    try:
-        await finished_tasks(store, box, "webhook",
-                             {"url": webhook_sink.url, "secret": WEBHOOK_SECRET}, 10)
-        running = asyncio.create_task(worker.run())
+    await webhooks_due(store, box, webhook_sink, 10)
+    async with running(Worker(store.outbox, config)):
         await webhook_sink.wait_until(lambda: len(webhook_sink.received) == 2)
-        running.cancel()  # two sends under way, two more claimed and waiting for a slot
-        await asyncio.gather(running, return_exceptions=True)
-        deliveries = await store.outbox.deliveries()
-    finally:
-        await store.close()
+    # Stopped with two sends under way and two more claimed, waiting for a slot.
+    deliveries = await store.outbox.deliveries()
     assert len(webhook_sink.received) == 2
     statuses = sorted(d["status"] for d in deliveries)
     assert statuses == ["delivered"] * 2 + ["pending"] * 8  # none left claimed
@@ -107,29 +126,20 @@ async def test_claimed_deliveries_still_waiting_are_handed_back_on_stop(
 
 
 async def test_a_notice_behind_a_held_digest_is_not_kept_waiting(
-    tmp_path: Path, slack_sink: Any, webhook_sink: Any
+    store: Store, box: SecretBox, slack_sink: Any, webhook_sink: Any
 ) -> None:
-    box = SecretBox(new_fernet_key().encode())
-    store = await Store.open(str(tmp_path / "r.db"))
     # Rows read once would serve the rounds for an hour: only the rule that a round which can
     # start nothing reads again gets the webhook out before `until` gives up.
     config = DispatchConfig(decrypt=box.decrypt, slack_interval=3600.0, poll_interval=0.05,
                             due_reuse=3600.0)
-    worker = Worker(store.outbox, config)
-    running = asyncio.create_task(worker.run())
-    try:
+    async with running(Worker(store.outbox, config)):
         await finished_tasks(store, box, "slack", {"url": slack_sink.url}, 2)
         await until(lambda: len(slack_sink.accepted) == 1)  # one digest; the route is paced now
         await finished_tasks(store, box, "slack", {"url": slack_sink.url}, 2)  # held: paced
         await asyncio.sleep(0.2)  # rounds that can start nothing from what they read
-        await finished_tasks(store, box, "webhook",
-                             {"url": webhook_sink.url, "secret": WEBHOOK_SECRET}, 1)
+        await webhooks_due(store, box, webhook_sink, 1)
         await until(lambda: len(webhook_sink.accepted) == 1)
         assert len(slack_sink.accepted) == 1
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await store.close()
 
 
 def test_a_round_builds_only_the_batches_it_can_start() -> None:
@@ -151,30 +161,22 @@ def test_a_claim_waiting_too_long_for_a_slot_is_left_to_its_lease() -> None:
 
 
 async def test_an_ended_send_is_recorded_with_the_next_claim_and_the_rest_at_stop(
-    tmp_path: Path, webhook_sink: Any
+    store: Store, box: SecretBox, webhook_sink: Any
 ) -> None:
-    box = SecretBox(new_fernet_key().encode())
-    store = await Store.open(str(tmp_path / "r.db"))
     # Records would wait an hour for company: only a claim (or the stop) writes them.
     config = DispatchConfig(decrypt=box.decrypt, concurrency=1, poll_interval=0.05,
                             record_delay=3600.0)
-    worker = Worker(store.outbox, config)
-    try:
-        await finished_tasks(store, box, "webhook",
-                             {"url": webhook_sink.url, "secret": WEBHOOK_SECRET}, 3)
-        running = asyncio.create_task(worker.run())
+    await webhooks_due(store, box, webhook_sink, 3)
+
+    async def first_recorded_only() -> bool:
+        return await _statuses(store) == ["delivered", "sending", "sending"]
+
+    async with running(Worker(store.outbox, config)):
         await webhook_sink.wait_until(lambda: len(webhook_sink.accepted) == 3)
         # The first claim took two (one slot, one waiting). The first send's end freed the slot
         # and the round that claimed the third wrote its record; the other two still wait.
-        async def first_recorded_only() -> bool:
-            return await _statuses(store) == ["delivered", "sending", "sending"]
-
         await until(first_recorded_only)
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        assert await _statuses(store) == ["delivered"] * 3
-    finally:
-        await store.close()
+    assert await _statuses(store) == ["delivered"] * 3  # the stop wrote what waited
     ids = [item.headers["webhook-id"] for item in webhook_sink.accepted]
     assert len(set(ids)) == 3 and len(webhook_sink.received) == 3
 

@@ -8,7 +8,6 @@ never sent in the clear (port 587 by default).
 from __future__ import annotations
 
 import html
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -19,6 +18,7 @@ import aiosmtplib
 
 from dispatcher.channels.base import Target
 from dispatcher.errors import ConfigError, Refused, Unreachable
+from dispatcher.netguard import is_loopback_host
 from dispatcher.notice import Notice, shorten
 
 
@@ -111,16 +111,6 @@ def _start_tls(config: SmtpConfig) -> bool | None:
     if config.username and not is_loopback_host(config.host):
         return True
     return None
-
-
-def is_loopback_host(host: str) -> bool:
-    """localhost or a loopback address (127.0.0.0/8, ::1)."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def build_message(notice: Notice, sender: str, recipient: str) -> EmailMessage:
