@@ -173,6 +173,9 @@ async def test_killed_process_loses_no_notice(
     await served.start()
     try:
         await slack_sink.wait_for(1, timeout=20)
+        # The attempt is recorded a moment after the sink has the message: wait for the record.
+        await until(lambda: _delivery_status(served, task["id"]) == "delivered", timeout=10,
+                    what="the resent notice recorded as delivered")
         async with served.client() as http:
             answer = (await http.get(f"/v1/tasks/{task['id']}/deliveries")).json()
     finally:
