@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 
 from sqlite_utils import Database, Migrations
 
 from store.errors import SchemaTooNew
 
 migrations = Migrations("reelhook")
+_names: list[str] = []  # in order of registration; Migrations keeps its own list private
+
+Step = Callable[[Database], None]
 
 
-@migrations()
+def migration(step: Step) -> Step:
+    """Register `step` as the next migration, under its function's name."""
+    _names.append(step.__name__)
+    return migrations(name=step.__name__)(step)
+
+
+@migration
 def m001_tasks_events_deliveries(db: Database) -> None:
     """Tasks, their deduplicated events, and the deliveries of notices they cause."""
     db.table("tasks").create(
@@ -85,7 +95,7 @@ def m001_tasks_events_deliveries(db: Database) -> None:
     db.table("deliveries").create_index(["status", "next_attempt_at"])
 
 
-@migrations()
+@migration
 def m002_destinations_attempts_polling(db: Database) -> None:
     """Notice destinations, delivery attempts, and the polling schedule of each task."""
     db.table("destinations").create(
@@ -126,7 +136,7 @@ def m002_destinations_attempts_polling(db: Database) -> None:
     tasks.create_index(["next_poll_at"])
 
 
-@migrations()
+@migration
 def m003_dispatcher_claims(db: Database) -> None:
     """Claims on deliveries (so a crashed worker's sends are taken over) and retry cycles."""
     deliveries = db.table("deliveries")
@@ -187,7 +197,7 @@ def _refuse_newer(db: Database, path: str) -> None:
         )
 
 
-@migrations()
+@migration
 def m004_providers_held_submissions(db: Database) -> None:
     """Submissions held back by a provider's in-flight cap or a busy answer, sealed until sent."""
     tasks = db.table("tasks")
@@ -196,7 +206,7 @@ def m004_providers_held_submissions(db: Database) -> None:
     tasks.create_index(["provider", "submit_state"])
 
 
-@migrations()
+@migration
 def m005_inbound_messages(db: Database) -> None:
     """Messages received on the generic Standard Webhooks route, deduplicated on webhook-id."""
     db.table("inbound_messages").create(
@@ -207,7 +217,7 @@ def m005_inbound_messages(db: Database) -> None:
     db.table("inbound_messages").create_index(["source", "webhook_id"], unique=True)
 
 
-@migrations()
+@migration
 def m006_route_disabled_index(db: Database) -> None:
     """Finding whether a route is disabled without reading every destination on that route.
 
@@ -217,7 +227,7 @@ def m006_route_disabled_index(db: Database) -> None:
     db.table("destinations").create_index(["route_key", "disabled_reason"])
 
 
-@migrations()
+@migration
 def m007_task_claims(db: Database) -> None:
     """Who holds a task's submit or poll, and until when (a lease others take over after)."""
     tasks = db.table("tasks")
@@ -225,4 +235,4 @@ def m007_task_claims(db: Database) -> None:
     tasks.add_column("claim_expires_at", float)
 
 
-MIGRATION_NAMES = tuple(m.name for m in migrations._migrations)
+MIGRATION_NAMES = tuple(_names)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from pathlib import Path
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from receiver.secrets import new_fernet_key
 from tests.helpers import ServedReelhook
@@ -45,3 +49,20 @@ async def test_oversized_and_malformed_requests_get_json_errors_and_one_log_line
     assert statuses == [431, 400]
     assert "Traceback" not in served.stderr and MARK not in served.stderr
     assert len([line for line in served.stderr.splitlines() if "malformed HTTP" in line]) == 2
+
+
+async def test_the_aiohttp_internals_that_serve_overrides_are_still_there() -> None:
+    """receiver/edge.py answers parser errors as JSON through aiohttp internals (there is no
+    public hook): AppRunner._make_server, Server._loop and Server._kwargs, and the signature of
+    RequestHandler.handle_error. pyproject.toml bounds aiohttp below the next minor release; this
+    names what moved when the bound is raised."""
+    assert callable(getattr(web.AppRunner, "_make_server", None)), "AppRunner._make_server moved"
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response()
+
+    server = web.Server(handler, tcp_keepalive=False)
+    assert isinstance(getattr(server, "_loop", None), asyncio.AbstractEventLoop), "Server._loop"
+    assert getattr(server, "_kwargs", None) == {"tcp_keepalive": False}, "Server._kwargs moved"
+    parameters = list(inspect.signature(RequestHandler.handle_error).parameters)
+    assert parameters == ["self", "request", "status", "exc", "message"], parameters

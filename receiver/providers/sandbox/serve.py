@@ -44,9 +44,8 @@ class LocalServer:
         else:
             site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        if server is not None and self.port == 0:
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        if self.port == 0:
+            self.port = self._runner.addresses[0][1]
         return self
 
     async def stop(self) -> None:
