@@ -27,7 +27,7 @@ from dispatcher.worker import Worker
 from receiver import event_loops
 from receiver.gc_tuning import tune_for_long_life
 from receiver.secrets import SecretBox, new_fernet_key
-from store import EventIn, NewDestination, NewTask, Observation, Store
+from store import EventIn, NewDestination, NewTask, Observation, SqliteStore
 from store.models import new_task_id
 
 CHUNK = 500
@@ -36,7 +36,7 @@ CHUNK = 500
 RETRY_SCHEDULE = (0.2,) * 30
 
 
-async def record_finished_tasks(store: Store, box: SecretBox, url: str, count: int) -> None:
+async def record_finished_tasks(store: SqliteStore, box: SecretBox, url: str, count: int) -> None:
     """`count` tasks with one webhook destination each, every one of them succeeded."""
     secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
     target = box.encrypt(json.dumps({"url": url, "secret": secret}))
@@ -53,7 +53,7 @@ async def record_finished_tasks(store: Store, box: SecretBox, url: str, count: i
         await asyncio.gather(*(store.record_event(i, event) for i in ids))
 
 
-async def dispatch_all(store: Store, box: SecretBox, timeout: float) -> float:
+async def dispatch_all(store: SqliteStore, box: SecretBox, timeout: float) -> float:
     """Run one outbox worker until no delivery is left to try (or `timeout`); the seconds taken."""
     config = DispatchConfig(
         decrypt=box.decrypt, schedule=RETRY_SCHEDULE, jitter=0.0, timeout=5.0,
@@ -91,7 +91,7 @@ async def run(
 ) -> dict[str, Any]:
     """Set up, dispatch, and report what the outbox holds afterwards (and the ceiling)."""
     box = SecretBox(new_fernet_key().encode())
-    store = await Store.open(database)
+    store = await SqliteStore.open(database)
     try:
         await record_finished_tasks(store, box, url, count)
         tune_for_long_life()  # as `reelhook worker` does

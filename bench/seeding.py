@@ -1,7 +1,7 @@
 """Filling a database with tasks and events through the store's own query functions.
 
 Used by the growth benchmark: a million events over HTTP would take too long to set up, so they
-go straight through `store.queries` (the same code the writer thread runs), 100 events a task.
+go straight through `store.plans.tasks` (the same plans the writer thread runs), 100 events a task.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from bench.payload import Target, callback_body
 from receiver.providers.http import compact
 from receiver.secrets import SecretBox
-from store import EventIn, NewTask, Observation, queries
+from store import EventIn, NewTask, Observation
 from store.models import new_task_id
-from store.schema import connect, migrate
+from store.plans import tasks
+from store.sqlite.driver import result_of
+from store.sqlite.schema import connect, migrate
 
 EVENTS_PER_TASK = 100
 TRANSACTION = 10_000
@@ -61,7 +63,7 @@ class Seeder:
         secret = self.box.new_callback_secret(task_id)
         new = NewTask(id=task_id, provider="piapi", model="Qubico/skyreels", request={},
                       callback_secret_hash=self.box.hash_secret(secret))
-        queries.insert_task(conn, new)
+        result_of(conn, tasks.insert_task(new))
         if len(self.targets) < self.keep_targets:
             ptid = _ptid(len(self.task_ids))
             self.targets.append(Target(f"/callbacks/piapi/{task_id}", secret, ptid))
@@ -76,7 +78,7 @@ class Seeder:
             seen=Observation("running", number % EVENTS_PER_TASK), provider_status="processing",
             payload=compact(json.loads(body)), provider_task_id=ptid,
         )
-        queries.insert_event(conn, self.task_ids[index], event, frozenset())
+        result_of(conn, tasks.insert_event(self.task_ids[index], event, frozenset()))
 
 
 def _ptid(index: int) -> str:

@@ -14,7 +14,7 @@ import logging
 
 from store.errors import StoreUnavailable, WriterStopped
 from store.interface import OutboxStore
-from store.outbox import AttemptRecord
+from store.plans.outbox import AttemptRecord
 
 log = logging.getLogger("reelhook.dispatcher")
 FIRST_RETRY_WAIT = 0.05

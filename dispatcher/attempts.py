@@ -19,7 +19,7 @@ from dispatcher.notice import notice_from_row
 from dispatcher.pacing import Batch, Pacer, route_of
 from dispatcher.retry import Outcome, outcome_of, retry_after
 from store.interface import OutboxStore
-from store.outbox import AttemptRecord
+from store.plans.outbox import AttemptRecord
 
 log = logging.getLogger("reelhook.dispatcher")
 

@@ -12,7 +12,7 @@ from receiver.errors import Conflict, NotFound
 from receiver.paging import MAX_ID, id_cursor, one_page, page_limit, query_choice, whole_number
 from receiver.serializers import delivery_view
 from store import DeliveryBusy, DeliveryNotFound
-from store.outbox import DELIVERY_STATUSES
+from store.plans.outbox import DELIVERY_STATUSES
 
 
 async def task_deliveries(request: web.Request) -> web.Response:
@@ -45,12 +45,12 @@ async def redeliver(request: web.Request) -> web.Response:
 
 
 async def redeliver_one(app: web.Application, delivery_id: int) -> dict[str, Any]:
-    """Make a delivered or dead notice due again and wake the worker; NotFound or Conflict."""
+    """Make a delivered or dead notice due again (the store announces it: the worker wakes);
+    NotFound or Conflict."""
     try:
         row = await app[keys.STORE].outbox.redeliver(delivery_id, time.time())
     except DeliveryNotFound as exc:
         raise NotFound(str(exc), field="id") from exc
     except DeliveryBusy as exc:
         raise Conflict(str(exc)) from exc
-    app[keys.WAKEUPS].notices.set()
     return row

@@ -13,7 +13,7 @@ from receiver.cli_support import CLIENT_SETTINGS, ApiClient, add_command, table
 from receiver.local_key import local_key
 from receiver.logs import configure_logging
 from receiver.settings import from_environ
-from store.outbox import DELIVERY_STATUSES
+from store.plans.outbox import DELIVERY_STATUSES
 
 WORKER_SETTINGS = (
     "DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_DB_POOL_SIZE", "REELHOOK_SECRET_KEY",

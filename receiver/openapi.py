@@ -13,7 +13,7 @@ from receiver.providers import PROVIDER_NAMES
 from receiver.settings import INBOUND_SOURCE
 from receiver.validation import NUMBER_FIELDS, TEXT_FIELDS
 from store.models import TASK_ID
-from store.outbox import DELIVERY_STATUSES
+from store.plans.outbox import DELIVERY_STATUSES
 from store.states import STATES
 from store.task_json import task_schema
 

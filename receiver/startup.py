@@ -14,9 +14,9 @@ from receiver.errors import StartupError
 from receiver.owner import process_owner
 from receiver.settings import Settings
 from store.errors import DatabaseInUse, SchemaTooNew
-from store.lock import hold_instance_lock, lock_path
-from store.schema import MIGRATION_NAMES, applied_migrations, migrate
-from store.submit_queue import end_claims_of
+from store.sqlite.lock import hold_instance_lock, lock_path
+from store.sqlite.schema import MIGRATION_NAMES, applied_migrations, migrate
+from store.sqlite.store import end_claims_of
 from store.versions import SchemaMismatch, state_of
 
 log = logging.getLogger("reelhook.startup")

@@ -21,8 +21,8 @@ from store.interface import (
 )
 from store.models import EventIn, EventOutcome, NewDestination, NewTask
 from store.opening import is_postgres, migrate_database, open_store, schema_state
+from store.sqlite import SqliteStore
 from store.states import Observation
-from store.store import Store
 from store.versions import SchemaMismatch
 
 __all__ = [
@@ -38,8 +38,8 @@ __all__ = [
     "OutboxStore",
     "PollScheduleStore",
     "SchemaMismatch",
+    "SqliteStore",
     "StatsStore",
-    "Store",
     "StoreError",
     "StoreFull",
     "StoreUnavailable",

@@ -1,4 +1,4 @@
-"""The store interface both databases implement (SQLite in store/, PostgreSQL in store/postgres/).
+"""The store interface both databases implement (store/sqlite/, store/postgres/).
 
 Callers type against these protocols and never against one database's classes.
 """
@@ -38,9 +38,6 @@ class OutboxStore(Protocol):
 class PollScheduleStore(Protocol):
     """The poll schedule."""
 
-    async def due(
-        self, now: float, providers: Sequence[str], limit: int
-    ) -> list[dict[str, Any]]: ...
     async def claim_due(
         self, now: float, providers: Sequence[str], limit: int, owner: str, lease: float
     ) -> list[dict[str, Any]]: ...
@@ -81,6 +78,7 @@ class StatsStore(Protocol):
 
     async def snapshot(self) -> dict[str, list[dict[str, Any]]]: ...
     async def daily_costs(self, since: str) -> list[dict[str, Any]]: ...
+    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]: ...
 
 
 class InboundStore(Protocol):

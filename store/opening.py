@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 
 from store.errors import StoreUnavailable
 from store.interface import TaskStore
-from store.schema import MIGRATION_NAMES, applied_migrations
-from store.schema import migrate as migrate_sqlite
+from store.sqlite import SqliteStore
+from store.sqlite.schema import MIGRATION_NAMES, applied_migrations
+from store.sqlite.schema import migrate as migrate_sqlite
 from store.states import DEFAULT_NOTIFY_ON
-from store.store import Store
 from store.versions import SchemaState, state_of
 
 POSTGRES_SCHEMES = ("postgres://", "postgresql://")
@@ -40,11 +40,11 @@ async def open_store(
     `on_other_change` is told of tasks other processes changed (PostgreSQL; a SQLite file has one
     process)."""
     if is_postgres(database):
-        from store.postgres import PgStore
+        from store.postgres import PostgresStore
 
         if not migrate:
             (await schema_state(database)).check()
-        return await PgStore.open(
+        return await PostgresStore.open(
             database, notify_on=notify_on, pool_size=pool_size, migrate=migrate,
             on_other_change=on_other_change,
         )
@@ -52,7 +52,7 @@ async def open_store(
         state = await schema_state(database)
         if state.applied:
             state.check()
-    return await Store.open(database, notify_on=notify_on, busy_timeout=busy_timeout)
+    return await SqliteStore.open(database, notify_on=notify_on, busy_timeout=busy_timeout)
 
 
 async def schema_state(database: str) -> SchemaState:

@@ -18,7 +18,7 @@ from dispatcher.sinks import Answer, WebhookSink
 from receiver import dashboard
 from receiver.dashboard.pages import SHOWN_DELIVERIES, matching
 from receiver.providers import DEFAULT_MAX_IN_FLIGHT
-from store import Store
+from store import SqliteStore
 from store.models import EventIn, NewDestination, NewTask, new_task_id
 from store.states import SUCCEEDED, Observation
 from tests.helpers import (
@@ -222,7 +222,7 @@ def test_templates_have_no_inline_script_style_or_event_handlers() -> None:
 async def test_the_channel_filter_finds_deliveries_older_than_one_page(tmp_path: Path) -> None:
     """One webhook notice behind more Slack notices than the dashboard reads at once is still
     listed, and redelivering "all of a channel" reaches every one."""
-    store = await Store.open(str(tmp_path / "many.db"))
+    store = await SqliteStore.open(str(tmp_path / "many.db"))
     try:
         async def notified(channel: str) -> None:
             task_id = new_task_id()

@@ -20,7 +20,7 @@ from dispatcher.worker import Worker
 from receiver import keys
 from receiver.dispatching import dispatch_config
 from receiver.secrets import new_fernet_key
-from store import Store
+from store import SqliteStore
 from tests.helpers import (
     FAST_RETRIES,
     ServedReelhook,
@@ -262,7 +262,7 @@ async def test_failed_record_is_retried_not_resent(
     client = await start_app(run_worker=False, **FAST_RETRIES)
     task = await _done_task(client, webhook_sink)
     webhook_sink.script = [Answer(200, delay=0.3)]
-    store = await Store.open(db_path, busy_timeout=0.05)
+    store = await SqliteStore.open(db_path, busy_timeout=0.05)
     lock = sqlite3.connect(db_path, isolation_level=None)
     try:
         running = asyncio.create_task(_worker(client, store.outbox, timeout=5.0).run_until_idle())
@@ -289,7 +289,7 @@ async def test_worker_outlives_a_locked_database(
     caplog.set_level(logging.WARNING, logger="reelhook.dispatcher")
     client = await start_app(run_worker=False, **FAST_RETRIES)
     task = await _done_task(client, webhook_sink)
-    store = await Store.open(db_path, busy_timeout=0.05)
+    store = await SqliteStore.open(db_path, busy_timeout=0.05)
     lock = sqlite3.connect(db_path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # the claim cannot be written while this is held
     running = asyncio.create_task(_worker(client, store.outbox, poll_interval=0.1).run())

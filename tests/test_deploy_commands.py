@@ -13,7 +13,7 @@ import pytest
 
 from receiver.secrets import new_fernet_key
 from store import schema_state
-from store.schema import MIGRATION_NAMES, migrate
+from store.sqlite.schema import MIGRATION_NAMES, migrate
 from tests.databases import fresh_postgres
 from tests.helpers import API_TOKEN, apimart, port_for_child_process, wait_for_status
 from tests.test_cli_processes import read_until, spawn, stop

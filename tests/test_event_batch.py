@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store import EventIn, NewDestination, NewTask, Observation, Store, TaskNotFound
-from store.event_batch import AlreadyStored, RecordEvents
-from store.queries import insert_task
-from store.schema import connect, migrate
+from store import EventIn, NewDestination, NewTask, Observation, SqliteStore, TaskNotFound
+from store.plans.tasks import insert_task
+from store.sqlite.driver import result_of
+from store.sqlite.event_batch import AlreadyStored, RecordEvents
+from store.sqlite.schema import connect, migrate
 
 NOTIFY = frozenset({"succeeded", "failed"})
 TASKS = ("tsk_a", "tsk_b", "tsk_c")
@@ -38,7 +39,8 @@ def fresh(path: Path) -> sqlite3.Connection:
     hook = NewDestination("webhook", "sealed", "http://127.0.0.1/…", "route")
     conn.execute("BEGIN")
     for task_id in TASKS:
-        insert_task(conn, NewTask(task_id, "piapi", "Qubico/skyreels", {}, destinations=(hook,)))
+        new = NewTask(task_id, "piapi", "Qubico/skyreels", {}, destinations=(hook,))
+        result_of(conn, insert_task(new))
     conn.execute("COMMIT")
     return conn
 
@@ -100,7 +102,7 @@ def test_a_duplicate_in_the_batch_is_left_to_the_one_by_one_path(tmp_path: Path)
 async def test_concurrent_events_through_the_store_each_get_their_own_answer(
     tmp_path: Path,
 ) -> None:
-    store = await Store.open(str(tmp_path / "store.db"))
+    store = await SqliteStore.open(str(tmp_path / "store.db"))
     try:
         for task_id in TASKS:
             await store.create_task(NewTask(task_id, "piapi", "Qubico/skyreels", {}))

@@ -15,7 +15,7 @@ import pytest
 from receiver.errors import SettingsError
 from receiver.local_key import local_key
 from receiver.settings import from_environ
-from store import NewTask, Store
+from store import NewTask, SqliteStore
 from tests.helpers import API_TOKEN, ServedReelhook, piapi_callback, skyreels
 
 TOKEN_ONLY = {"REELHOOK_API_TOKEN": API_TOKEN}
@@ -56,7 +56,7 @@ async def test_a_database_with_tasks_and_no_key_file_is_never_given_a_new_key(
     tmp_path: Path,
 ) -> None:
     database = str(tmp_path / "r.db")
-    store = await Store.open(database)
+    store = await SqliteStore.open(database)
     await store.create_task(NewTask("tsk_" + "2" * 28, "piapi", "Qubico/skyreels", {}))
     await store.close()
     with pytest.raises(SettingsError, match=r"r\.db\.key is missing, but .* holds tasks"):

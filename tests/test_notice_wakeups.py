@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from receiver.secrets import SecretBox
-from store import NewDestination, NewTask, Store
+from store import NewDestination, NewTask, SqliteStore
 from tests.helpers import (
     FAST_RETRIES,
     apimart,
@@ -135,7 +135,7 @@ async def test_interrupted_send_notice_starts_at_once(
     # with a webhook destination.
     secrets = SecretBox(settings.secret_key)
     target = secrets.encrypt(json.dumps({"url": webhook_sink.url, "secret": webhook_sink.secret}))
-    store = await Store.open(settings.database)
+    store = await SqliteStore.open(settings.database)
     try:
         task_id = "tsk_" + "2" * 28
         destination = NewDestination("webhook", target, "hook", "route-1")

@@ -17,7 +17,7 @@ from receiver.providers.onemin import record_report
 from receiver.secrets import SecretBox, new_fernet_key
 from receiver.settings import Settings
 from receiver.submit_queue import SubmitQueue
-from store import NewTask, Store
+from store import NewTask, SqliteStore
 from tests.helpers import PNG_DATA_URI, onemin, wait_for_status
 
 
@@ -152,7 +152,7 @@ async def test_unexpected_error_in_background_send_fails_the_task(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="reelhook.queue")
-    store = await Store.open(str(tmp_path / "queue.db"))
+    store = await SqliteStore.open(str(tmp_path / "queue.db"))
     try:
         await store.create_task(NewTask(id="tsk_" + "0" * 28, provider="onemin",
                                         model="Qubico/skyreels", request={}))

@@ -17,7 +17,7 @@ from receiver.cli import _tune_gc
 from receiver.dispatching import run_worker
 from receiver.secrets import SecretBox, new_fernet_key
 from receiver.settings import Settings
-from store import Store
+from store import SqliteStore
 from tests.helpers import until
 
 
@@ -40,7 +40,7 @@ async def test_the_worker_process_collects_less_often_too(
     restored_gc: None, tmp_path: Path
 ) -> None:
     database = str(tmp_path / "w.db")
-    await (await Store.open(database)).close()  # the worker does not migrate
+    await (await SqliteStore.open(database)).close()  # the worker does not migrate
     settings = Settings(api_tokens=(), secret_key=new_fernet_key().encode(), database=database)
     gc.unfreeze()
     gc.set_threshold(700, 10, 10)

@@ -19,7 +19,7 @@ import pytest
 from receiver.errors import SettingsError
 from receiver.secrets import new_fernet_key
 from receiver.settings import from_environ
-from store.schema import migrate
+from store.sqlite.schema import migrate
 from tests.helpers import API_TOKEN, ServedReelhook, onemin, port_for_child_process
 
 BASE_ENV = {"REELHOOK_API_TOKEN": API_TOKEN, "REELHOOK_SECRET_KEY": new_fernet_key()}

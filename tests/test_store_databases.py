@@ -21,7 +21,7 @@ from store import (
     schema_state,
 )
 from store.interface import DELIVERIES, SLOTS, TASKS
-from store.schema import MIGRATION_NAMES, migrate
+from store.sqlite.schema import MIGRATION_NAMES, migrate
 
 HOOK = NewDestination("webhook", "sealed-target", "hook", "route-1")
 

@@ -20,9 +20,9 @@ from dispatcher.attempt_log import write_attempts
 from dispatcher.sinks import Answer
 from receiver import keys
 from receiver.secrets import new_fernet_key
-from store import EventIn, NewDestination, NewTask, Observation, Store, WriterStopped
-from store.outbox import AttemptRecord
-from store.writer import Writer
+from store import EventIn, NewDestination, NewTask, Observation, SqliteStore, WriterStopped
+from store.plans.outbox import AttemptRecord
+from store.sqlite.writer import Writer
 from tests.helpers import API_TOKEN, FAST_POLLS, FAST_RETRIES, apimart, skyreels, until
 
 NO_HANG = 10.0  # a hang would be forever; how fast it fails is measured in bench/, not here
@@ -79,7 +79,7 @@ async def test_writer_that_dies_turns_writes_into_503_and_healthz_says_so(
 
 
 async def test_writes_waiting_when_the_writer_dies_fail_at_once(tmp_path: Path) -> None:
-    store = await Store.open(str(tmp_path / "w.db"))
+    store = await SqliteStore.open(str(tmp_path / "w.db"))
     writer = store.writer
     entered, go_on = threading.Event(), threading.Event()
 
@@ -119,7 +119,7 @@ async def test_writer_that_cannot_open_its_file_refuses_to_start(tmp_path: Path)
 async def test_a_bug_in_recording_an_attempt_is_raised_not_retried_and_spoils_only_its_send(
     tmp_path: Path,
 ) -> None:
-    store = await Store.open(str(tmp_path / "a.db"))
+    store = await SqliteStore.open(str(tmp_path / "a.db"))
     try:
         destination = NewDestination("webhook", "sealed", "hook", "route")
         await store.create_task(NewTask("tsk_" + "1" * 28, "piapi", "Qubico/skyreels", {},

@@ -7,9 +7,9 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from store import EventIn, NewTask, Observation, Store
-from store.checkpointer import CHECKPOINT_COMMITS
-from store.schema import migrate, migrations
+from store import EventIn, NewTask, Observation, SqliteStore
+from store.sqlite.checkpointer import CHECKPOINT_COMMITS
+from store.sqlite.schema import migrate, migrations
 from tests.helpers import until
 
 FIRST = "m001_tasks_events_deliveries"
@@ -31,7 +31,7 @@ async def test_file_from_first_schema_upgrades_in_place(tmp_path: Path) -> None:
         )
     assert "submit_state" not in _columns(path, "tasks")
 
-    store = await Store.open(path)
+    store = await SqliteStore.open(path)
     try:
         task = await store.get_task("tsk_old")
         assert (task["status"], task["progress"], task["submit_state"]) == (
@@ -57,7 +57,7 @@ def _tables(path: str) -> set[str]:
 
 
 async def test_concurrent_events_commit_once_each(tmp_path: Path) -> None:
-    store = await Store.open(str(tmp_path / "group.db"))
+    store = await SqliteStore.open(str(tmp_path / "group.db"))
     try:
         await store.create_task(NewTask("tsk_a", "piapi", "Qubico/skyreels", {}))
         events = [
@@ -73,7 +73,7 @@ async def test_concurrent_events_commit_once_each(tmp_path: Path) -> None:
 
 
 async def test_a_failing_write_spoils_only_itself(tmp_path: Path) -> None:
-    store = await Store.open(str(tmp_path / "iso.db"))
+    store = await SqliteStore.open(str(tmp_path / "iso.db"))
     try:
         good = store.create_task(NewTask("tsk_good", "piapi", "m", {}))
         missing = store.record_event("tsk_nope", EventIn("k", "poll"))
@@ -90,7 +90,7 @@ async def test_commits_reach_the_database_file_without_a_writer_checkpoint(
     """The checkpointer thread copies committed pages from the WAL into the file after every
     CHECKPOINT_COMMITS commits, far below the writer's own checkpoint (WAL_CHECKPOINT_PAGES)."""
     path = tmp_path / "c.db"
-    store = await Store.open(str(path))
+    store = await SqliteStore.open(str(path))
     try:
         for n in range(CHECKPOINT_COMMITS):  # one commit each
             await store.create_task(NewTask(f"tsk_{n:04d}", "piapi", "Qubico/skyreels", {}))

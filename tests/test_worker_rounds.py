@@ -18,10 +18,10 @@ from dispatcher.pacing import Pacer, group_by_route, plan
 from dispatcher.sinks import Answer
 from dispatcher.worker import Worker, lease_covers_send
 from receiver.secrets import SecretBox, new_fernet_key
-from store import EventIn, NewDestination, NewTask, Observation, Store
+from store import EventIn, NewDestination, NewTask, Observation, SqliteStore
 from store.errors import StoreUnavailable
 from store.models import new_task_id
-from store.outbox import AttemptRecord
+from store.plans.outbox import AttemptRecord
 from tests.helpers import WEBHOOK_SECRET, until
 
 
@@ -46,7 +46,7 @@ class CountingOutbox:
 
 
 async def finished_tasks(
-    store: Store, box: SecretBox, channel: str, target: dict[str, str], count: int
+    store: SqliteStore, box: SecretBox, channel: str, target: dict[str, str], count: int
 ) -> None:
     """`count` succeeded tasks, each with one destination on `channel`."""
     sealed = box.encrypt(json.dumps(target))
@@ -66,14 +66,14 @@ def box() -> SecretBox:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     """A store on a fresh SQLite file."""
-    opened = await Store.open(str(tmp_path / "r.db"))
+    opened = await SqliteStore.open(str(tmp_path / "r.db"))
     yield opened
     await opened.close()
 
 
-async def webhooks_due(store: Store, box: SecretBox, sink: Any, count: int) -> None:
+async def webhooks_due(store: SqliteStore, box: SecretBox, sink: Any, count: int) -> None:
     """`count` succeeded tasks, each with a webhook to `sink`."""
     await finished_tasks(store, box, "webhook", {"url": sink.url, "secret": WEBHOOK_SECRET},
                          count)
@@ -91,7 +91,7 @@ async def running(worker: Worker) -> AsyncIterator[None]:
 
 
 async def test_one_read_of_due_deliveries_serves_many_rounds(
-    store: Store, box: SecretBox, webhook_sink: Any
+    store: SqliteStore, box: SecretBox, webhook_sink: Any
 ) -> None:
     await webhooks_due(store, box, webhook_sink, 60)
     outbox = CountingOutbox(store.outbox)
@@ -110,7 +110,7 @@ async def test_one_read_of_due_deliveries_serves_many_rounds(
 
 
 async def test_claimed_deliveries_still_waiting_are_handed_back_on_stop(
-    store: Store, box: SecretBox, webhook_sink: Any
+    store: SqliteStore, box: SecretBox, webhook_sink: Any
 ) -> None:
     webhook_sink.script = [Answer(delay=0.5), Answer(delay=0.5)]  # two slow sends
     config = DispatchConfig(decrypt=box.decrypt, concurrency=2, poll_interval=0.05)
@@ -126,7 +126,7 @@ async def test_claimed_deliveries_still_waiting_are_handed_back_on_stop(
 
 
 async def test_a_notice_behind_a_held_digest_is_not_kept_waiting(
-    store: Store, box: SecretBox, slack_sink: Any, webhook_sink: Any
+    store: SqliteStore, box: SecretBox, slack_sink: Any, webhook_sink: Any
 ) -> None:
     # Rows read once would serve the rounds for an hour: only the rule that a round which can
     # start nothing reads again gets the webhook out before `until` gives up.
@@ -161,7 +161,7 @@ def test_a_claim_waiting_too_long_for_a_slot_is_left_to_its_lease() -> None:
 
 
 async def test_an_ended_send_is_recorded_with_the_next_claim_and_the_rest_at_stop(
-    store: Store, box: SecretBox, webhook_sink: Any
+    store: SqliteStore, box: SecretBox, webhook_sink: Any
 ) -> None:
     # Records would wait an hour for company: only a claim (or the stop) writes them.
     config = DispatchConfig(decrypt=box.decrypt, concurrency=1, poll_interval=0.05,
@@ -181,7 +181,7 @@ async def test_an_ended_send_is_recorded_with_the_next_claim_and_the_rest_at_sto
     assert len(set(ids)) == 3 and len(webhook_sink.received) == 3
 
 
-async def _statuses(store: Store) -> list[str]:
+async def _statuses(store: SqliteStore) -> list[str]:
     """Every delivery's status, oldest first."""
     return [d["status"] for d in reversed(await store.outbox.deliveries())]
 

@@ -23,7 +23,7 @@ from receiver.deliveries_api import redeliver_one
 from receiver.errors import Conflict, Unprocessable
 from receiver.paging import query_choice
 from receiver.secrets import tokens_match
-from store.outbox import REDELIVERABLE
+from store.plans.outbox import REDELIVERABLE
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:

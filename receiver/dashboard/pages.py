@@ -19,7 +19,7 @@ from receiver.inbound_api import inbound_view, read_query
 from receiver.paging import one_page, page_limit, query_choice, task_cursor
 from receiver.providers.http import scrub
 from receiver.serializers import delivery_view, event_view, task_view, with_urls_redacted
-from store.outbox import DELIVERY_STATUSES
+from store.plans.outbox import DELIVERY_STATUSES
 from store.states import STATES, is_terminal
 
 PAGE = 25

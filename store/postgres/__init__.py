@@ -1,5 +1,5 @@
-"""The PostgreSQL store (asyncpg): many reelhook processes on one database."""
+"""The store on PostgreSQL (asyncpg): many reelhook processes on one database."""
 
-from store.postgres.store import PgStore
+from store.postgres.store import PostgresStore
 
-__all__ = ["PgStore"]
+__all__ = ["PostgresStore"]

@@ -11,30 +11,27 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 
 from store.announce import Announcer
 from store.errors import StoreUnavailable
-from store.interface import TASKS, TOPICS, Listener
-from store.models import EventIn, EventOutcome, NewTask
-from store.postgres import schema, tasks
-from store.postgres.inbound import PgInbound
-from store.postgres.outbox import PgOutbox
-from store.postgres.polling import PgPolls, PgSubmits, insert_and_claim
-from store.postgres.stats import PgStats
+from store.interface import TASKS, TOPICS
+from store.plans import tasks
+from store.postgres import schema
+from store.postgres.database import PostgresDatabase
+from store.postgres.driver import CHANNEL_PREFIX
 from store.postgres.writer import UNAVAILABLE, PgWriter
+from store.records import Records
 from store.states import DEFAULT_NOTIFY_ON
 
-T = TypeVar("T")
-Work = Callable[[asyncpg.Connection], Awaitable[Any]]
 log = logging.getLogger("reelhook.store")
 FEED_DELAY = 0.05  # seconds the change feed gathers announcements before it reads the tasks
 
 
-class PgStore:
+class PostgresStore(Records):
     """One PostgreSQL database shared by any number of reelhook processes."""
 
     def __init__(
@@ -47,15 +44,10 @@ class PgStore:
         on_other_change: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.url = url
-        self.notify_on = notify_on
         self._pool = pool
         self.writer = PgWriter(pool)
-        self.announcer = Announcer()
-        self.outbox = PgOutbox(self._tx, self._read)
-        self.polls = PgPolls(self._tx, self._read)
-        self.submits = PgSubmits(self._tx, self._read)
-        self.inbound = PgInbound(self.writer.run, self._read)
-        self.stats = PgStats(self._read)
+        self._postgres = PostgresDatabase(pool, self.writer)
+        super().__init__(self._postgres, notify_on, Announcer())
         # Told of every task created or changed by another process, after its commit (LISTEN):
         # this process's own changes reach the same place through its task service.
         self.on_task_change: Callable[[dict[str, Any]], None] = on_other_change or _ignore
@@ -75,7 +67,7 @@ class PgStore:
         migrate: bool = True,
         listen: bool = True,
         on_other_change: Callable[[dict[str, Any]], None] | None = None,
-    ) -> PgStore:
+    ) -> PostgresStore:
         """Connect (and with `migrate` bring the schema up to date), start group commit and the
         listener connection."""
         try:
@@ -108,113 +100,18 @@ class PgStore:
             await self._listener.close()
         await self._pool.close()
 
-    async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
-        """Record a task (queued); with a known Idempotency-Key return the first one instead."""
-        async def run(conn: asyncpg.Connection) -> tuple[dict[str, Any], bool]:
-            task, created = await tasks.insert_task(conn, new)
-            if created:
-                await tasks.announce(conn, TASKS, new.id)
-            return task, created
-
-        return await self.writer.run(run)
-
-    async def create_and_claim(
-        self,
-        new: NewTask,
-        cap: int,
-        seal: Callable[[], str],
-        keep_sealed: bool = False,
-        *,
-        owner: str = "",
-        lease: float = 60.0,
-    ) -> tuple[dict[str, Any], bool, bool]:
-        """Record a task and, in the same commit, claim its send (for `owner` under `lease`) or
-        hold it sealed (a submit is recorded whole or not at all): (task, created, claimed)."""
-        async def run(conn: asyncpg.Connection) -> tuple[dict[str, Any], bool, bool]:
-            task, created, claimed = await insert_and_claim(
-                conn, new, cap, seal, keep_sealed, owner, lease
-            )
-            if created:
-                await tasks.announce(conn, TASKS, new.id)
-            return task, created, claimed
-
-        return await self.writer.run(run)
-
-    async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
-        """Record an event once and apply it to the task, with its notices, in one commit."""
-        async def run(conn: asyncpg.Connection) -> EventOutcome:
-            return await tasks.insert_event(conn, task_id, event, self.notify_on)
-
-        return await self.writer.run(run)
-
     def failure(self) -> str | None:
         """Why the store can no longer write (its group-commit loop died), or None."""
         return self.writer.failure()
 
-    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Cost per provider, optionally of tasks in one status."""
-        return await self.stats.cost_totals(status)
-
-    async def get_task(self, task_id: str) -> dict[str, Any]:
-        """One task; TaskNotFound if there is none."""
-        async def run(conn: asyncpg.Connection) -> dict[str, Any]:
-            return await tasks.fetch_task(conn, task_id)
-
-        result: dict[str, Any] = await self._read(run)
-        return result
-
-    async def list_tasks(
-        self,
-        *,
-        status: str | None = None,
-        provider: str | None = None,
-        limit: int = 50,
-        before_id: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Tasks newest first, filtered by status and provider, after a cursor."""
-        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-            return await tasks.select_tasks(
-                conn, status=status, provider=provider, limit=limit, before_id=before_id
-            )
-
-        result: list[dict[str, Any]] = await self._read(run)
-        return result
-
-    async def task_events(self, task_id: str) -> list[dict[str, Any]]:
-        """Every recorded event of a task, oldest first."""
-        async def run(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-            return await tasks.select_events(conn, task_id)
-
-        result: list[dict[str, Any]] = await self._read(run)
-        return result
-
-    def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
-        """Call `listener(payload)` after each commit, in any process on this database, that
-        announces `topic`; returns the function that unsubscribes."""
-        return self.announcer.subscribe(topic, listener)
-
-    async def _read(self, fn: Work) -> Any:
-        try:
-            async with self._pool.acquire() as conn:
-                return await fn(conn)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"the database cannot be read now: {exc}") from None
-
-    async def _tx(self, fn: Work) -> Any:
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                return await fn(conn)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"the database cannot be written now: {exc}") from None
-
     async def _listen(self) -> None:
         self._listener = await asyncpg.connect(self.url)
         for topic in TOPICS:
-            await self._listener.add_listener(tasks.CHANNEL_PREFIX + topic, self._heard)
+            await self._listener.add_listener(CHANNEL_PREFIX + topic, self._heard)
         self._listener.add_termination_listener(self._lost)
 
     def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        topic = channel.removeprefix(tasks.CHANNEL_PREFIX)
+        topic = channel.removeprefix(CHANNEL_PREFIX)
         self.announcer.announce(topic, payload)
         if topic == TASKS and pid not in self._own_pids:
             self._task_changed(payload)
@@ -233,9 +130,7 @@ class PgStore:
         while self._changed and not self._closing:
             ids, self._changed = sorted(self._changed), set()
             try:
-                changed: list[dict[str, Any]] = await self._read(
-                    functools.partial(tasks.select_by_ids, ids=ids)
-                )
+                changed = await self.db.read(functools.partial(tasks.select_by_ids, ids))
             except Exception:  # unreachable: the live view misses these updates, nothing more
                 log.debug("reading %d changed tasks failed", len(ids), exc_info=True)
                 return

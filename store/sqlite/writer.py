@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from store.checkpointer import Checkpointer
 from store.errors import StoreFull, StoreUnavailable, WriterStopped
-from store.schema import connect
-from store.thread_priority import yield_to_event_loop
+from store.sqlite.checkpointer import Checkpointer
+from store.sqlite.schema import connect
+from store.sqlite.thread_priority import yield_to_event_loop
 
 T = TypeVar("T")
 log = logging.getLogger("reelhook.store")

@@ -1,10 +1,10 @@
 """Events recorded a batch at a time: one read of the tasks, one executemany of the inserts, one
 of the task updates, for every event the writer took together.
 
-The outcome of each event is what `queries.insert_event` would give one after another in the same
-transaction. Where that cannot be decided without the database's answer (an event already stored,
-or a task that is not there), `record_many` raises and the writer runs the batch again job by
-job, each event through `insert_event` in its own savepoint.
+The outcome of each event is what `store.plans.tasks.insert_event` would give one after another
+in the same transaction. Where that cannot be decided without the database's answer (an event
+stored already, or a task that is not there), `record_many` raises and the writer runs the batch
+again job by job, each event through `insert_event` in its own savepoint.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from store.errors import TaskNotFound
 from store.models import EventIn, EventOutcome, iso_from_epoch
-from store.queries import (
+from store.plans.tasks import (
     INSERT_EVENT,
     UPDATE_STATE,
     UPDATE_TIMES,
@@ -27,7 +27,8 @@ from store.queries import (
     saved_state,
     state_of,
 )
-from store.rows import as_dicts
+from store.sql import for_sqlite
+from store.sqlite.driver import as_dicts, result_of
 from store.states import advance, is_terminal
 
 Item = tuple[str, EventIn]  # task id, event
@@ -47,7 +48,7 @@ class RecordEvents:
     def run_one(self, conn: sqlite3.Connection, item: Item) -> EventOutcome:
         """One event, on its own."""
         task_id, event = item
-        return insert_event(conn, task_id, event, self.notify_on)
+        return result_of(conn, insert_event(task_id, event, self.notify_on))
 
     def run_many(self, conn: sqlite3.Connection, items: list[Item]) -> list[EventOutcome]:
         """Every event of the batch, in order, with a few statements."""
@@ -57,7 +58,7 @@ class RecordEvents:
         as_read = dict(tasks)
         at = time.time()
         now = iso_from_epoch(at)
-        inserts: list[tuple[Any, ...]] = []
+        inserts: list[dict[str, Any]] = []
         moved: set[str] = set()
         notices: list[tuple[int, str, str]] = []  # outcome index, task id, state
         outcomes = []
@@ -81,13 +82,14 @@ class RecordEvents:
                 recorded=True, changed=after != before, task=tasks[task_id],
                 slot_freed=status_moved and is_terminal(after.status),
             ))
-        if inserts and conn.executemany(INSERT_EVENT, inserts).rowcount != len(inserts):
+        stored = conn.executemany(for_sqlite(INSERT_EVENT), inserts) if inserts else None
+        if stored is not None and stored.rowcount != len(inserts):
             raise AlreadyStored("an event of the batch is a duplicate")
         clocks = {task for task in moved if only_times_change(as_read[task], tasks[task])}
-        conn.executemany(UPDATE_TIMES, [tasks[task_id] for task_id in clocks])
-        conn.executemany(UPDATE_STATE, [tasks[task_id] for task_id in moved - clocks])
+        conn.executemany(for_sqlite(UPDATE_TIMES), [tasks[task_id] for task_id in clocks])
+        conn.executemany(for_sqlite(UPDATE_STATE), [tasks[task_id] for task_id in moved - clocks])
         for index, task_id, state in notices:
-            queued = queue_deliveries(conn, task_id, state)
+            queued = result_of(conn, queue_deliveries(task_id, state))
             outcomes[index] = outcomes[index]._replace(notices_queued=queued)
         return outcomes
 

@@ -11,8 +11,8 @@ import logging
 import sqlite3
 import threading
 
-from store.schema import connect
-from store.thread_priority import yield_to_event_loop
+from store.sqlite.schema import connect
+from store.sqlite.thread_priority import yield_to_event_loop
 
 log = logging.getLogger("reelhook.store")
 # A checkpoint after this many commits: in step with the writes (an idle database is left

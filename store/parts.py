@@ -1,0 +1,218 @@
+"""The store's parts, written once over a `Database` that runs plans (store/plans) on SQLite or
+PostgreSQL: the outbox, the poll schedule, the submission slots, inbound messages and counts."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from store.models import NewTask
+from store.plans import inbound, outbox, polls, stats, submits
+from store.plans.outbox import AttemptRecord
+from store.sql import Plan
+
+T = TypeVar("T")
+PlanOf = Callable[[], Plan[T]]
+# A plan for many items of one kind at once, with one result per item, in order.
+BatchPlan = Callable[[list[Any]], Plan[list[Any]]]
+
+
+class Database(Protocol):
+    """Runs plans on one database; a write answers only once it is committed, and what it
+    announces is heard after the commit."""
+
+    async def read(self, plan: PlanOf[T]) -> T:
+        """A plan that only reads."""
+        ...
+
+    async def write(self, plan: PlanOf[T]) -> T:
+        """A plan that writes, in a transaction of its own on PostgreSQL (on SQLite every write
+        shares the writer thread's next commit)."""
+        ...
+
+    async def write_grouped(self, plan: PlanOf[T]) -> T:
+        """A plan that writes, sharing one commit with the writes waiting beside it."""
+        ...
+
+    async def write_batched(self, batch: BatchPlan, item: Any) -> Any:
+        """`batch([item])`'s one result, where the database may run the items of writes waiting
+        beside it through one `batch(items)`."""
+        ...
+
+
+class Outbox:
+    """Deliveries of notices: claims under a lease, attempts, retries (store/plans/outbox.py)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def due(self, now: float, stale_before: float, limit: int) -> list[dict[str, Any]]:
+        """Deliveries due now, with what choosing among them takes."""
+        return await self._db.read(functools.partial(outbox.select_due, now, stale_before, limit))
+
+    async def claim(
+        self, ids: Sequence[int], owner: str, now: float, stale_before: float
+    ) -> list[int]:
+        """Claim deliveries for sending; returns the ids this owner now holds, in order."""
+        return await self._db.write(functools.partial(outbox.claim, ids, owner, now, stale_before))
+
+    async def claim_rows(
+        self, ids: Sequence[int], owner: str, now: float, stale_before: float
+    ) -> tuple[list[int], list[dict[str, Any]]]:
+        """Claim deliveries and read those taken for sending, in one commit."""
+        return await self._db.write(
+            functools.partial(outbox.claim_rows, ids, owner, now, stale_before)
+        )
+
+    async def release(self, ids: Sequence[int], owner: str) -> None:
+        """Make unfinished claims pending again."""
+        await self._db.write(functools.partial(outbox.release, ids, owner))
+
+    async def finish(self, attempts: Sequence[AttemptRecord], owner: str) -> None:
+        """Record attempts and move their deliveries on (where the claim is still `owner`'s)."""
+        await self._db.write_batched(outbox.finish_many, (tuple(attempts), owner))
+
+    async def disable_route(self, route_key: str, reason: str) -> int:
+        """Disable a destination everywhere it is used; returns the deliveries given up."""
+        return await self._db.write(functools.partial(outbox.disable_route, route_key, reason))
+
+    async def next_due_at(self) -> float | None:
+        """When the next pending delivery falls due (Unix seconds), or None."""
+        return await self._db.read(outbox.next_due_at)
+
+    async def redeliver(self, delivery_id: int, now: float) -> dict[str, Any]:
+        """Queue a delivered or dead delivery again, announced to the workers;
+        DeliveryNotFound, DeliveryBusy."""
+        return await self._db.write(functools.partial(outbox.redeliver, delivery_id, now))
+
+    async def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Deliveries newest first with their attempts (`outbox.select_deliveries`)."""
+        return await self._db.read(functools.partial(outbox.select_deliveries, **filters))
+
+
+class Polls:
+    """The poll schedule (store/plans/polls.py)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim_due(
+        self, now: float, providers: Sequence[str], limit: int, owner: str, lease: float
+    ) -> list[dict[str, Any]]:
+        """Take due polls for `owner` under a lease; the rows as they were before the claim."""
+        return await self._db.write(
+            functools.partial(polls.claim_polls, now, tuple(providers), limit, owner, lease)
+        )
+
+    async def schedule(
+        self, task_id: str, next_poll_at: float, attempts: int, deadline_at: float | None = None
+    ) -> None:
+        """Set the next poll (and, the first time, the deadline); the claim ends."""
+        await self._db.write(
+            functools.partial(polls.set_poll, task_id, next_poll_at, attempts, deadline_at)
+        )
+
+
+class Submits:
+    """In-flight slots per provider and held submissions (store/plans/submits.py)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim_slot(
+        self,
+        task_id: str,
+        provider: str,
+        cap: int,
+        keep_sealed: bool = False,
+        *,
+        owner: str = "",
+        lease: float = 60.0,
+    ) -> bool:
+        """Take a slot of the provider for the task (cap 0: no cap) for `owner` under a lease of
+        `lease` seconds; False when none is free."""
+        return await self._db.write(functools.partial(
+            submits.claim_slot, task_id, provider, cap, keep_sealed, owner=owner, lease=lease
+        ))
+
+    async def create_and_claim(
+        self,
+        new: NewTask,
+        cap: int,
+        seal: Callable[[], str],
+        keep_sealed: bool = False,
+        *,
+        owner: str = "",
+        lease: float = 60.0,
+    ) -> tuple[dict[str, Any], bool, bool]:
+        """Record a task and claim its send (or hold it sealed) in one commit:
+        (task, created, claimed). The request is sealed before the transaction begins."""
+        sealed = seal()
+        return await self._db.write(functools.partial(
+            submits.insert_and_claim, new, cap, sealed, keep_sealed, owner, lease
+        ))
+
+    async def hold(self, task_id: str, sealed: str, submit_after: float) -> None:
+        """Hold a submission, sealed, until `submit_after` and a free slot (announced)."""
+        await self._db.write(functools.partial(submits.hold, task_id, sealed, submit_after))
+
+    async def resend(self, task_id: str) -> bool:
+        """Hold an interrupted send whose request is still sealed, to be made again now."""
+        return await self._db.write(functools.partial(submits.resend, task_id))
+
+    async def held(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+        """Held submissions that may be tried now, oldest first."""
+        return await self._db.read(functools.partial(submits.held, now, limit))
+
+    async def interrupted(
+        self, now: float | None = None, grace: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Tasks whose send was cut off (`submits.interrupted_sends`)."""
+        moment = time.time() if now is None else now
+        return await self._db.read(functools.partial(submits.interrupted_sends, moment, grace))
+
+
+class Inbound:
+    """Messages received on the Standard Webhooks route (store/plans/inbound.py)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(self, source: str, webhook_id: str, payload: str) -> bool:
+        """Record a verified message; False for a duplicate webhook-id."""
+        return await self._db.write_grouped(
+            functools.partial(inbound.insert_inbound, source, webhook_id, payload)
+        )
+
+    async def messages(self, source: str) -> list[dict[str, Any]]:
+        """Every recorded message of a source, oldest first."""
+        return await self._db.read(functools.partial(inbound.select_inbound, source))
+
+    async def recent(
+        self, *, source: str | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Messages newest first, optionally of one source, below a cursor id."""
+        return await self._db.read(
+            functools.partial(inbound.select_recent, source, limit, before_id)
+        )
+
+
+class Stats:
+    """Read-only counts for /metrics and the dashboard (store/plans/stats.py)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """Grouped counts of tasks, sends in flight, deliveries and attempts."""
+        return await self._db.read(stats.select_snapshot)
+
+    async def daily_costs(self, since: str) -> list[dict[str, Any]]:
+        """Spending per provider per day since a date (YYYY-MM-DD)."""
+        return await self._db.read(functools.partial(stats.select_daily_costs, since))
+
+    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Cost per provider, optionally of tasks in one status."""
+        return await self._db.read(functools.partial(stats.cost_totals, status))

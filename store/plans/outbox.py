@@ -1,0 +1,239 @@
+"""The outbox: deliveries of notices, their claims by workers, and the record of every attempt.
+
+A delivery is `pending` (waiting for `next_attempt_at`), `sending` (claimed by a worker at
+`claimed_at`), `delivered` or `dead`. A claim older than the lease is taken over by any worker,
+which is how a crashed worker's sends are resumed; on PostgreSQL rows another worker is claiming
+are skipped (FOR UPDATE SKIP LOCKED), so any number of processes share the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from store.errors import DeliveryBusy, DeliveryNotFound
+from store.interface import DELIVERIES
+from store.models import iso_from_epoch, utc_now_iso
+from store.sql import Announce, Dialects, Plan, count, many, row, rows, value, where
+
+DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")
+# The statuses from which a delivery may be sent again (redelivery).
+REDELIVERABLE = ("delivered", "dead")
+# What a delivery becomes after an attempt with each outcome.
+STATUS_AFTER = {"delivered": "delivered", "retrying": "pending", "dead": "dead", "gone": "dead"}
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt at a delivery and what follows from it.
+
+    `outcome` is delivered, retrying (then `next_attempt_at` is set), dead or gone.
+    """
+
+    delivery_id: int
+    started_at: float
+    duration_ms: float
+    outcome: str
+    status_code: int | None = None
+    error: str | None = None
+    next_attempt_at: float | None = None
+
+
+_DUE_PENDING = "status = 'pending' AND next_attempt_at <= :now"
+_DUE_STALE = "status = 'sending' AND claimed_at < :stale_before"
+_DUE = f"(({_DUE_PENDING}) OR ({_DUE_STALE}))"
+_ROUTE_DISABLED = (
+    "(SELECT x.disabled_reason FROM destinations x WHERE x.route_key = s.route_key"
+    " AND x.disabled_reason IS NOT NULL LIMIT 1) AS route_disabled"
+)
+_FIRST_DUE = "SELECT id, next_attempt_at FROM deliveries WHERE {} ORDER BY next_attempt_at, id"
+# Each kind of due delivery is taken in index order, at most `limit` of it, before the two are
+# merged: one query over both (an OR) sorted every due delivery on every round.
+DUE = (
+    "SELECT d.id AS delivery_id, s.id AS destination_id, s.channel, s.route_key,"
+    f" {_ROUTE_DISABLED} FROM"
+    f" (SELECT * FROM ({_FIRST_DUE.format(_DUE_PENDING)} LIMIT :limit) AS pending"
+    f" UNION ALL SELECT * FROM ({_FIRST_DUE.format(_DUE_STALE)} LIMIT :limit) AS stale) AS due"
+    " JOIN deliveries d ON d.id = due.id JOIN destinations s ON s.id = d.destination_id"
+    " ORDER BY due.next_attempt_at, due.id LIMIT :limit"
+)
+SENDABLE = (
+    "SELECT d.id AS delivery_id, d.task_id, d.state, d.attempts, d.cycle_start,"
+    " d.created_at AS queued_at,"
+    " s.id AS destination_id, s.channel, s.target, s.label, s.route_key,"
+    f" {_ROUTE_DISABLED},"
+    " t.provider, t.model, t.provider_task_id, t.status, t.progress, t.video_url, t.error,"
+    " t.cost_usd, t.created_at, t.updated_at, t.metadata, t.request"
+    " FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
+    " JOIN tasks t ON t.id = d.task_id WHERE d.id = ANY(:ids)"
+)
+_CLAIM_SET = "SET status = 'sending', claimed_at = :now, claim_owner = :owner, updated_at = :iso"
+CLAIM = Dialects(
+    # NOT INDEXED keeps SQLite on the rowid: from about 20 ids on it chose the status index for
+    # the OR of _DUE instead and walked every due delivery (a claim cost grew with the backlog).
+    sqlite=f"UPDATE deliveries NOT INDEXED {_CLAIM_SET} WHERE id IN"
+    f" (SELECT value FROM json_each(:ids)) AND {_DUE} RETURNING id",
+    postgres=f"UPDATE deliveries {_CLAIM_SET} WHERE id IN (SELECT id FROM deliveries"
+    f" WHERE id = ANY(:ids) AND {_DUE} FOR UPDATE SKIP LOCKED) RETURNING id",
+)
+RELEASE = (
+    "UPDATE deliveries SET status = 'pending', claimed_at = NULL, claim_owner = NULL"
+    " WHERE id = ANY(:ids) AND status = 'sending' AND claim_owner = :owner"
+)
+INSERT_ATTEMPT = (
+    "INSERT INTO attempts (delivery_id, started_at, duration_ms, status_code, error, outcome)"
+    " VALUES (:delivery_id, :started_at, :duration_ms, :status_code, :error, :outcome)"
+)
+MOVE_ON = (
+    "UPDATE deliveries SET status = :status, attempts = attempts + 1,"
+    " next_attempt_at = :next_attempt_at, last_error = :error, claimed_at = NULL,"
+    " claim_owner = NULL, updated_at = :now,"
+    " delivered_at = CASE WHEN :status = 'delivered' THEN :now ELSE delivered_at END"
+    " WHERE id = :delivery_id AND status = 'sending' AND claim_owner = :owner"
+)
+
+
+def select_due(now: float, stale_before: float, limit: int) -> Plan[list[dict[str, Any]]]:
+    """Deliveries due now (or claimed by a worker that went quiet): only what choosing among
+    them takes (id, destination, channel, route and whether the route is disabled)."""
+    found = yield rows(DUE, now=now, stale_before=stale_before, limit=limit)
+    return found  # type: ignore[no-any-return]
+
+
+def select_sendable(ids: Sequence[int]) -> Plan[list[dict[str, Any]]]:
+    """These deliveries with what sending them takes: destination and task, as they are now."""
+    if not ids:
+        return []
+    found = yield rows(SENDABLE, ids=list(ids))
+    return found  # type: ignore[no-any-return]
+
+
+def claim(
+    ids: Sequence[int], owner: str, now: float, stale_before: float
+) -> Plan[list[int]]:
+    """Mark the deliveries as being sent by `owner`, in one statement; return those nobody else
+    took first, in the order given."""
+    if not ids:
+        return []
+    taken = yield rows(
+        CLAIM, ids=list(ids), now=now, owner=owner, iso=utc_now_iso(), stale_before=stale_before
+    )
+    held = {int(found["id"]) for found in taken}
+    return [delivery_id for delivery_id in ids if delivery_id in held]
+
+
+def claim_rows(
+    ids: Sequence[int], owner: str, now: float, stale_before: float
+) -> Plan[tuple[list[int], list[dict[str, Any]]]]:
+    """Claim the deliveries (see `claim`) and read the claimed ones for sending, in one
+    transaction: the ids taken, in the order given, and their rows as they now are."""
+    claimed = yield from claim(ids, owner, now, stale_before)
+    sendable = yield from select_sendable(claimed)
+    return claimed, sendable
+
+
+def release(ids: Sequence[int], owner: str) -> Plan[None]:
+    """Hand back claims that were not finished (the worker is stopping): pending again."""
+    if ids:
+        yield count(RELEASE, ids=list(ids), owner=owner)
+
+
+def finish(attempts: Sequence[AttemptRecord], owner: str) -> Plan[None]:
+    """Record attempts and move their deliveries on, where the claim is still `owner`'s."""
+    if not attempts:
+        return
+    now = utc_now_iso()
+    yield many(INSERT_ATTEMPT, (
+        {"delivery_id": a.delivery_id, "started_at": iso_from_epoch(a.started_at),
+         "duration_ms": round(a.duration_ms, 1), "status_code": a.status_code,
+         "error": a.error, "outcome": a.outcome}
+        for a in attempts
+    ))
+    yield many(MOVE_ON, (
+        {"status": STATUS_AFTER[a.outcome], "next_attempt_at": a.next_attempt_at,
+         "error": a.error, "now": now, "delivery_id": a.delivery_id, "owner": owner}
+        for a in attempts
+    ))
+
+
+def finish_many(items: Sequence[tuple[Sequence[AttemptRecord], str]]) -> Plan[list[None]]:
+    """The attempts of many sends, grouped by owner (owners may differ): one `finish` each."""
+    for owner in dict.fromkeys(owner for _, owner in items):
+        yield from finish([a for attempts, o in items if o == owner for a in attempts], owner)
+    return [None] * len(items)
+
+
+def disable_route(route_key: str, reason: str) -> Plan[int]:
+    """Disable every destination with this route; its waiting deliveries die with the reason."""
+    yield count(
+        "UPDATE destinations SET disabled_reason = :reason WHERE route_key = :route_key"
+        " AND disabled_reason IS NULL",
+        reason=reason, route_key=route_key,
+    )
+    given_up = yield count(
+        "UPDATE deliveries SET status = 'dead', last_error = :reason, next_attempt_at = NULL,"
+        " updated_at = :now WHERE status = 'pending' AND destination_id IN"
+        " (SELECT id FROM destinations WHERE route_key = :route_key)",
+        reason=reason, now=utc_now_iso(), route_key=route_key,
+    )
+    return int(given_up)
+
+
+def next_due_at() -> Plan[float | None]:
+    """When the earliest pending delivery falls due (Unix seconds), or None."""
+    earliest = yield value("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")
+    return None if earliest is None else float(earliest)
+
+
+def redeliver(delivery_id: int, now: float) -> Plan[dict[str, Any]]:
+    """Send a delivered or dead delivery again: a new attempt with a fresh retry schedule.
+
+    A destination disabled as gone is enabled again: asking for this is saying it is back.
+    """
+    found = yield row("SELECT * FROM deliveries WHERE id = :id FOR UPDATE", id=delivery_id)
+    if found is None:
+        raise DeliveryNotFound(delivery_id)
+    if found["status"] not in REDELIVERABLE:
+        raise DeliveryBusy(f"delivery {delivery_id} is {found['status']}; it will be sent anyway")
+    yield count(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = :at, cycle_start = attempts,"
+        " claimed_at = NULL, claim_owner = NULL, updated_at = :now WHERE id = :id",
+        at=now, now=utc_now_iso(), id=delivery_id,
+    )
+    yield count(
+        "UPDATE destinations SET disabled_reason = NULL WHERE id = :id OR route_key ="
+        " (SELECT route_key FROM destinations WHERE id = :id)", id=found["destination_id"],
+    )
+    yield Announce(DELIVERIES)
+    again = yield from select_deliveries(delivery_id=delivery_id)
+    return again[0]
+
+
+def select_deliveries(
+    *,
+    delivery_id: int | None = None,
+    task_id: str | None = None,
+    status: str | None = None,
+    limit: int = 1000,
+    before_id: int | None = None,
+) -> Plan[list[dict[str, Any]]]:
+    """Deliveries newest first, each with its destination and `attempt_log` (oldest first)."""
+    clause, params = where(
+        [("d.id", delivery_id), ("d.task_id", task_id), ("d.status", status)], "d.id", before_id
+    )
+    found = yield rows(
+        "SELECT d.*, s.channel, s.label, s.disabled_reason FROM deliveries d"
+        f" JOIN destinations s ON s.id = d.destination_id {clause}"
+        " ORDER BY d.id DESC LIMIT :limit",
+        **params, limit=limit,
+    )
+    deliveries = {entry["id"]: dict(entry, attempt_log=[]) for entry in found}
+    if deliveries:
+        attempts = yield rows(
+            "SELECT delivery_id, started_at, duration_ms, status_code, error, outcome"
+            " FROM attempts WHERE delivery_id = ANY(:ids) ORDER BY id", ids=list(deliveries),
+        )
+        for attempt in attempts:
+            deliveries[attempt.pop("delivery_id")]["attempt_log"].append(attempt)
+    return list(deliveries.values())

@@ -1,0 +1,225 @@
+"""Tasks and events: record a task, record an event once, move the task, queue its notices."""
+
+from __future__ import annotations
+
+import json
+import operator
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from store.announce import topics_of
+from store.errors import IdempotencyConflict, TaskNotFound
+from store.interface import DELIVERIES, TASKS
+from store.models import EventIn, EventOutcome, NewTask, utc_now_iso
+from store.sql import Announce, Plan, count, many, row, rows, value, where
+from store.states import TERMINAL_SQL, TaskState, advance, clamp_progress, is_terminal
+
+TASK = "SELECT * FROM tasks WHERE id = :id"
+INSERT_TASK = (
+    "INSERT INTO tasks (id, provider, model, status, progress, cost_usd, created_at,"
+    " updated_at, metadata, request, idempotency_key, request_fingerprint,"
+    " callback_secret_hash, deadline_at, last_event_at)"
+    " VALUES (:id, :provider, :model, 'queued', 0, :cost_usd, :now, :now, :metadata, :request,"
+    " :idempotency_key, :request_fingerprint, :callback_secret_hash, :deadline_at, :at)"
+    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+)
+INSERT_DESTINATION = (
+    "INSERT INTO destinations (task_id, channel, target, label, route_key)"
+    " VALUES (:task_id, :channel, :target, :label, :route_key)"
+)
+INSERT_EVENT = (
+    "INSERT INTO events (task_id, dedupe_key, source, provider_status, status, progress,"
+    " payload, received_at) VALUES (:task_id, :dedupe_key, :source, :provider_status,"
+    " :status, :progress, :payload, :received_at)"
+    " ON CONFLICT (task_id, dedupe_key) DO NOTHING"
+)
+UPDATE_STATE = (
+    "UPDATE tasks SET status = :status, progress = :progress, video_url = :video_url,"
+    " error = :error, updated_at = :updated_at, provider_task_id = :provider_task_id,"
+    " submit_state = :submit_state, last_event_at = :last_event_at,"
+    # A request kept sealed for a resend is dropped once the provider has it, or it is over.
+    " held_request = CASE WHEN CAST(:provider_task_id AS TEXT) IS NOT NULL"
+    f" OR CAST(:status AS TEXT) IN {TERMINAL_SQL} THEN NULL ELSE held_request END"
+    " WHERE id = :id"
+)
+# What UPDATE_STATE amounts to when an event moves nothing but the clocks (most progress
+# callbacks): it leaves the indexed columns alone, so no index entry is rewritten.
+UPDATE_TIMES = (
+    "UPDATE tasks SET updated_at = :updated_at, last_event_at = :last_event_at WHERE id = :id"
+)
+QUEUE_DELIVERIES = (
+    "INSERT INTO deliveries (task_id, state, destination_id, status, attempts,"
+    " next_attempt_at, created_at, updated_at)"
+    " SELECT :task_id, :state, id, 'pending', 0, :at, :now, :now FROM destinations"
+    " WHERE task_id = :task_id AND disabled_reason IS NULL"
+    " ON CONFLICT (destination_id, state) DO NOTHING"
+)
+WITHDRAW_UNSENT = (
+    "UPDATE tasks SET submit_state = 'withdrawn', held_request = NULL, submit_after = NULL"
+    " WHERE id = :id AND status = 'queued' AND submit_state = 'pending'"
+)
+_STATE_COLUMNS = operator.itemgetter(
+    "status", "progress", "video_url", "error", "provider_task_id", "submit_state"
+)
+
+
+def fetch_task(task_id: str, *, lock: bool = False) -> Plan[dict[str, Any]]:
+    """The task row (locked until the commit with `lock`); TaskNotFound if there is none."""
+    task = yield row(TASK + (" FOR UPDATE" if lock else ""), id=task_id)
+    if task is None:
+        raise TaskNotFound(task_id)
+    return task  # type: ignore[no-any-return]
+
+
+def insert_task(new: NewTask) -> Plan[tuple[dict[str, Any], bool]]:
+    """Record a new task, or return the earlier one with the same Idempotency-Key (which may
+    have been recorded by another process a moment ago: the unique index decides)."""
+    inserted = yield value(
+        INSERT_TASK, id=new.id, provider=new.provider, model=new.model, cost_usd=new.cost_usd,
+        now=utc_now_iso(), at=time.time(),
+        metadata=json.dumps(new.metadata) if new.metadata is not None else None,
+        request=json.dumps(new.request), idempotency_key=new.idempotency_key,
+        request_fingerprint=new.request_fingerprint,
+        callback_secret_hash=new.callback_secret_hash, deadline_at=new.deadline_at,
+    )
+    if inserted is None:
+        earlier = yield row(
+            "SELECT * FROM tasks WHERE idempotency_key = :key", key=new.idempotency_key
+        )
+        if earlier is None or earlier["request_fingerprint"] != new.request_fingerprint:
+            raise IdempotencyConflict(new.idempotency_key or "")
+        return earlier, False
+    if new.destinations:
+        yield many(INSERT_DESTINATION, (
+            {"task_id": new.id, "channel": d.channel, "target": d.target, "label": d.label,
+             "route_key": d.route_key}
+            for d in new.destinations
+        ))
+    if new.notify_queued and (yield from queue_deliveries(new.id, "queued")):
+        yield Announce(DELIVERIES)
+    yield Announce(TASKS, new.id)
+    task = yield from fetch_task(new.id)
+    return task, True
+
+
+def insert_event(
+    task_id: str, event: EventIn, notify_on: frozenset[str]
+) -> Plan[EventOutcome]:
+    """Record an event once, move the task, and queue the notices the move causes.
+
+    `notify_on` (from REELHOOK_NOTIFY_ON) is the one place that decides which states notify.
+    The plan does not announce: `record_event` does, and SQLite's batch (store/sqlite/batch.py)
+    announces from the outcomes it returns.
+    """
+    if event.only_if_unsent and not (yield count(WITHDRAW_UNSENT, id=task_id)):
+        task = yield from fetch_task(task_id)
+        return EventOutcome(recorded=False, changed=False, task=task)
+    task = yield from fetch_task(task_id, lock=True)
+    before = state_of(task)
+    after = advance(before, event.seen)
+    if event.only_if_changes and after == before:
+        return EventOutcome(recorded=False, changed=False, task=task)
+    now = utc_now_iso()
+    if not (yield count(INSERT_EVENT, **event_row(task_id, event, now))):
+        return EventOutcome(recorded=False, changed=False, task=task)
+    if is_terminal(before.status):
+        # A late event is kept in the history but leaves a finished task exactly as it was.
+        return EventOutcome(recorded=True, changed=False, task=task)
+    saved = saved_state(task, after, event, now)
+    yield count(UPDATE_STATE, **saved, id=task["id"])
+    moved = after.status != before.status
+    notices = 0
+    if moved and after.status in notify_on:
+        notices = yield from queue_deliveries(task_id, after.status)
+    # The row as it now stands, without reading it again: only the saved columns changed.
+    return EventOutcome(
+        recorded=True, changed=after != before, task=task | saved, notices_queued=notices,
+        slot_freed=moved and is_terminal(after.status),
+    )
+
+
+def record_event(task_id: str, event: EventIn, notify_on: frozenset[str]) -> Plan[EventOutcome]:
+    """`insert_event`, announcing what its outcome changed."""
+    outcome = yield from insert_event(task_id, event, notify_on)
+    for topic, payload in topics_of(outcome):
+        yield Announce(topic, payload)
+    return outcome
+
+
+def queue_deliveries(task_id: str, state: str) -> Plan[int]:
+    """One pending delivery per live destination of the task for `state`, never two; returns
+    how many were queued."""
+    queued = yield count(
+        QUEUE_DELIVERIES, task_id=task_id, state=state, at=time.time(), now=utc_now_iso()
+    )
+    return int(queued)
+
+
+def event_row(task_id: str, event: EventIn, now: str) -> dict[str, Any]:
+    """The parameters of INSERT_EVENT for `event`."""
+    progress = event.seen.progress
+    return {
+        "task_id": task_id, "dedupe_key": event.dedupe_key, "source": event.source,
+        "provider_status": event.provider_status, "status": event.seen.status,
+        "progress": None if progress is None else clamp_progress(progress),
+        "payload": event.payload, "received_at": now,
+    }
+
+
+def state_of(task: dict[str, Any]) -> TaskState:
+    """The parts of a task row that events change."""
+    return TaskState(
+        status=task["status"], progress=task["progress"] or 0,
+        video_url=task["video_url"], error=task["error"],
+    )
+
+
+def saved_state(
+    task: dict[str, Any], after: TaskState, event: EventIn, now: str, at: float | None = None
+) -> dict[str, Any]:
+    """The task columns an event that moves the task to `after` sets (UPDATE_STATE's values);
+    `at` is the Unix time of `now` (read here when not given)."""
+    provider_task_id = task["provider_task_id"] or event.provider_task_id
+    return {
+        "status": after.status,
+        "progress": after.progress,
+        "video_url": after.video_url,
+        "error": after.error,
+        "updated_at": now,
+        "provider_task_id": provider_task_id,
+        "submit_state": "sent" if provider_task_id else task["submit_state"],
+        "last_event_at": time.time() if at is None else at,
+    }
+
+
+def only_times_change(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """True when UPDATE_TIMES writes `after` exactly as UPDATE_STATE would over `before`."""
+    return before["held_request"] is None and _STATE_COLUMNS(before) == _STATE_COLUMNS(after)
+
+
+def select_tasks(
+    *, status: str | None, provider: str | None, limit: int, before_id: str | None
+) -> Plan[list[dict[str, Any]]]:
+    """Tasks newest first, optionally filtered, starting after the cursor id."""
+    clause, params = where([("status", status), ("provider", provider)], "id", before_id)
+    found = yield rows(f"SELECT * FROM tasks {clause} ORDER BY id DESC LIMIT :limit",
+                       **params, limit=limit)
+    return found  # type: ignore[no-any-return]
+
+
+def select_events(task_id: str) -> Plan[list[dict[str, Any]]]:
+    """Every recorded event of a task, oldest first."""
+    yield from fetch_task(task_id)
+    found = yield rows(
+        "SELECT id, source, provider_status, status, progress, received_at, payload"
+        " FROM events WHERE task_id = :task_id ORDER BY id",
+        task_id=task_id,
+    )
+    return found  # type: ignore[no-any-return]
+
+
+def select_by_ids(ids: Sequence[str]) -> Plan[list[dict[str, Any]]]:
+    """The tasks with these ids (those that exist)."""
+    found = yield rows("SELECT * FROM tasks WHERE id = ANY(:ids)", ids=list(ids))
+    return found  # type: ignore[no-any-return]

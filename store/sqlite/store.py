@@ -1,0 +1,85 @@
+"""The store on one SQLite file: a writer thread for changes, reader threads for queries."""
+
+from __future__ import annotations
+
+import asyncio
+
+from store.announce import Announcer, topics_of
+from store.errors import StoreUnavailable
+from store.models import EventIn, EventOutcome
+from store.records import Records
+from store.sql import Announce
+from store.sqlite.database import SqliteDatabase
+from store.sqlite.event_batch import RecordEvents
+from store.sqlite.reader import Reader
+from store.sqlite.schema import connect, migrate
+from store.sqlite.writer import Writer
+from store.states import DEFAULT_NOTIFY_ON
+
+
+class SqliteStore(Records):
+    """One SQLite file, used by one process."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        notify_on: frozenset[str] = DEFAULT_NOTIFY_ON,
+        busy_timeout: float = 5.0,
+    ) -> None:
+        self.path = path
+        self.writer = Writer(path, busy_timeout=busy_timeout)
+        self.reader = Reader(path)
+        announcer = Announcer()
+        self._sqlite = SqliteDatabase(self.writer, self.reader, announcer)
+        super().__init__(self._sqlite, notify_on, announcer)
+        self._events = RecordEvents(notify_on)
+
+    @classmethod
+    async def open(
+        cls,
+        path: str,
+        *,
+        notify_on: frozenset[str] = DEFAULT_NOTIFY_ON,
+        busy_timeout: float = 5.0,
+    ) -> SqliteStore:
+        """Upgrade the file to the current schema and start the writer; StoreUnavailable, in
+        one line naming the file, when the database cannot be opened or upgraded."""
+        try:
+            await asyncio.to_thread(migrate, path)
+        except Exception as exc:  # sqlite3 and OS errors alike: the start must say why, once
+            raise StoreUnavailable(f"cannot open the database {path}: {exc}") from exc
+        store = cls(path, notify_on=notify_on, busy_timeout=busy_timeout)
+        await asyncio.to_thread(store.writer.start)
+        return store
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop every thread."""
+        await asyncio.to_thread(self.writer.stop)
+        await asyncio.to_thread(self.reader.close)
+
+    def failure(self) -> str | None:
+        """Why the store can no longer write (its writer died), or None while it is healthy."""
+        return self.writer.failure
+
+    async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
+        """Record an event once and apply it to the task, with its notices, in one commit.
+
+        Events waiting together are recorded together (store/sqlite/event_batch.py)."""
+        outcome: EventOutcome = await self.writer.run_batched(self._events, (task_id, event))
+        self._sqlite.announce([Announce(topic, payload) for topic, payload in topics_of(outcome)])
+        return outcome
+
+
+def end_claims_of(path: str, owner: str) -> int:
+    """End every task claim `owner` holds in the SQLite file at `path` (that process is known
+    to be gone), so they are taken over now rather than when their lease runs out."""
+    conn = connect(path)
+    try:
+        with conn:
+            ended = conn.execute(
+                "UPDATE tasks SET claim_expires_at = 0 WHERE claim_owner = ?", (owner,)
+            )
+        return int(ended.rowcount)
+    finally:
+        conn.close()
