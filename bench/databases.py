@@ -33,7 +33,7 @@ from bench.procs import python_argv
 from bench.targets import reelhook_with_tasks
 from dispatcher.config import DispatchConfig
 from receiver.providers.sandbox import LocalServer
-from receiver.secrets import SecretBox, new_fernet_key
+from receiver.services.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, TaskStore, open_store
 from store.interface import TASKS
 from store.models import new_task_id

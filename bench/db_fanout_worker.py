@@ -20,8 +20,8 @@ import aiohttp
 from bench.fanout_worker import RETRY_SCHEDULE
 from dispatcher.config import DispatchConfig
 from dispatcher.worker import Worker
-from receiver.gc_tuning import tune_for_long_life
-from receiver.secrets import SecretBox
+from receiver.runtime.gc_tuning import tune_for_long_life
+from receiver.services.secrets import SecretBox
 from store import TaskStore, open_store
 from store.interface import DELIVERIES
 

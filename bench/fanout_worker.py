@@ -24,9 +24,9 @@ from bench.ceiling import ceiling
 from bench.procs import own_peak_memory_mb
 from dispatcher.config import DispatchConfig
 from dispatcher.worker import Worker
-from receiver import event_loops
-from receiver.gc_tuning import tune_for_long_life
-from receiver.secrets import SecretBox, new_fernet_key
+from receiver.runtime import event_loops
+from receiver.runtime.gc_tuning import tune_for_long_life
+from receiver.services.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, SqliteStore
 from store.models import new_task_id
 

@@ -23,7 +23,7 @@ from bench.procs import ServerProcess, free_port, start_server
 from bench.seeding import Seeder
 from bench.targets import API_TOKEN, reelhook_argv, reelhook_env
 from receiver.providers.sandbox import LocalServer, PiapiSimulator
-from receiver.secrets import SecretBox, new_fernet_key
+from receiver.services.secrets import SecretBox, new_fernet_key
 
 LIST_SAMPLES = 20
 DEEP_PAGES = 50

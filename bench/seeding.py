@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from bench.payload import Target, callback_body
 from receiver.providers.http import compact
-from receiver.secrets import SecretBox
+from receiver.services.secrets import SecretBox
 from store import EventIn, NewTask, Observation
 from store.models import new_task_id
 from store.plans import tasks

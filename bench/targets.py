@@ -20,7 +20,7 @@ import httpx
 from bench.payload import Target
 from bench.procs import SERVER_CORE, ServerProcess, free_port, python_argv, start_server
 from receiver.providers.sandbox import LocalServer, PiapiSimulator
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from store import is_postgres
 
 API_TOKEN = "bench-token-0123456789abcdef"

@@ -7,30 +7,21 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from dispatcher.netguard import host_and_port, outgoing_client
-from receiver import (
-    api,
-    callbacks,
-    costs,
-    deliveries_api,
-    dispatching,
-    inbound,
-    inbound_api,
-    keys,
-    metrics_api,
-    openapi,
-)
+from receiver import keys
 from receiver.dashboard.routes import setup_dashboard
-from receiver.known_tasks import KnownTasks
-from receiver.metrics import observed_callback
-from receiver.middleware import edge_middleware
-from receiver.poller import Poller
+from receiver.http import metrics as metrics_api
+from receiver.http.callbacks.slots import Slots
+from receiver.http.middleware import edge_middleware
+from receiver.http.routes import add_routes
 from receiver.providers import PROVIDER_NAMES, build_providers
 from receiver.providers.base import ProviderConfig
-from receiver.secrets import SecretBox
+from receiver.runtime import dispatching
+from receiver.services.known_tasks import KnownTasks
+from receiver.services.poller import Poller
+from receiver.services.secrets import SecretBox
+from receiver.services.tasks import TaskService
+from receiver.services.wakeups import Wakeups
 from receiver.settings import Settings
-from receiver.slots import Slots
-from receiver.tasks import TaskService
-from receiver.wakeups import Wakeups
 from store import open_store
 from store.interface import DELIVERIES, SLOTS
 
@@ -51,33 +42,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(dispatching.worker_ctx)
     app.cleanup_ctx.append(_loops_ctx)
     app.cleanup_ctx.append(metrics_api.metrics_ctx)
-    _add_routes(app)
+    add_routes(app)
     setup_dashboard(app)
     return app
-
-
-def _add_routes(app: web.Application) -> None:
-    """Every route of the API, callbacks and operator endpoints (the dashboard's own pages are
-    in receiver/dashboard/routes.py)."""
-    app.router.add_get("/healthz", api.healthz)
-    app.router.add_get("/openapi.json", openapi.openapi_json)
-    app.router.add_post("/v1/tasks", api.create_task)
-    app.router.add_get("/v1/tasks", api.list_tasks)
-    app.router.add_get("/v1/tasks/{task_id}", api.get_task)
-    app.router.add_get("/v1/tasks/{task_id}/events", api.task_events)
-    app.router.add_post("/v1/tasks/{task_id}/cancel", api.cancel_task)
-    app.router.add_get("/v1/costs", costs.cost_totals)
-    app.router.add_get("/v1/tasks/{task_id}/deliveries", deliveries_api.task_deliveries)
-    app.router.add_get("/v1/deliveries", deliveries_api.list_deliveries)
-    app.router.add_post("/v1/deliveries/{delivery_id}/redeliver", deliveries_api.redeliver)
-    app.router.add_get("/v1/inbound", inbound_api.list_inbound)
-    app.router.add_get("/metrics", metrics_api.metrics_endpoint)
-    app.router.add_post("/callbacks/standard/{source}", inbound.standard_callback)
-    callback = observed_callback(
-        callbacks.provider_callback, callbacks.DUPLICATE_ANSWER, PROVIDER_NAMES
-    )
-    app.router.add_post("/callbacks/{provider}/{task_id}", callback)
-    app.router.add_post("/callbacks/{provider}/{task_id}/{token}", callback)
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

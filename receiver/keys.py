@@ -6,13 +6,13 @@ import httpx
 from aiohttp import web
 
 from receiver.dashboard.hub import EventHub
-from receiver.known_tasks import KnownTasks
+from receiver.http.callbacks.slots import Slots
 from receiver.providers.base import Provider
-from receiver.secrets import SecretBox
+from receiver.services.known_tasks import KnownTasks
+from receiver.services.secrets import SecretBox
+from receiver.services.tasks import TaskService
+from receiver.services.wakeups import Wakeups
 from receiver.settings import Settings
-from receiver.slots import Slots
-from receiver.tasks import TaskService
-from receiver.wakeups import Wakeups
 from store import TaskStore
 
 SETTINGS = web.AppKey("settings", Settings)

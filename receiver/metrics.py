@@ -1,4 +1,4 @@
-"""The metric families of /metrics (receiver/metrics_api.py) counted as things happen.
+"""The metric families of /metrics (receiver/http/metrics.py) counted as things happen.
 
 Two kinds of family: counted here as things happen (callbacks, provider calls, writer batches;
 per process, reset on restart), and read from the database at each scrape (tasks, sends in

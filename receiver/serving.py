@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from receiver.runtime.startup import claim_database, listen, warn_if_public_url_unset
 from receiver.settings import Settings, disk_warning, short_token_warning
-from receiver.startup import claim_database, listen, warn_if_public_url_unset
 from store import is_postgres, schema_state
 
 log = logging.getLogger("reelhook")
@@ -79,8 +79,8 @@ def _serve_one(
     announce: Announce | None,
     startup: Startup | None,
 ) -> int:
-    from receiver import edge
     from receiver.app import create_app
+    from receiver.http import edge
 
     app = create_app(settings)
     if startup is not None:

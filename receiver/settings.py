@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
 from dispatcher.retry import DEFAULT_SCHEDULE
 from receiver.errors import SettingsError
-from receiver.event_loops import LOOPS, default_loop
-from receiver.local_key import is_fernet_key, key_file_of
 from receiver.providers import DEFAULT_BASE_URLS, DEFAULT_MAX_IN_FLIGHT, PROVIDER_NAMES
+from receiver.runtime.event_loops import LOOPS, default_loop
+from receiver.runtime.local_key import is_fernet_key, key_file_of
 from store.opening import is_postgres
 from store.states import DEFAULT_NOTIFY_ON, STATES
 

@@ -26,7 +26,7 @@ from receiver.providers.sandbox import (
     PiapiSimulator,
     WaveSimulator,
 )
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
 from tests.databases import fresh_postgres
 from tests.helpers import API_TOKEN, WEBHOOK_SECRET, StartApp, listening_socket, serving

@@ -24,8 +24,8 @@ from receiver.errors import Unprocessable
 from receiver.providers import ADAPTERS, PROVIDER_NAMES
 from receiver.providers.base import ProviderConfig
 from receiver.providers.sandbox import LocalServer
-from receiver.secrets import new_fernet_key
-from receiver.validation import check_request, parse_submission
+from receiver.services.secrets import new_fernet_key
+from receiver.services.validation import check_request, parse_submission
 from store.states import TERMINAL
 
 API_TOKEN = "test-token-0123456789abcdef"

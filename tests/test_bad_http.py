@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from tests.helpers import ServedReelhook
 
 MARK = "ZQXJVECHO"
@@ -52,7 +52,7 @@ async def test_oversized_and_malformed_requests_get_json_errors_and_one_log_line
 
 
 async def test_the_aiohttp_internals_that_serve_overrides_are_still_there() -> None:
-    """receiver/edge.py answers parser errors as JSON through aiohttp internals (there is no
+    """receiver/http/edge.py answers parser errors as JSON through aiohttp internals (there is no
     public hook): AppRunner._make_server, Server._loop and Server._kwargs, and the signature of
     RequestHandler.handle_error. pyproject.toml bounds aiohttp below the next minor release; this
     names what moved when the bound is raised."""

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from receiver.providers import PROVIDER_NAMES
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from receiver.settings import ProviderSettings
 from tests.helpers import API_TOKEN, StartApp, port_for_child_process, wait_for_status, wave
 

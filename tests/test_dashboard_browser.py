@@ -15,9 +15,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from dispatcher.sinks import Answer, WebhookSink
-from receiver.demo import DEMO_TASKS
 from receiver.providers import PROVIDER_NAMES
 from receiver.providers.sandbox import LocalServer, PiapiSimulator
+from receiver.sandbox.demo import DEMO_TASKS
 from tests.browser import artefacts_dir, launch, require_chromium
 from tests.helpers import (
     API_TOKEN,

@@ -18,8 +18,8 @@ import pytest
 from dispatcher.sinks import Answer
 from dispatcher.worker import Worker
 from receiver import keys
-from receiver.dispatching import dispatch_config
-from receiver.secrets import new_fernet_key
+from receiver.runtime.dispatching import dispatch_config
+from receiver.services.secrets import new_fernet_key
 from store import SqliteStore
 from tests.helpers import (
     FAST_RETRIES,

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from store import schema_state
 from store.sqlite.schema import MIGRATION_NAMES, migrate
 from tests.databases import fresh_postgres

@@ -18,9 +18,9 @@ from dispatcher.retry import (
     parse_retry_after,
     retry_after,
 )
-from receiver.cli import main
+from receiver.cli.main import main
 from receiver.errors import SettingsError
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from receiver.settings import from_environ
 from tests.helpers import API_TOKEN, FAST_RETRIES, skyreels, wait_delivered
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from receiver.errors import SettingsError
-from receiver.local_key import local_key
+from receiver.runtime.local_key import local_key
 from receiver.settings import from_environ
 from store import NewTask, SqliteStore
 from tests.helpers import API_TOKEN, ServedReelhook, piapi_callback, skyreels

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from receiver.secrets import SecretBox
+from receiver.services.secrets import SecretBox
 from store import NewDestination, NewTask, SqliteStore
 from tests.helpers import (
     FAST_RETRIES,

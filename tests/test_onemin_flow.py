@@ -14,9 +14,9 @@ from dispatcher.wakeup import Wakeup
 from receiver.providers.base import Provider, TaskRequest
 from receiver.providers.errors import ProviderProtocolError
 from receiver.providers.onemin import record_report
-from receiver.secrets import SecretBox, new_fernet_key
+from receiver.services.secrets import SecretBox, new_fernet_key
+from receiver.services.submit_queue import SubmitQueue
 from receiver.settings import Settings
-from receiver.submit_queue import SubmitQueue
 from store import NewTask, SqliteStore
 from tests.helpers import PNG_DATA_URI, onemin, wait_for_status
 

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from tests.helpers import API_TOKEN, SERVE_START_TIMEOUT, port_for_child_process, refused_port
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from receiver.poller import poll_interval
 from receiver.providers.sandbox import LocalServer
+from receiver.services.poller import poll_interval
 from receiver.settings import ProviderSettings
 from tests.helpers import apimart, skyreels, until, wait_for_status, wave
 

@@ -27,7 +27,7 @@ from aiohttp import web
 from dispatcher.sinks import WebhookSink
 from receiver.providers.sandbox import LocalServer
 from receiver.providers.sandbox.wave import WaveSimulator
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from tests.databases import fresh_postgres
 from tests.helpers import API_TOKEN, WEBHOOK_SECRET, port_for_child_process, serving, wave
 

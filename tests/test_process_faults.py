@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from receiver.providers.http import body_hash
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from tests.helpers import ServedReelhook, skyreels
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from receiver.cli import _tune_gc
-from receiver.dispatching import run_worker
-from receiver.secrets import SecretBox, new_fernet_key
+from receiver.cli.main import _tune_gc
+from receiver.runtime.dispatching import run_worker
+from receiver.services.secrets import SecretBox, new_fernet_key
 from receiver.settings import Settings
 from store import SqliteStore
 from tests.helpers import until

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from receiver.app import create_app
-from receiver.cli import build_parser
+from receiver.cli.main import build_parser
 from receiver.errors import SettingsError
 from receiver.providers import DEFAULT_BASE_URLS, PROVIDER_NAMES
 from receiver.settings import from_environ, short_token_warning

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
+from receiver.services.submit_queue import busy_backoff
 from receiver.settings import Settings
-from receiver.submit_queue import busy_backoff
 from tests.helpers import API_TOKEN, ServedReelhook, skyreels, wait_for_status, wave
 
 

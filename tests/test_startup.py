@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from receiver.errors import SettingsError
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from receiver.settings import from_environ
 from store.sqlite.schema import migrate
 from tests.helpers import API_TOKEN, ServedReelhook, onemin, port_for_child_process

@@ -19,7 +19,7 @@ import pytest
 from dispatcher.attempt_log import write_attempts
 from dispatcher.sinks import Answer
 from receiver import keys
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, SqliteStore, WriterStopped
 from store.plans.outbox import AttemptRecord
 from store.sqlite.writer import Writer

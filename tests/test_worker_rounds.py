@@ -17,7 +17,7 @@ from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Pacer, group_by_route, plan
 from dispatcher.sinks import Answer
 from dispatcher.worker import Worker, lease_covers_send
-from receiver.secrets import SecretBox, new_fernet_key
+from receiver.services.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, SqliteStore
 from store.errors import StoreUnavailable
 from store.models import new_task_id

@@ -19,10 +19,10 @@ from receiver.dashboard.session import (
     remember_login,
     start_session,
 )
-from receiver.deliveries_api import redeliver_one
 from receiver.errors import Conflict, Unprocessable
-from receiver.paging import query_choice
-from receiver.secrets import tokens_match
+from receiver.http.deliveries import redeliver_one
+from receiver.http.paging import query_choice
+from receiver.services.secrets import tokens_match
 from store.plans.outbox import REDELIVERABLE
 
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from receiver.serializers import task_view
+from receiver.http.serializers import task_view
 
 QUEUE_SIZE = 256
 _CLOSED: dict[str, Any] = {"closed": True}

@@ -15,10 +15,10 @@ from receiver.dashboard.chart import COLOURS, daily_chart, first_day
 from receiver.dashboard.guard import page, render
 from receiver.dashboard.hub import prompt_of
 from receiver.dashboard.session import Session
-from receiver.inbound_api import inbound_view, read_query
-from receiver.paging import one_page, page_limit, query_choice, task_cursor
+from receiver.http.inbound import inbound_view, read_query
+from receiver.http.paging import one_page, page_limit, query_choice, task_cursor
+from receiver.http.serializers import delivery_view, event_view, task_view, with_urls_redacted
 from receiver.providers.http import scrub
-from receiver.serializers import delivery_view, event_view, task_view, with_urls_redacted
 from store.plans.outbox import DELIVERY_STATUSES
 from store.states import STATES, is_terminal
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from receiver import keys
-from receiver.body import decode_json, read_limited, require_json_type
 from receiver.errors import Unprocessable
-from receiver.paging import one_page, page_limit, query_choice, task_cursor
-from receiver.serializers import event_view, task_view
-from receiver.validation import parse_submission
+from receiver.http.body import decode_json, read_limited, require_json_type
+from receiver.http.paging import one_page, page_limit, query_choice, task_cursor
+from receiver.http.serializers import event_view, task_view
+from receiver.services.validation import parse_submission
 from store.states import STATES
 
 MAX_IDEMPOTENCY_KEY = 255

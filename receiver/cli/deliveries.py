@@ -8,10 +8,10 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from receiver import event_loops
-from receiver.cli_support import CLIENT_SETTINGS, ApiClient, add_command, table
-from receiver.local_key import local_key
+from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command, table
 from receiver.logs import configure_logging
+from receiver.runtime import event_loops
+from receiver.runtime.local_key import local_key
 from receiver.settings import from_environ
 from store.plans.outbox import DELIVERY_STATUSES
 
@@ -43,7 +43,7 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
 
 def run_worker(env: Mapping[str, str]) -> int:
     """Run the outbox worker with settings from `env` until interrupted or terminated."""
-    from receiver.dispatching import run_worker as run
+    from receiver.runtime.dispatching import run_worker as run
     from receiver.serving import prepare
 
     settings = from_environ(env, need_api_token=False, key_store=local_key)

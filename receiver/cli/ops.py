@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.cli_support import add_command
-from receiver.local_key import local_key
+from receiver.cli.support import add_command
 from receiver.logs import configure_logging
+from receiver.runtime.local_key import local_key
 from receiver.serving import prepare
 from receiver.settings import Settings, database_from_environ, from_environ
 from store import StoreUnavailable, migrate_database, schema_state
@@ -80,8 +80,8 @@ async def tick(settings: Settings) -> dict[str, int]:
     from dispatcher.worker import Worker
     from receiver import keys
     from receiver.app import create_app
-    from receiver.dispatching import dispatch_config, session_factory
-    from receiver.poller import Poller
+    from receiver.runtime.dispatching import dispatch_config, session_factory
+    from receiver.services.poller import Poller
 
     app = create_app(replace(settings, background=False))
     runner = web.AppRunner(app)

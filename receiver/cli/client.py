@@ -10,9 +10,9 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from receiver.cli_support import CLIENT_SETTINGS, ApiClient, add_command, money, table
+from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command, money, table
 from receiver.providers import PROVIDER_NAMES
-from receiver.validation import TEXT_FIELDS
+from receiver.services.validation import TEXT_FIELDS
 from store.states import STATES, is_terminal
 
 UNIFIED_OPTIONS = TEXT_FIELDS

@@ -15,8 +15,8 @@ from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from receiver import keys
-from receiver.body import decode_json, read_limited, refuse_other_media
 from receiver.errors import NotFound, Unauthorized
+from receiver.http.body import decode_json, read_limited, refuse_other_media
 
 TOLERANCE = 300  # seconds a webhook-timestamp may be off either way (Standard Webhooks)
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")

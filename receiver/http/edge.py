@@ -21,7 +21,7 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from receiver.event_loops import new_loop
+from receiver.runtime.event_loops import new_loop
 
 log = logging.getLogger("reelhook.http")
 

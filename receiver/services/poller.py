@@ -24,7 +24,7 @@ from store import EventIn, Observation, WriterStopped
 from store.states import FAILED
 
 if TYPE_CHECKING:
-    from receiver.tasks import TaskService
+    from receiver.services.tasks import TaskService
 
 log = logging.getLogger("reelhook.polling")
 BATCH = 50

@@ -16,10 +16,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from dispatcher.wakeup import Wakeup
-from receiver.owner import process_owner
 from receiver.providers.base import Provider, TaskRequest
-from receiver.request_forms import sealed_payload
-from receiver.secrets import SecretBox
+from receiver.runtime.owner import process_owner
+from receiver.services.request_forms import sealed_payload
+from receiver.services.secrets import SecretBox
 from receiver.settings import Settings
 from store import EventIn, EventOutcome, Observation, WriterStopped
 from store.interface import SubmitSlotsStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from receiver import keys
-from receiver.paging import query_choice
+from receiver.http.paging import query_choice
 from store.states import STATES
 
 

@@ -9,8 +9,8 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Conflict, NotFound
-from receiver.paging import MAX_ID, id_cursor, one_page, page_limit, query_choice, whole_number
-from receiver.serializers import delivery_view
+from receiver.http.paging import MAX_ID, id_cursor, one_page, page_limit, query_choice, whole_number
+from receiver.http.serializers import delivery_view
 from store import DeliveryBusy, DeliveryNotFound
 from store.plans.outbox import DELIVERY_STATUSES
 

@@ -17,8 +17,8 @@ from dispatcher.netguard import guarded_connector, host_and_port
 from dispatcher.worker import Worker
 from receiver import keys
 from receiver.errors import SettingsError
-from receiver.gc_tuning import tune_for_long_life
-from receiver.secrets import SecretBox
+from receiver.runtime.gc_tuning import tune_for_long_life
+from receiver.services.secrets import SecretBox
 from receiver.settings import Settings
 from store import open_store
 from store.interface import DELIVERIES

@@ -15,8 +15,8 @@ from typing import Any, NoReturn
 from aiohttp import web
 
 from receiver import keys
-from receiver.body import read_limited, refuse_other_media
 from receiver.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized
+from receiver.http.body import read_limited, refuse_other_media
 from receiver.providers.base import Provider
 from receiver.providers.errors import MalformedCallback
 from store import TaskNotFound

@@ -11,7 +11,7 @@ import sqlite3
 from typing import IO
 
 from receiver.errors import StartupError
-from receiver.owner import process_owner
+from receiver.runtime.owner import process_owner
 from receiver.settings import Settings
 from store.errors import DatabaseInUse, SchemaTooNew
 from store.sqlite.lock import hold_instance_lock, lock_path

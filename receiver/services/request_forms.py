@@ -11,7 +11,7 @@ from typing import Any
 
 from receiver.providers.base import TaskRequest
 from receiver.providers.rules import is_data_uri
-from receiver.validation import Submission
+from receiver.services.validation import Submission
 
 
 def stored_request(request: TaskRequest) -> dict[str, Any]:

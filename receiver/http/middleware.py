@@ -12,7 +12,7 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import ApiError, NotFound, ServiceUnavailable, Unauthorized
-from receiver.secrets import tokens_match
+from receiver.services.secrets import tokens_match
 from store import StoreFull, StoreUnavailable, TaskNotFound, WriterStopped
 
 log = logging.getLogger("reelhook.http")

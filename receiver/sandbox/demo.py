@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 
 from receiver.app import create_app
-from receiver.client_commands import task_table
-from receiver.demo_notices import NoticeSinks, notice_sinks, print_notices
+from receiver.cli.client import task_table
 from receiver.providers.sandbox import SIMULATORS, LocalServer
 from receiver.providers.sandbox.onemin import PNG
-from receiver.secrets import new_fernet_key
+from receiver.sandbox.demo_notices import NoticeSinks, notice_sinks, print_notices
+from receiver.services.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
 from store.states import SUCCEEDED, TERMINAL
 

@@ -11,14 +11,17 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from receiver import client_commands, delivery_commands, ops_commands, report_commands
-from receiver.cli_support import ClientError, add_command
+from receiver.cli import client as client_commands
+from receiver.cli import deliveries as delivery_commands
+from receiver.cli import ops as ops_commands
+from receiver.cli import reports as report_commands
+from receiver.cli.support import ClientError, add_command
 from receiver.errors import SettingsError, StartupError
-from receiver.gc_tuning import tune_for_long_life
-from receiver.local_key import local_key
 from receiver.logs import configure_logging
 from receiver.providers import PROVIDER_NAMES
-from receiver.secrets import new_fernet_key
+from receiver.runtime.gc_tuning import tune_for_long_life
+from receiver.runtime.local_key import local_key
+from receiver.services.secrets import new_fernet_key
 from receiver.settings import Settings, from_environ, log_format
 from store import StoreUnavailable
 
@@ -107,14 +110,14 @@ def announce(settings: Settings) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """The offline demo: simulators, reelhook and tasks, all on loopback."""
-    from receiver.demo import run
+    from receiver.sandbox.demo import run
 
     return asyncio.run(run())
 
 
 def run_sandbox(args: argparse.Namespace) -> int:
     """The provider simulators until interrupted."""
-    from receiver.sandbox_command import run
+    from receiver.cli.sandbox import run
 
     configure_logging(log_format(os.environ))
     with contextlib.suppress(KeyboardInterrupt):

@@ -17,7 +17,7 @@ import sqlite3
 import stat
 
 from receiver.errors import SettingsError
-from receiver.secrets import new_fernet_key
+from receiver.services.secrets import new_fernet_key
 
 
 def key_file_of(database: str) -> str:

@@ -7,11 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from dispatcher.channels import CHANNEL_NAMES
-from receiver.inbound_api import INBOUND_MESSAGE
-from receiver.paging import MAX_PAGE
+from receiver.http.inbound import INBOUND_MESSAGE
+from receiver.http.paging import MAX_PAGE
 from receiver.providers import PROVIDER_NAMES
+from receiver.services.validation import NUMBER_FIELDS, TEXT_FIELDS
 from receiver.settings import INBOUND_SOURCE
-from receiver.validation import NUMBER_FIELDS, TEXT_FIELDS
 from store.models import TASK_ID
 from store.plans.outbox import DELIVERY_STATUSES
 from store.states import STATES

@@ -9,8 +9,8 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Unprocessable
-from receiver.paging import id_cursor, one_page, page_limit
-from receiver.serializers import with_urls_redacted
+from receiver.http.paging import id_cursor, one_page, page_limit
+from receiver.http.serializers import with_urls_redacted
 from receiver.settings import INBOUND_SOURCE, INBOUND_SOURCE_RULE
 
 

@@ -14,7 +14,7 @@ from receiver import keys
 from receiver.errors import Unauthorized
 from receiver.metrics import REGISTRY, WRITER_BATCH
 from receiver.providers import PROVIDER_NAMES
-from receiver.secrets import tokens_match
+from receiver.services.secrets import tokens_match
 
 
 async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -20,18 +20,18 @@ from typing import Any
 import httpx
 
 from dispatcher.netguard import BlockedAddress, check_url
-from receiver.destinations import task_destinations
 from receiver.errors import Conflict, NotFound, Unprocessable
 from receiver.providers.base import CallbackTarget, Provider, Report, TaskRequest
 from receiver.providers.errors import CancelNotSupported, ProviderBusy, ProviderError
 from receiver.providers.http import redact_urls
 from receiver.providers.rules import is_data_uri
-from receiver.request_forms import fingerprint, stored_request
-from receiver.secrets import SecretBox
+from receiver.services.destinations import task_destinations
+from receiver.services.request_forms import fingerprint, stored_request
+from receiver.services.secrets import SecretBox
+from receiver.services.submit_queue import SubmitQueue
+from receiver.services.validation import Submission, check_request
+from receiver.services.wakeups import Wakeups
 from receiver.settings import Settings
-from receiver.submit_queue import SubmitQueue
-from receiver.validation import Submission, check_request
-from receiver.wakeups import Wakeups
 from store import (
     EventIn,
     EventOutcome,

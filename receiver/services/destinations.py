@@ -7,9 +7,9 @@ from typing import Any
 
 from dispatcher.netguard import BlockedAddress, check_slack_url, check_url
 from receiver.errors import Unprocessable
-from receiver.secrets import SecretBox, redact_url
+from receiver.services.secrets import SecretBox, redact_url
+from receiver.services.validation import Submission
 from receiver.settings import Settings
-from receiver.validation import Submission
 from store import NewDestination
 
 

@@ -1,0 +1,1 @@
+"""What providers and Standard Webhooks sources send: verified first, recorded once."""

@@ -1,0 +1,1 @@
+"""Running the processes: start-up checks, the event loop, the dispatcher's set-up, owners."""

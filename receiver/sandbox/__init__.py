@@ -1,0 +1,1 @@
+"""The offline demo and its notice sinks."""
