@@ -32,7 +32,7 @@ from bench.postgres import fresh_postgres
 from bench.procs import python_argv
 from bench.targets import reelhook_with_tasks
 from dispatcher.config import DispatchConfig
-from receiver.providers.sandbox import LocalServer
+from receiver.sandbox.providers import LocalServer
 from receiver.services.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, TaskStore, open_store
 from store.interface import TASKS

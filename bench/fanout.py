@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from bench.procs import SERVER_CORE, pinned, python_argv
-from receiver.providers.sandbox import LocalServer
+from receiver.sandbox.providers import LocalServer
 
 
 @dataclass

@@ -22,7 +22,7 @@ from bench.ingest import load
 from bench.procs import ServerProcess, free_port, start_server
 from bench.seeding import Seeder
 from bench.targets import API_TOKEN, reelhook_argv, reelhook_env
-from receiver.providers.sandbox import LocalServer, PiapiSimulator
+from receiver.sandbox.providers import LocalServer, PiapiSimulator
 from receiver.services.secrets import SecretBox, new_fernet_key
 
 LIST_SAMPLES = 20

@@ -19,7 +19,7 @@ import httpx
 
 from bench.payload import Target
 from bench.procs import SERVER_CORE, ServerProcess, free_port, python_argv, start_server
-from receiver.providers.sandbox import LocalServer, PiapiSimulator
+from receiver.sandbox.providers import LocalServer, PiapiSimulator
 from receiver.services.secrets import new_fernet_key
 from store import is_postgres
 

@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 
 from store.errors import StoreUnavailable
 from store.interface import TaskStore
+from store.migrations import MIGRATION_NAMES
 from store.sqlite import SqliteStore
-from store.sqlite.schema import MIGRATION_NAMES, applied_migrations
+from store.sqlite.schema import applied_migrations
 from store.sqlite.schema import migrate as migrate_sqlite
 from store.states import DEFAULT_NOTIFY_ON
 from store.versions import SchemaState, state_of

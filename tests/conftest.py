@@ -16,9 +16,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from dispatcher.sinks import MailSink, SlackSink, WebhookSink
 from receiver.app import create_app
-from receiver.providers.sandbox import (
+from receiver.sandbox.providers import (
     SIMULATORS,
     ApimartSimulator,
     LocalServer,
@@ -26,6 +25,7 @@ from receiver.providers.sandbox import (
     PiapiSimulator,
     WaveSimulator,
 )
+from receiver.sandbox.sinks import MailSink, SlackSink, WebhookSink
 from receiver.services.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
 from tests.databases import fresh_postgres

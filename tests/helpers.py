@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient
 from receiver.errors import Unprocessable
 from receiver.providers import ADAPTERS, PROVIDER_NAMES
 from receiver.providers.base import ProviderConfig
-from receiver.providers.sandbox import LocalServer
+from receiver.sandbox.providers import LocalServer
 from receiver.services.secrets import new_fernet_key
 from receiver.services.validation import check_request, parse_submission
 from store.states import TERMINAL

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from dispatcher.netguard import BlockedAddress, check_url, guarded_connector, outgoing_client
-from receiver.providers.sandbox import LocalServer
+from receiver.sandbox.providers import LocalServer
 from tests.helpers import FAST_RETRIES, WEBHOOK_SECRET, skyreels, wait_delivered, wait_for_status
 
 # Each is 127.0.0.1 (or 10.0.0.1) to yarl/httpx and to the system resolver.

@@ -14,10 +14,10 @@ from typing import Any
 
 from yarl import URL
 
-from dispatcher.sinks import Answer, WebhookSink
 from receiver import dashboard
 from receiver.dashboard.pages import SHOWN_DELIVERIES, matching
 from receiver.providers import DEFAULT_MAX_IN_FLIGHT
+from receiver.sandbox.sinks import Answer, WebhookSink
 from store import SqliteStore
 from store.models import EventIn, NewDestination, NewTask, new_task_id
 from store.states import SUCCEEDED, Observation

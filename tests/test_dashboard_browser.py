@@ -14,10 +14,10 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from dispatcher.sinks import Answer, WebhookSink
 from receiver.providers import PROVIDER_NAMES
-from receiver.providers.sandbox import LocalServer, PiapiSimulator
 from receiver.sandbox.demo import DEMO_TASKS
+from receiver.sandbox.providers import LocalServer, PiapiSimulator
+from receiver.sandbox.sinks import Answer, WebhookSink
 from tests.browser import artefacts_dir, launch, require_chromium
 from tests.helpers import (
     API_TOKEN,

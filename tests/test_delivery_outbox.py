@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from dispatcher.sinks import Answer
 from dispatcher.worker import Worker
 from receiver import keys
 from receiver.runtime.dispatching import dispatch_config
+from receiver.sandbox.sinks import Answer
 from receiver.services.secrets import new_fernet_key
 from store import SqliteStore
 from tests.helpers import (

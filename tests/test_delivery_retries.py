@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dispatcher.sinks import Answer
+from receiver.sandbox.sinks import Answer
 from tests.helpers import FAST_RETRIES, refused_port, skyreels, wait_delivered
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dispatcher.sinks import Answer
+from receiver.sandbox.sinks import Answer
 from tests.helpers import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
 
 

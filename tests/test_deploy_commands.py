@@ -13,7 +13,8 @@ import pytest
 
 from receiver.services.secrets import new_fernet_key
 from store import schema_state
-from store.sqlite.schema import MIGRATION_NAMES, migrate
+from store.migrations import MIGRATION_NAMES
+from store.sqlite.schema import migrate
 from tests.databases import fresh_postgres
 from tests.helpers import API_TOKEN, apimart, port_for_child_process, wait_for_status
 from tests.test_cli_processes import read_until, spawn, stop

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from dispatcher.channels.email import SmtpConfig, _start_tls
-from dispatcher.sinks import Answer, MailSink
+from receiver.sandbox.sinks import Answer, MailSink
 from tests.helpers import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
 
 

@@ -11,10 +11,10 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from dispatcher.sinks import Answer, WebhookSink
 from receiver.providers import PROVIDER_NAMES
-from receiver.providers.sandbox import SIMULATORS, LocalServer
 from receiver.sandbox.demo import DEMO_TASKS
+from receiver.sandbox.providers import SIMULATORS, LocalServer
+from receiver.sandbox.sinks import Answer, WebhookSink
 from receiver.settings import ProviderSettings
 from tests.helpers import (
     API_TOKEN,

@@ -20,7 +20,7 @@ from dispatcher.netguard import (
     is_public,
     outgoing_client,
 )
-from receiver.providers.sandbox import LocalServer
+from receiver.sandbox.providers import LocalServer
 
 
 @pytest.mark.parametrize(

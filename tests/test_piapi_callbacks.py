@@ -8,7 +8,7 @@ import pytest
 from aiohttp import ClientSession, web
 
 from receiver import keys
-from receiver.providers.sandbox import LocalServer
+from receiver.sandbox.providers import LocalServer
 from tests.helpers import events_of, piapi_callback, post_callback, skyreels
 
 

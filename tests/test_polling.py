@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from receiver.providers.sandbox import LocalServer
+from receiver.sandbox.providers import LocalServer
 from receiver.services.poller import poll_interval
 from receiver.settings import ProviderSettings
 from tests.helpers import apimart, skyreels, until, wait_for_status, wave

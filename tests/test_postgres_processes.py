@@ -24,9 +24,9 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from dispatcher.sinks import WebhookSink
-from receiver.providers.sandbox import LocalServer
-from receiver.providers.sandbox.wave import WaveSimulator
+from receiver.sandbox.providers import LocalServer
+from receiver.sandbox.providers.wave import WaveSimulator
+from receiver.sandbox.sinks import WebhookSink
 from receiver.services.secrets import new_fernet_key
 from tests.databases import fresh_postgres
 from tests.helpers import API_TOKEN, WEBHOOK_SECRET, port_for_child_process, serving, wave

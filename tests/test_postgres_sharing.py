@@ -21,7 +21,7 @@ from store import (
     open_store,
     schema_state,
 )
-from store.sqlite.schema import MIGRATION_NAMES
+from store.migrations import MIGRATION_NAMES
 from tests.databases import fresh_postgres
 from tests.helpers import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
 

@@ -21,7 +21,8 @@ from store import (
     schema_state,
 )
 from store.interface import DELIVERIES, SLOTS, TASKS
-from store.sqlite.schema import MIGRATION_NAMES, migrate
+from store.migrations import MIGRATION_NAMES
+from store.sqlite.schema import migrate
 
 HOOK = NewDestination("webhook", "sealed-target", "hook", "route-1")
 

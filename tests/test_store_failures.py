@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from dispatcher.attempt_log import write_attempts
-from dispatcher.sinks import Answer
 from receiver import keys
+from receiver.sandbox.sinks import Answer
 from receiver.services.secrets import new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, SqliteStore, WriterStopped
 from store.plans.outbox import AttemptRecord

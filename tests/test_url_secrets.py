@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from receiver.providers.http import redact_urls, safe_url
-from receiver.providers.sandbox import LocalServer
+from receiver.sandbox.providers import LocalServer
 from tests.helpers import FAST_RETRIES, onemin, skyreels, wait_delivered, wait_for_status
 from tests.test_dashboard import sign_in
 

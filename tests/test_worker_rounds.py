@@ -15,8 +15,8 @@ import pytest
 from dispatcher.attempt_log import AttemptLog
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Pacer, group_by_route, plan
-from dispatcher.sinks import Answer
 from dispatcher.worker import Worker, lease_covers_send
+from receiver.sandbox.sinks import Answer
 from receiver.services.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, SqliteStore
 from store.errors import StoreUnavailable

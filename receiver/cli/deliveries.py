@@ -1,36 +1,19 @@
-"""Commands for notices: `deliveries` and `redeliver ID` (through the client API of a running
-server, like submit and tasks), and `worker` (the outbox worker as a process of its own)."""
+"""Client commands for notices: `deliveries` and `redeliver ID`, through the client API of a
+running server (the `worker` process is a server command: receiver/cli/ops.py)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command, table
-from receiver.logs import configure_logging
-from receiver.runtime import event_loops
-from receiver.runtime.local_key import local_key
-from receiver.settings import from_environ
 from store.plans.outbox import DELIVERY_STATUSES
-
-WORKER_SETTINGS = (
-    "DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_DB_POOL_SIZE", "REELHOOK_SECRET_KEY",
-    "REELHOOK_SMTP_URL", "REELHOOK_EMAIL_FROM",
-    "REELHOOK_RETRY_SCHEDULE", "REELHOOK_DELIVERY_TIMEOUT", "REELHOOK_SLACK_MIN_INTERVAL",
-    "REELHOOK_DISPATCH_INTERVAL", "REELHOOK_ALLOW_PRIVATE_URLS", "REELHOOK_LOG_FORMAT",
-    "REELHOOK_EVENT_LOOP", "REELHOOK_SLACK_WEBHOOK_URL", "REELHOOK_NOTIFY_ON",
-)
 
 
 def add_commands(commands: Any, env: Mapping[str, str]) -> None:
-    """Register worker, deliveries and redeliver."""
+    """Register deliveries and redeliver."""
     api = ApiClient(env)
-    add_command(commands, "worker", "run the notice worker alone (a second process)",
-                WORKER_SETTINGS, lambda args: run_worker(env),
-                "Sends due notices from the database until SIGTERM or Ctrl-C, then hands back"
-                " what it holds. It serves no client API, so it needs no REELHOOK_API_TOKEN.")
     listing = add_command(commands, "deliveries", "list notice deliveries, newest first",
                           CLIENT_SETTINGS, lambda args: _deliveries(args, api))
     listing.add_argument("--status", choices=DELIVERY_STATUSES)
@@ -39,19 +22,6 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
     again = add_command(commands, "redeliver", "send a delivered or dead notice again",
                         CLIENT_SETTINGS, lambda args: _redeliver(args, api))
     again.add_argument("delivery_id", metavar="ID")
-
-
-def run_worker(env: Mapping[str, str]) -> int:
-    """Run the outbox worker with settings from `env` until interrupted or terminated."""
-    from receiver.runtime.dispatching import run_worker as run
-    from receiver.serving import prepare
-
-    settings = from_environ(env, need_api_token=False, key_store=local_key)
-    configure_logging(settings.log_format)
-    prepare(settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        event_loops.run(run(settings), settings.event_loop)
-    return 0
 
 
 def _deliveries(args: argparse.Namespace, api: ApiClient) -> int:

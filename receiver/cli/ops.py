@@ -1,10 +1,11 @@
-"""Commands for running reelhook on a platform: `migrate` (the release phase) and `tick` (every
-piece of due work once, then exit, for a scheduler on hosts that stop processes between
-requests)."""
+"""Server commands for running reelhook on a platform: `worker` (the notice worker as a process of
+its own), `migrate` (the release phase) and `tick` (every piece of due work once, then exit, for a
+scheduler on hosts that stop processes between requests)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from receiver.cli.support import add_command
 from receiver.logs import configure_logging
+from receiver.runtime import event_loops
 from receiver.runtime.local_key import local_key
 from receiver.serving import prepare
 from receiver.settings import Settings, database_from_environ, from_environ
@@ -27,12 +29,25 @@ TICK_SETTINGS = (
     "DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_SECRET_KEY", "REELHOOK_PUBLIC_URL",
     "{PIAPI,WAVE,APIMART,ONEMIN}_API_KEY and _BASE_URL", "the notice settings of reelhook worker",
 )
+WORKER_SETTINGS = (
+    "DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_DB_POOL_SIZE", "REELHOOK_SECRET_KEY",
+    "REELHOOK_SMTP_URL", "REELHOOK_EMAIL_FROM",
+    "REELHOOK_RETRY_SCHEDULE", "REELHOOK_DELIVERY_TIMEOUT", "REELHOOK_SLACK_MIN_INTERVAL",
+    "REELHOOK_DISPATCH_INTERVAL", "REELHOOK_ALLOW_PRIVATE_URLS", "REELHOOK_LOG_FORMAT",
+    "REELHOOK_EVENT_LOOP", "REELHOOK_SLACK_WEBHOOK_URL", "REELHOOK_NOTIFY_ON",
+)
+
+
 # Longest a tick keeps sending notices before it exits; what is left goes out at the next tick.
 TICK_NOTICE_BUDGET = 120.0
 
 
 def add_commands(commands: Any, env: Mapping[str, str]) -> None:
-    """Register migrate and tick."""
+    """Register worker, migrate and tick."""
+    add_command(commands, "worker", "run the notice worker alone (a second process)",
+                WORKER_SETTINGS, lambda args: run_worker(env),
+                "Sends due notices from the database until SIGTERM or Ctrl-C, then hands back"
+                " what it holds. It serves no client API, so it needs no REELHOOK_API_TOKEN.")
     add_command(commands, "migrate", "apply the database's pending migrations and exit",
                 MIGRATE_SETTINGS, lambda args: run_migrate(env),
                 "For the release phase (Procfile `release: reelhook migrate`); `serve`, `worker`"
@@ -43,6 +58,19 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
                 " sends due notices (retries included), then exits: run it from a scheduler"
                 " (Heroku Scheduler, cron, a Kubernetes CronJob) when serve runs with"
                 " REELHOOK_BACKGROUND=off.")
+
+
+def run_worker(env: Mapping[str, str]) -> int:
+    """Run the outbox worker with settings from `env` until interrupted or terminated."""
+    from receiver.runtime.dispatching import run_worker as run
+    from receiver.serving import prepare
+
+    settings = from_environ(env, need_api_token=False, key_store=local_key)
+    configure_logging(settings.log_format)
+    prepare(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        event_loops.run(run(settings), settings.event_loop)
+    return 0
 
 
 def run_migrate(env: Mapping[str, str]) -> int:

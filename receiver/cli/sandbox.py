@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import Any, TextIO
 
-from receiver.providers.sandbox import SIMULATORS, LocalServer
+from receiver.sandbox.providers import SIMULATORS, LocalServer
 
 
 def simulators() -> dict[str, Any]:

@@ -14,9 +14,14 @@ from receiver.errors import StartupError
 from receiver.runtime.owner import process_owner
 from receiver.settings import Settings
 from store.errors import DatabaseInUse, SchemaTooNew
-from store.sqlite.lock import hold_instance_lock, lock_path
-from store.sqlite.schema import MIGRATION_NAMES, applied_migrations, migrate
-from store.sqlite.store import end_claims_of
+from store.migrations import MIGRATION_NAMES
+from store.sqlite import (
+    applied_migrations,
+    end_claims_of,
+    hold_instance_lock,
+    lock_path,
+    migrate,
+)
 from store.versions import SchemaMismatch, state_of
 
 log = logging.getLogger("reelhook.startup")

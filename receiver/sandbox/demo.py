@@ -16,9 +16,9 @@ import httpx
 
 from receiver.app import create_app
 from receiver.cli.client import task_table
-from receiver.providers.sandbox import SIMULATORS, LocalServer
-from receiver.providers.sandbox.onemin import PNG
 from receiver.sandbox.demo_notices import NoticeSinks, notice_sinks, print_notices
+from receiver.sandbox.providers import SIMULATORS, LocalServer
+from receiver.sandbox.providers.onemin import PNG
 from receiver.services.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
 from store.states import SUCCEEDED, TERMINAL

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from dispatcher.sinks import MailSink, SlackSink
-from receiver.providers.sandbox import LocalServer
+from receiver.sandbox.providers import LocalServer
+from receiver.sandbox.sinks import MailSink, SlackSink
 
 DEMO_SENDER = "reelhook-demo@example.com"
 DEMO_RECIPIENT = "you@example.com"

@@ -1,4 +1,5 @@
-"""The database schema as a list of migrations, recorded in the database itself.
+"""The SQLite schema: each migration of the one history (store/migrations.py) in SQLite's
+dialect, recorded in the database itself.
 
 A file made by any earlier version upgrades in place when it is opened: `migrate` applies
 whatever migrations it has not seen yet, in order.
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from sqlite_utils import Database, Migrations
 
 from store.errors import SchemaTooNew
+from store.migrations import check_dialect
 
 migrations = Migrations("reelhook")
 _names: list[str] = []  # in order of registration; Migrations keeps its own list private
@@ -236,3 +238,4 @@ def m007_task_claims(db: Database) -> None:
 
 
 MIGRATION_NAMES = tuple(_names)
+check_dialect("SQLite", MIGRATION_NAMES)

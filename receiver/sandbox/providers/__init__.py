@@ -7,12 +7,12 @@ from typing import Any
 from receiver.providers.apimart import APIMart
 from receiver.providers.onemin import OneMin
 from receiver.providers.piapi import PiAPI
-from receiver.providers.sandbox.apimart import ApimartSimulator
-from receiver.providers.sandbox.onemin import OneminSimulator
-from receiver.providers.sandbox.piapi import PiapiSimulator
-from receiver.providers.sandbox.serve import LocalServer
-from receiver.providers.sandbox.wave import WaveSimulator
 from receiver.providers.wave import Wave
+from receiver.sandbox.providers.apimart import ApimartSimulator
+from receiver.sandbox.providers.onemin import OneminSimulator
+from receiver.sandbox.providers.piapi import PiapiSimulator
+from receiver.sandbox.providers.serve import LocalServer
+from receiver.sandbox.providers.wave import WaveSimulator
 
 # The simulator of each provider, keyed by the adapter's name.
 SIMULATORS: dict[str, type[Any]] = {

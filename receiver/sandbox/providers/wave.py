@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.providers.sandbox.serve import Background
+from receiver.sandbox.providers.serve import Background
 
 MODELS = ("skyreels-v4-fast", "skyreels-v4-std")
 DEFAULT_EVENTS = ("succeeded", "failed")

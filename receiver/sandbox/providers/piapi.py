@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.providers.sandbox.serve import Background
+from receiver.sandbox.providers.serve import Background
 
 MODELS = {"Qubico/skyreels", "Qubico/framepack"}
 

@@ -53,7 +53,7 @@ class HttpSink:
         self._released = asyncio.Event()
 
     def app(self) -> web.Application:
-        """The app to serve (with receiver.providers.sandbox.LocalServer, for instance)."""
+        """The app to serve (with receiver.sandbox.providers.LocalServer, for instance)."""
         app = web.Application()
         app.router.add_post("/{tail:.*}", self._receive)
         return app

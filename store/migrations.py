@@ -1,0 +1,30 @@
+"""The one schema history both databases share: each migration's name, in order, and what it
+does. store/sqlite/schema.py and store/postgres/schema.py each write the steps of every entry in
+their own dialect, under the same name; neither may add, drop or reorder one (checked at import).
+"""
+
+from __future__ import annotations
+
+HISTORY: dict[str, str] = {
+    "m001_tasks_events_deliveries":
+        "tasks, their deduplicated events, and the deliveries of notices they cause",
+    "m002_destinations_attempts_polling":
+        "notice destinations, delivery attempts, and the polling schedule of each task",
+    "m003_dispatcher_claims":
+        "claims on deliveries (a crashed worker's sends are taken over) and retry cycles",
+    "m004_providers_held_submissions":
+        "submissions held back by a provider's in-flight cap or a busy answer, sealed until sent",
+    "m005_inbound_messages":
+        "messages received on the Standard Webhooks route, deduplicated on webhook-id",
+    "m006_route_disabled_index": "whether a route is disabled, found without a scan",
+    "m007_task_claims": "who holds a task's submit or poll, and until when",
+}
+MIGRATION_NAMES = tuple(HISTORY)
+
+
+def check_dialect(dialect: str, names: tuple[str, ...]) -> None:
+    """Refuse (at import) a dialect whose migrations are not exactly the shared history."""
+    if names != MIGRATION_NAMES:
+        raise RuntimeError(
+            f"the {dialect} migrations {names} differ from store/migrations.py {MIGRATION_NAMES}"
+        )
