@@ -125,6 +125,8 @@ def reelhook_env(
         "REELHOOK_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PIAPI_BASE_URL": provider_url,
         "PIAPI_API_KEY": api_key,
+        # The ingest benchmarks measure callbacks; kept videos have a bench part of their own.
+        "REELHOOK_VIDEO_STORE": "off",
     }
 
 

@@ -73,7 +73,7 @@ class AttemptRunner:
         channel = self.channels.get(batch.channel)
         if channel is None:
             raise ConfigError(f"unknown channel {batch.channel!r}")
-        notices = [notice_from_row(row) for row in batch.rows]
+        notices = [notice_from_row(row, self.config.video_links) for row in batch.rows]
         try:
             async with asyncio.timeout(self.config.timeout):
                 return await channel.send(target, notices)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dispatcher.channels import SmtpConfig
+from dispatcher.links import VideoLinks
 from dispatcher.retry import DEFAULT_JITTER, DEFAULT_SCHEDULE
 
 
@@ -34,6 +35,9 @@ class DispatchConfig:
     # private URLs were allowed); URLs in `trusted_urls` are the operator's own, sent as given.
     allow_private: bool = True
     trusted_urls: frozenset[str] = frozenset()
+    # Signed links to kept videos, given to notices in place of the provider's link once the
+    # copy is kept; None: notices carry the provider's link.
+    video_links: VideoLinks | None = field(default=None, repr=False)
 
     @property
     def lease(self) -> float:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from store.states import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
-from store.task_json import json_or_none, task_json
+from dispatcher.links import VideoLinks
+from store.states import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, VIDEO_KEPT
+from store.task_json import VideoLink, json_or_none, task_json
 
 PROMPT_LIMIT = 200
 STATE_WORDS = {
@@ -68,9 +69,13 @@ class Notice:
         return pairs
 
 
-def notice_from_row(row: dict[str, Any]) -> Notice:
-    """The notice of a due delivery row (deliveries joined with destinations and tasks)."""
+def notice_from_row(row: dict[str, Any], links: VideoLinks | None = None) -> Notice:
+    """The notice of a due delivery row (deliveries joined with destinations and tasks); with
+    `links`, a kept video is linked to by reelhook's lasting link, not the provider's. The link
+    counts its lifetime from when the notice was queued, so every attempt sends the same one."""
     request = json_or_none(row.get("request")) or {}
+    video_link = _link_maker(links, row.get("queued_at"))
+    kept = video_link is not None and row.get("video_status") == VIDEO_KEPT
     return Notice(
         delivery_id=int(row["delivery_id"]),
         task_id=row["task_id"],
@@ -78,19 +83,26 @@ def notice_from_row(row: dict[str, Any]) -> Notice:
         provider=row["provider"],
         model=row["model"],
         prompt=request.get("prompt"),
-        video_url=row.get("video_url"),
+        video_url=video_link(row["task_id"]) if kept and video_link else row.get("video_url"),
         error=row.get("error") if row["state"] in (FAILED, CANCELLED) else None,
         cost_usd=row.get("cost_usd"),
         video_seconds=request.get("duration"),
         elapsed_seconds=_elapsed(row) if row["state"] in (SUCCEEDED, FAILED) else None,
-        task=task_document(row),
+        task=task_document(row, video_link),
         occurred_at=row.get("queued_at"),
     )
 
 
-def task_document(row: dict[str, Any]) -> dict[str, Any]:
+def _link_maker(links: VideoLinks | None, queued_at: str | None) -> VideoLink | None:
+    if links is None:
+        return None
+    since = _epoch(queued_at)
+    return lambda task_id: links.url(task_id, now=since)
+
+
+def task_document(row: dict[str, Any], video_link: VideoLink | None = None) -> dict[str, Any]:
     """The task as webhook receivers get it (the client API's shape), in the announced state."""
-    return task_json({**row, "id": row["task_id"]}, status=row["state"])
+    return task_json({**row, "id": row["task_id"]}, status=row["state"], video_link=video_link)
 
 
 def shorten(text: str, limit: int = PROMPT_LIMIT) -> str:
@@ -119,3 +131,13 @@ def _elapsed(row: dict[str, Any]) -> float | None:
     except (KeyError, ValueError):
         return None
     return max(0.0, (end - start).total_seconds())
+
+
+def _epoch(iso: str | None) -> float | None:
+    """An ISO 8601 time as Unix seconds; None when absent or malformed (then: now)."""
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

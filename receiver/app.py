@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -15,7 +16,7 @@ from receiver.http.middleware import edge_middleware
 from receiver.http.routes import add_routes
 from receiver.providers import PROVIDER_NAMES, build_providers
 from receiver.providers.base import ProviderConfig
-from receiver.runtime import dispatching
+from receiver.runtime import dispatching, videos
 from receiver.services.known_tasks import KnownTasks
 from receiver.services.poller import Poller
 from receiver.services.secrets import SecretBox
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.CALLBACK_SLOTS] = Slots(settings.max_concurrent_callbacks)
     app[keys.KNOWN_TASKS] = KnownTasks()
     app[keys.WAKEUPS] = Wakeups()
+    app[keys.VIDEO_LINKS] = videos.video_links(settings)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(dispatching.worker_ctx)
@@ -57,6 +59,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         migrate=False,
         # Changes made by other processes (PostgreSQL) reach this process's live view too.
         on_other_change=app[keys.HUB].publish,
+        video_wait=videos.video_wait(settings),
     )
     app[keys.STORE] = store
     # Commits announce themselves (on PostgreSQL to every process, by LISTEN/NOTIFY): notices
@@ -80,18 +83,30 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
             app[keys.STORE], providers, http, app[keys.SECRETS], settings, app[keys.WAKEUPS],
             on_change=app[keys.HUB].publish,
         )
+        kept = videos.video_store(settings)
+        if kept is not None:
+            app[keys.VIDEO_STORE] = kept
+            owner = app[keys.TASKS].queue.owner
+            app[keys.KEEPER] = videos.keeper(
+                settings, app[keys.STORE], kept, http, owner, app[keys.WAKEUPS].videos
+            )
         yield
 
 
 async def _loops_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The submit queue (after failing sends whose lease ran out) and the poller; neither with
-    REELHOOK_BACKGROUND=off (then `reelhook tick` does their work on a schedule)."""
+    """The submit queue (after failing sends whose lease ran out), the poller and the video
+    keeper; none with REELHOOK_BACKGROUND=off (then `reelhook tick` does their work on a
+    schedule)."""
     service = app[keys.TASKS]
     if not app[keys.SETTINGS].background:
         yield
         await service.queue.close()
         return
-    async with service.queue.running(), Poller(service, app[keys.SETTINGS]).running():
+    async with contextlib.AsyncExitStack() as loops:
+        await loops.enter_async_context(service.queue.running())
+        await loops.enter_async_context(Poller(service, app[keys.SETTINGS]).running())
+        if (keeper := app.get(keys.KEEPER)) is not None:
+            await loops.enter_async_context(keeper.running())
         yield
 
 

@@ -11,6 +11,7 @@ ReceiverError
       ├── Conflict           409: the request cannot apply to the resource's current state
       ├── PayloadTooLarge    413
       ├── UnsupportedMedia   415
+      ├── RangeNotSatisfiable 416: a byte range outside the resource
       ├── Unprocessable      422: a field breaks a rule (names the field)
       └── ServiceUnavailable 503: the store cannot write now; retry later
 """
@@ -75,6 +76,13 @@ class PayloadTooLarge(ApiError):
 
 class UnsupportedMedia(ApiError):
     status, code = 415, "unsupported_media_type"
+
+
+class RangeNotSatisfiable(ApiError):
+    """416: the asked byte range lies outside the resource."""
+
+    status = 416
+    code = "range_not_satisfiable"
 
 
 class Unprocessable(ApiError):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import httpx
 from aiohttp import web
 
+from dispatcher.links import VideoLinks
 from receiver.dashboard.hub import EventHub
 from receiver.http.callbacks.slots import Slots
 from receiver.providers.base import Provider
 from receiver.services.known_tasks import KnownTasks
 from receiver.services.secrets import SecretBox
 from receiver.services.tasks import TaskService
+from receiver.services.videos.keeper import VideoKeeper
+from receiver.services.videos.storage import VideoStore
 from receiver.services.wakeups import Wakeups
 from receiver.settings import Settings
 from store import TaskStore
@@ -25,3 +28,7 @@ CALLBACK_SLOTS = web.AppKey("callback_slots", Slots)
 KNOWN_TASKS = web.AppKey("known_tasks", KnownTasks)
 WAKEUPS = web.AppKey("wakeups", Wakeups)
 HUB = web.AppKey("hub", EventHub)
+VIDEO_LINKS = web.AppKey("video_links", VideoLinks)
+# Set only while videos are kept (REELHOOK_VIDEO_STORE is not off): app.get() them.
+VIDEO_STORE = web.AppKey("video_store", VideoStore)
+KEEPER = web.AppKey("keeper", VideoKeeper)

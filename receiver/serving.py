@@ -33,8 +33,10 @@ async def check_database(settings: Settings) -> None:
 
 
 def prepare(settings: Settings) -> None:
-    """What every long-running command does before it starts: warn about a wiped disk and short
-    tokens, and refuse a database at the wrong schema version."""
+    """What every long-running command does before it starts: refuse a database at the wrong
+    schema version (in one line, before anything else is said), then warn about a wiped disk
+    and short tokens."""
+    asyncio.run(check_database(settings))
     for warning in (disk_warning(settings), short_token_warning(settings)):
         if warning:
             log.warning("%s", warning)
@@ -42,7 +44,6 @@ def prepare(settings: Settings) -> None:
         log.warning("REELHOOK_SECRET_KEY is unset: callback secrets and stored destinations are"
                     " protected by the key kept in %s; keep that file safe and apart from copies"
                     " of the database, or set REELHOOK_SECRET_KEY", settings.secret_key_file)
-    asyncio.run(check_database(settings))
 
 
 Announce = Callable[[Settings], None]

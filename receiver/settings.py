@@ -18,6 +18,10 @@ from receiver.errors import SettingsError
 from receiver.providers import DEFAULT_BASE_URLS, DEFAULT_MAX_IN_FLIGHT, PROVIDER_NAMES
 from receiver.runtime.event_loops import LOOPS, default_loop
 from receiver.runtime.local_key import is_fernet_key, key_file_of
+from receiver.services.videos.storage import CLOUD_SCHEMES
+from receiver.services.videos.storage import OFF as VIDEO_STORE_OFF
+from receiver.services.videos.storage import default_location as default_video_location
+from receiver.services.videos.storage import is_local as is_local_video_store
 from store.opening import is_postgres
 from store.states import DEFAULT_NOTIFY_ON, STATES
 
@@ -33,6 +37,29 @@ class ProviderSettings:
 
     api_key: str | None
     base_url: str
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """Kept videos: where they go (REELHOOK_VIDEO_STORE: a folder, a cloud URL, or off; empty:
+    the default for the database) and how the copies are made, served and kept."""
+
+    store: str = ""
+    store_options: Mapping[str, str] = field(default_factory=dict, repr=False)  # AWS_* and kin
+    wait: float = 60.0  # longest a succeeded task's notices wait for the copy
+    max_bytes: int = 2 << 30
+    timeout: float = 1800.0  # longest one copy may take
+    link_lifetime: float = 7 * 86400.0
+    keep_days: float | None = None  # None: forever
+
+    def location(self, database: str) -> str:
+        """Where the videos go: the setting, or beside the SQLite file (a folder in the working
+        directory with DATABASE_URL); "off" keeps links only."""
+        return self.store or default_video_location(database)
+
+    def kept(self, database: str) -> bool:
+        """Whether videos are kept at all."""
+        return self.location(database) != VIDEO_STORE_OFF
 
 
 @dataclass(frozen=True)
@@ -78,6 +105,7 @@ class Settings:
     web_concurrency: int = 1
     background: bool = True
     dyno: str | None = None
+    videos: VideoSettings = field(default_factory=VideoSettings)
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one provider (defaults when none were given)."""
@@ -141,7 +169,52 @@ def from_environ(
         web_concurrency=_int(env, "WEB_CONCURRENCY", 1, 1, 256),
         background=_flag(env, "REELHOOK_BACKGROUND", True),
         dyno=env.get("DYNO") or None,
+        videos=_videos(env),
     )
+
+
+# AWS_* settings of an S3-compatible video store, as obstore names them.
+_AWS_OPTIONS = {
+    "AWS_ENDPOINT_URL": "endpoint", "AWS_ENDPOINT": "endpoint", "AWS_REGION": "region",
+    "AWS_DEFAULT_REGION": "region", "AWS_ACCESS_KEY_ID": "access_key_id",
+    "AWS_SECRET_ACCESS_KEY": "secret_access_key", "AWS_SESSION_TOKEN": "session_token",
+}
+
+
+def _videos(env: Mapping[str, str]) -> VideoSettings:
+    keep_days = _bounded(
+        env, "REELHOOK_VIDEO_KEEP_DAYS", 0.0, 0.0, 36500.0, float, "a number of days", " days"
+    )
+    options = {ours: env[name] for name, ours in _AWS_OPTIONS.items() if env.get(name)}
+    if _flag(env, "AWS_ALLOW_HTTP", False):
+        options["allow_http"] = "true"
+    return VideoSettings(
+        store=_video_store(env.get("REELHOOK_VIDEO_STORE", "").strip()),
+        store_options=options,
+        wait=_seconds(env, "REELHOOK_VIDEO_WAIT", 60.0, 0.0, 3600.0),
+        max_bytes=_int(env, "REELHOOK_VIDEO_MAX_BYTES", 2 << 30, 1024, 1 << 40),
+        timeout=_seconds(env, "REELHOOK_VIDEO_TIMEOUT", 1800.0, 1.0, 86400.0),
+        link_lifetime=_seconds(env, "REELHOOK_VIDEO_LINK_LIFETIME", 7 * 86400.0, 60.0,
+                               366 * 86400.0),
+        keep_days=keep_days or None,
+    )
+
+
+def _video_store(value: str) -> str:
+    """REELHOOK_VIDEO_STORE: off, a cloud URL with a bucket, or a folder (a path or file://)."""
+    if value.lower() == VIDEO_STORE_OFF:
+        return VIDEO_STORE_OFF
+    scheme = urlsplit(value).scheme.lower()
+    if value.startswith(CLOUD_SCHEMES):
+        if not urlsplit(value).netloc:
+            raise SettingsError(f"REELHOOK_VIDEO_STORE must name a bucket: {scheme}://bucket/prefix")
+        return value
+    if scheme and scheme != "file" and len(scheme) > 1:
+        raise SettingsError(
+            f"REELHOOK_VIDEO_STORE must be a folder, s3://bucket/prefix, gs://bucket, az://"
+            f"container, or off; got a {scheme}:// URL"
+        )
+    return value
 
 
 def database_from_environ(env: Mapping[str, str]) -> str:
@@ -164,8 +237,18 @@ def _database(env: Mapping[str, str]) -> str:
 
 def disk_warning(settings: Settings) -> str | None:
     """A warning when the database is a local SQLite file on a host that wipes its disk (DYNO
-    is set on Heroku-style platforms); None otherwise."""
-    if settings.dyno is None or settings.database.startswith(("postgres://", "postgresql://")):
+    is set on Heroku-style platforms), or when with DATABASE_URL the videos are kept in a local
+    folder; None otherwise."""
+    videos = settings.videos.location(settings.database)
+    if settings.database.startswith(("postgres://", "postgresql://")):
+        if not is_local_video_store(videos):
+            return None
+        return (
+            f"the videos are kept in a local folder ({videos}) while the database is PostgreSQL"
+            " (DATABASE_URL): on a platform that wipes the disk they will be lost. Set"
+            " REELHOOK_VIDEO_STORE to s3://bucket/prefix (or off to keep links only)."
+        )
+    if settings.dyno is None:
         return None
     return (
         f"the database is a local SQLite file ({settings.database}) on a platform that wipes the"

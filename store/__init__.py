@@ -18,8 +18,9 @@ from store.interface import (
     StatsStore,
     SubmitSlotsStore,
     TaskStore,
+    VideoCopyStore,
 )
-from store.models import EventIn, EventOutcome, NewDestination, NewTask
+from store.models import EventIn, EventOutcome, KeptCopy, NewDestination, NewTask
 from store.opening import is_postgres, migrate_database, open_store, schema_state
 from store.sqlite import SqliteStore
 from store.states import Observation
@@ -32,6 +33,7 @@ __all__ = [
     "EventOutcome",
     "IdempotencyConflict",
     "InboundStore",
+    "KeptCopy",
     "NewDestination",
     "NewTask",
     "Observation",
@@ -46,6 +48,7 @@ __all__ = [
     "SubmitSlotsStore",
     "TaskNotFound",
     "TaskStore",
+    "VideoCopyStore",
     "WriterStopped",
     "is_postgres",
     "migrate_database",

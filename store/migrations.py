@@ -18,6 +18,8 @@ HISTORY: dict[str, str] = {
         "messages received on the Standard Webhooks route, deduplicated on webhook-id",
     "m006_route_disabled_index": "whether a route is disabled, found without a scan",
     "m007_task_claims": "who holds a task's submit or poll, and until when",
+    "m008_kept_videos":
+        "the kept copy of each succeeded task's video, and the durable job that makes it",
 }
 MIGRATION_NAMES = tuple(HISTORY)
 

@@ -99,3 +99,12 @@ class EventOutcome(NamedTuple):
     task: dict[str, Any]
     notices_queued: int = 0
     slot_freed: bool = False
+
+
+class KeptCopy(NamedTuple):
+    """What was kept of one video: where in the video store, its size, SHA-256 and type."""
+
+    key: str
+    bytes: int
+    sha256: str
+    content_type: str

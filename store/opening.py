@@ -35,11 +35,13 @@ async def open_store(
     pool_size: int = 10,
     migrate: bool = True,
     on_other_change: Callable[[dict[str, Any]], None] | None = None,
+    video_wait: float | None = None,
 ) -> TaskStore:
     """Open the store `database` names. With `migrate` False the schema must already match
     (SchemaMismatch otherwise); a new SQLite file is always created and migrated.
     `on_other_change` is told of tasks other processes changed (PostgreSQL; a SQLite file has one
-    process)."""
+    process). With `video_wait` (seconds) succeeded tasks have their video copies queued and their
+    notices wait that long at most for them; None keeps links only."""
     if is_postgres(database):
         from store.postgres import PostgresStore
 
@@ -47,13 +49,15 @@ async def open_store(
             (await schema_state(database)).check()
         return await PostgresStore.open(
             database, notify_on=notify_on, pool_size=pool_size, migrate=migrate,
-            on_other_change=on_other_change,
+            on_other_change=on_other_change, video_wait=video_wait,
         )
     if not migrate:
         state = await schema_state(database)
         if state.applied:
             state.check()
-    return await SqliteStore.open(database, notify_on=notify_on, busy_timeout=busy_timeout)
+    return await SqliteStore.open(
+        database, notify_on=notify_on, busy_timeout=busy_timeout, video_wait=video_wait
+    )
 
 
 async def schema_state(database: str) -> SchemaState:

@@ -1,5 +1,6 @@
 """The store's parts, written once over a `Database` that runs plans (store/plans) on SQLite or
-PostgreSQL: the outbox, the poll schedule, the submission slots, inbound messages and counts."""
+PostgreSQL: the outbox, the poll schedule, the submission slots, inbound messages, counts and
+kept videos."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from store.models import NewTask
-from store.plans import inbound, outbox, polls, stats, submits
+from store.models import KeptCopy, NewTask
+from store.plans import inbound, outbox, polls, stats, submits, videos
 from store.plans.outbox import AttemptRecord
 from store.sql import Plan
 
@@ -216,3 +217,57 @@ class Stats:
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
         """Cost per provider, optionally of tasks in one status."""
         return await self._db.read(functools.partial(stats.cost_totals, status))
+
+
+class Videos:
+    """Kept videos: the copy job's claims and outcomes (store/plans/videos.py)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim_copies(
+        self, now: float, limit: int, owner: str, lease: float
+    ) -> list[dict[str, Any]]:
+        """Take due copies for `owner` under a lease."""
+        return await self._db.write(
+            functools.partial(videos.claim_copies, now, limit, owner, lease)
+        )
+
+    async def keep(self, task_id: str, owner: str, copy: KeptCopy) -> bool:
+        """Record a copy kept; False when the claim was no longer `owner`'s."""
+        return await self._db.write(
+            functools.partial(videos.keep, task_id, owner, copy, time.time())
+        )
+
+    async def fail(self, task_id: str, owner: str, reason: str) -> bool:
+        """Record that no copy can be made, and why."""
+        return await self._db.write(
+            functools.partial(videos.fail, task_id, owner, reason, time.time())
+        )
+
+    async def retry(self, task_id: str, owner: str, reason: str, next_at: float) -> bool:
+        """Make the copy due again at `next_at`."""
+        return await self._db.write(
+            functools.partial(videos.retry, task_id, owner, reason, next_at, time.time())
+        )
+
+    async def release(self, task_ids: Sequence[str], owner: str) -> None:
+        """Hand back unfinished claims."""
+        await self._db.write(functools.partial(videos.release, task_ids, owner))
+
+    async def backfill(self, now: float | None = None) -> int:
+        """Queue copies for succeeded tasks that have none; returns how many."""
+        moment = time.time() if now is None else now
+        return await self._db.write(functools.partial(videos.backfill, moment))
+
+    async def kept_before(self, kept_at: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Kept copies made before `kept_at` (ISO 8601), oldest first."""
+        return await self._db.read(functools.partial(videos.kept_before, kept_at, limit))
+
+    async def mark_deleted(self, task_id: str, reason: str) -> bool:
+        """Record a kept copy deleted, and why."""
+        return await self._db.write(functools.partial(videos.mark_deleted, task_id, reason))
+
+    async def next_due_at(self) -> float | None:
+        """When the earliest pending copy falls due."""
+        return await self._db.read(videos.next_due_at)

@@ -9,7 +9,7 @@ from typing import Any
 from store.announce import Announcer
 from store.interface import Listener
 from store.models import EventIn, EventOutcome, NewTask
-from store.parts import Database, Inbound, Outbox, Polls, Stats, Submits
+from store.parts import Database, Inbound, Outbox, Polls, Stats, Submits, Videos
 from store.plans import tasks
 
 
@@ -19,8 +19,16 @@ class Records:
     Subclasses (store/sqlite/store.py, store/postgres/store.py) open and close the database and
     record events in their own way; every statement is in store/plans."""
 
-    def __init__(self, db: Database, notify_on: frozenset[str], announcer: Announcer) -> None:
+    def __init__(
+        self,
+        db: Database,
+        notify_on: frozenset[str],
+        announcer: Announcer,
+        video_wait: float | None = None,
+    ) -> None:
         self.notify_on = notify_on
+        # None: videos are not kept; else how long a succeeded task's notices wait for the copy.
+        self.video_wait = video_wait
         self.announcer = announcer
         self.db = db
         self.outbox = Outbox(db)
@@ -28,6 +36,7 @@ class Records:
         self.submits = Submits(db)
         self.inbound = Inbound(db)
         self.stats = Stats(db)
+        self.videos = Videos(db)
 
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""
@@ -54,7 +63,9 @@ class Records:
 
         Only the task service calls this (every state change goes through it)."""
         return await self.db.write_grouped(
-            functools.partial(tasks.record_event, task_id, event, self.notify_on)
+            functools.partial(
+                tasks.record_event, task_id, event, self.notify_on, self.video_wait
+            )
         )
 
     async def get_task(self, task_id: str) -> dict[str, Any]:

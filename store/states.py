@@ -17,6 +17,12 @@ DEFAULT_NOTIFY_ON = frozenset({SUCCEEDED, FAILED})  # REELHOOK_NOTIFY_ON when un
 # The unfinished states as an SQL list, for the store's queries.
 UNFINISHED_SQL = "(" + ", ".join(f"'{state}'" for state in UNFINISHED) + ")"
 TERMINAL_SQL = "(" + ", ".join(f"'{state}'" for state in sorted(TERMINAL)) + ")"
+# A kept video: its copy is pending (a job), kept, failed, off (REELHOOK_VIDEO_STORE=off) or
+# deleted (REELHOOK_VIDEO_KEEP_DAYS); None while the task has not succeeded with a video.
+VIDEO_PENDING, VIDEO_KEPT, VIDEO_FAILED, VIDEO_OFF, VIDEO_DELETED = (
+    "pending", "kept", "failed", "off", "deleted"
+)
+VIDEO_STATUSES = (VIDEO_PENDING, VIDEO_KEPT, VIDEO_FAILED, VIDEO_OFF, VIDEO_DELETED)
 _RANK = {QUEUED: 0, RUNNING: 1, SUCCEEDED: 2, FAILED: 2, CANCELLED: 2}
 
 
@@ -37,6 +43,7 @@ class Observation(NamedTuple):
     progress: int | None = None
     video_url: str | None = None
     error: str | None = None
+    video_expires_at: float | None = None  # when the provider's link dies (Unix seconds)
 
 
 NO_OBSERVATION = Observation()

@@ -27,7 +27,7 @@ from receiver.sandbox.providers import (
 )
 from receiver.sandbox.sinks import MailSink, SlackSink, WebhookSink
 from receiver.services.secrets import new_fernet_key
-from receiver.settings import ProviderSettings, Settings
+from receiver.settings import ProviderSettings, Settings, VideoSettings
 from tests.databases import fresh_postgres
 from tests.helpers import API_TOKEN, WEBHOOK_SECRET, StartApp, listening_socket, serving
 
@@ -87,7 +87,9 @@ def app_socket() -> Iterator[socket.socket]:
 
 
 @pytest.fixture
-def settings(db_path: str, simulators: dict[str, Any], app_socket: socket.socket) -> Settings:
+def settings(
+    db_path: str, simulators: dict[str, Any], app_socket: socket.socket, tmp_path: Path
+) -> Settings:
     port = int(app_socket.getsockname()[1])
     return Settings(
         api_tokens=(API_TOKEN,),
@@ -101,6 +103,8 @@ def settings(db_path: str, simulators: dict[str, Any], app_socket: socket.socket
         },
         provider_timeout=5.0,
         allow_private_urls=True,
+        # Beside the SQLite file by default; with PostgreSQL it would be the working directory.
+        videos=VideoSettings(store=str(tmp_path / "kept-videos")),
     )
 
 

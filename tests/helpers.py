@@ -152,11 +152,14 @@ async def wait_for_status(
     client: Client, task_id: str, statuses: set[str] | frozenset[str] = TERMINAL,
     timeout: float = 10.0,
 ) -> dict[str, Any]:
-    """Poll the client API until the task reaches one of `statuses`."""
+    """Poll the client API until the task reaches one of `statuses` (and, when it succeeded,
+    its video copy's first try is over: its notices are then due)."""
     deadline = time.monotonic() + timeout
     while True:
         task: dict[str, Any] = await (await client.get(f"/v1/tasks/{task_id}")).json()
-        if task["status"] in statuses:
+        video = task.get("video") or {}
+        copying = video.get("status") == "pending" and video.get("error") is None
+        if task["status"] in statuses and not copying:
             return task
         if time.monotonic() > deadline:
             raise AssertionError(f"task {task_id} stuck in {task['status']}")

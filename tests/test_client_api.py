@@ -134,6 +134,7 @@ async def test_task_has_the_documented_fields(client: Any) -> None:
         "created_at",
         "updated_at",
         "metadata",
+        "video",
     }
     assert task["metadata"] == {"order": 7}
     assert task["created_at"].endswith("Z") and "T" in task["created_at"]

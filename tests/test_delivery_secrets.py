@@ -36,7 +36,9 @@ async def test_secrets_absent_from_logs_answers_and_database(
         f"/v1/tasks/{task['id']}", f"/v1/tasks/{task['id']}/deliveries",
         f"/v1/tasks/{task['id']}/events", "/v1/deliveries", "/v1/deliveries?status=dead",
     )]
-    stored = b"".join(path.read_bytes() for path in Path(db_path).parent.glob("reelhook.db*"))
+    stored = b"".join(
+        path.read_bytes() for path in Path(db_path).parent.rglob("reelhook.db*") if path.is_file()
+    )
     for secret in secrets:
         assert secret not in caplog.text, secret
         assert all(secret not in answer for answer in answers), secret

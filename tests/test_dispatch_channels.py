@@ -19,7 +19,10 @@ async def test_slack_message_has_blocks_and_fallback(start_app: Any, slack_sink:
     done = await wait_for_status(client, task["id"])
     [message] = [item.body for item in await slack_sink.wait_for(1)]
 
-    assert task["id"] in message["text"] and done["video_url"] in message["text"]
+    kept_link = f"{client.make_url('')}/v1/tasks/{task['id']}/video?expires="
+    # The kept copy's link, which lasts, not the provider's, which dies within a day.
+    assert task["id"] in message["text"] and kept_link in message["text"]
+    assert done["video_url"] not in message["text"]
     assert message["text"].startswith("Video ready: piapi Qubico/skyreels")
     blocks = message["blocks"]
     assert blocks[0]["type"] == "header" and "Video ready" in blocks[0]["text"]["text"]
@@ -30,7 +33,9 @@ async def test_slack_message_has_blocks_and_fallback(start_app: Any, slack_sink:
     for fact in ("succeeded", "piapi", "Qubico/skyreels", "$0.15", "*Took*"):
         assert fact in fields
     [button] = next(b for b in blocks if b["type"] == "actions")["elements"]
-    assert button["url"] == done["video_url"]
+    assert button["url"].startswith(kept_link)
+    opened = await client.session.get(button["url"])  # no API token: the link is signed
+    assert opened.status == 200 and (await opened.read())[4:8] == b"ftyp"
     assert task["id"] in blocks[-1]["elements"][0]["text"]
 
 
@@ -65,8 +70,9 @@ async def test_email_over_smtp_has_text_and_html(start_app: Any, mail_sink: Any)
     html = message.get_body(("html",)).get_content()
     for fact in ("succeeded", "Qubico/skyreels", "FPS-24, a woman smiles", "$0.15", task["id"]):
         assert fact in text and fact in html
-    assert f"Video: {done['video_url']}" in text
-    assert f'<a href="{done["video_url"]}">' in html
+    kept_link = f"{client.make_url('')}/v1/tasks/{task['id']}/video?expires="
+    assert f"Video: {kept_link}" in text and done["video_url"] not in text
+    assert f'<a href="{kept_link}' in html
     deliveries = await wait_delivered(client, task["id"], 2)
     assert {d["destination"]["label"] for d in deliveries} == {"a…@example.org", "o…@example.com"}
 
@@ -93,6 +99,8 @@ async def test_webhook_is_signed_and_id_is_stable_across_retries(
     assert data["metadata"] == {"order": 2**64 + 1}
     assert data["id"] == task["id"] and data["status"] == "succeeded"
     assert data["video_url"] == done["video_url"] and data["cost_usd"] == 0.15
+    assert data["video"]["status"] == "kept" and data["video"]["sha256"]
+    assert data["video"]["url"].startswith(f"{client.make_url('')}/v1/tasks/{task['id']}/video?")
     [delivery] = await wait_delivered(client, task["id"])
     assert [a["outcome"] for a in delivery["attempts"]] == ["retrying", "delivered"]
     assert [a["status_code"] for a in delivery["attempts"]] == [503, 200]

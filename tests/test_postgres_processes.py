@@ -146,6 +146,7 @@ async def test_many_processes_with_two_killed_lose_nothing_and_double_nothing(
             "REELHOOK_POLL_INITIAL": "0.5", "REELHOOK_POLL_MAX_INTERVAL": "2",
             "REELHOOK_RETRY_SCHEDULE": "0.2,0.5,1,1,1,1,1,1", "REELHOOK_DB_POOL_SIZE": "4",
             "REELHOOK_HOST": "127.0.0.1", "REELHOOK_DISPATCH_INTERVAL": "5",
+            "REELHOOK_VIDEO_STORE": str(tmp_path / "videos"),
         }
         webs, ports = [], [port_for_child_process() for _ in range(3)]
         for index, port in enumerate(ports):

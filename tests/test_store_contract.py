@@ -208,10 +208,12 @@ async def test_inbound_messages_are_listed_per_source_and_in_pages(store: TaskSt
 def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
     here = Path(__file__).parent
     tested = "".join(
-        (here / name).read_text() for name in ("test_store_contract.py", "test_store_databases.py")
+        (here / name).read_text()
+        for name in ("test_store_contract.py", "test_store_databases.py", "test_store_videos.py")
     )
     protocols = [interface.TaskStore, interface.OutboxStore, interface.PollScheduleStore,
-                 interface.SubmitSlotsStore, interface.InboundStore, interface.StatsStore]
+                 interface.SubmitSlotsStore, interface.InboundStore, interface.StatsStore,
+                 interface.VideoCopyStore]
     untested = [
         f"{protocol.__name__}.{name}"
         for protocol in protocols

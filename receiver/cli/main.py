@@ -15,6 +15,7 @@ from receiver.cli import client as client_commands
 from receiver.cli import deliveries as delivery_commands
 from receiver.cli import ops as ops_commands
 from receiver.cli import reports as report_commands
+from receiver.cli import videos as video_commands
 from receiver.cli.support import ClientError, add_command
 from receiver.errors import SettingsError, StartupError
 from receiver.logs import configure_logging
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_commands.add_commands(commands, os.environ)
     delivery_commands.add_commands(commands, os.environ)
     ops_commands.add_commands(commands, os.environ)
+    video_commands.add_commands(commands, os.environ)
     return parser
 
 

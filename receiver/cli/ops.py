@@ -18,6 +18,7 @@ from receiver.cli.support import add_command
 from receiver.logs import configure_logging
 from receiver.runtime import event_loops
 from receiver.runtime.local_key import local_key
+from receiver.services.videos.keeper import VideoKeeper
 from receiver.serving import prepare
 from receiver.settings import Settings, database_from_environ, from_environ
 from store import StoreUnavailable, migrate_database, schema_state
@@ -73,6 +74,15 @@ def run_worker(env: Mapping[str, str]) -> int:
     return 0
 
 
+async def keep_videos(keeper: VideoKeeper) -> int:
+    """Every due video copy, once (and old copies pruned); returns how many were taken."""
+    taken = 0
+    while (batch := await keeper.keep_due()):
+        taken += batch
+    await keeper.prune_if_due()
+    return taken
+
+
 def run_migrate(env: Mapping[str, str]) -> int:
     """Apply pending migrations to the configured database; print what was done."""
     database = database_from_environ(env)
@@ -104,7 +114,7 @@ def run_tick(env: Mapping[str, str]) -> int:
 
 async def tick(settings: Settings) -> dict[str, int]:
     """Every piece of due work once, through the same app set-up as serve (without its
-    background loops): sends cut off, held submissions, polls, then notices."""
+    background loops): sends cut off, held submissions, polls, video copies, then notices."""
     from dispatcher.worker import Worker
     from receiver import keys
     from receiver.app import create_app
@@ -121,6 +131,8 @@ async def tick(settings: Settings) -> dict[str, int]:
         await service.queue.release_held()
         await service.queue.drain()
         done["tasks polled"] = await Poller(service, settings).poll_due()
+        if (keeper := app.get(keys.KEEPER)) is not None:
+            done["videos copied"] = await keep_videos(keeper)
         config = dispatch_config(settings, app[keys.SECRETS])
         now = time.time()
         done["notices due"] = len(await store.outbox.due(now, now - config.lease, 100_000))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,6 +44,33 @@ class ApiClient:
                 " running there? (REELHOOK_URL)"
             ) from exc
         return _answer(response, self.url)
+
+
+    def download(self, path: str, target: Path) -> int:
+        """Stream the bytes at `path` into the file `target` (following a redirect to a
+        presigned URL, without the token); the number of bytes, or ClientError. The file
+        appears only once it is whole."""
+        if not self.token:
+            raise ClientError("REELHOOK_API_TOKEN is not set: set it to one of the server's tokens")
+        partial = target.with_name(target.name + ".part")
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            with httpx.stream("GET", f"{self.url}{path}", headers=headers, timeout=60.0,
+                              follow_redirects=True) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _answer(response, self.url)
+                with partial.open("wb") as out:
+                    for chunk in response.iter_bytes():
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            partial.unlink(missing_ok=True)
+            raise ClientError(f"downloading from {self.url} failed ({type(exc).__name__})") from exc
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise ClientError(f"cannot write {target}: {exc.strerror}") from exc
+        partial.replace(target)
+        return target.stat().st_size
 
 
 def _answer(response: httpx.Response, url: str) -> Any:

@@ -24,7 +24,8 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Every /v1 route needs Authorization: Bearer <one of REELHOOK_API_TOKEN>; every error
     answer is {"error": {code, message, field}}; nothing leaks a traceback."""
     try:
-        if request.path.startswith("/v1/") or request.path == "/v1":
+        api = request.path.startswith("/v1/") or request.path == "/v1"
+        if api and not _signed_video_link(request):
             _require_token(request)
         return await handler(request)
     except ApiError as exc:
@@ -62,6 +63,22 @@ def _require_token(request: web.Request) -> None:
     accepted = request.app[keys.SETTINGS].api_tokens
     if scheme.lower() != "bearer" or not tokens_match(token.strip(), accepted):
         raise Unauthorized("send Authorization: Bearer <REELHOOK_API_TOKEN>", field="Authorization")
+
+
+def _signed_video_link(request: web.Request) -> bool:
+    """True for GET /v1/tasks/{id}/video with a good signed link (dispatcher/links.py); a link
+    that is signed but wrong, or expired, is refused here with the reason."""
+    if "sig" not in request.query or request.method not in ("GET", "HEAD"):
+        return False
+    parts = request.path.split("/")
+    if len(parts) != 5 or parts[1:3] != ["v1", "tasks"] or parts[4] != "video":
+        return False
+    problem = request.app[keys.VIDEO_LINKS].check(
+        parts[3], request.query.get("expires", ""), request.query["sig"]
+    )
+    if problem is not None:
+        raise Unauthorized(f"{problem}; ask for a new link, or send the API token", field="sig")
+    return True
 
 
 def _route(request: web.Request) -> str:

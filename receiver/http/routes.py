@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from receiver.http import costs, deliveries, inbound, metrics, openapi, tasks
+from receiver.http import costs, deliveries, inbound, metrics, openapi, tasks, videos
 from receiver.http.callbacks import providers, standard_webhooks
 from receiver.metrics import observed_callback
 from receiver.providers import PROVIDER_NAMES
@@ -20,6 +20,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/tasks/{task_id}", tasks.get_task)
     app.router.add_get("/v1/tasks/{task_id}/events", tasks.task_events)
     app.router.add_post("/v1/tasks/{task_id}/cancel", tasks.cancel_task)
+    app.router.add_get("/v1/tasks/{task_id}/video", videos.task_video)
     app.router.add_get("/v1/costs", costs.cost_totals)
     app.router.add_get("/v1/tasks/{task_id}/deliveries", deliveries.task_deliveries)
     app.router.add_get("/v1/deliveries", deliveries.list_deliveries)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dispatcher.links import VideoLinks
 from receiver.providers.http import redact_urls
 from store.models import iso_from_epoch
 from store.task_json import task_json
@@ -13,9 +14,10 @@ _DELIVERY_FIELDS = ("id", "task_id", "state", "status", "last_error", "created_a
                     "delivered_at")
 
 
-def task_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A task as the client API shows it (the one task shape, store.task_json)."""
-    return task_json(row)
+def task_view(row: dict[str, Any], links: VideoLinks | None = None) -> dict[str, Any]:
+    """A task as the client API shows it (the one task shape, store.task_json), with the signed
+    link to its kept video when `links` are given."""
+    return task_json(row, video_link=links.url if links else None)
 
 
 def event_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -24,13 +24,14 @@ async def create_task(request: web.Request) -> web.Response:
     submission = parse_submission(decode_json(raw), service.providers.keys())
     task, created = await service.submit(submission, _idempotency_key(request))
     replayed = {} if created else {"Idempotent-Replayed": "true"}
-    return web.json_response(task_view(task), status=202, headers=replayed)
+    links = request.app[keys.VIDEO_LINKS]
+    return web.json_response(task_view(task, links), status=202, headers=replayed)
 
 
 async def get_task(request: web.Request) -> web.Response:
     """GET /v1/tasks/{id}."""
     task = await request.app[keys.TASKS].get(request.match_info["task_id"])
-    return web.json_response(task_view(task))
+    return web.json_response(task_view(task, request.app[keys.VIDEO_LINKS]))
 
 
 async def list_tasks(request: web.Request) -> web.Response:
@@ -45,7 +46,8 @@ async def list_tasks(request: web.Request) -> web.Response:
     )
     page, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     return web.json_response(
-        {"tasks": [task_view(row) for row in page], "next_cursor": next_cursor}
+        {"tasks": [task_view(row, request.app[keys.VIDEO_LINKS]) for row in page],
+         "next_cursor": next_cursor}
     )
 
 
@@ -60,7 +62,7 @@ async def task_events(request: web.Request) -> web.Response:
 async def cancel_task(request: web.Request) -> web.Response:
     """POST /v1/tasks/{id}/cancel; 409 when the provider or the task's state does not allow it."""
     task = await request.app[keys.TASKS].cancel(request.match_info["task_id"])
-    return web.json_response(task_view(task))
+    return web.json_response(task_view(task, request.app[keys.VIDEO_LINKS]))
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -61,6 +61,7 @@ class Report(NamedTuple):
     video_url: str | None = None
     error: str | None = None
     payload: str = ""
+    video_expires_at: float | None = None  # when the provider's video link dies (Unix seconds)
 
 
 class Provider(Protocol):

@@ -234,6 +234,7 @@ def task_report(task: dict[str, Any], *, key: str, message: dict[str, Any]) -> R
     result.expires_at in Unix seconds, since Wave sends them in seconds or in milliseconds."""
     status = str(task.get("status", "")).lower()
     ours = v4.STATUS.get(status)
+    times = task_times(task)
     return Report(
         provider_task_id=str(task["task_id"]),
         provider_status=status or None,
@@ -244,7 +245,8 @@ def task_report(task: dict[str, Any], *, key: str, message: dict[str, Any]) -> R
         error=v4.error_text(task.get("error"), "Wave reported the task failed")
         if ours == FAILED
         else None,
-        payload=compact({**message, "reelhook_times": task_times(task)}),
+        payload=compact({**message, "reelhook_times": times}),
+        video_expires_at=times["expires_at"],
     )
 
 

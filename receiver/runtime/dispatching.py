@@ -13,14 +13,17 @@ from aiohttp import web
 from dispatcher.channels import SmtpConfig
 from dispatcher.config import DispatchConfig
 from dispatcher.errors import ConfigError
-from dispatcher.netguard import guarded_connector, host_and_port
+from dispatcher.netguard import guarded_connector, host_and_port, outgoing_client
 from dispatcher.worker import Worker
 from receiver import keys
 from receiver.errors import SettingsError
+from receiver.providers import PROVIDER_NAMES
 from receiver.runtime.gc_tuning import tune_for_long_life
+from receiver.runtime.owner import process_owner
+from receiver.runtime.videos import keeper, video_links, video_store, video_wait
 from receiver.services.secrets import SecretBox
 from receiver.settings import Settings
-from store import open_store
+from store import TaskStore, open_store
 from store.interface import DELIVERIES
 
 
@@ -41,6 +44,7 @@ def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:
         smtp=smtp,
         allow_private=settings.allow_private_urls,
         trusted_urls=frozenset(filter(None, [settings.slack_webhook_url])),
+        video_links=video_links(settings) if video_wait(settings) is not None else None,
     )
 
 
@@ -81,7 +85,7 @@ async def run_worker(settings: Settings) -> None:
     config = dispatch_config(settings, SecretBox(settings.secret_key))
     store = await open_store(
         settings.database, notify_on=settings.notify_on, busy_timeout=settings.db_busy_timeout,
-        pool_size=settings.db_pool_size, migrate=False,
+        pool_size=settings.db_pool_size, migrate=False, video_wait=video_wait(settings),
     )
     tune_for_long_life()
     worker = Worker(store.outbox, config, session_factory=session_factory(settings))
@@ -92,7 +96,22 @@ async def run_worker(settings: Settings) -> None:
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        async with _keeping_videos(settings, store):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     finally:
         await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _keeping_videos(settings: Settings, store: TaskStore) -> AsyncIterator[None]:
+    """The worker process keeps videos too (when they are kept), until the block ends."""
+    kept = video_store(settings)
+    if kept is None:
+        yield
+        return
+    hosts = [host_and_port(settings.provider(name).base_url) for name in PROVIDER_NAMES]
+    async with outgoing_client(allow_private=settings.allow_private_urls, trusted=hosts) as http:
+        video_keeper = keeper(settings, store, kept, http, process_owner())
+        async with video_keeper.running():
+            yield

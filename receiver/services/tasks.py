@@ -44,7 +44,7 @@ from store import (
     WriterStopped,
 )
 from store.models import new_task_id
-from store.states import CANCELLED, FAILED, SUCCEEDED, is_terminal
+from store.states import CANCELLED, FAILED, SUCCEEDED, VIDEO_PENDING, is_terminal
 
 log = logging.getLogger("reelhook.tasks")
 MAX_RECORD_WAIT = 5.0
@@ -83,6 +83,8 @@ class TaskService:
             self.wakeups.notices.set()
         if outcome.slot_freed:
             self.wakeups.slots.set()
+        if outcome.changed and outcome.task.get("video_status") == VIDEO_PENDING:
+            self.wakeups.videos.set()
         return outcome
 
     async def submit(
@@ -138,7 +140,10 @@ class TaskService:
             dedupe_key=report.dedupe_key,
             source=source,
             provider_status=report.provider_status,
-            seen=Observation(report.status, report.progress, report.video_url, report.error),
+            seen=Observation(
+                report.status, report.progress, report.video_url, report.error,
+                report.video_expires_at,
+            ),
             payload=report.payload,
             provider_task_id=report.provider_task_id,
             only_if_changes=source == "poll",

@@ -64,7 +64,9 @@ SENDABLE = (
     " s.id AS destination_id, s.channel, s.target, s.label, s.route_key,"
     f" {_ROUTE_DISABLED},"
     " t.provider, t.model, t.provider_task_id, t.status, t.progress, t.video_url, t.error,"
-    " t.cost_usd, t.created_at, t.updated_at, t.metadata, t.request"
+    " t.cost_usd, t.created_at, t.updated_at, t.metadata, t.request, t.video_status,"
+    " t.video_bytes, t.video_sha256, t.video_content_type, t.video_kept_at, t.video_expires_at,"
+    " t.video_error"
     " FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
     " JOIN tasks t ON t.id = d.task_id WHERE d.id = ANY(:ids)"
 )

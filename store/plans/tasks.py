@@ -13,7 +13,16 @@ from store.errors import IdempotencyConflict, TaskNotFound
 from store.interface import DELIVERIES, TASKS
 from store.models import EventIn, EventOutcome, NewTask, utc_now_iso
 from store.sql import Announce, Plan, count, many, row, rows, value, where
-from store.states import TERMINAL_SQL, TaskState, advance, clamp_progress, is_terminal
+from store.states import (
+    SUCCEEDED,
+    TERMINAL_SQL,
+    VIDEO_OFF,
+    VIDEO_PENDING,
+    TaskState,
+    advance,
+    clamp_progress,
+    is_terminal,
+)
 
 TASK = "SELECT * FROM tasks WHERE id = :id"
 INSERT_TASK = (
@@ -38,6 +47,8 @@ UPDATE_STATE = (
     "UPDATE tasks SET status = :status, progress = :progress, video_url = :video_url,"
     " error = :error, updated_at = :updated_at, provider_task_id = :provider_task_id,"
     " submit_state = :submit_state, last_event_at = :last_event_at,"
+    " video_status = :video_status, video_next_at = :video_next_at,"
+    " video_expires_at = :video_expires_at,"
     # A request kept sealed for a resend is dropped once the provider has it, or it is over.
     " held_request = CASE WHEN CAST(:provider_task_id AS TEXT) IS NOT NULL"
     f" OR CAST(:status AS TEXT) IN {TERMINAL_SQL} THEN NULL ELSE held_request END"
@@ -51,7 +62,7 @@ UPDATE_TIMES = (
 QUEUE_DELIVERIES = (
     "INSERT INTO deliveries (task_id, state, destination_id, status, attempts,"
     " next_attempt_at, created_at, updated_at)"
-    " SELECT :task_id, :state, id, 'pending', 0, :at, :now, :now FROM destinations"
+    " SELECT :task_id, :state, id, 'pending', 0, :due, :now, :now FROM destinations"
     " WHERE task_id = :task_id AND disabled_reason IS NULL"
     " ON CONFLICT (destination_id, state) DO NOTHING"
 )
@@ -60,7 +71,8 @@ WITHDRAW_UNSENT = (
     " WHERE id = :id AND status = 'queued' AND submit_state = 'pending'"
 )
 _STATE_COLUMNS = operator.itemgetter(
-    "status", "progress", "video_url", "error", "provider_task_id", "submit_state"
+    "status", "progress", "video_url", "error", "provider_task_id", "submit_state",
+    "video_status", "video_next_at", "video_expires_at",
 )
 
 
@@ -104,11 +116,13 @@ def insert_task(new: NewTask) -> Plan[tuple[dict[str, Any], bool]]:
 
 
 def insert_event(
-    task_id: str, event: EventIn, notify_on: frozenset[str]
+    task_id: str, event: EventIn, notify_on: frozenset[str], video_wait: float | None = None
 ) -> Plan[EventOutcome]:
     """Record an event once, move the task, and queue the notices the move causes.
 
     `notify_on` (from REELHOOK_NOTIFY_ON) is the one place that decides which states notify.
+    With `video_wait` (seconds; None: videos are not kept) a task that succeeds with a video has
+    its copy queued, and its notices wait for the copy that long at most.
     The plan does not announce: `record_event` does, and SQLite's batch (store/sqlite/batch.py)
     announces from the outcomes it returns.
     """
@@ -126,12 +140,13 @@ def insert_event(
     if is_terminal(before.status):
         # A late event is kept in the history but leaves a finished task exactly as it was.
         return EventOutcome(recorded=True, changed=False, task=task)
-    saved = saved_state(task, after, event, now)
+    saved = saved_state(task, after, event, now, video_wait=video_wait)
     yield count(UPDATE_STATE, **saved, id=task["id"])
     moved = after.status != before.status
     notices = 0
     if moved and after.status in notify_on:
-        notices = yield from queue_deliveries(task_id, after.status)
+        delay = notice_delay(task, saved, video_wait)
+        notices = yield from queue_deliveries(task_id, after.status, delay)
     # The row as it now stands, without reading it again: only the saved columns changed.
     return EventOutcome(
         recorded=True, changed=after != before, task=task | saved, notices_queued=notices,
@@ -139,21 +154,31 @@ def insert_event(
     )
 
 
-def record_event(task_id: str, event: EventIn, notify_on: frozenset[str]) -> Plan[EventOutcome]:
+def record_event(
+    task_id: str, event: EventIn, notify_on: frozenset[str], video_wait: float | None = None
+) -> Plan[EventOutcome]:
     """`insert_event`, announcing what its outcome changed."""
-    outcome = yield from insert_event(task_id, event, notify_on)
+    outcome = yield from insert_event(task_id, event, notify_on, video_wait)
     for topic, payload in topics_of(outcome):
         yield Announce(topic, payload)
     return outcome
 
 
-def queue_deliveries(task_id: str, state: str) -> Plan[int]:
-    """One pending delivery per live destination of the task for `state`, never two; returns
-    how many were queued."""
+def queue_deliveries(task_id: str, state: str, delay: float = 0.0) -> Plan[int]:
+    """One pending delivery per live destination of the task for `state`, never two, due in
+    `delay` seconds; returns how many were queued."""
     queued = yield count(
-        QUEUE_DELIVERIES, task_id=task_id, state=state, at=time.time(), now=utc_now_iso()
+        QUEUE_DELIVERIES, task_id=task_id, state=state, due=time.time() + delay,
+        now=utc_now_iso(),
     )
     return int(queued)
+
+
+def notice_delay(task: dict[str, Any], saved: dict[str, Any], video_wait: float | None) -> float:
+    """How long the notices of this move wait: for a video copy queued by it, `video_wait`
+    at most (the copy brings them forward once it is kept or failed)."""
+    newly_pending = saved["video_status"] == VIDEO_PENDING and task["video_status"] is None
+    return float(video_wait or 0.0) if newly_pending else 0.0
 
 
 def event_row(task_id: str, event: EventIn, now: str) -> dict[str, Any]:
@@ -176,11 +201,22 @@ def state_of(task: dict[str, Any]) -> TaskState:
 
 
 def saved_state(
-    task: dict[str, Any], after: TaskState, event: EventIn, now: str, at: float | None = None
+    task: dict[str, Any],
+    after: TaskState,
+    event: EventIn,
+    now: str,
+    at: float | None = None,
+    *,
+    video_wait: float | None = None,
 ) -> dict[str, Any]:
     """The task columns an event that moves the task to `after` sets (UPDATE_STATE's values);
     `at` is the Unix time of `now` (read here when not given)."""
     provider_task_id = task["provider_task_id"] or event.provider_task_id
+    moment = time.time() if at is None else at
+    video_status, video_next_at = task["video_status"], task["video_next_at"]
+    if video_status is None and after.status == SUCCEEDED and after.video_url:
+        video_status = VIDEO_OFF if video_wait is None else VIDEO_PENDING
+        video_next_at = None if video_wait is None else moment
     return {
         "status": after.status,
         "progress": after.progress,
@@ -189,7 +225,10 @@ def saved_state(
         "updated_at": now,
         "provider_task_id": provider_task_id,
         "submit_state": "sent" if provider_task_id else task["submit_state"],
-        "last_event_at": time.time() if at is None else at,
+        "last_event_at": moment,
+        "video_status": video_status,
+        "video_next_at": video_next_at,
+        "video_expires_at": event.seen.video_expires_at or task["video_expires_at"],
     }
 
 

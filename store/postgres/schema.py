@@ -79,6 +79,21 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
         "ALTER TABLE tasks ADD COLUMN claim_owner TEXT",
         f"ALTER TABLE tasks ADD COLUMN claim_expires_at {REAL}",
     ),
+    "m008_kept_videos": (
+        "ALTER TABLE tasks ADD COLUMN video_status TEXT",
+        "ALTER TABLE tasks ADD COLUMN video_bytes BIGINT",
+        "ALTER TABLE tasks ADD COLUMN video_sha256 TEXT",
+        "ALTER TABLE tasks ADD COLUMN video_content_type TEXT",
+        "ALTER TABLE tasks ADD COLUMN video_kept_at TEXT",
+        f"ALTER TABLE tasks ADD COLUMN video_expires_at {REAL}",
+        "ALTER TABLE tasks ADD COLUMN video_error TEXT",
+        "ALTER TABLE tasks ADD COLUMN video_key TEXT",
+        f"ALTER TABLE tasks ADD COLUMN video_next_at {REAL}",
+        "ALTER TABLE tasks ADD COLUMN video_claim_owner TEXT",
+        f"ALTER TABLE tasks ADD COLUMN video_claim_expires {REAL}",
+        "ALTER TABLE tasks ADD COLUMN video_attempts INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX idx_tasks_video_status_video_next_at ON tasks (video_status, video_next_at)",
+    ),
 }
 check_dialect("PostgreSQL", tuple(MIGRATIONS))
 

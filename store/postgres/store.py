@@ -42,12 +42,13 @@ class PostgresStore(Records):
         *,
         own_pids: set[int] | None = None,
         on_other_change: Callable[[dict[str, Any]], None] | None = None,
+        video_wait: float | None = None,
     ) -> None:
         self.url = url
         self._pool = pool
         self.writer = PgWriter(pool)
         self._postgres = PostgresDatabase(pool, self.writer)
-        super().__init__(self._postgres, notify_on, Announcer())
+        super().__init__(self._postgres, notify_on, Announcer(), video_wait)
         # Told of every task created or changed by another process, after its commit (LISTEN):
         # this process's own changes reach the same place through its task service.
         self.on_task_change: Callable[[dict[str, Any]], None] = on_other_change or _ignore
@@ -67,6 +68,7 @@ class PostgresStore(Records):
         migrate: bool = True,
         listen: bool = True,
         on_other_change: Callable[[dict[str, Any]], None] | None = None,
+        video_wait: float | None = None,
     ) -> PostgresStore:
         """Connect (and with `migrate` bring the schema up to date), start group commit and the
         listener connection."""
@@ -79,7 +81,10 @@ class PostgresStore(Records):
             pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size, init=remember)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from None
-        store = cls(url, pool, notify_on, own_pids=own_pids, on_other_change=on_other_change)
+        store = cls(
+            url, pool, notify_on, own_pids=own_pids, on_other_change=on_other_change,
+            video_wait=video_wait,
+        )
         if migrate:
             async with pool.acquire() as conn:
                 await schema.migrate(conn)

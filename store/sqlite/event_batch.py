@@ -22,6 +22,7 @@ from store.plans.tasks import (
     UPDATE_TIMES,
     event_row,
     insert_event,
+    notice_delay,
     only_times_change,
     queue_deliveries,
     saved_state,
@@ -44,11 +45,12 @@ class RecordEvents:
     """The writer's batched job for recording events (`store.writer.Batched`)."""
 
     notify_on: frozenset[str]
+    video_wait: float | None = None
 
     def run_one(self, conn: sqlite3.Connection, item: Item) -> EventOutcome:
         """One event, on its own."""
         task_id, event = item
-        return result_of(conn, insert_event(task_id, event, self.notify_on))
+        return result_of(conn, insert_event(task_id, event, self.notify_on, self.video_wait))
 
     def run_many(self, conn: sqlite3.Connection, items: list[Item]) -> list[EventOutcome]:
         """Every event of the batch, in order, with a few statements."""
@@ -60,7 +62,7 @@ class RecordEvents:
         now = iso_from_epoch(at)
         inserts: list[dict[str, Any]] = []
         moved: set[str] = set()
-        notices: list[tuple[int, str, str]] = []  # outcome index, task id, state
+        notices: list[tuple[int, str, str, float]] = []  # outcome index, task id, state, delay
         outcomes = []
         for task_id, event in items:
             task = tasks[task_id]
@@ -73,11 +75,13 @@ class RecordEvents:
             if is_terminal(before.status):
                 outcomes.append(EventOutcome(recorded=True, changed=False, task=task))
                 continue
-            tasks[task_id] = task | saved_state(task, after, event, now, at)
+            saved = saved_state(task, after, event, now, at, video_wait=self.video_wait)
+            tasks[task_id] = task | saved
             moved.add(task_id)
             status_moved = after.status != before.status
             if status_moved and after.status in self.notify_on:
-                notices.append((len(outcomes), task_id, after.status))
+                delay = notice_delay(task, saved, self.video_wait)
+                notices.append((len(outcomes), task_id, after.status, delay))
             outcomes.append(EventOutcome(
                 recorded=True, changed=after != before, task=tasks[task_id],
                 slot_freed=status_moved and is_terminal(after.status),
@@ -88,8 +92,8 @@ class RecordEvents:
         clocks = {task for task in moved if only_times_change(as_read[task], tasks[task])}
         conn.executemany(for_sqlite(UPDATE_TIMES), [tasks[task_id] for task_id in clocks])
         conn.executemany(for_sqlite(UPDATE_STATE), [tasks[task_id] for task_id in moved - clocks])
-        for index, task_id, state in notices:
-            queued = result_of(conn, queue_deliveries(task_id, state))
+        for index, task_id, state, delay in notices:
+            queued = result_of(conn, queue_deliveries(task_id, state, delay))
             outcomes[index] = outcomes[index]._replace(notices_queued=queued)
         return outcomes
 

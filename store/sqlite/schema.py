@@ -237,5 +237,21 @@ def m007_task_claims(db: Database) -> None:
     tasks.add_column("claim_expires_at", float)
 
 
+@migration
+def m008_kept_videos(db: Database) -> None:
+    """The kept copy of each succeeded task's video, and the durable job that makes it."""
+    tasks = db.table("tasks")
+    for name, kind in VIDEO_COLUMNS:
+        tasks.add_column(name, kind)
+    tasks.add_column("video_attempts", int, not_null_default=0)
+    tasks.create_index(["video_status", "video_next_at"])
+
+
+VIDEO_COLUMNS: tuple[tuple[str, type], ...] = (
+    ("video_status", str), ("video_bytes", int), ("video_sha256", str),
+    ("video_content_type", str), ("video_kept_at", str), ("video_expires_at", float),
+    ("video_error", str), ("video_key", str), ("video_next_at", float),
+    ("video_claim_owner", str), ("video_claim_expires", float),
+)
 MIGRATION_NAMES = tuple(_names)
 check_dialect("SQLite", MIGRATION_NAMES)

@@ -26,14 +26,15 @@ class SqliteStore(Records):
         *,
         notify_on: frozenset[str] = DEFAULT_NOTIFY_ON,
         busy_timeout: float = 5.0,
+        video_wait: float | None = None,
     ) -> None:
         self.path = path
         self.writer = Writer(path, busy_timeout=busy_timeout)
         self.reader = Reader(path)
         announcer = Announcer()
         self._sqlite = SqliteDatabase(self.writer, self.reader, announcer)
-        super().__init__(self._sqlite, notify_on, announcer)
-        self._events = RecordEvents(notify_on)
+        super().__init__(self._sqlite, notify_on, announcer, video_wait)
+        self._events = RecordEvents(notify_on, video_wait)
 
     @classmethod
     async def open(
@@ -42,6 +43,7 @@ class SqliteStore(Records):
         *,
         notify_on: frozenset[str] = DEFAULT_NOTIFY_ON,
         busy_timeout: float = 5.0,
+        video_wait: float | None = None,
     ) -> SqliteStore:
         """Upgrade the file to the current schema and start the writer; StoreUnavailable, in
         one line naming the file, when the database cannot be opened or upgraded."""
@@ -49,7 +51,7 @@ class SqliteStore(Records):
             await asyncio.to_thread(migrate, path)
         except Exception as exc:  # sqlite3 and OS errors alike: the start must say why, once
             raise StoreUnavailable(f"cannot open the database {path}: {exc}") from exc
-        store = cls(path, notify_on=notify_on, busy_timeout=busy_timeout)
+        store = cls(path, notify_on=notify_on, busy_timeout=busy_timeout, video_wait=video_wait)
         await asyncio.to_thread(store.writer.start)
         return store
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from receiver.sandbox.providers.videos import VideoShelf
+
 MODELS = ("skyreels-v4-fast", "skyreels-v4-std")
 
 
@@ -34,6 +36,7 @@ class ApimartSimulator:
 
     def __init__(self, api_key: str = "sim-apimart-key") -> None:
         self.api_key = api_key
+        self.videos = VideoShelf()
         self.script = ApimartScript()
         self.tasks: dict[str, dict[str, Any]] = {}
         self.received: list[dict[str, Any]] = []
@@ -44,6 +47,7 @@ class ApimartSimulator:
     def app(self) -> web.Application:
         """The aiohttp app to serve."""
         app = web.Application()
+        self.videos.add_routes(app)
         app.router.add_post("/v1/videos/generations", self._create)
         app.router.add_get("/v1/tasks/{task_id}", self._get)
         return app

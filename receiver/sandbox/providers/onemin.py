@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from receiver.sandbox.providers.videos import VideoShelf
+
 MAX_BYTES = 10 * 1024 * 1024
 TYPES = {"image/jpeg", "image/png", "image/webp"}
 PNG = base64.b64decode(
@@ -44,6 +46,7 @@ class OneminSimulator:
 
     def __init__(self, api_key: str = "sim-onemin-key") -> None:
         self.api_key = api_key
+        self.videos = VideoShelf()
         self.script = OneminScript()
         self.assets: dict[str, bytes] = {}
         self.received: list[dict[str, Any]] = []
@@ -55,6 +58,7 @@ class OneminSimulator:
     def app(self) -> web.Application:
         """The aiohttp app to serve."""
         app = web.Application(client_max_size=2 * MAX_BYTES)
+        self.videos.add_routes(app)
         app.router.add_post("/api/assets", self._upload)
         app.router.add_post("/api/features", self._feature)
         app.router.add_get("/files/{name}", self._file)

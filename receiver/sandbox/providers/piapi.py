@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from receiver.sandbox.providers.serve import Background
+from receiver.sandbox.providers.videos import VideoShelf
 
 MODELS = {"Qubico/skyreels", "Qubico/framepack"}
 
@@ -55,6 +56,7 @@ class PiapiSimulator:
 
     def __init__(self, api_key: str = "sim-piapi-key") -> None:
         self.api_key = api_key
+        self.videos = VideoShelf()
         self.script = PiapiScript()
         self.tasks: dict[str, dict[str, Any]] = {}
         self.webhooks: dict[str, dict[str, str]] = {}
@@ -67,6 +69,7 @@ class PiapiSimulator:
     def app(self) -> web.Application:
         """The aiohttp app to serve."""
         app = web.Application()
+        self.videos.add_routes(app)
         app.router.add_post("/api/v1/task", self._create)
         app.router.add_get("/api/v1/task/{task_id}", self._get)
         app.cleanup_ctx.append(self._background.lifetime)

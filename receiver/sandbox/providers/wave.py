@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from receiver.sandbox.providers.serve import Background
+from receiver.sandbox.providers.videos import VideoShelf
 
 MODELS = ("skyreels-v4-fast", "skyreels-v4-std")
 DEFAULT_EVENTS = ("succeeded", "failed")
@@ -55,6 +56,7 @@ class WaveSimulator:
 
     def __init__(self, api_key: str = "sim-wave-key") -> None:
         self.api_key = api_key
+        self.videos = VideoShelf()
         self.script = WaveScript()
         self.tasks: dict[str, dict[str, Any]] = {}
         self.hooks: dict[str, tuple[str, list[str]]] = {}
@@ -71,6 +73,7 @@ class WaveSimulator:
     def app(self) -> web.Application:
         """The aiohttp app to serve."""
         app = web.Application()
+        self.videos.add_routes(app)
         app.router.add_post("/v1/tasks", self._create)
         app.router.add_get("/v1/tasks/{task_id}", self._get)
         app.router.add_post("/v1/tasks/{task_id}/cancel", self._cancel)

@@ -1,0 +1,48 @@
+"""Signed links to a task's kept video: `/v1/tasks/{id}/video?expires=..&sig=..`, so a person can
+open it from Slack, email or the dashboard without the API token. The signature is an HMAC-SHA256
+under a key derived from REELHOOK_SECRET_KEY (never the key itself), over the task id and the
+link's expiry; it is compared in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+_PURPOSE = b"reelhook video links v1"
+
+
+@dataclass(frozen=True)
+class VideoLinks:
+    """Makes and checks signed video links for one reelhook."""
+
+    secret_key: bytes = field(repr=False)
+    public_url: str
+    lifetime: float  # seconds a link stays valid
+
+    @property
+    def _key(self) -> bytes:
+        return hmac.new(self.secret_key, _PURPOSE, hashlib.sha256).digest()
+
+    def url(self, task_id: str, now: float | None = None) -> str:
+        """A link to the task's kept video, valid for `lifetime` from now."""
+        expires = int((time.time() if now is None else now) + self.lifetime)
+        path = f"/v1/tasks/{quote(task_id, safe='')}/video"
+        query = f"expires={expires}&sig={self._sign(task_id, expires)}"
+        return f"{self.public_url.rstrip('/')}{path}?{query}"
+
+    def check(self, task_id: str, expires: str, sig: str, now: float | None = None) -> str | None:
+        """None when the link is good; else why it is not (bad signature, expired)."""
+        if not expires.isdigit() or len(expires) > 12:
+            return "expires must be a Unix time in seconds"
+        if not hmac.compare_digest(self._sign(task_id, int(expires)), sig):
+            return "the link's signature does not match"
+        if int(expires) < (time.time() if now is None else now):
+            return "the link has expired"
+        return None
+
+    def _sign(self, task_id: str, expires: int) -> str:
+        message = f"{task_id}.{expires}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()

@@ -1,0 +1,157 @@
+"""The keeper: runs the durable copy jobs of kept videos (claimed under a lease, retried with
+back-off, failed with the reason when no copy can be made before the provider's link dies) and
+deletes copies older than REELHOOK_VIDEO_KEEP_DAYS. It runs in `serve`, `worker` and `tick`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from dispatcher.wakeup import Wakeup
+from receiver.services.videos.copying import Copier, CopyFailed, CopyLater
+from receiver.services.videos.storage import VideoStoreError
+from store import TaskStore, WriterStopped
+from store.models import iso_from_epoch
+
+log = logging.getLogger("reelhook.videos")
+BATCH = 4  # copies made at once by one keeper
+BACKOFF = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+MAX_ATTEMPTS = 12
+PRUNE_EVERY = 3600.0
+TICK = 1.0
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failed ones."""
+    return BACKOFF[min(attempts, len(BACKOFF) - 1)]
+
+
+class VideoKeeper:
+    """Makes the due copies of one database's kept videos."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        copier: Copier,
+        owner: str,
+        *,
+        timeout: float,
+        keep_days: float | None = None,
+        wakeup: Wakeup | None = None,
+    ) -> None:
+        self.store = store
+        self.wakeup = wakeup or Wakeup()  # set when a copy is queued: it starts at once
+        self.copier = copier
+        self.owner = owner
+        self.timeout = timeout
+        self.keep_days = keep_days
+        self.store_trouble: str | None = None  # the video store's last failure, until it works
+        self.stopped: str | None = None  # why the loop died, if it did
+        self.counts = {"kept": 0, "failed": 0, "retried": 0, "deleted": 0}
+        self._pruned_at = 0.0
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Keep videos in the background until the block ends."""
+        job = asyncio.get_running_loop().create_task(self.run(), name="reelhook-video-keeper")
+        try:
+            yield
+        finally:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+
+    async def run(self) -> None:
+        """Copy due videos (and prune old copies) until cancelled."""
+        while True:
+            try:
+                while await self.keep_due():
+                    pass
+                await self.prune_if_due()
+            except WriterStopped as exc:
+                self.stopped = f"keeping videos stopped: {exc}"
+                log.critical("%s", self.stopped)
+                return
+            except Exception:
+                log.exception("keeping videos failed; trying again")
+            await self.wakeup.wait(TICK)
+
+    async def keep_due(self) -> int:
+        """One pass: claim due copies and make them; returns how many were taken."""
+        lease = self.timeout + 60.0
+        due = await self.store.videos.claim_copies(time.time(), BATCH, self.owner, lease)
+        try:
+            await asyncio.gather(*(self._copy(row) for row in due))
+        except asyncio.CancelledError:
+            await asyncio.shield(self.store.videos.release([row["id"] for row in due], self.owner))
+            raise
+        return len(due)
+
+    async def prune_if_due(self, now: float | None = None) -> int:
+        """Delete kept copies older than REELHOOK_VIDEO_KEEP_DAYS (at most once an hour)."""
+        moment = time.time() if now is None else now
+        if self.keep_days is None or moment - self._pruned_at < PRUNE_EVERY:
+            return 0
+        self._pruned_at = moment
+        cutoff = iso_from_epoch(moment - self.keep_days * 86400)
+        deleted = 0
+        for row in await self.store.videos.kept_before(cutoff, 500):
+            await self.copier.store.delete(row["video_key"])
+            reason = f"deleted after {self.keep_days:g} days (REELHOOK_VIDEO_KEEP_DAYS)"
+            deleted += await self.store.videos.mark_deleted(row["id"], reason)
+        self.counts["deleted"] += deleted
+        return deleted
+
+    async def _copy(self, row: dict[str, Any]) -> None:
+        task_id, expires_at = row["id"], row["video_expires_at"]
+        if expires_at is not None and time.time() >= expires_at:
+            await self._fail(task_id, f"the provider's link expired at {_iso(expires_at)}"
+                                      " before a copy could be made")
+            return
+        try:
+            copy = await asyncio.wait_for(
+                self.copier.copy(task_id, row["video_url"]), self.timeout
+            )
+        except CopyFailed as exc:
+            await self._fail(task_id, str(exc))
+        except CopyLater as exc:
+            await self._later(row, str(exc), exc.retry_after)
+        except TimeoutError:
+            await self._later(row, f"the copy took longer than {self.timeout:g} s"
+                                   " (REELHOOK_VIDEO_TIMEOUT)", None)
+        except VideoStoreError as exc:
+            self.store_trouble = str(exc)
+            log.error("video store: %s", exc)
+            await self._later(row, str(exc), None)
+        else:
+            self.store_trouble = None
+            if await self.store.videos.keep(task_id, self.owner, copy):
+                self.counts["kept"] += 1
+                log.info("kept the video of %s (%d bytes)", task_id, copy.bytes)
+
+    async def _later(self, row: dict[str, Any], reason: str, retry_after: float | None) -> None:
+        attempts = int(row["video_attempts"]) + 1
+        next_at = time.time() + max(retry_after or 0.0, backoff(attempts - 1))
+        expires_at = row["video_expires_at"]
+        if attempts >= MAX_ATTEMPTS:
+            await self._fail(row["id"], f"gave up after {attempts} tries: {reason}")
+        elif expires_at is not None and next_at >= expires_at:
+            await self._fail(row["id"], f"{reason}; the provider's link expires at"
+                                        f" {_iso(expires_at)}, before the next try")
+        elif await self.store.videos.retry(row["id"], self.owner, reason, next_at):
+            self.counts["retried"] += 1
+            log.warning("copying the video of %s failed for now: %s", row["id"], reason)
+
+    async def _fail(self, task_id: str, reason: str) -> None:
+        if await self.store.videos.fail(task_id, self.owner, reason):
+            self.counts["failed"] += 1
+            log.warning("no copy of the video of %s: %s", task_id, reason)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
