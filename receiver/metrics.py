@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterator
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from receiver.errors import ApiError
 
@@ -40,6 +40,15 @@ PROVIDER_CALL_ERRORS = Counter(
     "reelhook_provider_call_errors", "Failed provider API calls by provider and kind",
     ["provider", "kind"], registry=REGISTRY,
 )
+VIDEO_COPIES = Counter(
+    "reelhook_video_copies", "Video copies made by this process, by outcome"
+    " (kept, failed, retried, deleted)", ["outcome"], registry=REGISTRY,
+)
+VIDEO_STORE_UP = Gauge(
+    "reelhook_video_store_up", "1 while the video store takes copies; 0 after it failed, until"
+    " a copy goes through again", registry=REGISTRY,
+)
+VIDEO_STORE_UP.set(1)
 # Callback answers by status; anything else is "error".
 _OUTCOMES = {401: "unauthorized", 400: "malformed", 415: "malformed", 404: "unknown_task",
              413: "too_large", 503: "unavailable"}

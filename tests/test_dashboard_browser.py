@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from receiver.providers import PROVIDER_NAMES
 from receiver.sandbox.demo import DEMO_TASKS
 from receiver.sandbox.providers import LocalServer, PiapiSimulator
+from receiver.sandbox.providers.videos import SAMPLE
 from receiver.sandbox.sinks import Answer, WebhookSink
 from tests.browser import artefacts_dir, launch, require_chromium
 from tests.helpers import (
@@ -25,6 +26,7 @@ from tests.helpers import (
     WEBHOOK_SECRET,
     StartApp,
     skyreels,
+    until,
     wait_delivered,
     wait_for_status,
     wait_sent,
@@ -109,9 +111,17 @@ async def test_sign_in_then_a_task_appears_and_its_progress_moves_live(
     await expect(page.locator(f"{row} [data-field=status]")).to_have_text("succeeded")
     await page.screenshot(path=str(shots / "tasks.png"))
 
+    await wait_for_status(client, task["id"])  # and the first try at its copy is over
+    piapi_sim.videos.forget()  # the provider's link dies; the page plays reelhook's copy
     await page.click(f"{row} a.prompt")
     await page.wait_for_selector("video")
-    assert await page.get_attribute("video", "src") == video
+    src = await page.get_attribute("video", "src")
+    assert src is not None and src != video
+    assert src.startswith(f"{str(client.make_url('')).rstrip('/')}/v1/tasks/{task['id']}/video?")
+    fetched = await page.evaluate(
+        "src => fetch(src).then(r => r.arrayBuffer().then(b => [r.status, b.byteLength]))", src
+    )
+    assert fetched == [200, SAMPLE.stat().st_size]
     assert "a red fox runs" in await page.inner_text("h1")
     await page.screenshot(path=str(shots / "task.png"), full_page=True)
 
@@ -157,6 +167,7 @@ async def test_redeliver_from_the_task_page_reaches_the_receiver(
     await page.wait_for_url(f"{base}/dashboard/tasks/{task['id']}")
     (received,) = await webhook_sink.wait_for(1)
     assert received.verified and received.body["data"]["id"] == task["id"]
+    await until(lambda: _delivered(client, task["id"]), what="the redelivery recorded")
     await page.reload()
     assert "delivered" in await page.text_content(".notice .badge")
 
@@ -240,3 +251,8 @@ async def test_every_page_renders_after_a_demo_sized_run(
     await page.goto(f"{base}/dashboard/inbound")
     assert "render.finished" in await page.inner_text("main")
     await page.screenshot(path=str(shots / "inbound.png"))
+
+
+async def _delivered(client: Any, task_id: str) -> bool:
+    body = await (await client.get(f"/v1/tasks/{task_id}/deliveries")).json()
+    return [d["status"] for d in body["deliveries"]] == ["delivered"]

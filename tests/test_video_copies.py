@@ -5,6 +5,7 @@ record for every fault, nothing half-written under a video's name, nothing lost.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -236,3 +237,25 @@ async def test_a_copy_goes_to_s3_and_is_served_by_a_presigned_redirect(
     assert presigned.startswith(f"{s3['endpoint']}/kept-videos/reelhook/videos/")
     assert "X-Amz-Signature=" in presigned and "test-secret" not in presigned
     assert httpx.get(presigned).content == VIDEO
+
+
+async def test_a_video_store_that_refuses_shows_in_healthz_and_metrics_and_loses_nothing(
+    start_app: Any, s3: dict[str, str], webhook_sink: Any
+) -> None:
+    client = await start_app(videos=VideoSettings(store="s3://no-such-bucket/x",
+                                                  store_options=s3))
+    notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": webhook_sink.secret}]
+    task = await (await client.post("/v1/tasks", json=skyreels(notify=notify))).json()
+    done = await wait_for_status(client, task["id"])
+    assert done["status"] == "succeeded"
+    assert done["video"]["status"] == "pending" and "video store" in done["video"]["error"]
+    health = await (await client.get("/healthz")).json()
+    assert health["ok"] is True and "video store" in health["videos"]["trouble"]
+    assert health["videos"]["store"] == "s3://no-such-bucket/x"
+    assert "test-secret" not in json.dumps(health)
+    # The notice did not wait for a store that is down: it went with the provider's link.
+    [sent] = await webhook_sink.wait_for(1)
+    assert sent.body["data"]["video"]["status"] == "pending"
+    text = await (await client.get("/metrics")).text()
+    assert "reelhook_video_store_up 0.0" in text
+    assert 'reelhook_videos{status="pending"} 1.0' in text

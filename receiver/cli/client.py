@@ -123,7 +123,25 @@ def _cancel(args: argparse.Namespace, api: ApiClient) -> int:
 def task_table(tasks: list[dict[str, Any]]) -> str:
     """Tasks as a plain-text table."""
     return table(
-        ("ID", "PROVIDER", "MODEL", "STATUS", "PROGRESS", "COST", "VIDEO"),
+        ("ID", "PROVIDER", "MODEL", "STATUS", "PROGRESS", "COST", "KEPT", "VIDEO"),
         [(t["id"], t["provider"], t["model"], t["status"], f"{t.get('progress') or 0}%",
-          money(t.get("cost_usd")), t.get("video_url") or t.get("error")) for t in tasks],
+          money(t.get("cost_usd")), kept_text(t.get("video")), t.get("video_url") or t.get("error"))
+         for t in tasks],
     )
+
+
+def kept_text(video: dict[str, Any] | None) -> str:
+    """What is kept of a task's video, in a few words: kept 1.9 kB, failed, pending..."""
+    if not video:
+        return "-"
+    if video["status"] == "kept" and video.get("bytes") is not None:
+        return f"kept {human_bytes(int(video['bytes']))}"
+    return str(video["status"])
+
+
+def human_bytes(size: int) -> str:
+    """A size as 512 B, 1.9 kB, 23.4 MB or 1.2 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"

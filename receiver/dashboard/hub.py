@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from dispatcher.links import VideoLinks
 from receiver.http.serializers import task_view
 
 QUEUE_SIZE = 256
@@ -23,14 +24,15 @@ _CLOSED: dict[str, Any] = {"closed": True}
 class EventHub:
     """Fan-out of task changes to subscribers; a slow subscriber loses events, never blocks."""
 
-    def __init__(self) -> None:
+    def __init__(self, links: VideoLinks | None = None) -> None:
         self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.links = links
 
     def publish(self, task: dict[str, Any]) -> None:
         """Tell every subscriber about a created or changed task (a full task row)."""
         if not self._queues:
             return
-        message = live_view(task)
+        message = live_view(task, self.links)
         for queue in self._queues:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(message)
@@ -57,9 +59,13 @@ class EventHub:
         return message is _CLOSED
 
 
-def live_view(task: dict[str, Any]) -> dict[str, Any]:
-    """What a dashboard may see of a task: the API's view and the prompt, nothing secret."""
-    return {**task_view(task), "prompt": prompt_of(task)}
+def live_view(task: dict[str, Any], links: VideoLinks | None = None) -> dict[str, Any]:
+    """What a dashboard may see of a task: the API's view and the prompt, nothing secret, and
+    `watch_url`: the kept copy where there is one (it outlives the provider's link), else the
+    provider's link."""
+    view = task_view(task, links)
+    kept = (view.get("video") or {}).get("url")
+    return {**view, "prompt": prompt_of(task), "watch_url": kept or view["video_url"]}
 
 
 def prompt_of(task: dict[str, Any]) -> str:

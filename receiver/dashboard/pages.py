@@ -10,10 +10,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from dispatcher.channels import CHANNEL_NAMES
+from dispatcher.links import VideoLinks
 from receiver import keys
 from receiver.dashboard.chart import COLOURS, daily_chart, first_day
 from receiver.dashboard.guard import page, render
-from receiver.dashboard.hub import prompt_of
+from receiver.dashboard.hub import live_view
 from receiver.dashboard.session import Session
 from receiver.http.inbound import inbound_view, read_query
 from receiver.http.paging import one_page, page_limit, query_choice, task_cursor
@@ -40,7 +41,7 @@ async def tasks_page(request: web.Request, session: Session) -> web.StreamRespon
         status=status, provider=provider, limit=limit + 1, before_id=cursor
     )
     page_rows, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
-    tasks = [_listed(row) for row in page_rows]
+    tasks = [_listed(row, request.app[keys.VIDEO_LINKS]) for row in page_rows]
     providers = sorted(request.app[keys.PROVIDERS].keys())
     older = _older("/dashboard/tasks", next_cursor, status=status, provider=provider,
                    limit=query.get("limit"))
@@ -70,7 +71,8 @@ async def render_task(
     request_sent = json.dumps({k: v for k, v in sent.items() if v not in (None, {}, [])}, indent=2)
     return render(
         request, "task.html", session, code=status, nav="tasks", problem=problem,
-        task=_listed(row), events=events, notices=notices, request_sent=request_sent,
+        task=_listed(row, request.app[keys.VIDEO_LINKS]), events=events, notices=notices,
+        request_sent=request_sent,
         metadata=json.dumps(task_view(row)["metadata"], indent=2) if row.get("metadata") else None,
         finished=is_terminal(row["status"]),
     )
@@ -155,8 +157,8 @@ def _count(query: Any) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else None
 
 
-def _listed(row: dict[str, Any]) -> dict[str, Any]:
-    return {**task_view(row), "prompt": prompt_of(row)}
+def _listed(row: dict[str, Any], links: VideoLinks) -> dict[str, Any]:
+    return live_view(row, links)
 
 
 def _event(row: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ def setup_dashboard(app: web.Application) -> None:
         app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
     )
     env.filters.update(FILTERS)
-    app[keys.HUB] = EventHub()
+    app[keys.HUB] = EventHub(app[keys.VIDEO_LINKS])
     app.on_shutdown.append(live.close_streams)
     routes = app.router
     routes.add_get("/dashboard", _home)

@@ -63,7 +63,13 @@ class _DatabaseCollector:
         counts = {row["provider"]: row["n"] for row in snap["in_flight"]}
         for provider in PROVIDER_NAMES:
             flight.add_metric([provider], counts.get(provider, 0))
-        yield from (tasks, flight, *self._deliveries())
+        videos = GaugeMetricFamily(
+            "reelhook_videos", "Kept videos by status (pending, kept, failed, off, deleted)",
+            labels=["status"],
+        )
+        for row in snap.get("videos", []):
+            videos.add_metric([row["status"]], row["n"])
+        yield from (tasks, flight, videos, *self._deliveries())
 
     def _deliveries(self) -> Iterator[Metric]:
         attempts = CounterMetricFamily(

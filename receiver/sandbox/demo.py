@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import socket
 import tempfile
 from collections.abc import AsyncIterator
@@ -57,7 +58,8 @@ async def run(timeout: float = 45.0) -> int:
             await _settle(sims)
             await _print_report(client, tasks)
             await print_notices(client, sinks, tasks)
-    return 0 if all(task["status"] == SUCCEEDED for task in tasks) else 1
+            kept = await _show_kept(sims, tasks)
+    return 0 if kept and all(task["status"] == SUCCEEDED for task in tasks) else 1
 
 
 @contextlib.asynccontextmanager
@@ -87,7 +89,7 @@ async def _world(folder: Path, sinks: NoticeSinks) -> AsyncIterator[tuple[str, l
         async with LocalServer(create_app(settings), sock=sock) as reelhook:
             where = ", ".join(f"{name} on {sim.base_url}" for name, sim in sims.items())
             print(f"reelhook on {reelhook.url}; simulators: {where}")
-            yield reelhook.url, [sim for sim in sims.values() if hasattr(sim, "wait_idle")]
+            yield reelhook.url, list(sims.values())
 
 
 async def _submit(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
@@ -102,14 +104,42 @@ async def _wait(client: httpx.AsyncClient, task_id: str, timeout: float) -> dict
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         task: dict[str, Any] = (await client.get(f"/v1/tasks/{task_id}")).json()
-        if task["status"] in TERMINAL or asyncio.get_running_loop().time() > deadline:
+        video = task.get("video") or {}
+        copying = video.get("status") == "pending" and video.get("error") is None
+        finished = task["status"] in TERMINAL and not copying
+        if finished or asyncio.get_running_loop().time() > deadline:
             return task
         await asyncio.sleep(0.05)
 
 
 async def _settle(sims: list[Any]) -> None:
     for sim in sims:
-        await sim.wait_idle()
+        if hasattr(sim, "wait_idle"):
+            await sim.wait_idle()
+
+
+async def _show_kept(sims: list[Any], tasks: list[dict[str, Any]]) -> bool:
+    """Let the providers forget their videos, then open each kept copy by its signed link (no
+    API token); True when every succeeded task's video came back whole from reelhook."""
+    for sim in sims:
+        sim.videos.forget()
+    print("\nThe providers have forgotten their videos; reelhook still has them:")
+    whole = True
+    async with httpx.AsyncClient() as anyone:
+        for task in tasks:
+            video = task.get("video") or {}
+            if task["status"] != SUCCEEDED:
+                continue
+            if video.get("status") != "kept":
+                print(f"  {task['id']}: not kept ({video.get('status')}: {video.get('error')})")
+                whole = False
+                continue
+            body = (await anyone.get(video["url"])).content
+            same = hashlib.sha256(body).hexdigest() == video["sha256"]
+            whole = whole and same
+            print(f"  {task['id']}: {len(body)} bytes of {video['content_type']} from"
+                  f" {video['url'].split('?')[0]}, SHA-256 {'matches' if same else 'DIFFERS'}")
+    return whole
 
 
 async def _print_report(client: httpx.AsyncClient, tasks: list[dict[str, Any]]) -> None:

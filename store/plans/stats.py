@@ -17,12 +17,14 @@ SNAPSHOT = {
     "attempts": "SELECT s.channel, a.outcome, count(*) AS n FROM attempts a"
     " JOIN deliveries d ON d.id = a.delivery_id JOIN destinations s ON s.id = d.destination_id"
     " GROUP BY s.channel, a.outcome",
+    "videos": "SELECT video_status AS status, count(*) AS n FROM tasks"
+    " WHERE video_status IS NOT NULL GROUP BY video_status",
 }
 
 
 def select_snapshot() -> Plan[dict[str, list[dict[str, Any]]]]:
-    """Tasks by provider and status, sends in flight, deliveries by status and attempts by
-    channel and outcome."""
+    """Tasks by provider and status, sends in flight, deliveries by status, attempts by
+    channel and outcome, and kept videos by status."""
     snapshot = {}
     for name, sql in SNAPSHOT.items():
         snapshot[name] = yield rows(sql)

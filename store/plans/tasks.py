@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import operator
 import time
 from collections.abc import Sequence
@@ -228,8 +229,15 @@ def saved_state(
         "last_event_at": moment,
         "video_status": video_status,
         "video_next_at": video_next_at,
-        "video_expires_at": event.seen.video_expires_at or task["video_expires_at"],
+        "video_expires_at": moment_or_none(event.seen.video_expires_at) or task["video_expires_at"],
     }
+
+
+def moment_or_none(seconds: float | None) -> float | None:
+    """A Unix time as given, or None for one that is not a real moment (NaN, infinite, <= 0)."""
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        return None
+    return float(seconds)
 
 
 def only_times_change(before: dict[str, Any], after: dict[str, Any]) -> bool:

@@ -27,7 +27,7 @@
     scope.querySelectorAll("[data-field=pct]").forEach(function (el) { el.textContent = (task.progress || 0) + "%"; });
     scope.querySelectorAll("[data-field=cost]").forEach(function (el) { el.textContent = money(task.cost_usd); });
     scope.querySelectorAll("[data-field=video]").forEach(function (el) {
-      var url = webUrl(task.video_url);
+      var url = webUrl(task.watch_url || task.video_url);
       if (!url && !task.error) { return; }
       el.textContent = "";
       if (url) {

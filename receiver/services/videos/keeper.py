@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dispatcher.wakeup import Wakeup
+from receiver.metrics import VIDEO_COPIES, VIDEO_STORE_UP
 from receiver.services.videos.copying import Copier, CopyFailed, CopyLater
 from receiver.services.videos.storage import VideoStoreError
 from store import TaskStore, WriterStopped
@@ -104,8 +105,12 @@ class VideoKeeper:
             await self.copier.store.delete(row["video_key"])
             reason = f"deleted after {self.keep_days:g} days (REELHOOK_VIDEO_KEEP_DAYS)"
             deleted += await self.store.videos.mark_deleted(row["id"], reason)
-        self.counts["deleted"] += deleted
+        self._count("deleted", deleted)
         return deleted
+
+    def _count(self, outcome: str, number: int = 1) -> None:
+        self.counts[outcome] += number
+        VIDEO_COPIES.labels(outcome).inc(number)
 
     async def _copy(self, row: dict[str, Any]) -> None:
         task_id, expires_at = row["id"], row["video_expires_at"]
@@ -126,12 +131,14 @@ class VideoKeeper:
                                    " (REELHOOK_VIDEO_TIMEOUT)", None)
         except VideoStoreError as exc:
             self.store_trouble = str(exc)
+            VIDEO_STORE_UP.set(0)
             log.error("video store: %s", exc)
             await self._later(row, str(exc), None)
         else:
             self.store_trouble = None
+            VIDEO_STORE_UP.set(1)
             if await self.store.videos.keep(task_id, self.owner, copy):
-                self.counts["kept"] += 1
+                self._count("kept")
                 log.info("kept the video of %s (%d bytes)", task_id, copy.bytes)
 
     async def _later(self, row: dict[str, Any], reason: str, retry_after: float | None) -> None:
@@ -144,12 +151,12 @@ class VideoKeeper:
             await self._fail(row["id"], f"{reason}; the provider's link expires at"
                                         f" {_iso(expires_at)}, before the next try")
         elif await self.store.videos.retry(row["id"], self.owner, reason, next_at):
-            self.counts["retried"] += 1
+            self._count("retried")
             log.warning("copying the video of %s failed for now: %s", row["id"], reason)
 
     async def _fail(self, task_id: str, reason: str) -> None:
         if await self.store.videos.fail(task_id, self.owner, reason):
-            self.counts["failed"] += 1
+            self._count("failed")
             log.warning("no copy of the video of %s: %s", task_id, reason)
 
 
