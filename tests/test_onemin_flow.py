@@ -30,7 +30,12 @@ async def test_data_uri_is_uploaded_and_task_succeeds(client: Any, onemin_sim: A
     done = await wait_for_status(client, task["id"])
     assert done["status"] == "succeeded"
     assert done["provider_task_id"].startswith("record-")
-    assert done["video_url"] == f"{onemin_sim.base_url}/videos/{done['provider_task_id']}.mp4"
+    assert done["video_url"].startswith(
+        f"{onemin_sim.base_url}/videos/{done['provider_task_id']}.mp4?X-Amz-Date="
+    )
+    # The presigned link's own expiry is recorded: the copy must be made before it.
+    expires = done["video"]["expires_at"]
+    assert expires is not None and expires > done["updated_at"]
     [path] = onemin_sim.assets
     sent = onemin_sim.received[0]
     assert sent["headers"]["API-KEY"] == onemin_sim.api_key

@@ -27,6 +27,10 @@ async def test_each_model_succeeds_with_video_url(client: Any, wave_sim: Any, mo
     done = await wait_for_status(client, task["id"])
     assert done["status"] == "succeeded"
     assert done["video_url"] == f"{wave_sim.base_url}/videos/{task['provider_task_id']}.mp4"
+    # Wave's link is "valid for 24 hours" (result.expires_at): the task says until when, and
+    # keeps its own copy.
+    assert done["video"]["expires_at"] > done["updated_at"]
+    assert done["video"]["status"] == "kept"
     sent = wave_sim.received[0]
     assert sent["headers"]["Authorization"] == f"Bearer {wave_sim.api_key}"
     assert sent["headers"]["Idempotency-Key"] == f"key-{model}"

@@ -8,8 +8,9 @@ so reelhook runs the submit in the background (`background_submit`) and never po
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -215,7 +216,23 @@ def record_report(answer: Any) -> Report:
         video_url=url if succeeded else None,
         error=error,
         payload=compact(answer),
+        video_expires_at=presigned_expiry(url) if succeeded and url else None,
     )
+
+
+def presigned_expiry(url: str) -> float | None:
+    """When a presigned `temporaryUrl` stops working (Unix seconds): X-Amz-Date plus
+    X-Amz-Expires (S3 signature v4), or Expires (v2, CloudFront); None when it does not say."""
+    query = parse_qs(urlsplit(url).query)
+    signed, lasts = query.get("X-Amz-Date", [""])[0], query.get("X-Amz-Expires", [""])[0]
+    if signed and lasts.isdigit():
+        try:
+            start = datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return start.timestamp() + int(lasts)
+    expires = query.get("Expires", [""])[0]
+    return float(expires) if expires.isdigit() else None
 
 
 def _detail(record: dict[str, Any]) -> dict[str, Any]:

@@ -139,7 +139,10 @@ class OneminSimulator:
             "aiRecordDetail": detail,
         }
         if not failed:
-            record["temporaryUrl"] = f"{self.base_url}/videos/{uuid}.mp4"
+            # Presigned like 1min.ai's own (S3 signature v4): it stops working after an hour.
+            signed = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            record["temporaryUrl"] = (f"{self.base_url}/videos/{uuid}.mp4?X-Amz-Date={signed}"
+                                      "&X-Amz-Expires=3600&X-Amz-Signature=sim")
         if self.script.malformed == "detail_string":
             record["aiRecordDetail"] = "video generation failed"
             record["status"] = "FAILED"

@@ -25,6 +25,9 @@ BACKOFF = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 MAX_ATTEMPTS = 12
 PRUNE_EVERY = 3600.0
 TICK = 1.0
+# A claim outlives the longest copy (REELHOOK_VIDEO_TIMEOUT) by this much, so a live keeper never
+# loses it; a killed one's copy is taken over this long after its time-out.
+LEASE_MARGIN = 10.0
 
 
 def backoff(attempts: int) -> float:
@@ -84,7 +87,7 @@ class VideoKeeper:
 
     async def keep_due(self) -> int:
         """One pass: claim due copies and make them; returns how many were taken."""
-        lease = self.timeout + 60.0
+        lease = self.timeout + LEASE_MARGIN
         due = await self.store.videos.claim_copies(time.time(), BATCH, self.owner, lease)
         try:
             await asyncio.gather(*(self._copy(row) for row in due))
