@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import load_wrk, report
+from bench.archive import archive_table, run_archive
 from bench.config import BenchConfig
 from bench.fanout import fanout_table, fanout_verdict, run_fanout
 from bench.growth import growth_table, run_growth
@@ -28,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.generator == "python" and args.generator == "auto":
         print("wrk not found: using the Python generator (install: apt-get install -y wrk)")
     with tempfile.TemporaryDirectory(prefix="reelhook-bench-") as tmp:
-        results = asyncio.run(run_all(config, Path(tmp), args.parts))
+        results = asyncio.run(run_all(config, Path(tmp), args.parts, args.archive_mb))
         if config.database == "postgres":
             results["databases"] = asyncio.run(_databases(config, Path(tmp)))
             results["verified"] &= results["databases"]["verified"]
@@ -62,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--growth-seconds", type=float, default=defaults.growth_seconds)
     parser.add_argument(
-        "--parts", default="ingest,fanout,growth", help="which parts to run, comma separated"
+        "--parts", default="ingest,fanout,growth,archive",
+        help="which parts to run, comma separated",
+    )
+    parser.add_argument(
+        "--archive-mb", type=int, default=1024,
+        help="size of the video the archive part keeps (MiB)",
     )
     parser.add_argument(
         "--database", choices=("sqlite", "postgres"), default="sqlite",
@@ -94,7 +100,9 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
     )
 
 
-async def run_all(config: BenchConfig, workdir: Path, parts: str) -> dict[str, Any]:
+async def run_all(
+    config: BenchConfig, workdir: Path, parts: str, archive_mb: int = 1024
+) -> dict[str, Any]:
     """Run the chosen parts in order and print each one's tables as it finishes."""
     results: dict[str, Any] = {"generator": config.generator, "verified": True}
     chosen = set(parts.split(","))
@@ -125,7 +133,19 @@ async def run_all(config: BenchConfig, workdir: Path, parts: str) -> dict[str, A
         _print("## Targets", "\n".join(results["targets"]))
     if "growth" in chosen:
         results["growth"] = await _growth(config, workdir / "growth")
+    if "archive" in chosen:
+        results["archive"] = await _archive(workdir / "archive", archive_mb)
     return results
+
+
+async def _archive(workdir: Path, megabytes: int) -> list[dict[str, Any]]:
+    workdir.mkdir()
+    started = time.monotonic()
+    rows = await run_archive(workdir, megabytes)
+    _print(f"## Archive (a {megabytes:,} MiB video kept, against a bare streaming copy)",
+           archive_table(rows), f"(took {time.monotonic() - started:.0f} s)")
+    return [asdict(row) | {"mb_per_second": row.mb_per_second, "cpu_per_gb": row.cpu_per_gb}
+            for row in rows]
 
 
 async def _fanout(config: BenchConfig, workdir: Path) -> list[dict[str, Any]]:

@@ -20,12 +20,15 @@ def test_bench_runs_every_part_on_a_tiny_load(tmp_path: Path) -> None:
         "--seconds", "2", "--rounds", "2", "--warmup", "0.5", "--tasks", "3",
         "--max-requests", "200",
         "--fanout-tasks", "20", "--growth", "200,400", "--growth-seconds", "0.5",
-        "--soak", "0", "--json", str(out),
+        "--soak", "0", "--archive-mb", "4", "--json", str(out),
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads(out.read_text())
     assert results["generator"] == "python"
+    archive = {row["mode"]: row for row in results["archive"]}
+    assert set(archive) == {"reelhook", "bare"} and "## Archive" in done.stdout
+    assert all(row["megabytes"] == 4 and row["mb_per_second"] > 0 for row in archive.values())
     assert results["verified"] is True
     servers = {row["server"]: row for row in results["ingest"]}
     assert list(servers) == ["baseline", "naive", "lean", "reelhook"]
