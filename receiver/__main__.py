@@ -1,5 +1,5 @@
 """python -m receiver: the same as the reelhook command."""
 
-from receiver.cli.main import main
+from receiver.cli.commands import main
 
 raise SystemExit(main())

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from receiver.cli.main import build_parser, main
+from receiver.cli.commands import build_parser, main
 from receiver.providers import DEFAULT_MAX_IN_FLIGHT
 from tests.helpers import API_TOKEN, IMAGE_URL, WEBHOOK_SECRET, StartApp, skyreels, wait_for_status
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from receiver.cli.main import main
+from receiver.cli.commands import main
 from tests.helpers import API_TOKEN, IMAGE_URL, wait_for_status
 
 

@@ -122,6 +122,8 @@ async def test_sign_in_then_a_task_appears_and_its_progress_moves_live(
         "src => fetch(src).then(r => r.arrayBuffer().then(b => [r.status, b.byteLength]))", src
     )
     assert fetched == [200, SAMPLE.stat().st_size]
+    kept = await page.text_content("[data-field=kept]")
+    assert kept is not None and f"kept, {SAMPLE.stat().st_size} bytes" in kept
     assert "a red fox runs" in await page.inner_text("h1")
     await page.screenshot(path=str(shots / "task.png"), full_page=True)
 

@@ -18,7 +18,7 @@ from dispatcher.retry import (
     parse_retry_after,
     retry_after,
 )
-from receiver.cli.main import main
+from receiver.cli.commands import main
 from receiver.errors import SettingsError
 from receiver.services.secrets import new_fernet_key
 from receiver.settings import from_environ

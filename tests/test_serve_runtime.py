@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from receiver.cli.main import _tune_gc
+from receiver.cli.commands import _tune_gc
 from receiver.runtime.dispatching import run_worker
 from receiver.services.secrets import SecretBox, new_fernet_key
 from receiver.settings import Settings

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from receiver.app import create_app
-from receiver.cli.main import build_parser
+from receiver.cli.commands import build_parser
 from receiver.errors import SettingsError
 from receiver.providers import DEFAULT_BASE_URLS, PROVIDER_NAMES
-from receiver.settings import from_environ, short_token_warning
+from receiver.settings import disk_warning, from_environ, short_token_warning
 from tests.helpers import GOOD_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,3 +135,36 @@ def test_every_command_is_in_the_readme() -> None:
     assert commands is not None
     missing = sorted(name for name in commands if f"reelhook {name}" not in README)
     assert missing == []
+
+
+POSTGRES = {**GOOD, "DATABASE_URL": "postgres://reelhook@db.internal:5432/reelhook"}
+
+
+def test_kept_videos_in_a_local_folder_with_postgres_warn_naming_the_setting() -> None:
+    warning = disk_warning(from_environ(POSTGRES))
+    assert warning is not None and "REELHOOK_VIDEO_STORE" in warning
+    assert "reelhook.videos" in warning
+    for elsewhere in ("s3://kept/videos", "off"):
+        assert disk_warning(from_environ({**POSTGRES, "REELHOOK_VIDEO_STORE": elsewhere})) is None
+    beside = from_environ(GOOD)
+    assert beside.videos.location(beside.database) == f"{beside.database}.videos"
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [("ftp://host/videos", "ftp://"), ("s3://", "bucket"), ("gs:///x", "bucket")],
+)
+def test_a_video_store_reelhook_cannot_use_stops_the_start(value: str, said: str) -> None:
+    with pytest.raises(SettingsError, match="REELHOOK_VIDEO_STORE") as refused:
+        from_environ({**GOOD, "REELHOOK_VIDEO_STORE": value})
+    assert said in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("REELHOOK_VIDEO_WAIT", "-1"), ("REELHOOK_VIDEO_MAX_BYTES", "many"),
+     ("REELHOOK_VIDEO_KEEP_DAYS", "-3"), ("REELHOOK_VIDEO_LINK_LIFETIME", "1")],
+)
+def test_video_settings_are_checked(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        from_environ({**GOOD, name: value})

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from receiver.cli.main import main
+from receiver.cli.commands import main
 from receiver.sandbox.providers.videos import SAMPLE
 from tests.helpers import API_TOKEN, skyreels, wait_for_status
 
