@@ -10,8 +10,8 @@ from aiohttp import web
 
 from receiver.providers.http import redact_urls, safe_url
 from receiver.sandbox.providers import LocalServer
+from tests.dashboard.test_dashboard import sign_in
 from tests.helpers import FAST_RETRIES, onemin, skyreels, wait_delivered, wait_for_status
-from tests.test_dashboard import sign_in
 
 SIGNATURE = "f00dbabe5ecret5ignature0123456789"
 

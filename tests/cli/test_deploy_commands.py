@@ -15,9 +15,9 @@ from receiver.services.secrets import new_fernet_key
 from store import schema_state
 from store.migrations import MIGRATION_NAMES
 from store.sqlite.schema import migrate
+from tests.cli.test_cli_processes import read_until, spawn, stop
 from tests.databases import fresh_postgres
 from tests.helpers import API_TOKEN, apimart, port_for_child_process, wait_for_status
-from tests.test_cli_processes import read_until, spawn, stop
 
 
 def base_env(database: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The rest of the store's contract on both databases (tests/test_store_databases.py has the
+"""The rest of the store's contract on both databases (tests/store/test_store_databases.py has the
 first part): every method of store.interface is run here or there, on SQLite and PostgreSQL."""
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from tests.helpers import (
     skyreels,
     wait_delivered,
 )
-from tests.test_piapi_callbacks import quiet_task
+from tests.http.test_piapi_callbacks import quiet_task
 
 __all__ = ["quiet_task"]
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from receiver.providers.http import compact, compact_known, loads_strict, scrub
-from tests.test_piapi_callbacks import (  # quiet_task is a fixture
+from tests.http.test_piapi_callbacks import (  # quiet_task is a fixture
     events_of,
     piapi_callback,
     post_callback,

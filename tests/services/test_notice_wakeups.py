@@ -48,7 +48,6 @@ async def assert_notice_sent(client: Any, sink: Any, task_id: str, state: str) -
 async def test_callback_notice_starts_at_once(
     start_app: Any, piapi_sim: Any, webhook_sink: Any
 ) -> None:
-    # (Was tests/test_delivery_wake.py, when only this kind of change woke the dispatcher.)
     client = await start_app(**SLOW_DISPATCH)
     task = await submit(client, skyreels(notify=notify(webhook_sink)))
     await assert_notice_sent(client, webhook_sink, task["id"], "succeeded")

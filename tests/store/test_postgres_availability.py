@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tests.helpers import refused_port
 
-ROOT = Path(__file__).resolve().parent.parent
-ONE_TEST = "tests/test_store_databases.py::test_inbound_messages_are_recorded_once"
+ROOT = Path(__file__).resolve().parents[2]
+ONE_TEST = "tests/store/test_store_databases.py::test_inbound_messages_are_recorded_once"
 
 
 def run_one_test(ci: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.databases import admin_connection, server_url
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_runs_every_part_on_a_tiny_load(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, port: int, dead: int) -> It
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "receiver", "serve"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).parent.parent,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).parents[2],
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -1,0 +1,1 @@
+"""The operator's dashboard, rendered and in a real browser."""

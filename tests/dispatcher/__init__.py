@@ -1,0 +1,1 @@
+"""Notices: the outbox worker, channels, retries, the address guard."""

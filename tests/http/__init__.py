@@ -1,0 +1,1 @@
+"""The HTTP side: the client API, callbacks, malformed and hostile requests."""

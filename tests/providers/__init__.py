@@ -1,0 +1,1 @@
+"""Each provider adapter's validation rules, from the providers' own pages."""

@@ -1,0 +1,1 @@
+"""Running the processes: start-up checks, serve and worker, faults."""
