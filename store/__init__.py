@@ -20,7 +20,7 @@ from store.interface import (
     TaskStore,
     VideoCopyStore,
 )
-from store.models import EventIn, EventOutcome, KeptCopy, NewDestination, NewTask
+from store.models import EventIn, EventOutcome, KeptCopy, NewDestination, NewTask, TaskSearch
 from store.opening import is_postgres, migrate_database, open_store, schema_state
 from store.sqlite import SqliteStore
 from store.states import Observation
@@ -47,6 +47,7 @@ __all__ = [
     "StoreUnavailable",
     "SubmitSlotsStore",
     "TaskNotFound",
+    "TaskSearch",
     "TaskStore",
     "VideoCopyStore",
     "WriterStopped",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from store.models import EventIn, EventOutcome, KeptCopy, NewTask
+from store.models import EventIn, EventOutcome, KeptCopy, NewTask, TaskSearch
 
 # Topics a store announces after commit (on PostgreSQL to every process, through LISTEN/NOTIFY):
 # notices were queued, a provider slot may have freed, a task changed (the payload is its id).
@@ -149,6 +149,7 @@ class TaskStore(Protocol):
         provider: str | None = None,
         limit: int = 50,
         before_id: str | None = None,
+        search: TaskSearch | None = None,
     ) -> list[dict[str, Any]]: ...
     async def task_events(self, task_id: str) -> list[dict[str, Any]]: ...
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]: ...

@@ -108,3 +108,19 @@ class KeptCopy(NamedTuple):
     bytes: int
     sha256: str
     content_type: str
+
+
+@dataclass(frozen=True)
+class TaskSearch:
+    """What a task listing looks for besides status and provider: metadata values (key, value
+    as text), words of the prompt, and a creation window (ISO 8601 UTC, as tasks record it)."""
+
+    metadata: tuple[tuple[str, str], ...] = ()
+    text: str | None = None
+    created_after: str | None = None
+    created_before: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when it asks for nothing."""
+        return not (self.metadata or self.text or self.created_after or self.created_before)

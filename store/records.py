@@ -8,7 +8,7 @@ from typing import Any
 
 from store.announce import Announcer
 from store.interface import Listener
-from store.models import EventIn, EventOutcome, NewTask
+from store.models import EventIn, EventOutcome, NewTask, TaskSearch
 from store.parts import Database, Inbound, Outbox, Polls, Stats, Submits, Videos
 from store.plans import tasks
 
@@ -79,11 +79,12 @@ class Records:
         provider: str | None = None,
         limit: int = 50,
         before_id: str | None = None,
+        search: TaskSearch | None = None,
     ) -> list[dict[str, Any]]:
-        """Tasks newest first, filtered by status and provider, after a cursor."""
+        """Tasks newest first, filtered by status, provider and `search`, after a cursor."""
         return await self.db.read(functools.partial(
             tasks.select_tasks, status=status, provider=provider, limit=limit,
-            before_id=before_id,
+            before_id=before_id, search=search,
         ))
 
     async def task_events(self, task_id: str) -> list[dict[str, Any]]:

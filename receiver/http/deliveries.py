@@ -9,7 +9,15 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Conflict, NotFound
-from receiver.http.paging import MAX_ID, id_cursor, one_page, page_limit, query_choice, whole_number
+from receiver.http.paging import (
+    MAX_ID,
+    id_cursor,
+    known_params,
+    one_page,
+    page_limit,
+    query_choice,
+    whole_number,
+)
 from receiver.http.serializers import delivery_view
 from store import DeliveryBusy, DeliveryNotFound
 from store.plans.outbox import DELIVERY_STATUSES
@@ -25,6 +33,7 @@ async def task_deliveries(request: web.Request) -> web.Response:
 
 async def list_deliveries(request: web.Request) -> web.Response:
     """GET /v1/deliveries?status=&limit=&cursor=, newest first."""
+    known_params(request.query, ("status", "limit", "cursor"))
     status = query_choice(request.query.get("status"), "status", DELIVERY_STATUSES)
     limit = page_limit(request.query.get("limit"))
     before = id_cursor(request.query.get("cursor"))

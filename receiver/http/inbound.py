@@ -9,13 +9,14 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Unprocessable
-from receiver.http.paging import id_cursor, one_page, page_limit
+from receiver.http.paging import id_cursor, known_params, one_page, page_limit
 from receiver.http.serializers import with_urls_redacted
 from receiver.settings import INBOUND_SOURCE, INBOUND_SOURCE_RULE
 
 
 async def list_inbound(request: web.Request) -> web.Response:
     """GET /v1/inbound?source=&limit=&cursor=."""
+    known_params(request.query, ("source", "limit", "cursor"))
     source, limit, before = read_query(request.query)
     rows = await request.app[keys.STORE].inbound.recent(
         source=source, limit=limit + 1, before_id=before

@@ -168,10 +168,16 @@ PATHS: dict[str, Any] = {
                 _query("status", {"type": "string", "enum": list(STATES)}),
                 _query("provider", {"type": "string", "enum": list(PROVIDER_NAMES)}),
                 *_paging(f"^{TASK_ID.pattern}$"),
+                _query("q", {"type": "string", "maxLength": 200,
+                             "description": "words of the prompt (any case)"}),
+                _query("created_after", {"type": "string", "format": "date-time"}),
+                _query("created_before", {"type": "string", "format": "date-time"}),
             ],
+            "description": "Also metadata.KEY=VALUE (any number of them): tasks whose metadata"
+            " has that value. An unknown query parameter is 400.",
             "responses": {
                 "200": _json(_page_of("tasks", "Task"), "a page of tasks"),
-                **_errors(422),
+                **_errors(400, 422),
             },
         },
     },

@@ -3,15 +3,47 @@ rule per kind of id, one way to cut a page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from receiver.errors import Unprocessable
-from store.models import TASK_ID
+from receiver.errors import BadRequest, Unprocessable
+from store.models import TASK_ID, iso_from_epoch
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
 MAX_ID = 2**62
+
+
+def known_params(
+    query: Mapping[str, str], allowed: Iterable[str], prefixes: Iterable[str] = ()
+) -> None:
+    """BadRequest naming the first query parameter that is not `allowed` (nor starts with one
+    of `prefixes`): a misspelled filter must not silently list everything."""
+    names = list(allowed)
+    starts = tuple(prefixes)
+    for name in query:
+        if name not in names and not (starts and name.startswith(starts)):
+            shown = ", ".join([*names, *(f"{start}KEY" for start in starts)])
+            raise BadRequest(f"unknown query parameter {name[:60]!r}; allowed: {shown}",
+                             field=name[:60])
+
+
+def moment(raw: str | None, name: str) -> str | None:
+    """An ISO 8601 time (a date, or a date and time with an offset or Z) as tasks record
+    times (UTC, milliseconds, Z); Unprocessable names the field otherwise."""
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Unprocessable(
+            f"{name} must be an ISO 8601 time such as 2026-12-05 or 2026-12-05T08:00:00Z",
+            field=name,
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return iso_from_epoch(parsed.timestamp())
 
 
 def whole_number(raw: str | None, name: str, default: int | None, high: int) -> int:

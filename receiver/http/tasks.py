@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Unprocessable
 from receiver.http.body import decode_json, read_limited, require_json_type
-from receiver.http.paging import one_page, page_limit, query_choice, task_cursor
+from receiver.http.paging import (
+    known_params,
+    moment,
+    one_page,
+    page_limit,
+    query_choice,
+    task_cursor,
+)
 from receiver.http.serializers import event_view, task_view
 from receiver.services.validation import parse_submission
+from store import TaskSearch
 from store.states import STATES
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -35,19 +45,46 @@ async def get_task(request: web.Request) -> web.Response:
 
 
 async def list_tasks(request: web.Request) -> web.Response:
-    """GET /v1/tasks?status=&provider=&limit=&cursor=, newest first."""
+    """GET /v1/tasks?status=&provider=&limit=&cursor=&q=&created_after=&created_before=
+    &metadata.KEY=VALUE, newest first."""
     query = request.query
+    known_params(query, TASK_FILTERS, ("metadata.",))
     status = query_choice(query.get("status"), "status", STATES)
     provider = query_choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
     limit = page_limit(query.get("limit"))
     cursor = task_cursor(query.get("cursor"))
     rows = await request.app[keys.STORE].list_tasks(
-        status=status, provider=provider, limit=limit + 1, before_id=cursor
+        status=status, provider=provider, limit=limit + 1, before_id=cursor,
+        search=task_search(query),
     )
     page, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     return web.json_response(
         {"tasks": [task_view(row, request.app[keys.VIDEO_LINKS]) for row in page],
          "next_cursor": next_cursor}
+    )
+
+
+TASK_FILTERS = ("status", "provider", "limit", "cursor", "q", "created_after", "created_before")
+MAX_SEARCH = 200  # characters of a search value
+
+
+def task_search(query: Mapping[str, str]) -> TaskSearch:
+    """The search a task listing's query asks for; Unprocessable names a bad parameter."""
+    metadata = []
+    for name, wanted in query.items():
+        if name.startswith("metadata."):
+            key = name.removeprefix("metadata.")
+            if not key or len(key) > MAX_SEARCH or len(wanted) > MAX_SEARCH:
+                raise Unprocessable(f"{name[:60]} must name a metadata key and a value of at"
+                                    f" most {MAX_SEARCH} characters", field=name[:60])
+            metadata.append((key, wanted))
+    text = (query.get("q") or "").strip() or None
+    if text is not None and len(text) > MAX_SEARCH:
+        raise Unprocessable(f"q must be at most {MAX_SEARCH} characters", field="q")
+    return TaskSearch(
+        metadata=tuple(metadata), text=text,
+        created_after=moment(query.get("created_after"), "created_after"),
+        created_before=moment(query.get("created_before"), "created_before"),
     )
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from store.announce import topics_of
 from store.errors import IdempotencyConflict, TaskNotFound
 from store.interface import DELIVERIES, TASKS
-from store.models import EventIn, EventOutcome, NewTask, utc_now_iso
-from store.sql import Announce, Plan, count, many, row, rows, value, where
+from store.models import EventIn, EventOutcome, NewTask, TaskSearch, utc_now_iso
+from store.sql import Announce, Dialects, Plan, Sql, count, many, row, rows, value, where
 from store.states import (
     SUCCEEDED,
     TERMINAL_SQL,
@@ -246,13 +246,56 @@ def only_times_change(before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 
 def select_tasks(
-    *, status: str | None, provider: str | None, limit: int, before_id: str | None
+    *,
+    status: str | None,
+    provider: str | None,
+    limit: int,
+    before_id: str | None,
+    search: TaskSearch | None = None,
 ) -> Plan[list[dict[str, Any]]]:
     """Tasks newest first, optionally filtered, starting after the cursor id."""
     clause, params = where([("status", status), ("provider", provider)], "id", before_id)
-    found = yield rows(f"SELECT * FROM tasks {clause} ORDER BY id DESC LIMIT :limit",
-                       **params, limit=limit)
+    base = f"SELECT * FROM tasks {clause}"
+    sql: Sql = base
+    if search is not None and not search.empty:
+        sqlite, postgres, more = search_clauses(search)
+        joiner = " AND " if clause else " WHERE "
+        sql = Dialects(base + joiner + sqlite, base + joiner + postgres)
+        params |= more
+    found = yield rows(_ordered(sql), **params, limit=limit)
     return found  # type: ignore[no-any-return]
+
+
+def _ordered(sql: Sql) -> Sql:
+    tail = " ORDER BY id DESC LIMIT :limit"
+    if isinstance(sql, Dialects):
+        return Dialects(sql.sqlite + tail, sql.postgres + tail)
+    return sql + tail
+
+
+def search_clauses(search: TaskSearch) -> tuple[str, str, dict[str, Any]]:
+    """The search as SQL conditions for SQLite and for PostgreSQL (JSON is read differently),
+    and their parameters."""
+    sqlite: list[str] = []
+    postgres: list[str] = []
+    params: dict[str, Any] = {}
+    for index, (key, wanted) in enumerate(search.metadata):
+        params[f"mkey{index}"], params[f"mval{index}"] = key, wanted
+        sqlite.append(f"CAST(json_extract(metadata, '$.\"' || :mkey{index} || '\"') AS TEXT)"
+                      f" = :mval{index}")
+        postgres.append(f"(CAST(metadata AS jsonb) ->> :mkey{index}) = :mval{index}")
+    if search.text:
+        params["text"] = "%" + search.text.lower().replace("\\", "\\\\").replace(
+            "%", "\\%").replace("_", "\\_") + "%"
+        sqlite.append("LOWER(json_extract(request, '$.prompt')) LIKE :text ESCAPE '\\'")
+        postgres.append("LOWER(CAST(request AS jsonb) ->> 'prompt') LIKE :text ESCAPE '\\'")
+    for name, compared, moment in (("after", ">=", search.created_after),
+                                   ("before", "<", search.created_before)):
+        if moment is not None:
+            params[name] = moment
+            sqlite.append(f"created_at {compared} :{name}")
+            postgres.append(f"created_at {compared} :{name}")
+    return " AND ".join(sqlite), " AND ".join(postgres), params
 
 
 def select_events(task_id: str) -> Plan[list[dict[str, Any]]]:
