@@ -6,6 +6,7 @@ ReceiverError
  └── ApiError            anything answered to a client or provider with a JSON error body
       ├── BadRequest         400: malformed body
       ├── Unauthorized       401: missing or wrong token or secret
+      ├── Forbidden          403: a read-only token asked for a change
       ├── NotFound           404: no such task or route
       ├── MethodNotAllowed   405
       ├── Conflict           409: the request cannot apply to the resource's current state
@@ -56,6 +57,12 @@ class BadRequest(ApiError):
 
 class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    """403: the token is known but may not do this (a read-only token)."""
+
+    status, code = 403, "forbidden"
 
 
 class NotFound(ApiError):

@@ -99,6 +99,7 @@ class Settings:
     max_in_flight: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_IN_FLIGHT))
     onemin_timeout: float = 900.0
     metrics_tokens: tuple[str, ...] = ()
+    read_tokens: tuple[str, ...] = ()  # REELHOOK_READ_TOKENS: read the API and the dashboard
     log_format: str = "text"
     event_loop: str = field(default_factory=default_loop)
     db_pool_size: int = 10
@@ -163,6 +164,9 @@ def from_environ(
         },
         onemin_timeout=_seconds(env, "REELHOOK_ONEMIN_TIMEOUT", 900.0, 1.0, 86400.0),
         metrics_tokens=_metrics_tokens(env),
+        read_tokens=_header_safe(
+            "REELHOOK_READ_TOKENS", _list(env.get("REELHOOK_READ_TOKENS", ""))
+        ),
         log_format=log_format(env),
         event_loop=_event_loop(env),
         db_pool_size=_int(env, "REELHOOK_DB_POOL_SIZE", 10, 1, 1000),
@@ -405,10 +409,12 @@ def _email_from(env: Mapping[str, str]) -> str | None:
 def short_token_warning(settings: Settings) -> str | None:
     """A warning when an API or metrics token is shorter than 16 characters (easy to guess);
     None otherwise."""
-    if all(len(token) >= MIN_TOKEN for token in (*settings.api_tokens, *settings.metrics_tokens)):
+    tokens = (*settings.api_tokens, *settings.metrics_tokens, *settings.read_tokens)
+    if all(len(token) >= MIN_TOKEN for token in tokens):
         return None
     return (
-        f"a token in REELHOOK_API_TOKEN or REELHOOK_METRICS_TOKEN is shorter than {MIN_TOKEN}"
+        f"a token in REELHOOK_API_TOKEN, REELHOOK_METRICS_TOKEN or REELHOOK_READ_TOKENS is"
+        f" shorter than {MIN_TOKEN}"
         " characters and easy to guess; use a long random one (python -c 'import secrets;"
         " print(secrets.token_urlsafe(32))')"
     )

@@ -22,7 +22,7 @@ from receiver.dashboard.session import (
 from receiver.errors import Conflict, Unprocessable
 from receiver.http.deliveries import redeliver_one
 from receiver.http.paging import query_choice
-from receiver.services.secrets import tokens_match
+from receiver.services.secrets import token_scope
 from store.plans.outbox import REDELIVERABLE
 
 
@@ -50,8 +50,10 @@ async def login(request: web.Request) -> web.StreamResponse:
             remember_login(request, response, fresh)
         return response
     token = form.get("token")
-    accepted = request.app[keys.SETTINGS].api_tokens
-    if not isinstance(token, str) or not tokens_match(token.strip(), accepted):
+    settings = request.app[keys.SETTINGS]
+    if not isinstance(token, str) or token_scope(
+        token.strip(), settings.api_tokens, settings.read_tokens
+    ) is None:
         return _login_page(request, next_path, csrf, status=401,
                            problem="That is not one of this server's API tokens.")
     response = web.HTTPSeeOther(next_path)

@@ -69,6 +69,10 @@ def action(handler: Action) -> Callable[[web.Request], Awaitable[web.StreamRespo
         if session is None:
             return render(request, "error.html", None, code=401,
                           message="Your session has ended; sign in again.")
+        if session.read_only and request.path != "/dashboard/logout":
+            return render(request, "error.html", session, code=403,
+                          message="You signed in with a read-only token (REELHOOK_READ_TOKENS):"
+                          " this dashboard shows, but does not change anything.")
         form = await request.post()
         if not csrf_ok(session.csrf, form.get("csrf")):
             return render(request, "error.html", session, code=403,

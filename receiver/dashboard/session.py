@@ -29,6 +29,7 @@ class Session:
 
     sid: str
     csrf: str
+    read_only: bool = False  # signed in with one of REELHOOK_READ_TOKENS: looks, never changes
 
 
 def _key(request: web.Request) -> bytes:
@@ -57,10 +58,18 @@ def read_session(request: web.Request) -> Session | None:
         return None
     if not expires.isdigit() or int(expires) < time.time():
         return None
-    tokens = request.app[keys.SETTINGS].api_tokens
-    if not any(hmac.compare_digest(_fingerprint(key, t), fingerprint) for t in tokens):
+    settings = request.app[keys.SETTINGS]
+    full = _opened_by(key, fingerprint, settings.api_tokens)
+    if not full and not _opened_by(key, fingerprint, settings.read_tokens):
         return None
-    return Session(sid, _sign(key, f"csrf:{sid}"))
+    return Session(sid, _sign(key, f"csrf:{sid}"), read_only=not full)
+
+
+def _opened_by(key: bytes, fingerprint: str, tokens: tuple[str, ...]) -> bool:
+    found = False
+    for token in tokens:  # every one compared, always
+        found |= hmac.compare_digest(_fingerprint(key, token), fingerprint)
+    return found
 
 
 def start_session(request: web.Request, response: web.StreamResponse, token: str) -> None:

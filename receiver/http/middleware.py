@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from receiver import keys
-from receiver.errors import ApiError, NotFound, ServiceUnavailable, Unauthorized
-from receiver.services.secrets import tokens_match
+from receiver.errors import ApiError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from receiver.services.secrets import may, token_scope
 from store import StoreFull, StoreUnavailable, TaskNotFound, WriterStopped
 
 log = logging.getLogger("reelhook.http")
@@ -59,10 +59,17 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _require_token(request: web.Request) -> None:
+    """The one place a /v1 request's token and its scope are checked."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    accepted = request.app[keys.SETTINGS].api_tokens
-    if scheme.lower() != "bearer" or not tokens_match(token.strip(), accepted):
+    settings = request.app[keys.SETTINGS]
+    scope = token_scope(token.strip(), settings.api_tokens, settings.read_tokens)
+    if scheme.lower() != "bearer" or scope is None:
         raise Unauthorized("send Authorization: Bearer <REELHOOK_API_TOKEN>", field="Authorization")
+    if not may(scope, request.method):
+        raise Forbidden(
+            f"this token can only read (REELHOOK_READ_TOKENS); {request.method} needs one of"
+            " REELHOOK_API_TOKEN", field="Authorization",
+        )
 
 
 def _signed_video_link(request: web.Request) -> bool:

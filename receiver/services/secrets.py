@@ -79,6 +79,22 @@ def tokens_match(presented: str, accepted: tuple[str, ...]) -> bool:
     return found
 
 
+FULL, READ = "full", "read"
+
+
+def token_scope(presented: str, full: tuple[str, ...], read: tuple[str, ...]) -> str | None:
+    """What a presented token may do: FULL (REELHOOK_API_TOKEN), READ (REELHOOK_READ_TOKENS:
+    look, never change), or None (not a token of this server). Both lists are always compared."""
+    is_full = tokens_match(presented, full)
+    is_read = tokens_match(presented, read)
+    return FULL if is_full else READ if is_read else None
+
+
+def may(scope: str | None, method: str) -> bool:
+    """Whether a request with this method is allowed to a token of `scope`."""
+    return scope == FULL or (scope == READ and method in ("GET", "HEAD", "OPTIONS"))
+
+
 def _raw(text: str) -> bytes:
     # Header values that were not valid UTF-8 arrive with surrogates; they must compare, not crash.
     return text.encode("utf-8", "surrogatepass")
