@@ -51,7 +51,9 @@ def whole_number(raw: str | None, name: str, default: int | None, high: int) -> 
     the field otherwise."""
     if raw is None and default is not None:
         return default
-    if raw is None or not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
+    # The length is checked first: int() of thousands of digits is slow, then refused.
+    digits_ok = raw is not None and raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
+    if raw is None or not digits_ok or not 1 <= int(raw) <= high:
         raise Unprocessable(f"{name} must be a whole number from 1 to {high}", field=name)
     return int(raw)
 

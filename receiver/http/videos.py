@@ -15,7 +15,7 @@ from receiver.errors import NotFound, RangeNotSatisfiable
 from store.states import VIDEO_KEPT
 
 PRESIGNED_LIFETIME = 300.0  # seconds a redirect's presigned URL stays valid
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")  # 18 digits: past any video's size
 
 
 async def task_video(request: web.Request) -> web.StreamResponse:

@@ -173,3 +173,26 @@ async def test_wrong_method_and_unknown_route_answer_json(client: Any) -> None:
     missing = await client.get("/v1/nothing-here")
     assert missing.status == 404
     assert (await missing.json())["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "field"),
+    [
+        ("/v1/tasks", {"limit": "9" * 5000}, "limit"),
+        ("/v1/deliveries", {"limit": "1" * 5000}, "limit"),
+        ("/v1/deliveries", {"cursor": "7" * 5000}, "cursor"),
+        ("/v1/inbound", {"cursor": "3" * 5000}, "cursor"),
+    ],
+)
+async def test_numbers_of_thousands_of_digits_are_422_not_500(
+    client: Any, path: str, query: dict[str, str], field: str
+) -> None:
+    response = await client.get(path, params=query)
+    assert response.status == 422
+    assert (await response.json())["error"]["field"] == field
+
+
+async def test_redelivering_an_id_of_thousands_of_digits_is_422(client: Any) -> None:
+    response = await client.post("/v1/deliveries/" + "5" * 5000 + "/redeliver")
+    assert response.status == 422
+    assert (await response.json())["error"]["field"] == "id"

@@ -4,7 +4,9 @@ file through background checkpoints."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from store import EventIn, NewTask, Observation, SqliteStore
@@ -107,3 +109,23 @@ async def test_commits_reach_the_database_file_without_a_writer_checkpoint(
         await until(in_file_alone, timeout=5)
     finally:
         await store.close()
+
+
+async def test_a_new_database_file_and_its_journal_are_readable_by_their_owner_only(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "new.db"
+    previous = os.umask(0o022)  # the usual umask, which would leave the file world-readable
+    try:
+        store = await SqliteStore.open(str(path))
+        try:
+            task = NewTask("tsk_" + "a" * 28, "piapi", "Qubico/skyreels", {"prompt": "p"})
+            await store.create_task(task)
+            journal = Path(f"{path}-wal")
+            assert journal.exists()
+            assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+        finally:
+            await store.close()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
