@@ -67,6 +67,7 @@ class Worker:
         self._attempt_log = AttemptLog(outbox, self.owner, config.record_delay)
         self._refill = max(1, config.concurrency // 2)
         self._due = _DueRows([], 0.0)  # due rows read, not yet tried (config.due_reuse)
+        self._unsure: set[int] = set()  # claims that may have been committed unseen
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
@@ -86,11 +87,13 @@ class Worker:
                     self._in_round = True
                     try:
                         delay = await self._round(runner)
-                    except WriterStopped as exc:  # nothing can be recorded; /healthz says why
-                        log.critical("dispatcher worker %s stops: %s", self.owner, exc)
-                        return
+                    except WriterStopped:  # nothing can be recorded: the run ends, watched
+                        raise
                     except StoreUnavailable as exc:  # locked or full for now: look again later
                         log.warning("dispatcher worker %s waits for the store: %s", self.owner, exc)
+                        delay = self.config.poll_interval
+                    except Exception:  # any other fault of a round: the next round tries again
+                        log.exception("dispatcher worker %s: a round failed", self.owner)
                         delay = self.config.poll_interval
                     finally:
                         self._in_round = False
@@ -121,13 +124,15 @@ class Worker:
         return await self._nothing_due() and not self._busy()
 
     def _busy(self) -> bool:
-        return bool(self._in_round or self._inflight or self._ready or self._attempt_log.busy)
+        return bool(self._in_round or self._inflight or self._ready or self._attempt_log.busy
+                    or self._unsure)
 
     async def _nothing_due(self) -> bool:
         next_due = await self.outbox.next_due_at()
         return next_due is None or next_due > time.time() + self.config.poll_interval
 
     async def _round(self, runner: AttemptRunner) -> float:
+        await self._release_unsure()
         now = time.time()
         stale = now - self.config.lease
         due = await self._due_rows(now, stale)
@@ -173,6 +178,18 @@ class Worker:
             # would send those deliveries until the lease ran out. Hand them back (after it).
             await self.outbox.release(ids, self.owner)
             raise
+        except Exception:
+            # The connection may have died after the commit but before its answer: the claim
+            # may hold. Hand the ids back (only our own claims are released) before the next.
+            self._unsure.update(ids)
+            raise
+
+    async def _release_unsure(self) -> None:
+        """Hand back deliveries whose claim may have gone through unseen."""
+        if self._unsure:
+            unsure = sorted(self._unsure)
+            await self.outbox.release(unsure, self.owner)
+            self._unsure.difference_update(unsure)
 
     async def _live(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows whose route works; deliveries to a route disabled meanwhile die with it."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -17,6 +16,7 @@ from receiver.http.routes import add_routes
 from receiver.providers import PROVIDER_NAMES, build_providers
 from receiver.providers.base import ProviderConfig
 from receiver.runtime import dispatching, videos
+from receiver.runtime.loops import BackgroundLoops
 from receiver.services.known_tasks import KnownTasks
 from receiver.services.poller import Poller
 from receiver.services.secrets import SecretBox
@@ -39,6 +39,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.KNOWN_TASKS] = KnownTasks()
     app[keys.WAKEUPS] = Wakeups()
     app[keys.VIDEO_LINKS] = videos.video_links(settings)
+    app[keys.LOOPS] = BackgroundLoops()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(dispatching.worker_ctx)
@@ -102,12 +103,15 @@ async def _loops_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         await service.queue.close()
         return
-    async with contextlib.AsyncExitStack() as loops:
-        await loops.enter_async_context(service.queue.running())
-        await loops.enter_async_context(Poller(service, app[keys.SETTINGS]).running())
-        if (keeper := app.get(keys.KEEPER)) is not None:
-            await loops.enter_async_context(keeper.running())
-        yield
+    await service.queue.fail_interrupted()
+    loops = app[keys.LOOPS]
+    loops.start("submit queue", service.queue.run)
+    loops.start("poller", Poller(service, app[keys.SETTINGS]).run)
+    if (keeper := app.get(keys.KEEPER)) is not None:
+        loops.start("video keeper", keeper.run)
+    yield
+    await loops.stop()  # the dispatcher's loop too, started in an earlier cleanup_ctx
+    await service.queue.close()
 
 
 def _provider_configs(settings: Settings) -> dict[str, ProviderConfig]:

@@ -9,6 +9,7 @@ from dispatcher.links import VideoLinks
 from receiver.dashboard.hub import EventHub
 from receiver.http.callbacks.slots import Slots
 from receiver.providers.base import Provider
+from receiver.runtime.loops import BackgroundLoops
 from receiver.services.known_tasks import KnownTasks
 from receiver.services.secrets import SecretBox
 from receiver.services.tasks import TaskService
@@ -28,6 +29,7 @@ CALLBACK_SLOTS = web.AppKey("callback_slots", Slots)
 KNOWN_TASKS = web.AppKey("known_tasks", KnownTasks)
 WAKEUPS = web.AppKey("wakeups", Wakeups)
 HUB = web.AppKey("hub", EventHub)
+LOOPS = web.AppKey("loops", BackgroundLoops)
 VIDEO_LINKS = web.AppKey("video_links", VideoLinks)
 # Set only while videos are kept (REELHOOK_VIDEO_STORE is not off): app.get() them.
 VIDEO_STORE = web.AppKey("video_store", VideoStore)

@@ -104,18 +104,16 @@ async def cancel_task(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz, without auth: 200 {"ok": true}, or 503 with the reason the store cannot
-    write any more (its writer thread died) or videos can no longer be kept (the keeper
-    stopped); while the video store fails, `videos` says where videos go and its last failure."""
-    failure = request.app[keys.STORE].failure()
+    write any more (its writer died) or a background loop (dispatcher, submit queue, poller,
+    video keeper) is not running; while the video store fails, `videos` says where videos go
+    and its last failure."""
+    failure = request.app[keys.STORE].failure() or request.app[keys.LOOPS].failure()
     if failure is not None:
         return web.json_response({"ok": False, "error": failure}, status=503)
     keeper = request.app.get(keys.KEEPER)
-    if keeper is None or (keeper.store_trouble is None and keeper.stopped is None):
+    if keeper is None or keeper.store_trouble is None:
         return web.json_response({"ok": True})
     videos = {"store": keeper.copier.store.description, "trouble": keeper.store_trouble}
-    if keeper.stopped is not None:
-        return web.json_response({"ok": False, "error": keeper.stopped, "videos": videos},
-                                 status=503)
     return web.json_response({"ok": True, "videos": videos})
 
 

@@ -19,6 +19,7 @@ from receiver import keys
 from receiver.errors import SettingsError
 from receiver.providers import PROVIDER_NAMES
 from receiver.runtime.gc_tuning import tune_for_long_life
+from receiver.runtime.loops import BackgroundLoops
 from receiver.runtime.owner import process_owner
 from receiver.runtime.videos import keeper, video_links, video_store, video_wait
 from receiver.services.secrets import SecretBox
@@ -72,11 +73,10 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
         session_factory=session_factory(settings),
         wakeup=app[keys.WAKEUPS].notices,
     )
-    task = asyncio.create_task(worker.run(), name="reelhook-dispatcher")
+    loops = app[keys.LOOPS]
+    loops.start("dispatcher", worker.run)
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await loops.stop()
 
 
 async def run_worker(settings: Settings) -> None:
@@ -91,20 +91,25 @@ async def run_worker(settings: Settings) -> None:
     worker = Worker(store.outbox, config, session_factory=session_factory(settings))
     # On PostgreSQL a notice queued by any process wakes this worker at once (LISTEN/NOTIFY).
     store.subscribe(DELIVERIES, lambda _: worker.wake())
-    task = asyncio.create_task(worker.run())
+    loops = BackgroundLoops()
+    loops.start("dispatcher", worker.run)
+    task = asyncio.create_task(loops.wait())
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        async with _keeping_videos(settings, store):
+        async with _keeping_videos(settings, store, loops):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     finally:
+        await loops.stop()
         await store.close()
 
 
 @contextlib.asynccontextmanager
-async def _keeping_videos(settings: Settings, store: TaskStore) -> AsyncIterator[None]:
+async def _keeping_videos(
+    settings: Settings, store: TaskStore, loops: BackgroundLoops
+) -> AsyncIterator[None]:
     """The worker process keeps videos too (when they are kept), until the block ends."""
     kept = video_store(settings)
     if kept is None:
@@ -112,6 +117,6 @@ async def _keeping_videos(settings: Settings, store: TaskStore) -> AsyncIterator
         return
     hosts = [host_and_port(settings.provider(name).base_url) for name in PROVIDER_NAMES]
     async with outgoing_client(allow_private=settings.allow_private_urls, trusted=hosts) as http:
-        video_keeper = keeper(settings, store, kept, http, process_owner())
-        async with video_keeper.running():
-            yield
+        loops.start("video keeper", keeper(settings, store, kept, http, process_owner()).run)
+        yield
+        await loops.stop()  # before the HTTP client closes under a copy

@@ -11,10 +11,8 @@ restarts. Time-outs and polled states go through the task service's one state-ch
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from receiver.providers.base import Provider
@@ -43,26 +41,14 @@ class Poller:
         self.service = service
         self.settings = settings
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Poll in the background until the block ends."""
-        job = asyncio.get_running_loop().create_task(self.run(), name="reelhook-poller")
-        try:
-            yield
-        finally:
-            job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
-
     async def run(self) -> None:
         """Poll due tasks until cancelled."""
         tick = min(MAX_TICK, self.settings.poll_initial)
         while True:
             try:
                 await self.poll_due()
-            except WriterStopped as exc:  # nothing can be recorded any more; /healthz says why
-                log.critical("polling stops: %s", exc)
-                return
+            except WriterStopped:  # nothing can be recorded any more: the loop ends, watched
+                raise
             except Exception:
                 log.exception("polling failed; trying again")
             await asyncio.sleep(tick)

@@ -9,11 +9,10 @@ Providers whose submit call lasts until the video is done (1min.ai) are sent in 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from dispatcher.wakeup import Wakeup
 from receiver.providers.base import Provider, TaskRequest
@@ -108,21 +107,6 @@ class SubmitQueue:
         """A slot may have freed: look at held tasks now."""
         self._wakeup.set()
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Fail sends cut off by a stop or crash (whose lease ran out), then send held tasks in the
-        background until the block ends; this process's background sends still going are
-        cancelled and failed."""
-        await self.fail_interrupted()
-        job = asyncio.get_running_loop().create_task(self.run(), name="reelhook-submit-queue")
-        try:
-            yield
-        finally:
-            job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
-            await self.close()
-
     async def run(self) -> None:
         """Send held tasks as slots free, until cancelled."""
         tick = min(MAX_TICK, self.settings.poll_initial)
@@ -134,9 +118,8 @@ class SubmitQueue:
                     last_takeover = time.monotonic()
                     await self.fail_interrupted()
                 await self.release_held()
-            except WriterStopped as exc:  # nothing can be recorded any more; /healthz says why
-                log.critical("the submit queue stops: %s", exc)
-                return
+            except WriterStopped:  # nothing can be recorded any more: the loop ends, watched
+                raise
             except Exception:
                 log.exception("sending held tasks failed; trying again")
 

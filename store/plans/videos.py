@@ -17,9 +17,12 @@ from store.models import KeptCopy, utc_now_iso
 from store.sql import Announce, Plan, count, rows, value
 from store.states import VIDEO_DELETED, VIDEO_FAILED, VIDEO_KEPT, VIDEO_OFF, VIDEO_PENDING
 
+# A keeper's own claims count as due again: one whose commit went through unseen (the
+# connection died before the answer) is not left until the lease ends. Each keeper (one per
+# process) makes its copies pass by pass, so none of its own is in progress when it claims.
 _DUE = (
     f"video_status = '{VIDEO_PENDING}' AND video_next_at <= :now"
-    " AND COALESCE(video_claim_expires, 0) < :now"
+    " AND (COALESCE(video_claim_expires, 0) < :now OR video_claim_owner = :owner)"
 )
 CLAIM = (
     "UPDATE tasks SET video_claim_owner = :owner, video_claim_expires = :until"
@@ -37,7 +40,8 @@ BRING_NOTICES_FORWARD = (
 
 
 def claim_copies(now: float, limit: int, owner: str, lease: float) -> Plan[list[dict[str, Any]]]:
-    """Take due copies for `owner` for `lease` seconds: each is made by one keeper at a time."""
+    """Take due copies for `owner` for `lease` seconds (its own earlier claims included): each
+    is made by one keeper at a time."""
     taken = yield rows(CLAIM, now=now, limit=limit, owner=owner, until=now + lease)
     return taken  # type: ignore[no-any-return]
 

@@ -29,6 +29,7 @@ from store.states import DEFAULT_NOTIFY_ON
 
 log = logging.getLogger("reelhook.store")
 FEED_DELAY = 0.05  # seconds the change feed gathers announcements before it reads the tasks
+CONNECT_TIMEOUT = 10.0  # seconds to open the LISTEN connection
 
 
 class PostgresStore(Records):
@@ -56,6 +57,7 @@ class PostgresStore(Records):
         self._changed: set[str] = set()
         self._feeder: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
         self._closing = False
 
     @classmethod
@@ -96,10 +98,11 @@ class PostgresStore(Records):
     async def close(self) -> None:
         """Commit what is queued, then close every connection."""
         self._closing = True
-        if self._feeder is not None:
-            self._feeder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._feeder
+        for job in (self._feeder, self._reconnecting):
+            if job is not None:
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
         await self.writer.stop()
         if self._listener is not None:
             await self._listener.close()
@@ -110,10 +113,15 @@ class PostgresStore(Records):
         return self.writer.failure()
 
     async def _listen(self) -> None:
-        self._listener = await asyncpg.connect(self.url)
-        for topic in TOPICS:
-            await self._listener.add_listener(CHANNEL_PREFIX + topic, self._heard)
-        self._listener.add_termination_listener(self._lost)
+        listener = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
+        try:
+            for topic in TOPICS:
+                await listener.add_listener(CHANNEL_PREFIX + topic, self._heard)
+        except BaseException:
+            listener.terminate()
+            raise
+        listener.add_termination_listener(self._lost)
+        self._listener = listener
 
     def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         topic = channel.removeprefix(CHANNEL_PREFIX)
@@ -146,17 +154,26 @@ class PostgresStore(Records):
         # Until it is back, workers still look on their own interval; nothing waits only on this.
         if not self._closing:
             log.warning("the LISTEN connection to PostgreSQL was lost; reconnecting")
-            asyncio.get_running_loop().create_task(self._reconnect())
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
-        for delay in (0.5, 1, 2, 5, 10, 30):
+        """Connect again, for as long as it takes (doubling the pause up to 30 s), until
+        closed: other processes' changes reach this one again once the database is back."""
+        delay, tries = 0.5, 0
+        while not self._closing:
             await asyncio.sleep(delay)
-            with contextlib.suppress(*UNAVAILABLE):
+            try:
                 await self._listen()
-                log.info("LISTEN connection to PostgreSQL is back")
-                for topic in TOPICS:  # anything may have happened while it was away
-                    self.announcer.announce(topic, "")
-                return
+            except Exception as exc:  # any failure: try again later
+                tries += 1
+                delay = min(delay * 2, 30.0)
+                log.warning("the LISTEN connection to PostgreSQL is still down after %d tries"
+                            " (%s); trying again in %.0f s", tries, type(exc).__name__, delay)
+                continue
+            log.info("LISTEN connection to PostgreSQL is back")
+            for topic in TOPICS:  # anything may have happened while it was away
+                self.announcer.announce(topic, "")
+            return
 
 
 def _ignore(task: dict[str, Any]) -> None:

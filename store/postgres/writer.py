@@ -25,9 +25,11 @@ T = TypeVar("T")
 Work = Callable[[asyncpg.Connection], Awaitable[Any]]
 log = logging.getLogger("reelhook.store")
 # Errors of the database or the connection rather than of one write: the whole batch is refused.
-UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-               asyncpg.InsufficientResourcesError, asyncpg.OperatorInterventionError,
-               asyncpg.ReadOnlySQLTransactionError)
+# InternalClientError is what asyncpg raises on a connection terminated mid-operation
+# ("cannot switch to state 15"); TimeoutError is a command past REELHOOK_DB_TIMEOUT.
+UNAVAILABLE = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+               asyncpg.PostgresConnectionError, asyncpg.InsufficientResourcesError,
+               asyncpg.OperatorInterventionError, asyncpg.ReadOnlySQLTransactionError)
 RETRY_ALONE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 

@@ -162,5 +162,5 @@ async def test_background_loops_stop_once_the_writer_is_dead(
     def stopped(what: str) -> bool:
         return any(what in r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL)
 
-    await until(lambda: stopped("polling stops") and stopped("dispatcher worker"),
+    await until(lambda: stopped("the poller loop ended") and stopped("the dispatcher loop ended"),
                 what="the poller and the dispatcher stopping")

@@ -5,10 +5,8 @@ deletes copies older than REELHOOK_VIDEO_KEEP_DAYS. It runs in `serve`, `worker`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,20 +53,8 @@ class VideoKeeper:
         self.timeout = timeout
         self.keep_days = keep_days
         self.store_trouble: str | None = None  # the video store's last failure, until it works
-        self.stopped: str | None = None  # why the loop died, if it did
         self.counts = {"kept": 0, "failed": 0, "retried": 0, "deleted": 0}
         self._pruned_at = 0.0
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Keep videos in the background until the block ends."""
-        job = asyncio.get_running_loop().create_task(self.run(), name="reelhook-video-keeper")
-        try:
-            yield
-        finally:
-            job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
 
     async def run(self) -> None:
         """Copy due videos (and prune old copies) until cancelled."""
@@ -77,10 +63,8 @@ class VideoKeeper:
                 while await self.keep_due():
                     pass
                 await self.prune_if_due()
-            except WriterStopped as exc:
-                self.stopped = f"keeping videos stopped: {exc}"
-                log.critical("%s", self.stopped)
-                return
+            except WriterStopped:  # nothing can be recorded any more: the loop ends, watched
+                raise
             except Exception:
                 log.exception("keeping videos failed; trying again")
             await self.wakeup.wait(TICK)

@@ -1,0 +1,129 @@
+"""PostgreSQL faults caused for real: bursts of pg_terminate_backend on reelhook's connections
+(what failovers, pooler restarts and idle-session killers do) while callbacks arrive and notices
+go out. Nothing stops: every notice is delivered once, every loop still runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from receiver import keys
+from store import NewTask, open_store
+from store.interface import TASKS
+from tests.databases import admin_connection, fresh_postgres
+from tests.helpers import FAST_RETRIES, piapi_callback, post_callback, skyreels, until
+
+NOTICES = 30
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    async with fresh_postgres() as url:
+        yield url
+
+
+async def terminate_all(admin: asyncpg.Connection, database: str) -> int:
+    """End every connection to `database` but the admin's own; how many were ended."""
+    ended = await admin.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = $1 AND pid <> pg_backend_pid()", database,
+    )
+    return int(ended)
+
+
+@contextlib.asynccontextmanager
+async def storm(database: str, every: float = 0.1) -> AsyncIterator[list[int]]:
+    """Terminate reelhook's connections every `every` seconds until the block ends."""
+    admin = await admin_connection()
+    ended: list[int] = []
+
+    async def keep_terminating() -> None:
+        while True:
+            ended.append(await terminate_all(admin, database))
+            await asyncio.sleep(every)
+
+    job = asyncio.create_task(keep_terminating())
+    try:
+        yield ended
+    finally:
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+        await admin.close()
+
+
+async def deliver_callback(client: Any, task: dict[str, Any], secret: str) -> list[int]:
+    """POST the task's completion callback until it is acknowledged, as a provider retries;
+    the statuses answered on the way."""
+    body = piapi_callback(task, "completed", output={"video_url": "https://cdn.example.com/v.mp4"})
+    statuses: list[int] = []
+    while not statuses or statuses[-1] != 200:
+        answer = await post_callback(client, f"/callbacks/piapi/{task['id']}", body, secret)
+        statuses.append(answer.status)
+        if answer.status != 200:
+            await asyncio.sleep(0.05)
+    return statuses
+
+
+async def test_a_terminate_storm_loses_no_notice_doubles_none_and_stops_no_loop(
+    start_app: Any, piapi_sim: Any, webhook_sink: Any, pg_url: str
+) -> None:
+    piapi_sim.script.drop_callbacks = True
+    client = await start_app(database=pg_url, **FAST_RETRIES)
+    notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": webhook_sink.secret}]
+    tasks = [await (await client.post("/v1/tasks", json=skyreels(notify=notify))).json()
+             for _ in range(NOTICES)]
+    secrets = [sent["body"]["config"]["webhook_config"]["secret"] for sent in piapi_sim.received]
+    database = pg_url.rsplit("/", 1)[1]
+    async with storm(database) as ended:
+        answered = await asyncio.gather(*(
+            deliver_callback(client, task, secret)
+            for task, secret in zip(tasks, secrets, strict=True)
+        ))
+        await asyncio.sleep(1.0)  # notices go out while connections keep being cut
+    assert sum(ended) > 0
+    # While the database is cut off a callback is told to come back later, never 500.
+    assert {status for statuses in answered for status in statuses} <= {200, 503}
+    await webhook_sink.wait_until(lambda: len(webhook_sink.accepted) >= NOTICES, timeout=30)
+    await asyncio.sleep(0.5)  # a second copy of any notice would arrive by now
+    sent = Counter(item.headers["webhook-id"] for item in webhook_sink.accepted)
+    assert len(sent) == NOTICES and set(sent.values()) == {1}
+    assert client.app[keys.LOOPS].down == {}
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_the_change_feed_reconnects_however_long_the_database_refuses(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="reelhook.store")
+    database = pg_url.rsplit("/", 1)[1]
+    listening, other = await open_store(pg_url), await open_store(pg_url)
+    heard: list[str] = []
+    listening.subscribe(TASKS, heard.append)
+    admin = await admin_connection()
+    try:
+        # The database refuses every new connection while the existing ones are cut: the
+        # listener's reconnection fails again and again (well past its first few tries).
+        await admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+        await terminate_all(admin, database)
+        await asyncio.sleep(8)
+        assert sum("still down after" in r.getMessage() for r in caplog.records) >= 3
+        await admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+        await until(lambda: any("LISTEN connection to PostgreSQL is back" in r.getMessage()
+                                for r in caplog.records), timeout=40, what="the listener back")
+        heard.clear()
+        number = 7
+        await other.create_task(NewTask(f"tsk_{number:028d}", "piapi", "Qubico/skyreels", {}))
+        await until(lambda: f"tsk_{number:028d}" in heard, what="the other process's change")
+    finally:
+        await admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+        await admin.close()
+        await listening.close()
+        await other.close()
