@@ -61,6 +61,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         # Changes made by other processes (PostgreSQL) reach this process's live view too.
         on_other_change=app[keys.HUB].publish,
         video_wait=videos.video_wait(settings),
+        timeouts=settings.db_timeouts,
     )
     app[keys.STORE] = store
     # Commits announce themselves (on PostgreSQL to every process, by LISTEN/NOTIFY): notices

@@ -22,6 +22,7 @@ from receiver.services.videos.storage import CLOUD_SCHEMES
 from receiver.services.videos.storage import OFF as VIDEO_STORE_OFF
 from receiver.services.videos.storage import default_location as default_video_location
 from receiver.services.videos.storage import is_local as is_local_video_store
+from store.models import DatabaseTimeouts
 from store.opening import is_postgres
 from store.states import DEFAULT_NOTIFY_ON, STATES
 
@@ -103,6 +104,7 @@ class Settings:
     log_format: str = "text"
     event_loop: str = field(default_factory=default_loop)
     db_pool_size: int = 10
+    db_timeouts: DatabaseTimeouts = field(default_factory=DatabaseTimeouts)
     web_concurrency: int = 1
     background: bool = True
     dyno: str | None = None
@@ -170,6 +172,11 @@ def from_environ(
         log_format=log_format(env),
         event_loop=_event_loop(env),
         db_pool_size=_int(env, "REELHOOK_DB_POOL_SIZE", 10, 1, 1000),
+        db_timeouts=DatabaseTimeouts(
+            statement=_seconds(env, "REELHOOK_DB_TIMEOUT", 5.0, 0.1, 3600.0),
+            lock=_seconds(env, "REELHOOK_DB_LOCK_TIMEOUT", 2.0, 0.01, 3600.0),
+            idle_in_transaction=_seconds(env, "REELHOOK_DB_IDLE_TIMEOUT", 30.0, 1.0, 86400.0),
+        ),
         web_concurrency=_int(env, "WEB_CONCURRENCY", 1, 1, 256),
         background=_flag(env, "REELHOOK_BACKGROUND", True),
         dyno=env.get("DYNO") or None,

@@ -20,13 +20,22 @@ from store.interface import (
     TaskStore,
     VideoCopyStore,
 )
-from store.models import EventIn, EventOutcome, KeptCopy, NewDestination, NewTask, TaskSearch
+from store.models import (
+    DatabaseTimeouts,
+    EventIn,
+    EventOutcome,
+    KeptCopy,
+    NewDestination,
+    NewTask,
+    TaskSearch,
+)
 from store.opening import is_postgres, migrate_database, open_store, schema_state
 from store.sqlite import SqliteStore
 from store.states import Observation
 from store.versions import SchemaMismatch
 
 __all__ = [
+    "DatabaseTimeouts",
     "DeliveryBusy",
     "DeliveryNotFound",
     "EventIn",

@@ -124,3 +124,24 @@ class TaskSearch:
     def empty(self) -> bool:
         """True when it asks for nothing."""
         return not (self.metadata or self.text or self.created_after or self.created_before)
+
+
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """Bounds on every PostgreSQL connection of a serving process (seconds): a database that
+    hangs or a row another session keeps locked costs a caller these, not forever."""
+
+    statement: float = 5.0  # one statement, a wait for a pooled connection, a connect
+    lock: float = 2.0  # a wait for a row lock another session holds
+    idle_in_transaction: float = 30.0  # the server ends a session gone quiet mid-transaction
+
+    def server_settings(self) -> dict[str, str]:
+        """The session settings that make the server enforce them."""
+        return {
+            "statement_timeout": str(round(self.statement * 1000)),
+            "lock_timeout": str(round(self.lock * 1000)),
+            "idle_in_transaction_session_timeout": str(round(self.idle_in_transaction * 1000)),
+        }
+
+
+DEFAULT_TIMEOUTS = DatabaseTimeouts()

@@ -13,11 +13,14 @@ from urllib.parse import urlsplit
 from store.errors import StoreUnavailable
 from store.interface import TaskStore
 from store.migrations import MIGRATION_NAMES
+from store.models import DEFAULT_TIMEOUTS, DatabaseTimeouts
 from store.sqlite import SqliteStore
 from store.sqlite.schema import applied_migrations
 from store.sqlite.schema import migrate as migrate_sqlite
 from store.states import DEFAULT_NOTIFY_ON
 from store.versions import SchemaState, state_of
+
+CONNECT_TIMEOUT = 10.0  # seconds to reach PostgreSQL for a schema check or `migrate`
 
 POSTGRES_SCHEMES = ("postgres://", "postgresql://")
 
@@ -36,12 +39,14 @@ async def open_store(
     migrate: bool = True,
     on_other_change: Callable[[dict[str, Any]], None] | None = None,
     video_wait: float | None = None,
+    timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
 ) -> TaskStore:
     """Open the store `database` names. With `migrate` False the schema must already match
     (SchemaMismatch otherwise); a new SQLite file is always created and migrated.
     `on_other_change` is told of tasks other processes changed (PostgreSQL; a SQLite file has one
     process). With `video_wait` (seconds) succeeded tasks have their video copies queued and their
-    notices wait that long at most for them; None keeps links only."""
+    notices wait that long at most for them; None keeps links only. `timeouts` bound every
+    PostgreSQL connection."""
     if is_postgres(database):
         from store.postgres import PostgresStore
 
@@ -49,7 +54,7 @@ async def open_store(
             (await schema_state(database)).check()
         return await PostgresStore.open(
             database, notify_on=notify_on, pool_size=pool_size, migrate=migrate,
-            on_other_change=on_other_change, video_wait=video_wait,
+            on_other_change=on_other_change, video_wait=video_wait, timeouts=timeouts,
         )
     if not migrate:
         state = await schema_state(database)
@@ -67,6 +72,11 @@ async def schema_state(database: str) -> SchemaState:
         return await _schema_state(database)
     except StoreUnavailable:
         raise
+    except TimeoutError:
+        raise StoreUnavailable(
+            f"cannot open the database {shown(database)}: it did not answer within"
+            f" {CONNECT_TIMEOUT:.0f} s"
+        ) from None
     except Exception as exc:  # sqlite3, asyncpg and OS errors alike: the start must say why, once
         raise StoreUnavailable(f"cannot open the database {shown(database)}: {exc}") from exc
 
@@ -88,7 +98,7 @@ async def _schema_state(database: str) -> SchemaState:
 
         from store.postgres.schema import applied_migrations as pg_applied
 
-        conn = await asyncpg.connect(database)
+        conn = await asyncpg.connect(database, timeout=CONNECT_TIMEOUT)
         try:
             return state_of(await pg_applied(conn), MIGRATION_NAMES)
         finally:
@@ -104,7 +114,7 @@ async def migrate_database(database: str) -> list[str]:
 
         from store.postgres.schema import migrate as migrate_pg
 
-        conn = await asyncpg.connect(database)
+        conn = await asyncpg.connect(database, timeout=CONNECT_TIMEOUT)
         try:
             return await migrate_pg(conn)
         finally:

@@ -39,6 +39,9 @@ GOOD = GOOD_ENV
         ({**GOOD, "REELHOOK_EMAIL_FROM": "a@b.c\r\nBcc: x@y.z"}, "REELHOOK_EMAIL_FROM"),
         ({**GOOD, "REELHOOK_NOTIFY_ON": "succeeded,done"}, "REELHOOK_NOTIFY_ON"),
         ({**GOOD, "REELHOOK_EVENT_LOOP": "trio"}, "REELHOOK_EVENT_LOOP"),
+        ({**GOOD, "REELHOOK_DB_TIMEOUT": "0"}, "REELHOOK_DB_TIMEOUT"),
+        ({**GOOD, "REELHOOK_DB_LOCK_TIMEOUT": "soon"}, "REELHOOK_DB_LOCK_TIMEOUT"),
+        ({**GOOD, "REELHOOK_DB_IDLE_TIMEOUT": "-5"}, "REELHOOK_DB_IDLE_TIMEOUT"),
     ],
 )
 def test_bad_settings_name_the_setting(env: dict[str, str], named: str) -> None:
@@ -62,6 +65,19 @@ def test_good_settings_and_token_list() -> None:
     assert from_environ({**GOOD, "REELHOOK_EVENT_LOOP": " AsyncIO "}).event_loop == "asyncio"
     for name, default in DEFAULT_BASE_URLS.items():  # each adapter's own default
         assert settings.provider(name).base_url == default
+
+
+def test_database_timeouts_become_the_sessions_settings() -> None:
+    assert from_environ(GOOD).db_timeouts.server_settings() == {
+        "statement_timeout": "5000", "lock_timeout": "2000",
+        "idle_in_transaction_session_timeout": "30000",
+    }
+    chosen = from_environ({**GOOD, "REELHOOK_DB_TIMEOUT": "2.5", "REELHOOK_DB_LOCK_TIMEOUT": "0.25",
+                           "REELHOOK_DB_IDLE_TIMEOUT": "60"})
+    assert chosen.db_timeouts.server_settings() == {
+        "statement_timeout": "2500", "lock_timeout": "250",
+        "idle_in_transaction_session_timeout": "60000",
+    }
 
 
 def test_a_malformed_slack_url_is_refused_without_echoing_it() -> None:

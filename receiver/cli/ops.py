@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -41,6 +42,8 @@ WORKER_SETTINGS = (
 
 # Longest a tick keeps sending notices before it exits; what is left goes out at the next tick.
 TICK_NOTICE_BUDGET = 120.0
+# Longest a whole tick may take: a database or provider that hangs cannot keep it running.
+TICK_DEADLINE = TICK_NOTICE_BUDGET + 60.0
 
 
 def add_commands(commands: Any, env: Mapping[str, str]) -> None:
@@ -107,7 +110,12 @@ def run_tick(env: Mapping[str, str]) -> int:
     settings = from_environ(env, need_api_token=False, key_store=local_key)
     configure_logging(settings.log_format)
     prepare(settings)
-    done = asyncio.run(tick(settings))
+    try:
+        done = asyncio.run(asyncio.wait_for(tick(settings), TICK_DEADLINE))
+    except TimeoutError:
+        print(f"reelhook tick: stopped after its deadline of {TICK_DEADLINE:.0f} s; what is left"
+              " is done by the next tick", file=sys.stderr)
+        return 1
     print(", ".join(f"{name}: {count}" for name, count in done.items()))
     return 0
 

@@ -103,11 +103,11 @@ async def cancel_task(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """GET /healthz, without auth: 200 {"ok": true}, or 503 with the reason the store cannot
-    write any more (its writer died) or a background loop (dispatcher, submit queue, poller,
-    video keeper) is not running; while the video store fails, `videos` says where videos go
-    and its last failure."""
-    failure = request.app[keys.STORE].failure() or request.app[keys.LOOPS].failure()
+    """GET /healthz, without auth: 200 {"ok": true}, or 503 with the reason the database cannot
+    serve (its writer died; on PostgreSQL: it does not answer, or is read-only) or a background
+    loop (dispatcher, submit queue, poller, video keeper) is not running; while the video store
+    fails, `videos` says where videos go and its last failure."""
+    failure = await request.app[keys.STORE].trouble() or request.app[keys.LOOPS].failure()
     if failure is not None:
         return web.json_response({"ok": False, "error": failure}, status=503)
     keeper = request.app.get(keys.KEEPER)

@@ -11,7 +11,7 @@ import asyncpg
 from store.errors import StoreUnavailable
 from store.parts import BatchPlan, PlanOf
 from store.postgres import driver
-from store.postgres.writer import UNAVAILABLE, PgWriter
+from store.postgres.writer import TIMED_OUT, UNAVAILABLE, PgWriter
 
 T = TypeVar("T")
 Work = Callable[[asyncpg.Connection], Awaitable[Any]]
@@ -20,9 +20,12 @@ Work = Callable[[asyncpg.Connection], Awaitable[Any]]
 class PostgresDatabase:
     """`store.parts.Database` on PostgreSQL; announcements are NOTIFY, heard by every process."""
 
-    def __init__(self, pool: asyncpg.Pool, writer: PgWriter) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, writer: PgWriter, acquire_timeout: float | None = None
+    ) -> None:
         self._pool = pool
         self._writer = writer
+        self._acquire_timeout = acquire_timeout  # waiting for a pooled connection
 
     async def read(self, plan: PlanOf[T]) -> T:
         """A plan that only reads, on a pooled connection."""
@@ -32,9 +35,10 @@ class PostgresDatabase:
     async def write(self, plan: PlanOf[T]) -> T:
         """A plan in a transaction of its own."""
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            connection = self._pool.acquire(timeout=self._acquire_timeout)
+            async with connection as conn, conn.transaction():
                 return await driver.drive(conn, plan())
-        except UNAVAILABLE as exc:
+        except TIMED_OUT + UNAVAILABLE as exc:
             raise StoreUnavailable(f"the database cannot be written now: {exc}") from None
 
     async def write_grouped(self, plan: PlanOf[T]) -> T:
@@ -49,7 +53,7 @@ class PostgresDatabase:
     async def on_connection(self, work: Work) -> Any:
         """`work` on a pooled connection, outside any transaction."""
         try:
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
                 return await work(conn)
-        except UNAVAILABLE as exc:
+        except TIMED_OUT + UNAVAILABLE as exc:
             raise StoreUnavailable(f"the database cannot be read now: {exc}") from None

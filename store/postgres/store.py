@@ -19,6 +19,7 @@ import asyncpg
 from store.announce import Announcer
 from store.errors import StoreUnavailable
 from store.interface import TASKS, TOPICS
+from store.models import DEFAULT_TIMEOUTS, DatabaseTimeouts
 from store.plans import tasks
 from store.postgres import schema
 from store.postgres.database import PostgresDatabase
@@ -30,6 +31,8 @@ from store.states import DEFAULT_NOTIFY_ON
 log = logging.getLogger("reelhook.store")
 FEED_DELAY = 0.05  # seconds the change feed gathers announcements before it reads the tasks
 CONNECT_TIMEOUT = 10.0  # seconds to open the LISTEN connection
+HEALTH_TIMEOUT = 2.0  # seconds the health check waits for the server's answer
+READ_ONLY = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
 
 
 class PostgresStore(Records):
@@ -44,11 +47,12 @@ class PostgresStore(Records):
         own_pids: set[int] | None = None,
         on_other_change: Callable[[dict[str, Any]], None] | None = None,
         video_wait: float | None = None,
+        acquire_timeout: float | None = None,
     ) -> None:
         self.url = url
         self._pool = pool
-        self.writer = PgWriter(pool)
-        self._postgres = PostgresDatabase(pool, self.writer)
+        self.writer = PgWriter(pool, acquire_timeout=acquire_timeout)
+        self._postgres = PostgresDatabase(pool, self.writer, acquire_timeout)
         super().__init__(self._postgres, notify_on, Announcer(), video_wait)
         # Told of every task created or changed by another process, after its commit (LISTEN):
         # this process's own changes reach the same place through its task service.
@@ -71,6 +75,7 @@ class PostgresStore(Records):
         listen: bool = True,
         on_other_change: Callable[[dict[str, Any]], None] | None = None,
         video_wait: float | None = None,
+        timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
     ) -> PostgresStore:
         """Connect (and with `migrate` bring the schema up to date), start group commit and the
         listener connection."""
@@ -80,12 +85,18 @@ class PostgresStore(Records):
             async def remember(conn: asyncpg.Connection) -> None:
                 own_pids.add(conn.get_server_pid())
 
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size, init=remember)
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=pool_size, init=remember,
+                timeout=timeouts.statement, server_settings=timeouts.server_settings(),
+                # The server cancels a statement first (statement_timeout); this bounds a
+                # database that does not answer at all.
+                command_timeout=timeouts.statement + 1.0,
+            )
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from None
         store = cls(
             url, pool, notify_on, own_pids=own_pids, on_other_change=on_other_change,
-            video_wait=video_wait,
+            video_wait=video_wait, acquire_timeout=timeouts.statement,
         )
         if migrate:
             async with pool.acquire() as conn:
@@ -111,6 +122,22 @@ class PostgresStore(Records):
     def failure(self) -> str | None:
         """Why the store can no longer write (its group-commit loop died), or None."""
         return self.writer.failure()
+
+    async def trouble(self) -> str | None:
+        """Why the database cannot serve now, asked of it: the group-commit loop died, the
+        server does not answer within HEALTH_TIMEOUT, or it takes no writes (a standby, or
+        read-only by setting); None while it answers and takes writes."""
+        if (failure := self.failure()) is not None:
+            return failure
+        try:
+            read_only = await self._postgres.on_connection(
+                lambda conn: conn.fetchval(READ_ONLY, timeout=HEALTH_TIMEOUT)
+            )
+        except StoreUnavailable as exc:
+            return f"the database does not answer: {exc}"
+        if read_only:
+            return "the database is read-only (a standby, or default_transaction_read_only on)"
+        return None
 
     async def _listen(self) -> None:
         listener = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)

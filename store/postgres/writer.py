@@ -31,6 +31,9 @@ UNAVAILABLE = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.InternalCl
                asyncpg.PostgresConnectionError, asyncpg.InsufficientResourcesError,
                asyncpg.OperatorInterventionError, asyncpg.ReadOnlySQLTransactionError)
 RETRY_ALONE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+# One write past lock_timeout or statement_timeout (a row another session holds): that write
+# is refused, busy; the rest of its batch commits.
+TIMED_OUT = (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError)
 
 
 @dataclass
@@ -44,8 +47,11 @@ class _Job:
 class PgWriter:
     """The group-commit loop of one process."""
 
-    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 256) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, max_batch: int = 256, acquire_timeout: float | None = None
+    ) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
         self._max_batch = max_batch
         self._jobs: list[_Job] = []
         self._ready = asyncio.Event()
@@ -112,7 +118,7 @@ class PgWriter:
         _settle(batch)
 
     async def _in_one_transaction(self, batch: list[_Job]) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire(timeout=self._acquire_timeout) as conn, conn.transaction():
             for job in batch:
                 await _run_in_savepoint(conn, job)
 
@@ -121,6 +127,8 @@ async def _run_in_savepoint(conn: asyncpg.Connection, job: _Job) -> None:
     try:
         async with conn.transaction():
             job.result = await job.fn(conn)
+    except TIMED_OUT as exc:
+        job.error = StoreUnavailable(f"the database is busy: {exc}")
     except UNAVAILABLE + RETRY_ALONE:
         raise
     except Exception as exc:

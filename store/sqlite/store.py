@@ -64,6 +64,10 @@ class SqliteStore(Records):
         """Why the store can no longer write (its writer died), or None while it is healthy."""
         return self.writer.failure
 
+    async def trouble(self) -> str | None:
+        """Why the database cannot serve now, or None (a file has only its writer to lose)."""
+        return self.failure()
+
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit.
 

@@ -18,6 +18,7 @@ from store.sqlite.schema import migrate
 from tests.cli.test_cli_processes import read_until, spawn, stop
 from tests.databases import fresh_postgres
 from tests.helpers import API_TOKEN, apimart, port_for_child_process, wait_for_status
+from tests.tcp_proxy import proxy_to
 
 
 def base_env(database: str) -> dict[str, str]:
@@ -127,3 +128,13 @@ async def test_web_concurrency_runs_that_many_web_processes_on_one_port() -> Non
         code, _ = await stop(process)
         assert code == 0
         assert not children.exists() or children.read_text().split() == []
+
+
+async def test_tick_on_a_hung_database_ends_in_one_line() -> None:
+    async with fresh_postgres() as url, proxy_to(url) as proxy:
+        proxy.freeze()  # the server takes connections and never answers
+        env = {**base_env(proxy.url_for(url)), "REELHOOK_DB_TIMEOUT": "1"}
+        code, out, err = await finished(await spawn("tick", env=env))
+        assert code == 2 and out == ""
+        assert err.startswith("reelhook: ") and len(err.strip().splitlines()) == 1, err
+        assert "did not answer within" in err, err

@@ -15,10 +15,11 @@ import asyncpg
 import pytest
 
 from receiver import keys
-from store import NewTask, open_store
+from store import DatabaseTimeouts, NewTask, open_store
 from store.interface import TASKS
 from tests.databases import admin_connection, fresh_postgres
 from tests.helpers import FAST_RETRIES, piapi_callback, post_callback, skyreels, until
+from tests.tcp_proxy import proxy_to
 
 NOTICES = 30
 
@@ -127,3 +128,73 @@ async def test_the_change_feed_reconnects_however_long_the_database_refuses(
         await admin.close()
         await listening.close()
         await other.close()
+
+
+async def submitted(client: Any, piapi_sim: Any, count: int) -> list[tuple[dict[str, Any], str]]:
+    """`count` PiAPI tasks submitted through the API, each with its callback secret."""
+    made = []
+    for _ in range(count):
+        task = await (await client.post("/v1/tasks", json=skyreels())).json()
+        made.append((task, piapi_sim.received[-1]["body"]["config"]["webhook_config"]["secret"]))
+    return made
+
+
+async def test_a_row_locked_by_another_session_delays_only_its_own_task(
+    start_app: Any, piapi_sim: Any, pg_url: str
+) -> None:
+    piapi_sim.script.drop_callbacks = True
+    client = await start_app(database=pg_url, db_timeouts=DatabaseTimeouts(lock=1.0))
+    (locked, locked_secret), *others = await submitted(client, piapi_sim, 6)
+    other_session = await asyncpg.connect(pg_url)
+    try:
+        async with other_session.transaction():
+            await other_session.execute("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE",
+                                        locked["id"])
+            body = piapi_callback(locked, "processing")
+            stuck = asyncio.create_task(
+                post_callback(client, f"/callbacks/piapi/{locked['id']}", body, locked_secret))
+            answers = await asyncio.wait_for(asyncio.gather(*(
+                post_callback(client, f"/callbacks/piapi/{task['id']}",
+                              piapi_callback(task, "processing"), secret)
+                for task, secret in others
+            )), timeout=20)
+            assert [answer.status for answer in answers] == [200] * len(others)
+            refused = await asyncio.wait_for(stuck, timeout=20)
+            assert refused.status == 503  # told to come back: the provider retries it
+            assert refused.headers["Retry-After"]
+    finally:
+        await other_session.close()
+    for task, _ in others:
+        assert (await (await client.get(f"/v1/tasks/{task['id']}")).json())["status"] == "running"
+    retried = await post_callback(client, f"/callbacks/piapi/{locked['id']}",
+                                  piapi_callback(locked, "processing"), locked_secret)
+    assert retried.status == 200
+
+
+async def test_a_hung_database_gets_503_within_its_timeout_and_healthz_says_why(
+    start_app: Any, piapi_sim: Any, pg_url: str
+) -> None:
+    piapi_sim.script.drop_callbacks = True
+    async with proxy_to(pg_url) as proxy:
+        timeouts = DatabaseTimeouts(statement=1.0, lock=0.5, idle_in_transaction=5.0)
+        client = await start_app(database=proxy.url_for(pg_url), db_timeouts=timeouts)
+        [(task, secret)] = await submitted(client, piapi_sim, 1)
+        proxy.freeze()
+        body = piapi_callback(task, "processing")
+        answer = await asyncio.wait_for(
+            post_callback(client, f"/callbacks/piapi/{task['id']}", body, secret), timeout=15)
+        assert answer.status == 503 and answer.headers["Retry-After"]
+        listing = await asyncio.wait_for(client.get("/v1/tasks"), timeout=15)
+        assert listing.status == 503
+        health = await asyncio.wait_for(client.get("/healthz"), timeout=15)
+        assert health.status == 503
+        assert "the database does not answer" in (await health.json())["error"]
+        proxy.thaw()
+        proxy.cut()  # connections left mid-statement are dropped, as a restarted server would
+
+        async def healthy() -> bool:
+            return (await client.get("/healthz")).status == 200
+
+        await until(healthy, timeout=20, what="/healthz back to 200")
+        retried = await post_callback(client, f"/callbacks/piapi/{task['id']}", body, secret)
+        assert retried.status == 200

@@ -192,6 +192,7 @@ async def test_every_destination_gets_its_notice_and_counts_add_up(store: TaskSt
     assert daily == [{"provider": "wave", "day": today, "tasks": 1, "cost_usd": 0.5}]
     assert await store.cost_totals("succeeded") == []
     assert store.failure() is None
+    assert await store.trouble() is None
     assert store.notify_on == DEFAULT_NOTIFY_ON
 
 
