@@ -247,21 +247,51 @@ async def _public_address(host: str, port: int) -> str:
     return public_only((str(answer[4][0]) for answer in answers), host)[0]
 
 
+DEFAULT_CONNECTIONS = 20  # per pool: httpcore's own default is 10 for the whole client
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx transport whose connections go through GuardedBackend."""
 
-    def __init__(self, trusted: Iterable[tuple[str, int]] = ()) -> None:
+    def __init__(
+        self, trusted: Iterable[tuple[str, int]] = (), connections: int = DEFAULT_CONNECTIONS
+    ) -> None:
         super().__init__(trust_env=False)
         # httpx does not take a network backend, so the pool it built is replaced by one that
         # does; everything else about the transport stays httpx's own.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=GuardedBackend(trusted)
+            ssl_context=httpx.create_ssl_context(), network_backend=GuardedBackend(trusted),
+            max_connections=connections, max_keepalive_connections=connections,
         )
 
 
 def outgoing_client(
-    *, allow_private: bool, trusted: Iterable[tuple[str, int]] = ()
+    *,
+    allow_private: bool,
+    trusted: Iterable[tuple[str, int]] = (),
+    own_pools: Iterable[str] = (),
+    connections: int = DEFAULT_CONNECTIONS,
 ) -> httpx.AsyncClient:
-    """The httpx client for providers and user URLs: guarded unless private URLs are allowed."""
-    transport = None if allow_private else GuardedTransport(trusted)
-    return httpx.AsyncClient(transport=transport, follow_redirects=False)
+    """The httpx client for providers and user URLs: guarded unless private URLs are allowed.
+    Each base URL in `own_pools` (a provider's) gets a pool of `connections` of its own, so
+    long calls to one cannot take the connections another needs; the rest share one pool."""
+    trusted = list(trusted)
+
+    def pool() -> httpx.AsyncBaseTransport:
+        if allow_private:
+            limits = httpx.Limits(max_connections=connections,
+                                  max_keepalive_connections=connections)
+            return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+        return GuardedTransport(trusted, connections)
+
+    mounts = {_pattern(url): pool() for url in own_pools}
+    return httpx.AsyncClient(transport=pool(), mounts=mounts, follow_redirects=False)
+
+
+def _pattern(base_url: str) -> str:
+    """The httpx mount pattern of a base URL's scheme, host and port (a default port is left
+    out: httpx matches it only so)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme.lower()}://{host}" + (f":{parts.port}" if parts.port else "")

@@ -75,9 +75,15 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    provider_hosts = {host_and_port(settings.provider(name).base_url) for name in PROVIDER_NAMES}
-    client = outgoing_client(allow_private=settings.allow_private_urls, trusted=provider_hosts)
-    async with client as http:
+    base_urls = [settings.provider(name).base_url for name in PROVIDER_NAMES]
+    provider_hosts = {host_and_port(url) for url in base_urls}
+    # One pool per provider: ten 1min.ai calls of minutes each leave PiAPI's connections free.
+    client = outgoing_client(allow_private=settings.allow_private_urls, trusted=provider_hosts,
+                             own_pools=base_urls, connections=settings.provider_connections)
+    # Video downloads have a pool of their own too (a provider's CDN or a user's host).
+    downloads = outgoing_client(allow_private=settings.allow_private_urls, trusted=provider_hosts,
+                                connections=settings.provider_connections)
+    async with client as http, downloads:
         app[keys.HTTP] = http
         providers = build_providers(_provider_configs(settings))
         app[keys.PROVIDERS] = providers
@@ -90,7 +96,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
             app[keys.VIDEO_STORE] = kept
             owner = app[keys.TASKS].queue.owner
             app[keys.KEEPER] = videos.keeper(
-                settings, app[keys.STORE], kept, http, owner, app[keys.WAKEUPS].videos
+                settings, app[keys.STORE], kept, downloads, owner, app[keys.WAKEUPS].videos
             )
         yield
 

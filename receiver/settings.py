@@ -13,6 +13,7 @@ from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
+from dispatcher.netguard import DEFAULT_CONNECTIONS
 from dispatcher.retry import DEFAULT_SCHEDULE
 from receiver.errors import SettingsError
 from receiver.providers import DEFAULT_BASE_URLS, DEFAULT_MAX_IN_FLIGHT, PROVIDER_NAMES
@@ -82,6 +83,7 @@ class Settings:
     email_to: tuple[str, ...] = ()
     notify_on: frozenset[str] = DEFAULT_NOTIFY_ON
     provider_timeout: float = 30.0
+    provider_connections: int = DEFAULT_CONNECTIONS  # per provider, and for video downloads
     max_callback_bytes: int = 256 * 1024
     max_submit_bytes: int = 16 * 1024 * 1024
     max_concurrent_callbacks: int = 256
@@ -145,6 +147,8 @@ def from_environ(
         email_to=_email_to(env),
         notify_on=_notify_on(env),
         provider_timeout=_seconds(env, "REELHOOK_PROVIDER_TIMEOUT", 30.0, 1.0, 3600.0),
+        provider_connections=_int(env, "REELHOOK_PROVIDER_CONNECTIONS", DEFAULT_CONNECTIONS, 1,
+                                  10_000),
         max_callback_bytes=_int(env, "REELHOOK_MAX_CALLBACK_BYTES", 256 * 1024, 1024, 1 << 30),
         max_submit_bytes=_int(env, "REELHOOK_MAX_SUBMIT_BYTES", 16 << 20, 1024, 1 << 30),
         max_concurrent_callbacks=_int(env, "REELHOOK_MAX_CONCURRENT_CALLBACKS", 256, 1, 100_000),

@@ -28,6 +28,11 @@ async def call_json(
     """Send one request and return the decoded JSON answer; raise on network errors and 5xx."""
     try:
         response = await client.request(method, url, timeout=timeout, **kwargs)
+    except httpx.PoolTimeout as exc:  # nothing was sent: the provider is not to blame
+        raise ProviderBusy(
+            f"every connection to {_origin(url)} stayed in use for {timeout:g} s"
+            " (REELHOOK_PROVIDER_CONNECTIONS); nothing was sent"
+        ) from exc
     except httpx.TimeoutException as exc:
         raise ProviderUnavailable(f"timed out after {timeout:g} s calling {method} {url}") from exc
     except httpx.HTTPError as exc:
@@ -42,6 +47,11 @@ async def call_json(
         return response.json()
     except ValueError as exc:
         raise ProviderProtocolError(f"provider answered with non-JSON from {url}") from exc
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 # orjson reads integers beyond 64 bits as floats; text with such a run of digits goes to the

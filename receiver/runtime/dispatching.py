@@ -117,7 +117,8 @@ async def _keeping_videos(
         yield
         return
     hosts = [host_and_port(settings.provider(name).base_url) for name in PROVIDER_NAMES]
-    async with outgoing_client(allow_private=settings.allow_private_urls, trusted=hosts) as http:
+    async with outgoing_client(allow_private=settings.allow_private_urls, trusted=hosts,
+                               connections=settings.provider_connections) as http:
         loops.start("video keeper", keeper(settings, store, kept, http, process_owner()).run)
         yield
         await loops.stop()  # before the HTTP client closes under a copy
