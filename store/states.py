@@ -72,10 +72,15 @@ def advance(current: TaskState, seen: Observation) -> TaskState:
     )
 
 
+MAX_VIDEO_URL = 8192  # characters; past this no browser, mail client or receiver takes it
+
+
 def is_web_url(url: str | None) -> bool:
-    """True for an http(s) URL: the only kind a task's video_url may hold (a provider's
-    `javascript:` or `file:` link is kept in its event, never shown as the video)."""
-    return bool(url) and str(url).lower().startswith(("https://", "http://"))
+    """True for an http(s) URL of at most MAX_VIDEO_URL characters: the only kind a task's
+    video_url may hold (a provider's `javascript:` or `file:` link, or one of megabytes, is
+    kept in its event, never shown or sent as the video)."""
+    return (bool(url) and len(str(url)) <= MAX_VIDEO_URL
+            and str(url).lower().startswith(("https://", "http://")))
 
 
 def clamp_progress(progress: int) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import json
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,32 +23,72 @@ from receiver.providers.errors import (
     ProviderUnavailable,
 )
 
+MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a provider's answer, as sent and once decompressed
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    reason: str
+
 
 async def call_json(
     client: httpx.AsyncClient, method: str, url: str, *, timeout: float, **kwargs: Any
 ) -> Any:
-    """Send one request and return the decoded JSON answer; raise on network errors and 5xx."""
+    """Send one request and return the decoded JSON answer; raise on network errors and 5xx.
+    `timeout` bounds the whole call (a provider that drips its answer byte by byte included);
+    one that waits half of it for a free connection sends nothing (ProviderBusy). Answers past
+    MAX_ANSWER_BYTES, compressed or not, are refused while they are read."""
+    limits = httpx.Timeout(timeout, pool=timeout / 2)
     try:
-        response = await client.request(method, url, timeout=timeout, **kwargs)
+        async with asyncio.timeout(timeout):
+            answer = await _exchange(client, method, url, limits, kwargs)
+    except TimeoutError as exc:
+        raise ProviderUnavailable(
+            f"timed out after {timeout:g} s calling {method} {url}: no whole answer") from exc
     except httpx.PoolTimeout as exc:  # nothing was sent: the provider is not to blame
         raise ProviderBusy(
-            f"every connection to {_origin(url)} stayed in use for {timeout:g} s"
+            f"every connection to {_origin(url)} stayed in use for {timeout / 2:g} s"
             " (REELHOOK_PROVIDER_CONNECTIONS); nothing was sent"
         ) from exc
     except httpx.TimeoutException as exc:
         raise ProviderUnavailable(f"timed out after {timeout:g} s calling {method} {url}") from exc
     except httpx.HTTPError as exc:
         raise ProviderUnavailable(f"could not reach {url}: {type(exc).__name__}") from exc
-    if response.status_code == 429:
-        raise ProviderBusy(_message(response), retry_after=_retry_after(response))
-    if response.status_code >= 500:
-        raise ProviderUnavailable(f"provider answered {response.status_code}: {_message(response)}")
-    if response.status_code >= 400:
-        raise ProviderRejected(f"provider answered {response.status_code}: {_message(response)}")
+    if answer.status == 429:
+        raise ProviderBusy(_message(answer), retry_after=_retry_after(answer))
+    if answer.status >= 500:
+        raise ProviderUnavailable(f"provider answered {answer.status}: {_message(answer)}")
+    if answer.status >= 400:
+        raise ProviderRejected(f"provider answered {answer.status}: {_message(answer)}")
     try:
-        return response.json()
+        return loads_strict(answer.body)
     except ValueError as exc:
         raise ProviderProtocolError(f"provider answered with non-JSON from {url}") from exc
+
+
+async def _exchange(client: httpx.AsyncClient, method: str, url: str, limits: httpx.Timeout,
+                    kwargs: dict[str, Any]) -> _Answer:
+    async with client.stream(method, url, timeout=limits, **kwargs) as response:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+            raise _too_large(url)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES or response.num_bytes_downloaded > MAX_ANSWER_BYTES:
+                raise _too_large(url)
+            chunks.append(chunk)
+        return _Answer(response.status_code, response.headers, b"".join(chunks),
+                       response.reason_phrase)
+
+
+def _too_large(url: str) -> ProviderProtocolError:
+    return ProviderProtocolError(
+        f"the answer from {_origin(url)} is larger than {MAX_ANSWER_BYTES} bytes; not read")
 
 
 def _origin(url: str) -> str:
@@ -160,11 +202,12 @@ def _sounds_secret(key: Any) -> bool:
     return any(word in lowered for word in _SECRET_WORDS)
 
 
-def _message(response: httpx.Response) -> str:
+def _message(answer: _Answer) -> str:
+    text = answer.body[:200].decode("utf-8", "replace")
     try:
-        data = response.json()
+        data = loads_strict(answer.body)
     except ValueError:
-        return response.text[:200] or response.reason_phrase
+        return text or answer.reason
     if isinstance(data, dict):
         for key in ("message", "error", "detail"):
             value = data.get(key)
@@ -172,11 +215,11 @@ def _message(response: httpx.Response) -> str:
                 return value[:500]
             if isinstance(value, dict) and isinstance(value.get("message"), str):
                 return str(value["message"])[:500]
-    return response.text[:200]
+    return text
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(answer: _Answer) -> float | None:
+    value = answer.headers.get("retry-after")
     try:
         return float(value) if value is not None else None
     except ValueError:

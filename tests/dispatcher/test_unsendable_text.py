@@ -97,3 +97,15 @@ async def test_a_video_url_that_is_not_http_is_recorded_but_never_the_tasks_vide
     assert shown["status"] == "succeeded" and shown["video_url"] is None
     events = await events_of(client, task["id"])
     assert any("javascript:alert(1)" in json.dumps(event) for event in events)
+
+
+async def test_a_video_url_of_megabytes_is_recorded_but_never_the_tasks_video(
+    client: Any, quiet_task: dict[str, Any]
+) -> None:
+    task = quiet_task["task"]
+    huge = "https://cdn.example.com/v.mp4?" + "a" * (200 * 1024)  # within the callback cap
+    body = piapi_callback(task, "completed", output={"video_url": huge})
+    response = await post_callback(client, quiet_task["path"], body, quiet_task["secret"])
+    assert response.status == 200
+    shown = await (await client.get(f"/v1/tasks/{task['id']}")).json()
+    assert shown["status"] == "succeeded" and shown["video_url"] is None
