@@ -62,6 +62,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         on_other_change=app[keys.HUB].publish,
         video_wait=videos.video_wait(settings),
         timeouts=settings.db_timeouts,
+        direct=settings.direct_database,
     )
     app[keys.STORE] = store
     # Commits announce themselves (on PostgreSQL to every process, by LISTEN/NOTIFY): notices

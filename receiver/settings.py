@@ -107,6 +107,7 @@ class Settings:
     event_loop: str = field(default_factory=default_loop)
     db_pool_size: int = 10
     db_timeouts: DatabaseTimeouts = field(default_factory=DatabaseTimeouts)
+    direct_database: str | None = None  # DIRECT_DATABASE_URL, beside a pooled DATABASE_URL
     web_concurrency: int = 1
     background: bool = True
     dyno: str | None = None
@@ -176,6 +177,7 @@ def from_environ(
         log_format=log_format(env),
         event_loop=_event_loop(env),
         db_pool_size=_int(env, "REELHOOK_DB_POOL_SIZE", 10, 1, 1000),
+        direct_database=direct_database_from_environ(env),
         db_timeouts=DatabaseTimeouts(
             statement=_seconds(env, "REELHOOK_DB_TIMEOUT", 5.0, 0.1, 3600.0),
             lock=_seconds(env, "REELHOOK_DB_LOCK_TIMEOUT", 2.0, 0.01, 3600.0),
@@ -235,6 +237,22 @@ def _video_store(value: str) -> str:
 def database_from_environ(env: Mapping[str, str]) -> str:
     """The database setting alone (for `reelhook migrate`, which needs nothing else)."""
     return _database(env)
+
+
+def direct_database_from_environ(env: Mapping[str, str]) -> str | None:
+    """DIRECT_DATABASE_URL: a direct connection to PostgreSQL when DATABASE_URL leads to a
+    transaction pooler (for LISTEN and migrations); None when unset."""
+    url = env.get("DIRECT_DATABASE_URL", "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
+        raise SettingsError("DIRECT_DATABASE_URL must be a PostgreSQL URL:"
+                            " postgres://user:password@host:port/database")
+    if not env.get("DATABASE_URL", "").strip():
+        raise SettingsError("DIRECT_DATABASE_URL is set without DATABASE_URL: set DATABASE_URL"
+                            " to the pooler's URL, or leave DIRECT_DATABASE_URL unset")
+    return url
 
 
 def _database(env: Mapping[str, str]) -> str:

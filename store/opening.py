@@ -40,13 +40,15 @@ async def open_store(
     on_other_change: Callable[[dict[str, Any]], None] | None = None,
     video_wait: float | None = None,
     timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
+    direct: str | None = None,
 ) -> TaskStore:
     """Open the store `database` names. With `migrate` False the schema must already match
     (SchemaMismatch otherwise); a new SQLite file is always created and migrated.
     `on_other_change` is told of tasks other processes changed (PostgreSQL; a SQLite file has one
     process). With `video_wait` (seconds) succeeded tasks have their video copies queued and their
     notices wait that long at most for them; None keeps links only. `timeouts` bound every
-    PostgreSQL connection."""
+    PostgreSQL connection; `direct` (DIRECT_DATABASE_URL) is a direct connection to the server
+    when `database` leads to a transaction pooler."""
     if is_postgres(database):
         from store.postgres import PostgresStore
 
@@ -55,6 +57,7 @@ async def open_store(
         return await PostgresStore.open(
             database, notify_on=notify_on, pool_size=pool_size, migrate=migrate,
             on_other_change=on_other_change, video_wait=video_wait, timeouts=timeouts,
+            direct_url=direct,
         )
     if not migrate:
         state = await schema_state(database)
@@ -98,7 +101,9 @@ async def _schema_state(database: str) -> SchemaState:
 
         from store.postgres.schema import applied_migrations as pg_applied
 
-        conn = await asyncpg.connect(database, timeout=CONNECT_TIMEOUT)
+        # No prepared statements kept: through a transaction pooler (PgBouncer) each statement
+        # may reach another server session.
+        conn = await asyncpg.connect(database, timeout=CONNECT_TIMEOUT, statement_cache_size=0)
         try:
             return state_of(await pg_applied(conn), MIGRATION_NAMES)
         finally:
@@ -114,7 +119,7 @@ async def migrate_database(database: str) -> list[str]:
 
         from store.postgres.schema import migrate as migrate_pg
 
-        conn = await asyncpg.connect(database, timeout=CONNECT_TIMEOUT)
+        conn = await asyncpg.connect(database, timeout=CONNECT_TIMEOUT, statement_cache_size=0)
         try:
             return await migrate_pg(conn)
         finally:

@@ -21,12 +21,17 @@ from receiver.runtime import event_loops
 from receiver.runtime.local_key import local_key
 from receiver.services.videos.keeper import VideoKeeper
 from receiver.serving import prepare
-from receiver.settings import Settings, database_from_environ, from_environ
+from receiver.settings import (
+    Settings,
+    database_from_environ,
+    direct_database_from_environ,
+    from_environ,
+)
 from store import StoreUnavailable, migrate_database, schema_state
 from store.opening import shown
 
 log = logging.getLogger("reelhook")
-MIGRATE_SETTINGS = ("DATABASE_URL", "REELHOOK_DATABASE")
+MIGRATE_SETTINGS = ("DATABASE_URL", "DIRECT_DATABASE_URL", "REELHOOK_DATABASE")
 TICK_SETTINGS = (
     "DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_SECRET_KEY", "REELHOOK_PUBLIC_URL",
     "{PIAPI,WAVE,APIMART,ONEMIN}_API_KEY and _BASE_URL", "the notice settings of reelhook worker",
@@ -88,7 +93,8 @@ async def keep_videos(keeper: VideoKeeper) -> int:
 
 def run_migrate(env: Mapping[str, str]) -> int:
     """Apply pending migrations to the configured database; print what was done."""
-    database = database_from_environ(env)
+    # Migrations go straight to the server when DATABASE_URL leads to a pooler.
+    database = direct_database_from_environ(env) or database_from_environ(env)
     before = asyncio.run(schema_state(database))  # one line when it cannot be opened
     if before.unknown:
         before.check()  # a newer reelhook's database: refused untouched

@@ -51,7 +51,8 @@ async def backfill(settings: Settings) -> int:
     """Queue the missing copies; how many were queued."""
     if video_wait(settings) is None:
         raise SettingsError("REELHOOK_VIDEO_STORE is off: there is nowhere to keep videos")
-    store = await open_store(settings.database, migrate=False, timeouts=settings.db_timeouts)
+    store = await open_store(settings.database, migrate=False, timeouts=settings.db_timeouts,
+                             direct=settings.direct_database)
     try:
         return await store.videos.backfill()
     finally:

@@ -86,7 +86,7 @@ async def run_worker(settings: Settings) -> None:
     store = await open_store(
         settings.database, notify_on=settings.notify_on, busy_timeout=settings.db_busy_timeout,
         pool_size=settings.db_pool_size, migrate=False, video_wait=video_wait(settings),
-        timeouts=settings.db_timeouts,
+        timeouts=settings.db_timeouts, direct=settings.direct_database,
     )
     tune_for_long_life()
     worker = Worker(store.outbox, config, session_factory=session_factory(settings))

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -32,6 +32,11 @@ log = logging.getLogger("reelhook.store")
 FEED_DELAY = 0.05  # seconds the change feed gathers announcements before it reads the tasks
 CONNECT_TIMEOUT = 10.0  # seconds to open the LISTEN connection
 HEALTH_TIMEOUT = 2.0  # seconds the health check waits for the server's answer
+POOLER_FOUND = (
+    "DATABASE_URL leads to a connection pooler (it refused session settings): prepared"
+    " statements are off and LISTEN is not used, so other processes' work is seen on each"
+    " worker's interval; set DIRECT_DATABASE_URL to a direct connection for instant wake-ups"
+)
 READ_ONLY = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
 
 
@@ -62,6 +67,7 @@ class PostgresStore(Records):
         self._feeder: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
         self._reconnecting: asyncio.Task[None] | None = None
+        self._listen_url: str | None = url  # a direct connection (LISTEN needs a session)
         self._closing = False
 
     @classmethod
@@ -76,33 +82,40 @@ class PostgresStore(Records):
         on_other_change: Callable[[dict[str, Any]], None] | None = None,
         video_wait: float | None = None,
         timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
+        direct_url: str | None = None,
     ) -> PostgresStore:
         """Connect (and with `migrate` bring the schema up to date), start group commit and the
-        listener connection."""
+        listener connection. With `direct_url`, `url` leads to a transaction pooler (PgBouncer):
+        its connections use no prepared statements and no session settings, and LISTEN runs on
+        `direct_url`. A pooler found without it (it refuses session settings) is used the same
+        way, with no LISTEN: workers then look on their own interval."""
+        own_pids: set[int] = set()
+
+        async def remember(conn: asyncpg.Connection) -> None:
+            own_pids.add(conn.get_server_pid())
+
+        pooled = direct_url is not None
         try:
-            own_pids: set[int] = set()
-
-            async def remember(conn: asyncpg.Connection) -> None:
-                own_pids.add(conn.get_server_pid())
-
-            pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=pool_size, init=remember,
-                timeout=timeouts.statement, server_settings=timeouts.server_settings(),
-                # The server cancels a statement first (statement_timeout); this bounds a
-                # database that does not answer at all.
-                command_timeout=timeouts.statement + 1.0,
-            )
-        except UNAVAILABLE as exc:
+            try:
+                pool = await _pool(url, pool_size, remember, timeouts, pooled=pooled)
+            except asyncpg.ProtocolViolationError as exc:
+                if pooled or "startup parameter" not in str(exc):
+                    raise
+                log.warning(POOLER_FOUND)
+                pooled = True
+                pool = await _pool(url, pool_size, remember, timeouts, pooled=True)
+        except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from None
         store = cls(
             url, pool, notify_on, own_pids=own_pids, on_other_change=on_other_change,
             video_wait=video_wait, acquire_timeout=timeouts.statement,
         )
+        store._listen_url = direct_url or (None if pooled else url)
         if migrate:
             async with pool.acquire() as conn:
                 await schema.migrate(conn)
         store.writer.start()
-        if listen:
+        if listen and store._listen_url is not None:
             await store._listen()
         return store
 
@@ -140,7 +153,7 @@ class PostgresStore(Records):
         return None
 
     async def _listen(self) -> None:
-        listener = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
+        listener = await asyncpg.connect(self._listen_url or self.url, timeout=CONNECT_TIMEOUT)
         try:
             for topic in TOPICS:
                 await listener.add_listener(CHANNEL_PREFIX + topic, self._heard)
@@ -201,6 +214,24 @@ class PostgresStore(Records):
             for topic in TOPICS:  # anything may have happened while it was away
                 self.announcer.announce(topic, "")
             return
+
+
+async def _pool(
+    url: str, size: int, init: Callable[[asyncpg.Connection], Awaitable[None]],
+    timeouts: DatabaseTimeouts, *, pooled: bool,
+) -> asyncpg.Pool:
+    """The connection pool; behind a transaction pooler without prepared statements (each
+    transaction may reach another server session) and session settings (it refuses them)."""
+    options: dict[str, Any] = (
+        {"statement_cache_size": 0} if pooled
+        else {"server_settings": timeouts.server_settings()}
+    )
+    return await asyncpg.create_pool(
+        url, min_size=1, max_size=size, init=init, timeout=timeouts.statement,
+        # The server cancels a statement first (statement_timeout); this bounds a database that
+        # does not answer at all, and every statement behind a pooler.
+        command_timeout=timeouts.statement + 1.0, **options,
+    )
 
 
 def _ignore(task: dict[str, Any]) -> None:

@@ -1,0 +1,55 @@
+"""Behind a real PgBouncer in transaction mode, as most managed platforms hand out: `migrate`
+works every time, and with DIRECT_DATABASE_URL other processes' changes arrive at once through
+LISTEN."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from store import open_store
+from store.interface import TASKS
+from tests.cli.test_cli_processes import spawn
+from tests.cli.test_deploy_commands import finished
+from tests.databases import fresh_postgres
+from tests.helpers import until
+from tests.pgbouncer import pgbouncer, through
+
+SUBMITS = 20
+
+
+@pytest.fixture
+async def pooled() -> AsyncIterator[tuple[str, str]]:
+    """(the pooled URL, the direct URL) of a fresh, unmigrated database."""
+    async with fresh_postgres(migrate=False) as url, pgbouncer() as port:
+        yield through(port, url), url
+
+
+async def test_migrate_through_the_pooler_works_every_time(pooled: tuple[str, str]) -> None:
+    url, _ = pooled
+    for _ in range(3):
+        code, out, err = await finished(await spawn("migrate", env={"DATABASE_URL": url}))
+        assert code == 0, err
+    assert "is up to date" in out
+
+
+async def test_with_a_direct_url_other_processes_changes_arrive_through_listen(
+    pooled: tuple[str, str],
+) -> None:
+    url, direct_url = pooled
+    code, _, err = await finished(await spawn("migrate", env={"DATABASE_URL": url,
+                                                              "DIRECT_DATABASE_URL": direct_url}))
+    assert code == 0, err
+    listening = await open_store(url, direct=direct_url, migrate=False)
+    other = await open_store(url, direct=direct_url, migrate=False)
+    heard: list[str] = []
+    listening.subscribe(TASKS, heard.append)
+    try:
+        from store import NewTask
+
+        await other.create_task(NewTask("tsk_" + "1" * 28, "piapi", "Qubico/skyreels", {}))
+        await until(lambda: "tsk_" + "1" * 28 in heard, what="the change heard through LISTEN")
+    finally:
+        await listening.close()
+        await other.close()
