@@ -68,6 +68,7 @@ async def pgbouncer() -> AsyncIterator[int]:
             await _listening(listen, process)
             yield listen
         finally:
+            _stop_by_pidfile(Path(folder, "pgbouncer.pid"))  # runuser does not pass signals on
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout=10)
@@ -76,6 +77,11 @@ async def pgbouncer() -> AsyncIterator[int]:
                 process.wait()
             if process.stderr is not None:
                 process.stderr.close()
+
+
+def _stop_by_pidfile(pidfile: Path) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(pidfile.read_text().strip()), signal.SIGINT)
 
 
 async def _listening(port: int, process: subprocess.Popen[bytes]) -> None:
