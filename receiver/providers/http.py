@@ -65,7 +65,7 @@ async def call_json(
         raise ProviderRejected(f"provider answered {answer.status}: {_message(answer)}")
     try:
         return loads_strict(answer.body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nesting past the decoder's depth included
         raise ProviderProtocolError(f"provider answered with non-JSON from {url}") from exc
 
 

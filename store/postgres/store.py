@@ -32,6 +32,7 @@ log = logging.getLogger("reelhook.store")
 FEED_DELAY = 0.05  # seconds the change feed gathers announcements before it reads the tasks
 CONNECT_TIMEOUT = 10.0  # seconds to open the LISTEN connection
 HEALTH_TIMEOUT = 2.0  # seconds the health check waits for the server's answer
+CLOSE_TIMEOUT = 10.0  # seconds closing waits for connections to say goodbye before cutting them
 POOLER_FOUND = (
     "DATABASE_URL leads to a connection pooler (it refused session settings): prepared"
     " statements are off and LISTEN is not used, so other processes' work is seen on each"
@@ -129,8 +130,9 @@ class PostgresStore(Records):
                     await job
         await self.writer.stop()
         if self._listener is not None:
-            await self._listener.close()
-        await self._pool.close()
+            await _within(CLOSE_TIMEOUT, self._listener.close(), self._listener.terminate)
+        # A connection cut mid-query may never be released: waiting for it would hang shutdown.
+        await _within(CLOSE_TIMEOUT, self._pool.close(), self._pool.terminate)
 
     def failure(self) -> str | None:
         """Why the store can no longer write (its group-commit loop died), or None."""
@@ -236,3 +238,13 @@ async def _pool(
 
 def _ignore(task: dict[str, Any]) -> None:
     return None
+
+
+async def _within(seconds: float, closing: Awaitable[None], cut: Callable[[], None]) -> None:
+    """Close gracefully within `seconds`, else cut the connections (logged)."""
+    try:
+        await asyncio.wait_for(closing, seconds)
+    except (TimeoutError, *UNAVAILABLE) as exc:
+        log.warning("PostgreSQL connections did not close within %g s (%s); cutting them",
+                    seconds, type(exc).__name__)
+        cut()

@@ -91,7 +91,7 @@ class GarbageApimart:
 async def test_unreadable_poll_answer_is_polled_with_backoff(
     start_app: Any, settings: Any, db_path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="reelhook.polling")
+    caplog.set_level(logging.WARNING, logger="reelhook.polling")
     fake = GarbageApimart()
     async with LocalServer(fake.app()) as server:
         providers = dict(settings.providers)
@@ -104,8 +104,8 @@ async def test_unreadable_poll_answer_is_polled_with_backoff(
                 "SELECT poll_attempts FROM tasks WHERE id = ?", (task["id"],)
             ).fetchone()[0]
         assert attempts >= 2  # each poll scheduled the next one, further off
-        # An error of ours, not the provider's: logged at ERROR with its traceback.
-        unexpected = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
-        assert unexpected and all(r.levelno == logging.ERROR for r in unexpected)
-        assert all(r.exc_info is not None for r in unexpected)
+        # The provider's fault, not ours, whichever JSON decoder gives up on it: one WARNING a poll.
+        said = [r for r in caplog.records if task["id"] in r.getMessage()]
+        assert said and all(r.levelno == logging.WARNING for r in said)
+        assert all(" failed: " in r.getMessage() for r in said)
         await client.close()
