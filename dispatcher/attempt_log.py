@@ -30,12 +30,17 @@ class AttemptLog:
         self.delay = delay
         self._waiting: list[list[AttemptRecord]] = []  # one list per ended send
         self._timer: asyncio.TimerHandle | None = None
-        self._writes: set[asyncio.Task[None]] = set()
+        self._writes: dict[asyncio.Task[None], list[int]] = {}  # each write: its deliveries
 
     @property
     def busy(self) -> bool:
         """Records wait or are being written."""
         return bool(self._waiting or self._writes)
+
+    def held_ids(self) -> list[int]:
+        """The deliveries whose records wait or are being written (still claimed meanwhile)."""
+        waiting = [record.delivery_id for records in self._waiting for record in records]
+        return waiting + [i for ids in self._writes.values() for i in ids]
 
     def add(self, records: list[AttemptRecord]) -> None:
         """Keep these records for the next write (at most `delay` seconds away)."""
@@ -54,7 +59,7 @@ class AttemptLog:
             return
         sends, self._waiting = self._waiting, []
         task = asyncio.create_task(write_attempts(self.outbox, sends, self.owner))
-        self._writes.add(task)
+        self._writes[task] = [record.delivery_id for records in sends for record in records]
         task.add_done_callback(self._written)
 
     async def drain(self, timeout: float) -> None:
@@ -70,7 +75,7 @@ class AttemptLog:
         await asyncio.gather(*left, return_exceptions=True)
 
     def _written(self, task: asyncio.Task[None]) -> None:
-        self._writes.discard(task)
+        self._writes.pop(task, None)
         if task.cancelled():
             log.error("attempts left unrecorded at stop; their deliveries wait for the lease")
         elif (error := task.exception()) is not None:

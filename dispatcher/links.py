@@ -21,28 +21,30 @@ class VideoLinks:
     secret_key: bytes = field(repr=False)
     public_url: str
     lifetime: float  # seconds a link stays valid
-
-    @property
-    def _key(self) -> bytes:
-        return hmac.new(self.secret_key, _PURPOSE, hashlib.sha256).digest()
+    older_keys: tuple[bytes, ...] = field(default=(), repr=False)  # links they signed still open
 
     def url(self, task_id: str, now: float | None = None) -> str:
         """A link to the task's kept video, valid for `lifetime` from now."""
         expires = int((time.time() if now is None else now) + self.lifetime)
         path = f"/v1/tasks/{quote(task_id, safe='')}/video"
-        query = f"expires={expires}&sig={self._sign(task_id, expires)}"
+        query = f"expires={expires}&sig={_sign(self.secret_key, task_id, expires)}"
         return f"{self.public_url.rstrip('/')}{path}?{query}"
 
     def check(self, task_id: str, expires: str, sig: str, now: float | None = None) -> str | None:
         """None when the link is good; else why it is not (bad signature, expired)."""
         if not expires.isdigit() or len(expires) > 12:
             return "expires must be a Unix time in seconds"
-        if not hmac.compare_digest(self._sign(task_id, int(expires)), sig):
+        signed = False
+        for key in (self.secret_key, *self.older_keys):
+            signed |= hmac.compare_digest(_sign(key, task_id, int(expires)), sig)
+        if not signed:
             return "the link's signature does not match"
         if int(expires) < (time.time() if now is None else now):
             return "the link has expired"
         return None
 
-    def _sign(self, task_id: str, expires: int) -> str:
-        message = f"{task_id}.{expires}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+def _sign(secret_key: bytes, task_id: str, expires: int) -> str:
+    key = hmac.new(secret_key, _PURPOSE, hashlib.sha256).digest()
+    message = f"{task_id}.{expires}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

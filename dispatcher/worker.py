@@ -5,6 +5,11 @@ the sends under way finish (each within its timeout), records them and hands the
 back; a killed one leaves claims that any worker takes over once their lease runs out. Only the
 deliveries in flight at such a crash, or sent in the last `record_delay` seconds and not yet
 recorded (dispatcher/attempt_log.py), can be sent twice.
+
+A live worker renews the claims it holds (sending, waiting to send, or waiting to be recorded)
+every quarter of the lease, and takes over no one's stale claim until it has reached the database
+for a whole renewal period: after an outage longer than the lease, every live worker has renewed
+or recorded what it holds by then, so no send whose record was held up goes out a second time.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ log = logging.getLogger("reelhook.dispatcher")
 # unrecorded rather than waited for until it fails.
 STOP_SHARE = 0.9
 LEASE_MARGIN = 1.0  # seconds: recording an attempt after its send
+RENEW_SHARE = 0.25  # claims held are renewed every this share of the lease
 
 
 class Worker:
@@ -68,6 +74,8 @@ class Worker:
         self._refill = max(1, config.concurrency // 2)
         self._due = _DueRows([], 0.0)  # due rows read, not yet tried (config.due_reuse)
         self._unsure: set[int] = set()  # claims that may have been committed unseen
+        self._reached_since: float | None = None  # the database has answered since (Unix s)
+        self._renewed_at = 0.0
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
@@ -90,6 +98,7 @@ class Worker:
                     except WriterStopped:  # nothing can be recorded: the run ends, watched
                         raise
                     except StoreUnavailable as exc:  # locked or full for now: look again later
+                        self._reached_since = None
                         log.warning("dispatcher worker %s waits for the store: %s", self.owner, exc)
                         delay = self.config.poll_interval
                     except Exception:  # any other fault of a round: the next round tries again
@@ -132,9 +141,12 @@ class Worker:
         return next_due is None or next_due > time.time() + self.config.poll_interval
 
     async def _round(self, runner: AttemptRunner) -> float:
+        await self._renew_held(time.time())
+        if self._reached_since is None:
+            self._reached_since = time.time()
         await self._release_unsure()
         now = time.time()
-        stale = now - self.config.lease
+        stale = self._stale_before(now)
         due = await self._due_rows(now, stale)
         seen = due.count
         busy = {batch.route for batch in self._inflight.values()}
@@ -156,6 +168,42 @@ class Worker:
         if missing := [i for i in claimed if i not in full]:
             await self.outbox.release(missing, self.owner)
         return await self._delay(chosen.wake_at, chosen.held, seen, now)
+
+    @property
+    def _renew_every(self) -> float:
+        return RENEW_SHARE * self.config.lease
+
+    def _stale_before(self, now: float) -> float:
+        """Claims made before this time are of workers that are gone; none is, until this
+        worker has reached the database for a renewal period (and a margin) since it started or
+        since an outage: live holders have renewed or recorded their claims by then."""
+        reached = self._reached_since
+        if reached is None or now - reached < self._renew_every + LEASE_MARGIN:
+            return 0.0
+        return now - self.config.lease
+
+    async def _renew_held(self, now: float) -> None:
+        """Renew every claim this worker holds, once per renewal period; claims taken over
+        meanwhile (after an outage of this worker alone) are dropped from those waiting."""
+        if now - self._renewed_at < self._renew_every:
+            return
+        held = [i for claimed in self._ready for i in claimed.batch.ids]
+        held += [i for batch in self._inflight.values() for i in batch.ids]
+        held += self._attempt_log.held_ids()
+        if held:
+            kept = set(await self.outbox.renew(sorted(set(held)), self.owner, now))
+            self._keep_ready(kept, now)
+        self._renewed_at = now
+
+    def _keep_ready(self, kept: set[int], now: float) -> None:
+        """Waiting batches: renewed at `now`, without the deliveries no longer held."""
+        for claimed in list(self._ready):
+            rows = tuple(row for row in claimed.batch.rows if int(row["delivery_id"]) in kept)
+            if rows:
+                claimed.batch = dataclasses.replace(claimed.batch, rows=rows)
+                claimed.at = now
+            else:
+                self._ready.remove(claimed)
 
     async def _due_rows(self, now: float, stale: float) -> _DueRows:
         """The due deliveries left from the last read while it is fresh, else a new read."""

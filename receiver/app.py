@@ -19,7 +19,7 @@ from receiver.runtime import dispatching, videos
 from receiver.runtime.loops import BackgroundLoops
 from receiver.services.known_tasks import KnownTasks
 from receiver.services.poller import Poller
-from receiver.services.secrets import SecretBox
+from receiver.services.sealing import confirm_key, secret_box
 from receiver.services.tasks import TaskService
 from receiver.services.wakeups import Wakeups
 from receiver.settings import Settings
@@ -34,7 +34,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=max(settings.max_submit_bytes, settings.max_callback_bytes),
     )
     app[keys.SETTINGS] = settings
-    app[keys.SECRETS] = SecretBox(settings.secret_key)
+    app[keys.SECRETS] = secret_box(settings)
     app[keys.CALLBACK_SLOTS] = Slots(settings.max_concurrent_callbacks)
     app[keys.KNOWN_TASKS] = KnownTasks()
     app[keys.WAKEUPS] = Wakeups()
@@ -64,6 +64,11 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         timeouts=settings.db_timeouts,
         direct=settings.direct_database,
     )
+    try:
+        await confirm_key(store.sealed, app[keys.SECRETS])
+    except BaseException:
+        await store.close()
+        raise
     app[keys.STORE] = store
     # Commits announce themselves (on PostgreSQL to every process, by LISTEN/NOTIFY): notices
     # queued anywhere wake this process's dispatcher, a slot freed anywhere its submit queue.

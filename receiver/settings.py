@@ -37,7 +37,7 @@ DESTINATION_SETTINGS = ("REELHOOK_SLACK_WEBHOOK_URL", "REELHOOK_EMAIL_TO")
 class ProviderSettings:
     """One provider's key and base URL."""
 
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     base_url: str
 
 
@@ -68,17 +68,19 @@ class VideoSettings:
 class Settings:
     """Everything reelhook reads from its environment."""
 
-    api_tokens: tuple[str, ...]
-    secret_key: bytes
+    # Secrets (and URLs that may carry one) stay out of repr: a logged Settings shows none.
+    api_tokens: tuple[str, ...] = field(repr=False)
+    secret_key: bytes = field(repr=False)  # seals and signs: REELHOOK_SECRET_KEY's first key
+    older_secret_keys: tuple[bytes, ...] = field(default=(), repr=False)  # still open and check
     secret_key_file: str | None = None  # the key was kept beside the SQLite file (local_key)
-    database: str = "./reelhook.db"
+    database: str = field(default="./reelhook.db", repr=False)
     host: str = "0.0.0.0"
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     public_url_given: bool = False  # REELHOOK_PUBLIC_URL was set (else a loopback default)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
-    slack_webhook_url: str | None = None
-    smtp_url: str | None = None
+    slack_webhook_url: str | None = field(default=None, repr=False)
+    smtp_url: str | None = field(default=None, repr=False)
     email_from: str | None = None
     email_to: tuple[str, ...] = ()
     notify_on: frozenset[str] = DEFAULT_NOTIFY_ON
@@ -89,7 +91,7 @@ class Settings:
     max_concurrent_callbacks: int = 256
     db_busy_timeout: float = 5.0
     allow_private_urls: bool = False
-    inbound_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    inbound_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
     delivery_timeout: float = 10.0
     slack_min_interval: float = 1.0
@@ -101,13 +103,15 @@ class Settings:
     callback_grace: float = 120.0
     max_in_flight: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_IN_FLIGHT))
     onemin_timeout: float = 900.0
-    metrics_tokens: tuple[str, ...] = ()
-    read_tokens: tuple[str, ...] = ()  # REELHOOK_READ_TOKENS: read the API and the dashboard
+    metrics_tokens: tuple[str, ...] = field(default=(), repr=False)
+    # REELHOOK_READ_TOKENS: read the API and the dashboard
+    read_tokens: tuple[str, ...] = field(default=(), repr=False)
     log_format: str = "text"
     event_loop: str = field(default_factory=default_loop)
     db_pool_size: int = 10
     db_timeouts: DatabaseTimeouts = field(default_factory=DatabaseTimeouts)
-    direct_database: str | None = None  # DIRECT_DATABASE_URL, beside a pooled DATABASE_URL
+    # DIRECT_DATABASE_URL, beside a pooled DATABASE_URL
+    direct_database: str | None = field(default=None, repr=False)
     web_concurrency: int = 1
     background: bool = True
     dyno: str | None = None
@@ -131,10 +135,11 @@ def from_environ(
     port = _int(env, "PORT", 8080, 1, 65535)
     api_tokens = _tokens(env) if need_api_token or env.get("REELHOOK_API_TOKEN") else ()
     database = _database(env)
-    secret_key, key_file = _secret_key(env, database, key_store)
+    (secret_key, *older_keys), key_file = _secret_keys(env, database, key_store)
     return Settings(
         api_tokens=api_tokens,
         secret_key=secret_key,
+        older_secret_keys=tuple(older_keys),
         secret_key_file=key_file,
         database=database,
         host=env.get("REELHOOK_HOST", "0.0.0.0"),
@@ -328,10 +333,11 @@ def _tokens(env: Mapping[str, str]) -> tuple[str, ...]:
     return _header_safe("REELHOOK_API_TOKEN", tokens)
 
 
-def _secret_key(
+def _secret_keys(
     env: Mapping[str, str], database: str, key_store: KeyStore | None
-) -> tuple[bytes, str | None]:
-    """The key and, when it came from beside the SQLite file, that file's path."""
+) -> tuple[tuple[bytes, ...], str | None]:
+    """The keys (the first seals; any after it, during a rotation, still open) and, when the
+    key came from beside the SQLite file, that file's path."""
     hint = "make one with: reelhook keygen"
     raw = env.get("REELHOOK_SECRET_KEY", "").strip()
     if not raw:
@@ -343,16 +349,18 @@ def _secret_key(
             )
         if key_store is None or is_postgres(database):
             raise SettingsError(f"REELHOOK_SECRET_KEY is required (a Fernet key); {hint}")
-        return key_store(database), key_file_of(database)
-    return _fernet_key(raw, hint), None
-
-
-def _fernet_key(raw: str, hint: str) -> bytes:
-    if not is_fernet_key(raw):
-        raise SettingsError(
-            f"REELHOOK_SECRET_KEY is not a Fernet key (32 url-safe base64 bytes); {hint}"
-        )
-    return raw.encode()
+        return (key_store(database),), key_file_of(database)
+    keys = _list(raw)
+    for position, key in enumerate(keys, start=1):
+        if not is_fernet_key(key):
+            which = "" if len(keys) == 1 else f"key {position} of {len(keys)} in "
+            raise SettingsError(
+                f"{which}REELHOOK_SECRET_KEY is not a Fernet key (32 url-safe base64 bytes);"
+                f" {hint} (to rotate: the new key first, the old after it, comma-separated)"
+            )
+    if len(set(keys)) != len(keys):
+        raise SettingsError("REELHOOK_SECRET_KEY lists one key twice")
+    return tuple(key.encode() for key in keys), None
 
 
 def _provider(env: Mapping[str, str], name: str) -> ProviderSettings:

@@ -20,6 +20,8 @@ HISTORY: dict[str, str] = {
     "m007_task_claims": "who holds a task's submit or poll, and until when",
     "m008_kept_videos":
         "the kept copy of each succeeded task's video, and the durable job that makes it",
+    "m009_key_check":
+        "a value sealed with the secret key, so a start with another key is refused",
 }
 MIGRATION_NAMES = tuple(HISTORY)
 

@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from store.models import KeptCopy, NewTask
-from store.plans import inbound, outbox, polls, stats, submits, videos
+from store.plans import inbound, outbox, polls, sealed, stats, submits, videos
 from store.plans.outbox import AttemptRecord
+from store.plans.sealed import Resealed, SealedColumn
 from store.sql import Plan
 
 T = TypeVar("T")
@@ -70,6 +71,10 @@ class Outbox:
     async def release(self, ids: Sequence[int], owner: str) -> None:
         """Make unfinished claims pending again."""
         await self._db.write(functools.partial(outbox.release, ids, owner))
+
+    async def renew(self, ids: Sequence[int], owner: str, now: float) -> list[int]:
+        """Renew `owner`'s claims; returns the ids it still holds."""
+        return await self._db.write(functools.partial(outbox.renew, ids, owner, now))
 
     async def finish(self, attempts: Sequence[AttemptRecord], owner: str) -> None:
         """Record attempts and move their deliveries on (where the claim is still `owner`'s)."""
@@ -271,3 +276,30 @@ class Videos:
     async def next_due_at(self) -> float | None:
         """When the earliest pending copy falls due."""
         return await self._db.read(videos.next_due_at)
+
+
+class Sealed:
+    """Values sealed with the secret key: the key check, and re-sealing for a rotation."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def key_check(self) -> str | None:
+        """The sealed key check, or None if no start has written one yet."""
+        return await self._db.read(sealed.key_check)
+
+    async def set_key_check(self, value: str, replace: bool = False) -> None:
+        """Write the key check (kept if one is there, unless `replace`)."""
+        await self._db.write(functools.partial(sealed.set_key_check, value, replace))
+
+    async def any_value(self) -> str | None:
+        """One sealed value the database holds, if any."""
+        return await self._db.read(sealed.any_sealed)
+
+    async def page(self, column: SealedColumn, after: Any, limit: int) -> list[dict[str, Any]]:
+        """The next sealed values of `column` after key `after`."""
+        return await self._db.read(functools.partial(sealed.sealed_page, column, after, limit))
+
+    async def reseal(self, column: SealedColumn, changes: Sequence[Resealed]) -> int:
+        """Put each new value in place of its old one, where still there; returns how many."""
+        return await self._db.write(functools.partial(sealed.reseal, column, changes))

@@ -9,7 +9,7 @@ from typing import Any
 from store.announce import Announcer
 from store.interface import Listener
 from store.models import EventIn, EventOutcome, NewTask, TaskSearch
-from store.parts import Database, Inbound, Outbox, Polls, Stats, Submits, Videos
+from store.parts import Database, Inbound, Outbox, Polls, Sealed, Stats, Submits, Videos
 from store.plans import tasks
 
 
@@ -37,6 +37,7 @@ class Records:
         self.inbound = Inbound(db)
         self.stats = Stats(db)
         self.videos = Videos(db)
+        self.sealed = Sealed(db)
 
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""

@@ -123,6 +123,11 @@ def start_app(settings: Settings, app_socket: socket.socket, aiohttp_client: Any
             sock = listening_socket(chosen.port)
         server = TestServer(create_app(chosen), port=chosen.port,
                             socket_factory=lambda *_: sock)
+        try:
+            await server.start_server()  # before any client session exists
+        except BaseException:  # the app refused to start: its socket goes with it
+            sock.close()
+            raise
         return await aiohttp_client(server, headers={"Authorization": f"Bearer {API_TOKEN}"})
 
     return start

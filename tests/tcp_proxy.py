@@ -1,6 +1,7 @@
 """A TCP proxy on loopback in front of a real server, for faults caused for real: `freeze()`
 stops passing bytes both ways (a database that hangs, a network cut without a reset), `thaw()`
-lets them flow again, `cut()` closes every connection (a restart, a failover)."""
+lets them flow again, `cut()` closes every connection (a restart, a failover), `refuse()` closes
+each new one at once (a server that is down) until `accept()`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class TcpProxy:
         self.port = 0
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._refusing = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
 
@@ -50,6 +52,14 @@ class TcpProxy:
         """Pass bytes again."""
         self._flowing.set()
 
+    def refuse(self) -> None:
+        """Close every new connection at once, as a server that is down."""
+        self._refusing = True
+
+    def accept(self) -> None:
+        """Take new connections again."""
+        self._refusing = False
+
     def cut(self) -> None:
         """Close every connection through the proxy."""
         for writer in list(self._writers):
@@ -58,6 +68,9 @@ class TcpProxy:
     async def _accept(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
                       ) -> None:
         await self._flowing.wait()
+        if self._refusing:
+            client_out.close()
+            return
         try:
             server_in, server_out = await asyncio.open_connection(*self.target)
         except OSError:

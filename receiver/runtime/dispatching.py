@@ -22,6 +22,7 @@ from receiver.runtime.gc_tuning import tune_for_long_life
 from receiver.runtime.loops import BackgroundLoops
 from receiver.runtime.owner import process_owner
 from receiver.runtime.videos import keeper, video_links, video_store, video_wait
+from receiver.services.sealing import confirm_key, secret_box
 from receiver.services.secrets import SecretBox
 from receiver.settings import Settings
 from store import TaskStore, open_store
@@ -82,12 +83,18 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
 async def run_worker(settings: Settings) -> None:
     """`reelhook worker`: the outbox worker alone, until interrupted or sent SIGTERM, when it
     hands back what it holds."""
-    config = dispatch_config(settings, SecretBox(settings.secret_key))
+    secrets = secret_box(settings)
+    config = dispatch_config(settings, secrets)
     store = await open_store(
         settings.database, notify_on=settings.notify_on, busy_timeout=settings.db_busy_timeout,
         pool_size=settings.db_pool_size, migrate=False, video_wait=video_wait(settings),
         timeouts=settings.db_timeouts, direct=settings.direct_database,
     )
+    try:
+        await confirm_key(store.sealed, secrets)
+    except BaseException:
+        await store.close()
+        raise
     tune_for_long_life()
     worker = Worker(store.outbox, config, session_factory=session_factory(settings))
     # On PostgreSQL a notice queued by any process wakes this worker at once (LISTEN/NOTIFY).

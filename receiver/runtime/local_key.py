@@ -74,16 +74,28 @@ def _sync_directory(folder: str) -> None:
 
 
 def _holds_tasks(database: str) -> bool:
-    if not os.path.exists(database):
+    """Whether the file holds tasks; SettingsError when that cannot be told (a file locked by a
+    restore, damaged, or not SQLite at all): a new key must never meet a database it cannot
+    read."""
+    if not os.path.exists(database) or os.path.getsize(database) == 0:
         return False
     try:
-        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1.0)
         try:
+            if conn.execute(_HAS_TASKS).fetchone() is None:
+                return False  # a SQLite file reelhook has not set up yet
             return conn.execute("SELECT 1 FROM tasks LIMIT 1").fetchone() is not None
         finally:
             conn.close()
-    except sqlite3.Error:  # not a reelhook database yet (or not one at all): serve will say
-        return False
+    except sqlite3.Error as exc:
+        raise SettingsError(
+            f"REELHOOK_SECRET_KEY is unset and {key_file_of(database)} is missing, and reelhook"
+            f" cannot tell whether {database} holds tasks ({exc}); make it readable, or set"
+            " REELHOOK_SECRET_KEY to the key it was used with"
+        ) from None
+
+
+_HAS_TASKS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tasks'"
 
 
 def _read(path: str) -> bytes:

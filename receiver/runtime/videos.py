@@ -24,7 +24,8 @@ def video_wait(settings: Settings) -> float | None:
 
 def video_links(settings: Settings) -> VideoLinks:
     """The signed links to kept videos, under this reelhook's public URL."""
-    return VideoLinks(settings.secret_key, settings.public_url, settings.videos.link_lifetime)
+    return VideoLinks(settings.secret_key, settings.public_url, settings.videos.link_lifetime,
+                      settings.older_secret_keys)
 
 
 def video_store(settings: Settings) -> VideoStore | None:

@@ -52,10 +52,17 @@ def _global_routes(settings: Settings) -> list[dict[str, Any]]:
 def _destination(item: dict[str, Any], secrets: SecretBox) -> NewDestination:
     channel = item["channel"]
     target = {key: value for key, value in item.items() if key != "channel"}
-    address = item.get("url") or item.get("to") or ""
+    address = target.get("url") or target.get("to") or ""
     label = redact_url(address) if "url" in item else _mask_email(address)
-    route_key = secrets.hash_secret(f"route:{channel}:{address}")[:24]
-    return NewDestination(channel, secrets.encrypt(json.dumps(target)), label, route_key)
+    return NewDestination(
+        channel, secrets.encrypt(json.dumps(target)), label, route_key(secrets, channel, target)
+    )
+
+
+def route_key(secrets: SecretBox, channel: str, target: dict[str, Any]) -> str:
+    """The key all destinations of one address share (a keyed hash, under the first key)."""
+    address = target.get("url") or target.get("to") or ""
+    return secrets.hash_secret(f"route:{channel}:{address}")[:24]
 
 
 def _mask_email(address: str) -> str:

@@ -83,6 +83,10 @@ RELEASE = (
     "UPDATE deliveries SET status = 'pending', claimed_at = NULL, claim_owner = NULL"
     " WHERE id = ANY(:ids) AND status = 'sending' AND claim_owner = :owner"
 )
+RENEW = (
+    "UPDATE deliveries SET claimed_at = :now"
+    " WHERE id = ANY(:ids) AND status = 'sending' AND claim_owner = :owner RETURNING id"
+)
 INSERT_ATTEMPT = (
     "INSERT INTO attempts (delivery_id, started_at, duration_ms, status_code, error, outcome)"
     " VALUES (:delivery_id, :started_at, :duration_ms, :status_code, :error, :outcome)"
@@ -93,6 +97,12 @@ MOVE_ON = (
     " claim_owner = NULL, updated_at = :now,"
     " delivered_at = CASE WHEN :status = 'delivered' THEN :now ELSE delivered_at END"
     " WHERE id = :delivery_id AND status = 'sending' AND claim_owner = :owner"
+)
+# An attempt recorded after its claim was taken over still happened: it counts, and moves
+# nothing (the worker holding the claim now decides what comes next).
+COUNT_ONLY = (
+    "UPDATE deliveries SET attempts = attempts + 1, updated_at = :now WHERE id = :delivery_id"
+    " AND NOT (status = 'sending' AND claim_owner = :owner)"
 )
 
 
@@ -141,11 +151,24 @@ def release(ids: Sequence[int], owner: str) -> Plan[None]:
         yield count(RELEASE, ids=list(ids), owner=owner)
 
 
+def renew(ids: Sequence[int], owner: str, now: float) -> Plan[list[int]]:
+    """Renew `owner`'s claims on these deliveries (a live worker keeps what it holds); returns
+    the ids still its own."""
+    if not ids:
+        return []
+    kept = yield rows(RENEW, ids=list(ids), owner=owner, now=now)
+    return sorted(int(found["id"]) for found in kept)
+
+
 def finish(attempts: Sequence[AttemptRecord], owner: str) -> Plan[None]:
-    """Record attempts and move their deliveries on, where the claim is still `owner`'s."""
+    """Record attempts, each counted on its delivery, and move the deliveries on where the
+    claim is still `owner`'s."""
     if not attempts:
         return
     now = utc_now_iso()
+    yield many(COUNT_ONLY, (
+        {"now": now, "delivery_id": a.delivery_id, "owner": owner} for a in attempts
+    ))
     yield many(INSERT_ATTEMPT, (
         {"delivery_id": a.delivery_id, "started_at": iso_from_epoch(a.started_at),
          "duration_ms": round(a.duration_ms, 1), "status_code": a.status_code,

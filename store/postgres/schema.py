@@ -94,6 +94,9 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
         "ALTER TABLE tasks ADD COLUMN video_attempts INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX idx_tasks_video_status_video_next_at ON tasks (video_status, video_next_at)",
     ),
+    "m009_key_check": (
+        "CREATE TABLE key_check (id INTEGER PRIMARY KEY CHECK (id = 1), sealed TEXT NOT NULL)",
+    ),
 }
 check_dialect("PostgreSQL", tuple(MIGRATIONS))
 

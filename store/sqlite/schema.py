@@ -252,6 +252,14 @@ def m008_kept_videos(db: Database) -> None:
     tasks.create_index(["video_status", "video_next_at"])
 
 
+@migration
+def m009_key_check(db: Database) -> None:
+    """A value sealed with the secret key, so a start with another key is refused."""
+    db.execute(
+        "CREATE TABLE key_check (id INTEGER PRIMARY KEY CHECK (id = 1), sealed TEXT NOT NULL)"
+    )
+
+
 VIDEO_COLUMNS: tuple[tuple[str, type], ...] = (
     ("video_status", str), ("video_bytes", int), ("video_sha256", str),
     ("video_content_type", str), ("video_kept_at", str), ("video_expires_at", float),

@@ -24,6 +24,7 @@ from store import (
 )
 from store.interface import DELIVERIES, SLOTS, TASKS
 from store.plans.outbox import AttemptRecord
+from store.plans.sealed import DESTINATION_TARGETS, HELD_REQUESTS, Resealed
 from store.states import DEFAULT_NOTIFY_ON
 
 HOOK = NewDestination("webhook", "sealed-target", "hook", "route-1")
@@ -145,11 +146,15 @@ async def test_attempts_move_deliveries_on_only_for_their_claims_owner(store: Ta
         AttemptRecord(ids[0], now, 12.0, "delivered", 204),
         AttemptRecord(ids[1], now, 8.0, "retrying", 500, "HTTP 500", now + 30),
     ], "me")
+    assert await store.outbox.renew(ids, "someone", now + 5) == []  # not someone's claims
+    assert await store.outbox.renew(ids, "me", now + 5) == [ids[2]]  # the one still held
+    # An attempt recorded by a worker whose claim was taken over still counts; it moves nothing.
     await store.outbox.finish([AttemptRecord(ids[2], now, 1.0, "delivered", 204)], "someone")
     await store.outbox.release(ids, "me")  # only the one still sending is handed back
     by_id = {d["id"]: d for d in await store.outbox.deliveries()}
     assert [by_id[i]["status"] for i in ids] == ["delivered", "pending", "pending"]
-    assert [by_id[i]["attempts"] for i in ids] == [1, 1, 0]
+    assert [by_id[i]["attempts"] for i in ids] == [1, 1, 1]
+    assert [len(by_id[i]["attempt_log"]) for i in ids] == [1, 1, 1]  # counts agree with lists
     assert by_id[ids[0]]["delivered_at"] and by_id[ids[1]]["last_error"] == "HTTP 500"
     log = by_id[ids[1]]["attempt_log"]
     assert [(a["status_code"], a["outcome"]) for a in log] == [(500, "retrying")]
@@ -206,6 +211,31 @@ async def test_inbound_messages_are_listed_per_source_and_in_pages(store: TaskSt
     assert [m["webhook_id"] for m in rest] == ["msg_0"]
 
 
+async def test_sealed_values_are_found_paged_and_sealed_again_where_unchanged(
+    store: TaskStore,
+) -> None:
+    sealed = store.sealed
+    assert await sealed.key_check() is None and await sealed.any_value() is None
+    await sealed.set_key_check("check-1")
+    await sealed.set_key_check("check-2")  # the first writer's stays
+    assert await sealed.key_check() == "check-1"
+    await sealed.set_key_check("check-3", replace=True)
+    assert await sealed.key_check() == "check-3"
+    for number in (1, 2, 3):
+        await store.create_task(task(number))
+    assert await sealed.any_value() == "sealed-target"
+    first = await sealed.page(DESTINATION_TARGETS, None, 2)
+    assert [(r["sealed"], r["context"]) for r in first] == [("sealed-target", "webhook")] * 2
+    rest = await sealed.page(DESTINATION_TARGETS, first[-1]["key"], 2)
+    assert len(rest) == 1 and rest[0]["key"] > first[-1]["key"]
+    changes = [Resealed(first[0]["key"], "sealed-target", "new-target", "route-9"),
+               Resealed(first[1]["key"], "changed-meanwhile", "new-target", "route-9")]
+    assert await sealed.reseal(DESTINATION_TARGETS, changes) == 1
+    after = await sealed.page(DESTINATION_TARGETS, None, 10)
+    assert [r["sealed"] for r in after] == ["new-target", "sealed-target", "sealed-target"]
+    assert await sealed.page(HELD_REQUESTS, None, 10) == []
+
+
 def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
     here = Path(__file__).parent
     tested = "".join(
@@ -214,7 +244,7 @@ def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
     )
     protocols = [interface.TaskStore, interface.OutboxStore, interface.PollScheduleStore,
                  interface.SubmitSlotsStore, interface.InboundStore, interface.StatsStore,
-                 interface.VideoCopyStore]
+                 interface.VideoCopyStore, interface.SealedStore]
     untested = [
         f"{protocol.__name__}.{name}"
         for protocol in protocols
