@@ -10,6 +10,8 @@ from receiver.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
 from receiver.providers.http import loads_strict
 
 MAX_JSON_DEPTH = 32
+# Bodies past this size are decoded and checked in a thread, not on the event loop.
+OFF_LOOP_BYTES = 256 * 1024
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:

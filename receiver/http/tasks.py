@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Unprocessable
-from receiver.http.body import decode_json, read_limited, require_json_type
+from receiver.http.body import OFF_LOOP_BYTES, decode_json, read_limited, require_json_type
 from receiver.http.paging import (
     known_params,
     moment,
@@ -18,7 +19,8 @@ from receiver.http.paging import (
     task_cursor,
 )
 from receiver.http.serializers import event_view, task_view
-from receiver.services.validation import parse_submission
+from receiver.runtime.off_loop import off_loop
+from receiver.services.validation import Submission, parse_submission
 from store import TaskSearch
 from store.states import STATES
 
@@ -31,11 +33,20 @@ async def create_task(request: web.Request) -> web.Response:
     require_json_type(request)
     raw = await read_limited(request, request.app[keys.SETTINGS].max_submit_bytes)
     service = request.app[keys.TASKS]
-    submission = parse_submission(decode_json(raw), service.providers.keys())
-    task, created = await service.submit(submission, _idempotency_key(request))
+    key = _idempotency_key(request)
+    parse = functools.partial(_parsed, raw, tuple(service.providers))
+    large = len(raw) > OFF_LOOP_BYTES
+    # A large body is read into Python objects in a thread (and let go of there): a million
+    # small values took seconds to decode, walk and free, and the event loop with them.
+    submission = await off_loop(parse) if large else parse()
+    task, created = await service.submit(submission, key, off_loop=large)
     replayed = {} if created else {"Idempotent-Replayed": "true"}
     links = request.app[keys.VIDEO_LINKS]
     return web.json_response(task_view(task, links), status=202, headers=replayed)
+
+
+def _parsed(raw: bytes, providers: tuple[str, ...]) -> Submission:
+    return parse_submission(decode_json(raw), providers)
 
 
 async def get_task(request: web.Request) -> web.Response:

@@ -25,6 +25,7 @@ from receiver.providers.base import CallbackTarget, Provider, Report, TaskReques
 from receiver.providers.errors import CancelNotSupported, ProviderBusy, ProviderError
 from receiver.providers.http import redact_urls
 from receiver.providers.rules import is_data_uri
+from receiver.runtime.off_loop import off_loop as in_thread
 from receiver.services.destinations import task_destinations
 from receiver.services.request_forms import fingerprint, stored_request
 from receiver.services.secrets import SecretBox
@@ -87,12 +88,12 @@ class TaskService:
             self.wakeups.videos.set()
         return outcome
 
-    async def submit(
-        self, submission: Submission, idempotency_key: str | None
-    ) -> tuple[dict[str, Any], bool]:
-        """Validate, record and send a task; return it and whether it is new."""
+    def _prepare(
+        self, submission: Submission, provider: Provider, idempotency_key: str | None
+    ) -> tuple[NewTask, str]:
+        """The provider's checks, then the task as it will be recorded, and its callback
+        secret (Unprocessable names a field that breaks a rule)."""
         request = submission.request
-        provider = self.providers[request.provider]
         check_request(provider, request)
         if provider.fetches_image:
             check_image_url(request.image, self.settings.allow_private_urls)
@@ -111,6 +112,19 @@ class TaskService:
             destinations=task_destinations(submission, self.settings, self.secrets),
             notify_queued="queued" in self.settings.notify_on,
         )
+        return new, secret
+
+    async def submit(
+        self, submission: Submission, idempotency_key: str | None, *, off_loop: bool = False
+    ) -> tuple[dict[str, Any], bool]:
+        """Validate, record and send a task; return it and whether it is new. With `off_loop`
+        (a large request: images as data URIs) the checks and the forms it is kept in are made
+        in a thread, so the event loop is not held while megabytes are decoded and hashed."""
+        request = submission.request
+        provider = self.providers[request.provider]
+        prepare = functools.partial(self._prepare, submission, provider, idempotency_key)
+        new, secret = await in_thread(prepare) if off_loop else prepare()
+        task_id = new.id
         seal = functools.partial(self.queue.seal, request, secret, idempotency_key)
         try:
             # Recorded and claimed (or held) in one commit: whole, ready to send, or not at all.

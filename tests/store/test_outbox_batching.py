@@ -74,8 +74,9 @@ def test_attempts_of_many_sends_are_recorded_for_their_own_claims(tmp_path: Path
     run(conn, finish_many([(record, "me"), (retry, "me"), ([], "me")]))
     conn.execute("COMMIT")
     rows = dict(conn.execute("SELECT id, status || '/' || attempts FROM deliveries"))
+    # 6's claim is another worker's: the attempt counts, and the delivery stays that worker's.
     assert rows == {1: "delivered/1", 2: "delivered/1", 3: "pending/1", 4: "sending/0",
-                    5: "sending/0", 6: "sending/0"}
+                    5: "sending/0", 6: "sending/1"}
     assert conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == 4
     conn.close()
 

@@ -4,7 +4,9 @@ LISTEN."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -13,7 +15,7 @@ from store.interface import TASKS
 from tests.cli.test_cli_processes import spawn
 from tests.cli.test_deploy_commands import finished
 from tests.databases import fresh_postgres
-from tests.helpers import until
+from tests.helpers import skyreels, until, wait_for_status
 from tests.pgbouncer import pgbouncer, through
 
 SUBMITS = 20
@@ -53,3 +55,26 @@ async def test_with_a_direct_url_other_processes_changes_arrive_through_listen(
     finally:
         await listening.close()
         await other.close()
+
+
+async def test_serve_behind_the_pooler_answers_every_submit_and_sends_every_notice(
+    pooled: tuple[str, str], start_app: Any, piapi_sim: Any, webhook_sink: Any
+) -> None:
+    url, direct_url = pooled
+    code, _, err = await finished(await spawn("migrate", env={"DATABASE_URL": url}))
+    assert code == 0, err
+    client = await start_app(database=url, direct_database=direct_url)
+    notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": webhook_sink.secret}]
+    answers = await asyncio.gather(*(
+        client.post("/v1/tasks", json=skyreels(notify=notify)) for _ in range(SUBMITS)
+    ))
+    assert [answer.status for answer in answers] == [202] * SUBMITS  # never a 500
+    tasks = [await answer.json() for answer in answers]
+    for task in tasks:
+        done = await wait_for_status(client, task["id"], timeout=30)
+        assert done["status"] == "succeeded"
+    await webhook_sink.wait_until(
+        lambda: {item.body["data"]["id"] for item in webhook_sink.accepted}
+        >= {task["id"] for task in tasks}, timeout=30)
+    health = await client.get("/healthz")
+    assert health.status == 200, await health.text()
