@@ -10,6 +10,7 @@ from dispatcher.netguard import host_and_port, outgoing_client
 from receiver import keys
 from receiver.dashboard.routes import setup_dashboard
 from receiver.http import metrics as metrics_api
+from receiver.http.auth_failures import FailedAuth
 from receiver.http.callbacks.slots import Slots
 from receiver.http.middleware import edge_middleware
 from receiver.http.routes import add_routes
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.WAKEUPS] = Wakeups()
     app[keys.VIDEO_LINKS] = videos.video_links(settings)
     app[keys.LOOPS] = BackgroundLoops()
+    app[keys.AUTH_FAILURES] = FailedAuth()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(dispatching.worker_ctx)

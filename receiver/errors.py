@@ -14,6 +14,7 @@ ReceiverError
       ├── UnsupportedMedia   415
       ├── RangeNotSatisfiable 416: a byte range outside the resource
       ├── Unprocessable      422: a field breaks a rule (names the field)
+      ├── TooManyRequests    429: too many refused tokens from this address; wait
       └── ServiceUnavailable 503: the store cannot write now; retry later
 """
 
@@ -94,6 +95,16 @@ class RangeNotSatisfiable(ApiError):
 
 class Unprocessable(ApiError):
     status, code = 422, "invalid_field"
+
+
+class TooManyRequests(ApiError):
+    """429: this client must wait `retry_after` seconds before it is answered again."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float, field: str | None = None) -> None:
+        super().__init__(message, field)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(ApiError):

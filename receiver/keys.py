@@ -7,6 +7,7 @@ from aiohttp import web
 
 from dispatcher.links import VideoLinks
 from receiver.dashboard.hub import EventHub
+from receiver.http.auth_failures import FailedAuth
 from receiver.http.callbacks.slots import Slots
 from receiver.providers.base import Provider
 from receiver.runtime.loops import BackgroundLoops
@@ -30,6 +31,7 @@ KNOWN_TASKS = web.AppKey("known_tasks", KnownTasks)
 WAKEUPS = web.AppKey("wakeups", Wakeups)
 HUB = web.AppKey("hub", EventHub)
 LOOPS = web.AppKey("loops", BackgroundLoops)
+AUTH_FAILURES = web.AppKey("auth_failures", FailedAuth)
 VIDEO_LINKS = web.AppKey("video_links", VideoLinks)
 # Set only while videos are kept (REELHOOK_VIDEO_STORE is not off): app.get() them.
 VIDEO_STORE = web.AppKey("video_store", VideoStore)

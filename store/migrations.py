@@ -22,6 +22,7 @@ HISTORY: dict[str, str] = {
         "the kept copy of each succeeded task's video, and the durable job that makes it",
     "m009_key_check":
         "a value sealed with the secret key, so a start with another key is refused",
+    "m010_ended_sessions": "dashboard sessions ended by signing out, until they would expire",
 }
 MIGRATION_NAMES = tuple(HISTORY)
 

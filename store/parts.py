@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from store.models import KeptCopy, NewTask
-from store.plans import inbound, outbox, polls, sealed, stats, submits, videos
+from store.plans import inbound, outbox, polls, sealed, sessions, stats, submits, videos
 from store.plans.outbox import AttemptRecord
 from store.plans.sealed import Resealed, SealedColumn
 from store.sql import Plan
@@ -303,3 +303,18 @@ class Sealed:
     async def reseal(self, column: SealedColumn, changes: Sequence[Resealed]) -> int:
         """Put each new value in place of its old one, where still there; returns how many."""
         return await self._db.write(functools.partial(sealed.reseal, column, changes))
+
+
+class Sessions:
+    """Dashboard sessions ended by signing out (store/plans/sessions.py)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def end(self, sid: str, expires_at: float) -> None:
+        """Refuse this session from now on, in every process, until it would expire."""
+        await self._db.write(functools.partial(sessions.end, sid, expires_at, time.time()))
+
+    async def is_ended(self, sid: str) -> bool:
+        """Whether the session was ended by signing out."""
+        return await self._db.read(functools.partial(sessions.is_ended, sid))

@@ -9,7 +9,17 @@ from typing import Any
 from store.announce import Announcer
 from store.interface import Listener
 from store.models import EventIn, EventOutcome, NewTask, TaskSearch
-from store.parts import Database, Inbound, Outbox, Polls, Sealed, Stats, Submits, Videos
+from store.parts import (
+    Database,
+    Inbound,
+    Outbox,
+    Polls,
+    Sealed,
+    Sessions,
+    Stats,
+    Submits,
+    Videos,
+)
 from store.plans import tasks
 
 
@@ -38,6 +48,7 @@ class Records:
         self.stats = Stats(db)
         self.videos = Videos(db)
         self.sealed = Sealed(db)
+        self.sessions = Sessions(db)
 
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""
@@ -88,9 +99,15 @@ class Records:
             before_id=before_id, search=search,
         ))
 
-    async def task_events(self, task_id: str) -> list[dict[str, Any]]:
-        """Every recorded event of a task, oldest first."""
-        return await self.db.read(functools.partial(tasks.select_events, task_id))
+    async def task_events(
+        self, task_id: str, *, after_id: int | None = None, limit: int | None = None,
+        newest: bool = False,
+    ) -> list[dict[str, Any]]:
+        """A task's recorded events, oldest first: after event `after_id`, at most `limit`
+        (with `newest`, the last `limit`)."""
+        return await self.db.read(
+            functools.partial(tasks.select_events, task_id, after_id, limit, newest)
+        )
 
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
         """Cost per provider, optionally of tasks in one status."""

@@ -29,7 +29,7 @@ from store.plans.outbox import REDELIVERABLE
 async def login_form(request: web.Request) -> web.StreamResponse:
     """GET /dashboard/login."""
     next_path = _next(request.query.get("next"))
-    if read_session(request) is not None:
+    if await read_session(request) is not None:
         raise web.HTTPSeeOther(next_path)
     csrf, fresh = login_csrf(request)
     response = _login_page(request, next_path, csrf)
@@ -54,6 +54,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not isinstance(token, str) or token_scope(
         token.strip(), settings.api_tokens, settings.read_tokens
     ) is None:
+        wait = request.app[keys.AUTH_FAILURES].failed(request.remote or "?", "a sign-in")
+        if wait:
+            response = _login_page(request, next_path, csrf, status=429,
+                                   problem=f"Too many refused sign-ins from this address; try"
+                                   f" again in {wait:.0f} s.")
+            response.headers["Retry-After"] = f"{wait:.0f}"
+            return response
         return _login_page(request, next_path, csrf, status=401,
                            problem="That is not one of this server's API tokens.")
     response = web.HTTPSeeOther(next_path)
@@ -65,7 +72,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
     """POST /dashboard/logout."""
     response = web.HTTPSeeOther("/dashboard/login")
-    end_session(response)
+    await end_session(request, session, response)
     raise response
 
 

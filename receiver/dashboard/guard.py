@@ -49,7 +49,7 @@ def page(handler: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]
     """A page for signed-in operators; others are sent to the sign-in form."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        session = read_session(request)
+        session = await read_session(request)
         if session is None:
             raise web.HTTPSeeOther(f"/dashboard/login?next={quote(request.path_qs)}")
         try:
@@ -65,7 +65,7 @@ def action(handler: Action) -> Callable[[web.Request], Awaitable[web.StreamRespo
     """A state-changing form post: a session and the form's CSRF token are required."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        session = read_session(request)
+        session = await read_session(request)
         if session is None:
             return render(request, "error.html", None, code=401,
                           message="Your session has ended; sign in again.")

@@ -9,6 +9,7 @@ for changes made elsewhere.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 from collections.abc import Iterator
@@ -27,6 +28,22 @@ class EventHub:
     def __init__(self, links: VideoLinks | None = None) -> None:
         self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
         self.links = links
+        self._streams: collections.Counter[str] = collections.Counter()  # open, per session
+
+    @contextlib.contextmanager
+    def stream_of(self, session_id: str, most: int) -> Iterator[bool]:
+        """Count one open stream of a session for as long as the block lasts; yields False
+        (and counts nothing) when the session already has `most` open."""
+        if self._streams[session_id] >= most:
+            yield False
+            return
+        self._streams[session_id] += 1
+        try:
+            yield True
+        finally:
+            self._streams[session_id] -= 1
+            if not self._streams[session_id]:
+                del self._streams[session_id]
 
     def publish(self, task: dict[str, Any]) -> None:
         """Tell every subscriber about a created or changed task (a full task row)."""

@@ -13,6 +13,7 @@ from receiver.dashboard.hub import EventHub
 from receiver.dashboard.session import read_session
 
 KEEP_ALIVE = 15.0
+STREAMS_PER_SESSION = 4  # a few tabs; past that a page left open in a loop cannot pile them up
 
 
 async def close_streams(app: web.Application) -> None:
@@ -22,15 +23,26 @@ async def close_streams(app: web.Application) -> None:
 
 async def events(request: web.Request) -> web.StreamResponse:
     """A text/event-stream of `task` events (the task as the API shows it, plus its prompt)."""
-    if read_session(request) is None:
+    session = await read_session(request)
+    if session is None:
         raise web.HTTPUnauthorized(text="sign in at /dashboard/login")
+    hub: EventHub = request.app[keys.HUB]
+    with hub.stream_of(session.sid, STREAMS_PER_SESSION) as room:
+        if not room:
+            message = (f"at most {STREAMS_PER_SESSION} live update streams per session are"
+                       " open; close another dashboard tab")
+            return web.json_response({"error": {"code": "too_many_streams", "message": message}},
+                                     status=429, headers={"Retry-After": "10"})
+        return await _stream(request, hub)
+
+
+async def _stream(request: web.Request, hub: EventHub) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                  "X-Accel-Buffering": "no"}
     )
     secure(response)
     await response.prepare(request)
-    hub: EventHub = request.app[keys.HUB]
     with hub.subscribe() as queue:
         try:
             await response.write(b"retry: 2000\n\n")

@@ -52,6 +52,9 @@ async def tasks_page(request: web.Request, session: Session) -> web.StreamRespon
     )
 
 
+TIMELINE_EVENTS = 200  # the task page shows the last ones; the API pages through them all
+
+
 @page
 async def task_page(request: web.Request, session: Session) -> web.StreamResponse:
     """One task: facts, video, timeline with payloads, the request as sent, notices."""
@@ -65,14 +68,15 @@ async def render_task(
     task_id = request.match_info["task_id"]
     row = await request.app[keys.TASKS].get(task_id)
     store = request.app[keys.STORE]
-    events = [_event(item) for item in await store.task_events(task_id)]
+    newest = await store.task_events(task_id, limit=TIMELINE_EVENTS + 1, newest=True)
+    events = [_event(item) for item in newest[-TIMELINE_EVENTS:]]
     notices = [delivery_view(item) for item in await store.outbox.deliveries(task_id=task_id)]
     sent = with_urls_redacted(scrub(json.loads(row.get("request") or "{}")))
     request_sent = json.dumps({k: v for k, v in sent.items() if v not in (None, {}, [])}, indent=2)
     return render(
         request, "task.html", session, code=status, nav="tasks", problem=problem,
         task=_listed(row, request.app[keys.VIDEO_LINKS]), events=events, notices=notices,
-        request_sent=request_sent,
+        request_sent=request_sent, earlier_events=len(newest) > TIMELINE_EVENTS,
         metadata=json.dumps(task_view(row)["metadata"], indent=2) if row.get("metadata") else None,
         finished=is_terminal(row["status"]),
     )

@@ -2,8 +2,9 @@
 
 The cookie carries a random session id, its expiry and a keyed fingerprint (an HMAC) of the token
 used to sign in, signed with a key derived from REELHOOK_SECRET_KEY; removing a token from
-REELHOOK_API_TOKEN therefore ends the sessions it opened. A form's CSRF token is an HMAC of the
-session id, so it cannot be read or made by another site.
+REELHOOK_API_TOKEN therefore ends the sessions it opened. Signing out records the session id in
+the database until the cookie would have expired, so a copied cookie is refused too. A form's
+CSRF token is an HMAC of the session id, so it cannot be read or made by another site.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Session:
     sid: str
     csrf: str
     read_only: bool = False  # signed in with one of REELHOOK_READ_TOKENS: looks, never changes
+    expires: int = 0  # Unix seconds
 
 
 def _key(request: web.Request) -> bytes:
@@ -46,8 +48,9 @@ def _fingerprint(key: bytes, token: str) -> str:
     return _sign(key, f"token:{token}")[:32]
 
 
-def read_session(request: web.Request) -> Session | None:
-    """The session of a valid, unexpired cookie whose token is still accepted; else None."""
+async def read_session(request: web.Request) -> Session | None:
+    """The session of a valid, unexpired cookie whose token is still accepted and that was not
+    ended by signing out (asked of the database, so in every process); else None."""
     raw = request.cookies.get(COOKIE, "")
     parts = raw.split(".")
     if len(parts) != 4:
@@ -62,7 +65,9 @@ def read_session(request: web.Request) -> Session | None:
     full = _opened_by(key, fingerprint, settings.api_tokens)
     if not full and not _opened_by(key, fingerprint, settings.read_tokens):
         return None
-    return Session(sid, _sign(key, f"csrf:{sid}"), read_only=not full)
+    if await request.app[keys.STORE].sessions.is_ended(sid):
+        return None
+    return Session(sid, _sign(key, f"csrf:{sid}"), read_only=not full, expires=int(expires))
 
 
 def _opened_by(key: bytes, fingerprint: str, tokens: tuple[str, ...]) -> bool:
@@ -81,8 +86,12 @@ def start_session(request: web.Request, response: web.StreamResponse, token: str
     response.del_cookie(LOGIN_COOKIE, path="/dashboard")
 
 
-def end_session(response: web.StreamResponse) -> None:
-    """Forget the session cookie."""
+async def end_session(
+    request: web.Request, session: Session, response: web.StreamResponse
+) -> None:
+    """End the session for good (its cookie and CSRF token are refused from now on, by every
+    process) and forget the cookie."""
+    await request.app[keys.STORE].sessions.end(session.sid, session.expires)
     response.del_cookie(COOKIE, path="/dashboard")
 
 

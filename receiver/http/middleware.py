@@ -11,7 +11,14 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from receiver import keys
-from receiver.errors import ApiError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from receiver.errors import (
+    ApiError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
 from receiver.services.secrets import may, token_scope
 from store import StoreFull, StoreUnavailable, TaskNotFound, WriterStopped
 
@@ -64,6 +71,10 @@ def _require_token(request: web.Request) -> None:
     settings = request.app[keys.SETTINGS]
     scope = token_scope(token.strip(), settings.api_tokens, settings.read_tokens)
     if scheme.lower() != "bearer" or scope is None:
+        wait = request.app[keys.AUTH_FAILURES].failed(request.remote or "?", "an API token")
+        if wait:
+            raise TooManyRequests(f"too many refused tokens from this address; try again in"
+                                  f" {wait:.0f} s", retry_after=wait, field="Authorization")
         raise Unauthorized("send Authorization: Bearer <REELHOOK_API_TOKEN>", field="Authorization")
     if not may(scope, request.method):
         raise Forbidden(
@@ -101,6 +112,8 @@ def error_response(exc: ApiError) -> web.Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="reelhook"'
     if exc.status == 503:
         response.headers["Retry-After"] = "1"
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = f"{exc.retry_after:.0f}"
     return response
 
 

@@ -103,9 +103,10 @@ def _json(schema: dict[str, Any] | str, description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
+    # 401 and 429 on every route: a wrong token, and too many wrong ones from one address.
     return {
         str(code): _json("Error", "an error; the message says what is allowed")
-        for code in (401, *codes)
+        for code in (401, 429, *codes)
     }
 
 
@@ -190,23 +191,16 @@ PATHS: dict[str, Any] = {
     },
     "/v1/tasks/{task_id}/events": {
         "get": {
-            "summary": "Every event of a task, oldest first",
-            "parameters": [_task_id()],
+            "summary": "A task's events, oldest first, 1000 at most a page",
+            "parameters": [
+                _task_id(),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                _query("cursor", {"type": "string", "pattern": "^[0-9]{1,19}$"}),
+            ],
+            "description": "An unknown query parameter is 400.",
             "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["events"],
-                        "properties": {
-                            "events": {
-                                "type": "array",
-                                "items": {"$ref": "#/components/schemas/Event"},
-                            }
-                        },
-                    },
-                    "the events",
-                ),
-                **_errors(404),
+                "200": _json(_page_of("events", "Event"), "a page of events"),
+                **_errors(400, 404, 422),
             },
         }
     },

@@ -11,12 +11,14 @@ from receiver import keys
 from receiver.errors import Unprocessable
 from receiver.http.body import OFF_LOOP_BYTES, decode_json, read_limited, require_json_type
 from receiver.http.paging import (
+    id_cursor,
     known_params,
     moment,
     one_page,
     page_limit,
     query_choice,
     task_cursor,
+    whole_number,
 )
 from receiver.http.serializers import event_view, task_view
 from receiver.runtime.off_loop import off_loop
@@ -99,12 +101,23 @@ def task_search(query: Mapping[str, str]) -> TaskSearch:
     )
 
 
+MAX_EVENTS_PAGE = 1000
+
+
 async def task_events(request: web.Request) -> web.Response:
-    """GET /v1/tasks/{id}/events, oldest first."""
+    """GET /v1/tasks/{id}/events?limit=&cursor=, oldest first, MAX_EVENTS_PAGE at most a page;
+    `next_cursor` (an event id) gives the next page."""
+    query = request.query
+    known_params(query, ("limit", "cursor"))
+    limit = whole_number(query.get("limit"), "limit", MAX_EVENTS_PAGE, MAX_EVENTS_PAGE)
+    cursor = id_cursor(query.get("cursor"))
     task_id = request.match_info["task_id"]
     await request.app[keys.TASKS].get(task_id)
-    rows = await request.app[keys.STORE].task_events(task_id)
-    return web.json_response({"events": [event_view(row) for row in rows]})
+    rows = await request.app[keys.STORE].task_events(task_id, after_id=cursor, limit=limit + 1)
+    page, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
+    return web.json_response(
+        {"events": [event_view(row) for row in page], "next_cursor": next_cursor}
+    )
 
 
 async def cancel_task(request: web.Request) -> web.Response:

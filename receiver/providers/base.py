@@ -10,7 +10,11 @@ from typing import Any, NamedTuple, Protocol
 import httpx
 
 from receiver.metrics import provider_call
-from receiver.providers.errors import CancelNotSupported, MalformedCallback
+from receiver.providers.errors import (
+    CancelNotSupported,
+    MalformedCallback,
+    ProviderProtocolError,
+)
 from receiver.providers.http import call_json
 
 
@@ -172,3 +176,17 @@ class Adapter:
     def read_callback(self, body: bytes) -> Report:
         """MalformedCallback: the provider sends no callbacks."""
         raise MalformedCallback(f"{self.title} sends no callbacks")
+
+
+async def ask_about(
+    provider: Provider, client: httpx.AsyncClient, provider_task_id: str
+) -> Report:
+    """The provider's Get Task answer about `provider_task_id`; ProviderProtocolError when the
+    answer names another task (a provider's mix-up is never applied to ours)."""
+    report = await provider.fetch(client, provider_task_id)
+    if report.provider_task_id and report.provider_task_id != provider_task_id:
+        raise ProviderProtocolError(
+            f"{provider.name} answered Get Task {provider_task_id} about another task"
+            f" ({report.provider_task_id[:100]}); not applied"
+        )
+    return report

@@ -15,7 +15,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from receiver.providers.base import Provider
+from receiver.providers.base import Provider, ask_about
 from receiver.providers.errors import ProviderError
 from receiver.settings import Settings
 from store import EventIn, Observation, WriterStopped
@@ -99,7 +99,7 @@ class Poller:
 
     async def _ask(self, row: dict[str, Any], provider: Provider) -> None:
         try:
-            report = await provider.fetch(self.service.http, row["provider_task_id"])
+            report = await ask_about(provider, self.service.http, row["provider_task_id"])
         except ProviderError as exc:
             log.warning("polling %s at %s failed: %s", row["id"], provider.name, exc)
             return

@@ -21,7 +21,7 @@ import httpx
 
 from dispatcher.netguard import BlockedAddress, check_url
 from receiver.errors import Conflict, NotFound, Unprocessable
-from receiver.providers.base import CallbackTarget, Provider, Report, TaskRequest
+from receiver.providers.base import CallbackTarget, Provider, Report, TaskRequest, ask_about
 from receiver.providers.errors import CancelNotSupported, ProviderBusy, ProviderError
 from receiver.providers.http import redact_urls
 from receiver.providers.rules import is_data_uri
@@ -179,7 +179,7 @@ class TaskService:
         if not provider_task_id:
             return True
         try:
-            truth = await provider.fetch(self.http, provider_task_id)
+            truth = await ask_about(provider, self.http, provider_task_id)
         except ProviderError as exc:
             log.warning("confirming %s at %s failed (polling will): %s", task["id"],
                         provider.name, exc)

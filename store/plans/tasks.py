@@ -298,15 +298,24 @@ def search_clauses(search: TaskSearch) -> tuple[str, str, dict[str, Any]]:
     return " AND ".join(sqlite), " AND ".join(postgres), params
 
 
-def select_events(task_id: str) -> Plan[list[dict[str, Any]]]:
-    """Every recorded event of a task, oldest first."""
+_EVENT_COLUMNS = "id, source, provider_status, status, progress, received_at, payload"
+
+
+def select_events(
+    task_id: str, after_id: int | None = None, limit: int | None = None, newest: bool = False
+) -> Plan[list[dict[str, Any]]]:
+    """A task's recorded events, oldest first: after event `after_id`, at most `limit` (with
+    `newest`, the last `limit` of them)."""
     yield from fetch_task(task_id)
-    found = yield rows(
-        "SELECT id, source, provider_status, status, progress, received_at, payload"
-        " FROM events WHERE task_id = :task_id ORDER BY id",
-        task_id=task_id,
+    after = "" if after_id is None else " AND id > :after_id"
+    order = "DESC" if newest else ""
+    bound = "" if limit is None else " LIMIT :limit"
+    found: list[dict[str, Any]] = yield rows(
+        f"SELECT {_EVENT_COLUMNS} FROM events WHERE task_id = :task_id{after}"
+        f" ORDER BY id {order}{bound}",
+        task_id=task_id, after_id=after_id, limit=limit,
     )
-    return found  # type: ignore[no-any-return]
+    return found[::-1] if newest else found
 
 
 def select_by_ids(ids: Sequence[str]) -> Plan[list[dict[str, Any]]]:

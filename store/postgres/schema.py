@@ -97,6 +97,9 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
     "m009_key_check": (
         "CREATE TABLE key_check (id INTEGER PRIMARY KEY CHECK (id = 1), sealed TEXT NOT NULL)",
     ),
+    "m010_ended_sessions": (
+        f"CREATE TABLE ended_sessions (sid TEXT PRIMARY KEY, expires_at {REAL} NOT NULL)",
+    ),
 }
 check_dialect("PostgreSQL", tuple(MIGRATIONS))
 

@@ -260,6 +260,12 @@ def m009_key_check(db: Database) -> None:
     )
 
 
+@migration
+def m010_ended_sessions(db: Database) -> None:
+    """Dashboard sessions ended by signing out, until they would expire."""
+    db.execute("CREATE TABLE ended_sessions (sid TEXT PRIMARY KEY, expires_at REAL NOT NULL)")
+
+
 VIDEO_COLUMNS: tuple[tuple[str, type], ...] = (
     ("video_status", str), ("video_bytes", int), ("video_sha256", str),
     ("video_content_type", str), ("video_kept_at", str), ("video_expires_at", float),

@@ -15,6 +15,7 @@ from typing import Any
 from yarl import URL
 
 from receiver import dashboard
+from receiver.dashboard import live
 from receiver.dashboard.pages import SHOWN_DELIVERIES, matching
 from receiver.providers import DEFAULT_MAX_IN_FLIGHT
 from receiver.sandbox.sinks import Answer, WebhookSink
@@ -125,6 +126,22 @@ async def test_forms_without_csrf_change_nothing_and_logout_ends_the_session(
     assert (await client.get("/dashboard/tasks", allow_redirects=False)).status == 303
 
 
+async def test_signing_out_ends_the_session_on_the_server_not_only_in_the_browser(
+    start_app: StartApp, aiohttp_client: Any
+) -> None:
+    client = await start_app()
+    await sign_in(client)
+    kept = client.session.cookie_jar.filter_cookies(client.make_url("/dashboard/"))
+    copied = kept["reelhook_session"].value  # as a thief, or a shared computer, would keep it
+    csrf = await form_token(client, "/dashboard/tasks")
+    await client.post("/dashboard/logout", data={"csrf": csrf})
+    again = await aiohttp_client(client.server, cookies={"reelhook_session": copied})
+    assert (await again.get("/dashboard/tasks", allow_redirects=False)).status == 303
+    refused = await again.post("/dashboard/logout", data={"csrf": csrf})
+    assert refused.status == 401 and "Your session has ended" in await refused.text()
+    assert (await again.get("/dashboard/events")).status == 401
+
+
 async def test_redeliver_all_dead_of_a_channel(
     start_app: StartApp, webhook_sink: WebhookSink
 ) -> None:
@@ -170,6 +187,18 @@ async def test_the_event_stream_sends_task_changes_without_secrets(
     assert seen[0]["status"] == "queued" and seen[0]["prompt"] == "live one"
     assert all("callback_secret_hash" not in item and "request" not in item for item in seen)
     stream.close()
+
+
+async def test_a_session_opens_a_few_live_streams_not_endless_ones(client: Any) -> None:
+    await sign_in(client)
+    most = live.STREAMS_PER_SESSION
+    streams = [await client.get("/dashboard/events") for _ in range(most)]
+    assert [stream.status for stream in streams] == [200] * most
+    refused = await client.get("/dashboard/events")
+    assert refused.status == 429 and refused.headers["Retry-After"] == "10"
+    assert f"at most {most} live update streams per session" in await refused.text()
+    for stream in streams:
+        stream.close()
 
 
 async def test_the_event_stream_needs_a_session(client: Any) -> None:

@@ -95,6 +95,10 @@ def test_client_api_matches_its_document(live_server: str) -> None:
 
 
 def test_client_api_without_token_is_401_as_documented(live_server: str) -> None:
+    every: list[int] = []
     for operation in _operations(live_server):
         statuses = _fuzz(operation, {"Authorization": "Bearer nope"}, examples=5)
-        assert set(statuses) == {401}, operation.label
+        # Past 20 refused tokens a minute from one address, a wrong token is held back (429).
+        assert set(statuses) <= {401, 429}, operation.label
+        every += statuses
+    assert every[:20] == [401] * 20 and 429 in every

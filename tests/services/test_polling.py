@@ -109,3 +109,47 @@ async def test_unreadable_poll_answer_is_polled_with_backoff(
         assert said and all(r.levelno == logging.WARNING for r in said)
         assert all(" failed: " in r.getMessage() for r in said)
         await client.close()
+
+
+# A Get Task answer about another task is never applied to ours.
+
+
+class MixedUpWave:
+    """A Wave that accepts tasks as w-1 and answers every Get Task about w-2, finished."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/tasks", self._create)
+        app.router.add_get("/v1/tasks/{task_id}", self._get)
+        return app
+
+    async def _create(self, request: web.Request) -> web.Response:
+        return web.json_response({"task_id": "w-1", "status": "queued"})
+
+    async def _get(self, request: web.Request) -> web.Response:
+        self.polls += 1
+        return web.json_response({"task_id": "w-2", "status": "completed", "progress": 100,
+                                  "result": {"video_url": "https://cdn.example/not-ours.mp4"}})
+
+
+async def test_a_get_task_answer_about_another_task_is_not_applied(
+    start_app: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="reelhook.polling")
+    fake = MixedUpWave()
+    async with LocalServer(fake.app()) as server:
+        providers = dict(settings.providers)
+        providers["wave"] = ProviderSettings("key", server.url)
+        client = await start_app(providers=providers, poll_initial=0.02, callback_grace=0.02,
+                                 poll_max_interval=0.05)
+        task = await (await client.post("/v1/tasks", json=wave())).json()
+        await until(lambda: fake.polls >= 3, what="three polls")
+        now = await (await client.get(f"/v1/tasks/{task['id']}")).json()
+        assert (now["status"], now["video_url"]) == ("queued", None)
+        assert now["provider_task_id"] == "w-1"
+        said = [r.getMessage() for r in caplog.records if task["id"] in r.getMessage()]
+        assert said and all("about another task (w-2); not applied" in m for m in said)
+        await client.close()

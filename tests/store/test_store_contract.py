@@ -236,6 +236,17 @@ async def test_sealed_values_are_found_paged_and_sealed_again_where_unchanged(
     assert await sealed.page(HELD_REQUESTS, None, 10) == []
 
 
+async def test_ended_sessions_are_refused_until_they_would_expire(store: TaskStore) -> None:
+    assert await store.sessions.is_ended("sid-1") is False
+    await store.sessions.end("sid-1", time.time() + 3600)
+    await store.sessions.end("sid-1", time.time() + 3600)  # twice: still one
+    await store.sessions.end("sid-old", time.time() - 1)  # past its expiry: forgotten next time
+    assert await store.sessions.is_ended("sid-1") and await store.sessions.is_ended("sid-old")
+    await store.sessions.end("sid-2", time.time() + 3600)
+    assert await store.sessions.is_ended("sid-old") is False
+    assert await store.sessions.is_ended("sid-2")
+
+
 def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
     here = Path(__file__).parent
     tested = "".join(
@@ -244,7 +255,7 @@ def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
     )
     protocols = [interface.TaskStore, interface.OutboxStore, interface.PollScheduleStore,
                  interface.SubmitSlotsStore, interface.InboundStore, interface.StatsStore,
-                 interface.VideoCopyStore, interface.SealedStore]
+                 interface.VideoCopyStore, interface.SealedStore, interface.SessionStore]
     untested = [
         f"{protocol.__name__}.{name}"
         for protocol in protocols
