@@ -116,6 +116,7 @@ class Settings:
     background: bool = True
     dyno: str | None = None
     videos: VideoSettings = field(default_factory=VideoSettings)
+    keep_days: float | None = 90.0  # REELHOOK_KEEP_DAYS: events, attempts, inbound; None: forever
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one provider (defaults when none were given)."""
@@ -192,6 +193,7 @@ def from_environ(
         background=_flag(env, "REELHOOK_BACKGROUND", True),
         dyno=env.get("DYNO") or None,
         videos=_videos(env),
+        keep_days=keep_days_from_environ(env),
     )
 
 
@@ -237,6 +239,14 @@ def _video_store(value: str) -> str:
             f"container, or off; got a {scheme}:// URL"
         )
     return value
+
+
+def keep_days_from_environ(env: Mapping[str, str]) -> float | None:
+    """REELHOOK_KEEP_DAYS: how long events, attempts and inbound messages are kept (None:
+    forever, from 0)."""
+    days = _bounded(env, "REELHOOK_KEEP_DAYS", 90.0, 0.0, 36500.0, float,
+                    "a number of days (0: keep forever)", " days")
+    return days or None
 
 
 def database_from_environ(env: Mapping[str, str]) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from store.models import EventIn, EventOutcome, KeptCopy, NewTask, TaskSearch
+from store.plans.retention import Kept
 from store.plans.sealed import Resealed, SealedColumn
 
 # Topics a store announces after commit (on PostgreSQL to every process, through LISTEN/NOTIFY):
@@ -128,6 +129,13 @@ class SessionStore(Protocol):
     async def is_ended(self, sid: str) -> bool: ...
 
 
+class RetentionStore(Protocol):
+    """Old events, attempts and inbound messages, counted and deleted in batches."""
+
+    async def count_old(self, kept: Kept, cutoff: str) -> int: ...
+    async def delete_old(self, kept: Kept, cutoff: str, limit: int) -> int: ...
+
+
 class TaskStore(Protocol):
     """Tasks and events, with the outbox, polls, submits, inbound and stats parts."""
 
@@ -148,11 +156,14 @@ class TaskStore(Protocol):
     @property
     def sessions(self) -> SessionStore: ...
     @property
+    def retention(self) -> RetentionStore: ...
+    @property
     def notify_on(self) -> frozenset[str]: ...
 
     async def close(self) -> None: ...
     def failure(self) -> str | None: ...
     async def trouble(self) -> str | None: ...
+    async def reclaim_space(self) -> None: ...
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]: ...
     async def create_and_claim(
         self,

@@ -10,8 +10,19 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from store.models import KeptCopy, NewTask
-from store.plans import inbound, outbox, polls, sealed, sessions, stats, submits, videos
+from store.plans import (
+    inbound,
+    outbox,
+    polls,
+    retention,
+    sealed,
+    sessions,
+    stats,
+    submits,
+    videos,
+)
 from store.plans.outbox import AttemptRecord
+from store.plans.retention import Kept
 from store.plans.sealed import Resealed, SealedColumn
 from store.sql import Plan
 
@@ -318,3 +329,18 @@ class Sessions:
     async def is_ended(self, sid: str) -> bool:
         """Whether the session was ended by signing out."""
         return await self._db.read(functools.partial(sessions.is_ended, sid))
+
+
+class Retention:
+    """Old events, attempts and inbound messages, counted and deleted in batches."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def count_old(self, kept: Kept, cutoff: str) -> int:
+        """How many rows of `kept` are older than `cutoff` (ISO 8601 UTC)."""
+        return await self._db.read(functools.partial(retention.count_old, kept, cutoff))
+
+    async def delete_old(self, kept: Kept, cutoff: str, limit: int) -> int:
+        """Delete the rows past `cutoff` among the oldest `limit`; how many."""
+        return await self._db.write(functools.partial(retention.delete_old, kept, cutoff, limit))

@@ -14,6 +14,7 @@ from store.parts import (
     Inbound,
     Outbox,
     Polls,
+    Retention,
     Sealed,
     Sessions,
     Stats,
@@ -49,6 +50,7 @@ class Records:
         self.videos = Videos(db)
         self.sealed = Sealed(db)
         self.sessions = Sessions(db)
+        self.retention = Retention(db)
 
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""

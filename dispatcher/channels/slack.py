@@ -3,25 +3,35 @@
 Slack answers 200 `ok`; 429 with Retry-After when we post too fast; 404 `no_service` or
 `channel_not_found` and 410 `channel_is_archived` when the webhook or its channel is gone, which
 disables the destination. Several notices waiting for one webhook become one digest message.
+
+Every message is built inside Slack's limits (40,000 characters of text, 50 blocks, 3,000 per
+section, 150 per header, and about 12,000 of block text in all, past which Slack answers
+msg_blocks_too_long): a digest names at most DIGEST_MAX tasks in lines of at most LINE_MAX
+characters, so a larger burst becomes several digests. Should Slack still answer 400 to a message
+we built, that is our bug: it is logged as one, and the notices go as a plain-text message.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
 
 from dispatcher.channels.base import Target, UrlCheck
-from dispatcher.channels.http import post, refused
+from dispatcher.channels.http import Answer, post, refused
 from dispatcher.errors import ConfigError, DestinationGone
 from dispatcher.notice import Notice, shorten
 from store.states import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
 
+log = logging.getLogger("reelhook.dispatcher")
 ICONS = {SUCCEEDED: "✅", FAILED: "❌", CANCELLED: "⏹️", QUEUED: "🕒", RUNNING: "⏳"}
 LINES_PER_SECTION = 10
-DIGEST_MAX = 100
+LINE_MAX = 290  # characters of one digest line: ten lines fit a 3,000-character section
+DIGEST_MAX = 35  # tasks per digest: 35 lines of LINE_MAX stay under 12,000 of block text
+PLAIN_MAX = 12_000  # characters of the plain-text message sent after a refused one
 _GONE = frozenset({404, 410})
 _FIELDS = ("State", "Provider", "Model", "Duration", "Took", "Cost")
 
@@ -50,6 +60,8 @@ class SlackChannel:
         body = json.dumps(message).encode()
         headers = {"Content-Type": "application/json"}
         answer = await post(self._session, url, body, headers, self._timeout)
+        if answer.status == 400:
+            answer = await self._plain_instead(url, notices, answer)
         if answer.ok:
             return answer.status
         if answer.status in _GONE:
@@ -59,6 +71,38 @@ class SlackChannel:
                 " destination disabled", answer.status,
             )
         raise refused(answer)
+
+
+    async def _plain_instead(self, url: str, notices: Sequence[Notice], refused: Answer) -> Answer:
+        """After a 400 to a message we built: report the bug, send the notices as plain text."""
+        log.error(
+            "Slack refused a message reelhook built for %d notices (HTTP 400 %s): this is a bug"
+            " in reelhook, please report it; sending them as a plain-text message instead",
+            len(notices), " ".join(refused.text.split())[:100],
+        )
+        body = json.dumps(plain_message(notices)).encode()
+        return await post(self._session, url, body, {"Content-Type": "application/json"},
+                          self._timeout)
+
+
+def plain_message(notices: Sequence[Notice]) -> dict[str, Any]:
+    """The notices as one short plain-text message, no blocks."""
+    title = f"{len(notices)} video tasks" if len(notices) > 1 else notices[0].headline
+    lines = [escape(title), *(digest_line(notice) for notice in notices)]
+    return {"text": shorten_lines(lines, PLAIN_MAX)}
+
+
+def shorten_lines(lines: Sequence[str], limit: int) -> str:
+    """As many whole lines as fit in `limit` characters, then how many were left out."""
+    kept: list[str] = []
+    size = 0
+    for index, line in enumerate(lines):
+        if size + len(line) + 40 > limit:
+            kept.append(f"… and {len(lines) - index} more")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
 
 
 def single_message(notice: Notice) -> dict[str, Any]:
@@ -92,7 +136,7 @@ def digest_message(notices: Sequence[Notice]) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(shorten(title, 150))}]
     for start in range(0, len(lines), LINES_PER_SECTION):
         blocks.append(_section("\n".join(lines[start : start + LINES_PER_SECTION])))
-    text = "\n".join([title, *(fallback_text(notice) for notice in notices)])
+    text = "\n".join([title, *lines])
     return {"text": text, "blocks": blocks}
 
 
@@ -105,7 +149,7 @@ def digest_line(notice: Notice) -> str:
         line += f" <{link}|video>"
     elif notice.error:
         line += f" {escape(shorten(notice.error, 80))}"
-    return line
+    return line if len(line) <= LINE_MAX else f"{line[:LINE_MAX - 1]}…"
 
 
 def fallback_text(notice: Notice) -> str:

@@ -15,6 +15,7 @@ from receiver.cli import client as client_commands
 from receiver.cli import deliveries as delivery_commands
 from receiver.cli import keys as key_commands
 from receiver.cli import ops as ops_commands
+from receiver.cli import prune as prune_commands
 from receiver.cli import reports as report_commands
 from receiver.cli import videos as video_commands
 from receiver.cli.support import ClientError, add_command
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops_commands.add_commands(commands, os.environ)
     video_commands.add_commands(commands, os.environ)
     key_commands.add_commands(commands, os.environ)
+    prune_commands.add_commands(commands, os.environ)
     return parser
 
 

@@ -19,6 +19,7 @@ from receiver.cli.support import add_command
 from receiver.logs import configure_logging
 from receiver.runtime import event_loops
 from receiver.runtime.local_key import local_key
+from receiver.services.retention import prune
 from receiver.services.videos.keeper import VideoKeeper
 from receiver.serving import prepare
 from receiver.settings import (
@@ -47,6 +48,7 @@ WORKER_SETTINGS = (
 
 # Longest a tick keeps sending notices before it exits; what is left goes out at the next tick.
 TICK_NOTICE_BUDGET = 120.0
+TICK_PRUNE_BUDGET = 20.0  # seconds of deleting old rows per tick; the rest at the next
 # Longest a whole tick may take: a database or provider that hangs cannot keep it running.
 TICK_DEADLINE = TICK_NOTICE_BUDGET + 60.0
 
@@ -152,6 +154,9 @@ async def tick(settings: Settings) -> dict[str, int]:
         done["notices due"] = len(await store.outbox.due(now, now - config.lease, 100_000))
         worker = Worker(store.outbox, config, session_factory=session_factory(settings))
         await worker.run_until_idle(timeout=TICK_NOTICE_BUDGET)
+        if settings.keep_days is not None:  # bounded: what is left goes at the next tick
+            pruned = await prune(store, settings.keep_days, time.monotonic() + TICK_PRUNE_BUDGET)
+            done["old rows deleted"] = sum(pruned.values())
         return done
     finally:
         await runner.cleanup()

@@ -22,6 +22,7 @@ from receiver.runtime.gc_tuning import tune_for_long_life
 from receiver.runtime.loops import BackgroundLoops
 from receiver.runtime.owner import process_owner
 from receiver.runtime.videos import keeper, video_links, video_store, video_wait
+from receiver.services.retention import Pruner
 from receiver.services.sealing import confirm_key, secret_box
 from receiver.services.secrets import SecretBox
 from receiver.settings import Settings
@@ -76,8 +77,16 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     loops = app[keys.LOOPS]
     loops.start("dispatcher", worker.run)
+    start_pruner(settings, app[keys.STORE], loops)
     yield
     await loops.stop()
+
+
+def start_pruner(settings: Settings, store: TaskStore, loops: BackgroundLoops) -> None:
+    """Prune old events, attempts and inbound messages hourly beside the notice worker (unless
+    REELHOOK_KEEP_DAYS is 0)."""
+    if settings.keep_days is not None:
+        loops.start("retention", Pruner(store, settings.keep_days).run)
 
 
 async def run_worker(settings: Settings) -> None:
@@ -101,6 +110,7 @@ async def run_worker(settings: Settings) -> None:
     store.subscribe(DELIVERIES, lambda _: worker.wake())
     loops = BackgroundLoops()
     loops.start("dispatcher", worker.run)
+    start_pruner(settings, store, loops)
     task = asyncio.create_task(loops.wait())
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):

@@ -75,8 +75,9 @@ class HttpSink:
 
     async def _receive(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        answer = self.script.pop(0) if self.script else Answer()
-        item = Received(request.path, dict(request.headers), _json(raw), answer.status,
+        body = _json(raw)
+        answer = self.script.pop(0) if self.script else (self.refusal(body) or Answer())
+        item = Received(request.path, dict(request.headers), body, answer.status,
                         self.verify(raw, request.headers), answer.delay > 0)
         async with self._arrived:
             self.received.append(item)
@@ -95,13 +96,70 @@ class HttpSink:
         """Whether the signature is good (None: this sink does not check signatures)."""
         return None
 
+    def refusal(self, body: Any) -> Answer | None:
+        """The answer to a message this receiver refuses by its own rules (None: accepted)."""
+        return None
+
+
+# Slack's limits on a message (Block Kit reference, chat.postMessage), and the total of block
+# text past which Slack answers msg_blocks_too_long (about 13,000 characters, seen by users).
+SLACK_TEXT_MAX = 40_000
+SLACK_BLOCKS_MAX = 50
+SLACK_SECTION_MAX = 3_000
+SLACK_HEADER_MAX = 150
+SLACK_FIELDS_MAX = 10
+SLACK_FIELD_MAX = 2_000
+SLACK_BLOCK_TEXT_TOTAL = 12_000
+
 
 class SlackSink(HttpSink):
-    """A Slack-compatible incoming webhook: any path, JSON messages, answers `ok`."""
+    """A Slack-compatible incoming webhook: any path, JSON messages, answers `ok`; a message
+    past Slack's limits is answered 400 with Slack's error (msg_too_long, invalid_blocks,
+    msg_blocks_too_long, no_text), as Slack does."""
+
+    def refusal(self, body: Any) -> Answer | None:
+        """Slack's 400 for a message past its limits."""
+        error = slack_error(body)
+        return None if error is None else Answer(status=400, body=error)
 
     def texts(self) -> list[str]:
         """The `text` of every accepted message."""
         return [str(item.body.get("text", "")) for item in self.accepted]
+
+
+def slack_error(message: Any) -> str | None:
+    """What Slack answers to a message past its limits, or None when it takes it."""
+    if not isinstance(message, dict) or not (message.get("text") or message.get("blocks")):
+        return "no_text"
+    if len(str(message.get("text", ""))) > SLACK_TEXT_MAX:
+        return "msg_too_long"
+    blocks = message.get("blocks") or []
+    if len(blocks) > SLACK_BLOCKS_MAX or not all(_block_fits(block) for block in blocks):
+        return "invalid_blocks"
+    if sum(len(text) for block in blocks for text in _texts(block)) > SLACK_BLOCK_TEXT_TOTAL:
+        return "msg_blocks_too_long"
+    return None
+
+
+def _block_fits(block: dict[str, Any]) -> bool:
+    kind = block.get("type")
+    text = str((block.get("text") or {}).get("text", ""))
+    fields = block.get("fields") or []
+    if kind == "header":
+        return 0 < len(text) <= SLACK_HEADER_MAX
+    if kind == "section":
+        return (len(text) <= SLACK_SECTION_MAX and len(fields) <= SLACK_FIELDS_MAX
+                and all(len(str(f.get("text", ""))) <= SLACK_FIELD_MAX for f in fields)
+                and bool(text or fields))
+    return True
+
+
+def _texts(block: dict[str, Any]) -> list[str]:
+    texts = [str((block.get("text") or {}).get("text", ""))]
+    texts += [str(item.get("text", "")) for item in block.get("fields") or []]
+    texts += [str(item.get("text", "")) for item in block.get("elements") or []
+              if isinstance(item.get("text"), str)]
+    return texts
 
 
 class WebhookSink(HttpSink):

@@ -134,6 +134,9 @@ class PostgresStore(Records):
         # A connection cut mid-query may never be released: waiting for it would hang shutdown.
         await _within(CLOSE_TIMEOUT, self._pool.close(), self._pool.terminate)
 
+    async def reclaim_space(self) -> None:
+        """Nothing: PostgreSQL's autovacuum reuses the space deletes free."""
+
     def failure(self) -> str | None:
         """Why the store can no longer write (its group-commit loop died), or None."""
         return self.writer.failure()

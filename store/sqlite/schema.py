@@ -183,6 +183,9 @@ def migrate(path: str, *, stop_before: str | None = None) -> list[str]:
     """Bring the file at `path` up to the current schema; return the names applied now."""
     conn = connect(path)
     try:
+        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+            # Only an empty file can take it: retention's deletes then give space back.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
         db = Database(conn)
         _refuse_newer(db, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 from store.announce import Announcer, topics_of
 from store.errors import StoreUnavailable
@@ -15,6 +16,8 @@ from store.sqlite.reader import Reader
 from store.sqlite.schema import connect, migrate
 from store.sqlite.writer import Writer
 from store.states import DEFAULT_NOTIFY_ON
+
+RECLAIM_PAGES = 2000  # pages (4 KiB each) handed back per reclaim_space, so one commit stays short
 
 
 class SqliteStore(Records):
@@ -68,6 +71,11 @@ class SqliteStore(Records):
         """Why the database cannot serve now, or None (a file has only its writer to lose)."""
         return self.failure()
 
+    async def reclaim_space(self) -> None:
+        """Give the pages freed by deletes back to the file system (files made with
+        auto_vacuum = INCREMENTAL, as every new one is), a bounded number per call."""
+        await self.writer.run(_reclaim)
+
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit.
 
@@ -89,3 +97,11 @@ def end_claims_of(path: str, owner: str) -> int:
         return int(ended.rowcount)
     finally:
         conn.close()
+
+
+def _reclaim(conn: sqlite3.Connection) -> None:
+    # Python's sqlite3 steps a statement without result columns once, and each step of
+    # incremental_vacuum frees one page: one statement per page.
+    free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+    for _ in range(min(free, RECLAIM_PAGES)):
+        conn.execute("PRAGMA incremental_vacuum(1)")

@@ -65,12 +65,13 @@ async def test_retry_after_overrides_the_schedule(start_app: Any, slack_sink: An
 
 
 async def test_other_4xx_is_final(start_app: Any, slack_sink: Any) -> None:
-    slack_sink.script = [Answer(400, "invalid_payload")]
+    # (A 400 is Slack refusing a message we built: a plain-text one follows; see test_slack_limits.)
+    slack_sink.script = [Answer(403, "action_prohibited")]
     client = await start_app(**FAST_RETRIES)
     task = await _notify_slack(client, slack_sink.url)
     [delivery] = await wait_delivered(client, task["id"])
-    assert delivery["status"] == "dead" and _outcomes(delivery) == [("dead", 400)]
-    assert delivery["last_error"] == "HTTP 400: invalid_payload"
+    assert delivery["status"] == "dead" and _outcomes(delivery) == [("dead", 403)]
+    assert delivery["last_error"] == "HTTP 403: action_prohibited"
     assert len(slack_sink.received) == 1
 
 

@@ -24,6 +24,7 @@ from store import (
 )
 from store.interface import DELIVERIES, SLOTS, TASKS
 from store.plans.outbox import AttemptRecord
+from store.plans.retention import PRUNED
 from store.plans.sealed import DESTINATION_TARGETS, HELD_REQUESTS, Resealed
 from store.states import DEFAULT_NOTIFY_ON
 
@@ -247,6 +248,19 @@ async def test_ended_sessions_are_refused_until_they_would_expire(store: TaskSto
     assert await store.sessions.is_ended("sid-2")
 
 
+async def test_old_rows_are_counted_and_deleted_a_batch_at_a_time(store: TaskStore) -> None:
+    await failed_with_notices(store, 1, 2, 3)  # three events
+    events = PRUNED[0]
+    later = "2999-01-01T00:00:00.000Z"  # everything is older than that
+    assert await store.retention.count_old(events, "2000-01-01T00:00:00.000Z") == 0
+    assert await store.retention.count_old(events, later) == 3
+    assert await store.retention.delete_old(events, later, 2) == 2  # the oldest two only
+    assert await store.retention.delete_old(events, later, 2) == 1
+    assert await store.retention.count_old(events, later) == 0
+    await store.reclaim_space()
+    assert [t["status"] for t in await store.list_tasks()] == ["failed"] * 3
+
+
 def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
     here = Path(__file__).parent
     tested = "".join(
@@ -255,7 +269,8 @@ def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
     )
     protocols = [interface.TaskStore, interface.OutboxStore, interface.PollScheduleStore,
                  interface.SubmitSlotsStore, interface.InboundStore, interface.StatsStore,
-                 interface.VideoCopyStore, interface.SealedStore, interface.SessionStore]
+                 interface.VideoCopyStore, interface.SealedStore, interface.SessionStore,
+                 interface.RetentionStore]
     untested = [
         f"{protocol.__name__}.{name}"
         for protocol in protocols
