@@ -10,6 +10,7 @@ from dispatcher.netguard import host_and_port, outgoing_client
 from receiver import keys
 from receiver.dashboard.routes import setup_dashboard
 from receiver.http import metrics as metrics_api
+from receiver.http.access import access_middleware
 from receiver.http.auth_failures import FailedAuth
 from receiver.http.callbacks.slots import Slots
 from receiver.http.middleware import edge_middleware
@@ -31,7 +32,7 @@ from store.interface import DELIVERIES, SLOTS
 def create_app(settings: Settings) -> web.Application:
     """The reelhook web application for these settings."""
     app = web.Application(
-        middlewares=[edge_middleware],
+        middlewares=[access_middleware, edge_middleware],
         client_max_size=max(settings.max_submit_bytes, settings.max_callback_bytes),
     )
     app[keys.SETTINGS] = settings

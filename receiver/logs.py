@@ -21,9 +21,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for name in FIELDS:  # given with extra= (the access log; lines about one task)
+            if name in record.__dict__:
+                entry[name] = record.__dict__[name]
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+FIELDS = ("task_id", "route", "method", "status", "duration_ms")
 
 
 def configure_logging(fmt: str = "text", stream: TextIO | None = None) -> None:

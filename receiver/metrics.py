@@ -13,11 +13,27 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterator
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 
 from receiver.errors import ApiError
 
 REGISTRY = CollectorRegistry()
+# The standard process metrics (CPU, memory, open files, start time) and the Python platform's.
+REGISTRY.register(PROCESS_COLLECTOR)
+REGISTRY.register(PLATFORM_COLLECTOR)
+HTTP_REQUEST_SECONDS = Histogram(
+    "reelhook_http_request_duration_seconds",
+    "HTTP requests by route template, method and status",
+    ["route", "method", "status"], registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
 CALLBACKS = Counter(
     "reelhook_callbacks", "Provider callbacks by provider and outcome",
     ["provider", "outcome"], registry=REGISTRY,

@@ -258,3 +258,39 @@ async def test_every_page_renders_after_a_demo_sized_run(
 async def _delivered(client: Any, task_id: str) -> bool:
     body = await (await client.get(f"/v1/tasks/{task_id}/deliveries")).json()
     return [d["status"] for d in body["deliveries"]] == ["delivered"]
+
+
+LONG_PROMPT = "a very long prompt about a lighthouse at dawn " * 110  # about 5,000 characters
+LONG_ERROR = "E" * 20_000  # one unbroken word: it once made the task page 25,203 px wide
+
+
+async def test_long_text_fits_a_desktop_and_a_phone_with_the_whole_text_a_click_away(
+    browser: Any, start_app: StartApp, piapi_sim: PiapiSimulator, shots: Path
+) -> None:
+    piapi_sim.script.drop_callbacks = True
+    client = await start_app()
+    task = await (await client.post("/v1/tasks", json=skyreels(prompt=LONG_PROMPT))).json()
+    sent = await wait_sent(client, task["id"])
+    await send_callback(piapi_sim, sent["provider_task_id"], status="failed",
+                        error={"code": 500, "message": LONG_ERROR})
+    await wait_for_status(client, task["id"])
+    base = str(client.make_url("")).rstrip("/")
+    page = await signed_in(browser, base)
+    for width, name in ((1360, "desktop"), (390, "phone")):
+        await page.set_viewport_size({"width": width, "height": 900})
+        pages = (("/dashboard/tasks", "tasks"), (f"/dashboard/tasks/{task['id']}", "task"))
+        for path, shot in pages:
+            await page.goto(f"{base}{path}")
+            wide = await page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, f"{path} is {wide} px wide at {width} px"
+            await page.screenshot(path=str(shots / f"long-text-{shot}-{name}.png"), full_page=True)
+        heading = await page.inner_text("h1.prompt-title")
+        assert len(heading) <= 200 and heading.endswith("…")
+        await page.click("[data-field=whole-prompt] summary")
+        assert " ".join(LONG_PROMPT.split()) in " ".join((await page.inner_text(
+            "[data-field=whole-prompt]")).split())
+        await page.click("[data-field=whole-error] summary")
+        assert LONG_ERROR in await page.inner_text("[data-field=whole-error]")
+    # On the phone the list still shows the task and its state.
+    await page.goto(f"{base}/dashboard/tasks")
+    assert await page.is_visible(f"tr[data-task-id='{task['id']}'] .badge")
