@@ -10,6 +10,7 @@ from receiver.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
 from receiver.providers.http import loads_strict
 
 MAX_JSON_DEPTH = 32
+MAX_JSON_VALUES = 100_000  # commas and opening brackets in a body: far past any real request
 # Bodies past this size are decoded and checked in a thread, not on the event loop.
 OFF_LOOP_BYTES = 256 * 1024
 
@@ -52,11 +53,20 @@ def refuse_other_media(request: web.Request) -> None:
 
 
 def decode_json(raw: bytes) -> Any:
-    """Decode UTF-8 JSON; 400 with a reason when it is not, or when it nests too deeply."""
+    """Decode UTF-8 JSON; 400 with a reason when it is not, when it nests too deeply, or when
+    it holds more than MAX_JSON_VALUES values (counted before decoding, in C)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest("body is not valid UTF-8", field="body") from exc
+    # Millions of small values took seconds to build and to collect, the event loop's too (the
+    # collector runs in whichever thread allocates). Commas and brackets bound their number.
+    separators = raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+    if separators > MAX_JSON_VALUES:
+        raise BadRequest(
+            f"body holds more than {MAX_JSON_VALUES} JSON values (about {separators});"
+            " a task needs far fewer", field="body",
+        )
     try:
         value = loads_strict(text)
     except RecursionError:

@@ -122,6 +122,21 @@ async def _settled(db: asyncpg.Connection) -> bool:
     return bool(unfinished == 0 and open_notices == 0)
 
 
+def fleet_env(pg_url: str, router_url: str, sim: WaveSimulator) -> dict[str, str]:
+    """The settings every process of a test fleet shares: one database, one key, the fake Wave,
+    quick timeouts and retries."""
+    return {
+        "DATABASE_URL": pg_url, "REELHOOK_API_TOKEN": API_TOKEN,
+        "REELHOOK_SECRET_KEY": new_fernet_key(), "REELHOOK_PUBLIC_URL": router_url,
+        "WAVE_BASE_URL": sim.base_url, "WAVE_API_KEY": sim.api_key,
+        "REELHOOK_ALLOW_PRIVATE_URLS": "on", "REELHOOK_PROVIDER_TIMEOUT": "3",
+        "REELHOOK_DELIVERY_TIMEOUT": "2", "REELHOOK_CALLBACK_GRACE": "3",
+        "REELHOOK_POLL_INITIAL": "0.5", "REELHOOK_POLL_MAX_INTERVAL": "2",
+        "REELHOOK_RETRY_SCHEDULE": "0.2,0.5,1,1,1,1,1,1", "REELHOOK_DB_POOL_SIZE": "4",
+        "REELHOOK_HOST": "127.0.0.1",
+    }
+
+
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     async with fresh_postgres() as url:
@@ -137,16 +152,8 @@ async def test_many_processes_with_two_killed_lose_nothing_and_double_nothing(
         sink = WebhookSink(WEBHOOK_SECRET)
         hook_server = await LocalServer(sink.app()).start()
         hook = f"{hook_server.url}/hook"
-        common = {
-            "DATABASE_URL": pg_url, "REELHOOK_API_TOKEN": API_TOKEN,
-            "REELHOOK_SECRET_KEY": new_fernet_key(), "REELHOOK_PUBLIC_URL": router.url,
-            "WAVE_BASE_URL": sim.base_url, "WAVE_API_KEY": sim.api_key,
-            "REELHOOK_ALLOW_PRIVATE_URLS": "on", "REELHOOK_PROVIDER_TIMEOUT": "3",
-            "REELHOOK_DELIVERY_TIMEOUT": "2", "REELHOOK_CALLBACK_GRACE": "3",
-            "REELHOOK_POLL_INITIAL": "0.5", "REELHOOK_POLL_MAX_INTERVAL": "2",
-            "REELHOOK_RETRY_SCHEDULE": "0.2,0.5,1,1,1,1,1,1", "REELHOOK_DB_POOL_SIZE": "4",
-            "REELHOOK_HOST": "127.0.0.1", "REELHOOK_DISPATCH_INTERVAL": "5",
-            "REELHOOK_VIDEO_STORE": str(tmp_path / "videos"),
+        common = fleet_env(pg_url, router.url, sim) | {
+            "REELHOOK_DISPATCH_INTERVAL": "5", "REELHOOK_VIDEO_STORE": str(tmp_path / "videos"),
         }
         webs, ports = [], [port_for_child_process() for _ in range(3)]
         for index, port in enumerate(ports):

@@ -16,14 +16,14 @@ import asyncpg
 from receiver.sandbox.providers import LocalServer
 from receiver.sandbox.providers.wave import WaveSimulator
 from receiver.sandbox.sinks import WebhookSink
-from receiver.services.secrets import new_fernet_key
-from tests.helpers import API_TOKEN, WEBHOOK_SECRET, port_for_child_process, serving
+from tests.helpers import WEBHOOK_SECRET, port_for_child_process, serving
 from tests.runtime.test_postgres_processes import (
     Balancer,
     _ready,
     _reelhook,
     _settled,
     _submit,
+    fleet_env,
     pg_url,  # noqa: F401  (the fixture)
 )
 from tests.store.test_postgres_faults import storm
@@ -42,16 +42,8 @@ async def test_a_terminate_storm_on_two_serves_and_a_worker_doubles_no_notice(
         sink = WebhookSink(WEBHOOK_SECRET)
         hook_server = await LocalServer(sink.app()).start()
         hook = f"{hook_server.url}/hook"
-        common = {
-            "DATABASE_URL": pg_url, "REELHOOK_API_TOKEN": API_TOKEN,
-            "REELHOOK_SECRET_KEY": new_fernet_key(), "REELHOOK_PUBLIC_URL": router.url,
-            "WAVE_BASE_URL": sim.base_url, "WAVE_API_KEY": sim.api_key,
-            "REELHOOK_ALLOW_PRIVATE_URLS": "on", "REELHOOK_PROVIDER_TIMEOUT": "3",
-            "REELHOOK_DELIVERY_TIMEOUT": "2", "REELHOOK_CALLBACK_GRACE": "3",
-            "REELHOOK_POLL_INITIAL": "0.5", "REELHOOK_POLL_MAX_INTERVAL": "2",
-            "REELHOOK_RETRY_SCHEDULE": "0.2,0.5,1,1,1,1,1,1", "REELHOOK_DB_POOL_SIZE": "4",
-            "REELHOOK_HOST": "127.0.0.1", "REELHOOK_DISPATCH_INTERVAL": "1",
-            "REELHOOK_VIDEO_STORE": "off",
+        common = fleet_env(pg_url, router.url, sim) | {
+            "REELHOOK_DISPATCH_INTERVAL": "1", "REELHOOK_VIDEO_STORE": "off",
         }
         ports = [port_for_child_process() for _ in range(2)]
         webs = [await _reelhook(["serve"], common | {"PORT": str(port)}, tmp_path / f"web{i}.log")

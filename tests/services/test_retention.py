@@ -11,6 +11,8 @@ import sqlite3
 import time
 from typing import Any
 
+import pytest
+
 from receiver.services.retention import count_old, prune
 from receiver.services.secrets import SecretBox, new_fernet_key
 from store import EventIn, NewDestination, NewTask, Observation, TaskStore, is_postgres, open_store
@@ -123,3 +125,14 @@ async def test_tick_prunes_too(tmp_path: Any) -> None:
     code, out, err = await finished(await spawn("tick", env=env))
     assert code == 0, err
     assert "old rows deleted: 18" in out  # 3 tasks: 12 events, 3 attempts, 3 inbound messages
+
+
+def test_keep_days_is_checked_and_zero_keeps_everything() -> None:
+    from receiver.errors import SettingsError
+    from receiver.settings import keep_days_from_environ
+
+    assert keep_days_from_environ({}) == 90.0
+    assert keep_days_from_environ({"REELHOOK_KEEP_DAYS": "0"}) is None
+    for bad in ("-1", "soon", "40000"):
+        with pytest.raises(SettingsError, match="REELHOOK_KEEP_DAYS"):
+            keep_days_from_environ({"REELHOOK_KEEP_DAYS": bad})
