@@ -72,9 +72,16 @@ async def test_a_terminate_storm_on_two_serves_and_a_worker_doubles_no_notice(
                 while not await _settled(db):
                     assert loop.time() < deadline, "work left undone"
                     await asyncio.sleep(0.5)
-                health = [await (await http.get(f"{url}/healthz")).text() for url in urls]
-                statuses = [(await http.get(f"{url}/healthz")).status for url in urls]
-            tasks = await db.fetch("SELECT id, status FROM tasks")
+                # A pooled connection the storm ended may fail one health check; a dead loop
+                # would keep /healthz at 503, naming it.
+                for _ in range(60):
+                    answers = [await http.get(f"{url}/healthz") for url in urls]
+                    statuses = [answer.status for answer in answers]
+                    health = [await answer.text() for answer in answers]
+                    if statuses == [200, 200]:
+                        break
+                    await asyncio.sleep(0.5)
+            tasks = await db.fetch("SELECT id, status, error FROM tasks")
             deliveries = await db.fetch("SELECT task_id, status FROM deliveries")
         finally:
             if db is not None:
@@ -87,7 +94,12 @@ async def test_a_terminate_storm_on_two_serves_and_a_worker_doubles_no_notice(
 
     assert statuses == [200, 200], health  # each serve's loops run (a dead one says 503)
     assert codes == [0, 0, 0]  # the worker ran to the end: its dispatcher never gave up
-    assert Counter(t["status"] for t in tasks) == {"succeeded": TASKS}
+    # Every task ended once. A send whose connection the storm cut may fail as cut off (its
+    # outcome at Wave unknown): that is the documented answer, and it still gets its notice.
+    cut = [t["error"] for t in tasks if t["status"] == "failed"]
+    assert all("in flight" in (error or "") or "cut off" in (error or "") for error in cut), cut
+    assert Counter(t["status"] for t in tasks) == {"succeeded": TASKS - len(cut)} | (
+        {"failed": len(cut)} if cut else {})
     assert Counter(d["task_id"] for d in deliveries) == Counter({t["id"]: 1 for t in tasks})
     assert {d["status"] for d in deliveries} == {"delivered"}
     accepted = Counter(item.body["data"]["id"] for item in sink.accepted)
