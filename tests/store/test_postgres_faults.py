@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from receiver import keys
 from store import DatabaseTimeouts, NewTask, open_store
+from store.errors import StoreUnavailable
 from store.interface import TASKS
 from tests.databases import admin_connection, fresh_postgres
 from tests.helpers import FAST_RETRIES, piapi_callback, post_callback, skyreels, until
@@ -198,3 +200,45 @@ async def test_a_hung_database_gets_503_within_its_timeout_and_healthz_says_why(
         await until(healthy, timeout=20, what="/healthz back to 200")
         retried = await post_callback(client, f"/callbacks/piapi/{task['id']}", body, secret)
         assert retried.status == 200
+
+
+async def test_the_store_writes_again_once_a_long_storm_ends(pg_url: str) -> None:
+    """Twelve seconds of terminations under steady writes: asyncpg before 0.32 left every pooled
+    connection held by a release that never finished, so each later write timed out for good."""
+    store = await open_store(pg_url, pool_size=4)
+    database = pg_url.rsplit("/", 1)[1]
+    numbers = iter(range(1_000_000))
+    loop = asyncio.get_running_loop()
+    storm_ends = loop.time() + 12.0
+
+    async def keep_writing() -> None:
+        while loop.time() < storm_ends:
+            number = next(numbers)
+            with contextlib.suppress(StoreUnavailable):  # a write in the group commit
+                await store.create_task(
+                    NewTask(f"tsk_{number:028d}", "piapi", "Qubico/skyreels", {}))
+            with contextlib.suppress(StoreUnavailable):  # a write in a transaction of its own
+                await store.outbox.renew([number], "storm", time.time())
+            await asyncio.sleep(0.01)
+
+    try:
+        async with storm(database, every=0.2) as ended:
+            await asyncio.gather(*(keep_writing() for _ in range(6)))
+        assert sum(ended) > 20
+        written: list[str] = []
+
+        async def write_once() -> bool:
+            task_id = f"tsk_{next(numbers):028d}"
+            with contextlib.suppress(StoreUnavailable):
+                await store.outbox.renew([1], "storm", time.time())
+                await store.create_task(NewTask(task_id, "piapi", "Qubico/skyreels", {}))
+                written.append(task_id)
+            return bool(written)
+
+        for _ in range(3):  # each try is bounded by the 5 s statement timeout
+            if await write_once():
+                break
+        assert written, "no write went through after the storm"
+        assert (await store.get_task(written[0]))["id"] == written[0]
+    finally:
+        await asyncio.wait_for(store.close(), 30)
