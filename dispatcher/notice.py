@@ -18,6 +18,7 @@ STATE_WORDS = {
     CANCELLED: "Video cancelled",
     QUEUED: "Video queued",
     RUNNING: "Video in progress",
+    "test": "Test notice",
 }
 
 
@@ -67,6 +68,12 @@ class Notice:
             pairs.append(("Video", self.video_url))
         pairs.append(("Task", self.task_id))
         return pairs
+
+
+def sample_notice() -> Notice:
+    """The notice a destination's "send a test notice" sends: state `test`, no real task."""
+    return Notice(delivery_id=0, task_id="tsk_" + "0" * 28, state="test", provider="reelhook",
+                  model="test notice", prompt="A test notice from reelhook: it reached you.")
 
 
 def notice_from_row(row: dict[str, Any], links: VideoLinks | None = None) -> Notice:

@@ -19,6 +19,7 @@ from receiver.providers import PROVIDER_NAMES, build_providers
 from receiver.providers.base import ProviderConfig
 from receiver.runtime import dispatching, videos
 from receiver.runtime.loops import BackgroundLoops
+from receiver.services.destinations import register_settings_destinations
 from receiver.services.known_tasks import KnownTasks
 from receiver.services.poller import Poller
 from receiver.services.sealing import confirm_key, secret_box
@@ -69,6 +70,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     try:
         await confirm_key(store.sealed, app[keys.SECRETS])
+        await register_settings_destinations(store, settings, app[keys.SECRETS])
     except BaseException:
         await store.close()
         raise

@@ -4,6 +4,8 @@ nor dispatcher)."""
 from store.errors import (
     DeliveryBusy,
     DeliveryNotFound,
+    DestinationNameTaken,
+    DestinationNotFound,
     IdempotencyConflict,
     StoreError,
     StoreFull,
@@ -30,6 +32,7 @@ from store.models import (
     TaskSearch,
 )
 from store.opening import is_postgres, migrate_database, open_store, schema_state
+from store.plans.destinations import Registration
 from store.sqlite import SqliteStore
 from store.states import Observation
 from store.versions import SchemaMismatch
@@ -38,6 +41,8 @@ __all__ = [
     "DatabaseTimeouts",
     "DeliveryBusy",
     "DeliveryNotFound",
+    "DestinationNameTaken",
+    "DestinationNotFound",
     "EventIn",
     "EventOutcome",
     "IdempotencyConflict",
@@ -48,6 +53,7 @@ __all__ = [
     "Observation",
     "OutboxStore",
     "PollScheduleStore",
+    "Registration",
     "SchemaMismatch",
     "SqliteStore",
     "StatsStore",

@@ -10,7 +10,9 @@ StoreError
  ├── TaskNotFound       no task with that id
  ├── IdempotencyConflict  an Idempotency-Key was reused with a different request
  ├── DeliveryNotFound   no delivery with that id
- └── DeliveryBusy       the delivery is still pending or being sent: it cannot be sent again now
+ ├── DeliveryBusy       the delivery is still pending or being sent: it cannot be sent again now
+ ├── DestinationNotFound  no registered destination with that id
+ └── DestinationNameTaken another registered destination has that name
 """
 
 
@@ -60,3 +62,19 @@ class DeliveryNotFound(StoreError):
 
 class DeliveryBusy(StoreError):
     """The delivery is pending or in flight; only delivered or dead ones can be sent again."""
+
+
+class DestinationNotFound(StoreError):
+    """No registered destination with the given id."""
+
+    def __init__(self, destination_id: int) -> None:
+        super().__init__(f"no destination with id {destination_id}")
+        self.destination_id = destination_id
+
+
+class DestinationNameTaken(StoreError):
+    """Another registered destination already has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a destination named {name!r} exists already")
+        self.name = name

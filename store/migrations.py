@@ -23,8 +23,27 @@ HISTORY: dict[str, str] = {
     "m009_key_check":
         "a value sealed with the secret key, so a start with another key is refused",
     "m010_ended_sessions": "dashboard sessions ended by signing out, until they would expire",
+    "m011_registered_destinations":
+        "named destinations registered once for every task, with filters, pause and failure",
 }
 MIGRATION_NAMES = tuple(HISTORY)
+
+
+# Steps both dialects run as written ("DOUBLE PRECISION" has REAL affinity on SQLite).
+REGISTERED_DESTINATIONS: tuple[str, ...] = (
+    *(f"ALTER TABLE destinations ADD COLUMN {column}" for column in (
+        "name TEXT", "on_states TEXT", "provider TEXT", "metadata_filter TEXT",
+        "paused INTEGER NOT NULL DEFAULT 0", "managed_by TEXT", "created_at TEXT",
+        "updated_at TEXT", "deleted_at TEXT", "disabled_at TEXT",
+        "failing_since DOUBLE PRECISION", "alerted_at DOUBLE PRECISION",
+    )),
+    "CREATE UNIQUE INDEX idx_destinations_registered_name ON destinations (name)"
+    " WHERE task_id IS NULL AND deleted_at IS NULL",
+    # A registered destination has a notice per task and state, not one per state.
+    "DROP INDEX idx_deliveries_destination_id_state",
+    "CREATE UNIQUE INDEX idx_deliveries_destination_id_task_id_state"
+    " ON deliveries (destination_id, task_id, state)",
+)
 
 
 def check_dialect(dialect: str, names: tuple[str, ...]) -> None:

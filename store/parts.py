@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 from store.models import KeptCopy, NewTask
 from store.plans import (
+    destinations,
     inbound,
     outbox,
     polls,
@@ -21,6 +22,7 @@ from store.plans import (
     submits,
     videos,
 )
+from store.plans.destinations import Registration
 from store.plans.outbox import AttemptRecord
 from store.plans.retention import Kept
 from store.plans.sealed import Resealed, SealedColumn
@@ -344,3 +346,42 @@ class Retention:
     async def delete_old(self, kept: Kept, cutoff: str, limit: int) -> int:
         """Delete the rows past `cutoff` among the oldest `limit`; how many."""
         return await self._db.write(functools.partial(retention.delete_old, kept, cutoff, limit))
+
+
+class Destinations:
+    """Registered destinations (store/plans/destinations.py)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def register(self, registration: Registration) -> dict[str, Any]:
+        """Register a destination; DestinationNameTaken."""
+        return await self._db.write(functools.partial(destinations.insert, registration))
+
+    async def all(self) -> list[dict[str, Any]]:
+        """Every registered destination, by name."""
+        return await self._db.read(destinations.select)
+
+    async def get(self, destination_id: int) -> dict[str, Any]:
+        """One registered destination; DestinationNotFound."""
+        return await self._db.read(functools.partial(destinations.fetch, destination_id))
+
+    async def change(self, destination_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change some of its columns; DestinationNotFound, DestinationNameTaken."""
+        return await self._db.write(
+            functools.partial(destinations.update, destination_id, changes)
+        )
+
+    async def resume(self, destination_id: int) -> dict[str, Any]:
+        """Send to it again (not paused, not disabled); DestinationNotFound."""
+        return await self._db.write(functools.partial(destinations.resume, destination_id))
+
+    async def delete(self, destination_id: int) -> None:
+        """Delete it (its history stays); DestinationNotFound."""
+        await self._db.write(functools.partial(destinations.delete, destination_id))
+
+    async def sync_managed(self, managed_by: str, wanted: Sequence[Registration]) -> list[str]:
+        """Make the destinations `managed_by` exactly `wanted`; the names added."""
+        return await self._db.write(
+            functools.partial(destinations.sync_managed, managed_by, tuple(wanted))
+        )

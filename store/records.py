@@ -11,6 +11,7 @@ from store.interface import Listener
 from store.models import EventIn, EventOutcome, NewTask, TaskSearch
 from store.parts import (
     Database,
+    Destinations,
     Inbound,
     Outbox,
     Polls,
@@ -51,6 +52,7 @@ class Records:
         self.sealed = Sealed(db)
         self.sessions = Sessions(db)
         self.retention = Retention(db)
+        self.destinations = Destinations(db)
 
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""

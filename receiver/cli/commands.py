@@ -13,6 +13,7 @@ from aiohttp import web
 
 from receiver.cli import client as client_commands
 from receiver.cli import deliveries as delivery_commands
+from receiver.cli import destinations as destination_commands
 from receiver.cli import keys as key_commands
 from receiver.cli import ops as ops_commands
 from receiver.cli import prune as prune_commands
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     client_commands.add_commands(commands, os.environ)
     report_commands.add_commands(commands, os.environ)
     delivery_commands.add_commands(commands, os.environ)
+    destination_commands.add_commands(commands, os.environ)
     ops_commands.add_commands(commands, os.environ)
     video_commands.add_commands(commands, os.environ)
     key_commands.add_commands(commands, os.environ)

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from dispatcher.channels import CHANNEL_NAMES
+from receiver.http import openapi_destinations
 from receiver.http.inbound import INBOUND_MESSAGE
 from receiver.http.paging import MAX_PAGE
 from receiver.providers import PROVIDER_NAMES
@@ -80,6 +81,7 @@ DELIVERY = {
             "required": ["id", "channel", "label"],
             "properties": {
                 "channel": {"type": "string", "enum": list(CHANNEL_NAMES)},
+                "name": _NULLABLE_STRING,
                 "label": {"type": "string"},
             },
         },
@@ -280,7 +282,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "reelhook client API", "version": "1"},
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": PATHS | openapi_destinations.paths(_json, _errors),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
@@ -290,6 +292,7 @@ def document() -> dict[str, Any]:
                 "NewTask": NEW_TASK,
                 "Delivery": DELIVERY,
                 "InboundMessage": INBOUND_MESSAGE,
+                **openapi_destinations.SCHEMAS,
             },
         },
     }

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from receiver.http import costs, deliveries, inbound, metrics, openapi, tasks, videos
+from receiver.http import (
+    costs,
+    deliveries,
+    destinations,
+    inbound,
+    metrics,
+    openapi,
+    tasks,
+    videos,
+)
 from receiver.http.callbacks import providers, standard_webhooks
 from receiver.metrics import observed_callback
 from receiver.providers import PROVIDER_NAMES
@@ -26,6 +35,15 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/deliveries", deliveries.list_deliveries)
     app.router.add_post("/v1/deliveries/{delivery_id}/redeliver", deliveries.redeliver)
     app.router.add_get("/v1/inbound", inbound.list_inbound)
+    one = "/v1/destinations/{destination_id}"
+    app.router.add_post("/v1/destinations", destinations.create_destination)
+    app.router.add_get("/v1/destinations", destinations.list_destinations)
+    app.router.add_get(one, destinations.get_destination)
+    app.router.add_patch(one, destinations.change_destination)
+    app.router.add_delete(one, destinations.delete_destination)
+    app.router.add_post(f"{one}/pause", destinations.pause_destination)
+    app.router.add_post(f"{one}/resume", destinations.resume_destination)
+    app.router.add_post(f"{one}/test", destinations.send_test_to_destination)
     app.router.add_get("/metrics", metrics.metrics_endpoint)
     app.router.add_post("/callbacks/standard/{source}", standard_webhooks.standard_callback)
     callback = observed_callback(

@@ -42,12 +42,13 @@ def event_view(row: dict[str, Any]) -> dict[str, Any]:
 
 def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
     """A delivery as the API shows it: its attempts (oldest first) and how many, the destination
-    only by its redacted label."""
+    only by its name (a registered one) and redacted label."""
     view = {name: row.get(name) for name in _DELIVERY_FIELDS}
     view["attempt_count"] = row.get("attempts") or 0
     view["destination"] = {
         "id": row["destination_id"],
         "channel": row["channel"],
+        "name": row.get("name"),
         "label": row["label"],
         "disabled_reason": row.get("disabled_reason"),
     }

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
-from dispatcher.channels import SmtpConfig
+from dispatcher.channels import SmtpConfig, build_channels, url_check
 from dispatcher.config import DispatchConfig
-from dispatcher.errors import ConfigError
+from dispatcher.errors import ConfigError, DispatchError
 from dispatcher.netguard import guarded_connector, host_and_port, outgoing_client
+from dispatcher.notice import sample_notice
 from dispatcher.worker import Worker
 from receiver import keys
 from receiver.errors import SettingsError
@@ -22,6 +26,7 @@ from receiver.runtime.gc_tuning import tune_for_long_life
 from receiver.runtime.loops import BackgroundLoops
 from receiver.runtime.owner import process_owner
 from receiver.runtime.videos import keeper, video_links, video_store, video_wait
+from receiver.services.destinations import register_settings_destinations
 from receiver.services.retention import Pruner
 from receiver.services.sealing import confirm_key, secret_box
 from receiver.services.secrets import SecretBox
@@ -49,6 +54,39 @@ def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:
         trusted_urls=frozenset(filter(None, [settings.slack_webhook_url])),
         video_links=video_links(settings) if video_wait(settings) is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of a test notice: delivered or not, the answer's code, the error."""
+
+    delivered: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+async def send_test_notice(
+    settings: Settings, secrets: SecretBox, channel: str, sealed_target: str
+) -> SendResult:
+    """Send a test notice to a destination now, as the worker would send a notice to it (the
+    address guard on), within the delivery timeout; the outcome, never an exception."""
+    config = dispatch_config(settings, secrets)
+    target = json.loads(secrets.decrypt(sealed_target))
+    check = url_check(config.allow_private, config.trusted_urls)
+    clock = time.monotonic()
+    status_code, error = None, None
+    async with session_factory(settings)() as session:
+        channels = build_channels(session, config.smtp, config.timeout, check)
+        try:
+            async with asyncio.timeout(config.timeout):
+                status_code = await channels[channel].send(target, [sample_notice()])
+        except TimeoutError:
+            error = f"no answer within {config.timeout:g} s"
+        except DispatchError as exc:
+            status_code, error = getattr(exc, "status_code", None), str(exc) or type(exc).__name__
+    duration_ms = round((time.monotonic() - clock) * 1000, 1)
+    return SendResult(error is None, status_code, error, duration_ms)
 
 
 def session_factory(settings: Settings) -> Callable[[], aiohttp.ClientSession]:
@@ -101,6 +139,7 @@ async def run_worker(settings: Settings) -> None:
     )
     try:
         await confirm_key(store.sealed, secrets)
+        await register_settings_destinations(store, settings, secrets)
     except BaseException:
         await store.close()
         raise

@@ -146,7 +146,7 @@ def _metadata(value: Any) -> dict[str, Any] | None:
 
 # The local part is ASCII: SMTP servers without SMTPUTF8 (most relays) cannot carry anything else.
 _EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
-_NOTIFY_KEYS = {"slack": {"url"}, "email": {"to"}, "webhook": {"url", "secret"}}
+NOTIFY_KEYS = {"slack": {"url"}, "email": {"to"}, "webhook": {"url", "secret"}}
 
 
 def _notify(value: Any) -> tuple[dict[str, Any], ...]:
@@ -160,11 +160,11 @@ def _notify(value: Any) -> tuple[dict[str, Any], ...]:
 def _destination(index: int, item: Any) -> dict[str, Any]:
     where = f"notify[{index}]"
     channel = item.get("channel") if isinstance(item, dict) else None
-    if not isinstance(channel, str) or channel not in _NOTIFY_KEYS:
+    if not isinstance(channel, str) or channel not in NOTIFY_KEYS:
         raise Unprocessable(
             f"{where} must be an object with channel {', '.join(CHANNEL_NAMES)}", field=where
         )
-    needed = _NOTIFY_KEYS[item["channel"]]
+    needed = NOTIFY_KEYS[item["channel"]]
     extra = sorted(set(item) - needed - {"channel"})
     if extra:
         raise Unprocessable(
@@ -173,23 +173,30 @@ def _destination(index: int, item: Any) -> dict[str, Any]:
     for key in sorted(needed):
         if not isinstance(item.get(key), str) or not item[key]:
             raise Unprocessable(f"{where}.{key} is required (a string)", field=f"{where}.{key}")
-    _check_destination(where, item)
+    check_destination(where, item)
     return dict(item)
 
 
-def _check_destination(where: str, item: dict[str, Any]) -> None:
-    """URLs are http(s), addresses look like addresses, webhook secrets are whsec_ keys."""
+def check_destination(where: str, item: dict[str, Any]) -> None:
+    """URLs are http(s), addresses look like addresses, webhook secrets are whsec_ keys; the
+    fields are named under `where` (a notify entry) or as they are ("")."""
     if "url" in item:
         parts = urlsplit(item["url"])
         if parts.scheme not in ("http", "https") or not parts.hostname or len(item["url"]) > 2048:
-            raise Unprocessable(f"{where}.url must be an http(s) URL", field=f"{where}.url")
+            raise Unprocessable(f"{_under(where, 'url')} must be an http(s) URL",
+                                field=_under(where, "url"))
     if "to" in item and not _EMAIL.fullmatch(item["to"]):
         raise Unprocessable(
-            f"{where}.to must be one email address with an ASCII local part (name@example.com)",
-            field=f"{where}.to",
+            f"{_under(where, 'to')} must be one email address with an ASCII local part"
+            " (name@example.com)", field=_under(where, "to"),
         )
     if "secret" in item and not is_whsec_key(item["secret"]):
-        raise Unprocessable(f"{where}.secret must be {WHSEC_RULE}", field=f"{where}.secret")
+        raise Unprocessable(f"{_under(where, 'secret')} must be {WHSEC_RULE}",
+                            field=_under(where, "secret"))
+
+
+def _under(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
 
 
 def check_request(provider: Provider, request: TaskRequest) -> None:

@@ -192,9 +192,9 @@ def finish_many(items: Sequence[tuple[Sequence[AttemptRecord], str]]) -> Plan[li
 def disable_route(route_key: str, reason: str) -> Plan[int]:
     """Disable every destination with this route; its waiting deliveries die with the reason."""
     yield count(
-        "UPDATE destinations SET disabled_reason = :reason WHERE route_key = :route_key"
-        " AND disabled_reason IS NULL",
-        reason=reason, route_key=route_key,
+        "UPDATE destinations SET disabled_reason = :reason, disabled_at = :now"
+        " WHERE route_key = :route_key AND disabled_reason IS NULL",
+        reason=reason, route_key=route_key, now=utc_now_iso(),
     )
     given_up = yield count(
         "UPDATE deliveries SET status = 'dead', last_error = :reason, next_attempt_at = NULL,"
@@ -227,7 +227,8 @@ def redeliver(delivery_id: int, now: float) -> Plan[dict[str, Any]]:
         at=now, now=utc_now_iso(), id=delivery_id,
     )
     yield count(
-        "UPDATE destinations SET disabled_reason = NULL WHERE id = :id OR route_key ="
+        "UPDATE destinations SET disabled_reason = NULL, disabled_at = NULL, failing_since = NULL"
+        " WHERE id = :id OR route_key ="
         " (SELECT route_key FROM destinations WHERE id = :id)", id=found["destination_id"],
     )
     yield Announce(DELIVERIES)
@@ -248,7 +249,7 @@ def select_deliveries(
         [("d.id", delivery_id), ("d.task_id", task_id), ("d.status", status)], "d.id", before_id
     )
     found = yield rows(
-        "SELECT d.*, s.channel, s.label, s.disabled_reason FROM deliveries d"
+        "SELECT d.*, s.channel, s.label, s.name, s.disabled_reason FROM deliveries d"
         f" JOIN destinations s ON s.id = d.destination_id {clause}"
         " ORDER BY d.id DESC LIMIT :limit",
         **params, limit=limit,

@@ -13,6 +13,7 @@ from store.announce import topics_of
 from store.errors import IdempotencyConflict, TaskNotFound
 from store.interface import DELIVERIES, TASKS
 from store.models import EventIn, EventOutcome, NewTask, TaskSearch, utc_now_iso
+from store.plans import destinations
 from store.sql import Announce, Dialects, Plan, Sql, count, many, row, rows, value, where
 from store.states import (
     SUCCEEDED,
@@ -65,8 +66,9 @@ QUEUE_DELIVERIES = (
     " next_attempt_at, created_at, updated_at)"
     " SELECT :task_id, :state, id, 'pending', 0, :due, :now, :now FROM destinations"
     " WHERE task_id = :task_id AND disabled_reason IS NULL"
-    " ON CONFLICT (destination_id, state) DO NOTHING"
+    " ON CONFLICT (destination_id, task_id, state) DO NOTHING"
 )
+OWN_ROUTES = "SELECT route_key FROM destinations WHERE task_id = :task_id"
 WITHDRAW_UNSENT = (
     "UPDATE tasks SET submit_state = 'withdrawn', held_request = NULL, submit_after = NULL"
     " WHERE id = :id AND status = 'queued' AND submit_state = 'pending'"
@@ -109,10 +111,10 @@ def insert_task(new: NewTask) -> Plan[tuple[dict[str, Any], bool]]:
              "route_key": d.route_key}
             for d in new.destinations
         ))
-    if new.notify_queued and (yield from queue_deliveries(new.id, "queued")):
+    task = yield from fetch_task(new.id)
+    if (yield from queue_deliveries(task, "queued", own=new.notify_queued)):
         yield Announce(DELIVERIES)
     yield Announce(TASKS, new.id)
-    task = yield from fetch_task(new.id)
     return task, True
 
 
@@ -145,9 +147,11 @@ def insert_event(
     yield count(UPDATE_STATE, **saved, id=task["id"])
     moved = after.status != before.status
     notices = 0
-    if moved and after.status in notify_on:
+    if moved:
         delay = notice_delay(task, saved, video_wait)
-        notices = yield from queue_deliveries(task_id, after.status, delay)
+        notices = yield from queue_deliveries(
+            task, after.status, delay, own=after.status in notify_on
+        )
     # The row as it now stands, without reading it again: only the saved columns changed.
     return EventOutcome(
         recorded=True, changed=after != before, task=task | saved, notices_queued=notices,
@@ -165,13 +169,23 @@ def record_event(
     return outcome
 
 
-def queue_deliveries(task_id: str, state: str, delay: float = 0.0) -> Plan[int]:
-    """One pending delivery per live destination of the task for `state`, never two, due in
-    `delay` seconds; returns how many were queued."""
-    queued = yield count(
-        QUEUE_DELIVERIES, task_id=task_id, state=state, due=time.time() + delay,
-        now=utc_now_iso(),
-    )
+def queue_deliveries(
+    task: dict[str, Any], state: str, delay: float = 0.0, *, own: bool = True
+) -> Plan[int]:
+    """The notices of `task` reaching `state`, due in `delay` seconds, never two of one: one per
+    live destination of the task's own (with `own`: the state is one of REELHOOK_NOTIFY_ON) and
+    one per registered destination that wants it (store/plans/destinations.py), unless the task
+    has its own destination to that address. Returns how many were queued."""
+    due, queued = time.time() + delay, 0
+    own_routes: frozenset[str] = frozenset()
+    if own:
+        queued = yield count(
+            QUEUE_DELIVERIES, task_id=task["id"], state=state, due=due, now=utc_now_iso()
+        )
+        if queued:
+            found = yield rows(OWN_ROUTES, task_id=task["id"])
+            own_routes = frozenset(r["route_key"] for r in found)
+    queued += yield from destinations.queue_registered(task, state, due, own_routes)
     return int(queued)
 
 

@@ -79,7 +79,7 @@ class RecordEvents:
             tasks[task_id] = task | saved
             moved.add(task_id)
             status_moved = after.status != before.status
-            if status_moved and after.status in self.notify_on:
+            if status_moved:
                 delay = notice_delay(task, saved, self.video_wait)
                 notices.append((len(outcomes), task_id, after.status, delay))
             outcomes.append(EventOutcome(
@@ -93,7 +93,8 @@ class RecordEvents:
         conn.executemany(for_sqlite(UPDATE_TIMES), [tasks[task_id] for task_id in clocks])
         conn.executemany(for_sqlite(UPDATE_STATE), [tasks[task_id] for task_id in moved - clocks])
         for index, task_id, state, delay in notices:
-            queued = result_of(conn, queue_deliveries(task_id, state, delay))
+            own = state in self.notify_on
+            queued = result_of(conn, queue_deliveries(tasks[task_id], state, delay, own=own))
             outcomes[index] = outcomes[index]._replace(notices_queued=queued)
         return outcomes
 

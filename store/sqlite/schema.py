@@ -15,7 +15,7 @@ from collections.abc import Callable
 from sqlite_utils import Database, Migrations
 
 from store.errors import SchemaTooNew
-from store.migrations import check_dialect
+from store.migrations import REGISTERED_DESTINATIONS, check_dialect
 
 migrations = Migrations("reelhook")
 _names: list[str] = []  # in order of registration; Migrations keeps its own list private
@@ -267,6 +267,13 @@ def m009_key_check(db: Database) -> None:
 def m010_ended_sessions(db: Database) -> None:
     """Dashboard sessions ended by signing out, until they would expire."""
     db.execute("CREATE TABLE ended_sessions (sid TEXT PRIMARY KEY, expires_at REAL NOT NULL)")
+
+
+@migration
+def m011_registered_destinations(db: Database) -> None:
+    """Named destinations registered once for every task, with filters, pause and failure."""
+    for statement in REGISTERED_DESTINATIONS:
+        db.execute(statement)
 
 
 VIDEO_COLUMNS: tuple[tuple[str, type], ...] = (

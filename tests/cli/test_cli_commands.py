@@ -36,7 +36,7 @@ def test_every_command_help_has_a_description_and_names_its_settings(
     assert len(description.split()) >= 4, text
     settings = next(line for line in text.splitlines() if line.startswith("Settings: "))
     client_side = name in ("submit", "tasks", "show", "cancel", "costs", "inbound",
-                           "deliveries", "redeliver", "videos")
+                           "deliveries", "redeliver", "videos", "destinations")
     assert ("REELHOOK_API_TOKEN" in settings) == (client_side or name == "serve"), text
     if client_side:
         assert "REELHOOK_URL" in settings

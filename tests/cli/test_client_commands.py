@@ -60,3 +60,29 @@ def test_keygen_prints_a_key_that_serve_accepts(capsys: pytest.CaptureFixture[st
     assert settings.secret_key == key.encode()
     assert main(["keygen"]) == 0
     assert capsys.readouterr().out.strip() != key
+
+
+async def test_destinations_are_added_paused_tested_and_deleted_by_name(
+    client: Any, webhook_sink: Any, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REELHOOK_URL", str(client.make_url("")).rstrip("/"))
+    monkeypatch.setenv("REELHOOK_API_TOKEN", API_TOKEN)
+    add = ["destinations", "add", "night shift", "--url", webhook_sink.url, "--on", "failed",
+           "--metadata", '{"team": "b"}']
+    assert await asyncio.to_thread(main, add) == 0
+    added = capsys.readouterr().out
+    assert "night shift" in added and "signing secret (shown once): whsec_" in added
+    webhook_sink.secret = added.rsplit(": ", 1)[1].strip()
+    assert await asyncio.to_thread(main, ["destinations", "pause", "night shift"]) == 0
+    assert "paused" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["destinations", "resume", "night shift"]) == 0
+    assert await asyncio.to_thread(main, ["destinations"]) == 0
+    listing = capsys.readouterr().out.splitlines()[-1]
+    assert "night shift" in listing and "failed" in listing and "active" in listing
+    assert await asyncio.to_thread(main, ["destinations", "test", "night shift"]) == 0
+    assert "test notice to night shift: delivered" in capsys.readouterr().out
+    assert webhook_sink.accepted[0].verified is True
+    assert await asyncio.to_thread(main, ["destinations", "delete", "night shift"]) == 0
+    assert await asyncio.to_thread(main, ["destinations", "test", "night shift"]) == 1
+    assert "no destination named 'night shift'" in capsys.readouterr().err

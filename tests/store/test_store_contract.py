@@ -265,12 +265,13 @@ def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
     here = Path(__file__).parent
     tested = "".join(
         (here / name).read_text()
-        for name in ("test_store_contract.py", "test_store_databases.py", "test_store_videos.py")
+        for name in ("test_store_contract.py", "test_store_databases.py", "test_store_videos.py",
+                     "test_store_destinations.py")
     )
     protocols = [interface.TaskStore, interface.OutboxStore, interface.PollScheduleStore,
                  interface.SubmitSlotsStore, interface.InboundStore, interface.StatsStore,
                  interface.VideoCopyStore, interface.SealedStore, interface.SessionStore,
-                 interface.RetentionStore]
+                 interface.RetentionStore, interface.DestinationStore]
     untested = [
         f"{protocol.__name__}.{name}"
         for protocol in protocols

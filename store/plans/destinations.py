@@ -1,0 +1,224 @@
+"""Registered destinations: named once, notified of every task their filters match, besides the
+task's own `notify`. A registered destination has no task (`task_id` is NULL) and a unique name
+among those not deleted; one deleted stays for the history of its deliveries.
+
+What matches is decided here, in Python (`matches`), the same on both databases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from store.errors import DestinationNameTaken, DestinationNotFound
+from store.models import utc_now_iso
+from store.sql import Plan, count, rows, value
+
+COLUMNS = (
+    "id, name, channel, target, label, route_key, on_states, provider, metadata_filter, paused,"
+    " managed_by, disabled_reason, disabled_at, failing_since, created_at, updated_at"
+)
+REGISTERED = "task_id IS NULL AND deleted_at IS NULL"
+# Registered destinations that may be sent to: what queueing a notice reads.
+LIVE = (
+    "SELECT id, route_key, on_states, provider, metadata_filter FROM destinations"
+    f" WHERE {REGISTERED} AND paused = 0 AND disabled_reason IS NULL"
+)
+QUEUE_REGISTERED = (
+    "INSERT INTO deliveries (task_id, state, destination_id, status, attempts,"
+    " next_attempt_at, created_at, updated_at)"
+    " SELECT :task_id, :state, id, 'pending', 0, :due, :now, :now FROM destinations"
+    " WHERE id = ANY(:ids) ON CONFLICT (destination_id, task_id, state) DO NOTHING"
+)
+# Waiting deliveries of a destination that stops (paused, deleted) end with the reason.
+_GIVE_UP = (
+    "UPDATE deliveries SET status = 'dead', last_error = :reason, next_attempt_at = NULL,"
+    " updated_at = :now WHERE destination_id = :id AND status = 'pending'"
+)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registered destination as it is written. `target` is sealed; `label` is safe to show;
+    `on` the task states it is notified of; `provider` and `metadata` filter the tasks."""
+
+    name: str
+    channel: str
+    target: str
+    label: str
+    route_key: str
+    on: tuple[str, ...]
+    provider: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    paused: bool = False
+    managed_by: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The column values of this registration."""
+        return {
+            "name": self.name, "channel": self.channel, "target": self.target,
+            "label": self.label, "route_key": self.route_key, "on_states": ",".join(self.on),
+            "provider": self.provider,
+            "metadata_filter": json.dumps(dict(self.metadata)) if self.metadata else None,
+            "paused": int(self.paused), "managed_by": self.managed_by,
+        }
+
+
+def matches(destination: Mapping[str, Any], task: Mapping[str, Any], state: str) -> bool:
+    """Whether a registered destination wants the notice of `task` reaching `state`: the state
+    is one of its `on`, the provider is its provider (if it names one), and each metadata key
+    it names has the given value (a string, or the JSON text of a number or boolean)."""
+    if state not in (destination["on_states"] or "").split(","):
+        return False
+    if destination["provider"] and destination["provider"] != task["provider"]:
+        return False
+    wanted = json.loads(destination["metadata_filter"] or "{}")
+    if not wanted:
+        return True
+    metadata = task["metadata"]
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    if not isinstance(metadata, dict):
+        return False
+    return all(_as_text(metadata.get(key)) == text for key, text in wanted.items())
+
+
+def _as_text(found: Any) -> str | None:
+    if found is None or isinstance(found, (dict, list)):
+        return None
+    return found if isinstance(found, str) else json.dumps(found)
+
+
+def queue_registered(
+    task: Mapping[str, Any], state: str, due: float, skip_routes: frozenset[str] = frozenset()
+) -> Plan[int]:
+    """Queue the notice of `task` in `state` for every live registered destination that
+    matches, except those on `skip_routes` (the task's own destinations to the same address);
+    returns how many were queued."""
+    live = yield rows(LIVE)
+    ids = [d["id"] for d in live if d["route_key"] not in skip_routes and matches(d, task, state)]
+    if not ids:
+        return 0
+    queued = yield count(
+        QUEUE_REGISTERED, task_id=task["id"], state=state, due=due, now=utc_now_iso(), ids=ids
+    )
+    return int(queued)
+
+
+def select(
+    *, destination_id: int | None = None, name: str | None = None
+) -> Plan[list[dict[str, Any]]]:
+    """Registered destinations (not deleted) by name, or the one with this id or name."""
+    conditions = [REGISTERED]
+    if destination_id is not None:
+        conditions.append("id = :id")
+    if name is not None:
+        conditions.append("name = :name")
+    found = yield rows(
+        f"SELECT {COLUMNS} FROM destinations WHERE {' AND '.join(conditions)} ORDER BY name",
+        id=destination_id, name=name,
+    )
+    return found  # type: ignore[no-any-return]
+
+
+def fetch(destination_id: int) -> Plan[dict[str, Any]]:
+    """One registered destination; DestinationNotFound if there is none."""
+    found = yield from select(destination_id=destination_id)
+    if not found:
+        raise DestinationNotFound(destination_id)
+    return found[0]
+
+
+def insert(registration: Registration) -> Plan[dict[str, Any]]:
+    """Register a destination; DestinationNameTaken when the name is in use."""
+    columns = registration.columns()
+    now = utc_now_iso()
+    new_id = yield value(
+        f"INSERT INTO destinations ({', '.join(columns)}, created_at, updated_at)"
+        f" VALUES ({', '.join(':' + name for name in columns)}, :now, :now)"
+        f" ON CONFLICT (name) WHERE {REGISTERED} DO NOTHING RETURNING id",
+        **columns, now=now,
+    )
+    if new_id is None:
+        raise DestinationNameTaken(registration.name)
+    created = yield from fetch(int(new_id))
+    return created
+
+
+def update(destination_id: int, changes: Mapping[str, Any]) -> Plan[dict[str, Any]]:
+    """Change columns of a registered destination (names as in `Registration.columns`);
+    DestinationNotFound, DestinationNameTaken."""
+    yield from fetch(destination_id)
+    if "name" in changes:
+        taken = yield from select(name=changes["name"])
+        if taken and taken[0]["id"] != destination_id:
+            raise DestinationNameTaken(str(changes["name"]))
+    if changes:
+        settings = ", ".join(f"{column} = :{column}" for column in changes)
+        yield count(
+            f"UPDATE destinations SET {settings}, updated_at = :now WHERE id = :id",
+            **changes, now=utc_now_iso(), id=destination_id,
+        )
+    if changes.get("paused"):
+        yield count(_GIVE_UP, reason="destination paused", now=utc_now_iso(), id=destination_id)
+    changed = yield from fetch(destination_id)
+    return changed
+
+
+def resume(destination_id: int) -> Plan[dict[str, Any]]:
+    """Send to the destination again: not paused, not disabled (nor any destination of its
+    address), its failures forgotten."""
+    found = yield from fetch(destination_id)
+    yield count(
+        "UPDATE destinations SET paused = 0, disabled_reason = NULL, disabled_at = NULL,"
+        " failing_since = NULL, updated_at = :now WHERE id = :id OR route_key = :route_key",
+        now=utc_now_iso(), id=destination_id, route_key=found["route_key"],
+    )
+    resumed = yield from fetch(destination_id)
+    return resumed
+
+
+def delete(destination_id: int) -> Plan[None]:
+    """Delete a registered destination: it is sent nothing more (its waiting deliveries end)
+    and its name is free; its rows stay for the deliveries' history."""
+    yield from fetch(destination_id)
+    now = utc_now_iso()
+    yield count("UPDATE destinations SET deleted_at = :now, updated_at = :now WHERE id = :id",
+                now=now, id=destination_id)
+    yield count(_GIVE_UP, reason="destination deleted", now=now, id=destination_id)
+
+
+def sync_managed(managed_by: str, wanted: Sequence[Registration]) -> Plan[list[str]]:
+    """Make the destinations `managed_by` (the settings) exactly `wanted`, by name: new ones
+    registered, changed ones updated (paused and disabled stay as an operator left them),
+    those no longer wanted deleted. Returns the names registered now."""
+    current = yield rows(
+        f"SELECT {COLUMNS} FROM destinations WHERE {REGISTERED} AND managed_by = :by", by=managed_by
+    )
+    by_name = {found["name"]: found for found in current}
+    added: list[str] = []
+    for registration in wanted:
+        found = by_name.pop(registration.name, None)
+        if found is None:
+            yield from _insert_quietly(registration)
+            added.append(registration.name)
+            continue
+        columns = registration.columns()
+        kept = ("paused", "target", "label")  # the seal differs each time; the route says it
+        changes = {k: v for k, v in columns.items() if k not in kept and found[k] != v}
+        if found["route_key"] != registration.route_key:
+            changes |= {"target": registration.target, "label": registration.label}
+        if changes:
+            yield from update(int(found["id"]), changes)
+    for gone in by_name.values():
+        yield from delete(int(gone["id"]))
+    return added
+
+
+def _insert_quietly(registration: Registration) -> Plan[None]:
+    """Register it unless another process just did (two starts at once)."""
+    with contextlib.suppress(DestinationNameTaken):
+        yield from insert(registration)
