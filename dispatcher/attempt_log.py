@@ -14,6 +14,7 @@ import logging
 
 from store.errors import StoreUnavailable, WriterStopped
 from store.interface import OutboxStore
+from store.plans.health import NO_POLICY, HealthPolicy
 from store.plans.outbox import AttemptRecord
 
 log = logging.getLogger("reelhook.dispatcher")
@@ -24,9 +25,12 @@ MAX_RETRY_WAIT = 1.0
 class AttemptLog:
     """Attempt records waiting to be written, and the writes under way."""
 
-    def __init__(self, outbox: OutboxStore, owner: str, delay: float) -> None:
+    def __init__(
+        self, outbox: OutboxStore, owner: str, delay: float, policy: HealthPolicy = NO_POLICY
+    ) -> None:
         self.outbox = outbox
         self.owner = owner
+        self.policy = policy
         self.delay = delay
         self._waiting: list[list[AttemptRecord]] = []  # one list per ended send
         self._timer: asyncio.TimerHandle | None = None
@@ -58,7 +62,7 @@ class AttemptLog:
         if not self._waiting:
             return
         sends, self._waiting = self._waiting, []
-        task = asyncio.create_task(write_attempts(self.outbox, sends, self.owner))
+        task = asyncio.create_task(write_attempts(self.outbox, sends, self.owner, self.policy))
         self._writes[task] = [record.delivery_id for records in sends for record in records]
         task.add_done_callback(self._written)
 
@@ -83,7 +87,8 @@ class AttemptLog:
 
 
 async def write_attempts(
-    outbox: OutboxStore, sends: list[list[AttemptRecord]], owner: str
+    outbox: OutboxStore, sends: list[list[AttemptRecord]], owner: str,
+    policy: HealthPolicy = NO_POLICY,
 ) -> None:
     """Record the attempts of these sends, one writer job per send (committed together, but a
     send whose records fail spoils only itself), trying again while the database is busy (a
@@ -94,7 +99,8 @@ async def write_attempts(
     failed: list[BaseException] = []
     while sends:
         results = await asyncio.gather(
-            *(outbox.finish(records, owner) for records in sends), return_exceptions=True
+            *(outbox.finish(records, owner, policy) for records in sends),
+            return_exceptions=True,
         )
         busy = [records for records, result in zip(sends, results, strict=True)
                 if isinstance(result, StoreUnavailable) and not isinstance(result, WriterStopped)]

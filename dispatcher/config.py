@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from dispatcher.channels import SmtpConfig
 from dispatcher.links import VideoLinks
 from dispatcher.retry import DEFAULT_JITTER, DEFAULT_SCHEDULE
+from store.plans.health import NO_POLICY, HealthPolicy
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class DispatchConfig:
     # Signed links to kept videos, given to notices in place of the provider's link once the
     # copy is kept; None: notices carry the provider's link.
     video_links: VideoLinks | None = field(default=None, repr=False)
+    # When a failing destination is disabled, and whether alerts are queued.
+    health: HealthPolicy = NO_POLICY
 
     @property
     def lease(self) -> float:

@@ -70,7 +70,7 @@ class Worker:
         # each waits for at most one send (within its timeout), well inside the lease.
         self._ready: collections.deque[_Claimed] = collections.deque()
         self._runner: AttemptRunner | None = None
-        self._attempt_log = AttemptLog(outbox, self.owner, config.record_delay)
+        self._attempt_log = AttemptLog(outbox, self.owner, config.record_delay, config.health)
         self._refill = max(1, config.concurrency // 2)
         self._due = _DueRows([], 0.0)  # due rows read, not yet tried (config.due_reuse)
         self._unsure: set[int] = set()  # claims that may have been committed unseen

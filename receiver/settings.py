@@ -30,7 +30,7 @@ from store.states import DEFAULT_NOTIFY_ON, STATES
 MIN_TOKEN = 16  # characters: shorter bearer tokens are accepted with a warning at start
 # Settings that store destinations (sealed with REELHOOK_SECRET_KEY): with one of them, the key
 # must be given, never made on the spot.
-DESTINATION_SETTINGS = ("REELHOOK_SLACK_WEBHOOK_URL", "REELHOOK_EMAIL_TO")
+DESTINATION_SETTINGS = ("REELHOOK_SLACK_WEBHOOK_URL", "REELHOOK_EMAIL_TO", "REELHOOK_ALERTS_TO")
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,10 @@ class Settings:
     dyno: str | None = None
     videos: VideoSettings = field(default_factory=VideoSettings)
     keep_days: float | None = 90.0  # REELHOOK_KEEP_DAYS: events, attempts, inbound; None: forever
+    # REELHOOK_ALERTS_TO as (channel, address), and the key that signs webhook alerts
+    alerts_to: tuple[str, str] | None = field(default=None, repr=False)
+    alerts_secret: str | None = field(default=None, repr=False)
+    disable_after_days: float | None = 5.0  # REELHOOK_DISABLE_AFTER_DAYS; None: never
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one provider (defaults when none were given)."""
@@ -194,6 +198,11 @@ def from_environ(
         dyno=env.get("DYNO") or None,
         videos=_videos(env),
         keep_days=keep_days_from_environ(env),
+        alerts_to=_alerts_to(env),
+        alerts_secret=_alerts_secret(env),
+        disable_after_days=_bounded(
+            env, "REELHOOK_DISABLE_AFTER_DAYS", 5.0, 0.0, 3650.0, float,
+            "a number of days (0: never)", " days") or None,
     )
 
 
@@ -239,6 +248,44 @@ def _video_store(value: str) -> str:
             f"container, or off; got a {scheme}:// URL"
         )
     return value
+
+
+ALERT_CHANNELS = ("slack", "webhook", "email")
+
+
+def _alerts_to(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """REELHOOK_ALERTS_TO: `slack:URL`, `webhook:URL`, `email:ADDRESS`, or the address alone
+    (an email address; a hooks.slack.com URL is Slack, any other URL a webhook)."""
+    raw = env.get("REELHOOK_ALERTS_TO", "").strip()
+    if not raw:
+        return None
+    named, _, rest = raw.partition(":")
+    channel, address = (named, rest.strip()) if named in ALERT_CHANNELS else ("", raw)
+    if address.startswith("mailto:"):
+        channel, address = "email", address.removeprefix("mailto:")
+    if not channel:
+        host = urlsplit(address).hostname or ""
+        channel = ("email" if "://" not in address else
+                   "slack" if host == "hooks.slack.com" else "webhook")
+    rule = "REELHOOK_ALERTS_TO must be slack:URL, webhook:URL, email:ADDRESS or one of those alone"
+    if channel == "email":
+        if "@" not in address or any(c in address for c in "\r\n<>, "):
+            raise SettingsError(f"{rule}; got an email address that is not one")
+        if not env.get("REELHOOK_SMTP_URL"):
+            raise SettingsError("REELHOOK_ALERTS_TO by email needs REELHOOK_SMTP_URL")
+    elif urlsplit(address).scheme not in ("http", "https") or not urlsplit(address).hostname:
+        raise SettingsError(f"{rule}; the URL must be http(s)")
+    if channel == "webhook" and not env.get("REELHOOK_ALERTS_SECRET"):
+        raise SettingsError("REELHOOK_ALERTS_SECRET is required with webhook alerts: the"
+                            " whsec_ key that signs them (Standard Webhooks)")
+    return channel, address
+
+
+def _alerts_secret(env: Mapping[str, str]) -> str | None:
+    secret = env.get("REELHOOK_ALERTS_SECRET", "").strip()
+    if secret and not is_whsec_key(secret):
+        raise SettingsError(f"REELHOOK_ALERTS_SECRET must be {WHSEC_RULE}")
+    return secret or None
 
 
 def keep_days_from_environ(env: Mapping[str, str]) -> float | None:

@@ -24,26 +24,38 @@ HISTORY: dict[str, str] = {
         "a value sealed with the secret key, so a start with another key is refused",
     "m010_ended_sessions": "dashboard sessions ended by signing out, until they would expire",
     "m011_registered_destinations":
-        "named destinations registered once for every task, with filters, pause and failure",
+        "named destinations registered once for every task with filters and pause; the health"
+        " of each address and the operator's alerts",
 }
 MIGRATION_NAMES = tuple(HISTORY)
 
 
-# Steps both dialects run as written ("DOUBLE PRECISION" has REAL affinity on SQLite).
-REGISTERED_DESTINATIONS: tuple[str, ...] = (
-    *(f"ALTER TABLE destinations ADD COLUMN {column}" for column in (
-        "name TEXT", "on_states TEXT", "provider TEXT", "metadata_filter TEXT",
-        "paused INTEGER NOT NULL DEFAULT 0", "managed_by TEXT", "created_at TEXT",
-        "updated_at TEXT", "deleted_at TEXT", "disabled_at TEXT",
-        "failing_since DOUBLE PRECISION", "alerted_at DOUBLE PRECISION",
-    )),
-    "CREATE UNIQUE INDEX idx_destinations_registered_name ON destinations (name)"
-    " WHERE task_id IS NULL AND deleted_at IS NULL",
-    # A registered destination has a notice per task and state, not one per state.
-    "DROP INDEX idx_deliveries_destination_id_state",
-    "CREATE UNIQUE INDEX idx_deliveries_destination_id_task_id_state"
-    " ON deliveries (destination_id, task_id, state)",
-)
+def registered_destinations(identity: str) -> tuple[str, ...]:
+    """m011's steps, the same on both databases but for the identity column's type ("DOUBLE
+    PRECISION" has REAL affinity on SQLite)."""
+    return (
+        *(f"ALTER TABLE destinations ADD COLUMN {column}" for column in (
+            "name TEXT", "on_states TEXT", "provider TEXT", "metadata_filter TEXT",
+            "paused INTEGER NOT NULL DEFAULT 0", "managed_by TEXT", "created_at TEXT",
+            "updated_at TEXT", "deleted_at TEXT", "disabled_at TEXT",
+        )),
+        "CREATE UNIQUE INDEX idx_destinations_registered_name ON destinations (name)"
+        " WHERE task_id IS NULL AND deleted_at IS NULL",
+        # A registered destination has a notice per task and state, not one per state.
+        "DROP INDEX idx_deliveries_destination_id_state",
+        "CREATE UNIQUE INDEX idx_deliveries_destination_id_task_id_state"
+        " ON deliveries (destination_id, task_id, state)",
+        # Per address: failing since when (every attempt since failed), alerted about.
+        "CREATE TABLE route_health (route_key TEXT PRIMARY KEY,"
+        " failing_since DOUBLE PRECISION, troubled INTEGER NOT NULL DEFAULT 0)",
+        f"CREATE TABLE alerts (id {identity}, kind TEXT NOT NULL, route_key TEXT NOT NULL,"
+        " label TEXT NOT NULL, reason TEXT, task_id TEXT, created_at DOUBLE PRECISION NOT NULL,"
+        " status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"
+        " next_attempt_at DOUBLE PRECISION, claim_owner TEXT, claimed_at DOUBLE PRECISION,"
+        " last_error TEXT, sent_at DOUBLE PRECISION)",
+        "CREATE INDEX idx_alerts_status_next_attempt_at ON alerts (status, next_attempt_at)",
+        "CREATE INDEX idx_alerts_route_key_created_at ON alerts (route_key, created_at)",
+    )
 
 
 def check_dialect(dialect: str, names: tuple[str, ...]) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 from store.models import KeptCopy, NewTask
 from store.plans import (
+    alerts,
     destinations,
     inbound,
     outbox,
@@ -23,6 +24,7 @@ from store.plans import (
     videos,
 )
 from store.plans.destinations import Registration
+from store.plans.health import NO_POLICY, HealthPolicy
 from store.plans.outbox import AttemptRecord
 from store.plans.retention import Kept
 from store.plans.sealed import Resealed, SealedColumn
@@ -89,9 +91,12 @@ class Outbox:
         """Renew `owner`'s claims; returns the ids it still holds."""
         return await self._db.write(functools.partial(outbox.renew, ids, owner, now))
 
-    async def finish(self, attempts: Sequence[AttemptRecord], owner: str) -> None:
-        """Record attempts and move their deliveries on (where the claim is still `owner`'s)."""
-        await self._db.write_batched(outbox.finish_many, (tuple(attempts), owner))
+    async def finish(
+        self, attempts: Sequence[AttemptRecord], owner: str, policy: HealthPolicy = NO_POLICY
+    ) -> None:
+        """Record attempts and move their deliveries on (where the claim is still `owner`'s),
+        then disable and alert as `policy` says."""
+        await self._db.write_batched(outbox.finish_many, (tuple(attempts), owner, policy))
 
     async def disable_route(self, route_key: str, reason: str) -> int:
         """Disable a destination everywhere it is used; returns the deliveries given up."""
@@ -385,3 +390,30 @@ class Destinations:
         return await self._db.write(
             functools.partial(destinations.sync_managed, managed_by, tuple(wanted))
         )
+
+
+class Alerts:
+    """The operator's alerts: claimed, sent and retried (store/plans/alerts.py)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim(
+        self, now: float, stale_before: float, owner: str, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Take due alerts for `owner`."""
+        return await self._db.write(
+            functools.partial(alerts.claim, now, stale_before, owner, limit)
+        )
+
+    async def settle(
+        self, alert_id: int, owner: str, error: str | None, next_attempt_at: float | None
+    ) -> bool:
+        """Record an attempt: sent, due again, or dead."""
+        return await self._db.write(
+            functools.partial(alerts.settle, alert_id, owner, error, next_attempt_at)
+        )
+
+    async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Alerts newest first."""
+        return await self._db.read(functools.partial(alerts.recent, limit))

@@ -10,6 +10,7 @@ from store.announce import Announcer
 from store.interface import Listener
 from store.models import EventIn, EventOutcome, NewTask, TaskSearch
 from store.parts import (
+    Alerts,
     Database,
     Destinations,
     Inbound,
@@ -53,6 +54,7 @@ class Records:
         self.sessions = Sessions(db)
         self.retention = Retention(db)
         self.destinations = Destinations(db)
+        self.alerts = Alerts(db)
 
     async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""

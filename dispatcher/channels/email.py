@@ -70,9 +70,10 @@ class EmailChannel:
         if not recipient:
             raise ConfigError("email destination has no address")
         message = build_message(notices[0], self._config.sender, recipient)
-        return await self._deliver(message)
+        return await self.deliver(message)
 
-    async def _deliver(self, message: EmailMessage) -> int:
+    async def deliver(self, message: EmailMessage) -> int:
+        """Send one message through the SMTP server; its final reply code, or DeliveryError."""
         config = self._config
         assert config is not None
         try:

@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import Webhook
 
 from dispatcher.channels.base import Target, UrlCheck
 from dispatcher.channels.http import post, refused
-from dispatcher.errors import ConfigError
+from dispatcher.errors import ConfigError, DestinationGone
 from dispatcher.notice import Notice
 
 USER_AGENT = "reelhook-webhooks/1"
@@ -57,6 +57,10 @@ class WebhookChannel:
             **signature_headers(secret, notice.message_id, now, body),
         }
         answer = await post(self._session, url, raw, headers, self._timeout)
+        if answer.status == 410:  # the receiver says the endpoint is gone for good
+            raise DestinationGone(
+                "HTTP 410 Gone: the endpoint is gone; destination disabled", answer.status
+            )
         if not answer.ok:
             raise refused(answer)
         return answer.status

@@ -134,7 +134,7 @@ async def tick(settings: Settings) -> dict[str, int]:
     from dispatcher.worker import Worker
     from receiver import keys
     from receiver.app import create_app
-    from receiver.runtime.dispatching import dispatch_config, session_factory
+    from receiver.runtime.dispatching import alert_sender, dispatch_config, session_factory
     from receiver.services.poller import Poller
 
     app = create_app(replace(settings, background=False))
@@ -154,6 +154,8 @@ async def tick(settings: Settings) -> dict[str, int]:
         done["notices due"] = len(await store.outbox.due(now, now - config.lease, 100_000))
         worker = Worker(store.outbox, config, session_factory=session_factory(settings))
         await worker.run_until_idle(timeout=TICK_NOTICE_BUDGET)
+        if (sender := alert_sender(settings, store, config)) is not None:
+            done["alerts sent"] = await sender.send_due()
         if settings.keep_days is not None:  # bounded: what is left goes at the next tick
             pruned = await prune(store, settings.keep_days, time.monotonic() + TICK_PRUNE_BUDGET)
             done["old rows deleted"] = sum(pruned.values())

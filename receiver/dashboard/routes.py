@@ -9,7 +9,7 @@ import jinja2
 from aiohttp import web
 
 from receiver import keys
-from receiver.dashboard import actions, live, pages
+from receiver.dashboard import actions, destinations, live, pages
 from receiver.dashboard.hub import EventHub
 from receiver.dashboard.templating import FILTERS
 
@@ -35,6 +35,10 @@ def setup_dashboard(app: web.Application) -> None:
     routes.add_get("/dashboard/deliveries", pages.deliveries_page)
     routes.add_post("/dashboard/deliveries/redeliver", actions.redeliver_all)
     routes.add_post("/dashboard/deliveries/{delivery_id}/redeliver", actions.redeliver)
+    routes.add_get("/dashboard/destinations", destinations.destinations_page)
+    routes.add_post("/dashboard/destinations/{destination_id}/pause", destinations.pause)
+    routes.add_post("/dashboard/destinations/{destination_id}/resume", destinations.resume)
+    routes.add_post("/dashboard/destinations/{destination_id}/test", destinations.send_test)
     routes.add_get("/dashboard/costs", pages.costs_page)
     routes.add_get("/dashboard/inbound", pages.inbound_page)
     routes.add_get("/dashboard/events", live.events)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from dispatcher.alerts import AlertSender, AlertTarget
 from dispatcher.channels import SmtpConfig, build_channels, url_check
 from dispatcher.config import DispatchConfig
 from dispatcher.errors import ConfigError, DispatchError
@@ -33,6 +34,7 @@ from receiver.services.secrets import SecretBox
 from receiver.settings import Settings
 from store import TaskStore, open_store
 from store.interface import DELIVERIES
+from store.plans.health import HealthPolicy
 
 
 def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:
@@ -53,7 +55,31 @@ def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:
         allow_private=settings.allow_private_urls,
         trusted_urls=frozenset(filter(None, [settings.slack_webhook_url])),
         video_links=video_links(settings) if video_wait(settings) is not None else None,
+        health=HealthPolicy(
+            disable_after=None if settings.disable_after_days is None
+            else settings.disable_after_days * 86400.0,
+            alerts=settings.alerts_to is not None,
+        ),
     )
+
+
+def alert_sender(
+    settings: Settings, store: TaskStore, config: DispatchConfig
+) -> AlertSender | None:
+    """The sender of the operator's alerts, when REELHOOK_ALERTS_TO is set."""
+    if settings.alerts_to is None:
+        return None
+    channel, address = settings.alerts_to
+    target = AlertTarget(channel, address, settings.alerts_secret)
+    return AlertSender(store.alerts, target, config, session_factory(settings), process_owner())
+
+
+def start_alerts(settings: Settings, store: TaskStore, config: DispatchConfig,
+                 loops: BackgroundLoops) -> None:
+    """Send the operator's alerts beside the notice worker (when REELHOOK_ALERTS_TO is set)."""
+    sender = alert_sender(settings, store, config)
+    if sender is not None:
+        loops.start("alerts", sender.run)
 
 
 @dataclass(frozen=True)
@@ -93,8 +119,9 @@ def session_factory(settings: Settings) -> Callable[[], aiohttp.ClientSession]:
     """HTTP sessions for notices: they dial public addresses only, unless private URLs are
     allowed by REELHOOK_ALLOW_PRIVATE_URLS."""
     allow = settings.allow_private_urls
-    # The operator's own Slack URL is trusted as configured, like the providers' base URLs.
-    trusted = [host_and_port(settings.slack_webhook_url)] if settings.slack_webhook_url else []
+    # The operator's own Slack and alerts URLs are trusted as configured, like the providers'.
+    own = [settings.slack_webhook_url, settings.alerts_to[1] if settings.alerts_to else None]
+    trusted = [host_and_port(url) for url in own if url and "://" in url]
     return lambda: aiohttp.ClientSession(
         connector=guarded_connector(allow_private=allow, trusted=trusted)
     )
@@ -107,14 +134,14 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     if not (settings.run_worker and settings.background):
         yield
         return
+    config = dispatch_config(settings, app[keys.SECRETS])
     worker = Worker(
-        app[keys.STORE].outbox,
-        dispatch_config(settings, app[keys.SECRETS]),
-        session_factory=session_factory(settings),
+        app[keys.STORE].outbox, config, session_factory=session_factory(settings),
         wakeup=app[keys.WAKEUPS].notices,
     )
     loops = app[keys.LOOPS]
     loops.start("dispatcher", worker.run)
+    start_alerts(settings, app[keys.STORE], config, loops)
     start_pruner(settings, app[keys.STORE], loops)
     yield
     await loops.stop()
@@ -149,6 +176,7 @@ async def run_worker(settings: Settings) -> None:
     store.subscribe(DELIVERIES, lambda _: worker.wake())
     loops = BackgroundLoops()
     loops.start("dispatcher", worker.run)
+    start_alerts(settings, store, config, loops)
     start_pruner(settings, store, loops)
     task = asyncio.create_task(loops.wait())
     loop = asyncio.get_running_loop()

@@ -15,11 +15,12 @@ from typing import Any
 
 from store.errors import DestinationNameTaken, DestinationNotFound
 from store.models import utc_now_iso
+from store.plans import health
 from store.sql import Plan, count, rows, value
 
 COLUMNS = (
     "id, name, channel, target, label, route_key, on_states, provider, metadata_filter, paused,"
-    " managed_by, disabled_reason, disabled_at, failing_since, created_at, updated_at"
+    " managed_by, disabled_reason, disabled_at, created_at, updated_at"
 )
 REGISTERED = "task_id IS NULL AND deleted_at IS NULL"
 # Registered destinations that may be sent to: what queueing a notice reads.
@@ -174,9 +175,10 @@ def resume(destination_id: int) -> Plan[dict[str, Any]]:
     found = yield from fetch(destination_id)
     yield count(
         "UPDATE destinations SET paused = 0, disabled_reason = NULL, disabled_at = NULL,"
-        " failing_since = NULL, updated_at = :now WHERE id = :id OR route_key = :route_key",
+        " updated_at = :now WHERE id = :id OR route_key = :route_key",
         now=utc_now_iso(), id=destination_id, route_key=found["route_key"],
     )
+    yield from health.forget_failures(found["route_key"])
     resumed = yield from fetch(destination_id)
     return resumed
 

@@ -15,6 +15,7 @@ from typing import Any
 from store.errors import DeliveryBusy, DeliveryNotFound
 from store.interface import DELIVERIES
 from store.models import iso_from_epoch, utc_now_iso
+from store.plans import health
 from store.sql import Announce, Dialects, Plan, count, many, row, rows, value, where
 
 DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")
@@ -160,9 +161,12 @@ def renew(ids: Sequence[int], owner: str, now: float) -> Plan[list[int]]:
     return sorted(int(found["id"]) for found in kept)
 
 
-def finish(attempts: Sequence[AttemptRecord], owner: str) -> Plan[None]:
+def finish(
+    attempts: Sequence[AttemptRecord], owner: str,
+    policy: health.HealthPolicy = health.NO_POLICY,
+) -> Plan[None]:
     """Record attempts, each counted on its delivery, and move the deliveries on where the
-    claim is still `owner`'s."""
+    claim is still `owner`'s; then what they mean for their routes (store/plans/health.py)."""
     if not attempts:
         return
     now = utc_now_iso()
@@ -180,29 +184,26 @@ def finish(attempts: Sequence[AttemptRecord], owner: str) -> Plan[None]:
          "error": a.error, "now": now, "delivery_id": a.delivery_id, "owner": owner}
         for a in attempts
     ))
+    yield from health.after_attempts(attempts, policy)
 
 
-def finish_many(items: Sequence[tuple[Sequence[AttemptRecord], str]]) -> Plan[list[None]]:
-    """The attempts of many sends, grouped by owner (owners may differ): one `finish` each."""
-    for owner in dict.fromkeys(owner for _, owner in items):
-        yield from finish([a for attempts, o in items if o == owner for a in attempts], owner)
+Finished = tuple[Sequence[AttemptRecord], str, health.HealthPolicy]
+
+
+def finish_many(items: Sequence[Finished]) -> Plan[list[None]]:
+    """The attempts of many sends, grouped by owner and policy: one `finish` each."""
+    for owner, policy in dict.fromkeys((owner, policy) for _, owner, policy in items):
+        yield from finish([a for attempts, o, p in items if (o, p) == (owner, policy)
+                           for a in attempts], owner, policy)
     return [None] * len(items)
 
 
 def disable_route(route_key: str, reason: str) -> Plan[int]:
-    """Disable every destination with this route; its waiting deliveries die with the reason."""
-    yield count(
-        "UPDATE destinations SET disabled_reason = :reason, disabled_at = :now"
-        " WHERE route_key = :route_key AND disabled_reason IS NULL",
-        reason=reason, route_key=route_key, now=utc_now_iso(),
-    )
-    given_up = yield count(
-        "UPDATE deliveries SET status = 'dead', last_error = :reason, next_attempt_at = NULL,"
-        " updated_at = :now WHERE status = 'pending' AND destination_id IN"
-        " (SELECT id FROM destinations WHERE route_key = :route_key)",
-        reason=reason, now=utc_now_iso(), route_key=route_key,
-    )
-    return int(given_up)
+    """Disable every destination with this route; its waiting deliveries die with the reason
+    (how many)."""
+    yield from health.mark_disabled(route_key, reason)
+    given_up = yield from health.give_up_waiting(route_key, reason)
+    return given_up
 
 
 def next_due_at() -> Plan[float | None]:
@@ -226,11 +227,14 @@ def redeliver(delivery_id: int, now: float) -> Plan[dict[str, Any]]:
         " claimed_at = NULL, claim_owner = NULL, updated_at = :now WHERE id = :id",
         at=now, now=utc_now_iso(), id=delivery_id,
     )
+    route = yield value("SELECT route_key FROM destinations WHERE id = :id",
+                        id=found["destination_id"])
     yield count(
-        "UPDATE destinations SET disabled_reason = NULL, disabled_at = NULL, failing_since = NULL"
-        " WHERE id = :id OR route_key ="
-        " (SELECT route_key FROM destinations WHERE id = :id)", id=found["destination_id"],
+        "UPDATE destinations SET disabled_reason = NULL, disabled_at = NULL"
+        " WHERE id = :id OR route_key = :route", id=found["destination_id"], route=route,
     )
+    if route is not None:
+        yield from health.forget_failures(str(route))
     yield Announce(DELIVERIES)
     again = yield from select_deliveries(delivery_id=delivery_id)
     return again[0]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from sqlite_utils import Database, Migrations
 
 from store.errors import SchemaTooNew
-from store.migrations import REGISTERED_DESTINATIONS, check_dialect
+from store.migrations import check_dialect, registered_destinations
 
 migrations = Migrations("reelhook")
 _names: list[str] = []  # in order of registration; Migrations keeps its own list private
@@ -271,8 +271,8 @@ def m010_ended_sessions(db: Database) -> None:
 
 @migration
 def m011_registered_destinations(db: Database) -> None:
-    """Named destinations registered once for every task, with filters, pause and failure."""
-    for statement in REGISTERED_DESTINATIONS:
+    """Registered destinations, the health of each address, and the operator's alerts."""
+    for statement in registered_destinations("INTEGER PRIMARY KEY"):
         db.execute(statement)
 
 

@@ -253,6 +253,15 @@ async def test_every_page_renders_after_a_demo_sized_run(
     await page.goto(f"{base}/dashboard/inbound")
     assert "render.finished" in await page.inner_text("main")
     await page.screenshot(path=str(shots / "inbound.png"))
+    await client.post("/v1/destinations", json={
+        "name": "render farm ops", "channel": "webhook", "url": webhook_sink.url,
+        "secret": WEBHOOK_SECRET, "on": ["failed"], "provider": "piapi"})
+    await page.goto(f"{base}/dashboard/destinations")
+    row = page.locator("tr[data-destination='render farm ops']")
+    await row.locator("button", has_text="Send a test notice").click()
+    await page.wait_for_selector("[data-field=tested]")
+    assert "render farm ops: delivered" in await page.inner_text("[data-field=tested]")
+    await page.screenshot(path=str(shots / "destinations.png"), full_page=True)
 
 
 async def _delivered(client: Any, task_id: str) -> bool:

@@ -1,0 +1,64 @@
+"""The dashboard's destinations page: every registered destination by name, paused, resumed and
+test-sent with a button (through the same store and test send as the client API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from receiver import keys
+from receiver.dashboard.guard import action, page, render
+from receiver.dashboard.session import Session
+from receiver.errors import NotFound
+from receiver.http.paging import MAX_ID, whole_number
+from receiver.runtime.dispatching import SendResult, send_test_notice
+from receiver.services.registered import destination_view
+from store import DestinationNotFound
+
+
+@page
+async def destinations_page(request: web.Request, session: Session) -> web.StreamResponse:
+    """GET /dashboard/destinations."""
+    return await _render(request, session)
+
+
+@action
+async def pause(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
+    """POST /dashboard/destinations/{id}/pause."""
+    await _found(request, lambda store, found: store.change(found, {"paused": 1}))
+    raise web.HTTPSeeOther("/dashboard/destinations")
+
+
+@action
+async def resume(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
+    """POST /dashboard/destinations/{id}/resume: paused or disabled, it is sent to again."""
+    await _found(request, lambda store, found: store.resume(found))
+    raise web.HTTPSeeOther("/dashboard/destinations")
+
+
+@action
+async def send_test(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
+    """POST /dashboard/destinations/{id}/test: send a test notice and say what became of it."""
+    row = await _found(request, lambda store, found: store.get(found))
+    app = request.app
+    sent = await send_test_notice(app[keys.SETTINGS], app[keys.SECRETS], row["channel"],
+                                  row["target"])
+    return await _render(request, session, tested=(row["name"], sent))
+
+
+async def _render(
+    request: web.Request, session: Session, tested: tuple[str, SendResult] | None = None
+) -> web.StreamResponse:
+    rows = await request.app[keys.STORE].destinations.all()
+    return render(request, "destinations.html", session, nav="destinations",
+                  destinations=[destination_view(row) for row in rows], tested=tested)
+
+
+async def _found(request: web.Request, call: Any) -> dict[str, Any]:
+    destination_id = whole_number(request.match_info["destination_id"], "id", None, MAX_ID)
+    try:
+        found: dict[str, Any] = await call(request.app[keys.STORE].destinations, destination_id)
+    except DestinationNotFound as exc:
+        raise NotFound(str(exc), field="id") from exc
+    return found
