@@ -27,7 +27,7 @@ from store.interface import AlertStore
 from store.models import iso_from_epoch
 
 log = logging.getLogger("reelhook.alerts")
-BATCH = 20
+BATCH = 20  # alerts a look sends at most, one claimed at a time (each within the lease)
 TEXT_LIMIT = 2000
 
 
@@ -86,14 +86,21 @@ class AlertSender:
 
     async def send_due(self) -> int:
         """Send every due alert once; how many were tried."""
-        now = time.time()
-        due = await self.alerts.claim(now, now - self.config.lease, self.owner, BATCH)
-        if not due:
-            return 0
-        async with self._session_factory() as session:
-            for alert in due:
-                await self._attempt(session, alert)
-        return len(due)
+        sent = 0
+        session: aiohttp.ClientSession | None = None
+        try:
+            while sent < BATCH:
+                now = time.time()
+                due = await self.alerts.claim(now, now - self.config.lease, self.owner, 1)
+                if not due:
+                    break
+                session = session or self._session_factory()
+                await self._attempt(session, due[0])
+                sent += 1
+        finally:
+            if session is not None:
+                await session.close()
+        return sent
 
     async def _attempt(self, session: aiohttp.ClientSession, alert: dict[str, Any]) -> None:
         status_code: int | None = None

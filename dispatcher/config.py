@@ -23,6 +23,9 @@ class DispatchConfig:
     poll_interval: float = 1.0
     smtp: SmtpConfig | None = None
     concurrency: int = 20
+    # Sends in flight to one address at most (one message for channels that combine notices):
+    # 300 hanging webhooks of one client once held every slot for 40 s.
+    per_destination: int = 5
     claim_limit: int = 500
     # A read of due deliveries (up to claim_limit) serves the rounds that follow for this many
     # seconds, or until used up: re-reading 500 rows to start the few sends a quarter of the slots

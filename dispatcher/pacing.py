@@ -3,7 +3,8 @@
 Deliveries are grouped by route (the same address, whatever the task). A channel that can
 combine notices (Slack) gets at most one message in flight per route and at most one message per
 `interval` per route: whatever waits for that route in the meantime goes out as one digest. Other
-channels send each delivery on its own.
+channels send each delivery on its own, at most `per_route` at a time to one route: a client whose
+endpoint hangs takes that many of the worker's slots, never all of them (fair share).
 """
 
 from __future__ import annotations
@@ -73,12 +74,14 @@ def plan(
     groups: Mapping[str, Sequence[dict[str, Any]]],
     max_batch: Mapping[str, int],
     pacer: Pacer,
-    busy: set[str],
+    busy: Mapping[str, int],
     capacity: int,
     now: float,
+    per_route: int = 1_000_000,
 ) -> Plan:
     """Choose at most `capacity` batches from due rows grouped by route (`group_by_route`),
-    respecting pacing and busy routes. Every batch is the first rows of its route's group."""
+    respecting pacing and the sends in flight per route (`busy`: how many), at most
+    `per_route` of them. Every batch is the first rows of its route's group."""
     result = Plan()
     for route, members in groups.items():
         if not members:
@@ -89,15 +92,16 @@ def plan(
             result.held += 1 if limit > 1 else len(members)
         elif limit > 1:
             _paced(result, route, members, limit, pacer, busy, now)
-        else:  # one batch per delivery
-            result.batches += [Batch(route, row["channel"], (row,)) for row in members[:room]]
-            result.held += max(0, len(members) - room)
+        else:  # one batch per delivery, a fair share of the slots per route
+            take = max(0, min(room, per_route - busy.get(route, 0)))
+            result.batches += [Batch(route, row["channel"], (row,)) for row in members[:take]]
+            result.held += max(0, len(members) - take)
     return result
 
 
 def _paced(
     result: Plan, route: str, members: Sequence[dict[str, Any]], limit: int,
-    pacer: Pacer, busy: set[str], now: float,
+    pacer: Pacer, busy: Mapping[str, int], now: float,
 ) -> None:
     ready_at = pacer.ready_at(route)
     if route in busy or ready_at > now:

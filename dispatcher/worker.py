@@ -149,10 +149,11 @@ class Worker:
         stale = self._stale_before(now)
         due = await self._due_rows(now, stale)
         seen = due.count
-        busy = {batch.route for batch in self._inflight.values()}
+        busy = collections.Counter(batch.route for batch in self._inflight.values())
         busy.update(claimed.batch.route for claimed in self._ready)
         capacity = self._room()
-        chosen = plan(due.groups, runner.max_batch, self._pacer, busy, capacity, now)
+        chosen = plan(due.groups, runner.max_batch, self._pacer, busy, capacity, now,
+                      self.config.per_destination)
         if chosen.batches or capacity == 0:
             due.take(chosen.batches)  # claimed by us now, or found taken: tried either way
         else:  # free slots, yet nothing it holds can start (held back): the next round reads
@@ -209,7 +210,7 @@ class Worker:
         """The due deliveries left from the last read while it is fresh, else a new read."""
         if not self._due.count or now - self._due.read_at > self.config.due_reuse:
             rows = await self.outbox.due(now, stale, self.config.claim_limit)
-            self._due = _DueRows(await self._live(rows), now)
+            self._due = _DueRows(await self._live(rows, now, stale), now)
         return self._due
 
     async def _claim(
@@ -239,12 +240,22 @@ class Worker:
             await self.outbox.release(unsure, self.owner)
             self._unsure.difference_update(unsure)
 
-    async def _live(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows whose route works; deliveries to a route disabled meanwhile die with it."""
+    async def _live(
+        self, rows: list[dict[str, Any]], now: float, stale: float
+    ) -> list[dict[str, Any]]:
+        """The rows whose route works and whose destination was not paused or deleted;
+        deliveries to a route disabled meanwhile die with it, those of a stopped destination
+        with the reason."""
         dead = {route_of(row): row["route_disabled"] for row in rows if row["route_disabled"]}
         for route, reason in dead.items():
             await self.outbox.disable_route(route, reason)
-        return [row for row in rows if route_of(row) not in dead]
+        stopped: dict[str, list[int]] = {}
+        for row in rows:
+            if row.get("stopped") and route_of(row) not in dead:
+                stopped.setdefault(row["stopped"], []).append(int(row["delivery_id"]))
+        for reason, ids in stopped.items():
+            await self.outbox.give_up(ids, reason, now, stale)
+        return [row for row in rows if route_of(row) not in dead and not row.get("stopped")]
 
     def _room(self) -> int:
         """How many more batches may be claimed: free slots and free places to wait."""

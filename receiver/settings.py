@@ -121,6 +121,7 @@ class Settings:
     alerts_to: tuple[str, str] | None = field(default=None, repr=False)
     alerts_secret: str | None = field(default=None, repr=False)
     disable_after_days: float | None = 5.0  # REELHOOK_DISABLE_AFTER_DAYS; None: never
+    sends_per_destination: int = 5  # REELHOOK_SENDS_PER_DESTINATION: a fair share of the worker
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one provider (defaults when none were given)."""
@@ -198,6 +199,7 @@ def from_environ(
         dyno=env.get("DYNO") or None,
         videos=_videos(env),
         keep_days=keep_days_from_environ(env),
+        sends_per_destination=_int(env, "REELHOOK_SENDS_PER_DESTINATION", 5, 1, 1000),
         alerts_to=_alerts_to(env),
         alerts_secret=_alerts_secret(env),
         disable_after_days=_bounded(

@@ -46,8 +46,8 @@ def registered_destinations(identity: str) -> tuple[str, ...]:
         "CREATE UNIQUE INDEX idx_deliveries_destination_id_task_id_state"
         " ON deliveries (destination_id, task_id, state)",
         # Per address: failing since when (every attempt since failed), alerted about.
-        "CREATE TABLE route_health (route_key TEXT PRIMARY KEY,"
-        " failing_since DOUBLE PRECISION, troubled INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE route_health (route_key TEXT PRIMARY KEY, failing_since DOUBLE PRECISION,"
+        " last_failed_at DOUBLE PRECISION, troubled INTEGER NOT NULL DEFAULT 0)",
         f"CREATE TABLE alerts (id {identity}, kind TEXT NOT NULL, route_key TEXT NOT NULL,"
         " label TEXT NOT NULL, reason TEXT, task_id TEXT, created_at DOUBLE PRECISION NOT NULL,"
         " status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"

@@ -98,6 +98,14 @@ class Outbox:
         then disable and alert as `policy` says."""
         await self._db.write_batched(outbox.finish_many, (tuple(attempts), owner, policy))
 
+    async def give_up(
+        self, ids: Sequence[int], reason: str, now: float, stale_before: float
+    ) -> int:
+        """End due deliveries, dead with the reason (their destination stopped)."""
+        return await self._db.write(
+            functools.partial(outbox.give_up, ids, reason, now, stale_before)
+        )
+
     async def disable_route(self, route_key: str, reason: str) -> int:
         """Disable a destination everywhere it is used; returns the deliveries given up."""
         return await self._db.write(functools.partial(outbox.disable_route, route_key, reason))

@@ -72,10 +72,12 @@ def _add(args: argparse.Namespace, api: ApiClient) -> int:
 
 
 def _id_of(api: ApiClient, name: str) -> int:
-    """The id of the destination with this name (or this id)."""
-    for destination in api.call("GET", "/v1/destinations")["destinations"]:
-        if destination["name"] == name or str(destination["id"]) == name:
-            return int(destination["id"])
+    """The id of the destination with this name, else with this id."""
+    listed = api.call("GET", "/v1/destinations")["destinations"]
+    for matches in (lambda d: d["name"] == name, lambda d: str(d["id"]) == name):
+        for destination in listed:
+            if matches(destination):
+                return int(destination["id"])
     raise ClientError(f"no destination named {name!r} (reelhook destinations lists them)")
 
 

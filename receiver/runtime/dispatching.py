@@ -14,6 +14,7 @@ import aiohttp
 from aiohttp import web
 
 from dispatcher.alerts import AlertSender, AlertTarget
+from dispatcher.attempts import scrub
 from dispatcher.channels import SmtpConfig, build_channels, url_check
 from dispatcher.config import DispatchConfig
 from dispatcher.errors import ConfigError, DispatchError
@@ -55,6 +56,7 @@ def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:
         allow_private=settings.allow_private_urls,
         trusted_urls=frozenset(filter(None, [settings.slack_webhook_url])),
         video_links=video_links(settings) if video_wait(settings) is not None else None,
+        per_destination=settings.sends_per_destination,
         health=HealthPolicy(
             disable_after=None if settings.disable_after_days is None
             else settings.disable_after_days * 86400.0,
@@ -110,7 +112,8 @@ async def send_test_notice(
         except TimeoutError:
             error = f"no answer within {config.timeout:g} s"
         except DispatchError as exc:
-            status_code, error = getattr(exc, "status_code", None), str(exc) or type(exc).__name__
+            status_code = getattr(exc, "status_code", None)
+            error = scrub(str(exc) or type(exc).__name__, target)  # the answer may echo it
     duration_ms = round((time.monotonic() - clock) * 1000, 1)
     return SendResult(error is None, status_code, error, duration_ms)
 

@@ -24,6 +24,7 @@ from store import Registration
 from store.states import STATES
 
 MAX_NAME = 100
+SETTINGS_PREFIX = "settings-"  # the names of the destinations the settings make
 MAX_METADATA_KEYS = 20
 FILTERS = ("on", "provider", "metadata", "paused")
 FIELDS = ("name", "channel", "url", "to", "secret", *FILTERS)
@@ -123,6 +124,9 @@ def _name(value: Any) -> str:
                             field="name")
     if any(not character.isprintable() for character in value):
         raise Unprocessable("name must be printable text (no control characters)", field="name")
+    if value.strip().startswith(SETTINGS_PREFIX):
+        raise Unprocessable(f"names starting with {SETTINGS_PREFIX} are the settings' own",
+                            field="name")
     return value.strip()
 
 

@@ -30,11 +30,13 @@ async def count_old(store: TaskStore, keep_days: float) -> dict[str, int]:
 
 
 async def prune(
-    store: TaskStore, keep_days: float, deadline: float | None = None, batch: int = BATCH
+    store: TaskStore, keep_days: float, deadline: float | None = None, batch: int = BATCH,
+    now: float | None = None, pause: float = PAUSE,
 ) -> dict[str, int]:
-    """Delete what is older than `keep_days`, `batch` rows at a time, until none is left or the
-    monotonic `deadline` passes; then give the space back (SQLite). Rows deleted per table."""
-    cutoff = cutoff_of(keep_days)
+    """Delete what is older than `keep_days` (before `now`, Unix seconds), `batch` rows at a
+    time with `pause` seconds between, until none is left or the monotonic `deadline` passes;
+    then give the space back (SQLite). Rows deleted per table."""
+    cutoff = cutoff_of(keep_days, now)
     deleted = {kept.table: 0 for kept in PRUNED}
     for kept in PRUNED:
         while deadline is None or time.monotonic() < deadline:
@@ -42,7 +44,7 @@ async def prune(
             deleted[kept.table] += gone
             if gone < batch:
                 break
-            await asyncio.sleep(PAUSE)
+            await asyncio.sleep(pause)
     if any(deleted.values()):
         await store.reclaim_space()
         log.info("retention (%g days): deleted %s", keep_days,

@@ -7,7 +7,6 @@ What matches is decided here, in Python (`matches`), the same on both databases.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import Any
 from store.errors import DestinationNameTaken, DestinationNotFound
 from store.models import utc_now_iso
 from store.plans import health
-from store.sql import Plan, count, rows, value
+from store.sql import Lock, Plan, count, rows, value
 
 COLUMNS = (
     "id, name, channel, target, label, route_key, on_states, provider, metadata_filter, paused,"
@@ -26,7 +25,7 @@ REGISTERED = "task_id IS NULL AND deleted_at IS NULL"
 # Registered destinations that may be sent to: what queueing a notice reads.
 LIVE = (
     "SELECT id, route_key, on_states, provider, metadata_filter FROM destinations"
-    f" WHERE {REGISTERED} AND paused = 0 AND disabled_reason IS NULL"
+    f" WHERE {REGISTERED} AND paused = 0 AND disabled_reason IS NULL ORDER BY id"
 )
 QUEUE_REGISTERED = (
     "INSERT INTO deliveries (task_id, state, destination_id, status, attempts,"
@@ -34,6 +33,7 @@ QUEUE_REGISTERED = (
     " SELECT :task_id, :state, id, 'pending', 0, :due, :now, :now FROM destinations"
     " WHERE id = ANY(:ids) ON CONFLICT (destination_id, task_id, state) DO NOTHING"
 )
+NAMES = "destinations:names"  # name changes take turns: the unique index would answer 500
 # Waiting deliveries of a destination that stops (paused, deleted) end with the reason.
 _GIVE_UP = (
     "UPDATE deliveries SET status = 'dead', last_error = :reason, next_attempt_at = NULL,"
@@ -100,7 +100,12 @@ def queue_registered(
     matches, except those on `skip_routes` (the task's own destinations to the same address);
     returns how many were queued."""
     live = yield rows(LIVE)
-    ids = [d["id"] for d in live if d["route_key"] not in skip_routes and matches(d, task, state)]
+    taken = set(skip_routes)
+    ids = []
+    for destination in live:  # one notice per address, the first registered one's
+        if destination["route_key"] not in taken and matches(destination, task, state):
+            taken.add(destination["route_key"])
+            ids.append(destination["id"])
     if not ids:
         return 0
     queued = yield count(
@@ -137,6 +142,7 @@ def insert(registration: Registration) -> Plan[dict[str, Any]]:
     """Register a destination; DestinationNameTaken when the name is in use."""
     columns = registration.columns()
     now = utc_now_iso()
+    yield Lock(NAMES)
     new_id = yield value(
         f"INSERT INTO destinations ({', '.join(columns)}, created_at, updated_at)"
         f" VALUES ({', '.join(':' + name for name in columns)}, :now, :now)"
@@ -152,11 +158,14 @@ def insert(registration: Registration) -> Plan[dict[str, Any]]:
 def update(destination_id: int, changes: Mapping[str, Any]) -> Plan[dict[str, Any]]:
     """Change columns of a registered destination (names as in `Registration.columns`);
     DestinationNotFound, DestinationNameTaken."""
-    yield from fetch(destination_id)
+    before = yield from fetch(destination_id)
     if "name" in changes:
+        yield Lock(NAMES)
         taken = yield from select(name=changes["name"])
         if taken and taken[0]["id"] != destination_id:
             raise DestinationNameTaken(str(changes["name"]))
+    if changes.get("route_key", before["route_key"]) != before["route_key"]:
+        changes = {**changes, "disabled_reason": None, "disabled_at": None}
     if changes:
         settings = ", ".join(f"{column} = :{column}" for column in changes)
         yield count(
@@ -173,10 +182,13 @@ def resume(destination_id: int) -> Plan[dict[str, Any]]:
     """Send to the destination again: not paused, not disabled (nor any destination of its
     address), its failures forgotten."""
     found = yield from fetch(destination_id)
-    yield count(
-        "UPDATE destinations SET paused = 0, disabled_reason = NULL, disabled_at = NULL,"
-        " updated_at = :now WHERE id = :id OR route_key = :route_key",
-        now=utc_now_iso(), id=destination_id, route_key=found["route_key"],
+    now = utc_now_iso()
+    yield count("UPDATE destinations SET paused = 0, updated_at = :now WHERE id = :id",
+                now=now, id=destination_id)
+    yield count(  # disabled is a fact of the address: every destination of it is back
+        "UPDATE destinations SET disabled_reason = NULL, disabled_at = NULL, updated_at = :now"
+        " WHERE route_key = :route_key AND disabled_reason IS NOT NULL",
+        now=now, route_key=found["route_key"],
     )
     yield from health.forget_failures(found["route_key"])
     resumed = yield from fetch(destination_id)
@@ -197,6 +209,7 @@ def sync_managed(managed_by: str, wanted: Sequence[Registration]) -> Plan[list[s
     """Make the destinations `managed_by` (the settings) exactly `wanted`, by name: new ones
     registered, changed ones updated (paused and disabled stay as an operator left them),
     those no longer wanted deleted. Returns the names registered now."""
+    yield Lock(f"destinations:{managed_by}")  # two starts at once take turns
     current = yield rows(
         f"SELECT {COLUMNS} FROM destinations WHERE {REGISTERED} AND managed_by = :by", by=managed_by
     )
@@ -205,8 +218,8 @@ def sync_managed(managed_by: str, wanted: Sequence[Registration]) -> Plan[list[s
     for registration in wanted:
         found = by_name.pop(registration.name, None)
         if found is None:
-            yield from _insert_quietly(registration)
-            added.append(registration.name)
+            if (yield from _insert_quietly(registration)):
+                added.append(registration.name)
             continue
         columns = registration.columns()
         kept = ("paused", "target", "label")  # the seal differs each time; the route says it
@@ -220,7 +233,10 @@ def sync_managed(managed_by: str, wanted: Sequence[Registration]) -> Plan[list[s
     return added
 
 
-def _insert_quietly(registration: Registration) -> Plan[None]:
-    """Register it unless another process just did (two starts at once)."""
-    with contextlib.suppress(DestinationNameTaken):
+def _insert_quietly(registration: Registration) -> Plan[bool]:
+    """Register it unless the name is taken; whether it was."""
+    try:
         yield from insert(registration)
+    except DestinationNameTaken:
+        return False
+    return True

@@ -14,19 +14,24 @@ from typing import Any
 
 from store.models import iso_from_epoch, utc_now_iso
 from store.plans import alerts
-from store.sql import Plan, count, many, rows
+from store.sql import Lock, Plan, count, many, rows
 
 NOTICE_DEAD, DISABLED, RECOVERED = "notice.dead", "destination.disabled", "destination.recovered"
 
+# A failure this long after the last one starts the clock again: while a notice is retried its
+# attempts are at most hours apart, so a gap this long means the address had nothing to send.
+RESTART_GAP = 86400.0
 ROUTES_OF = (
-    "SELECT d.id AS delivery_id, d.task_id, s.route_key, s.label, h.failing_since, h.troubled"
+    "SELECT d.id AS delivery_id, d.task_id, s.route_key, s.label, h.failing_since,"
+    " h.last_failed_at, h.troubled"
     " FROM deliveries d JOIN destinations s ON s.id = d.destination_id"
     " LEFT JOIN route_health h ON h.route_key = s.route_key WHERE d.id = ANY(:ids)"
 )
 SAVE = (
-    "INSERT INTO route_health (route_key, failing_since, troubled)"
-    " VALUES (:route_key, :failing_since, :troubled) ON CONFLICT (route_key)"
-    " DO UPDATE SET failing_since = excluded.failing_since, troubled = excluded.troubled"
+    "INSERT INTO route_health (route_key, failing_since, last_failed_at, troubled)"
+    " VALUES (:route_key, :failing_since, :last_failed_at, :troubled) ON CONFLICT (route_key)"
+    " DO UPDATE SET failing_since = excluded.failing_since,"
+    " last_failed_at = excluded.last_failed_at, troubled = excluded.troubled"
 )
 
 
@@ -41,11 +46,12 @@ class HealthPolicy:
 
 @dataclass(frozen=True)
 class RouteState:
-    """Since when every attempt to the route failed (None: the last one worked), and whether an
-    alert about its trouble went out (then its recovery is told too)."""
+    """Since when every attempt to the route failed (None: the last one worked), when the last
+    one failed, and whether an alert about its trouble went out (then its recovery is told)."""
 
     failing_since: float | None = None
     troubled: bool = False
+    last_failed_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,9 @@ def judge(
     for a route in `state`."""
     if outcome == "delivered":
         return Verdict(RouteState(), alert=RECOVERED if state.troubled else None)
-    since = at if state.failing_since is None else state.failing_since
-    failing = RouteState(since, state.troubled)
+    quiet = state.last_failed_at is None or at - state.last_failed_at > RESTART_GAP
+    since = at if state.failing_since is None or quiet else state.failing_since
+    failing = RouteState(since, state.troubled, at)
     if outcome == "gone":  # the worker disabled it before recording the attempt
         return Verdict(failing, alert=DISABLED, reason=error)
     limit = policy.disable_after
@@ -85,7 +92,15 @@ def judge(
 def after_attempts(attempts: Sequence[Any], policy: HealthPolicy) -> Plan[None]:
     """Apply `judge` to recorded attempts (store.plans.outbox.AttemptRecord), in order: routes'
     health saved, destinations disabled, alerts queued."""
-    found = yield rows(ROUTES_OF, ids=[attempt.delivery_id for attempt in attempts])
+    ids = [attempt.delivery_id for attempt in attempts]
+    found = yield rows(ROUTES_OF, ids=ids)
+    if all(a.outcome == "delivered" for a in attempts) and not any(
+        row["failing_since"] is not None or row["troubled"] for row in found
+    ):
+        return  # the common case: all well, and was
+    for key in sorted({row["route_key"] for row in found if row["route_key"]}):
+        yield Lock(f"route:{key}")  # in order: two batches never wait for each other in a ring
+    found = yield rows(ROUTES_OF, ids=ids)  # as it stands now that it is ours
     routes = {row["delivery_id"]: row for row in found if row["route_key"]}
     before: dict[str, RouteState] = {}
     now: dict[str, RouteState] = {}
@@ -95,9 +110,8 @@ def after_attempts(attempts: Sequence[Any], policy: HealthPolicy) -> Plan[None]:
         if route is None:
             continue
         key = route["route_key"]
-        state = now.get(key) or before.setdefault(
-            key, RouteState(route["failing_since"], bool(route["troubled"]))
-        )
+        state = now.get(key) or before.setdefault(key, RouteState(
+            route["failing_since"], bool(route["troubled"]), route["last_failed_at"]))
         verdict = judge(attempt.outcome, attempt.started_at, attempt.error, state, policy)
         if (key, verdict.alert) in told:
             verdict = Verdict(verdict.state)
@@ -106,6 +120,7 @@ def after_attempts(attempts: Sequence[Any], policy: HealthPolicy) -> Plan[None]:
     changed = [(key, state) for key, state in now.items() if state != before[key]]
     if changed:
         yield many(SAVE, ({"route_key": key, "failing_since": state.failing_since,
+                           "last_failed_at": state.last_failed_at,
                            "troubled": int(state.troubled)} for key, state in changed))
 
 
@@ -121,7 +136,7 @@ def _carry_out(verdict: Verdict, route: dict[str, Any], policy: HealthPolicy) ->
                                      verdict.reason, route["task_id"])
     if verdict.alert == RECOVERED or not queued:
         return state
-    return RouteState(state.failing_since, troubled=True)
+    return RouteState(state.failing_since, True, state.last_failed_at)
 
 
 def disable(route_key: str, reason: str) -> Plan[int]:

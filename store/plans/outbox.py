@@ -48,12 +48,17 @@ _ROUTE_DISABLED = (
     "(SELECT x.disabled_reason FROM destinations x WHERE x.route_key = s.route_key"
     " AND x.disabled_reason IS NOT NULL LIMIT 1) AS route_disabled"
 )
+# A registered destination paused or deleted while a delivery of it was waiting or in flight.
+_STOPPED = (
+    "CASE WHEN s.deleted_at IS NOT NULL THEN 'destination deleted'"
+    " WHEN s.paused = 1 THEN 'destination paused' END AS stopped"
+)
 _FIRST_DUE = "SELECT id, next_attempt_at FROM deliveries WHERE {} ORDER BY next_attempt_at, id"
 # Each kind of due delivery is taken in index order, at most `limit` of it, before the two are
 # merged: one query over both (an OR) sorted every due delivery on every round.
 DUE = (
     "SELECT d.id AS delivery_id, s.id AS destination_id, s.channel, s.route_key,"
-    f" {_ROUTE_DISABLED} FROM"
+    f" {_ROUTE_DISABLED}, {_STOPPED} FROM"
     f" (SELECT * FROM ({_FIRST_DUE.format(_DUE_PENDING)} LIMIT :limit) AS pending"
     f" UNION ALL SELECT * FROM ({_FIRST_DUE.format(_DUE_STALE)} LIMIT :limit) AS stale) AS due"
     " JOIN deliveries d ON d.id = due.id JOIN destinations s ON s.id = d.destination_id"
@@ -196,6 +201,20 @@ def finish_many(items: Sequence[Finished]) -> Plan[list[None]]:
         yield from finish([a for attempts, o, p in items if (o, p) == (owner, policy)
                            for a in attempts], owner, policy)
     return [None] * len(items)
+
+
+def give_up(ids: Sequence[int], reason: str, now: float, stale_before: float) -> Plan[int]:
+    """End these deliveries, where still due (nobody else holds them), dead with the reason;
+    how many."""
+    if not ids:
+        return 0
+    ended = yield count(
+        "UPDATE deliveries SET status = 'dead', last_error = :reason, next_attempt_at = NULL,"
+        f" claimed_at = NULL, claim_owner = NULL, updated_at = :iso WHERE id = ANY(:ids)"
+        f" AND ({_DUE})", reason=reason, iso=utc_now_iso(), ids=list(ids), now=now,
+        stale_before=stale_before,
+    )
+    return int(ended)
 
 
 def disable_route(route_key: str, reason: str) -> Plan[int]:

@@ -92,3 +92,17 @@ async def test_bench_on_postgres_runs_every_new_path_on_a_tiny_load(tmp_path: Pa
 def test_bench_is_not_part_of_the_installed_package() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'include = ["receiver*", "dispatcher*", "store*"]' in pyproject
+
+
+def test_the_retention_year_runs_and_pruning_keeps_the_file_small() -> None:
+    command = [sys.executable, "-m", "bench.retention_year", "--days", "8", "--keep-days", "2",
+               "--every", "4", "--tasks-per-day", "20", "--events-per-task", "20"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split("|")[1:6] for line in done.stdout.splitlines()
+            if line.startswith("| ") and line[2].isdigit()]
+    assert [int(day) for day, *_ in rows] == [4, 8]
+    (_, pruned, kept_events, whole, all_events) = rows[-1]
+    assert int(all_events.replace(",", "")) == 8 * 20 * 20
+    assert int(kept_events.replace(",", "")) <= 3 * 20 * 20  # the last two days and a bit
+    assert float(pruned) < float(whole) * 0.6  # the space given back

@@ -96,7 +96,7 @@ async def test_one_read_of_due_deliveries_serves_many_rounds(
     await webhooks_due(store, box, webhook_sink, 60)
     outbox = CountingOutbox(store.outbox)
     config = DispatchConfig(decrypt=box.decrypt, concurrency=4, poll_interval=0.05,
-                            due_reuse=3600.0)
+                            due_reuse=3600.0, per_destination=100)  # one route: no fair share
     worker = Worker(outbox, config)  # type: ignore[arg-type]
     await worker.run_until_idle(timeout=30)
     ids = [item.headers["webhook-id"] for item in webhook_sink.accepted]
@@ -148,9 +148,22 @@ def test_a_round_builds_only_the_batches_it_can_start() -> None:
     slack = [{"delivery_id": 100 + i, "channel": "slack", "route_key": "s",
               "destination_id": 99} for i in range(4)]
     chosen = plan(group_by_route([*slack, *rows]), {"slack": 50, "webhook": 1}, Pacer(1.0),
-                  set(), 3, 0.0)
+                  {}, 3, 0.0)
     assert [batch.ids for batch in chosen.batches] == [[100, 101, 102, 103], [0], [3]]
     assert chosen.held == 8
+
+
+def test_one_route_gets_a_fair_share_of_the_slots_not_all_of_them() -> None:
+    hanging = [{"delivery_id": i, "channel": "webhook", "route_key": "slow",
+                "destination_id": 1} for i in range(30)]
+    other = [{"delivery_id": 100, "channel": "webhook", "route_key": "fast",
+              "destination_id": 2}]
+    groups = group_by_route([*hanging, *other])
+    chosen = plan(groups, {"webhook": 1}, Pacer(1.0), {}, 20, 0.0, per_route=5)
+    assert [batch.ids[0] for batch in chosen.batches] == [0, 1, 2, 3, 4, 100]
+    assert chosen.held == 25
+    later = plan(groups, {"webhook": 1}, Pacer(1.0), {"slow": 4}, 20, 0.0, per_route=5)
+    assert [batch.route for batch in later.batches] == ["slow", "fast"]
 
 
 def test_a_claim_waiting_too_long_for_a_slot_is_left_to_its_lease() -> None:
@@ -192,7 +205,7 @@ class BusyOutbox:
     def __init__(self) -> None:
         self.tries = 0
 
-    async def finish(self, records: Any, owner: str) -> None:
+    async def finish(self, records: Any, owner: str, policy: Any = None) -> None:
         self.tries += 1
         raise StoreUnavailable("database is locked")
 

@@ -63,6 +63,7 @@ async def test_a_destination_is_registered_listed_changed_and_deleted(
     ({"channel": "webhook", "url": "https://example.com/h"}, "name"),
     ({"name": "", "channel": "webhook", "url": "https://example.com/h"}, "name"),
     ({"name": "x" * 101, "channel": "webhook", "url": "https://example.com/h"}, "name"),
+    ({"name": "settings-slack", "channel": "webhook", "url": "https://example.com/h"}, "name"),
     ({"name": "a", "channel": "pager", "url": "https://example.com/h"}, "channel"),
     ({"name": "a", "channel": "webhook"}, "url"),
     ({"name": "a", "channel": "webhook", "url": "ftp://example.com/h"}, "url"),
@@ -180,3 +181,31 @@ async def test_a_gone_destination_is_disabled_with_the_reason_and_resumed_by_han
     sent = await finished(client)
     await wait_delivered(client, sent["id"])
     assert len(slack_sink.accepted) == 1
+
+
+async def test_a_notice_being_retried_ends_when_its_destination_is_paused(
+    start_app: Any, webhook_sink: Any
+) -> None:
+    webhook_sink.script = [Answer(503, "busy")]
+    client = await start_app(**{**FAST_RETRIES, "retry_schedule": (1.0, 1.0)})
+    made = await registered(client, hook(webhook_sink.url, secret=WEBHOOK_SECRET))
+    task = await finished(client)
+    await webhook_sink.wait_until(lambda: len(webhook_sink.received) == 1)
+    await client.post(f"/v1/destinations/{made['id']}/pause")
+    [delivery] = await wait_delivered(client, task["id"])
+    assert delivery["status"] == "dead" and delivery["last_error"] == "destination paused"
+    assert len(webhook_sink.received) == 1  # its retry never went out
+
+
+async def test_a_new_address_is_not_disabled_by_the_old_ones_trouble(
+    start_app: Any, slack_sink: Any, webhook_sink: Any
+) -> None:
+    slack_sink.script = [Answer(410, "channel_is_archived")]
+    client = await start_app(**FAST_RETRIES)
+    made = await registered(client, {"name": "team", "channel": "slack", "url": slack_sink.url})
+    await wait_delivered(client, (await finished(client))["id"])
+    assert (await (await client.get(f"/v1/destinations/{made['id']}")).json())["disabled_reason"]
+    moved = await client.patch(f"/v1/destinations/{made['id']}",
+                               json={"url": slack_sink.url + "/new"})
+    body = await moved.json()
+    assert body["disabled_reason"] is None and body["disabled_at"] is None

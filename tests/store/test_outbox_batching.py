@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from store.models import NewDestination, NewTask
+from store.plans.health import NO_POLICY
 from store.plans.outbox import AttemptRecord, claim, finish_many, select_due
 from store.plans.tasks import insert_task
 from store.sql import Plan
@@ -71,7 +72,8 @@ def test_attempts_of_many_sends_are_recorded_for_their_own_claims(tmp_path: Path
     record = [AttemptRecord(i, NOW, 12.5, "delivered", 204) for i in (1, 2, 6)]
     retry = [AttemptRecord(3, NOW, 3.0, "retrying", 500, "HTTP 500", NOW + 30)]
     conn.execute("BEGIN")
-    run(conn, finish_many([(record, "me"), (retry, "me"), ([], "me")]))
+    run(conn, finish_many([(record, "me", NO_POLICY), (retry, "me", NO_POLICY),
+                           ([], "me", NO_POLICY)]))
     conn.execute("COMMIT")
     rows = dict(conn.execute("SELECT id, status || '/' || attempts FROM deliveries"))
     # 6's claim is another worker's: the attempt counts, and the delivery stays that worker's.

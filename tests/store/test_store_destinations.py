@@ -3,6 +3,7 @@ delete, and the destinations the settings manage."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -123,7 +124,7 @@ async def test_a_paused_destination_is_sent_nothing_until_resumed(store: TaskSto
                                                                                 ["task_id"])}
     assert given_up[hook["id"]]["status"] == "dead"
     assert given_up[hook["id"]]["last_error"] == "destination paused"
-    assert [d["destination_id"] for d in await finish(store, 3)] != [hook["id"]]
+    assert hook["id"] not in {d["destination_id"] for d in await finish(store, 3)}
     assert hook["id"] not in {d["destination_id"] for d in await finish(store, 4)}
     resumed = await store.destinations.resume(hook["id"])
     assert resumed["paused"] == 0 and resumed["disabled_reason"] is None
@@ -147,3 +148,34 @@ async def test_the_settings_destinations_follow_the_settings(store: TaskStore) -
     await store.destinations.register(registration("mine"))
     await store.destinations.sync_managed("settings", [])
     assert [d["name"] for d in await store.destinations.all()] == ["mine"]
+
+
+async def test_two_registered_destinations_of_one_address_give_one_notice(
+    store: TaskStore,
+) -> None:
+    first = await store.destinations.register(registration("a", route_key="route-shared"))
+    await store.destinations.register(registration("b", route_key="route-shared"))
+    assert [d["destination_id"] for d in await finish(store, 1)] == [first["id"]]
+
+
+async def test_resuming_one_destination_leaves_another_of_its_address_paused(
+    store: TaskStore,
+) -> None:
+    a = await store.destinations.register(registration("a", route_key="route-shared"))
+    b = await store.destinations.register(registration("b", route_key="route-shared"))
+    await store.destinations.change(b["id"], {"paused": 1})
+    await store.destinations.resume(a["id"])
+    assert (await store.destinations.get(b["id"]))["paused"] == 1
+
+
+async def test_starts_syncing_the_settings_at_once_take_turns(store: TaskStore) -> None:
+    slack = registration("settings-slack", channel="slack", managed_by="settings")
+    email = registration("settings-email", channel="email", managed_by="settings")
+    for _ in range(5):
+        results = await asyncio.gather(
+            *(store.destinations.sync_managed("settings", wanted)
+              for wanted in ([slack, email], [slack], [], [email]) * 3),
+        )
+        assert sum(len(added) for added in results) >= 1
+    names = [d["name"] for d in await store.destinations.all()]
+    assert len(names) == len(set(names))

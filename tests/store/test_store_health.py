@@ -4,6 +4,7 @@ address), claimed, sent and retried."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -29,12 +30,19 @@ def test_judge_tells_each_outcome_what_it_means() -> None:
     fine = RouteState()
     assert judge("delivered", 0, None, fine, POLICY).alert is None
     first = judge("retrying", 100.0, "HTTP 500", fine, POLICY)
-    assert first.state == RouteState(100.0) and first.alert is None
-    later = judge("retrying", 100.0 + 4 * DAY, "HTTP 500", first.state, POLICY)
-    assert later.disable is None and later.state.failing_since == 100.0
-    gone_long = judge("retrying", 100.0 + 5 * DAY, "HTTP 500", first.state, POLICY)
+    assert first.state == RouteState(100.0, False, 100.0) and first.alert is None
+    state, at = first.state, 100.0
+    while at + 10 * 3600 < 100.0 + 5 * DAY:  # failing every ten hours, for almost five days
+        at += 10 * 3600
+        later = judge("retrying", at, "HTTP 500", state, POLICY)
+        assert later.disable is None and later.state.failing_since == 100.0
+        state = later.state
+    gone_long = judge("retrying", 100.0 + 5 * DAY, "HTTP 500", state, POLICY)
     assert gone_long.alert == DISABLED and "5 days" in (gone_long.disable or "")
     assert "HTTP 500" in (gone_long.reason or "")
+    # A failure after a quiet day and more starts the clock again: nothing was tried meanwhile.
+    quiet = judge("retrying", 100.0 + 11 * DAY, "HTTP 500", first.state, POLICY)
+    assert quiet.disable is None and quiet.state.failing_since == 100.0 + 11 * DAY
     assert judge("dead", 5.0, "HTTP 400", fine, POLICY).alert == NOTICE_DEAD
     assert judge("gone", 5.0, "HTTP 410", fine, POLICY).alert == DISABLED
     back = judge("delivered", 9.0, None, RouteState(5.0, troubled=True), POLICY)
@@ -73,7 +81,8 @@ async def test_a_destination_failing_for_days_is_disabled_and_alerted_once(
 ) -> None:
     first, second = await failed_delivery(store, 1), await failed_delivery(store, 2)
     start = time.time() - 6 * DAY
-    await attempt(store, first, "retrying", start)
+    for hours in range(0, 5 * 24, 10):  # every ten hours for five days, all failed
+        await attempt(store, first, "retrying", start + hours * 3600)
     assert await store.alerts.recent() == []
     await attempt(store, first, "retrying", start + 5 * DAY + 1)
     [delivery] = await store.outbox.deliveries(delivery_id=first)
@@ -110,3 +119,14 @@ async def test_alerts_are_claimed_once_settled_and_retried(store: TaskStore) -> 
     [sent] = await store.alerts.recent()
     assert sent["status"] == "sent" and sent["sent_at"] is not None
     assert await store.alerts.claim(time.time() + 1, time.time() - 60, "sender-c") == []
+
+
+async def test_two_workers_telling_one_recovery_at_once_send_one_alert(store: TaskStore) -> None:
+    ids = [await failed_delivery(store, number) for number in range(1, 4)]
+    await attempt(store, ids[0], "dead", time.time())  # alerted: the address is in trouble
+    now = time.time()
+    claimed = await store.outbox.claim(ids[1:], "w", now + 1, now - 60)
+    records = [AttemptRecord(i, now, 5.0, "delivered", 200) for i in claimed]
+    await asyncio.gather(*(store.outbox.finish([record], "w", POLICY) for record in records))
+    kinds = [a["kind"] for a in await store.alerts.recent()]
+    assert kinds == [RECOVERED, NOTICE_DEAD]
