@@ -117,9 +117,9 @@ class Worker:
         try:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                await asyncio.sleep(self.config.poll_interval / 4)
-                if await self._idle():
+                if await self._idle():  # first: a tick with nothing due ends at once
                     return
+                await asyncio.sleep(self.config.poll_interval / 4)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -145,3 +146,12 @@ class DatabaseTimeouts:
 
 
 DEFAULT_TIMEOUTS = DatabaseTimeouts()
+
+
+def metadata_values(metadata: Any) -> list[tuple[str, str]]:
+    """The top-level values of a task's metadata the search finds, as text: a string as it is,
+    a number, boolean or null as its JSON (objects and lists are not searched)."""
+    if not isinstance(metadata, dict):
+        return []
+    return [(str(key), found if isinstance(found, str) else json.dumps(found))
+            for key, found in metadata.items() if not isinstance(found, (dict, list))]

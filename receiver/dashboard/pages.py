@@ -19,7 +19,9 @@ from receiver.dashboard.session import Session
 from receiver.http.inbound import inbound_view, read_query
 from receiver.http.paging import one_page, page_limit, query_choice, task_cursor
 from receiver.http.serializers import delivery_view, event_view, task_view, with_urls_redacted
+from receiver.http.tasks import task_search
 from receiver.providers.http import scrub
+from store import TaskSearch
 from store.plans.outbox import DELIVERY_STATUSES
 from store.states import STATES, is_terminal
 
@@ -37,19 +39,34 @@ async def tasks_page(request: web.Request, session: Session) -> web.StreamRespon
     provider = query_choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
     limit = page_limit(query.get("limit") or str(PAGE))
     cursor = task_cursor(query.get("cursor"))
+    words = (query.get("q") or "").strip()
+    search = box_search(words)
     rows = await request.app[keys.STORE].list_tasks(
-        status=status, provider=provider, limit=limit + 1, before_id=cursor
+        status=status, provider=provider, limit=limit + 1, before_id=cursor, search=search,
     )
     page_rows, next_cursor = one_page(rows, limit, lambda row: str(row["id"]))
     tasks = [_listed(row, request.app[keys.VIDEO_LINKS]) for row in page_rows]
     providers = sorted(request.app[keys.PROVIDERS].keys())
     older = _older("/dashboard/tasks", next_cursor, status=status, provider=provider,
-                   limit=query.get("limit"))
+                   limit=query.get("limit"), q=words)
     return render(
         request, "tasks.html", session, nav="tasks", tasks=tasks, statuses=STATES,
         providers=providers, status=status, provider=provider, older=older,
-        first_page=not cursor,
+        first_page=not cursor, q=words, searching=not search.empty,
     )
+
+
+def box_search(words: str) -> TaskSearch:
+    """The search box: `key=value` words look in the metadata, the others in the prompt (as
+    the API's `metadata.KEY=VALUE` and `q`); Unprocessable names what is too long."""
+    text, wanted = [], {}
+    for word in words.split():
+        key, equals, value = word.partition("=")
+        if equals and key:
+            wanted[f"metadata.{key}"] = value
+        else:
+            text.append(word)
+    return task_search({"q": " ".join(text), **wanted})
 
 
 TIMELINE_EVENTS = 200  # the task page shows the last ones; the API pages through them all

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store.errors import DestinationNameTaken, DestinationNotFound
-from store.models import utc_now_iso
+from store.models import metadata_values, utc_now_iso
 from store.plans import health
 from store.sql import Lock, Plan, count, rows, value
 
@@ -71,7 +71,7 @@ class Registration:
 def matches(destination: Mapping[str, Any], task: Mapping[str, Any], state: str) -> bool:
     """Whether a registered destination wants the notice of `task` reaching `state`: the state
     is one of its `on`, the provider is its provider (if it names one), and each metadata key
-    it names has the given value (a string, or the JSON text of a number or boolean)."""
+    it names has the given value (as the search reads it: `store.models.metadata_values`)."""
     if state not in (destination["on_states"] or "").split(","):
         return False
     if destination["provider"] and destination["provider"] != task["provider"]:
@@ -80,17 +80,8 @@ def matches(destination: Mapping[str, Any], task: Mapping[str, Any], state: str)
     if not wanted:
         return True
     metadata = task["metadata"]
-    if isinstance(metadata, str):
-        metadata = json.loads(metadata)
-    if not isinstance(metadata, dict):
-        return False
-    return all(_as_text(metadata.get(key)) == text for key, text in wanted.items())
-
-
-def _as_text(found: Any) -> str | None:
-    if found is None or isinstance(found, (dict, list)):
-        return None
-    return found if isinstance(found, str) else json.dumps(found)
+    values = dict(metadata_values(json.loads(metadata) if isinstance(metadata, str) else metadata))
+    return all(values.get(key) == text for key, text in wanted.items())
 
 
 def queue_registered(

@@ -12,7 +12,14 @@ from typing import Any
 from store.announce import topics_of
 from store.errors import IdempotencyConflict, TaskNotFound
 from store.interface import DELIVERIES, TASKS
-from store.models import EventIn, EventOutcome, NewTask, TaskSearch, utc_now_iso
+from store.models import (
+    EventIn,
+    EventOutcome,
+    NewTask,
+    TaskSearch,
+    metadata_values,
+    utc_now_iso,
+)
 from store.plans import destinations
 from store.sql import Announce, Dialects, Plan, Sql, count, many, row, rows, value, where
 from store.states import (
@@ -68,6 +75,9 @@ QUEUE_DELIVERIES = (
     " WHERE task_id = :task_id AND disabled_reason IS NULL"
     " ON CONFLICT (destination_id, task_id, state) DO NOTHING"
 )
+INSERT_METADATA = (
+    "INSERT INTO task_metadata (task_id, key, value) VALUES (:task_id, :key, :value)"
+)
 OWN_ROUTES = "SELECT route_key FROM destinations WHERE task_id = :task_id"
 WITHDRAW_UNSENT = (
     "UPDATE tasks SET submit_state = 'withdrawn', held_request = NULL, submit_after = NULL"
@@ -105,6 +115,9 @@ def insert_task(new: NewTask) -> Plan[tuple[dict[str, Any], bool]]:
         if earlier is None or earlier["request_fingerprint"] != new.request_fingerprint:
             raise IdempotencyConflict(new.idempotency_key or "")
         return earlier, False
+    if searchable := metadata_values(new.metadata):
+        yield many(INSERT_METADATA, ({"task_id": new.id, "key": key, "value": text}
+                                     for key, text in searchable))
     if new.destinations:
         yield many(INSERT_DESTINATION, (
             {"task_id": new.id, "channel": d.channel, "target": d.target, "label": d.label,
@@ -295,9 +308,10 @@ def search_clauses(search: TaskSearch) -> tuple[str, str, dict[str, Any]]:
     params: dict[str, Any] = {}
     for index, (key, wanted) in enumerate(search.metadata):
         params[f"mkey{index}"], params[f"mval{index}"] = key, wanted
-        sqlite.append(f"CAST(json_extract(metadata, '$.\"' || :mkey{index} || '\"') AS TEXT)"
-                      f" = :mval{index}")
-        postgres.append(f"(CAST(metadata AS jsonb) ->> :mkey{index}) = :mval{index}")
+        found = (f"id IN (SELECT task_id FROM task_metadata WHERE key = :mkey{index}"
+                 f" AND value = :mval{index})")
+        sqlite.append(found)
+        postgres.append(found)
     if search.text:
         params["text"] = "%" + search.text.lower().replace("\\", "\\\\").replace(
             "%", "\\%").replace("_", "\\_") + "%"

@@ -15,7 +15,12 @@ from collections.abc import Callable
 from sqlite_utils import Database, Migrations
 
 from store.errors import SchemaTooNew
-from store.migrations import check_dialect, registered_destinations
+from store.migrations import (
+    IN_FLIGHT_INDEX,
+    TASK_METADATA,
+    check_dialect,
+    registered_destinations,
+)
 
 migrations = Migrations("reelhook")
 _names: list[str] = []  # in order of registration; Migrations keeps its own list private
@@ -274,6 +279,26 @@ def m011_registered_destinations(db: Database) -> None:
     """Registered destinations, the health of each address, and the operator's alerts."""
     for statement in registered_destinations("INTEGER PRIMARY KEY"):
         db.execute(statement)
+
+
+@migration
+def m012_in_flight_index(db: Database) -> None:
+    """A provider's tasks in flight counted from the unfinished ones, not its whole history."""
+    db.execute(IN_FLIGHT_INDEX)
+
+
+@migration
+def m013_task_metadata(db: Database) -> None:
+    """Each task's metadata values in a table of their own, indexed, for the search."""
+    for statement in TASK_METADATA:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO task_metadata (task_id, key, value) SELECT t.id, j.key,"
+        " CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null'"
+        " ELSE CAST(j.atom AS TEXT) END FROM tasks t, json_each(t.metadata) j"
+        " WHERE t.metadata IS NOT NULL AND json_valid(t.metadata)"
+        " AND json_type(t.metadata) = 'object' AND j.type NOT IN ('object', 'array')"
+    )
 
 
 VIDEO_COLUMNS: tuple[tuple[str, type], ...] = (

@@ -51,3 +51,4 @@ async def test_a_read_only_session_sees_destinations_without_buttons(
     refused = await client.post(f"/dashboard/destinations/{made['id']}/test",
                                 data={"csrf": csrf})
     assert refused.status == 403 and not webhook_sink.received
+
