@@ -153,7 +153,7 @@ async def wait_for_status(
     timeout: float = 10.0,
 ) -> dict[str, Any]:
     """Poll the client API until the task reaches one of `statuses` (and, when it succeeded,
-    its video copy's first try is over: its notices are then due)."""
+    its video copy's first try is over)."""
     deadline = time.monotonic() + timeout
     while True:
         task: dict[str, Any] = await (await client.get(f"/v1/tasks/{task_id}")).json()

@@ -3,8 +3,8 @@
 A task that succeeds with a video (and a video store) is `pending` with `video_next_at`; a keeper
 claims due copies under a lease with its owner id (on PostgreSQL rows another keeper is claiming
 are skipped), and records the copy `kept` (size, SHA-256, type, key), `failed` with the reason, or
-due again after a back-off. The first try's outcome (kept, failed, or to be
-tried again) brings the task's waiting notices forward: kept, they carry the link that lasts.
+due again after a back-off. The copy kept or failed brings the task's waiting notices forward
+(kept, they carry the link that lasts); else they go at REELHOOK_VIDEO_WAIT after the success.
 """
 
 from __future__ import annotations
@@ -70,14 +70,18 @@ def fail(task_id: str, owner: str, reason: str, at: float) -> Plan[bool]:
 
 
 def retry(task_id: str, owner: str, reason: str, next_at: float, at: float) -> Plan[bool]:
-    """The copy failed for now: due again at `next_at`, the reason kept. The notices waited for
-    the first try only: they go now, with the provider's link."""
+    """The copy failed for now: due again at `next_at`, the reason kept. Its notices keep
+    waiting for the copy kept or failed, until REELHOOK_VIDEO_WAIT after the success at most
+    (when they go with the provider's link)."""
     done = yield count(
         "UPDATE tasks SET video_error = :reason, video_next_at = :next_at,"
         f" video_attempts = video_attempts + 1, {_END_CLAIM} WHERE {_MINE}",
         id=task_id, owner=owner, reason=reason, next_at=next_at,
     )
-    return (yield from _settled(task_id, done, at))
+    if done != 1:
+        return False
+    yield Announce(TASKS, task_id)
+    return True
 
 
 def release(task_ids: Sequence[str], owner: str) -> Plan[None]:

@@ -243,18 +243,19 @@ async def test_a_video_store_that_refuses_shows_in_healthz_and_metrics_and_loses
     start_app: Any, s3: dict[str, str], webhook_sink: Any
 ) -> None:
     client = await start_app(videos=VideoSettings(store="s3://no-such-bucket/x",
-                                                  store_options=s3))
+                                                  store_options=s3, wait=4.0))
     notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": webhook_sink.secret}]
     task = await (await client.post("/v1/tasks", json=skyreels(notify=notify))).json()
     done = await wait_for_status(client, task["id"])
     assert done["status"] == "succeeded"
+    assert webhook_sink.received == []  # waiting for the copy kept or failed (REELHOOK_VIDEO_WAIT)
     assert done["video"]["status"] == "pending" and "video store" in done["video"]["error"]
     health = await (await client.get("/healthz")).json()
     assert health["ok"] is True and "video store" in health["videos"]["trouble"]
     assert health["videos"]["store"] == "s3://no-such-bucket/x"
     assert "test-secret" not in json.dumps(health)
-    # The notice did not wait for a store that is down: it went with the provider's link.
-    [sent] = await webhook_sink.wait_for(1)
+    # Past REELHOOK_VIDEO_WAIT the notice goes with the provider's link; the copy goes on.
+    [sent] = await webhook_sink.wait_for(1, timeout=20)
     assert sent.body["data"]["video"]["status"] == "pending"
     text = await (await client.get("/metrics")).text()
     assert "reelhook_video_store_up 0.0" in text

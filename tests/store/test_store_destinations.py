@@ -4,6 +4,7 @@ delete, and the destinations the settings manage."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -179,3 +180,18 @@ async def test_starts_syncing_the_settings_at_once_take_turns(store: TaskStore) 
         assert sum(len(added) for added in results) >= 1
     names = [d["name"] for d in await store.destinations.all()]
     assert len(names) == len(set(names))
+
+
+async def test_due_deliveries_of_a_stopped_destination_are_given_up(store: TaskStore) -> None:
+    hook = await store.destinations.register(registration("ops"))
+    [delivery] = await finish(store, 1)
+    now = time.time()
+    assert await store.outbox.give_up([delivery["id"]], "destination paused", now + 1,
+                                      now - 60) == 1
+    [ended] = await store.outbox.deliveries(delivery_id=delivery["id"])
+    assert (ended["status"], ended["last_error"]) == ("dead", "destination paused")
+    [claimed_one] = await finish(store, 2)
+    await store.outbox.claim([claimed_one["id"]], "other", now + 1, now - 60)
+    # held by a live worker (a fresh claim): not due, left alone
+    assert await store.outbox.give_up([claimed_one["id"]], "x", now + 1, now - 60) == 0
+    assert hook["id"] == ended["destination_id"]
