@@ -18,13 +18,12 @@ import json
 import sqlite3
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from bench.postgres import fresh_postgres
+from bench.databases import database_of
 from receiver.services.retention import prune
 from store import TaskStore, is_postgres, open_store
 from store.models import iso_from_epoch
@@ -92,16 +91,6 @@ async def autovacuum(database: str) -> None:
             await conn.execute(f"VACUUM {table}")
     finally:
         await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def database_of(kind: str, workdir: Path, label: str) -> AsyncIterator[str]:
-    """A fresh database of `kind`."""
-    if kind == "postgres":
-        async with fresh_postgres() as url:
-            yield url
-    else:
-        yield str(workdir / f"{label}.db")
 
 
 async def run_year(
