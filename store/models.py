@@ -153,5 +153,7 @@ def metadata_values(metadata: Any) -> list[tuple[str, str]]:
     a number, boolean or null as its JSON (objects and lists are not searched)."""
     if not isinstance(metadata, dict):
         return []
-    return [(str(key), found if isinstance(found, str) else json.dumps(found))
-            for key, found in metadata.items() if not isinstance(found, (dict, list))]
+    pairs = [(str(key), found if isinstance(found, str) else json.dumps(found))
+             for key, found in metadata.items() if not isinstance(found, (dict, list))]
+    # A NUL cannot be PostgreSQL text: such a value is kept in the task, not searched.
+    return [(key, text) for key, text in pairs if "\x00" not in key and "\x00" not in text]

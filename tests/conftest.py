@@ -104,7 +104,9 @@ def settings(
         provider_timeout=5.0,
         allow_private_urls=True,
         # Beside the SQLite file by default; with PostgreSQL it would be the working directory.
-        videos=VideoSettings(store=str(tmp_path / "kept-videos")),
+        # Notices wait for a copy kept or failed: a copy failing for now (a provider's fake
+        # video host) holds them one second here rather than REELHOOK_VIDEO_WAIT's minute.
+        videos=VideoSettings(store=str(tmp_path / "kept-videos"), wait=1.0),
     )
 
 

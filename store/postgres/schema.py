@@ -109,11 +109,14 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
     "m012_in_flight_index": (IN_FLIGHT_INDEX,),
     "m013_task_metadata": (
         *TASK_METADATA,
+        # json, not jsonb: a number keeps the spelling Python wrote (1e+20, -0.0), as
+        # store.models.metadata_values gives it, and a NUL escape cannot stop the upgrade.
         "INSERT INTO task_metadata (task_id, key, value) SELECT t.id, j.key,"
-        " CASE jsonb_typeof(j.value) WHEN 'string' THEN j.value #>> '{}' ELSE j.value::text END"
-        " FROM tasks t, jsonb_each(CAST(t.metadata AS jsonb)) j"
-        " WHERE t.metadata IS NOT NULL AND jsonb_typeof(CAST(t.metadata AS jsonb)) = 'object'"
-        " AND jsonb_typeof(j.value) NOT IN ('object', 'array')",
+        " CASE json_typeof(j.value) WHEN 'string' THEN j.value #>> '{}' ELSE j.value::text END"
+        " FROM tasks t, json_each(CASE WHEN json_typeof(CAST(t.metadata AS json)) = 'object'"
+        " THEN CAST(t.metadata AS json) ELSE CAST('{}' AS json) END) j"
+        " WHERE t.metadata IS NOT NULL AND strpos(t.metadata, '\\u0000') = 0"
+        " AND json_typeof(j.value) NOT IN ('object', 'array') ON CONFLICT DO NOTHING",
     ),
 }
 check_dialect("PostgreSQL", tuple(MIGRATIONS))

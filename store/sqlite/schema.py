@@ -8,6 +8,7 @@ whatever migrations it has not seen yet, in order.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from store.migrations import (
     check_dialect,
     registered_destinations,
 )
+from store.models import metadata_values
 
 migrations = Migrations("reelhook")
 _names: list[str] = []  # in order of registration; Migrations keeps its own list private
@@ -292,13 +294,15 @@ def m013_task_metadata(db: Database) -> None:
     """Each task's metadata values in a table of their own, indexed, for the search."""
     for statement in TASK_METADATA:
         db.execute(statement)
-    db.execute(
-        "INSERT INTO task_metadata (task_id, key, value) SELECT t.id, j.key,"
-        " CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null'"
-        " ELSE CAST(j.atom AS TEXT) END FROM tasks t, json_each(t.metadata) j"
-        " WHERE t.metadata IS NOT NULL AND json_valid(t.metadata)"
-        " AND json_type(t.metadata) = 'object' AND j.type NOT IN ('object', 'array')"
-    )
+    # Read by Python, as new tasks' are: SQLite's JSON functions spell numbers their own way.
+    for task_id, text in db.execute(
+        "SELECT id, metadata FROM tasks WHERE metadata IS NOT NULL"
+    ).fetchall():
+        with contextlib.suppress(ValueError):
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO task_metadata (task_id, key, value) VALUES (?, ?, ?)",
+                [(task_id, key, value) for key, value in metadata_values(json.loads(text))],
+            )
 
 
 VIDEO_COLUMNS: tuple[tuple[str, type], ...] = (

@@ -15,7 +15,11 @@ from store.postgres.schema import MIGRATIONS
 from store.sqlite.schema import migrate
 
 METADATA = {"user": "u-42", "vip": True, "seats": 3, "ratio": 0.5, "none": None,
+            "big": 1e20, "tiny": 1e-07, "third": 1 / 3, "neg0": -0.0, "huge": 2**70,
             "tags": ["a"], "nested": {"x": 1}}
+SEARCHED = {"user": "u-42", "vip": "true", "seats": "3", "ratio": "0.5", "none": "null",
+            "big": "1e+20", "tiny": "1e-07", "third": "0.3333333333333333", "neg0": "-0.0",
+            "huge": str(2**70)}
 
 
 async def found(database: str, **wanted: str) -> list[str]:
@@ -42,6 +46,7 @@ async def test_values_are_found_as_text_whatever_their_json_type(database: str) 
     assert await found(database, ratio="0.5") == one
     assert await found(database, none="null") == one
     assert await found(database, user="u-42", seats="4") == []
+    assert await found(database, big="1e+20", huge=str(2**70)) == one
     assert await found(database, tags='["a"]') == []  # lists and objects are not searched
     assert len(await found(database)) == 2
 
@@ -56,6 +61,8 @@ async def test_tasks_recorded_before_the_index_are_found(database: str, tmp_path
     if is_postgres(database):
         conn = await asyncpg.connect(database)
         try:
+            written = await conn.fetch("SELECT key, value FROM task_metadata")
+            assert {r["key"]: r["value"] for r in written} == SEARCHED  # with the task
             await conn.execute("DELETE FROM task_metadata")
             await conn.execute(MIGRATIONS["m013_task_metadata"][-1])
             rows = await conn.fetch("SELECT key, value FROM task_metadata ORDER BY key")
@@ -73,8 +80,19 @@ async def test_tasks_recorded_before_the_index_are_found(database: str, tmp_path
         migrate(old)
         with contextlib.closing(sqlite3.connect(old)) as conn:
             copied = dict(conn.execute("SELECT key, value FROM task_metadata"))
-    assert copied == {"user": "u-42", "vip": "true", "seats": "3", "ratio": "0.5",
-                      "none": "null"}
+    assert copied == SEARCHED  # as new tasks get them
+
+
+async def test_a_nul_in_metadata_is_kept_in_the_task_but_not_searched(database: str) -> None:
+    store = await open_store(database)
+    try:
+        metadata = {"user": "u-1", "nul\x00key": "v", "note": "a\x00b"}
+        task, _ = await store.create_task(NewTask("tsk_" + "3" * 28, "wave", "m", {},
+                                                  metadata=metadata))
+        assert json.loads(task["metadata"]) == metadata
+    finally:
+        await store.close()
+    assert await found(database, user="u-1") == ["tsk_" + "3" * 28]
 
 
 def test_the_search_reads_the_index_on_sqlite(tmp_path: Path) -> None:
