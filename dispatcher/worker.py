@@ -137,7 +137,7 @@ class Worker:
                     or self._unsure)
 
     async def _nothing_due(self) -> bool:
-        next_due = await self.outbox.next_due_at()
+        next_due = await self.outbox.next_due_at(self.config.lease)
         return next_due is None or next_due > time.time() + self.config.poll_interval
 
     async def _round(self, runner: AttemptRunner) -> float:
@@ -147,10 +147,12 @@ class Worker:
         await self._release_unsure()
         now = time.time()
         stale = self._stale_before(now)
-        due = await self._due_rows(now, stale)
-        seen = due.count
         busy = collections.Counter(batch.route for batch in self._inflight.values())
         busy.update(claimed.batch.route for claimed in self._ready)
+        at_cap = sorted(route for route, sends in busy.items()
+                      if sends >= self.config.per_destination)
+        due = await self._due_rows(now, stale, at_cap)
+        seen = due.count
         capacity = self._room()
         chosen = plan(due.groups, runner.max_batch, self._pacer, busy, capacity, now,
                       self.config.per_destination)
@@ -206,10 +208,11 @@ class Worker:
             else:
                 self._ready.remove(claimed)
 
-    async def _due_rows(self, now: float, stale: float) -> _DueRows:
-        """The due deliveries left from the last read while it is fresh, else a new read."""
+    async def _due_rows(self, now: float, stale: float, full: list[str]) -> _DueRows:
+        """The due deliveries left from the last read while it is fresh, else a new read,
+        without the routes at their fair share (`full`)."""
         if not self._due.count or now - self._due.read_at > self.config.due_reuse:
-            rows = await self.outbox.due(now, stale, self.config.claim_limit)
+            rows = await self.outbox.due(now, stale, self.config.claim_limit, full)
             self._due = _DueRows(await self._live(rows, now, stale), now)
         return self._due
 

@@ -65,9 +65,14 @@ class Outbox:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def due(self, now: float, stale_before: float, limit: int) -> list[dict[str, Any]]:
-        """Deliveries due now, with what choosing among them takes."""
-        return await self._db.read(functools.partial(outbox.select_due, now, stale_before, limit))
+    async def due(
+        self, now: float, stale_before: float, limit: int, skip_routes: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Deliveries due now (but for those of `skip_routes`), with what choosing among them
+        takes."""
+        return await self._db.read(
+            functools.partial(outbox.select_due, now, stale_before, limit, tuple(skip_routes))
+        )
 
     async def claim(
         self, ids: Sequence[int], owner: str, now: float, stale_before: float
@@ -110,9 +115,10 @@ class Outbox:
         """Disable a destination everywhere it is used; returns the deliveries given up."""
         return await self._db.write(functools.partial(outbox.disable_route, route_key, reason))
 
-    async def next_due_at(self) -> float | None:
-        """When the next pending delivery falls due (Unix seconds), or None."""
-        return await self._db.read(outbox.next_due_at)
+    async def next_due_at(self, lease: float | None = None) -> float | None:
+        """When the next pending delivery falls due (Unix seconds), or None; with `lease`,
+        claims that old count as due."""
+        return await self._db.read(functools.partial(outbox.next_due_at, lease))
 
     async def redeliver(self, delivery_id: int, now: float) -> dict[str, Any]:
         """Queue a delivered or dead delivery again, announced to the workers;

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from multidict import MultiDict
 
 from dispatcher.channels import CHANNEL_NAMES
 from dispatcher.links import VideoLinks
@@ -57,16 +58,18 @@ async def tasks_page(request: web.Request, session: Session) -> web.StreamRespon
 
 
 def box_search(words: str) -> TaskSearch:
-    """The search box: `key=value` words look in the metadata, the others in the prompt (as
-    the API's `metadata.KEY=VALUE` and `q`); Unprocessable names what is too long."""
-    text, wanted = [], {}
+    """The search box: `key=value` words look in the metadata (each of them, as the API's
+    `metadata.KEY=VALUE`), the others in the prompt (`q`); Unprocessable names what is too
+    long."""
+    text: list[str] = []
+    wanted: list[tuple[str, str]] = []
     for word in words.split():
         key, equals, value = word.partition("=")
         if equals and key:
-            wanted[f"metadata.{key}"] = value
+            wanted.append((f"metadata.{key}", value))
         else:
             text.append(word)
-    return task_search({"q": " ".join(text), **wanted})
+    return task_search(MultiDict([("q", " ".join(text)), *wanted]))
 
 
 TIMELINE_EVENTS = 200  # the task page shows the last ones; the API pages through them all

@@ -112,10 +112,24 @@ COUNT_ONLY = (
 )
 
 
-def select_due(now: float, stale_before: float, limit: int) -> Plan[list[dict[str, Any]]]:
-    """Deliveries due now (or claimed by a worker that went quiet): only what choosing among
-    them takes (id, destination, channel, route and whether the route is disabled)."""
-    found = yield rows(DUE, now=now, stale_before=stale_before, limit=limit)
+# The same, leaving out the routes given: a route at its fair share could fill every read.
+_NOT_FULL = (" AND destination_id NOT IN (SELECT id FROM destinations"
+             " WHERE route_key = ANY(:full))")
+DUE_SKIPPING = DUE.replace(_DUE_PENDING, _DUE_PENDING + _NOT_FULL).replace(
+    _DUE_STALE, _DUE_STALE + _NOT_FULL)
+
+
+def select_due(
+    now: float, stale_before: float, limit: int, skip_routes: Sequence[str] = ()
+) -> Plan[list[dict[str, Any]]]:
+    """Deliveries due now (or claimed by a worker that went quiet), but for those of
+    `skip_routes`: only what choosing among them takes (id, destination, channel, route,
+    whether the route is disabled or the destination stopped)."""
+    if skip_routes:
+        found = yield rows(DUE_SKIPPING, now=now, stale_before=stale_before, limit=limit,
+                           full=list(skip_routes))
+    else:
+        found = yield rows(DUE, now=now, stale_before=stale_before, limit=limit)
     return found  # type: ignore[no-any-return]
 
 
@@ -225,9 +239,15 @@ def disable_route(route_key: str, reason: str) -> Plan[int]:
     return given_up
 
 
-def next_due_at() -> Plan[float | None]:
-    """When the earliest pending delivery falls due (Unix seconds), or None."""
+def next_due_at(lease: float | None = None) -> Plan[float | None]:
+    """When the earliest pending delivery falls due (Unix seconds), or None; with `lease`, a
+    claim is due too once it is that old (its worker is gone: a `tick` takes it over)."""
     earliest = yield value("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")
+    if lease is not None:
+        claimed = yield value("SELECT MIN(claimed_at) FROM deliveries WHERE status = 'sending'")
+        if claimed is not None:
+            stale_at = float(claimed) + lease
+            earliest = stale_at if earliest is None else min(float(earliest), stale_at)
     return None if earliest is None else float(earliest)
 
 

@@ -23,6 +23,7 @@ async def test_the_search_box_finds_tasks_by_metadata_and_prompt_words(client: A
     assert await listed("user=u-1") == {made["a"]}
     assert await listed("FOREST") == {made["b"]}
     assert await listed("user=u-2 lighthouse") == set()
+    assert await listed("user=u-1 user=u-2") == set()  # every key=value word must hold
     assert await listed("") == set(made.values())
     page = await (await client.get("/dashboard/tasks", params={"q": "user=u-1"})).text()
     assert 'value="user=u-1"' in page and 'data-live-insert="0"' in page

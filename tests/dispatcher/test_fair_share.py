@@ -4,13 +4,19 @@ REELHOOK_SENDS_PER_DESTINATION of the worker's slots, so other clients' notices 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from dispatcher.config import DispatchConfig
+from dispatcher.worker import Worker
 from receiver.sandbox.providers import LocalServer
+from receiver.services.secrets import SecretBox, new_fernet_key
+from store import EventIn, NewDestination, NewTask, Observation, SqliteStore
+from tests.dispatcher.test_worker_rounds import finished_tasks, running
 from tests.helpers import WEBHOOK_SECRET, skyreels, until, wait_for_status
 
 
@@ -64,3 +70,31 @@ async def test_a_hanging_endpoint_leaves_the_other_clients_their_notices(
     hanging.released.set()
     await until(lambda: hanging.most == 5 and hanging.holding == 0, timeout=20,
                 what="the hanging sends ended")
+
+
+async def test_a_route_at_its_share_does_not_fill_every_read_of_due_notices(
+    tmp_path: Any, hanging: HangingEndpoint, webhook_sink: Any
+) -> None:
+    """More notices for the hanging route than a worker reads at a time: the others are still
+    read, and sent."""
+    box = SecretBox(new_fernet_key().encode())
+    store = await SqliteStore.open(str(tmp_path / "r.db"))
+    try:
+        await finished_tasks(store, box, "webhook", {"url": hanging.url,
+                                                     "secret": WEBHOOK_SECRET}, 30)
+        target = {"url": webhook_sink.url, "secret": WEBHOOK_SECRET}
+        sealed = box.encrypt(json.dumps(target))
+        other = NewDestination("webhook", sealed, "other", "other-route")
+        await store.create_task(NewTask("tsk_" + "f" * 28, "piapi", "Qubico/skyreels", {},
+                                        destinations=(other,)))
+        await store.record_event("tsk_" + "f" * 28, EventIn(
+            "done", "poll", Observation("succeeded", 100, "https://videos.example.com/v.mp4")))
+        config = DispatchConfig(decrypt=box.decrypt, timeout=30.0, poll_interval=0.05,
+                                claim_limit=10, per_destination=5)
+        async with running(Worker(store.outbox, config)):
+            await until(lambda: hanging.holding == 5, what="five hanging sends")
+            await until(lambda: len(webhook_sink.accepted) == 1, what="the other notice")
+            assert hanging.most == 5
+            hanging.released.set()
+    finally:
+        await store.close()

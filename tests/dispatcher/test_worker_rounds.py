@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -221,3 +223,22 @@ async def test_attempts_still_unwritable_at_stop_are_left_to_the_lease_in_time(
     assert outbox.tries >= 2  # a busy database is tried again...
     assert not attempt_log.busy  # ...until the stop's patience ends
     assert "left unrecorded at stop" in caplog.text
+
+
+async def test_a_run_until_idle_takes_over_a_claim_left_by_a_killed_worker(
+    store: SqliteStore, box: SecretBox, webhook_sink: Any, tmp_path: Path
+) -> None:
+    """What `tick` does after a tick (or worker) was killed mid-send: the stale claim is due
+    once its lease has run out, and this run waits for it rather than ending idle."""
+    await webhooks_due(store, box, webhook_sink, 1)
+    config = DispatchConfig(decrypt=box.decrypt, timeout=1.0, poll_interval=0.05)
+    [delivery] = await store.outbox.deliveries()
+    now = time.time()
+    assert await store.outbox.claim([delivery["id"]], "killed", now + 1, now - 60)
+    with contextlib.closing(sqlite3.connect(tmp_path / "r.db")) as conn:  # claimed long ago
+        conn.execute("UPDATE deliveries SET claimed_at = ?", (now - 10 * config.lease,))
+        conn.commit()
+    await Worker(store.outbox, config).run_until_idle(timeout=30)
+    assert len(webhook_sink.accepted) == 1
+    [sent] = await store.outbox.deliveries()
+    assert sent["status"] == "delivered"
