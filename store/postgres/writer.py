@@ -11,7 +11,6 @@ transaction.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -79,15 +78,23 @@ class PgWriter:
         self._ready.set()
         return await future
 
-    async def stop(self) -> None:
-        """Commit what is waiting, then stop the loop."""
-        if self._loop_task is None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Commit what is waiting (for `timeout` seconds at most: a database that is gone
+        must not hang a shutdown), then stop the loop; what is left is refused."""
+        task = self._loop_task
+        if task is None:
             return
-        while self._jobs:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._jobs and not task.done() and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.005)
-        self._loop_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._loop_task
+        task.cancel()
+        await asyncio.wait({task}, timeout=timeout)
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("the group-commit loop had stopped: %r", task.exception())
+        left, self._jobs = self._jobs, []
+        for job in left:
+            job.error = StoreUnavailable("the store closed before this write was committed")
+        _settle(left)
 
     async def _run(self) -> None:
         while True:
