@@ -18,6 +18,7 @@ Loop = Callable[[], Awaitable[None]]
 FIRST_PAUSE = 1.0
 LONGEST_PAUSE = 30.0
 HEALTHY_RUN = 60.0  # a loop that ran this long before ending starts again after the first pause
+STOP_TRIES = 30  # seconds `stop` keeps cancelling a loop that goes on
 
 
 class BackgroundLoops:
@@ -43,13 +44,23 @@ class BackgroundLoops:
                          for name, why in sorted(self.down.items()))
 
     async def stop(self) -> None:
-        """Cancel every loop and wait for each to end."""
+        """Cancel every loop and wait for each to end: again and again, since a cancellation
+        can arrive as another error (asyncio's timeouts in a database driver turn it into
+        TimeoutError) and be handled as one."""
         jobs, self._jobs = list(self._jobs.values()), {}
         for job in jobs:
             job.cancel()
         for job in jobs:
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
+            for _ in range(STOP_TRIES):
+                await asyncio.wait({job}, timeout=1.0)
+                if job.done():
+                    break
+                job.cancel()
+            else:
+                log.critical("the %s loop would not stop", job.get_name())
+            if job.done() and not job.cancelled():
+                with contextlib.suppress(Exception):
+                    job.result()
 
     async def wait(self) -> None:
         """Until the loops are stopped (by `stop` or by cancelling the caller)."""
@@ -63,6 +74,8 @@ class BackgroundLoops:
                 await loop()
                 why = "it returned"
             except Exception as exc:
+                if _stopping():  # a cancellation that arrived as another error: stop
+                    raise asyncio.CancelledError from exc
                 why = f"{type(exc).__name__}: {exc}"
             if time.monotonic() - started >= HEALTHY_RUN:
                 pause = self._first_pause
@@ -72,3 +85,9 @@ class BackgroundLoops:
             pause = min(pause * 2, self._longest_pause)
             del self.down[name]
             log.warning("the %s loop starts again", name)
+
+
+def _stopping() -> bool:
+    """Whether the running task has been asked to stop (cancelled)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -76,3 +76,24 @@ async def test_healthz_is_503_naming_the_loop_while_it_is_down(start_app: Any) -
     # The app's loops wait a second before running a dead loop again.
     await until(lambda: not client.app[keys.LOOPS].down, timeout=5, what="the restart")
     assert (await client.get("/healthz")).status == 200
+
+
+async def test_a_loop_whose_cancellation_arrives_as_another_error_still_stops() -> None:
+    """asyncio's timeouts inside a database driver can turn a cancellation into TimeoutError,
+    which a loop handles as one more failed round: stopping must end it anyway."""
+    loops = BackgroundLoops(first_pause=0.01)
+    rounds: list[int] = []
+
+    async def stubborn() -> None:
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                raise TimeoutError("what a driver's timeout made of the cancellation") from None
+            rounds.append(1)
+
+    loops.start("stubborn", stubborn)
+    while len(rounds) < 3:
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(loops.stop(), 10)
+    assert loops.failure() is None

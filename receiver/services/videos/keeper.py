@@ -66,6 +66,9 @@ class VideoKeeper:
             except WriterStopped:  # nothing can be recorded any more: the loop ends, watched
                 raise
             except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # a stop that arrived as an error
+                    raise asyncio.CancelledError from None
                 log.exception("keeping videos failed; trying again")
             await self.wakeup.wait(TICK)
 
