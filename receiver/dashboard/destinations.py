@@ -10,11 +10,9 @@ from aiohttp import web
 from receiver import keys
 from receiver.dashboard.guard import action, page, render
 from receiver.dashboard.session import Session
-from receiver.errors import NotFound
-from receiver.http.paging import MAX_ID, whole_number
+from receiver.http.destinations import destination_of, store_call
 from receiver.runtime.dispatching import SendResult, send_test_notice
 from receiver.services.registered import destination_view
-from store import DestinationNotFound
 
 
 @page
@@ -26,21 +24,23 @@ async def destinations_page(request: web.Request, session: Session) -> web.Strea
 @action
 async def pause(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
     """POST /dashboard/destinations/{id}/pause."""
-    await _found(request, lambda store, found: store.change(found, {"paused": 1}))
+    found = await destination_of(request)
+    await store_call(request.app[keys.STORE].destinations.change(found["id"], {"paused": 1}))
     raise web.HTTPSeeOther("/dashboard/destinations")
 
 
 @action
 async def resume(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
     """POST /dashboard/destinations/{id}/resume: paused or disabled, it is sent to again."""
-    await _found(request, lambda store, found: store.resume(found))
+    found = await destination_of(request)
+    await store_call(request.app[keys.STORE].destinations.resume(found["id"]))
     raise web.HTTPSeeOther("/dashboard/destinations")
 
 
 @action
 async def send_test(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
     """POST /dashboard/destinations/{id}/test: send a test notice and say what became of it."""
-    row = await _found(request, lambda store, found: store.get(found))
+    row = await destination_of(request)
     app = request.app
     sent = await send_test_notice(app[keys.SETTINGS], app[keys.SECRETS], row["channel"],
                                   row["target"])
@@ -54,11 +54,3 @@ async def _render(
     return render(request, "destinations.html", session, nav="destinations",
                   destinations=[destination_view(row) for row in rows], tested=tested)
 
-
-async def _found(request: web.Request, call: Any) -> dict[str, Any]:
-    destination_id = whole_number(request.match_info["destination_id"], "id", None, MAX_ID)
-    try:
-        found: dict[str, Any] = await call(request.app[keys.STORE].destinations, destination_id)
-    except DestinationNotFound as exc:
-        raise NotFound(str(exc), field="id") from exc
-    return found

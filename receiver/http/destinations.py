@@ -45,13 +45,13 @@ async def list_destinations(request: web.Request) -> web.Response:
 
 async def get_destination(request: web.Request) -> web.Response:
     """GET /v1/destinations/{id}."""
-    return web.json_response(destination_view(await _found(request)))
+    return web.json_response(destination_view(await destination_of(request)))
 
 
 async def change_destination(request: web.Request) -> web.Response:
     """PATCH /v1/destinations/{id}: change its name, address, secret, filters or pause."""
     body = await _body(request)
-    current = await _found(request)
+    current = await destination_of(request)
     app = request.app
     if current["managed_by"] == SETTINGS and isinstance(body, dict):
         _refuse_settings_change(current, set(body) - SETTINGS_MAY_CHANGE)
@@ -63,30 +63,30 @@ async def change_destination(request: web.Request) -> web.Response:
 async def pause_destination(request: web.Request) -> web.Response:
     """POST /v1/destinations/{id}/pause: send it nothing (its waiting notices end) until it is
     resumed."""
-    current = await _found(request)
+    current = await destination_of(request)
     return web.json_response(destination_view(await _change(request, current["id"],
                                                             {"paused": 1})))
 
 
 async def resume_destination(request: web.Request) -> web.Response:
     """POST /v1/destinations/{id}/resume: send to it again, paused or disabled."""
-    current = await _found(request)
+    current = await destination_of(request)
     row = await request.app[keys.STORE].destinations.resume(current["id"])
     return web.json_response(destination_view(row))
 
 
 async def delete_destination(request: web.Request) -> web.Response:
     """DELETE /v1/destinations/{id}: 204; its deliveries' history stays."""
-    current = await _found(request)
+    current = await destination_of(request)
     if current["managed_by"] == SETTINGS:
         _refuse_settings_change(current, {"it"})
-    await _store_call(request.app[keys.STORE].destinations.delete(current["id"]))
+    await store_call(request.app[keys.STORE].destinations.delete(current["id"]))
     return web.Response(status=204)
 
 
 async def send_test_to_destination(request: web.Request) -> web.Response:
     """POST /v1/destinations/{id}/test: send a test notice now; 200 with what became of it."""
-    current = await _found(request)
+    current = await destination_of(request)
     app = request.app
     sent = await send_test_notice(app[keys.SETTINGS], app[keys.SECRETS], current["channel"],
                                   current["target"])
@@ -98,19 +98,20 @@ async def _body(request: web.Request) -> Any:
     return decode_json(await read_limited(request, MAX_BODY))
 
 
-async def _found(request: web.Request) -> dict[str, Any]:
+async def destination_of(request: web.Request) -> dict[str, Any]:
+    """The registered destination the path names; NotFound."""
     destination_id = whole_number(request.match_info["destination_id"], "id", None, MAX_ID)
-    found: dict[str, Any] = await _store_call(
+    found: dict[str, Any] = await store_call(
         request.app[keys.STORE].destinations.get(destination_id)
     )
     return found
 
 
 async def _change(request: web.Request, destination_id: int, changes: dict[str, Any]) -> Any:
-    return await _store_call(request.app[keys.STORE].destinations.change(destination_id, changes))
+    return await store_call(request.app[keys.STORE].destinations.change(destination_id, changes))
 
 
-async def _store_call(call: Any) -> Any:
+async def store_call(call: Any) -> Any:
     """The store's answer, its destination errors as API errors."""
     try:
         return await call

@@ -27,6 +27,7 @@ LIVE = (
     "SELECT id, route_key, on_states, provider, metadata_filter FROM destinations"
     f" WHERE {REGISTERED} AND paused = 0 AND disabled_reason IS NULL ORDER BY id"
 )
+OWN_ROUTES = "SELECT route_key FROM destinations WHERE task_id = :task_id"
 QUEUE_REGISTERED = (
     "INSERT INTO deliveries (task_id, state, destination_id, status, attempts,"
     " next_attempt_at, created_at, updated_at)"
@@ -85,18 +86,21 @@ def matches(destination: Mapping[str, Any], task: Mapping[str, Any], state: str)
 
 
 def queue_registered(
-    task: Mapping[str, Any], state: str, due: float, skip_routes: frozenset[str] = frozenset()
+    task: Mapping[str, Any], state: str, due: float, *, has_own: bool = False
 ) -> Plan[int]:
     """Queue the notice of `task` in `state` for every live registered destination that
-    matches, except those on `skip_routes` (the task's own destinations to the same address);
-    returns how many were queued."""
+    matches, one per address, none to an address of the task's own notices (`has_own`: it
+    has some); returns how many were queued."""
     live = yield rows(LIVE)
-    taken = set(skip_routes)
-    ids = []
+    wanted: dict[str, int] = {}
     for destination in live:  # one notice per address, the first registered one's
-        if destination["route_key"] not in taken and matches(destination, task, state):
-            taken.add(destination["route_key"])
-            ids.append(destination["id"])
+        if matches(destination, task, state):
+            wanted.setdefault(destination["route_key"], destination["id"])
+    if wanted and has_own:  # read only when it can matter: most tasks have no own notices
+        own = yield rows(OWN_ROUTES, task_id=task["id"])
+        for found in own:
+            wanted.pop(found["route_key"], None)
+    ids = list(wanted.values())
     if not ids:
         return 0
     queued = yield count(

@@ -92,6 +92,8 @@ def judge(
 def after_attempts(attempts: Sequence[Any], policy: HealthPolicy) -> Plan[None]:
     """Apply `judge` to recorded attempts (store.plans.outbox.AttemptRecord), in order: routes'
     health saved, destinations disabled, alerts queued."""
+    if policy.disable_after is None and not policy.alerts:
+        return  # nothing follows from the routes' health
     ids = [attempt.delivery_id for attempt in attempts]
     found = yield rows(ROUTES_OF, ids=ids)
     if all(a.outcome == "delivered" for a in attempts) and not any(

@@ -78,7 +78,6 @@ QUEUE_DELIVERIES = (
 INSERT_METADATA = (
     "INSERT INTO task_metadata (task_id, key, value) VALUES (:task_id, :key, :value)"
 )
-OWN_ROUTES = "SELECT route_key FROM destinations WHERE task_id = :task_id"
 WITHDRAW_UNSENT = (
     "UPDATE tasks SET submit_state = 'withdrawn', held_request = NULL, submit_after = NULL"
     " WHERE id = :id AND status = 'queued' AND submit_state = 'pending'"
@@ -190,15 +189,11 @@ def queue_deliveries(
     one per registered destination that wants it (store/plans/destinations.py), unless the task
     has its own destination to that address. Returns how many were queued."""
     due, queued = time.time() + delay, 0
-    own_routes: frozenset[str] = frozenset()
     if own:
         queued = yield count(
             QUEUE_DELIVERIES, task_id=task["id"], state=state, due=due, now=utc_now_iso()
         )
-        if queued:
-            found = yield rows(OWN_ROUTES, task_id=task["id"])
-            own_routes = frozenset(r["route_key"] for r in found)
-    queued += yield from destinations.queue_registered(task, state, due, own_routes)
+    queued += yield from destinations.queue_registered(task, state, due, has_own=queued > 0)
     return int(queued)
 
 

@@ -12,12 +12,17 @@ from receiver.cli.commands import main
 from tests.helpers import API_TOKEN, IMAGE_URL, wait_for_status
 
 
+def point_at(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client commands' settings for the running app."""
+    monkeypatch.setenv("REELHOOK_URL", str(client.make_url("")).rstrip("/"))
+    monkeypatch.setenv("REELHOOK_API_TOKEN", API_TOKEN)
+
+
 async def test_submit_tasks_and_show(
     client: Any, piapi_sim: Any, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("REELHOOK_URL", str(client.make_url("")).rstrip("/"))
-    monkeypatch.setenv("REELHOOK_API_TOKEN", API_TOKEN)
+    point_at(client, monkeypatch)
     argv = ["submit", "--provider", "piapi", "--model", "Qubico/skyreels", "--prompt", "a smile",
             "--image", IMAGE_URL, "--guidance-scale", "4", "--metadata", '{"order": 9}',
             "--idempotency-key", "cli-1"]
@@ -39,8 +44,7 @@ async def test_submit_tasks_and_show(
 async def test_commands_say_what_went_wrong(
     client: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REELHOOK_URL", str(client.make_url("")).rstrip("/"))
-    monkeypatch.setenv("REELHOOK_API_TOKEN", API_TOKEN)
+    point_at(client, monkeypatch)
     argv = ["submit", "--provider", "piapi", "--model", "Qubico/skyreels", "--prompt", "x"]
     assert await asyncio.to_thread(main, argv) == 1
     assert "422: image is required" in capsys.readouterr().err
@@ -66,8 +70,7 @@ async def test_destinations_are_added_paused_tested_and_deleted_by_name(
     client: Any, webhook_sink: Any, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("REELHOOK_URL", str(client.make_url("")).rstrip("/"))
-    monkeypatch.setenv("REELHOOK_API_TOKEN", API_TOKEN)
+    point_at(client, monkeypatch)
     add = ["destinations", "add", "night shift", "--url", webhook_sink.url, "--on", "failed",
            "--metadata", '{"team": "b"}']
     assert await asyncio.to_thread(main, add) == 0
