@@ -1,5 +1,6 @@
 """Plans run on one SQLite file: reads on the reader threads, writes on the writer thread, and
-what a write announces told to this process's listeners after its commit."""
+what a write announces told to this process's listeners after its commit, and to the other
+processes' through the doorbell."""
 
 from __future__ import annotations
 
@@ -8,22 +9,30 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from store.announce import Announcer
+from store.interface import DELIVERIES, SLOTS
 from store.parts import BatchPlan, PlanOf
 from store.sql import Announce
 from store.sqlite import driver
+from store.sqlite.doorbell import Doorbell
 from store.sqlite.reader import Reader
 from store.sqlite.writer import Writer
 
 T = TypeVar("T")
 
+# What other processes on the file wait for (a worker for notices, a submit queue for slots).
+RUNG_TOPICS = frozenset({DELIVERIES, SLOTS})
+
 
 class SqliteDatabase:
-    """`store.parts.Database` on a SQLite file (one process: announcements stay in it)."""
+    """`store.parts.Database` on a SQLite file."""
 
-    def __init__(self, writer: Writer, reader: Reader, announcer: Announcer) -> None:
+    def __init__(
+        self, writer: Writer, reader: Reader, announcer: Announcer, doorbell: Doorbell
+    ) -> None:
         self._writer = writer
         self._reader = reader
         self._announcer = announcer
+        self._doorbell = doorbell
         self._batches: dict[BatchPlan, _PlanBatch] = {}
 
     async def read(self, plan: PlanOf[T]) -> T:
@@ -44,9 +53,16 @@ class SqliteDatabase:
         return await self._writer.run_batched(kind, item)
 
     def announce(self, announced: list[Announce]) -> None:
-        """Tell this process's listeners (after the commit)."""
+        """Tell this process's listeners, and ring the other processes' (after the commit)."""
         for step in announced:
             self._announcer.announce(step.topic, step.payload)
+        for topic in {step.topic for step in announced} & RUNG_TOPICS:
+            self._doorbell.ring(topic)
+
+    def rung(self, topic: str) -> None:
+        """Another process's commit announced `topic`: tell this process's listeners."""
+        if topic in RUNG_TOPICS:
+            self._announcer.announce(topic, "")
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 
 from store.announce import Announcer, topics_of
 from store.errors import StoreUnavailable
+from store.interface import Listener
 from store.models import EventIn, EventOutcome
 from store.records import Records
 from store.sql import Announce
-from store.sqlite.database import SqliteDatabase
+from store.sqlite.database import RUNG_TOPICS, SqliteDatabase
+from store.sqlite.doorbell import Doorbell
 from store.sqlite.event_batch import RecordEvents
 from store.sqlite.reader import Reader
 from store.sqlite.schema import connect, migrate
@@ -21,7 +24,7 @@ RECLAIM_PAGES = 2000  # pages (4 KiB each) handed back per reclaim_space, so one
 
 
 class SqliteStore(Records):
-    """One SQLite file, used by one process."""
+    """One SQLite file; other processes on it are woken through the doorbell."""
 
     def __init__(
         self,
@@ -35,7 +38,8 @@ class SqliteStore(Records):
         self.writer = Writer(path, busy_timeout=busy_timeout)
         self.reader = Reader(path)
         announcer = Announcer()
-        self._sqlite = SqliteDatabase(self.writer, self.reader, announcer)
+        self.doorbell = Doorbell(path)
+        self._sqlite = SqliteDatabase(self.writer, self.reader, announcer, self.doorbell)
         super().__init__(self._sqlite, notify_on, announcer, video_wait)
         self._events = RecordEvents(notify_on, video_wait)
 
@@ -58,8 +62,15 @@ class SqliteStore(Records):
         await asyncio.to_thread(store.writer.start)
         return store
 
+    def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
+        """Records.subscribe; a listener of notices or slots hears other processes' too."""
+        if topic in RUNG_TOPICS:
+            self.doorbell.listen(self._sqlite.rung)
+        return super().subscribe(topic, listener)
+
     async def close(self) -> None:
-        """Commit what is queued, then stop every thread."""
+        """Stop listening; commit what is queued, then stop every thread."""
+        self.doorbell.close()
         await asyncio.to_thread(self.writer.stop)
         await asyncio.to_thread(self.reader.close)
 
