@@ -18,6 +18,7 @@ import contextlib
 import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable, Set
 from typing import Any
 from urllib.parse import urlsplit
@@ -250,17 +251,24 @@ async def _public_address(host: str, port: int) -> str:
 DEFAULT_CONNECTIONS = 20  # per pool: httpcore's own default is 10 for the whole client
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of every outgoing pool: loading the trust store takes ~18 ms, and a
+    start builds a pool per provider."""
+    return httpx.create_ssl_context()
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx transport whose connections go through GuardedBackend."""
 
     def __init__(
         self, trusted: Iterable[tuple[str, int]] = (), connections: int = DEFAULT_CONNECTIONS
     ) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=tls_context(), trust_env=False)
         # httpx does not take a network backend, so the pool it built is replaced by one that
         # does; everything else about the transport stays httpx's own.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=GuardedBackend(trusted),
+            ssl_context=tls_context(), network_backend=GuardedBackend(trusted),
             max_connections=connections, max_keepalive_connections=connections,
         )
 
@@ -281,7 +289,8 @@ def outgoing_client(
         if allow_private:
             limits = httpx.Limits(max_connections=connections,
                                   max_keepalive_connections=connections)
-            return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+            return httpx.AsyncHTTPTransport(verify=tls_context(), limits=limits,
+                                            trust_env=False)
         return GuardedTransport(trusted, connections)
 
     mounts = {_pattern(url): pool() for url in own_pools}
