@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import json
 import logging
@@ -40,6 +41,7 @@ class AttemptRunner:
         # Many deliveries share a destination (one route, many tasks): open each sealed target
         # once, not once per attempt. Bounded; it holds what sends hold in memory anyway.
         self._open = functools.lru_cache(maxsize=1024)(self._open_target)
+        self.counts: collections.Counter[str] = collections.Counter()  # outcomes not yet told
 
     async def attempt(self, batch: Batch) -> None:
         """Send the batch once and hand one attempt record per delivery to the attempt log."""
@@ -112,10 +114,22 @@ class AttemptRunner:
         return record
 
     def _log(self, row: Mapping[str, Any], record: AttemptRecord, attempt: int) -> None:
-        level = logging.INFO if record.outcome in ("delivered", "retrying") else logging.WARNING
-        log.log(level, "delivery %s (%s to %s, task %s %s) attempt %d: %s%s",
-                row["delivery_id"], row["channel"], row["label"], row["task_id"], row["state"],
-                attempt, record.outcome, f" ({record.error})" if record.error else "")
+        """A line per attempt at DEBUG; WARNING for a notice that is given up (dead or gone);
+        INFO only counts (`tell_counts`)."""
+        self.counts[record.outcome] += 1
+        level = logging.DEBUG if record.outcome in ("delivered", "retrying") else logging.WARNING
+        if log.isEnabledFor(level):
+            log.log(level, "delivery %s (%s to %s, task %s %s) attempt %d: %s%s",
+                    row["delivery_id"], row["channel"], row["label"], row["task_id"],
+                    row["state"], attempt, record.outcome,
+                    f" ({record.error})" if record.error else "")
+
+    def tell_counts(self, owner: str) -> None:
+        """One INFO line with the attempts' outcomes since the last, if there were any."""
+        if self.counts:
+            told = ", ".join(f"{outcome} {n}" for outcome, n in sorted(self.counts.items()))
+            log.info("dispatcher worker %s attempts: %s", owner, told)
+            self.counts.clear()
 
 
 def scrub(text: str | None, target: Target) -> str | None:

@@ -76,6 +76,7 @@ class Worker:
         self._unsure: set[int] = set()  # claims that may have been committed unseen
         self._reached_since: float | None = None  # the database has answered since (Unix s)
         self._renewed_at = 0.0
+        self._told_at = time.monotonic()  # when the attempts' counts were last logged
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
@@ -106,9 +107,11 @@ class Worker:
                         delay = self.config.poll_interval
                     finally:
                         self._in_round = False
+                    self._tell_counts(runner)
                     await self._sleep(delay)
             finally:
                 await self._stop_inflight()
+                runner.tell_counts(self.owner)
                 log.info("dispatcher worker %s stopped", self.owner)
 
     async def run_until_idle(self, timeout: float = 30.0) -> None:
@@ -305,6 +308,11 @@ class Worker:
             if next_due is not None:
                 delay = min(delay, next_due - now)
         return max(delay, 0.0)
+
+    def _tell_counts(self, runner: AttemptRunner) -> None:
+        if time.monotonic() - self._told_at >= self.config.count_every:
+            runner.tell_counts(self.owner)
+            self._told_at = time.monotonic()
 
     async def _sleep(self, delay: float) -> None:
         await self.wakeup.wait(delay)

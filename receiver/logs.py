@@ -32,16 +32,18 @@ class JsonFormatter(logging.Formatter):
 FIELDS = ("task_id", "route", "method", "status", "duration_ms")
 
 
-def configure_logging(fmt: str = "text", stream: TextIO | None = None) -> None:
-    """INFO logs on stderr (REELHOOK_LOG_FORMAT: text or json); httpx's own request lines are
-    left out, since the URLs they print can be users' (a presigned image URL carries its
-    signature in the query)."""
+def configure_logging(
+    fmt: str = "text", level: str = "info", stream: TextIO | None = None
+) -> None:
+    """Logs on stderr from `level` up (REELHOOK_LOG_LEVEL; REELHOOK_LOG_FORMAT: text or json);
+    httpx's own request lines are left out, since the URLs they print can be users' (a
+    presigned image URL carries its signature in the query)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Warnings and uncaught exceptions (main thread or another, such as the writer) would
     # otherwise be printed raw on stderr, several lines each, past the formatter.

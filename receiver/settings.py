@@ -107,6 +107,7 @@ class Settings:
     # REELHOOK_READ_TOKENS: read the API and the dashboard
     read_tokens: tuple[str, ...] = field(default=(), repr=False)
     log_format: str = "text"
+    log_level: str = "info"
     event_loop: str = field(default_factory=default_loop)
     db_pool_size: int = 10
     db_timeouts: DatabaseTimeouts = field(default_factory=DatabaseTimeouts)
@@ -186,6 +187,7 @@ def from_environ(
             "REELHOOK_READ_TOKENS", _list(env.get("REELHOOK_READ_TOKENS", ""))
         ),
         log_format=log_format(env),
+        log_level=log_level(env),
         event_loop=_event_loop(env),
         db_pool_size=_int(env, "REELHOOK_DB_POOL_SIZE", 10, 1, 1000),
         direct_database=direct_database_from_environ(env),
@@ -382,6 +384,18 @@ def log_format(env: Mapping[str, str]) -> str:
     value = (env.get("REELHOOK_LOG_FORMAT") or "text").strip().lower()
     if value not in ("text", "json"):
         raise SettingsError(f"REELHOOK_LOG_FORMAT must be text or json; got {value!r}")
+    return value
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_level(env: Mapping[str, str]) -> str:
+    """REELHOOK_LOG_LEVEL: info (default), or debug (a line per notice attempt), warning, error."""
+    value = (env.get("REELHOOK_LOG_LEVEL") or "info").strip().lower()
+    if value not in LOG_LEVELS:
+        raise SettingsError(f"REELHOOK_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)};"
+                            f" got {value!r}")
     return value
 
 

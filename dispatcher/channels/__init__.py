@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import aiohttp
 
 from dispatcher.channels.base import Channel, Target, UrlCheck
@@ -35,14 +37,22 @@ def build_channels(
 
 def url_check(allow_private: bool, trusted: frozenset[str]) -> UrlCheck:
     """The submit-time rules for user URLs (public addresses; Slack's host for Slack), as a
-    check before each send; ConfigError (final) when a stored destination breaks them."""
+    check before each send; ConfigError (final) when a stored destination breaks them. The
+    verdict on a URL is worked out once per destination, not per send (it needs no DNS: the
+    connect-time address check stays on every connection)."""
+
+    @functools.lru_cache(maxsize=4096)
+    def refusal(channel: str, url: str) -> str | None:
+        try:
+            (check_slack_url if channel == "slack" else check_url)(url, allow_private=False)
+        except BlockedAddress as exc:
+            return f"destination refused: {exc}"
+        return None
 
     def check(channel: str, url: str) -> None:
         if allow_private or url in trusted:
             return
-        try:
-            (check_slack_url if channel == "slack" else check_url)(url, allow_private=False)
-        except BlockedAddress as exc:
-            raise ConfigError(f"destination refused: {exc}") from None
+        if (reason := refusal(channel, url)) is not None:
+            raise ConfigError(reason)
 
     return check

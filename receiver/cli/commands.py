@@ -42,7 +42,7 @@ SERVE_SETTINGS = (
     "PORT", "REELHOOK_HOST", "REELHOOK_PUBLIC_URL", "REELHOOK_API_TOKEN", "REELHOOK_SECRET_KEY",
     "DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_DB_POOL_SIZE", "WEB_CONCURRENCY",
     "REELHOOK_BACKGROUND", PROVIDER_SETTINGS,
-    "REELHOOK_METRICS_TOKEN", "REELHOOK_LOG_FORMAT", "REELHOOK_EVENT_LOOP",
+    "REELHOOK_METRICS_TOKEN", "REELHOOK_LOG_FORMAT", "REELHOOK_LOG_LEVEL", "REELHOOK_EVENT_LOOP",
     "and every other setting in the README",
 )
 
@@ -98,7 +98,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from receiver.serving import serve
 
     settings = from_environ(os.environ, key_store=local_key)
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, settings.log_level)
     return serve(settings, announce, _tune_gc)
 
 

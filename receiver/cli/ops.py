@@ -42,6 +42,7 @@ WORKER_SETTINGS = (
     "REELHOOK_SMTP_URL", "REELHOOK_EMAIL_FROM",
     "REELHOOK_RETRY_SCHEDULE", "REELHOOK_DELIVERY_TIMEOUT", "REELHOOK_SLACK_MIN_INTERVAL",
     "REELHOOK_DISPATCH_INTERVAL", "REELHOOK_ALLOW_PRIVATE_URLS", "REELHOOK_LOG_FORMAT",
+    "REELHOOK_LOG_LEVEL",
     "REELHOOK_EVENT_LOOP", "REELHOOK_SLACK_WEBHOOK_URL", "REELHOOK_NOTIFY_ON",
 )
 
@@ -77,7 +78,7 @@ def run_worker(env: Mapping[str, str]) -> int:
     from receiver.serving import prepare
 
     settings = from_environ(env, need_api_token=False, key_store=local_key)
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, settings.log_level)
     prepare(settings)
     with contextlib.suppress(KeyboardInterrupt):
         event_loops.run(run(settings), settings.event_loop)
@@ -116,7 +117,7 @@ def run_migrate(env: Mapping[str, str]) -> int:
 def run_tick(env: Mapping[str, str]) -> int:
     """`reelhook tick`: all due work once."""
     settings = from_environ(env, need_api_token=False, key_store=local_key)
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, settings.log_level)
     prepare(settings)
     try:
         done = asyncio.run(asyncio.wait_for(tick(settings), TICK_DEADLINE))

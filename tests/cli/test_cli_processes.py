@@ -167,3 +167,21 @@ raise SystemError("the end")
     died = by_message["uncaught exception in thread reelhook-writer"]
     assert died["level"] == "CRITICAL" and "RuntimeError: thread died" in died["exception"]
     assert "SystemError: the end" in by_message["uncaught exception"]["exception"]
+
+
+async def test_a_bad_log_level_is_refused_and_debug_shows_debug_lines(tmp_path: Path) -> None:
+    env = {"REELHOOK_SECRET_KEY": new_fernet_key(), "REELHOOK_LOG_LEVEL": "loud"}
+    process = await spawn("worker", env=env)
+    code = await asyncio.wait_for(process.wait(), 60)
+    assert process.stderr is not None
+    assert code == 2
+    said = (await process.stderr.read()).decode()
+    assert "REELHOOK_LOG_LEVEL must be one of debug, info, warning, error" in said
+    env = {"REELHOOK_SECRET_KEY": new_fernet_key(), "REELHOOK_DATABASE": str(tmp_path / "r.db"),
+           "REELHOOK_LOG_FORMAT": "json", "REELHOOK_LOG_LEVEL": "debug"}
+    process = await spawn("worker", env=env)
+    assert process.stderr is not None
+    started = await read_until(process.stderr, "dispatcher worker")
+    _, rest = await stop(process)
+    levels = {json.loads(line)["level"] for line in [*started, *rest.splitlines()] if line.strip()}
+    assert "DEBUG" in levels  # asyncio's own debug line at least: the level reached the root

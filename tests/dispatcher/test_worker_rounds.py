@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -242,3 +244,36 @@ async def test_a_run_until_idle_takes_over_a_claim_left_by_a_killed_worker(
     assert len(webhook_sink.accepted) == 1
     [sent] = await store.outbox.deliveries()
     assert sent["status"] == "delivered"
+
+
+async def test_at_info_a_worker_logs_counts_not_a_line_per_delivery(
+    store: SqliteStore, box: SecretBox, webhook_sink: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="reelhook")
+    webhook_sink.script = [Answer(status=500)]  # the first send is refused, retried
+    await webhooks_due(store, box, webhook_sink, 3)
+    config = DispatchConfig(decrypt=box.decrypt, poll_interval=0.05, schedule=(0.05,),
+                            jitter=0.0, count_every=0.0)
+    await Worker(store.outbox, config).run_until_idle(timeout=30)
+    said = [r.getMessage() for r in caplog.records if r.name == "reelhook.dispatcher"]
+    assert not [line for line in said if line.startswith("delivery ")]
+    counted = Counter[str]()
+    for line in said:
+        if " attempts: " in line:
+            for part in line.split(" attempts: ")[1].split(", "):
+                outcome, number = part.split()
+                counted[outcome] += int(number)
+    assert counted == {"delivered": 3, "retrying": 1}
+
+
+async def test_at_debug_each_attempt_has_its_line(
+    store: SqliteStore, box: SecretBox, webhook_sink: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="reelhook.dispatcher")
+    await webhooks_due(store, box, webhook_sink, 2)
+    config = DispatchConfig(decrypt=box.decrypt, poll_interval=0.05)
+    await Worker(store.outbox, config).run_until_idle(timeout=30)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("delivery ")]
+    assert len(lines) == 2 and all(line.endswith("attempt 1: delivered") for line in lines)
+    assert all(r.levelno == logging.DEBUG for r in caplog.records
+               if r.getMessage().startswith("delivery "))
