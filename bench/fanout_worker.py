@@ -24,6 +24,7 @@ from bench.ceiling import ceiling
 from bench.procs import own_peak_memory_mb
 from dispatcher.config import DispatchConfig
 from dispatcher.worker import Worker
+from receiver.logs import configure_logging
 from receiver.runtime import event_loops
 from receiver.runtime.gc_tuning import tune_for_long_life
 from receiver.services.secrets import SecretBox, new_fernet_key
@@ -31,26 +32,34 @@ from store import EventIn, NewDestination, NewTask, Observation, SqliteStore
 from store.models import new_task_id
 
 CHUNK = 500
+DESTINATIONS = 50  # the tasks' webhook addresses (each its own route, as clients' endpoints are)
 # Short and long enough that a delivery refused at random half the time is never given up on
 # (30 refusals in a row: odds of 1 in 10^9), yet the round ends in a minute or two.
 RETRY_SCHEDULE = (0.2,) * 30
 
 
 async def record_finished_tasks(store: SqliteStore, box: SecretBox, url: str, count: int) -> None:
-    """`count` tasks with one webhook destination each, every one of them succeeded."""
-    secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
-    target = box.encrypt(json.dumps({"url": url, "secret": secret}))
-    destination = NewDestination("webhook", target, "http://127.0.0.1/…", "bench-route")
+    """`count` tasks with one webhook destination each (one of DESTINATIONS addresses, in
+    turn), every one of them succeeded."""
+    destinations = [_destination(box, f"{url}?d={n}", f"bench-route-{n}")
+                    for n in range(DESTINATIONS)]
     for start in range(0, count, CHUNK):
         ids = [new_task_id() for _ in range(min(CHUNK, count - start))]
         await asyncio.gather(*(
-            store.create_task(NewTask(id=i, provider="piapi", model="Qubico/skyreels",
-                                      request={}, destinations=(destination,)))
-            for i in ids
+            store.create_task(NewTask(
+                id=i, provider="piapi", model="Qubico/skyreels", request={},
+                destinations=(destinations[(start + n) % DESTINATIONS],)))
+            for n, i in enumerate(ids)
         ))
         done = Observation("succeeded", 100, f"https://videos.example.com/{start}.mp4")
         event = EventIn("bench:done", "poll", done)
         await asyncio.gather(*(store.record_event(i, event) for i in ids))
+
+
+def _destination(box: SecretBox, url: str, route: str) -> NewDestination:
+    secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    target = box.encrypt(json.dumps({"url": url, "secret": secret}))
+    return NewDestination("webhook", target, "http://127.0.0.1/…", route)
 
 
 async def dispatch_all(store: SqliteStore, box: SecretBox, timeout: float) -> float:
@@ -91,6 +100,8 @@ async def run(
 ) -> dict[str, Any]:
     """Set up, dispatch, and report what the outbox holds afterwards (and the ceiling)."""
     box = SecretBox(new_fernet_key().encode())
+    # Logging set up as `reelhook worker` sets it up (INFO), into the void.
+    configure_logging("text", "info", open(os.devnull, "w"))  # noqa: SIM115 (to the end)
     store = await SqliteStore.open(database)
     try:
         await record_finished_tasks(store, box, url, count)
