@@ -86,11 +86,13 @@ class SubmitSlotsStore(Protocol):
 
 
 class StatsStore(Protocol):
-    """Read-only counts for /metrics and the dashboard."""
+    """Counts for /metrics and the dashboard, kept as rows change; `fold` moves deltas into
+    the totals, `limit` at a time (the upkeep loop, every few seconds)."""
 
     async def snapshot(self) -> dict[str, list[dict[str, Any]]]: ...
     async def daily_costs(self, since: str) -> list[dict[str, Any]]: ...
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]: ...
+    async def fold(self, limit: int = ...) -> int: ...
 
 
 class InboundStore(Protocol):

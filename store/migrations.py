@@ -5,6 +5,8 @@ their own dialect, under the same name; neither may add, drop or reorder one (ch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from store.states import UNFINISHED_SQL
 
 HISTORY: dict[str, str] = {
@@ -32,6 +34,9 @@ HISTORY: dict[str, str] = {
         "a provider's tasks in flight counted from the unfinished ones, not its whole history",
     "m013_task_metadata":
         "each task's metadata values in a table of their own, indexed, for the search",
+    "m014_counts":
+        "counts kept as rows change (tasks, videos, costs, deliveries, attempts), so /metrics"
+        " and the cost pages read a few rows instead of the whole history",
 }
 MIGRATION_NAMES = tuple(HISTORY)
 
@@ -79,6 +84,121 @@ TASK_METADATA = (
     "CREATE TABLE task_metadata (task_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     " PRIMARY KEY (task_id, key))",
     "CREATE INDEX idx_task_metadata_key_value ON task_metadata (key, value)",
+)
+
+
+# m014: every change of a counted column adds a row of deltas (in the same transaction, by
+# trigger, so no statement can forget it); the totals are folded from them now and then
+# (store/plans/stats.py). Inserting rows instead of updating one total per key: concurrent
+# PostgreSQL transactions would queue on (and deadlock over) the same total rows.
+def count_tables(identity: str) -> tuple[str, ...]:
+    """The tables of m014 (the identity column as each dialect writes it)."""
+    columns = "kind TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL"
+    return (
+        f"CREATE TABLE count_totals ({columns}, n BIGINT NOT NULL, priced BIGINT NOT NULL,"
+        " micros BIGINT NOT NULL, PRIMARY KEY (kind, a, b))",
+        f"CREATE TABLE count_deltas (id {identity}, {columns}, n BIGINT NOT NULL,"
+        " priced BIGINT NOT NULL, micros BIGINT NOT NULL)",
+    )
+
+
+_DELTA = "INSERT INTO count_deltas (kind, a, b, n, priced, micros) "
+
+
+def _micros(row: str) -> str:
+    return f"coalesce(CAST(round({row}.cost_usd * 1000000) AS BIGINT), 0)"
+
+
+def _priced(row: str) -> str:
+    return f"(CASE WHEN {row}.cost_usd IS NULL THEN 0 ELSE 1 END)"
+
+
+def _task_deltas(row: str, sign: str) -> dict[str, str]:
+    """A task row's part of the counts, per kind: by provider and status; its kept video by
+    status; costs of tasks the provider accepted, by provider and status; every task's cost
+    by day."""
+    return {
+        "tasks": _DELTA + f"SELECT 'tasks', {row}.provider, {row}.status, {sign}1, 0, 0",
+        "videos": _DELTA + f"SELECT 'videos', {row}.video_status, '', {sign}1, 0, 0"
+        f" WHERE {row}.video_status IS NOT NULL",
+        "costs": _DELTA + f"SELECT 'costs', {row}.provider, {row}.status, {sign}1,"
+        f" {sign}{_priced(row)}, {sign}{_micros(row)} WHERE {row}.provider_task_id IS NOT NULL",
+        "days": _DELTA + f"SELECT 'days', {row}.provider, substr({row}.created_at, 1, 10),"
+        f" {sign}1, {sign}{_priced(row)}, {sign}{_micros(row)}",
+    }
+
+
+# The columns each kind of task count reads: an update that changes none of them adds nothing
+# (a progress update, most of a callback's writes, adds no row).
+_TASK_KIND_COLUMNS = {
+    "tasks": ("provider", "status"),
+    "videos": ("video_status",),
+    "costs": ("provider", "status", "provider_task_id", "cost_usd"),
+    "days": ("provider", "created_at", "cost_usd"),
+}
+
+
+def _delivery_deltas(row: str, sign: str) -> str:
+    return _DELTA + f"SELECT 'deliveries', {row}.status, '', {sign}1, 0, 0"
+
+
+# Attempts are counted as made, never taken back: pruning old attempts leaves the counter
+# (reelhook_deliveries is a Prometheus counter) where it was.
+_ATTEMPT_DELTAS = (
+    _DELTA + "SELECT 'attempts', s.channel, NEW.outcome, 1, 0, 0 FROM deliveries d"
+    " JOIN destinations s ON s.id = d.destination_id WHERE d.id = NEW.delivery_id"
+)
+
+
+@dataclass(frozen=True)
+class CountTrigger:
+    """One trigger of m014: after `event` on `table`, when `changed` (columns whose change
+    matters, for an update), run `body`."""
+
+    name: str
+    table: str
+    event: str
+    body: tuple[str, ...]
+    changed: tuple[str, ...] = ()
+
+
+def _count_triggers() -> tuple[CountTrigger, ...]:
+    inserted, deleted = _task_deltas("NEW", ""), _task_deltas("OLD", "-")
+    return (
+        CountTrigger("count_tasks_insert", "tasks", "INSERT", tuple(inserted.values())),
+        CountTrigger("count_tasks_delete", "tasks", "DELETE", tuple(deleted.values())),
+        *(CountTrigger(f"count_tasks_update_{kind}", "tasks", "UPDATE",
+                       (deleted[kind], inserted[kind]), columns)
+          for kind, columns in _TASK_KIND_COLUMNS.items()),
+        CountTrigger("count_deliveries_insert", "deliveries", "INSERT",
+                     (_delivery_deltas("NEW", ""),)),
+        CountTrigger("count_deliveries_delete", "deliveries", "DELETE",
+                     (_delivery_deltas("OLD", "-"),)),
+        CountTrigger("count_deliveries_update", "deliveries", "UPDATE",
+                     (_delivery_deltas("OLD", "-"), _delivery_deltas("NEW", "")), ("status",)),
+        CountTrigger("count_attempts_insert", "attempts", "INSERT", (_ATTEMPT_DELTAS,)),
+    )
+
+
+COUNT_TRIGGERS = _count_triggers()
+
+# The totals as they stand when m014 runs (the one full read of the history).
+COUNT_BACKFILL = tuple(
+    "INSERT INTO count_totals (kind, a, b, n, priced, micros) " + select
+    for select in (
+        "SELECT 'tasks', provider, status, count(*), 0, 0 FROM tasks GROUP BY provider, status",
+        "SELECT 'videos', video_status, '', count(*), 0, 0 FROM tasks"
+        " WHERE video_status IS NOT NULL GROUP BY video_status",
+        f"SELECT 'costs', provider, status, count(*), sum({_priced('tasks')}),"
+        f" sum({_micros('tasks')}) FROM tasks WHERE provider_task_id IS NOT NULL"
+        " GROUP BY provider, status",
+        f"SELECT 'days', provider, substr(created_at, 1, 10), count(*), sum({_priced('tasks')}),"
+        f" sum({_micros('tasks')}) FROM tasks GROUP BY provider, substr(created_at, 1, 10)",
+        "SELECT 'deliveries', status, '', count(*), 0, 0 FROM deliveries GROUP BY status",
+        "SELECT 'attempts', s.channel, a.outcome, count(*), 0, 0 FROM attempts a"
+        " JOIN deliveries d ON d.id = a.delivery_id JOIN destinations s"
+        " ON s.id = d.destination_id GROUP BY s.channel, a.outcome",
+    )
 )
 
 

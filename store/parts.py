@@ -238,7 +238,7 @@ class Inbound:
 
 
 class Stats:
-    """Read-only counts for /metrics and the dashboard (store/plans/stats.py)."""
+    """Counts for /metrics and the dashboard, kept as rows change (store/plans/stats.py)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -254,6 +254,10 @@ class Stats:
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
         """Cost per provider, optionally of tasks in one status."""
         return await self._db.read(functools.partial(stats.cost_totals, status))
+
+    async def fold(self, limit: int = stats.FOLD_BATCH) -> int:
+        """Fold the oldest `limit` of the counts' deltas into their totals; how many."""
+        return await self._db.write(functools.partial(stats.fold_counts, limit))
 
 
 class Videos:

@@ -19,6 +19,7 @@ from receiver.cli.support import add_command
 from receiver.logs import configure_logging
 from receiver.runtime import event_loops
 from receiver.runtime.local_key import local_key
+from receiver.services.counts import fold_all
 from receiver.services.retention import prune
 from receiver.services.videos.keeper import VideoKeeper
 from receiver.serving import prepare
@@ -160,6 +161,7 @@ async def tick(settings: Settings) -> dict[str, int]:
         if settings.keep_days is not None:  # bounded: what is left goes at the next tick
             pruned = await prune(store, settings.keep_days, time.monotonic() + TICK_PRUNE_BUDGET)
             done["old rows deleted"] = sum(pruned.values())
+        done["counts folded"] = await fold_all(store, time.monotonic() + TICK_PRUNE_BUDGET)
         return done
     finally:
         await runner.cleanup()

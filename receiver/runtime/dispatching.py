@@ -28,6 +28,7 @@ from receiver.runtime.gc_tuning import tune_for_long_life
 from receiver.runtime.loops import BackgroundLoops
 from receiver.runtime.owner import process_owner
 from receiver.runtime.videos import keeper, video_links, video_store, video_wait
+from receiver.services.counts import CountFolder
 from receiver.services.destinations import register_settings_destinations
 from receiver.services.retention import Pruner
 from receiver.services.sealing import confirm_key, secret_box
@@ -145,14 +146,15 @@ async def worker_ctx(app: web.Application) -> AsyncIterator[None]:
     loops = app[keys.LOOPS]
     loops.start("dispatcher", worker.run)
     start_alerts(settings, app[keys.STORE], config, loops)
-    start_pruner(settings, app[keys.STORE], loops)
+    start_upkeep(settings, app[keys.STORE], loops)
     yield
     await loops.stop()
 
 
-def start_pruner(settings: Settings, store: TaskStore, loops: BackgroundLoops) -> None:
-    """Prune old events, attempts and inbound messages hourly beside the notice worker (unless
-    REELHOOK_KEEP_DAYS is 0)."""
+def start_upkeep(settings: Settings, store: TaskStore, loops: BackgroundLoops) -> None:
+    """Beside the notice worker: fold the counts every few seconds, and prune old events,
+    attempts and inbound messages hourly (unless REELHOOK_KEEP_DAYS is 0)."""
+    loops.start("counts", CountFolder(store).run)
     if settings.keep_days is not None:
         loops.start("retention", Pruner(store, settings.keep_days).run)
 
@@ -180,7 +182,7 @@ async def run_worker(settings: Settings) -> None:
     loops = BackgroundLoops()
     loops.start("dispatcher", worker.run)
     start_alerts(settings, store, config, loops)
-    start_pruner(settings, store, loops)
+    start_upkeep(settings, store, loops)
     task = asyncio.create_task(loops.wait())
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):

@@ -281,3 +281,50 @@ def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
         and f".{name}" not in tested
     ]
     assert untested == []
+
+
+async def test_counts_follow_every_change_and_a_fold_keeps_them(store: TaskStore) -> None:
+    async def counts() -> tuple[object, ...]:
+        snapshot = await store.stats.snapshot()
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        return (snapshot["tasks"], snapshot["deliveries"], snapshot["attempts"],
+                snapshot["videos"], await store.cost_totals(), await store.cost_totals("failed"),
+                await store.stats.daily_costs(today))
+
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    await store.create_task(task(1, cost_usd=0.1))
+    await store.create_task(task(2, cost_usd=0.2))
+    await store.create_task(task(3, provider="piapi"))
+    for number in (1, 2):  # accepted by the provider, then failed (a notice each)
+        sent = EventIn("s", "submit", Observation("queued"), provider_task_id=f"w-{number}")
+        await store.record_event(task(number).id, sent)
+    await store.record_event(task(1).id, EventIn("r", "callback", Observation("running", 40)))
+    await store.record_event(task(1).id, EventIn("p", "callback", Observation("running", 80)))
+    await store.record_event(task(1).id, EventIn("f", "callback", FAILED))
+    ids = [row["delivery_id"] for row in await store.outbox.due(time.time() + 1, 0, 100)]
+    now = time.time() + 1
+    await store.outbox.claim(ids, "me", now, now - 30)
+    await store.outbox.finish([AttemptRecord(ids[0], now, 5.0, "retrying", 500, "HTTP 500",
+                                             now + 1)], "me")
+    expected = (
+        [{"provider": "piapi", "status": "queued", "n": 1},
+         {"provider": "wave", "status": "failed", "n": 1},
+         {"provider": "wave", "status": "queued", "n": 1}],
+        [{"status": "pending", "n": 1}],
+        [{"channel": "webhook", "outcome": "retrying", "n": 1}],
+        [],
+        [{"provider": "wave", "tasks": 2, "priced_tasks": 2, "cost_usd": 0.3}],
+        [{"provider": "wave", "tasks": 1, "priced_tasks": 1, "cost_usd": 0.1}],
+        [{"provider": "piapi", "day": today, "tasks": 1, "cost_usd": 0.0},
+         {"provider": "wave", "day": today, "tasks": 2, "cost_usd": 0.3}],
+    )
+    assert await counts() == expected
+    assert await store.stats.fold(limit=3) == 3  # a fold takes the oldest deltas only
+    assert await counts() == expected
+    assert await store.stats.fold() > 0
+    assert await counts() == expected  # the same, read from the totals now
+    assert await store.stats.fold() == 0
+    # Pruning attempts leaves them counted: reelhook_deliveries is a counter.
+    attempts = next(kept for kept in PRUNED if kept.table == "attempts")
+    assert await store.retention.delete_old(attempts, "9999", 100) == 1
+    assert (await store.stats.snapshot())["attempts"] == expected[2]
