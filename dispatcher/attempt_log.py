@@ -14,7 +14,7 @@ import logging
 
 from store.errors import StoreUnavailable, WriterStopped
 from store.interface import OutboxStore
-from store.plans.health import NO_POLICY, HealthPolicy
+from store.models import NO_POLICY, HealthPolicy
 from store.plans.outbox import AttemptRecord
 
 log = logging.getLogger("reelhook.dispatcher")

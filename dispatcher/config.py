@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from dispatcher.channels import SmtpConfig
 from dispatcher.links import VideoLinks
 from dispatcher.retry import DEFAULT_JITTER, DEFAULT_SCHEDULE
-from store.plans.health import NO_POLICY, HealthPolicy
+from store.models import NO_POLICY, HealthPolicy
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,10 @@ from store.models import (
     KeptCopy,
     NewDestination,
     NewTask,
+    Registration,
     TaskSearch,
 )
 from store.opening import is_postgres, migrate_database, open_store, schema_state
-from store.plans.destinations import Registration
 from store.sqlite import SqliteStore
 from store.states import Observation
 from store.versions import SchemaMismatch

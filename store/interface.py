@@ -8,11 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from store.models import EventIn, EventOutcome, KeptCopy, NewTask, TaskSearch
-from store.plans.destinations import Registration
-from store.plans.health import HealthPolicy
-from store.plans.retention import Kept
-from store.plans.sealed import Resealed, SealedColumn
+from store.models import (
+    EventIn,
+    EventOutcome,
+    HealthPolicy,
+    Kept,
+    KeptCopy,
+    NewTask,
+    Registration,
+    Resealed,
+    SealedColumn,
+    TaskSearch,
+)
 
 # Topics a store announces after commit (on PostgreSQL to every process, through LISTEN/NOTIFY):
 # notices were queued, a provider slot may have freed, a task changed (the payload is its id).

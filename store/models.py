@@ -6,7 +6,8 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -157,3 +158,72 @@ def metadata_values(metadata: Any) -> list[tuple[str, str]]:
              for key, found in metadata.items() if not isinstance(found, (dict, list))]
     # A NUL cannot be PostgreSQL text: such a value is kept in the task, not searched.
     return [(key, text) for key, text in pairs if "\x00" not in key and "\x00" not in text]
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """`disable_after`: seconds of nothing but failed attempts after which a destination is
+    disabled (None: never); `alerts`: whether alerts are queued (an alerts destination is set)."""
+
+    disable_after: float | None = None
+    alerts: bool = False
+
+
+NO_POLICY = HealthPolicy()
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registered destination as it is written. `target` is sealed; `label` is safe to show;
+    `on` the task states it is notified of; `provider` and `metadata` filter the tasks."""
+
+    name: str
+    channel: str
+    target: str
+    label: str
+    route_key: str
+    on: tuple[str, ...]
+    provider: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    paused: bool = False
+    managed_by: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The column values of this registration."""
+        return {
+            "name": self.name, "channel": self.channel, "target": self.target,
+            "label": self.label, "route_key": self.route_key, "on_states": ",".join(self.on),
+            "provider": self.provider,
+            "metadata_filter": json.dumps(dict(self.metadata)) if self.metadata else None,
+            "paused": int(self.paused), "managed_by": self.managed_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A table whose rows go after the cutoff, by the time column named."""
+
+    table: str
+    moment: str
+
+
+@dataclass(frozen=True, slots=True)
+class SealedColumn:
+    """A column of sealed values, found by its table's key; `context` is read beside each value
+    and `derived` is a column made from the value under the key (both optional)."""
+
+    table: str
+    key: str
+    column: str
+    context: str | None = None
+    derived: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resealed:
+    """One value sealed again: where, what it was, what it is now, and its derived column."""
+
+    key: Any
+    old: str
+    new: str
+    derived: str | None = None

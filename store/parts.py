@@ -9,7 +9,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from store.models import KeptCopy, NewTask
+from store.models import (
+    NO_POLICY,
+    HealthPolicy,
+    Kept,
+    KeptCopy,
+    NewTask,
+    Registration,
+    Resealed,
+    SealedColumn,
+)
 from store.plans import (
     alerts,
     destinations,
@@ -23,11 +32,7 @@ from store.plans import (
     submits,
     videos,
 )
-from store.plans.destinations import Registration
-from store.plans.health import NO_POLICY, HealthPolicy
 from store.plans.outbox import AttemptRecord
-from store.plans.retention import Kept
-from store.plans.sealed import Resealed, SealedColumn
 from store.sql import Plan
 
 T = TypeVar("T")

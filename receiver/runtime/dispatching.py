@@ -36,7 +36,7 @@ from receiver.services.secrets import SecretBox
 from receiver.settings import Settings
 from store import TaskStore, open_store
 from store.interface import DELIVERIES
-from store.plans.health import HealthPolicy
+from store.models import HealthPolicy
 
 
 def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:

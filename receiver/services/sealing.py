@@ -16,7 +16,8 @@ from receiver.services.destinations import route_key
 from receiver.services.secrets import SecretBox
 from receiver.settings import Settings
 from store.interface import SealedStore
-from store.plans.sealed import DESTINATION_TARGETS, SEALED_COLUMNS, Resealed, SealedColumn
+from store.models import Resealed, SealedColumn
+from store.plans.sealed import DESTINATION_TARGETS, SEALED_COLUMNS
 
 KEY_CHECK_TEXT = "reelhook key check v1"
 PAGE = 500  # sealed values re-sealed per transaction

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from store.errors import DestinationNameTaken, DestinationNotFound
-from store.models import metadata_values, utc_now_iso
+from store.models import Registration, metadata_values, utc_now_iso
 from store.plans import health
 from store.sql import Lock, Plan, count, rows, value
 
@@ -42,31 +41,7 @@ _GIVE_UP = (
 )
 
 
-@dataclass(frozen=True)
-class Registration:
-    """A registered destination as it is written. `target` is sealed; `label` is safe to show;
-    `on` the task states it is notified of; `provider` and `metadata` filter the tasks."""
 
-    name: str
-    channel: str
-    target: str
-    label: str
-    route_key: str
-    on: tuple[str, ...]
-    provider: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    paused: bool = False
-    managed_by: str | None = None
-
-    def columns(self) -> dict[str, Any]:
-        """The column values of this registration."""
-        return {
-            "name": self.name, "channel": self.channel, "target": self.target,
-            "label": self.label, "route_key": self.route_key, "on_states": ",".join(self.on),
-            "provider": self.provider,
-            "metadata_filter": json.dumps(dict(self.metadata)) if self.metadata else None,
-            "paused": int(self.paused), "managed_by": self.managed_by,
-        }
 
 
 def matches(destination: Mapping[str, Any], task: Mapping[str, Any], state: str) -> bool:

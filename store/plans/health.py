@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from store.models import iso_from_epoch, utc_now_iso
+from store.models import HealthPolicy, iso_from_epoch, utc_now_iso
 from store.plans import alerts
 from store.sql import Lock, Plan, count, many, rows
 
@@ -36,15 +36,6 @@ SAVE = (
 
 
 @dataclass(frozen=True)
-class HealthPolicy:
-    """`disable_after`: seconds of nothing but failed attempts after which a destination is
-    disabled (None: never); `alerts`: whether alerts are queued (an alerts destination is set)."""
-
-    disable_after: float | None = None
-    alerts: bool = False
-
-
-@dataclass(frozen=True)
 class RouteState:
     """Since when every attempt to the route failed (None: the last one worked), when the last
     one failed, and whether an alert about its trouble went out (then its recovery is told)."""
@@ -62,9 +53,6 @@ class Verdict:
     disable: str | None = None
     alert: str | None = None
     reason: str | None = None
-
-
-NO_POLICY = HealthPolicy()
 
 
 def judge(

@@ -14,7 +14,7 @@ from typing import Any
 
 from store.errors import DeliveryBusy, DeliveryNotFound
 from store.interface import DELIVERIES
-from store.models import iso_from_epoch, utc_now_iso
+from store.models import NO_POLICY, HealthPolicy, iso_from_epoch, utc_now_iso
 from store.plans import health
 from store.sql import Announce, Dialects, Plan, count, many, row, rows, value, where
 
@@ -182,7 +182,7 @@ def renew(ids: Sequence[int], owner: str, now: float) -> Plan[list[int]]:
 
 def finish(
     attempts: Sequence[AttemptRecord], owner: str,
-    policy: health.HealthPolicy = health.NO_POLICY,
+    policy: HealthPolicy = NO_POLICY,
 ) -> Plan[None]:
     """Record attempts, each counted on its delivery, and move the deliveries on where the
     claim is still `owner`'s; then what they mean for their routes (store/plans/health.py)."""
@@ -206,7 +206,7 @@ def finish(
     yield from health.after_attempts(attempts, policy)
 
 
-Finished = tuple[Sequence[AttemptRecord], str, health.HealthPolicy]
+Finished = tuple[Sequence[AttemptRecord], str, HealthPolicy]
 
 
 def finish_many(items: Sequence[Finished]) -> Plan[list[None]]:

@@ -8,18 +8,8 @@ stops at the first batch that finds fewer (the rest are newer).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from store.models import Kept
 from store.sql import Plan, count, value
-
-
-@dataclass(frozen=True, slots=True)
-class Kept:
-    """A table whose rows go after the cutoff, by the time column named."""
-
-    table: str
-    moment: str
-
 
 PRUNED = (Kept("events", "received_at"), Kept("attempts", "started_at"),
           Kept("inbound_messages", "received_at"))

@@ -5,23 +5,10 @@ is refused (receiver/runtime/key_check.py); `reelhook rotate-key` re-seals them 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from store.models import Resealed, SealedColumn
 from store.sql import Plan, count, row, rows, value
-
-
-@dataclass(frozen=True, slots=True)
-class SealedColumn:
-    """A column of sealed values, found by its table's key; `context` is read beside each value
-    and `derived` is a column made from the value under the key (both optional)."""
-
-    table: str
-    key: str
-    column: str
-    context: str | None = None
-    derived: str | None = None
-
 
 # A destination's route key is a keyed hash of its address: re-made with the value.
 DESTINATION_TARGETS = SealedColumn("destinations", "id", "target", "channel", "route_key")
@@ -68,16 +55,6 @@ def sealed_page(column: SealedColumn, after: Any, limit: int) -> Plan[list[dict[
         after=after, limit=limit,
     )
     return page
-
-
-@dataclass(frozen=True, slots=True)
-class Resealed:
-    """One value sealed again: where, what it was, what it is now, and its derived column."""
-
-    key: Any
-    old: str
-    new: str
-    derived: str | None = None
 
 
 def reseal(column: SealedColumn, changes: Sequence[Resealed]) -> Plan[int]:

@@ -8,8 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from store.models import NewDestination, NewTask
-from store.plans.health import NO_POLICY
+from store.models import NO_POLICY, NewDestination, NewTask
 from store.plans.outbox import AttemptRecord, claim, finish_many, select_due
 from store.plans.tasks import insert_task
 from store.sql import Plan

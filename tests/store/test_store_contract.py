@@ -23,9 +23,10 @@ from store import (
     open_store,
 )
 from store.interface import DELIVERIES, SLOTS, TASKS
+from store.models import Resealed
 from store.plans.outbox import AttemptRecord
 from store.plans.retention import PRUNED
-from store.plans.sealed import DESTINATION_TARGETS, HELD_REQUESTS, Resealed
+from store.plans.sealed import DESTINATION_TARGETS, HELD_REQUESTS
 from store.states import DEFAULT_NOTIFY_ON
 
 HOOK = NewDestination("webhook", "sealed-target", "hook", "route-1")
