@@ -10,9 +10,10 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command, money, table
+from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command
 from receiver.providers import PROVIDER_NAMES
 from receiver.services.validation import TEXT_FIELDS
+from receiver.terminal import table, task_table
 from store.states import STATES, is_terminal
 
 UNIFIED_OPTIONS = TEXT_FIELDS
@@ -120,28 +121,3 @@ def _cancel(args: argparse.Namespace, api: ApiClient) -> int:
     return 0
 
 
-def task_table(tasks: list[dict[str, Any]]) -> str:
-    """Tasks as a plain-text table."""
-    return table(
-        ("ID", "PROVIDER", "MODEL", "STATUS", "PROGRESS", "COST", "KEPT", "VIDEO"),
-        [(t["id"], t["provider"], t["model"], t["status"], f"{t.get('progress') or 0}%",
-          money(t.get("cost_usd")), kept_text(t.get("video")), t.get("video_url") or t.get("error"))
-         for t in tasks],
-    )
-
-
-def kept_text(video: dict[str, Any] | None) -> str:
-    """What is kept of a task's video, in a few words: kept 1.9 kB, failed, pending..."""
-    if not video:
-        return "-"
-    if video["status"] == "kept" and video.get("bytes") is not None:
-        return f"kept {human_bytes(int(video['bytes']))}"
-    return str(video["status"])
-
-
-def human_bytes(size: int) -> str:
-    """A size as 512 B, 1.9 kB, 23.4 MB or 1.2 GB."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"

@@ -7,7 +7,8 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
-from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command, table
+from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command
+from receiver.terminal import table
 from store.plans.outbox import DELIVERY_STATUSES
 
 

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from dispatcher.channels import CHANNEL_NAMES
-from receiver.cli.support import CLIENT_SETTINGS, ApiClient, ClientError, add_command, table
+from receiver.cli.support import CLIENT_SETTINGS, ApiClient, ClientError, add_command
+from receiver.terminal import table
 
 ACTIONS = ("pause", "resume", "test", "delete")
 

@@ -8,7 +8,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command, money, table
+from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command
+from receiver.terminal import money, table
 from store.states import STATES
 
 

@@ -88,21 +88,6 @@ def _answer(response: httpx.Response, url: str) -> Any:
     return body
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Rows as aligned plain-text columns under their headers; the last column is not padded,
-    so long URLs and errors stay whole."""
-    cells = [[str(cell) for cell in headers]] + [
-        ["-" if cell is None or cell == "" else str(cell) for cell in row] for row in rows
-    ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers) - 1)]
-    return "\n".join(
-        "  ".join(
-            [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[-1]]
-        ).rstrip()
-        for row in cells
-    )
-
-
 def add_command(
     commands: Any, name: str, summary: str, settings: Sequence[str], run: Run,
     details: str = "",
@@ -116,8 +101,3 @@ def add_command(
     )
     parser.set_defaults(run=run)
     return parser
-
-
-def money(value: Any) -> str:
-    """$1.23, or - when unknown."""
-    return "-" if value is None else f"${float(value):.2f}"

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 
 from receiver.app import create_app
-from receiver.cli.client import task_table
 from receiver.sandbox.demo_notices import NoticeSinks, notice_sinks, print_notices
 from receiver.sandbox.providers import SIMULATORS, LocalServer
 from receiver.sandbox.providers.onemin import PNG
 from receiver.services.secrets import new_fernet_key
 from receiver.settings import ProviderSettings, Settings
+from receiver.terminal import task_table
 from store.states import SUCCEEDED, TERMINAL
 
 DEMO_TOKEN = "demo-token-0123456789abcdef"
