@@ -19,11 +19,12 @@ import asyncpg
 from store.announce import Announcer
 from store.errors import StoreUnavailable
 from store.interface import TASKS, TOPICS
-from store.models import DEFAULT_TIMEOUTS, DatabaseTimeouts
+from store.models import DEFAULT_TIMEOUTS, DatabaseTimeouts, EventIn, EventOutcome
 from store.plans import tasks
 from store.postgres import schema
 from store.postgres.database import PostgresDatabase
 from store.postgres.driver import CHANNEL_PREFIX
+from store.postgres.event_batch import PgRecordEvents
 from store.postgres.writer import UNAVAILABLE, PgWriter
 from store.records import Records
 from store.states import DEFAULT_NOTIFY_ON
@@ -60,6 +61,7 @@ class PostgresStore(Records):
         self.writer = PgWriter(pool, acquire_timeout=acquire_timeout)
         self._postgres = PostgresDatabase(pool, self.writer, acquire_timeout)
         super().__init__(self._postgres, notify_on, Announcer(), video_wait)
+        self._events = PgRecordEvents(notify_on, video_wait)
         # Told of every task created or changed by another process, after its commit (LISTEN):
         # this process's own changes reach the same place through its task service.
         self.on_task_change: Callable[[dict[str, Any]], None] = on_other_change or _ignore
@@ -156,6 +158,13 @@ class PostgresStore(Records):
         if read_only:
             return "the database is read-only (a standby, or default_transaction_read_only on)"
         return None
+
+    async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
+        """Record an event once and apply it to the task, with its notices, in one commit.
+
+        Events waiting together are recorded together (store/postgres/event_batch.py)."""
+        outcome: EventOutcome = await self.writer.run_batched(self._events, (task_id, event))
+        return outcome
 
     async def _listen(self) -> None:
         listener = await asyncpg.connect(self._listen_url or self.url, timeout=CONNECT_TIMEOUT)

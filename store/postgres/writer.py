@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
@@ -35,12 +35,28 @@ RETRY_ALONE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 TIMED_OUT = (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError)
 
 
+class Batched(Protocol):
+    """A kind of write that can run many at once: the same outcomes as `run_one` on each in
+    turn (store/postgres/event_batch.py)."""
+
+    async def run_one(self, conn: asyncpg.Connection, item: Any) -> Any: ...
+    async def run_many(self, conn: asyncpg.Connection, items: list[Any]) -> list[Any]: ...
+
+
 @dataclass
 class _Job:
-    fn: Work
+    fn: Work | None  # None for a job of a Batched kind
     future: asyncio.Future[Any]
     result: Any = None
     error: BaseException | None = None
+    kind: Batched | None = None
+    item: Any = None
+
+    async def run_alone(self, conn: asyncpg.Connection) -> Any:
+        if self.kind is not None:
+            return await self.kind.run_one(conn, self.item)
+        assert self.fn is not None
+        return await self.fn(conn)
 
 
 class PgWriter:
@@ -71,12 +87,23 @@ class PgWriter:
 
     async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run `fn` in the next transaction; return its result once that is committed."""
+        result: T = await self._queue(_Job(fn, self._future()))
+        return result
+
+    async def run_batched(self, kind: Batched, item: Any) -> Any:
+        """`kind.run_one(conn, item)` in the next transaction, run together with the writes of
+        the same kind waiting beside it (`kind.run_many`); if that fails, each on its own."""
+        return await self._queue(_Job(None, self._future(), kind=kind, item=item))
+
+    def _future(self) -> asyncio.Future[Any]:
         if self._loop_task is None or self._loop_task.done():
             raise StoreUnavailable("the store is closed")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._jobs.append(_Job(fn, future))
+        return asyncio.get_running_loop().create_future()
+
+    async def _queue(self, job: _Job) -> Any:
+        self._jobs.append(job)
         self._ready.set()
-        return await future
+        return await job.future
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Commit what is waiting (for `timeout` seconds at most: a database that is gone
@@ -126,14 +153,41 @@ class PgWriter:
 
     async def _in_one_transaction(self, batch: list[_Job]) -> None:
         async with self._pool.acquire(timeout=self._acquire_timeout) as conn, conn.transaction():
-            for job in batch:
-                await _run_in_savepoint(conn, job)
+            start = 0
+            while start < len(batch):
+                end = start + 1
+                kind = batch[start].kind
+                while kind is not None and end < len(batch) and batch[end].kind is kind:
+                    end += 1
+                if end - start > 1:
+                    await _run_together(conn, batch[start:end])
+                else:
+                    await _run_in_savepoint(conn, batch[start])
+                start = end
+
+
+async def _run_together(conn: asyncpg.Connection, group: list[_Job]) -> None:
+    """Writes of one Batched kind in one savepoint; if that fails (a duplicate, a task that
+    is not there, a lock not had in time), each again in a savepoint of its own."""
+    kind = group[0].kind
+    assert kind is not None
+    try:
+        async with conn.transaction():
+            results = await kind.run_many(conn, [job.item for job in group])
+    except UNAVAILABLE + RETRY_ALONE:
+        raise
+    except Exception:
+        for job in group:
+            await _run_in_savepoint(conn, job)
+        return
+    for job, result in zip(group, results, strict=True):
+        job.result = result
 
 
 async def _run_in_savepoint(conn: asyncpg.Connection, job: _Job) -> None:
     try:
         async with conn.transaction():
-            job.result = await job.fn(conn)
+            job.result = await job.run_alone(conn)
     except TIMED_OUT as exc:
         job.error = StoreUnavailable(f"the database is busy: {exc}")
     except UNAVAILABLE + RETRY_ALONE:

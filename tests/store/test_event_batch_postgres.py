@@ -1,0 +1,143 @@
+"""On PostgreSQL too, events recorded a batch at a time (store/postgres/event_batch.py) come out
+exactly as recorded one by one; a duplicate or an unknown task sends the batch to the one-by-one
+path through the group-commit loop, and every other write of the loop still commits."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from store import EventIn, NewDestination, NewTask, Observation, TaskNotFound, open_store
+from store.plans.event_batch import AlreadyStored
+from store.plans.tasks import insert_task
+from store.postgres.driver import drive
+from store.postgres.event_batch import PgRecordEvents
+from tests.databases import fresh_postgres
+from tests.store.test_event_batch import EVENTS, NOTIFY, TASKS
+
+RUNS = itertools.count()
+HOOK = NewDestination("webhook", "sealed", "http://127.0.0.1/…", "route")
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    loop = asyncio.new_event_loop()
+    database = fresh_postgres()
+    try:
+        yield loop.run_until_complete(database.__aenter__())
+    finally:
+        loop.run_until_complete(database.__aexit__(None, None, None))
+        loop.close()
+
+
+def comparable(outcome: Any, prefix: str) -> tuple[Any, ...]:
+    moving = ("created_at", "updated_at", "last_event_at")  # clock readings
+    task = {k: v for k, v in outcome.task.items() if k not in moving}
+    task["id"] = task["id"].removeprefix(prefix)
+    return outcome.recorded, outcome.changed, outcome.notices_queued, outcome.slot_freed, task
+
+
+async def snapshot(conn: asyncpg.Connection, prefix: str) -> list[list[tuple[Any, ...]]]:
+    like = prefix + "%"
+    queries = [
+        "SELECT id, status, progress, video_url, error, provider_task_id, submit_state FROM tasks"
+        " WHERE id LIKE $1",
+        "SELECT task_id, dedupe_key, source, status, progress, payload FROM events"
+        " WHERE task_id LIKE $1",
+        "SELECT task_id, state, status FROM deliveries WHERE task_id LIKE $1",
+    ]
+    found = []
+    for sql in queries:
+        rows = [tuple(str(v).removeprefix(prefix) if isinstance(v, str) else v for v in row)
+                for row in await conn.fetch(sql + " ORDER BY 1, 2", like)]
+        found.append(rows)
+    return found
+
+
+async def one_run(url: str, steps: list[Any]) -> None:
+    run = next(RUNS)
+    one, many = f"o{run}_", f"m{run}_"
+    kind = PgRecordEvents(NOTIFY)
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            for prefix in (one, many):
+                for task_id in TASKS:
+                    new = NewTask(prefix + task_id, "piapi", "Qubico/skyreels", {},
+                                  destinations=(HOOK,))
+                    await drive(conn, insert_task(new))
+
+        def items(prefix: str) -> list[tuple[str, EventIn]]:
+            return [(prefix + task_id, EventIn(f"k{i}", "callback", seen, "st", f'{{"n":{i}}}',
+                                               f"p-{task_id}", poll))
+                    for i, (task_id, seen, poll) in enumerate(steps)]
+
+        async with conn.transaction():
+            singles = [await kind.run_one(conn, item) for item in items(one)]
+        async with conn.transaction():
+            together = await kind.run_many(conn, items(many))
+        assert [comparable(o, many) for o in together] == [comparable(o, one) for o in singles]
+        assert await snapshot(conn, many) == await snapshot(conn, one)
+    finally:
+        await conn.close()
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(EVENTS)
+def test_a_batch_ends_as_the_same_events_one_by_one(pg_url: str, steps: list[Any]) -> None:
+    asyncio.run(one_run(pg_url, steps))
+
+
+async def test_a_duplicate_or_an_unknown_task_refuses_the_batch_alone(pg_url: str) -> None:
+    conn = await asyncpg.connect(pg_url)
+    try:
+        async with conn.transaction():
+            await drive(conn, insert_task(NewTask("dup_a", "piapi", "m", {})))
+        event = EventIn("same", "callback", Observation("running", 10))
+        kind = PgRecordEvents(NOTIFY)
+        with pytest.raises(AlreadyStored):
+            async with conn.transaction():
+                await kind.run_many(conn, [("dup_a", event), ("dup_a", event)])
+        with pytest.raises(TaskNotFound):
+            async with conn.transaction():
+                await kind.run_many(conn, [("dup_a", event), ("dup_nope", event)])
+        async with conn.transaction():
+            await kind.run_many(conn, [("dup_a", event)])
+        later = EventIn("later", "callback", Observation("running", 20))
+        with pytest.raises(AlreadyStored):  # `event` was stored by the batch before
+            async with conn.transaction():
+                await kind.run_many(conn, [("dup_a", later), ("dup_a", event)])
+        assert [e["dedupe_key"] for e in await conn.fetch(
+            "SELECT dedupe_key FROM events WHERE task_id = 'dup_a'")] == ["same"]
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_events_through_the_store_each_get_their_own_answer(
+    pg_url: str,
+) -> None:
+    store = await open_store(pg_url)
+    try:
+        ids = [f"conc_{name}" for name in TASKS]
+        for task_id in ids:
+            await store.create_task(NewTask(task_id, "piapi", "Qubico/skyreels", {}))
+        calls = [
+            store.record_event(ids[i % 40 % 3], EventIn(f"k{i % 40}", "callback",
+                                                    Observation("running", i)))
+            for i in range(60)
+        ] + [store.record_event("conc_missing", EventIn("x", "callback", Observation("running")))]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert isinstance(results[-1], TaskNotFound)
+        recorded = [r.recorded for r in results[:-1] if not isinstance(r, BaseException)]
+        assert len(recorded) == 60 and sum(recorded) == 40
+        events = {t: await store.task_events(t) for t in ids}
+        assert sum(len(e) for e in events.values()) == 40
+    finally:
+        await store.close()
