@@ -69,13 +69,13 @@ VIDEO_STORE_UP.set(1)
 _OUTCOMES = {401: "unauthorized", 400: "malformed", 415: "malformed", 404: "unknown_task",
              413: "too_large", 503: "unavailable"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# What the callback handler made of a callback it answered 2xx: "recorded" or "duplicate".
+CALLBACK_OUTCOME = web.RequestKey("callback_outcome", str)
 
 
-def observed_callback(
-    handler: Handler, duplicate: bytes, providers: Collection[str]
-) -> Handler:
+def observed_callback(handler: Handler, providers: Collection[str]) -> Handler:
     """Wrap the provider callback handler: count it by provider (one of `providers`, else
-    "unknown") and outcome, and time it."""
+    "unknown") and outcome (the handler's CALLBACK_OUTCOME, or the error's), and time it."""
     # Label children looked up once: this runs for every callback.
     counted = {(name, outcome): CALLBACKS.labels(name, outcome)
                for name in (*providers, "unknown")
@@ -87,8 +87,7 @@ def observed_callback(
         outcome = "error"
         try:
             response = await handler(request)
-            is_duplicate = isinstance(response, web.Response) and response.body == duplicate
-            outcome = "duplicate" if is_duplicate else "recorded"
+            outcome = request.get(CALLBACK_OUTCOME, "recorded")
             return response
         except (ApiError, web.HTTPException) as exc:
             outcome = _OUTCOMES.get(exc.status, "error")

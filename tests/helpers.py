@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from receiver.errors import Unprocessable
 from receiver.providers import ADAPTERS, PROVIDER_NAMES
@@ -275,3 +276,23 @@ class ServedReelhook:
         return httpx.AsyncClient(
             base_url=self.url, headers={"Authorization": f"Bearer {API_TOKEN}"}, **kwargs
         )
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(client: Any, token: str = API_TOKEN) -> Samples:
+    answer = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status == 200, await answer.text()
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    samples: Samples = {}
+    for family in text_string_to_metric_families(await answer.text()):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """The sum over every sample of `name` whose labels include `labels`."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= set(ls))

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from prometheus_client.parser import text_string_to_metric_families
 
 from receiver.providers import PROVIDER_NAMES
 from receiver.sandbox.demo import DEMO_TASKS
@@ -17,17 +16,18 @@ from receiver.sandbox.providers import SIMULATORS, LocalServer
 from receiver.sandbox.sinks import Answer, WebhookSink
 from receiver.settings import ProviderSettings
 from tests.helpers import (
-    API_TOKEN,
     FAST_RETRIES,
     WEBHOOK_SECRET,
+    Samples,
     StartApp,
+    scrape,
     skyreels,
+    total,
     wait_delivered,
     wait_for_status,
     wait_sent,
 )
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 PROVIDERS = PROVIDER_NAMES
 
 
@@ -64,25 +64,8 @@ async def counted() -> AsyncIterator[CountedSims]:
         await server.stop()
 
 
-async def scrape(client: Any, token: str = API_TOKEN) -> Samples:
-    answer = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
-    assert answer.status == 200, await answer.text()
-    assert answer.headers["Content-Type"].startswith("text/plain")
-    samples: Samples = {}
-    for family in text_string_to_metric_families(await answer.text()):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return samples
-
-
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    """The sum over every sample of `name` whose labels include `labels`."""
-    wanted = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= set(ls))
 
 
 async def test_metrics_after_a_demo_sized_run_match_what_happened(

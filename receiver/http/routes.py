@@ -46,8 +46,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{one}/test", destinations.send_test_to_destination)
     app.router.add_get("/metrics", metrics.metrics_endpoint)
     app.router.add_post("/callbacks/standard/{source}", standard_webhooks.standard_callback)
-    callback = observed_callback(
-        providers.provider_callback, providers.DUPLICATE_ANSWER, PROVIDER_NAMES
-    )
+    callback = observed_callback(providers.provider_callback, PROVIDER_NAMES)
     app.router.add_post("/callbacks/{provider}/{task_id}", callback)
     app.router.add_post("/callbacks/{provider}/{task_id}/{token}", callback)

@@ -9,7 +9,7 @@ from aiohttp import ClientSession, web
 
 from receiver import keys
 from receiver.sandbox.providers import LocalServer
-from tests.helpers import events_of, piapi_callback, post_callback, skyreels
+from tests.helpers import events_of, piapi_callback, post_callback, scrape, skyreels, total
 
 
 @pytest.fixture
@@ -56,12 +56,17 @@ async def test_another_tasks_secret_is_refused(
 
 
 async def test_retried_callback_is_recorded_once(client: Any, quiet_task: dict[str, Any]) -> None:
+    before = await scrape(client)
     body = piapi_callback(quiet_task["task"], "processing", timestamp=1700000000)
     first = await post_callback(client, quiet_task["path"], body, quiet_task["secret"])
     again = await post_callback(client, quiet_task["path"], body, quiet_task["secret"])
     assert first.status == again.status == 200
     assert (await first.json())["duplicate"] is False
     assert (await again.json())["duplicate"] is True
+    after = await scrape(client)
+    for outcome in ("recorded", "duplicate"):  # counted as the handler judged each
+        name, labels = "reelhook_callbacks_total", {"provider": "piapi", "outcome": outcome}
+        assert total(after, name, **labels) - total(before, name, **labels) == 1
     callbacks = [
         e for e in await events_of(client, quiet_task["task"]["id"]) if e["source"] == "callback"
     ]

@@ -17,6 +17,7 @@ from aiohttp import web
 from receiver import keys
 from receiver.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized
 from receiver.http.body import read_limited, refuse_other_media
+from receiver.metrics import CALLBACK_OUTCOME
 from receiver.providers.base import Provider
 from receiver.providers.errors import MalformedCallback
 from store import TaskNotFound
@@ -24,7 +25,6 @@ from store.models import is_task_id
 
 # The two answers, encoded once (keyed by "was it recorded").
 _ANSWERS = {new: json.dumps({"ok": True, "duplicate": not new}).encode() for new in (True, False)}
-DUPLICATE_ANSWER = _ANSWERS[False]
 
 
 async def provider_callback(request: web.Request) -> web.Response:
@@ -81,6 +81,7 @@ async def _record(
     if known and report.provider_task_id and report.provider_task_id != known:
         raise BadRequest("callback is about another task than the one this address belongs to")
     recorded = await app[keys.TASKS].apply_callback(task, provider, report)
+    request[CALLBACK_OUTCOME] = "recorded" if recorded else "duplicate"
     return web.Response(body=_ANSWERS[recorded], content_type="application/json")
 
 
