@@ -296,3 +296,14 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     """The sum over every sample of `name` whose labels include `labels`."""
     wanted = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= set(ls))
+
+
+async def notice_sent_by_the_other_app(web: Any, worker: Any, sink: Any) -> None:
+    """A task created through `web` (which sends no notices) has its webhook notice sent by
+    `worker`, an app on the same database (set up to look on its own only every 60 s)."""
+    body = skyreels(notify=[{"channel": "webhook", "url": sink.url, "secret": sink.secret}])
+    created = await (await web.post("/v1/tasks", json=body)).json()
+    await wait_for_status(web, created["id"])
+    deliveries = await wait_delivered(worker, created["id"], 1, timeout=20.0)
+    assert [d["status"] for d in deliveries] == ["delivered"]
+    assert len(sink.accepted) == 1

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store import EventIn, NewDestination, NewTask, Observation, SqliteStore, TaskNotFound
+from store import EventIn, NewDestination, NewTask, Observation, TaskNotFound, open_store
 from store.plans.tasks import insert_task
 from store.sqlite.driver import result_of
 from store.sqlite.event_batch import AlreadyStored, RecordEvents
@@ -100,9 +100,10 @@ def test_a_duplicate_in_the_batch_is_left_to_the_one_by_one_path(tmp_path: Path)
 
 
 async def test_concurrent_events_through_the_store_each_get_their_own_answer(
-    tmp_path: Path,
+    database: str,
 ) -> None:
-    store = await SqliteStore.open(str(tmp_path / "store.db"))
+    """On both databases: events that wait together are written as one batch."""
+    store = await open_store(database)
     try:
         for task_id in TASKS:
             await store.create_task(NewTask(task_id, "piapi", "Qubico/skyreels", {}))

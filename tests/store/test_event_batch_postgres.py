@@ -1,6 +1,7 @@
 """On PostgreSQL too, events recorded a batch at a time (store/postgres/event_batch.py) come out
-exactly as recorded one by one; a duplicate or an unknown task sends the batch to the one-by-one
-path through the group-commit loop, and every other write of the loop still commits."""
+exactly as recorded one by one; a duplicate or an unknown task refuses the batch, which the
+group-commit loop then runs one by one (tests/store/test_event_batch.py runs events through the
+store on both databases)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from store import EventIn, NewDestination, NewTask, Observation, TaskNotFound, open_store
+from store import EventIn, NewDestination, NewTask, Observation, TaskNotFound
 from store.plans.event_batch import AlreadyStored
 from store.plans.tasks import insert_task
 from store.postgres.driver import drive
@@ -118,26 +119,3 @@ async def test_a_duplicate_or_an_unknown_task_refuses_the_batch_alone(pg_url: st
             "SELECT dedupe_key FROM events WHERE task_id = 'dup_a'")] == ["same"]
     finally:
         await conn.close()
-
-
-async def test_concurrent_events_through_the_store_each_get_their_own_answer(
-    pg_url: str,
-) -> None:
-    store = await open_store(pg_url)
-    try:
-        ids = [f"conc_{name}" for name in TASKS]
-        for task_id in ids:
-            await store.create_task(NewTask(task_id, "piapi", "Qubico/skyreels", {}))
-        calls = [
-            store.record_event(ids[i % 40 % 3], EventIn(f"k{i % 40}", "callback",
-                                                    Observation("running", i)))
-            for i in range(60)
-        ] + [store.record_event("conc_missing", EventIn("x", "callback", Observation("running")))]
-        results = await asyncio.gather(*calls, return_exceptions=True)
-        assert isinstance(results[-1], TaskNotFound)
-        recorded = [r.recorded for r in results[:-1] if not isinstance(r, BaseException)]
-        assert len(recorded) == 60 and sum(recorded) == 40
-        events = {t: await store.task_events(t) for t in ids}
-        assert sum(len(e) for e in events.values()) == 40
-    finally:
-        await store.close()

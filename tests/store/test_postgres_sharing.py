@@ -23,7 +23,7 @@ from store import (
 )
 from store.migrations import MIGRATION_NAMES
 from tests.databases import fresh_postgres
-from tests.helpers import FAST_RETRIES, skyreels, wait_delivered, wait_for_status
+from tests.helpers import FAST_RETRIES, notice_sent_by_the_other_app
 
 HOOK = NewDestination("webhook", "sealed-target", "hook", "route-1")
 PROCESSES = 3
@@ -139,13 +139,7 @@ async def test_a_notice_queued_by_one_web_process_is_sent_by_a_worker_in_another
         database=pg_url, **FAST_RETRIES | {"dispatch_interval": 60.0}, port=0,
         public_url="http://127.0.0.1:9",
     )
-    body = skyreels(notify=[{"channel": "webhook", "url": webhook_sink.url,
-                             "secret": webhook_sink.secret}])
-    created = await (await web.post("/v1/tasks", json=body)).json()
-    await wait_for_status(web, created["id"])
-    deliveries = await wait_delivered(worker, created["id"], 1, timeout=20.0)
-    assert [d["status"] for d in deliveries] == ["delivered"]
-    assert len(webhook_sink.accepted) == 1
+    await notice_sent_by_the_other_app(web, worker, webhook_sink)
 
 
 async def test_serve_refuses_a_database_behind_or_ahead(pg_url: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from store import EventIn, NewDestination, NewTask, Observation, open_store
 from store.interface import DELIVERIES, SLOTS
 from store.sqlite.doorbell import Doorbell, bells_folder
-from tests.helpers import FAST_RETRIES, skyreels, until, wait_delivered, wait_for_status
+from tests.helpers import FAST_RETRIES, notice_sent_by_the_other_app, until
 
 HOOK = NewDestination("webhook", "sealed-target", "hook", "route-1")
 
@@ -67,10 +67,4 @@ async def test_a_notice_queued_by_a_web_process_is_sent_by_a_worker_on_the_same_
     # its own, so a notice that arrives well before then was started by the doorbell.
     web = await start_app(run_worker=False)
     worker = await start_app(**FAST_RETRIES | {"dispatch_interval": 60.0}, port=0)
-    body = skyreels(notify=[{"channel": "webhook", "url": webhook_sink.url,
-                             "secret": webhook_sink.secret}])
-    created = await (await web.post("/v1/tasks", json=body)).json()
-    await wait_for_status(web, created["id"])
-    deliveries = await wait_delivered(worker, created["id"], 1, timeout=20.0)
-    assert [d["status"] for d in deliveries] == ["delivered"]
-    assert len(webhook_sink.accepted) == 1
+    await notice_sent_by_the_other_app(web, worker, webhook_sink)
