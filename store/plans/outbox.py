@@ -185,7 +185,11 @@ def finish(
     policy: HealthPolicy = NO_POLICY,
 ) -> Plan[None]:
     """Record attempts, each counted on its delivery, and move the deliveries on where the
-    claim is still `owner`'s; then what they mean for their routes (store/plans/health.py)."""
+    claim is still `owner`'s; then what they mean for their routes (store/plans/health.py).
+
+    An attempt recorded already is left out: a finish tried again after a commit that went
+    through unseen (the connection died before its answer) records nothing twice."""
+    attempts = yield from _not_recorded(attempts)
     if not attempts:
         return
     now = utc_now_iso()
@@ -204,6 +208,25 @@ def finish(
         for a in attempts
     ))
     yield from health.after_attempts(attempts, policy)
+
+
+def _not_recorded(attempts: Sequence[AttemptRecord]) -> Plan[list[AttemptRecord]]:
+    """The attempts not in the attempts table yet (a delivery's attempt is known by when it
+    started), each once."""
+    if not attempts:
+        return []
+    recorded = yield rows(
+        "SELECT delivery_id, started_at FROM attempts WHERE delivery_id = ANY(:ids)",
+        ids=sorted({a.delivery_id for a in attempts}),
+    )
+    seen = {(int(found["delivery_id"]), found["started_at"]) for found in recorded}
+    fresh = []
+    for attempt in attempts:
+        key = (attempt.delivery_id, iso_from_epoch(attempt.started_at))
+        if key not in seen:
+            seen.add(key)
+            fresh.append(attempt)
+    return fresh
 
 
 Finished = tuple[Sequence[AttemptRecord], str, HealthPolicy]

@@ -329,3 +329,27 @@ async def test_counts_follow_every_change_and_a_fold_keeps_them(store: TaskStore
     attempts = next(kept for kept in PRUNED if kept.table == "attempts")
     assert await store.retention.delete_old(attempts, "9999", 100) == 1
     assert (await store.stats.snapshot())["attempts"] == expected[2]
+
+
+async def test_a_finish_tried_again_after_an_unseen_commit_records_nothing_twice(
+    store: TaskStore,
+) -> None:
+    ids = await failed_with_notices(store, 1, 2)
+    now = time.time() + 1
+    await store.outbox.claim(ids, "me", now, now - 30)
+    records = [AttemptRecord(ids[0], now, 5.0, "delivered", 204),
+               AttemptRecord(ids[1], now, 5.0, "retrying", 500, "HTTP 500", now + 60)]
+    await store.outbox.finish(records, "me")
+    await store.outbox.finish(records, "me")  # its first commit went through, unseen
+    by_id = {d["id"]: d for d in await store.outbox.deliveries()}
+    assert [by_id[i]["attempts"] for i in ids] == [1, 1]
+    assert [len(by_id[i]["attempt_log"]) for i in ids] == [1, 1]
+    assert [by_id[i]["status"] for i in ids] == ["delivered", "pending"]
+    attempts = (await store.stats.snapshot())["attempts"]
+    assert sorted((row["outcome"], row["n"]) for row in attempts) == [
+        ("delivered", 1), ("retrying", 1)]
+    later = AttemptRecord(ids[1], now + 61, 5.0, "delivered", 204)  # a new attempt counts
+    await store.outbox.claim([ids[1]], "me", now + 61, now + 31)
+    await store.outbox.finish([later], "me")
+    delivered = {d["id"]: d for d in await store.outbox.deliveries()}[ids[1]]
+    assert (delivered["attempts"], delivered["status"]) == (2, "delivered")
