@@ -7,11 +7,15 @@ import asyncio
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 from store import EventIn, NewTask, Observation, SqliteStore
+from store.migrations import MIGRATION_NAMES
 from store.sqlite.checkpointer import CHECKPOINT_COMMITS
-from store.sqlite.schema import migrate, migrations
+from store.sqlite.migration_steps import migrations
+from store.sqlite.schema import migrate
 from tests.helpers import until
 
 FIRST = "m001_tasks_events_deliveries"
@@ -129,3 +133,15 @@ async def test_a_new_database_file_and_its_journal_are_readable_by_their_owner_o
     finally:
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_an_up_to_date_file_opens_without_the_migration_steps(tmp_path: Path) -> None:
+    """Every start after the first knows a current file from its record alone: neither the
+    steps nor sqlite-utils are imported (~30 ms of each cold start)."""
+    path = str(tmp_path / "current.db")
+    migrate(path)
+    check = ("import sys; from store.sqlite.schema import migrate, applied_migrations;"
+             f" assert migrate({path!r}) == [];"
+             f" assert len(applied_migrations({path!r})) == {len(MIGRATION_NAMES)};"
+             " assert 'sqlite_utils' not in sys.modules, 'imported'")
+    subprocess.run([sys.executable, "-c", check], check=True)
