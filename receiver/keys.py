@@ -7,6 +7,7 @@ from aiohttp import web
 
 from dispatcher.links import VideoLinks
 from receiver.dashboard.hub import EventHub
+from receiver.dashboard.templating import Templates
 from receiver.http.auth_failures import FailedAuth
 from receiver.http.callbacks.slots import Slots
 from receiver.providers.base import Provider
@@ -30,6 +31,7 @@ CALLBACK_SLOTS = web.AppKey("callback_slots", Slots)
 KNOWN_TASKS = web.AppKey("known_tasks", KnownTasks)
 WAKEUPS = web.AppKey("wakeups", Wakeups)
 HUB = web.AppKey("hub", EventHub)
+TEMPLATES = web.AppKey("templates", Templates)
 LOOPS = web.AppKey("loops", BackgroundLoops)
 AUTH_FAILURES = web.AppKey("auth_failures", FailedAuth)
 VIDEO_LINKS = web.AppKey("video_links", VideoLinks)

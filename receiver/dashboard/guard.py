@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp_jinja2
 from aiohttp import web
 
+from receiver import keys
 from receiver.dashboard.session import Session, csrf_ok, read_session
 from receiver.errors import ApiError
 
@@ -38,9 +38,8 @@ def render(
 ) -> web.Response:
     """A page from a template (autoescaped), with the security headers."""
     context.setdefault("nav", "")
-    response = aiohttp_jinja2.render_template(
-        template, request, {"session": session, **context}, status=code
-    )
+    text = request.app[keys.TEMPLATES].render(template, {"session": session, **context})
+    response = web.Response(text=text, status=code, content_type="text/html")
     secure(response)
     return response
 

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from receiver import keys
 from receiver.dashboard import actions, destinations, live, pages
 from receiver.dashboard.hub import EventHub
-from receiver.dashboard.templating import FILTERS
+from receiver.dashboard.templating import Templates
 
 HERE = Path(__file__).parent
 
 
 def setup_dashboard(app: web.Application) -> None:
     """Templates (autoescaped), routes, static files and the live event hub."""
-    env = aiohttp_jinja2.setup(
-        app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-    )
-    env.filters.update(FILTERS)
+    app[keys.TEMPLATES] = Templates(HERE / "templates")
     app[keys.HUB] = EventHub(app[keys.VIDEO_LINKS])
     app.on_shutdown.append(live.close_streams)
     routes = app.router
