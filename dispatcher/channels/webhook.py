@@ -17,7 +17,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-from standardwebhooks.webhooks import Webhook
 
 from dispatcher.channels.base import Target, UrlCheck
 from dispatcher.channels.http import post, refused
@@ -101,9 +100,13 @@ def is_whsec_key(secret: str) -> bool:
     return 24 <= len(key) <= 64
 
 
-# A signer per destination key, not per attempt (it decodes the key once); the keys are held in
-# memory by the sends anyway.
-_signer = functools.lru_cache(maxsize=1024)(Webhook)
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Any:
+    """A signer per destination key, not per attempt (it decodes the key once); the keys are
+    held in memory by the sends anyway. The package is imported at the first send."""
+    from standardwebhooks.webhooks import Webhook
+
+    return Webhook(secret)
 
 
 def signature_headers(secret: str, message_id: str, now: datetime, body: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ import time
 from collections.abc import Mapping
 
 from aiohttp import web
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from receiver import keys
 from receiver.errors import NotFound, Unauthorized
@@ -26,6 +25,8 @@ def verify_standard(secrets: tuple[str, ...], body: bytes, headers: Mapping[str,
     """Unauthorized unless one of the secrets signed this body. The headers are checked here, so
     each refusal names the header at fault in our own words (the package's wording and its bare
     ValueErrors vary between releases)."""
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError  # at the first
+
     _check_headers(headers)
     wanted = {name: headers[name] for name in HEADERS}
     for secret in secrets:
