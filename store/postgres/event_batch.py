@@ -19,9 +19,11 @@ from store.plans.tasks import UPDATE_STATE, UPDATE_TIMES, record_event
 from store.postgres.driver import CHANNEL_PREFIX, drive
 from store.sql import for_postgres
 
-# Locked in the order of their ids, as every batch locks them: two batches sharing tasks wait
-# for each other instead of deadlocking.
-LOCK_TASKS = "SELECT * FROM tasks WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+# Locked in the order of their ids, without waiting: a task row another session holds sends
+# the batch at once to the one-by-one path, where only that event waits (lock_timeout at most)
+# instead of the batch waiting first and each event again after. A deadlock with the locks of
+# earlier writes in the same transaction is retried write by write by the group-commit loop.
+LOCK_TASKS = "SELECT * FROM tasks WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE NOWAIT"
 EVENT_COLUMNS = ("task_id", "dedupe_key", "source", "provider_status", "status", "progress",
                  "payload", "received_at")
 INSERT_EVENTS = (

@@ -41,6 +41,7 @@ class Doorbell:
         self._own: socket.socket | None = None
         self._own_path: Path | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
 
     @property
     def listening(self) -> bool:
@@ -50,7 +51,7 @@ class Doorbell:
     def ring(self, topic: str) -> None:
         """Tell every other listening process of `topic` now (no wait: a full socket is
         skipped)."""
-        if self.folder is None:
+        if self.folder is None or self._closed:
             return
         try:
             names = os.listdir(self.folder)
@@ -67,6 +68,8 @@ class Doorbell:
         False when this system or path cannot (the listener then relies on its own poll)."""
         if self._own is not None:
             return True
+        if self._closed:
+            return False
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -90,7 +93,8 @@ class Doorbell:
         return True
 
     def close(self) -> None:
-        """Stop listening and remove this process's socket."""
+        """Stop listening and ringing, and remove this process's socket."""
+        self._closed = True
         own, path = self._own, self._own_path
         self._own = self._own_path = None
         if own is not None and self._loop is not None:

@@ -69,9 +69,9 @@ class SqliteStore(Records):
         return super().subscribe(topic, listener)
 
     async def close(self) -> None:
-        """Stop listening; commit what is queued, then stop every thread."""
-        self.doorbell.close()
+        """Commit what is queued (ringing for it), stop listening, then stop every thread."""
         await asyncio.to_thread(self.writer.stop)
+        self.doorbell.close()
         await asyncio.to_thread(self.reader.close)
 
     def failure(self) -> str | None:

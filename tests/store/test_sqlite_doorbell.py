@@ -3,6 +3,8 @@ its own doorbell, exactly as a separate `reelhook serve` or `reelhook worker` wo
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import socket
 from pathlib import Path
@@ -68,3 +70,20 @@ async def test_a_notice_queued_by_a_web_process_is_sent_by_a_worker_on_the_same_
     web = await start_app(run_worker=False)
     worker = await start_app(**FAST_RETRIES | {"dispatch_interval": 60.0}, port=0)
     await notice_sent_by_the_other_app(web, worker, webhook_sink)
+
+
+async def test_a_write_committed_while_the_store_closes_leaves_no_socket_open(
+    db_path: str,
+) -> None:
+    web, worker = await open_store(db_path), await open_store(db_path)
+    heard: list[str] = []
+    worker.subscribe(DELIVERIES, heard.append)
+    await web.create_task(NewTask(id="tsk_1", provider="wave", model="skyreels-v4-fast",
+                                  request={}, destinations=(HOOK,)))
+    failed = EventIn("f", "callback", Observation("failed"))
+    job = asyncio.ensure_future(web.record_event("tsk_1", failed))
+    await asyncio.sleep(0)  # queued in the writer when the close begins
+    await web.close()
+    assert (await job).notices_queued == 1  # committed by the close
+    await worker.close()
+    gc.collect()  # a socket left open would be reported here, failing the test
