@@ -132,19 +132,21 @@ class PgWriter:
                 await self._commit(batch)
 
     async def _commit(self, batch: list[_Job]) -> None:
+        left = batch  # the writes not committed (yet)
         try:
             try:
                 await self._in_one_transaction(batch)
             except RETRY_ALONE:
-                for job in batch:
+                for index, job in enumerate(batch):
+                    left = batch[index:]  # those before are committed: their answers stand
                     job.error = None
                     await self._in_one_transaction([job])
         except UNAVAILABLE + RETRY_ALONE as exc:
-            log.error("commit failed, %d writes refused: %s", len(batch), type(exc).__name__)
-            for job in batch:
+            log.error("commit failed, %d writes refused: %s", len(left), type(exc).__name__)
+            for job in left:
                 job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
         except BaseException as exc:
-            for job in batch:
+            for job in left:
                 job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
             if not isinstance(exc, Exception):
                 _settle(batch)

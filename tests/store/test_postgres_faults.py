@@ -19,6 +19,7 @@ from receiver import keys
 from store import DatabaseTimeouts, NewTask, open_store
 from store.errors import StoreUnavailable
 from store.interface import TASKS
+from store.postgres.writer import PgWriter
 from tests.databases import admin_connection, fresh_postgres
 from tests.helpers import FAST_RETRIES, piapi_callback, post_callback, skyreels, until
 from tests.tcp_proxy import proxy_to
@@ -244,3 +245,51 @@ async def test_the_store_writes_again_once_a_long_storm_ends(pg_url: str) -> Non
         assert (await store.get_task(written[0]))["id"] == written[0]
     finally:
         await asyncio.wait_for(store.close(), 30)
+
+
+async def test_writes_committed_alone_after_a_deadlock_keep_their_answer(pg_url: str) -> None:
+    """A batch that meets a deadlock is retried write by write; when a later write's retry
+    loses its connection, the writes already committed alone are answered as committed (a
+    client told otherwise would send a task again)."""
+    setup = await asyncpg.connect(pg_url)
+    await setup.execute("CREATE TABLE scratch (id INT PRIMARY KEY, v INT NOT NULL)")
+    await setup.execute("INSERT INTO scratch VALUES (1, 0), (2, 0)")
+    await setup.close()
+    pool = await asyncpg.create_pool(pg_url, min_size=1, max_size=2)
+    writer = PgWriter(pool)
+    writer.start()
+    other = await asyncpg.connect(pg_url)
+    runs = Counter[str]()
+    try:
+        await other.execute("SET deadlock_timeout = '30s'")  # the writer's session detects it
+        holding = other.transaction()
+        await holding.start()
+        await other.execute("UPDATE scratch SET v = v WHERE id = 2")
+
+        async def first(conn: asyncpg.Connection) -> str:
+            runs["first"] += 1
+            await conn.execute("UPDATE scratch SET v = v + 1 WHERE id = 1")
+            return "committed"
+
+        async def second(conn: asyncpg.Connection) -> str:
+            runs["second"] += 1
+            if runs["second"] == 1:  # waits for row 2, held by the other session
+                await conn.execute("UPDATE scratch SET v = v + 1 WHERE id = 2")
+                return "unexpected"
+            await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            return "unreachable"
+
+        answers = asyncio.gather(writer.run(first), writer.run(second), return_exceptions=True)
+        await until(lambda: runs["second"] == 1, what="the batch waiting for row 2")
+        await asyncio.sleep(0.2)  # its UPDATE is waiting on the lock now
+        await other.execute("UPDATE scratch SET v = v WHERE id = 1")  # the deadlock
+        await holding.rollback()
+        done, lost = await asyncio.wait_for(answers, 30)
+        assert done == "committed"  # committed alone: not reported as refused
+        assert isinstance(lost, StoreUnavailable)
+        assert await other.fetchval("SELECT v FROM scratch WHERE id = 1") == 1
+        assert runs == {"first": 2, "second": 2}
+    finally:
+        await other.close()
+        await writer.stop()
+        await pool.close()
