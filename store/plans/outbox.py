@@ -189,7 +189,7 @@ def finish(
 
     An attempt recorded already is left out: a finish tried again after a commit that went
     through unseen (the connection died before its answer) records nothing twice."""
-    attempts = yield from _not_recorded(attempts)
+    attempts = yield from _not_recorded(attempts, owner)
     if not attempts:
         return
     now = utc_now_iso()
@@ -210,20 +210,29 @@ def finish(
     yield from health.after_attempts(attempts, policy)
 
 
-def _not_recorded(attempts: Sequence[AttemptRecord]) -> Plan[list[AttemptRecord]]:
-    """The attempts not in the attempts table yet (a delivery's attempt is known by when it
-    started), each once."""
+def _not_recorded(attempts: Sequence[AttemptRecord], owner: str) -> Plan[list[AttemptRecord]]:
+    """The attempts not recorded yet, each once. A delivery `owner` still holds as sending has
+    its attempt unrecorded for sure (the recording commit releases the claim); of the others,
+    one already in the attempts table (known by when it started) is a retry of that commit."""
     if not attempts:
         return []
+    ids = sorted({a.delivery_id for a in attempts})
+    held = yield rows(
+        "SELECT id FROM deliveries WHERE id = ANY(:ids) AND status = 'sending'"
+        " AND claim_owner = :owner", ids=ids, owner=owner,
+    )
+    held_ids = {int(found["id"]) for found in held}
+    if held_ids.issuperset(ids):
+        return list(attempts)
     recorded = yield rows(
         "SELECT delivery_id, started_at FROM attempts WHERE delivery_id = ANY(:ids)",
-        ids=sorted({a.delivery_id for a in attempts}),
+        ids=[i for i in ids if i not in held_ids],
     )
     seen = {(int(found["delivery_id"]), found["started_at"]) for found in recorded}
     fresh = []
     for attempt in attempts:
         key = (attempt.delivery_id, iso_from_epoch(attempt.started_at))
-        if key not in seen:
+        if attempt.delivery_id in held_ids or key not in seen:
             seen.add(key)
             fresh.append(attempt)
     return fresh

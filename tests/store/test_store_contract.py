@@ -353,3 +353,19 @@ async def test_a_finish_tried_again_after_an_unseen_commit_records_nothing_twice
     await store.outbox.finish([later], "me")
     delivered = {d["id"]: d for d in await store.outbox.deliveries()}[ids[1]]
     assert (delivered["attempts"], delivered["status"]) == (2, "delivered")
+
+
+async def test_a_new_attempt_in_the_same_millisecond_as_the_last_still_counts(
+    store: TaskStore,
+) -> None:
+    [delivery] = await failed_with_notices(store, 1)
+    now = int((time.time() + 1) * 1000) / 1000 + 0.0001  # both starts in one millisecond
+    await store.outbox.claim([delivery], "me", now, now - 30)
+    await store.outbox.finish(
+        [AttemptRecord(delivery, now, 1.0, "retrying", 500, "HTTP 500", now)], "me")
+    await store.outbox.claim([delivery], "me", now + 0.0002, now - 30)
+    await store.outbox.finish([AttemptRecord(delivery, now + 0.0002, 1.0, "delivered", 204)],
+                              "me")
+    [found] = await store.outbox.deliveries()
+    assert (found["attempts"], found["status"], len(found["attempt_log"])) == (
+        2, "delivered", 2)
