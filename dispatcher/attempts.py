@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dispatcher.attempt_log import AttemptLog
-from dispatcher.channels import Channel, Target
+from dispatcher.channels.base import Channel, Target
 from dispatcher.config import DispatchConfig
 from dispatcher.errors import ConfigError, DeliveryError, DispatchError, Unreachable
 from dispatcher.notice import notice_from_row

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dispatcher.channels import SmtpConfig
+from dispatcher.channels.email import SmtpConfig
 from dispatcher.links import VideoLinks
 from dispatcher.retry import DEFAULT_JITTER, DEFAULT_SCHEDULE
 from store.models import NO_POLICY, HealthPolicy

@@ -29,6 +29,8 @@ import httpx
 import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from dispatcher.pools import DEFAULT_CONNECTIONS
+
 SLACK_WEBHOOK_HOST = "hooks.slack.com"
 
 
@@ -246,9 +248,6 @@ async def _public_address(host: str, port: int) -> str:
         return public_only([literal], host)[0]
     answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return public_only((str(answer[4][0]) for answer in answers), host)[0]
-
-
-DEFAULT_CONNECTIONS = 20  # per pool: httpcore's own default is 10 for the whole client
 
 
 @functools.cache

@@ -29,7 +29,7 @@ import aiohttp
 
 from dispatcher.attempt_log import AttemptLog
 from dispatcher.attempts import AttemptRunner
-from dispatcher.channels import build_channels, url_check
+from dispatcher.channels.registry import build_channels, url_check
 from dispatcher.config import DispatchConfig
 from dispatcher.pacing import Batch, Pacer, group_by_route, plan, route_of
 from dispatcher.wakeup import Wakeup

@@ -15,8 +15,9 @@ from receiver.http.auth_failures import FailedAuth
 from receiver.http.callbacks.slots import Slots
 from receiver.http.middleware import edge_middleware
 from receiver.http.routes import add_routes
-from receiver.providers import PROVIDER_NAMES, build_providers
+from receiver.providers import PROVIDER_NAMES
 from receiver.providers.base import ProviderConfig
+from receiver.providers.registry import build_providers
 from receiver.runtime import dispatching, videos
 from receiver.runtime.loops import BackgroundLoops
 from receiver.services.destinations import register_settings_destinations

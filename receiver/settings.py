@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
-from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
-from dispatcher.netguard import DEFAULT_CONNECTIONS
+from dispatcher.pools import DEFAULT_CONNECTIONS
 from dispatcher.retry import DEFAULT_SCHEDULE
+from dispatcher.whsec import WHSEC_RULE, is_whsec_key
 from receiver.errors import SettingsError
 from receiver.providers import DEFAULT_BASE_URLS, DEFAULT_MAX_IN_FLIGHT, PROVIDER_NAMES
 from receiver.runtime.event_loops import LOOPS, default_loop
 from receiver.runtime.local_key import is_fernet_key, key_file_of
-from receiver.services.videos.storage import CLOUD_SCHEMES
-from receiver.services.videos.storage import OFF as VIDEO_STORE_OFF
-from receiver.services.videos.storage import default_location as default_video_location
-from receiver.services.videos.storage import is_local as is_local_video_store
+from receiver.services.videos.locations import CLOUD_SCHEMES
+from receiver.services.videos.locations import OFF as VIDEO_STORE_OFF
+from receiver.services.videos.locations import default_location as default_video_location
+from receiver.services.videos.locations import is_local as is_local_video_store
 from store.models import DatabaseTimeouts
 from store.opening import is_postgres
 from store.states import DEFAULT_NOTIFY_ON, STATES

@@ -14,9 +14,6 @@ from store.errors import StoreUnavailable
 from store.interface import TaskStore
 from store.migrations import MIGRATION_NAMES
 from store.models import DEFAULT_TIMEOUTS, DatabaseTimeouts
-from store.sqlite import SqliteStore
-from store.sqlite.schema import applied_migrations
-from store.sqlite.schema import migrate as migrate_sqlite
 from store.states import DEFAULT_NOTIFY_ON
 from store.versions import SchemaState, state_of
 
@@ -59,6 +56,8 @@ async def open_store(
             on_other_change=on_other_change, video_wait=video_wait, timeouts=timeouts,
             direct_url=direct,
         )
+    from store.sqlite import SqliteStore
+
     if not migrate:
         state = await schema_state(database)
         if state.applied:
@@ -108,6 +107,8 @@ async def _schema_state(database: str) -> SchemaState:
             return state_of(await pg_applied(conn), MIGRATION_NAMES)
         finally:
             await conn.close()
+    from store.sqlite.schema import applied_migrations
+
     applied = await asyncio.to_thread(applied_migrations, database)
     return state_of(applied or [], MIGRATION_NAMES)
 
@@ -124,4 +125,6 @@ async def migrate_database(database: str) -> list[str]:
             return await migrate_pg(conn)
         finally:
             await conn.close()
+    from store.sqlite.schema import migrate as migrate_sqlite
+
     return await asyncio.to_thread(migrate_sqlite, database)

@@ -22,8 +22,9 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from receiver.errors import Unprocessable
-from receiver.providers import ADAPTERS, PROVIDER_NAMES
+from receiver.providers import PROVIDER_NAMES
 from receiver.providers.base import ProviderConfig
+from receiver.providers.registry import ADAPTERS
 from receiver.sandbox.providers import LocalServer
 from receiver.services.secrets import new_fernet_key
 from receiver.services.validation import check_request, parse_submission

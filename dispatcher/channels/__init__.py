@@ -1,58 +1,8 @@
-"""The channels notices go out through: slack, email, webhook."""
+"""The channels notices go out through: slack, email, webhook.
 
-from __future__ import annotations
-
-import functools
-
-import aiohttp
-
-from dispatcher.channels.base import Channel, Target, UrlCheck
-from dispatcher.channels.email import EmailChannel, SmtpConfig
-from dispatcher.channels.slack import SlackChannel
-from dispatcher.channels.webhook import WebhookChannel
-from dispatcher.errors import ConfigError
-from dispatcher.netguard import BlockedAddress, check_slack_url, check_url
-
-__all__ = [
-    "CHANNEL_NAMES", "Channel", "SmtpConfig", "Target", "UrlCheck", "build_channels", "url_check",
-]
+Their names are plain data here, read by settings, validation and the API without importing the
+senders; `registry` builds the channels.
+"""
 
 # Every channel's name, as a notify entry, a destination and the API give it.
-CHANNEL_NAMES: tuple[str, ...] = (SlackChannel.name, EmailChannel.name, WebhookChannel.name)
-
-
-def build_channels(
-    session: aiohttp.ClientSession,
-    smtp: SmtpConfig | None,
-    timeout: float,
-    url_check: UrlCheck | None = None,
-) -> dict[str, Channel]:
-    """Every channel by name, sharing one HTTP session; `url_check` vets each URL first."""
-    return {
-        "slack": SlackChannel(session, timeout, url_check),
-        "email": EmailChannel(smtp, timeout),
-        "webhook": WebhookChannel(session, timeout, url_check),
-    }
-
-
-def url_check(allow_private: bool, trusted: frozenset[str]) -> UrlCheck:
-    """The submit-time rules for user URLs (public addresses; Slack's host for Slack), as a
-    check before each send; ConfigError (final) when a stored destination breaks them. The
-    verdict on a URL is worked out once per destination, not per send (it needs no DNS: the
-    connect-time address check stays on every connection)."""
-
-    @functools.lru_cache(maxsize=4096)
-    def refusal(channel: str, url: str) -> str | None:
-        try:
-            (check_slack_url if channel == "slack" else check_url)(url, allow_private=False)
-        except BlockedAddress as exc:
-            return f"destination refused: {exc}"
-        return None
-
-    def check(channel: str, url: str) -> None:
-        if allow_private or url in trusted:
-            return
-        if (reason := refusal(channel, url)) is not None:
-            raise ConfigError(reason)
-
-    return check
+CHANNEL_NAMES: tuple[str, ...] = ("slack", "email", "webhook")

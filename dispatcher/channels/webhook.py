@@ -7,8 +7,6 @@ HMAC-SHA256 of "{id}.{timestamp}.{body}">`). The body is {type, timestamp, data:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 from collections.abc import Sequence
@@ -83,21 +81,6 @@ def json_bytes(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:
         return json.dumps(value, separators=(",", ":")).encode()
-
-
-WHSEC_RULE = "a Standard Webhooks key: whsec_ and base64 of 24 to 64 bytes"
-
-
-def is_whsec_key(secret: str) -> bool:
-    """True for a Standard Webhooks signing key (see WHSEC_RULE): the one check of the format,
-    for webhook destinations and inbound senders alike."""
-    if not secret.startswith("whsec_"):
-        return False
-    try:
-        key = base64.b64decode(secret[len("whsec_"):], validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return 24 <= len(key) <= 64
 
 
 @functools.lru_cache(maxsize=1024)

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command
 from receiver.providers import PROVIDER_NAMES
-from receiver.services.validation import TEXT_FIELDS
+from receiver.services.request_fields import TEXT_FIELDS
 from receiver.terminal import table, task_table
 from store.states import STATES, is_terminal
 

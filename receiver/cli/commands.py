@@ -8,8 +8,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from receiver.cli import client as client_commands
 from receiver.cli import deliveries as delivery_commands
@@ -25,9 +24,11 @@ from receiver.logs import configure_logging
 from receiver.providers import PROVIDER_NAMES
 from receiver.runtime.gc_tuning import tune_for_long_life
 from receiver.runtime.local_key import local_key
-from receiver.services.secrets import new_fernet_key
 from receiver.settings import Settings, from_environ, log_format
-from store import StoreUnavailable
+from store.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 DESCRIPTION = """\
 reelhook: submit AI video tasks to hosted providers, verify their callbacks, keep every event,
@@ -135,5 +136,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
 
 def run_keygen(args: argparse.Namespace) -> int:
     """Print a fresh Fernet key for REELHOOK_SECRET_KEY."""
+    from receiver.services.secrets import new_fernet_key
+
     print(new_fernet_key())
     return 0

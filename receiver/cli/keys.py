@@ -7,13 +7,15 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from receiver.cli.support import add_command
 from receiver.errors import SettingsError
-from receiver.services.sealing import Rotation, rotate_key, secret_box
 from receiver.settings import Settings, from_environ
 from store import open_store
+
+if TYPE_CHECKING:
+    from receiver.services.sealing import Rotation
 
 ROTATE_SETTINGS = ("DATABASE_URL", "REELHOOK_DATABASE", "REELHOOK_SECRET_KEY")
 HOW = (
@@ -51,6 +53,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 async def rotate(settings: Settings) -> Rotation:
     """Open the database and re-seal its values."""
+    from receiver.services.sealing import rotate_key, secret_box
+
     store = await open_store(settings.database, migrate=False, timeouts=settings.db_timeouts,
                              direct=settings.direct_database)
     try:

@@ -11,18 +11,12 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from receiver.cli.support import add_command
 from receiver.logs import configure_logging
 from receiver.runtime import event_loops
 from receiver.runtime.local_key import local_key
-from receiver.services.counts import fold_all
-from receiver.services.retention import prune
-from receiver.services.videos.keeper import VideoKeeper
-from receiver.serving import prepare
 from receiver.settings import (
     Settings,
     database_from_environ,
@@ -31,6 +25,9 @@ from receiver.settings import (
 )
 from store import StoreUnavailable, migrate_database, schema_state
 from store.opening import shown
+
+if TYPE_CHECKING:
+    from receiver.services.videos.keeper import VideoKeeper
 
 log = logging.getLogger("reelhook")
 MIGRATE_SETTINGS = ("DATABASE_URL", "DIRECT_DATABASE_URL", "REELHOOK_DATABASE")
@@ -117,6 +114,8 @@ def run_migrate(env: Mapping[str, str]) -> int:
 
 def run_tick(env: Mapping[str, str]) -> int:
     """`reelhook tick`: all due work once."""
+    from receiver.serving import prepare
+
     settings = from_environ(env, need_api_token=False, key_store=local_key)
     configure_logging(settings.log_format, settings.log_level)
     prepare(settings)
@@ -133,11 +132,15 @@ def run_tick(env: Mapping[str, str]) -> int:
 async def tick(settings: Settings) -> dict[str, int]:
     """Every piece of due work once, through the same app set-up as serve (without its
     background loops): sends cut off, held submissions, polls, video copies, then notices."""
+    from aiohttp import web
+
     from dispatcher.worker import Worker
     from receiver import keys
     from receiver.app import create_app
     from receiver.runtime.dispatching import alert_sender, dispatch_config, session_factory
+    from receiver.services.counts import fold_all
     from receiver.services.poller import Poller
+    from receiver.services.retention import prune
 
     app = create_app(replace(settings, background=False))
     runner = web.AppRunner(app)

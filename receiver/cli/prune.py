@@ -10,7 +10,6 @@ from typing import Any
 
 from receiver.cli.support import add_command
 from receiver.errors import SettingsError
-from receiver.services.retention import count_old, prune
 from receiver.settings import (
     database_from_environ,
     direct_database_from_environ,
@@ -49,6 +48,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 async def _prune(
     database: str, direct: str | None, keep_days: float, dry_run: bool
 ) -> dict[str, int]:
+    from receiver.services.retention import count_old, prune
+
     store = await open_store(database, migrate=False, direct=direct)
     try:
         if dry_run:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 CLIENT_SETTINGS = ("REELHOOK_URL", "REELHOOK_API_TOKEN")
 Run = Callable[[argparse.Namespace], int]
@@ -33,6 +34,8 @@ class ApiClient:
             raise ClientError(
                 "REELHOOK_API_TOKEN is not set: set it to one of the server's API tokens"
             )
+        import httpx  # only the client commands pay for it, not serve, worker or tick
+
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
         try:
             response = httpx.request(
@@ -52,6 +55,8 @@ class ApiClient:
         appears only once it is whole."""
         if not self.token:
             raise ClientError("REELHOOK_API_TOKEN is not set: set it to one of the server's tokens")
+        import httpx
+
         partial = target.with_name(target.name + ".part")
         headers = {"Authorization": f"Bearer {self.token}"}
         try:

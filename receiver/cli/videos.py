@@ -12,7 +12,6 @@ from typing import Any
 from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command
 from receiver.errors import SettingsError
 from receiver.runtime.local_key import local_key
-from receiver.runtime.videos import video_wait
 from receiver.settings import Settings, from_environ
 from store import open_store
 
@@ -49,6 +48,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 async def backfill(settings: Settings) -> int:
     """Queue the missing copies; how many were queued."""
+    from receiver.runtime.videos import video_wait  # the video store's client: only here
+
     if video_wait(settings) is None:
         raise SettingsError("REELHOOK_VIDEO_STORE is off: there is nowhere to keep videos")
     store = await open_store(settings.database, migrate=False, timeouts=settings.db_timeouts,

@@ -11,7 +11,7 @@ from receiver.http import openapi_destinations
 from receiver.http.inbound import INBOUND_MESSAGE
 from receiver.http.paging import MAX_PAGE
 from receiver.providers import PROVIDER_NAMES
-from receiver.services.validation import NUMBER_FIELDS, TEXT_FIELDS
+from receiver.services.request_fields import NUMBER_FIELDS, TEXT_FIELDS
 from receiver.settings import INBOUND_SOURCE
 from store.models import TASK_ID
 from store.plans.outbox import DELIVERY_STATUSES

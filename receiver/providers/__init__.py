@@ -1,25 +1,31 @@
-"""One module per provider, and the registry every other part reads the providers' facts from.
+"""One module per provider, and the catalog every other part reads the providers' facts from.
 
-Names, default base URLs and in-flight caps are declared by the adapters; settings, the CLI's
-choices, the OpenAPI enums and the test fixtures read them from here.
+The catalog (names, real hosts, in-flight caps) is plain data, so settings, the CLI's choices and
+the OpenAPI enums read it without importing the adapters; `registry` builds the adapters.
 """
 
 from __future__ import annotations
 
-from receiver.providers.apimart import APIMart
-from receiver.providers.base import Adapter, Provider, ProviderConfig
-from receiver.providers.onemin import OneMin
-from receiver.providers.piapi import PiAPI
-from receiver.providers.wave import Wave
+from typing import NamedTuple
 
-ADAPTERS: tuple[type[Adapter], ...] = (PiAPI, Wave, APIMart, OneMin)
-PROVIDER_NAMES: tuple[str, ...] = tuple(adapter.name for adapter in ADAPTERS)
-DEFAULT_BASE_URLS: dict[str, str] = {adapter.name: adapter.default_base_url for adapter in ADAPTERS}
+
+class ProviderFacts(NamedTuple):
+    """What reelhook knows of a provider before talking to it."""
+
+    name: str
+    default_base_url: str  # the provider's real host (PROVIDER_BASE_URL overrides it)
+    default_max_in_flight: int = 0  # tasks in flight at once (0: no cap)
+
+
+CATALOG: tuple[ProviderFacts, ...] = (
+    ProviderFacts("piapi", "https://api.piapi.ai"),
+    ProviderFacts("wave", "https://www.qingbo.dev", 5),  # Wave allows 5 queued tasks per account
+    ProviderFacts("apimart", "https://api.apimart.ai"),
+    ProviderFacts("onemin", "https://api.1min.ai"),
+)
+FACTS: dict[str, ProviderFacts] = {facts.name: facts for facts in CATALOG}
+PROVIDER_NAMES: tuple[str, ...] = tuple(FACTS)
+DEFAULT_BASE_URLS: dict[str, str] = {name: facts.default_base_url for name, facts in FACTS.items()}
 DEFAULT_MAX_IN_FLIGHT: dict[str, int] = {
-    adapter.name: adapter.default_max_in_flight for adapter in ADAPTERS
+    name: facts.default_max_in_flight for name, facts in FACTS.items()
 }
-
-
-def build_providers(configs: dict[str, ProviderConfig]) -> dict[str, Provider]:
-    """An adapter for every provider reelhook knows, configured from settings."""
-    return {adapter.name: adapter(configs[adapter.name]) for adapter in ADAPTERS}  # type: ignore[misc]

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from receiver.providers import rules, v4
+from receiver.providers import FACTS, rules, v4
 from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
 from receiver.providers.errors import (
     InvalidRequest,
@@ -41,8 +41,7 @@ class APIMart(Adapter):
     """The APIMart adapter."""
 
     title = "APIMart"
-    name = "apimart"
-    default_base_url = "https://api.apimart.ai"
+    name, default_base_url, default_max_in_flight = FACTS["apimart"]
     models = v4.MODELS
 
     def defaults(self, model: str) -> Mapping[str, Any]:

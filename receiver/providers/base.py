@@ -120,7 +120,7 @@ class Adapter:
     title: str
     models: frozenset[str]
     default_base_url: str  # the provider's real host (PROVIDER_BASE_URL overrides it)
-    default_max_in_flight = 0  # tasks in flight at once (0: no cap)
+    default_max_in_flight: int  # tasks in flight at once (0: no cap)
     supports_callbacks = False
     token_in_path = False
     confirm_terminal = False

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from receiver.providers import rules
+from receiver.providers import FACTS, rules
 from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
 from receiver.providers.errors import (
     InvalidRequest,
@@ -37,8 +37,7 @@ class OneMin(Adapter):
     """The 1min.ai adapter."""
 
     title = "1min.ai"
-    name = "onemin"
-    default_base_url = "https://api.1min.ai"
+    name, default_base_url, default_max_in_flight = FACTS["onemin"]
     models = frozenset({MODEL})
     pollable = False
     background_submit = True

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from receiver.providers import rules
+from receiver.providers import FACTS, rules
 from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
 from receiver.providers.errors import (
     CancelNotSupported,
@@ -39,8 +39,7 @@ class PiAPI(Adapter):
     """The PiAPI adapter."""
 
     title = "PiAPI"
-    name = "piapi"
-    default_base_url = "https://api.piapi.ai"
+    name, default_base_url, default_max_in_flight = FACTS["piapi"]
     models = frozenset({SKYREELS, FRAMEPACK})
     supports_callbacks = True
 

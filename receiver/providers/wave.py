@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from receiver.providers import rules, v4
+from receiver.providers import FACTS, rules, v4
 from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
 from receiver.providers.errors import (
     InvalidRequest,
@@ -73,9 +73,7 @@ class Wave(Adapter):
     """The Wave adapter."""
 
     title = "Wave"
-    name = "wave"
-    default_base_url = "https://www.qingbo.dev"
-    default_max_in_flight = 5  # Wave allows 5 queued tasks per account
+    name, default_base_url, default_max_in_flight = FACTS["wave"]
     models = v4.MODELS
     supports_callbacks = True
     token_in_path = True

@@ -15,7 +15,8 @@ from aiohttp import web
 
 from dispatcher.alerts import AlertSender, AlertTarget
 from dispatcher.attempts import scrub
-from dispatcher.channels import SmtpConfig, build_channels, url_check
+from dispatcher.channels.email import SmtpConfig
+from dispatcher.channels.registry import build_channels, url_check
 from dispatcher.config import DispatchConfig
 from dispatcher.errors import ConfigError, DispatchError
 from dispatcher.netguard import guarded_connector, host_and_port, outgoing_client

@@ -17,7 +17,6 @@ import sqlite3
 import stat
 
 from receiver.errors import SettingsError
-from receiver.services.secrets import new_fernet_key
 
 
 def key_file_of(database: str) -> str:
@@ -43,6 +42,8 @@ def local_key(database: str) -> bytes:
 
 
 def _make(path: str) -> None:
+    from receiver.services.secrets import new_fernet_key  # cryptography: only when one is made
+
     draft = f"{path}.{os.getpid()}-{secrets.token_hex(4)}"
     try:
         descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

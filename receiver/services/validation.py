@@ -15,13 +15,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dispatcher.channels import CHANNEL_NAMES
-from dispatcher.channels.webhook import WHSEC_RULE, is_whsec_key
+from dispatcher.whsec import WHSEC_RULE, is_whsec_key
 from receiver.errors import Unprocessable
 from receiver.providers.base import Provider, TaskRequest
 from receiver.providers.errors import InvalidRequest
+from receiver.services.request_fields import NUMBER_FIELDS, TEXT_FIELDS
 
-TEXT_FIELDS = ("prompt", "negative_prompt", "image", "end_image", "aspect_ratio", "resolution")
-NUMBER_FIELDS = ("duration", "guidance_scale")
 TASK_FIELDS = frozenset(
     {"provider", "model", *TEXT_FIELDS, *NUMBER_FIELDS, "extra", "notify", "metadata"}
 )

@@ -156,3 +156,10 @@ async def test_webhook_with_wrong_secret_fails_verification(start_app: Any,
     task = await (await client.post("/v1/tasks", json=body)).json()
     await wait_delivered(client, task["id"])
     assert webhook_sink.received[0].verified is False
+
+
+def test_the_channel_names_read_without_the_senders_are_the_channels_names() -> None:
+    from dispatcher.channels import CHANNEL_NAMES
+    from dispatcher.channels.registry import CHANNELS
+
+    assert tuple(channel.name for channel in CHANNELS) == CHANNEL_NAMES

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
@@ -19,8 +18,8 @@ from typing import Any
 import obstore
 from obstore.store import LocalStore, from_url
 
-CLOUD_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://", "azure://")
-OFF = "off"
+from receiver.services.videos.locations import CLOUD_SCHEMES
+
 CALL_TIMEOUT = 60.0  # seconds any one call to the store may take, beyond streaming a body
 
 
@@ -105,19 +104,6 @@ class VideoStore:
             raise VideoStoreError(late) from exc
         except Exception as exc:
             raise VideoStoreError(f"the video store failed: {_first_line(exc)}") from exc
-
-
-def default_location(database: str) -> str:
-    """Where videos go when REELHOOK_VIDEO_STORE is unset: beside the SQLite file, or a folder
-    in the working directory with DATABASE_URL."""
-    if database.startswith(("postgres://", "postgresql://")):
-        return os.path.join(".", "reelhook.videos")
-    return f"{database}.videos"
-
-
-def is_local(where: str) -> bool:
-    """True for a folder on this machine's disk."""
-    return where != OFF and not where.startswith(CLOUD_SCHEMES)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,32 @@
+"""Commands pay only for what they use (issue 24.4): reading the settings and building the
+command line import none of the HTTP clients, the web server, the crypto, the video store's
+client or a database driver beyond sqlite3. Checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("aiohttp", "httpx", "cryptography", "obstore", "asyncpg", "sqlite_utils",
+         "prometheus_client", "jinja2", "aiosmtplib", "standardwebhooks")
+PROBE = """
+import base64, json, os, sys
+from receiver.cli.commands import build_parser
+from receiver.settings import from_environ
+build_parser()
+key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+from_environ({"REELHOOK_API_TOKEN": "t" * 32, "REELHOOK_DATABASE": sys.argv[1],
+              "REELHOOK_SECRET_KEY": key})
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def test_settings_and_the_command_line_load_no_heavy_library(tmp_path: object) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, f"{tmp_path}/reelhook.db"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    loaded = set(json.loads(done.stdout))
+    assert "receiver" in loaded and "store" in loaded
+    assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
