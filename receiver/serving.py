@@ -4,7 +4,6 @@ on it, and starts a new one when one dies)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -14,36 +13,14 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from receiver.runtime.startup import claim_database, listen, warn_if_public_url_unset
-from receiver.settings import Settings, disk_warning, short_token_warning
-from store import is_postgres, schema_state
+from receiver.runtime.startup import claim_database, listen, prepare, warn_if_public_url_unset
+from receiver.settings import Settings
+from store import is_postgres
 
 log = logging.getLogger("reelhook")
 # A web process that exits with this status could not start (settings, database): starting it
 # again would fail the same way, so serve stops instead.
 CANNOT_START = 2
-
-
-async def check_database(settings: Settings) -> None:
-    """Refuse a database behind or ahead of this reelhook (SchemaMismatch, one line); a SQLite
-    file that does not exist yet is created at start."""
-    state = await schema_state(settings.database)
-    if is_postgres(settings.database) or state.applied:
-        state.check()
-
-
-def prepare(settings: Settings) -> None:
-    """What every long-running command does before it starts: refuse a database at the wrong
-    schema version (in one line, before anything else is said), then warn about a wiped disk
-    and short tokens."""
-    asyncio.run(check_database(settings))
-    for warning in (disk_warning(settings), short_token_warning(settings)):
-        if warning:
-            log.warning("%s", warning)
-    if settings.secret_key_file:
-        log.warning("REELHOOK_SECRET_KEY is unset: callback secrets and stored destinations are"
-                    " protected by the key kept in %s; keep that file safe and apart from copies"
-                    " of the database, or set REELHOOK_SECRET_KEY", settings.secret_key_file)
 
 
 Announce = Callable[[Settings], None]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from store.models import (
+    DueWork,
     EventIn,
     EventOutcome,
     HealthPolicy,
@@ -226,6 +227,10 @@ class TaskStore(Protocol):
         """Record a task and, in the same commit, claim its send (for `owner` under `lease`) or
         hold it sealed: (task, created, claimed). A submit is recorded whole or not at all."""
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome: ...
+    async def due_work(
+        self, now: float, pollable: Sequence[str], kept_before: str | None
+    ) -> DueWork:
+        """Which kinds of work wait at `now` (store/plans/due.py), in one read."""
     async def get_task(self, task_id: str) -> dict[str, Any]: ...
     async def list_tasks(
         self,

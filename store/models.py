@@ -7,7 +7,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -227,3 +227,20 @@ class Resealed:
     old: str
     new: str
     derived: str | None = None
+
+
+@dataclass(frozen=True)
+class DueWork:
+    """Which kinds of work wait now."""
+
+    interrupted_sends: bool = False
+    held_submissions: bool = False
+    polls: bool = False
+    video_copies: bool = False
+    old_video_copies: bool = False
+    notices: bool = False
+    alerts: bool = False
+
+    def any(self) -> bool:
+        """True when some work waits."""
+        return any(astuple(self))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from store.announce import Announcer
 from store.interface import Listener
-from store.models import EventIn, EventOutcome, NewTask, TaskSearch
+from store.models import DueWork, EventIn, EventOutcome, NewTask, TaskSearch
 from store.parts import (
     Alerts,
     Database,
@@ -23,7 +23,7 @@ from store.parts import (
     Submits,
     Videos,
 )
-from store.plans import tasks
+from store.plans import due, tasks
 
 
 class Records:
@@ -75,6 +75,12 @@ class Records:
         return await self.submits.create_and_claim(
             new, cap, seal, keep_sealed, owner=owner, lease=lease
         )
+
+    async def due_work(
+        self, now: float, pollable: Sequence[str], kept_before: str | None
+    ) -> DueWork:
+        """Which kinds of work wait at `now` (store/plans/due.py), in one read."""
+        return await self.db.read(functools.partial(due.due_work, now, pollable, kept_before))
 
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:
         """Record an event once and apply it to the task, with its notices, in one commit.

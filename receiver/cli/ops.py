@@ -10,11 +10,12 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from receiver.cli.support import add_command
 from receiver.logs import configure_logging
+from receiver.providers import POLLABLE
 from receiver.runtime import event_loops
 from receiver.runtime.local_key import local_key
 from receiver.settings import (
@@ -24,6 +25,8 @@ from receiver.settings import (
     from_environ,
 )
 from store import StoreUnavailable, migrate_database, schema_state
+from store.interface import TaskStore
+from store.models import iso_from_epoch
 from store.opening import shown
 
 if TYPE_CHECKING:
@@ -73,7 +76,7 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
 def run_worker(env: Mapping[str, str]) -> int:
     """Run the outbox worker with settings from `env` until interrupted or terminated."""
     from receiver.runtime.dispatching import run_worker as run
-    from receiver.serving import prepare
+    from receiver.runtime.startup import prepare
 
     settings = from_environ(env, need_api_token=False, key_store=local_key)
     configure_logging(settings.log_format, settings.log_level)
@@ -114,7 +117,7 @@ def run_migrate(env: Mapping[str, str]) -> int:
 
 def run_tick(env: Mapping[str, str]) -> int:
     """`reelhook tick`: all due work once."""
-    from receiver.serving import prepare
+    from receiver.runtime.startup import prepare
 
     settings = from_environ(env, need_api_token=False, key_store=local_key)
     configure_logging(settings.log_format, settings.log_level)
@@ -130,6 +133,66 @@ def run_tick(env: Mapping[str, str]) -> int:
 
 
 async def tick(settings: Settings) -> dict[str, int]:
+    """Every piece of due work once. The store is asked first what waits (one read): the
+    senders (the app, HTTP clients, providers, the video store) are built only when something
+    does, so an idle tick costs a query, not their start."""
+    from store import open_store
+
+    store = await open_store(
+        settings.database, notify_on=settings.notify_on, busy_timeout=settings.db_busy_timeout,
+        pool_size=2, migrate=False, timeouts=settings.db_timeouts,
+        direct=settings.direct_database,
+    )
+    try:
+        waiting = await work_waiting(store, settings)
+        if not waiting:
+            return {**nothing_sent(settings), **await upkeep(store, settings)}
+    finally:
+        await store.close()
+    log.debug("tick: %s due", ", ".join(waiting))
+    return await tick_with_senders(settings)
+
+
+async def work_waiting(store: TaskStore, settings: Settings) -> list[str]:
+    """The kinds of work that wait for a sender (store/plans/due.py), those this tick would do."""
+    keeps_videos = settings.videos.kept(settings.database)
+    video_days = settings.videos.keep_days
+    kept_before = (iso_from_epoch(time.time() - video_days * 86400)
+                   if keeps_videos and video_days is not None else None)
+    due = await store.due_work(time.time(), POLLABLE, kept_before)
+    waiting = {name for name, waits in asdict(due).items() if waits}
+    if not keeps_videos:
+        waiting.discard("video_copies")
+    if settings.alerts_to is None:
+        waiting.discard("alerts")
+    return sorted(waiting)
+
+
+def nothing_sent(settings: Settings) -> dict[str, int]:
+    """The report of the work that needs a sender when none waits: the same lines, each 0."""
+    names = ["interrupted sends failed", "held submissions", "tasks polled"]
+    if settings.videos.kept(settings.database):
+        names.append("videos copied")
+    names.append("notices due")
+    if settings.alerts_to is not None:
+        names.append("alerts sent")
+    return dict.fromkeys(names, 0)
+
+
+async def upkeep(store: TaskStore, settings: Settings) -> dict[str, int]:
+    """The store's own upkeep, which needs no sender: old rows deleted, counts folded."""
+    from receiver.services.counts import fold_all
+    from receiver.services.retention import prune
+
+    done = {}
+    if settings.keep_days is not None:  # bounded: what is left goes at the next tick
+        pruned = await prune(store, settings.keep_days, time.monotonic() + TICK_PRUNE_BUDGET)
+        done["old rows deleted"] = sum(pruned.values())
+    done["counts folded"] = await fold_all(store, time.monotonic() + TICK_PRUNE_BUDGET)
+    return done
+
+
+async def tick_with_senders(settings: Settings) -> dict[str, int]:
     """Every piece of due work once, through the same app set-up as serve (without its
     background loops): sends cut off, held submissions, polls, video copies, then notices."""
     from aiohttp import web
@@ -138,9 +201,7 @@ async def tick(settings: Settings) -> dict[str, int]:
     from receiver import keys
     from receiver.app import create_app
     from receiver.runtime.dispatching import alert_sender, dispatch_config, session_factory
-    from receiver.services.counts import fold_all
     from receiver.services.poller import Poller
-    from receiver.services.retention import prune
 
     app = create_app(replace(settings, background=False))
     runner = web.AppRunner(app)
@@ -161,11 +222,6 @@ async def tick(settings: Settings) -> dict[str, int]:
         await worker.run_until_idle(timeout=TICK_NOTICE_BUDGET)
         if (sender := alert_sender(settings, store, config)) is not None:
             done["alerts sent"] = await sender.send_due()
-        if settings.keep_days is not None:  # bounded: what is left goes at the next tick
-            pruned = await prune(store, settings.keep_days, time.monotonic() + TICK_PRUNE_BUDGET)
-            done["old rows deleted"] = sum(pruned.values())
-        done["counts folded"] = await fold_all(store, time.monotonic() + TICK_PRUNE_BUDGET)
-        return done
+        return {**done, **await upkeep(store, settings)}
     finally:
         await runner.cleanup()
-

@@ -41,7 +41,7 @@ class APIMart(Adapter):
     """The APIMart adapter."""
 
     title = "APIMart"
-    name, default_base_url, default_max_in_flight = FACTS["apimart"]
+    name, default_base_url, default_max_in_flight, pollable = FACTS["apimart"]
     models = v4.MODELS
 
     def defaults(self, model: str) -> Mapping[str, Any]:

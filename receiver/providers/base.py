@@ -124,7 +124,7 @@ class Adapter:
     supports_callbacks = False
     token_in_path = False
     confirm_terminal = False
-    pollable = True
+    pollable: bool
     background_submit = False
     fetches_image = False
     idempotent_submit = False

@@ -37,9 +37,8 @@ class OneMin(Adapter):
     """The 1min.ai adapter."""
 
     title = "1min.ai"
-    name, default_base_url, default_max_in_flight = FACTS["onemin"]
+    name, default_base_url, default_max_in_flight, pollable = FACTS["onemin"]
     models = frozenset({MODEL})
-    pollable = False
     background_submit = True
     fetches_image = True
 

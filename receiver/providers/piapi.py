@@ -39,7 +39,7 @@ class PiAPI(Adapter):
     """The PiAPI adapter."""
 
     title = "PiAPI"
-    name, default_base_url, default_max_in_flight = FACTS["piapi"]
+    name, default_base_url, default_max_in_flight, pollable = FACTS["piapi"]
     models = frozenset({SKYREELS, FRAMEPACK})
     supports_callbacks = True
 

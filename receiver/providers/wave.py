@@ -73,7 +73,7 @@ class Wave(Adapter):
     """The Wave adapter."""
 
     title = "Wave"
-    name, default_base_url, default_max_in_flight = FACTS["wave"]
+    name, default_base_url, default_max_in_flight, pollable = FACTS["wave"]
     models = v4.MODELS
     supports_callbacks = True
     token_in_path = True

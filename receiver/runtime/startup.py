@@ -1,10 +1,12 @@
 """What `reelhook serve` checks before it starts: one instance per SQLite file (only serve takes
 it: `tick` and `worker` never recover another process's work, its claims' leases guard that), a
 database it can use at this reelhook's schema, and a port it can listen on, all before any
-start-up recovery runs. Each failure is one line naming the path or port."""
+start-up recovery runs. Each failure is one line naming the path or port. `prepare` is what
+every long-running command (serve, worker, tick) checks and warns about first."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import sqlite3
@@ -12,7 +14,8 @@ from typing import IO
 
 from receiver.errors import StartupError
 from receiver.runtime.owner import process_owner
-from receiver.settings import Settings
+from receiver.settings import Settings, disk_warning, short_token_warning
+from store import is_postgres, schema_state
 from store.errors import DatabaseInUse, SchemaTooNew
 from store.migrations import MIGRATION_NAMES
 from store.sqlite import (
@@ -94,3 +97,25 @@ def warn_if_public_url_unset(settings: Settings) -> None:
             "REELHOOK_PUBLIC_URL is unset: providers will be given %s/callbacks/..., which only"
             " this machine can reach; set it to the public address", settings.public_url,
         )
+
+
+async def check_database(settings: Settings) -> None:
+    """Refuse a database behind or ahead of this reelhook (SchemaMismatch, one line); a SQLite
+    file that does not exist yet is created at start."""
+    state = await schema_state(settings.database)
+    if is_postgres(settings.database) or state.applied:
+        state.check()
+
+
+def prepare(settings: Settings) -> None:
+    """What every long-running command does before it starts: refuse a database at the wrong
+    schema version (in one line, before anything else is said), then warn about a wiped disk
+    and short tokens."""
+    asyncio.run(check_database(settings))
+    for warning in (disk_warning(settings), short_token_warning(settings)):
+        if warning:
+            log.warning("%s", warning)
+    if settings.secret_key_file:
+        log.warning("REELHOOK_SECRET_KEY is unset: callback secrets and stored destinations are"
+                    " protected by the key kept in %s; keep that file safe and apart from copies"
+                    " of the database, or set REELHOOK_SECRET_KEY", settings.secret_key_file)

@@ -14,7 +14,7 @@ HOURLY = "notice.dead"
 GAP = 3600.0
 STATUSES = ("pending", "sending", "sent", "dead")
 
-_DUE = (
+ALERT_DUE = (
     "(status = 'pending' AND next_attempt_at <= :now)"
     " OR (status = 'sending' AND claimed_at < :stale_before)"
 )
@@ -46,7 +46,7 @@ def queue(
 def claim(now: float, stale_before: float, owner: str, limit: int) -> Plan[list[dict[str, Any]]]:
     """Take due alerts (and those whose sender went quiet) for `owner`, oldest first."""
     due = yield rows(
-        f"SELECT id FROM alerts WHERE {_DUE} ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED",
+        f"SELECT id FROM alerts WHERE {ALERT_DUE} ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED",
         now=now, stale_before=stale_before, limit=limit,
     )
     ids = [int(found["id"]) for found in due]

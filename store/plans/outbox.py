@@ -41,9 +41,9 @@ class AttemptRecord:
     next_attempt_at: float | None = None
 
 
-_DUE_PENDING = "status = 'pending' AND next_attempt_at <= :now"
-_DUE_STALE = "status = 'sending' AND claimed_at < :stale_before"
-_DUE = f"(({_DUE_PENDING}) OR ({_DUE_STALE}))"
+DUE_PENDING = "status = 'pending' AND next_attempt_at <= :now"
+DUE_STALE = "status = 'sending' AND claimed_at < :stale_before"
+_DUE = f"(({DUE_PENDING}) OR ({DUE_STALE}))"
 _ROUTE_DISABLED = (
     "(SELECT x.disabled_reason FROM destinations x WHERE x.route_key = s.route_key"
     " AND x.disabled_reason IS NOT NULL LIMIT 1) AS route_disabled"
@@ -59,8 +59,8 @@ _FIRST_DUE = "SELECT id, next_attempt_at FROM deliveries WHERE {} ORDER BY next_
 DUE = (
     "SELECT d.id AS delivery_id, s.id AS destination_id, s.channel, s.route_key,"
     f" {_ROUTE_DISABLED}, {_STOPPED} FROM"
-    f" (SELECT * FROM ({_FIRST_DUE.format(_DUE_PENDING)} LIMIT :limit) AS pending"
-    f" UNION ALL SELECT * FROM ({_FIRST_DUE.format(_DUE_STALE)} LIMIT :limit) AS stale) AS due"
+    f" (SELECT * FROM ({_FIRST_DUE.format(DUE_PENDING)} LIMIT :limit) AS pending"
+    f" UNION ALL SELECT * FROM ({_FIRST_DUE.format(DUE_STALE)} LIMIT :limit) AS stale) AS due"
     " JOIN deliveries d ON d.id = due.id JOIN destinations s ON s.id = d.destination_id"
     " ORDER BY due.next_attempt_at, due.id LIMIT :limit"
 )
@@ -115,8 +115,8 @@ COUNT_ONLY = (
 # The same, leaving out the routes given: a route at its fair share could fill every read.
 _NOT_FULL = (" AND destination_id NOT IN (SELECT id FROM destinations"
              " WHERE route_key = ANY(:full))")
-DUE_SKIPPING = DUE.replace(_DUE_PENDING, _DUE_PENDING + _NOT_FULL).replace(
-    _DUE_STALE, _DUE_STALE + _NOT_FULL)
+DUE_SKIPPING = DUE.replace(DUE_PENDING, DUE_PENDING + _NOT_FULL).replace(
+    DUE_STALE, DUE_STALE + _NOT_FULL)
 
 
 def select_due(

@@ -13,13 +13,15 @@ from typing import Any
 from store.sql import Plan, count, many, rows
 from store.states import UNFINISHED_SQL
 
+POLL_DUE = (
+    f"status IN {UNFINISHED_SQL} AND submit_state = 'sent'"
+    " AND provider_task_id IS NOT NULL AND provider = ANY(:providers)"
+    " AND (next_poll_at IS NULL OR next_poll_at <= :now)"
+)
 DUE_POLLS = (
     "SELECT id, provider, provider_task_id, status, progress, video_url, next_poll_at,"
-    " poll_attempts, last_event_at, deadline_at FROM tasks"
-    f" WHERE status IN {UNFINISHED_SQL} AND submit_state = 'sent'"
-    " AND provider_task_id IS NOT NULL AND provider = ANY(:providers)"
-    " AND (next_poll_at IS NULL OR next_poll_at <= :now) ORDER BY next_poll_at NULLS FIRST"
-    " LIMIT :limit"
+    f" poll_attempts, last_event_at, deadline_at FROM tasks WHERE {POLL_DUE}"
+    " ORDER BY next_poll_at NULLS FIRST LIMIT :limit"
 )
 
 

@@ -20,9 +20,16 @@ from store.states import UNFINISHED_SQL
 IN_FLIGHT = f"submit_state IN ('sending', 'sent') AND status IN {UNFINISHED_SQL}"
 # The status term repeats the in-flight index's own condition word for word: SQLite uses a
 # partial index only for a query that says so (else it walked every task of the provider).
-_WAITING = (
+WAITING = (
     "submit_state = 'pending' AND held_request IS NOT NULL AND status = 'queued'"
     f" AND status IN {UNFINISHED_SQL} AND (submit_after IS NULL OR submit_after <= :now)"
+)
+# A send cut off: claimed by a process whose lease ran out, or recorded before :recorded and
+# never claimed or held at all.
+CUT_OFF = (
+    "status = 'queued' AND provider_task_id IS NULL"
+    " AND ((submit_state = 'sending' AND COALESCE(claim_expires_at, 0) < :now)"
+    " OR (submit_state = 'pending' AND held_request IS NULL AND last_event_at < :recorded))"
 )
 
 
@@ -47,7 +54,7 @@ def claim_slot(
         )
         waiting = yield value(
             "SELECT EXISTS (SELECT 1 FROM tasks WHERE provider = :provider AND id < :id"
-            f" AND {_WAITING})", provider=provider, id=task_id, now=time.time(),
+            f" AND {WAITING})", provider=provider, id=task_id, now=time.time(),
         )
         if busy >= cap or waiting:
             return False
@@ -114,7 +121,7 @@ def resend(task_id: str) -> Plan[bool]:
 def held(now: float, limit: int) -> Plan[list[dict[str, Any]]]:
     """Held submissions ready to try again, oldest first."""
     found = yield rows(
-        f"SELECT id, provider, held_request FROM tasks WHERE {_WAITING} ORDER BY id LIMIT :limit",
+        f"SELECT id, provider, held_request FROM tasks WHERE {WAITING} ORDER BY id LIMIT :limit",
         now=now, limit=limit,
     )
     return found  # type: ignore[no-any-return]
@@ -125,10 +132,7 @@ def interrupted_sends(now: float, grace: float) -> Plan[list[dict[str, Any]]]:
     out, or recorded more than `grace` seconds ago and never claimed or held at all. A claim a
     live process still holds is never among them."""
     found = yield rows(
-        "SELECT id, provider, held_request IS NOT NULL AS sealed FROM tasks"
-        " WHERE status = 'queued' AND provider_task_id IS NULL"
-        " AND ((submit_state = 'sending' AND COALESCE(claim_expires_at, 0) < :now)"
-        " OR (submit_state = 'pending' AND held_request IS NULL AND last_event_at < :recorded))",
+        f"SELECT id, provider, held_request IS NOT NULL AS sealed FROM tasks WHERE {CUT_OFF}",
         now=now, recorded=now - grace,
     )
     return found  # type: ignore[no-any-return]

@@ -20,13 +20,13 @@ from store.states import VIDEO_DELETED, VIDEO_FAILED, VIDEO_KEPT, VIDEO_OFF, VID
 # A keeper's own claims count as due again: one whose commit went through unseen (the
 # connection died before the answer) is not left until the lease ends. Each keeper (one per
 # process) makes its copies pass by pass, so none of its own is in progress when it claims.
-_DUE = (
+COPY_DUE = (
     f"video_status = '{VIDEO_PENDING}' AND video_next_at <= :now"
     " AND (COALESCE(video_claim_expires, 0) < :now OR video_claim_owner = :owner)"
 )
 CLAIM = (
     "UPDATE tasks SET video_claim_owner = :owner, video_claim_expires = :until"
-    f" WHERE id IN (SELECT id FROM tasks WHERE {_DUE} ORDER BY video_next_at LIMIT :limit"
+    f" WHERE id IN (SELECT id FROM tasks WHERE {COPY_DUE} ORDER BY video_next_at LIMIT :limit"
     " FOR UPDATE SKIP LOCKED)"
     " RETURNING id, provider, video_url, video_expires_at, video_attempts"
 )

@@ -30,3 +30,28 @@ def test_settings_and_the_command_line_load_no_heavy_library(tmp_path: object) -
     loaded = set(json.loads(done.stdout))
     assert "receiver" in loaded and "store" in loaded
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+
+
+TICK = """
+import json, sys
+from receiver.cli import main
+code = main(["tick"])
+print(json.dumps([code, sorted({name.split(".")[0] for name in sys.modules})]))
+"""
+
+
+def test_an_idle_tick_asks_the_store_and_builds_no_sender(tmp_path: object) -> None:
+    key = subprocess.run([sys.executable, "-m", "receiver", "keygen"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    env = {"REELHOOK_DATABASE": f"{tmp_path}/reelhook.db", "REELHOOK_SECRET_KEY": key,
+           "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-m", "receiver", "migrate"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", TICK], env=env, capture_output=True, text=True,
+                          check=True, timeout=60)
+    report, modules = done.stdout.strip().splitlines()
+    code, loaded = json.loads(modules)
+    assert code == 0
+    assert report == ("interrupted sends failed: 0, held submissions: 0, tasks polled: 0,"
+                      " videos copied: 0, notices due: 0, old rows deleted: 0, counts folded: 0")
+    assert set(loaded).isdisjoint(HEAVY), sorted(set(loaded) & set(HEAVY))

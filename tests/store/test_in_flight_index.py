@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from store import open_store
-from store.plans.submits import _WAITING, IN_FLIGHT
+from store.plans.submits import IN_FLIGHT, WAITING
 
 
 async def test_the_in_flight_count_and_the_waiting_check_use_the_unfinished_index(
@@ -25,7 +25,7 @@ async def test_the_in_flight_count_and_the_waiting_check_use_the_unfinished_inde
         for query in (
             f"SELECT count(*) FROM tasks WHERE provider = :p AND {IN_FLIGHT} AND id != :id",
             f"SELECT EXISTS (SELECT 1 FROM tasks WHERE provider = :p AND id < :id AND"
-            f" {_WAITING})",
+            f" {WAITING})",
         ):
             plan = conn.execute(f"EXPLAIN QUERY PLAN {query}",
                                 {"p": "wave", "id": "tsk_x", "now": 1.0}).fetchall()

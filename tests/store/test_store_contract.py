@@ -267,7 +267,8 @@ def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
     tested = "".join(
         (here / name).read_text()
         for name in ("test_store_contract.py", "test_store_databases.py", "test_store_videos.py",
-                     "test_store_destinations.py", "test_store_health.py")
+                     "test_store_destinations.py", "test_store_health.py",
+                     "test_store_due_work.py")
     )
     protocols = [interface.TaskStore, interface.OutboxStore, interface.PollScheduleStore,
                  interface.SubmitSlotsStore, interface.InboundStore, interface.StatsStore,
