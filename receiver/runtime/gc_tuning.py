@@ -6,6 +6,19 @@ import gc
 
 # Collect the youngest generation every this many allocations rather than 700.
 YOUNG_THRESHOLD = 50_000
+# Seconds after serve has started before its start-up objects are collected and frozen.
+TUNE_AFTER_START = 1.0
+
+
+def quiet_start() -> None:
+    """Collect rarely while the process starts (set first thing in `main`).
+
+    Starting imports some 700 modules: hundreds of thousands of objects that live as long as the
+    process. With the default thresholds the collector walks them again and again while they are
+    made (~30 ms of `reelhook serve`'s start, bench/README.md); with these it does not, and a
+    long-lived command freezes them once started (`tune_for_long_life`).
+    """
+    gc.set_threshold(YOUNG_THRESHOLD, 20, 100)
 
 
 def tune_for_long_life() -> None:

@@ -4,17 +4,20 @@ callback secret hashes that stay what earlier versions stored."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import hmac
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from receiver.cli.commands import _tune_gc
+from receiver.cli.commands import _tune_gc, main
 from receiver.runtime.dispatching import run_worker
+from receiver.runtime.gc_tuning import TUNE_AFTER_START, YOUNG_THRESHOLD
 from receiver.services.secrets import SecretBox, new_fernet_key
 from receiver.settings import Settings
 from store import SqliteStore
@@ -29,11 +32,21 @@ def restored_gc() -> Iterator[None]:
     gc.set_threshold(*threshold)
 
 
-async def test_serve_freezes_what_startup_made_and_collects_less_often(restored_gc: None) -> None:
+async def test_serve_freezes_what_startup_made_once_started_not_before(
+    restored_gc: None,
+) -> None:
     gc.unfreeze()
     await _tune_gc(web.Application())
-    assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0  # the full collection waits until serve answers
+    await until(lambda: gc.get_freeze_count() > 0, timeout=TUNE_AFTER_START + 5)
     assert gc.get_threshold()[0] >= 10_000
+
+
+def test_every_command_starts_with_the_collector_quiet(restored_gc: None) -> None:
+    gc.set_threshold(700, 10, 10)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["keygen"]) == 0
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, 20, 100)
 
 
 async def test_the_worker_process_collects_less_often_too(
