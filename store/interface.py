@@ -218,14 +218,15 @@ class TaskStore(Protocol):
         self,
         new: NewTask,
         cap: int,
-        seal: Callable[[], str],
+        sealed: str,
         keep_sealed: bool = False,
         *,
         owner: str = "",
         lease: float = 60.0,
     ) -> tuple[dict[str, Any], bool, bool]:
         """Record a task and, in the same commit, claim its send (for `owner` under `lease`) or
-        hold it sealed: (task, created, claimed). A submit is recorded whole or not at all."""
+        hold it with its `sealed` request: (task, created, claimed). A submit is recorded
+        whole or not at all; the request is sealed before, never inside, the transaction."""
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome: ...
     async def due_work(
         self, now: float, pollable: Sequence[str], kept_before: str | None

@@ -184,15 +184,14 @@ class Submits:
         self,
         new: NewTask,
         cap: int,
-        seal: Callable[[], str],
+        sealed: str,
         keep_sealed: bool = False,
         *,
         owner: str = "",
         lease: float = 60.0,
     ) -> tuple[dict[str, Any], bool, bool]:
-        """Record a task and claim its send (or hold it sealed) in one commit:
-        (task, created, claimed). The request is sealed before the transaction begins."""
-        sealed = seal()
+        """Record a task and claim its send (or hold it `sealed`, its request encrypted
+        before the transaction began) in one commit: (task, created, claimed)."""
         return await self._db.write(functools.partial(
             submits.insert_and_claim, new, cap, sealed, keep_sealed, owner, lease
         ))

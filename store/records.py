@@ -64,7 +64,7 @@ class Records:
         self,
         new: NewTask,
         cap: int,
-        seal: Callable[[], str],
+        sealed: str,
         keep_sealed: bool = False,
         *,
         owner: str = "",
@@ -73,7 +73,7 @@ class Records:
         """Record a task and, in the same commit, claim its send (for `owner` under `lease`) or
         hold it sealed (a submit is recorded whole or not at all): (task, created, claimed)."""
         return await self.submits.create_and_claim(
-            new, cap, seal, keep_sealed, owner=owner, lease=lease
+            new, cap, sealed, keep_sealed, owner=owner, lease=lease
         )
 
     async def due_work(

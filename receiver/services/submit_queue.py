@@ -1,35 +1,43 @@
-"""The submission queue: a per-provider cap on tasks in flight, and resends after busy answers.
+"""The submission queue: a per-provider cap on tasks in flight, the sends themselves, and
+resends after busy answers.
 
 A new task takes a slot of its provider when one is free and no earlier task is waiting; otherwise
 it stays `queued` here, its request sealed (encrypted) in the database, until a slot frees. A 429
 or concurrency answer holds the task the same way and tries again later, instead of failing it.
 Providers whose submit call lasts until the video is done (1min.ai) are sent in the background.
+The queue owns each `Send` from its claim to the provider's answer, which it records through the
+task service's one state-change path (`change`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
 
 from dispatcher.wakeup import Wakeup
-from receiver.providers.base import Provider, TaskRequest
+from receiver.providers.base import Provider
+from receiver.providers.errors import ProviderBusy, ProviderError
+from receiver.providers.http import redact_urls
 from receiver.runtime.owner import process_owner
-from receiver.services.request_forms import sealed_payload
 from receiver.services.secrets import SecretBox
+from receiver.services.sends import Send, failed_event, report_event
 from receiver.settings import Settings
-from store import EventIn, EventOutcome, Observation, WriterStopped
+from store import EventIn, EventOutcome, StoreUnavailable, WriterStopped
 from store.interface import SubmitSlotsStore
-from store.states import FAILED
 
 log = logging.getLogger("reelhook.queue")
-SendFn = Callable[[str, Provider, TaskRequest, str, str | None], Awaitable[None]]
 ChangeFn = Callable[[str, EventIn], Awaitable[EventOutcome]]
+TaskReader = Callable[[str], Awaitable[dict[str, Any]]]
 MAX_TICK = 1.0
 # How often the queue looks for sends whose claim's lease ran out (a process died mid-send).
 TAKEOVER_EVERY = 5.0
+MAX_RECORD_WAIT = 5.0
 
 
 class SubmitQueue:
@@ -38,18 +46,20 @@ class SubmitQueue:
     def __init__(
         self,
         slots: SubmitSlotsStore,
+        read_task: TaskReader,
         secrets: SecretBox,
         settings: Settings,
         providers: Mapping[str, Provider],
-        send: SendFn,
+        http: httpx.AsyncClient,
         change: ChangeFn,
         wakeup: Wakeup,
     ) -> None:
         self.slots = slots
+        self._read_task = read_task
         self.secrets = secrets
         self.settings = settings
         self.providers = providers
-        self._send = send
+        self._http = http
         self._change = change  # the task service's one state-change path
         self._wakeup = wakeup
         # Background work: a send cut off at a stop is named (task id, provider) to settle it.
@@ -57,34 +67,24 @@ class SubmitQueue:
         self.owner = process_owner()
         # Busy refusals per task in this process: the backoff's exponent (the deadline itself
         # counts from the task's creation, in the database).
-        self.busy_attempts: dict[str, int] = {}
+        self._busy_attempts: dict[str, int] = {}
 
-    async def offer(
-        self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
-    ) -> None:
+    async def offer(self, send: Send) -> None:
         """Send the new task now if its provider has a free slot, else hold it."""
-        if await self.claim(task_id, provider):
-            await self.dispatch(task_id, provider, request, secret, key)
+        if await self.claim(send.task_id, send.provider):
+            await self.dispatch(send)
         else:
-            log.info("holding %s: %s has no free slot", task_id, provider.name)
-            await self.hold(task_id, request, secret, key, 0.0)
+            log.info("holding %s: %s has no free slot", send.task_id, send.provider.name)
+            await self.hold(send, 0.0)
 
-    async def hold(
-        self,
-        task_id: str,
-        request: TaskRequest,
-        secret: str,
-        key: str | None,
-        delay: float | None,
-    ) -> None:
+    async def hold(self, send: Send, delay: float | None) -> None:
         """Keep the task queued here and try again after `delay` seconds (None: the default)."""
         wait = self.settings.poll_initial if delay is None else delay
-        await self.slots.hold(task_id, self.seal(request, secret, key), time.time() + wait)
+        await self.slots.hold(send.task_id, self.seal(send), time.time() + wait)
 
-    def seal(self, request: TaskRequest, secret: str, key: str | None) -> str:
-        """The request, its callback secret and key, encrypted for a later send."""
-        payload = {"request": sealed_payload(request), "secret": secret, "key": key}
-        return self.secrets.encrypt(json.dumps(payload))
+    def seal(self, send: Send) -> str:
+        """The send's request, callback secret and key, encrypted for a later send."""
+        return self.secrets.encrypt(send.sealable())
 
     def spawn(self, work: Awaitable[None], send: tuple[str, str] | None = None) -> None:
         """Run `work` in the background; it is cancelled when the queue closes (a `send`, task id
@@ -96,11 +96,11 @@ class SubmitQueue:
     def _forget(self, job: asyncio.Future[None]) -> None:
         self._background.pop(job, None)
 
-    def busy_wait(self, task_id: str, retry_after: float | None) -> float:
+    def _busy_wait(self, task_id: str, retry_after: float | None) -> float:
         """Seconds before resending a submission the provider refused as busy: doubling from
         REELHOOK_POLL_INITIAL to REELHOOK_POLL_MAX_INTERVAL, at least its Retry-After."""
-        attempts = self.busy_attempts.get(task_id, 0)
-        self.busy_attempts[task_id] = attempts + 1
+        attempts = self._busy_attempts.get(task_id, 0)
+        self._busy_attempts[task_id] = attempts + 1
         return busy_backoff(attempts, retry_after, self.settings)
 
     def wake(self) -> None:
@@ -136,9 +136,8 @@ class SubmitQueue:
             if not await self.claim(row["id"], provider, provider.idempotent_submit):
                 full.add(provider.name)
                 continue
-            payload = json.loads(self.secrets.decrypt(row["held_request"]))
-            request = TaskRequest(**payload["request"])
-            await self.dispatch(row["id"], provider, request, payload["secret"], payload["key"])
+            opened = self.secrets.decrypt(row["held_request"])
+            await self.dispatch(Send.unsealed(row["id"], provider, opened))
 
     async def fail_interrupted(self) -> int:
         """Settle tasks whose send was cut off, only those whose claim's lease ran out (a send
@@ -168,8 +167,7 @@ class SubmitQueue:
             f"reelhook stopped while the call to {provider} was in flight; its outcome"
             " is unknown, so the task was failed: submit it again"
         )
-        event = EventIn("submit:interrupted", "submit", Observation(FAILED, error=message))
-        await self._change(task_id, event)
+        await self._change(task_id, failed_event("submit:interrupted", message))
 
     async def drain(self) -> None:
         """Wait for the background sends under way (for `reelhook tick`, which then exits)."""
@@ -192,32 +190,78 @@ class SubmitQueue:
             except Exception:
                 log.exception("recording the cut-off send of %s failed", send[0])
 
-    async def dispatch(
-        self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
-    ) -> None:
+    async def dispatch(self, send: Send) -> None:
         """Send a task whose slot is claimed (in the background for 1min.ai's long call)."""
-        sending = self._send(task_id, provider, request, secret, key or f"reelhook-{task_id}")
-        if provider.background_submit:
-            self.spawn(self._finish(task_id, provider, sending), (task_id, provider.name))
+        if send.provider.background_submit:
+            self.spawn(self._finish(send), (send.task_id, send.provider.name))
             return
-        await self._finish(task_id, provider, sending)
+        await self._finish(send)
 
-    async def _finish(self, task_id: str, provider: Provider, sending: Awaitable[None]) -> None:
+    async def _finish(self, send: Send) -> None:
         try:
-            await sending
+            await self._send(send)
         except Exception as exc:  # a bug of ours must not leave the task queued, holding its slot
-            log.exception("sending %s to %s failed unexpectedly", task_id, provider.name)
-            await self._fail_unexpected(task_id, provider, exc)
+            log.exception("sending %s to %s failed unexpectedly", send.task_id, send.provider.name)
+            await self._fail_unexpected(send, exc)
         finally:
             self.wake()
 
-    async def _fail_unexpected(self, task_id: str, provider: Provider, exc: Exception) -> None:
-        message = f"{provider.name}: the send failed unexpectedly ({type(exc).__name__})"
-        event = EventIn("submit:failed", "submit", Observation(FAILED, error=message))
+    async def _send(self, send: Send) -> None:
+        """Call the provider (the queue has claimed the task: "sending") and record its answer."""
+        task_id, provider = send.task_id, send.provider
         try:
-            await self._change(task_id, event)
+            report = await provider.submit(
+                self._http, send.request, send.callback(self.settings), send.idempotency_key
+            )
+        except ProviderBusy as exc:
+            await self._busy(send, exc)
+            return
+        except ProviderError as exc:
+            reason = redact_urls(str(exc))  # user URLs may carry presigned signatures
+            log.warning("submit of %s to %s failed: %s", task_id, provider.name, reason)
+            event = failed_event("submit:failed", f"{provider.name}: {reason}")
+            await self._record(task_id, lambda: self._change(task_id, event))
+            return
+        self._busy_attempts.pop(task_id, None)
+        event = report_event(report, "submit")
+        await self._record(task_id, lambda: self._change(task_id, event))
+
+    async def _busy(self, send: Send, exc: ProviderBusy) -> None:
+        """Hold the task to resend after a backoff, or fail it once that passes its deadline."""
+        task_id, provider = send.task_id, send.provider
+        wait = self._busy_wait(task_id, exc.retry_after)
+        task = await self._read_task(task_id)
+        age = time.time() - datetime.fromisoformat(task["created_at"]).timestamp()
+        write: Callable[[], Awaitable[Any]]
+        if age + wait > self.settings.task_deadline:
+            self._busy_attempts.pop(task_id, None)
+            seconds = self.settings.task_deadline
+            message = f"timeout: {provider.name} refused it as busy for {seconds:g} s: {exc}"
+            event = failed_event("submit:busy-timeout", message)
+            write = lambda: self._change(task_id, event)  # noqa: E731
+        else:
+            log.info("%s is busy; %s waits %.1f s: %s", provider.name, task_id, wait, exc)
+            write = lambda: self.hold(send, wait)  # noqa: E731
+        await self._record(task_id, write)
+
+    async def _record(self, task_id: str, write: Callable[[], Awaitable[Any]]) -> None:
+        """Record the outcome of a send; while the store cannot write (a full disk), keep
+        trying in the background, so the task goes on once space is back, without a restart."""
+        try:
+            await write()
+        except WriterStopped:
+            raise  # nothing will be written until a restart, which resumes from the database
+        except StoreUnavailable as exc:
+            log.error("recording the send of %s failed (%s); retrying until it is stored",
+                      task_id, exc)
+            self.spawn(_retry_until_stored(write))
+
+    async def _fail_unexpected(self, send: Send, exc: Exception) -> None:
+        message = f"{send.provider.name}: the send failed unexpectedly ({type(exc).__name__})"
+        try:
+            await self._change(send.task_id, failed_event("submit:failed", message))
         except Exception:
-            log.exception("recording the failed send of %s failed", task_id)
+            log.exception("recording the failed send of %s failed", send.task_id)
 
     def lease(self, provider: Provider | None) -> float:
         """How long a send claim holds: a send is cut off after its timeout, so a claim older
@@ -237,6 +281,20 @@ class SubmitQueue:
     def cap(self, provider: Provider) -> int:
         """The provider's in-flight cap (0: none)."""
         return int(self.settings.max_in_flight.get(provider.name, 0))
+
+
+async def _retry_until_stored(write: Callable[[], Awaitable[Any]]) -> None:
+    wait = 0.1
+    while True:
+        await asyncio.sleep(wait)
+        try:
+            await write()
+            return
+        except WriterStopped:
+            log.error("the store stopped; the outcome of a send was not recorded")
+            return
+        except StoreUnavailable:
+            wait = min(wait * 2, MAX_RECORD_WAIT)
 
 
 def busy_backoff(attempts: int, retry_after: float | None, settings: Settings) -> float:

@@ -9,26 +9,23 @@ Nothing else calls the store's `record_event`.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-import time
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from dispatcher.netguard import BlockedAddress, check_url
 from receiver.errors import Conflict, NotFound, Unprocessable
-from receiver.providers.base import CallbackTarget, Provider, Report, TaskRequest, ask_about
-from receiver.providers.errors import CancelNotSupported, ProviderBusy, ProviderError
-from receiver.providers.http import redact_urls
+from receiver.providers.base import Provider, Report, ask_about
+from receiver.providers.errors import CancelNotSupported, ProviderError
 from receiver.providers.rules import is_data_uri
 from receiver.runtime.off_loop import off_loop as in_thread
 from receiver.services.destinations import task_destinations
 from receiver.services.request_forms import fingerprint, stored_request
 from receiver.services.secrets import SecretBox
+from receiver.services.sends import Send, report_event
 from receiver.services.submit_queue import SubmitQueue
 from receiver.services.validation import Submission, check_request
 from receiver.services.wakeups import Wakeups
@@ -39,16 +36,13 @@ from store import (
     IdempotencyConflict,
     NewTask,
     Observation,
-    StoreUnavailable,
     TaskNotFound,
     TaskStore,
-    WriterStopped,
 )
 from store.models import new_task_id
-from store.states import CANCELLED, FAILED, SUCCEEDED, VIDEO_PENDING, is_terminal
+from store.states import CANCELLED, VIDEO_PENDING, is_terminal
 
 log = logging.getLogger("reelhook.tasks")
-MAX_RECORD_WAIT = 5.0
 
 
 class TaskService:
@@ -72,7 +66,8 @@ class TaskService:
         self.wakeups = wakeups
         self.on_change = on_change
         self.queue = SubmitQueue(
-            store.submits, secrets, settings, providers, self._send, self.change, wakeups.slots
+            store.submits, store.get_task, secrets, settings, providers, http, self.change,
+            wakeups.slots,
         )
 
     async def change(self, task_id: str, event: EventIn) -> EventOutcome:
@@ -118,18 +113,22 @@ class TaskService:
         self, submission: Submission, idempotency_key: str | None, *, off_loop: bool = False
     ) -> tuple[dict[str, Any], bool]:
         """Validate, record and send a task; return it and whether it is new. With `off_loop`
-        (a large request: images as data URIs) the checks and the forms it is kept in are made
-        in a thread, so the event loop is not held while megabytes are decoded and hashed."""
+        (a large request: images as data URIs) the checks, the forms it is kept in and its
+        sealing are done in a thread, so the event loop is not held while megabytes are
+        decoded, hashed and encrypted."""
         request = submission.request
         provider = self.providers[request.provider]
         prepare = functools.partial(self._prepare, submission, provider, idempotency_key)
         new, secret = await in_thread(prepare) if off_loop else prepare()
         task_id = new.id
-        seal = functools.partial(self.queue.seal, request, secret, idempotency_key)
+        send = Send(task_id, provider, request, secret, idempotency_key)
+        # Sealed before the transaction, not inside it (in a thread too when it is large).
+        seal = functools.partial(self.queue.seal, send)
+        sealed = await in_thread(seal) if off_loop else seal()
         try:
             # Recorded and claimed (or held) in one commit: whole, ready to send, or not at all.
             task, created, claimed = await self.store.create_and_claim(
-                new, self.queue.cap(provider), seal, keep_sealed=provider.idempotent_submit,
+                new, self.queue.cap(provider), sealed, keep_sealed=provider.idempotent_submit,
                 owner=self.queue.owner, lease=self.queue.lease(provider),
             )
         except IdempotencyConflict as exc:
@@ -143,26 +142,14 @@ class TaskService:
         if new.notify_queued and new.destinations:
             self.wakeups.notices.set()
         if claimed:
-            await self.queue.dispatch(task_id, provider, request, secret, idempotency_key)
+            await self.queue.dispatch(send)
         else:
             log.info("holding %s: %s has no free slot", task_id, provider.name)
         return await self.store.get_task(task_id), True
 
     async def apply_report(self, task_id: str, report: Report, source: str) -> bool:
         """Record what a provider said; False when it was a duplicate."""
-        event = EventIn(
-            dedupe_key=report.dedupe_key,
-            source=source,
-            provider_status=report.provider_status,
-            seen=Observation(
-                report.status, report.progress, report.video_url, report.error,
-                report.video_expires_at,
-            ),
-            payload=report.payload,
-            provider_task_id=report.provider_task_id,
-            only_if_changes=source == "poll",
-        )
-        return (await self.change(task_id, event)).recorded
+        return (await self.change(task_id, report_event(report, source))).recorded
 
     async def apply_callback(
         self, task: dict[str, Any], provider: Provider, report: Report
@@ -221,80 +208,6 @@ class TaskService:
             return await self.store.get_task(task_id)
         except TaskNotFound as exc:
             raise NotFound(f"no task with id {task_id!r}", field="id") from exc
-
-    async def _send(
-        self, task_id: str, provider: Provider, request: TaskRequest, secret: str, key: str | None
-    ) -> None:
-        callback = self._callback(provider, task_id, secret)  # the queue claimed it ("sending")
-        try:
-            report = await provider.submit(self.http, request, callback, key)
-        except ProviderBusy as exc:
-            await self._busy(task_id, provider, request, secret, key, exc)
-            return
-        except ProviderError as exc:
-            reason = redact_urls(str(exc))  # user URLs may carry presigned signatures
-            log.warning("submit of %s to %s failed: %s", task_id, provider.name, reason)
-            seen = Observation(FAILED, error=f"{provider.name}: {reason}")
-            event = EventIn("submit:failed", "submit", seen)
-            await self._record(task_id, functools.partial(self.change, task_id, event))
-            return
-        self.queue.busy_attempts.pop(task_id, None)
-        await self._record(task_id, functools.partial(self.apply_report, task_id, report, "submit"))
-
-    async def _busy(
-        self, task_id: str, provider: Provider, request: TaskRequest, secret: str,
-        key: str | None, exc: ProviderBusy,
-    ) -> None:
-        """Hold the task to resend after a backoff, or fail it once that passes its deadline."""
-        wait = self.queue.busy_wait(task_id, exc.retry_after)
-        task = await self.store.get_task(task_id)
-        age = time.time() - datetime.fromisoformat(task["created_at"]).timestamp()
-        write: Callable[[], Awaitable[Any]]
-        if age + wait > self.settings.task_deadline:
-            self.queue.busy_attempts.pop(task_id, None)
-            seconds = self.settings.task_deadline
-            message = f"timeout: {provider.name} refused it as busy for {seconds:g} s: {exc}"
-            event = EventIn("submit:busy-timeout", "submit", Observation(FAILED, error=message))
-            write = functools.partial(self.change, task_id, event)
-        else:
-            log.info("%s is busy; %s waits %.1f s: %s", provider.name, task_id, wait, exc)
-            write = functools.partial(self.queue.hold, task_id, request, secret, key, wait)
-        await self._record(task_id, write)
-
-    async def _record(self, task_id: str, write: Callable[[], Awaitable[Any]]) -> None:
-        """Record the outcome of a send; while the store cannot write (a full disk), keep
-        trying in the background, so the task goes on once space is back, without a restart."""
-        try:
-            await write()
-        except WriterStopped:
-            raise  # nothing will be written until a restart, which resumes from the database
-        except StoreUnavailable as exc:
-            log.error("recording the send of %s failed (%s); retrying until it is stored",
-                      task_id, exc)
-            self.queue.spawn(_retry_until_stored(write))
-
-    def _callback(self, provider: Provider, task_id: str, secret: str) -> CallbackTarget | None:
-        if not provider.supports_callbacks:
-            return None
-        url = f"{self.settings.public_url}/callbacks/{provider.name}/{task_id}"
-        if provider.token_in_path:
-            url = f"{url}/{secret}"
-        events = tuple(sorted(self.settings.notify_on | {SUCCEEDED, FAILED}))
-        return CallbackTarget(url=url, secret=secret, events=events)
-
-
-async def _retry_until_stored(write: Callable[[], Awaitable[Any]]) -> None:
-    wait = 0.1
-    while True:
-        await asyncio.sleep(wait)
-        try:
-            await write()
-            return
-        except WriterStopped:
-            log.error("the store stopped; the outcome of a send was not recorded")
-            return
-        except StoreUnavailable:
-            wait = min(wait * 2, MAX_RECORD_WAIT)
 
 
 def check_image_url(image: str | None, allow_private: bool) -> None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from dispatcher.wakeup import Wakeup
@@ -15,6 +16,7 @@ from receiver.providers.base import Provider, TaskRequest
 from receiver.providers.errors import ProviderProtocolError
 from receiver.providers.onemin import record_report
 from receiver.services.secrets import SecretBox, new_fernet_key
+from receiver.services.sends import Send
 from receiver.services.submit_queue import SubmitQueue
 from receiver.settings import Settings
 from store import NewTask, SqliteStore
@@ -147,10 +149,15 @@ def test_record_report_refuses_other_shapes(record: dict[str, Any]) -> None:
 
 
 class _Broken:
-    """A provider whose submit is sent in the background, like 1min.ai's."""
+    """A provider whose submit is sent in the background, like 1min.ai's, and whose adapter
+    has a bug: its submit raises what no provider error is."""
 
     name = "onemin"
     background_submit = True
+    supports_callbacks = False
+
+    async def submit(self, *args: Any) -> None:
+        raise RuntimeError("a bug")
 
 
 async def test_unexpected_error_in_background_send_fails_the_task(
@@ -158,21 +165,19 @@ async def test_unexpected_error_in_background_send_fails_the_task(
 ) -> None:
     caplog.set_level(logging.ERROR, logger="reelhook.queue")
     store = await SqliteStore.open(str(tmp_path / "queue.db"))
+    http = httpx.AsyncClient()
     try:
         await store.create_task(NewTask(id="tsk_" + "0" * 28, provider="onemin",
                                         model="Qubico/skyreels", request={}))
-
-        async def send(*args: Any) -> None:
-            raise RuntimeError("a bug")
-
         settings = Settings(api_tokens=("t" * 20,), secret_key=new_fernet_key().encode())
         secrets = SecretBox(settings.secret_key)
         queue = SubmitQueue(
-            store.submits, secrets, settings, {}, send, store.record_event, Wakeup()
+            store.submits, store.get_task, secrets, settings, {}, http, store.record_event,
+            Wakeup(),
         )
         provider: Provider = _Broken()  # type: ignore[assignment]
         request = TaskRequest(provider="onemin", model="Qubico/skyreels")
-        await queue.offer("tsk_" + "0" * 28, provider, request, "secret", None)
+        await queue.offer(Send("tsk_" + "0" * 28, provider, request, "secret"))
         deadline = time.monotonic() + 10
         task = await store.get_task("tsk_" + "0" * 28)
         while task["status"] == "queued" and time.monotonic() < deadline:
@@ -185,4 +190,5 @@ async def test_unexpected_error_in_background_send_fails_the_task(
         assert record.levelno == logging.ERROR and record.exc_info is not None
         assert "a bug" in caplog.text
     finally:
+        await http.aclose()
         await store.close()

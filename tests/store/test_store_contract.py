@@ -109,16 +109,16 @@ async def test_a_submit_is_recorded_with_its_claim_or_held_sealed(store: TaskSto
     heard = listen(store)
     once = {"idempotency_key": "key-1", "request_fingerprint": "fp-1"}
     first, created, claimed = await store.create_and_claim(
-        task(1, **once), 1, lambda: "sealed-1", keep_sealed=True, owner="proc", lease=60.0
+        task(1, **once), 1, "sealed-1", keep_sealed=True, owner="proc", lease=60.0
     )
     assert (created, claimed, first["submit_state"]) == (True, True, "sending")
     assert first["held_request"] == "sealed-1"  # kept for a resend until the provider answers
-    _, created, claimed = await store.create_and_claim(task(2), 1, lambda: "sealed-2")
+    _, created, claimed = await store.create_and_claim(task(2), 1, "sealed-2")
     assert (created, claimed) == (True, False)  # the cap of one is taken: held, sealed
     held = await store.submits.held(time.time() + 1)
     assert [(h["id"], h["held_request"]) for h in held] == [(task(2).id, "sealed-2")]
     await until(lambda: (SLOTS, "") in heard and (TASKS, task(2).id) in heard)
-    again = await store.create_and_claim(task(9, **once), 1, lambda: "never")
+    again = await store.create_and_claim(task(9, **once), 1, "never")
     assert (again[0]["id"], again[1:]) == (task(1).id, (False, False))
 
 

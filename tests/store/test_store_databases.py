@@ -75,7 +75,7 @@ async def test_a_task_recorded_with_notify_queued_has_its_queued_notices_at_once
 ) -> None:
     await store.create_task(task(1, notify_queued=True))
     await store.create_task(task(2))
-    await store.create_and_claim(task(3, notify_queued=True), 5, lambda: "sealed")
+    await store.create_and_claim(task(3, notify_queued=True), 5, "sealed")
     for number, states in ((1, ["queued"]), (2, []), (3, ["queued"])):
         deliveries = await store.outbox.deliveries(task_id=task(number).id)
         assert [d["state"] for d in deliveries if d["status"] == "pending"] == states
