@@ -2,9 +2,10 @@
 
 Callbacks, polls, Wave's confirmations, the provider's answer to a submit, a failed submit, a
 cancel, a time-out and an interrupted send all end in `TaskService.change`: it records the event
-and then acts on what the store reports back (notices queued: wake the dispatcher; a task
-finished: wake the submit queue; the task changed: tell `on_change`, the dashboard's live view).
-Nothing else calls the store's `record_event`.
+and then acts on what the store reports back (the task changed: tell `on_change`, the dashboard's
+live view; a video to keep: wake the keeper). Notices queued and slots freed wake the dispatcher
+and the submit queue one way only: the store announces them after the commit, to every process
+(receiver/app.py subscribes). Nothing else calls the store's `record_event`.
 """
 
 from __future__ import annotations
@@ -75,10 +76,6 @@ class TaskService:
         outcome = await self.store.record_event(task_id, event)
         if outcome.changed:
             self.on_change(outcome.task)
-        if outcome.notices_queued:
-            self.wakeups.notices.set()
-        if outcome.slot_freed:
-            self.wakeups.slots.set()
         if outcome.changed and outcome.task.get("video_status") == VIDEO_PENDING:
             self.wakeups.videos.set()
         return outcome
@@ -139,8 +136,6 @@ class TaskService:
         if not created:
             return task, False
         self.on_change(task)
-        if new.notify_queued and new.destinations:
-            self.wakeups.notices.set()
         if claimed:
             await self.queue.dispatch(send)
         else:

@@ -12,9 +12,12 @@ T = TypeVar("T")
 CHANNEL_PREFIX = "reelhook_"
 
 
-async def drive(conn: asyncpg.Connection, plan: Plan[T]) -> T:
+async def drive(
+    conn: asyncpg.Connection, plan: Plan[T], announced: list[Announce] | None = None
+) -> T:
     """Run every step of `plan` on `conn`; announcements are NOTIFY, heard by every listening
-    process when the transaction commits."""
+    process when the transaction commits, and added to `announced` for this process's own
+    listeners (told once the caller's transaction has committed)."""
     try:
         step = next(plan)
         while True:
@@ -22,6 +25,8 @@ async def drive(conn: asyncpg.Connection, plan: Plan[T]) -> T:
                 step = plan.send(await _run(conn, step))
             elif isinstance(step, Announce):
                 await announce(conn, step.topic, step.payload)
+                if announced is not None:
+                    announced.append(step)
                 step = plan.send(None)
             elif isinstance(step, Lock):
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", step.key)

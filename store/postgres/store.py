@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from store.announce import Announcer
+from store.announce import Announcer, topics_of
 from store.errors import StoreUnavailable
 from store.interface import TASKS, TOPICS
 from store.models import DEFAULT_TIMEOUTS, DatabaseTimeouts, EventIn, EventOutcome
@@ -27,6 +27,7 @@ from store.postgres.driver import CHANNEL_PREFIX
 from store.postgres.event_batch import PgRecordEvents
 from store.postgres.writer import UNAVAILABLE, PgWriter
 from store.records import Records
+from store.sql import Announce
 from store.states import DEFAULT_NOTIFY_ON
 
 log = logging.getLogger("reelhook.store")
@@ -59,8 +60,9 @@ class PostgresStore(Records):
         self.url = url
         self._pool = pool
         self.writer = PgWriter(pool, acquire_timeout=acquire_timeout)
-        self._postgres = PostgresDatabase(pool, self.writer, acquire_timeout)
-        super().__init__(self._postgres, notify_on, Announcer(), video_wait)
+        announcer = Announcer()
+        self._postgres = PostgresDatabase(pool, self.writer, announcer, acquire_timeout)
+        super().__init__(self._postgres, notify_on, announcer, video_wait)
         self._events = PgRecordEvents(notify_on, video_wait)
         # Told of every task created or changed by another process, after its commit (LISTEN):
         # this process's own changes reach the same place through its task service.
@@ -91,7 +93,8 @@ class PostgresStore(Records):
         listener connection. With `direct_url`, `url` leads to a transaction pooler (PgBouncer):
         its connections use no prepared statements and no session settings, and LISTEN runs on
         `direct_url`. A pooler found without it (it refuses session settings) is used the same
-        way, with no LISTEN: workers then look on their own interval."""
+        way, with no LISTEN: other processes' commits are then found on the workers' own interval
+        (this process's own still reach its listeners as they commit)."""
         own_pids: set[int] = set()
 
         async def remember(conn: asyncpg.Connection) -> None:
@@ -164,6 +167,7 @@ class PostgresStore(Records):
 
         Events waiting together are recorded together (store/postgres/event_batch.py)."""
         outcome: EventOutcome = await self.writer.run_batched(self._events, (task_id, event))
+        self._postgres.announce([Announce(topic, payload) for topic, payload in topics_of(outcome)])
         return outcome
 
     async def _listen(self) -> None:
@@ -178,9 +182,11 @@ class PostgresStore(Records):
         self._listener = listener
 
     def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        if pid in self._own_pids:
+            return  # this process's own commit: its listeners were told when it committed
         topic = channel.removeprefix(CHANNEL_PREFIX)
         self.announcer.announce(topic, payload)
-        if topic == TASKS and pid not in self._own_pids:
+        if topic == TASKS:
             self._task_changed(payload)
 
     def _task_changed(self, task_id: str) -> None:

@@ -21,7 +21,9 @@ from store import (
     open_store,
     schema_state,
 )
+from store.interface import DELIVERIES, TASKS
 from store.migrations import MIGRATION_NAMES
+from store.postgres.store import PostgresStore
 from tests.databases import fresh_postgres
 from tests.helpers import FAST_RETRIES, notice_sent_by_the_other_app
 
@@ -127,6 +129,42 @@ async def _changes_reach_the_watcher(
         assert time.monotonic() < deadline, heard
         await asyncio.sleep(0.01)
     assert task(2).id not in {t["id"] for t in heard}
+
+
+async def test_a_process_hears_its_own_commits_at_once_and_once_even_without_listen(
+    pg_url: str,
+) -> None:
+    """Its own commits reach its listeners when the write returns (a pooler without LISTEN
+    never sends the NOTIFY back), and the NOTIFY that does come back is not told again."""
+    deaf = await PostgresStore.open(pg_url, listen=False)
+    listening = await open_store(pg_url)
+    try:
+        heard_deaf, heard = _listen(deaf), _listen(listening)
+        await deaf.create_task(task(1))
+        failed = EventIn("failed", "cb", Observation("failed", error="no"))
+        await deaf.record_event(task(1).id, failed)  # a notice queued for HOOK
+        assert {(TASKS, task(1).id), (DELIVERIES, "")} <= set(heard_deaf)
+        await listening.create_task(task(2))
+        await listening.record_event(task(2).id, failed)
+        assert {(TASKS, task(2).id), (DELIVERIES, "")} <= set(heard)
+        await deaf.create_task(task(3))
+        # Notifications come in commit order: once the other's is here, its own came before.
+        deadline = time.monotonic() + 5
+        while (TASKS, task(3).id) not in heard:
+            assert time.monotonic() < deadline, heard
+            await asyncio.sleep(0.01)
+        assert heard.count((TASKS, task(2).id)) == 2  # its own create and failure, once each
+        assert heard.count((DELIVERIES, "")) == 2  # its own notice, and the other's
+    finally:
+        await deaf.close()
+        await listening.close()
+
+
+def _listen(store: TaskStore) -> list[tuple[str, str]]:
+    heard: list[tuple[str, str]] = []
+    for topic in (TASKS, DELIVERIES):
+        store.subscribe(topic, lambda payload, topic=topic: heard.append((topic, payload)))
+    return heard
 
 
 async def test_a_notice_queued_by_one_web_process_is_sent_by_a_worker_in_another(
