@@ -21,6 +21,7 @@ from store.models import (
     SealedColumn,
     TaskSearch,
 )
+from store.rows import EventRow, TaskRow
 
 # Topics a store announces after commit (on PostgreSQL to every process, through LISTEN/NOTIFY):
 # notices were queued, a provider slot may have freed, a task changed (the payload is its id).
@@ -213,7 +214,7 @@ class TaskStore(Protocol):
     def failure(self) -> str | None: ...
     async def trouble(self) -> str | None: ...
     async def reclaim_space(self) -> None: ...
-    async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]: ...
+    async def create_task(self, new: NewTask) -> tuple[TaskRow, bool]: ...
     async def create_and_claim(
         self,
         new: NewTask,
@@ -223,7 +224,7 @@ class TaskStore(Protocol):
         *,
         owner: str = "",
         lease: float = 60.0,
-    ) -> tuple[dict[str, Any], bool, bool]:
+    ) -> tuple[TaskRow, bool, bool]:
         """Record a task and, in the same commit, claim its send (for `owner` under `lease`) or
         hold it with its `sealed` request: (task, created, claimed). A submit is recorded
         whole or not at all; the request is sealed before, never inside, the transaction."""
@@ -232,7 +233,7 @@ class TaskStore(Protocol):
         self, now: float, pollable: Sequence[str], kept_before: str | None
     ) -> DueWork:
         """Which kinds of work wait at `now` (store/plans/due.py), in one read."""
-    async def get_task(self, task_id: str) -> dict[str, Any]: ...
+    async def get_task(self, task_id: str) -> TaskRow: ...
     async def list_tasks(
         self,
         *,
@@ -241,11 +242,11 @@ class TaskStore(Protocol):
         limit: int = 50,
         before_id: str | None = None,
         search: TaskSearch | None = None,
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[TaskRow]: ...
     async def task_events(
         self, task_id: str, *, after_id: int | None = None, limit: int | None = None,
         newest: bool = False,
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[EventRow]: ...
     async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]: ...
     def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
         """Call `listener(payload)` after each commit that announces `topic`; returns an

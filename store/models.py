@@ -11,6 +11,7 @@ from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from store.rows import TaskRow
 from store.states import NO_OBSERVATION, Observation
 
 
@@ -98,7 +99,7 @@ class EventOutcome(NamedTuple):
 
     recorded: bool
     changed: bool
-    task: dict[str, Any]
+    task: TaskRow
     notices_queued: int = 0
     slot_freed: bool = False
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlsplit
 
 from store.errors import StoreUnavailable
 from store.interface import TaskStore
 from store.migrations import MIGRATION_NAMES
 from store.models import DEFAULT_TIMEOUTS, DatabaseTimeouts
+from store.rows import TaskRow
 from store.states import DEFAULT_NOTIFY_ON
 from store.versions import SchemaState, state_of
 
@@ -34,7 +34,7 @@ async def open_store(
     busy_timeout: float = 5.0,
     pool_size: int = 10,
     migrate: bool = True,
-    on_other_change: Callable[[dict[str, Any]], None] | None = None,
+    on_other_change: Callable[[TaskRow], None] | None = None,
     video_wait: float | None = None,
     timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
     direct: str | None = None,

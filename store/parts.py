@@ -33,6 +33,7 @@ from store.plans import (
     videos,
 )
 from store.plans.outbox import AttemptRecord
+from store.rows import TaskRow
 from store.sql import Plan
 
 T = TypeVar("T")
@@ -189,7 +190,7 @@ class Submits:
         *,
         owner: str = "",
         lease: float = 60.0,
-    ) -> tuple[dict[str, Any], bool, bool]:
+    ) -> tuple[TaskRow, bool, bool]:
         """Record a task and claim its send (or hold it `sealed`, its request encrypted
         before the transaction began) in one commit: (task, created, claimed)."""
         return await self._db.write(functools.partial(

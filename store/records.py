@@ -24,6 +24,7 @@ from store.parts import (
     Videos,
 )
 from store.plans import due, tasks
+from store.rows import EventRow, TaskRow
 
 
 class Records:
@@ -56,7 +57,7 @@ class Records:
         self.destinations = Destinations(db)
         self.alerts = Alerts(db)
 
-    async def create_task(self, new: NewTask) -> tuple[dict[str, Any], bool]:
+    async def create_task(self, new: NewTask) -> tuple[TaskRow, bool]:
         """Record a task (queued); with a known Idempotency-Key return the first one instead."""
         return await self.db.write_grouped(functools.partial(tasks.insert_task, new))
 
@@ -69,7 +70,7 @@ class Records:
         *,
         owner: str = "",
         lease: float = 60.0,
-    ) -> tuple[dict[str, Any], bool, bool]:
+    ) -> tuple[TaskRow, bool, bool]:
         """Record a task and, in the same commit, claim its send (for `owner` under `lease`) or
         hold it sealed (a submit is recorded whole or not at all): (task, created, claimed)."""
         return await self.submits.create_and_claim(
@@ -92,7 +93,7 @@ class Records:
             )
         )
 
-    async def get_task(self, task_id: str) -> dict[str, Any]:
+    async def get_task(self, task_id: str) -> TaskRow:
         """One task; TaskNotFound if there is none."""
         return await self.db.read(functools.partial(tasks.fetch_task, task_id))
 
@@ -104,7 +105,7 @@ class Records:
         limit: int = 50,
         before_id: str | None = None,
         search: TaskSearch | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[TaskRow]:
         """Tasks newest first, filtered by status, provider and `search`, after a cursor."""
         return await self.db.read(functools.partial(
             tasks.select_tasks, status=status, provider=provider, limit=limit,
@@ -114,7 +115,7 @@ class Records:
     async def task_events(
         self, task_id: str, *, after_id: int | None = None, limit: int | None = None,
         newest: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventRow]:
         """A task's recorded events, oldest first: after event `after_id`, at most `limit`
         (with `newest`, the last `limit`)."""
         return await self.db.read(

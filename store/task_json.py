@@ -4,7 +4,7 @@ OpenAPI document describes. Each field is declared once, here, with its schema."
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from store.models import iso_from_epoch
@@ -49,7 +49,7 @@ VideoLink = Callable[[str], str]  # task id -> a signed link to its kept copy
 
 
 def task_json(
-    row: dict[str, Any], *, status: str | None = None, video_link: VideoLink | None = None
+    row: Mapping[str, Any], *, status: str | None = None, video_link: VideoLink | None = None
 ) -> dict[str, Any]:
     """A task row as JSON; `status` overrides the row's (a notice announces the state it was
     queued for, even if the task has moved on since). `video_link` makes the kept copy's
@@ -62,7 +62,7 @@ def task_json(
     return document
 
 
-def video_json(row: dict[str, Any], video_link: VideoLink | None) -> dict[str, Any] | None:
+def video_json(row: Mapping[str, Any], video_link: VideoLink | None) -> dict[str, Any] | None:
     """The `video` object of a task: what is kept of its video, and the link that lasts."""
     status = row.get("video_status")
     if status is None:

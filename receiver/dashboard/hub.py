@@ -12,7 +12,7 @@ import asyncio
 import collections
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dispatcher.links import VideoLinks
@@ -45,7 +45,7 @@ class EventHub:
             if not self._streams[session_id]:
                 del self._streams[session_id]
 
-    def publish(self, task: dict[str, Any]) -> None:
+    def publish(self, task: Mapping[str, Any]) -> None:
         """Tell every subscriber about a created or changed task (a full task row)."""
         if not self._queues:
             return
@@ -76,7 +76,7 @@ class EventHub:
         return message is _CLOSED
 
 
-def live_view(task: dict[str, Any], links: VideoLinks | None = None) -> dict[str, Any]:
+def live_view(task: Mapping[str, Any], links: VideoLinks | None = None) -> dict[str, Any]:
     """What a dashboard may see of a task: the API's view and the prompt, nothing secret, and
     `watch_url`: the kept copy where there is one (it outlives the provider's link), else the
     provider's link."""
@@ -85,7 +85,7 @@ def live_view(task: dict[str, Any], links: VideoLinks | None = None) -> dict[str
     return {**view, "prompt": prompt_of(task), "watch_url": kept or view["video_url"]}
 
 
-def prompt_of(task: dict[str, Any]) -> str:
+def prompt_of(task: Mapping[str, Any]) -> str:
     """The prompt the task was submitted with, or ""."""
     try:
         request = json.loads(task.get("request") or "{}")

@@ -4,6 +4,7 @@ through the same task service and store as the client API."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -181,11 +182,11 @@ def _count(query: Any) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else None
 
 
-def _listed(row: dict[str, Any], links: VideoLinks) -> dict[str, Any]:
+def _listed(row: Mapping[str, Any], links: VideoLinks) -> dict[str, Any]:
     return live_view(row, links)
 
 
-def _event(row: dict[str, Any]) -> dict[str, Any]:
+def _event(row: Mapping[str, Any]) -> dict[str, Any]:
     view = event_view(row)
     view["payload_text"] = json.dumps(view["payload"], indent=2) if view["payload"] else ""
     return view

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 from receiver.errors import BadRequest, Unprocessable
 from store.models import TASK_ID, iso_from_epoch
+
+Row = TypeVar("Row")
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -91,8 +93,8 @@ def task_cursor(raw: str | None) -> str | None:
 
 
 def one_page(
-    rows: list[dict[str, Any]], limit: int, cursor_of: Callable[[dict[str, Any]], str]
-) -> tuple[list[dict[str, Any]], str | None]:
+    rows: list[Row], limit: int, cursor_of: Callable[[Row], str]
+) -> tuple[list[Row], str | None]:
     """The first `limit` rows (fetched as limit + 1) and the cursor of the next page, if any."""
     page = rows[:limit]
     return page, (cursor_of(page[-1]) if len(rows) > limit else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from dispatcher.links import VideoLinks
@@ -14,13 +15,13 @@ _DELIVERY_FIELDS = ("id", "task_id", "state", "status", "last_error", "created_a
                     "delivered_at")
 
 
-def task_view(row: dict[str, Any], links: VideoLinks | None = None) -> dict[str, Any]:
+def task_view(row: Mapping[str, Any], links: VideoLinks | None = None) -> dict[str, Any]:
     """A task as the client API shows it (the one task shape, store.task_json), with the signed
     link to its kept video when `links` are given."""
     return task_json(row, video_link=links.url if links else None)
 
 
-def event_view(row: dict[str, Any]) -> dict[str, Any]:
+def event_view(row: Mapping[str, Any]) -> dict[str, Any]:
     """An event as the client API shows it; the payload is what the provider sent (secrets
     already scrubbed), with the user-info, query and fragment of every URL in it cut: providers
     echo the request's URLs, presigned signatures and all."""

@@ -28,7 +28,9 @@ async def task_video(request: web.Request) -> web.StreamResponse:
     store = request.app.get(keys.VIDEO_STORE)
     if store is None:
         raise NotFound("videos are not kept here (REELHOOK_VIDEO_STORE=off)", field="id")
-    key, size = task["video_key"], int(task["video_bytes"])
+    key, size = task["video_key"], task["video_bytes"]
+    if key is None or size is None:  # written with the status; a row without them is not served
+        raise NotFound("no kept copy of this task's video: its record is incomplete", field="id")
     if store.signs:
         raise web.HTTPFound(await store.signed_url(key, PRESIGNED_LIFETIME))
     etag = f'"{task["video_sha256"]}"'

@@ -13,6 +13,7 @@ secret can be re-derived anyway), never in the database or a log.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from hmac import compare_digest
 from typing import Any
 
@@ -27,11 +28,11 @@ class KnownTasks:
         self._tasks: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._existence: OrderedDict[str, bool] = OrderedDict()  # see note_existence
 
-    def get(self, task_id: str) -> dict[str, Any] | None:
+    def get(self, task_id: str) -> Mapping[str, Any] | None:
         """The cached fields of the task, or None when it must be read from the database."""
         return self._tasks.get(task_id)
 
-    def vouched(self, task_id: str, presented: str | None) -> dict[str, Any] | None:
+    def vouched(self, task_id: str, presented: str | None) -> Mapping[str, Any] | None:
         """The cached fields when `presented` is the secret already verified for this task
         (compared in constant time); None when it must be verified in full."""
         task = self._tasks.get(task_id)
@@ -42,7 +43,7 @@ class KnownTasks:
             return None
         return task
 
-    def remember(self, task: dict[str, Any], verified_secret: str | None = None) -> None:
+    def remember(self, task: Mapping[str, Any], verified_secret: str | None = None) -> None:
         """Keep the task's fields if they can no longer change, with the secret just verified
         against its stored hash; the oldest entry makes room."""
         if not task.get("provider_task_id"):

@@ -30,10 +30,11 @@ from receiver.services.sends import Send, failed_event, report_event
 from receiver.settings import Settings
 from store import EventIn, EventOutcome, StoreUnavailable, WriterStopped
 from store.interface import SubmitSlotsStore
+from store.rows import TaskRow
 
 log = logging.getLogger("reelhook.queue")
 ChangeFn = Callable[[str, EventIn], Awaitable[EventOutcome]]
-TaskReader = Callable[[str], Awaitable[dict[str, Any]]]
+TaskReader = Callable[[str], Awaitable[TaskRow]]
 MAX_TICK = 1.0
 # How often the queue looks for sends whose claim's lease ran out (a process died mid-send).
 TAKEOVER_EVERY = 5.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -41,6 +41,7 @@ from store import (
     TaskStore,
 )
 from store.models import new_task_id
+from store.rows import TaskRow
 from store.states import CANCELLED, VIDEO_PENDING, is_terminal
 
 log = logging.getLogger("reelhook.tasks")
@@ -57,7 +58,7 @@ class TaskService:
         secrets: SecretBox,
         settings: Settings,
         wakeups: Wakeups,
-        on_change: Callable[[dict[str, Any]], None] = lambda task: None,
+        on_change: Callable[[TaskRow], None] = lambda task: None,
     ) -> None:
         self.store = store
         self.providers = providers
@@ -108,7 +109,7 @@ class TaskService:
 
     async def submit(
         self, submission: Submission, idempotency_key: str | None, *, off_loop: bool = False
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[TaskRow, bool]:
         """Validate, record and send a task; return it and whether it is new. With `off_loop`
         (a large request: images as data URIs) the checks, the forms it is kept in and its
         sealing are done in a thread, so the event loop is not held while megabytes are
@@ -147,7 +148,7 @@ class TaskService:
         return (await self.change(task_id, report_event(report, source))).recorded
 
     async def apply_callback(
-        self, task: dict[str, Any], provider: Provider, report: Report
+        self, task: Mapping[str, Any], provider: Provider, report: Report
     ) -> bool:
         """Record a verified callback; False for a duplicate. For providers whose terminal
         callbacks count only once Get Task agrees (Wave), a terminal one is recorded as a hint and
@@ -169,7 +170,7 @@ class TaskService:
         await self.apply_report(task["id"], truth, "confirm")
         return True
 
-    async def cancel(self, task_id: str) -> dict[str, Any]:
+    async def cancel(self, task_id: str) -> TaskRow:
         """Cancel at the provider and record it; Conflict when that is not possible."""
         task = await self.get(task_id)
         if is_terminal(task["status"]):
@@ -197,7 +198,7 @@ class TaskService:
         await self.change(task_id, event)
         return await self.store.get_task(task_id)
 
-    async def get(self, task_id: str) -> dict[str, Any]:
+    async def get(self, task_id: str) -> TaskRow:
         """One task; NotFound when there is none."""
         try:
             return await self.store.get_task(task_id)

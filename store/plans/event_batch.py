@@ -23,6 +23,7 @@ from store.plans.tasks import (
     saved_state,
     state_of,
 )
+from store.rows import as_task
 from store.sql import Plan
 from store.states import advance, is_terminal
 
@@ -67,11 +68,12 @@ def decide(
         before = state_of(task)
         after = advance(before, event.seen)
         if event.only_if_changes and after == before:
-            decision.outcomes.append(EventOutcome(recorded=False, changed=False, task=task))
+            outcome = EventOutcome(recorded=False, changed=False, task=as_task(task))
+            decision.outcomes.append(outcome)
             continue
         decision.inserts.append(event_row(task_id, event, now))
         if is_terminal(before.status):
-            decision.outcomes.append(EventOutcome(recorded=True, changed=False, task=task))
+            decision.outcomes.append(EventOutcome(recorded=True, changed=False, task=as_task(task)))
             continue
         saved = saved_state(task, after, event, now, at, video_wait=video_wait)
         tasks[task_id] = task | saved
@@ -81,7 +83,7 @@ def decide(
             delay = notice_delay(task, saved, video_wait)
             decision.notices.append((len(decision.outcomes), task_id, after.status, delay))
         decision.outcomes.append(EventOutcome(
-            recorded=True, changed=after != before, task=tasks[task_id],
+            recorded=True, changed=after != before, task=as_task(tasks[task_id]),
             slot_freed=status_moved and is_terminal(after.status),
         ))
     clocks = {task_id for task_id in moved if only_times_change(found[task_id], tasks[task_id])}

@@ -14,6 +14,7 @@ from typing import Any
 from store.interface import SLOTS
 from store.models import NewTask
 from store.plans.tasks import fetch_task, insert_task
+from store.rows import TaskRow
 from store.sql import Announce, Lock, Plan, count, rows, value
 from store.states import UNFINISHED_SQL
 
@@ -87,7 +88,7 @@ def insert_and_claim(
     keep_sealed: bool,
     owner: str = "",
     lease: float = 60.0,
-) -> Plan[tuple[dict[str, Any], bool, bool]]:
+) -> Plan[tuple[TaskRow, bool, bool]]:
     """Record a new task and, in the same transaction, take a slot for it (for `owner` under
     `lease`) or hold it `sealed`: (task, created, claimed). A submit is thus recorded whole,
     ready to send, or not at all."""

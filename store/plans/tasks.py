@@ -6,7 +6,7 @@ import json
 import math
 import operator
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from store.announce import topics_of
@@ -21,6 +21,7 @@ from store.models import (
     utc_now_iso,
 )
 from store.plans import destinations
+from store.rows import EventRow, TaskRow, as_task
 from store.sql import Announce, Dialects, Plan, Sql, count, many, row, rows, value, where
 from store.states import (
     SUCCEEDED,
@@ -88,7 +89,7 @@ _STATE_COLUMNS = operator.itemgetter(
 )
 
 
-def fetch_task(task_id: str, *, lock: bool = False) -> Plan[dict[str, Any]]:
+def fetch_task(task_id: str, *, lock: bool = False) -> Plan[TaskRow]:
     """The task row (locked until the commit with `lock`); TaskNotFound if there is none."""
     task = yield row(TASK + (" FOR UPDATE" if lock else ""), id=task_id)
     if task is None:
@@ -96,7 +97,7 @@ def fetch_task(task_id: str, *, lock: bool = False) -> Plan[dict[str, Any]]:
     return task  # type: ignore[no-any-return]
 
 
-def insert_task(new: NewTask) -> Plan[tuple[dict[str, Any], bool]]:
+def insert_task(new: NewTask) -> Plan[tuple[TaskRow, bool]]:
     """Record a new task, or return the earlier one with the same Idempotency-Key (which may
     have been recorded by another process a moment ago: the unique index decides)."""
     inserted = yield value(
@@ -113,7 +114,7 @@ def insert_task(new: NewTask) -> Plan[tuple[dict[str, Any], bool]]:
         )
         if earlier is None or earlier["request_fingerprint"] != new.request_fingerprint:
             raise IdempotencyConflict(new.idempotency_key or "")
-        return earlier, False
+        return as_task(earlier), False
     if searchable := metadata_values(new.metadata):
         yield many(INSERT_METADATA, ({"task_id": new.id, "key": key, "value": text}
                                      for key, text in searchable))
@@ -166,7 +167,8 @@ def insert_event(
         )
     # The row as it now stands, without reading it again: only the saved columns changed.
     return EventOutcome(
-        recorded=True, changed=after != before, task=task | saved, notices_queued=notices,
+        recorded=True, changed=after != before, task=as_task({**task, **saved}),
+        notices_queued=notices,
         slot_freed=moved and is_terminal(after.status),
     )
 
@@ -182,7 +184,7 @@ def record_event(
 
 
 def queue_deliveries(
-    task: dict[str, Any], state: str, delay: float = 0.0, *, own: bool = True
+    task: Mapping[str, Any], state: str, delay: float = 0.0, *, own: bool = True
 ) -> Plan[int]:
     """The notices of `task` reaching `state`, due in `delay` seconds, never two of one: one per
     live destination of the task's own (with `own`: the state is one of REELHOOK_NOTIFY_ON) and
@@ -197,7 +199,9 @@ def queue_deliveries(
     return int(queued)
 
 
-def notice_delay(task: dict[str, Any], saved: dict[str, Any], video_wait: float | None) -> float:
+def notice_delay(
+    task: Mapping[str, Any], saved: Mapping[str, Any], video_wait: float | None
+) -> float:
     """How long the notices of this move wait: for a video copy queued by it, `video_wait`
     at most (the copy brings them forward once it is kept or failed)."""
     newly_pending = saved["video_status"] == VIDEO_PENDING and task["video_status"] is None
@@ -215,7 +219,7 @@ def event_row(task_id: str, event: EventIn, now: str) -> dict[str, Any]:
     }
 
 
-def state_of(task: dict[str, Any]) -> TaskState:
+def state_of(task: Mapping[str, Any]) -> TaskState:
     """The parts of a task row that events change."""
     return TaskState(
         status=task["status"], progress=task["progress"] or 0,
@@ -224,7 +228,7 @@ def state_of(task: dict[str, Any]) -> TaskState:
 
 
 def saved_state(
-    task: dict[str, Any],
+    task: Mapping[str, Any],
     after: TaskState,
     event: EventIn,
     now: str,
@@ -262,7 +266,7 @@ def moment_or_none(seconds: float | None) -> float | None:
     return float(seconds)
 
 
-def only_times_change(before: dict[str, Any], after: dict[str, Any]) -> bool:
+def only_times_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """True when UPDATE_TIMES writes `after` exactly as UPDATE_STATE would over `before`."""
     return before["held_request"] is None and _STATE_COLUMNS(before) == _STATE_COLUMNS(after)
 
@@ -274,7 +278,7 @@ def select_tasks(
     limit: int,
     before_id: str | None,
     search: TaskSearch | None = None,
-) -> Plan[list[dict[str, Any]]]:
+) -> Plan[list[TaskRow]]:
     """Tasks newest first, optionally filtered, starting after the cursor id."""
     clause, params = where([("status", status), ("provider", provider)], "id", before_id)
     base = f"SELECT * FROM tasks {clause}"
@@ -326,14 +330,14 @@ _EVENT_COLUMNS = "id, source, provider_status, status, progress, received_at, pa
 
 def select_events(
     task_id: str, after_id: int | None = None, limit: int | None = None, newest: bool = False
-) -> Plan[list[dict[str, Any]]]:
+) -> Plan[list[EventRow]]:
     """A task's recorded events, oldest first: after event `after_id`, at most `limit` (with
     `newest`, the last `limit` of them)."""
     yield from fetch_task(task_id)
     after = "" if after_id is None else " AND id > :after_id"
     order = "DESC" if newest else ""
     bound = "" if limit is None else " LIMIT :limit"
-    found: list[dict[str, Any]] = yield rows(
+    found: list[EventRow] = yield rows(
         f"SELECT {_EVENT_COLUMNS} FROM events WHERE task_id = :task_id{after}"
         f" ORDER BY id {order}{bound}",
         task_id=task_id, after_id=after_id, limit=limit,
@@ -341,7 +345,7 @@ def select_events(
     return found[::-1] if newest else found
 
 
-def select_by_ids(ids: Sequence[str]) -> Plan[list[dict[str, Any]]]:
+def select_by_ids(ids: Sequence[str]) -> Plan[list[TaskRow]]:
     """The tasks with these ids (those that exist)."""
     found = yield rows("SELECT * FROM tasks WHERE id = ANY(:ids)", ids=list(ids))
     return found  # type: ignore[no-any-return]

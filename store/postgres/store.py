@@ -27,6 +27,7 @@ from store.postgres.driver import CHANNEL_PREFIX
 from store.postgres.event_batch import PgRecordEvents
 from store.postgres.writer import UNAVAILABLE, PgWriter
 from store.records import Records
+from store.rows import TaskRow
 from store.sql import Announce
 from store.states import DEFAULT_NOTIFY_ON
 
@@ -53,7 +54,7 @@ class PostgresStore(Records):
         notify_on: frozenset[str],
         *,
         own_pids: set[int] | None = None,
-        on_other_change: Callable[[dict[str, Any]], None] | None = None,
+        on_other_change: Callable[[TaskRow], None] | None = None,
         video_wait: float | None = None,
         acquire_timeout: float | None = None,
     ) -> None:
@@ -66,7 +67,7 @@ class PostgresStore(Records):
         self._events = PgRecordEvents(notify_on, video_wait)
         # Told of every task created or changed by another process, after its commit (LISTEN):
         # this process's own changes reach the same place through its task service.
-        self.on_task_change: Callable[[dict[str, Any]], None] = on_other_change or _ignore
+        self.on_task_change: Callable[[TaskRow], None] = on_other_change or _ignore
         self._own_pids = own_pids if own_pids is not None else set()
         self._changed: set[str] = set()
         self._feeder: asyncio.Task[None] | None = None
@@ -84,7 +85,7 @@ class PostgresStore(Records):
         pool_size: int = 10,
         migrate: bool = True,
         listen: bool = True,
-        on_other_change: Callable[[dict[str, Any]], None] | None = None,
+        on_other_change: Callable[[TaskRow], None] | None = None,
         video_wait: float | None = None,
         timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
         direct_url: str | None = None,
@@ -254,7 +255,7 @@ async def _pool(
     )
 
 
-def _ignore(task: dict[str, Any]) -> None:
+def _ignore(task: TaskRow) -> None:
     return None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
 from aiohttp import web
@@ -64,7 +64,7 @@ async def _record(
     provider: Provider,
     task_id: str,
     presented: str | None,
-    task: dict[str, Any] | None,
+    task: Mapping[str, Any] | None,
 ) -> web.Response:
     app = request.app
     refuse_other_media(request)
@@ -105,7 +105,7 @@ async def _refuse_forged(app: web.Application, task_id: str) -> NoReturn:
     raise Unauthorized("callback secret does not match this task")
 
 
-async def _task_fields(app: web.Application, task_id: str) -> dict[str, Any]:
+async def _task_fields(app: web.Application, task_id: str) -> Mapping[str, Any]:
     """The task's unchanging fields, from memory once known, else from the database; NotFound
     when there is no such task."""
     task = app[keys.KNOWN_TASKS].get(task_id)
@@ -119,7 +119,7 @@ async def _task_fields(app: web.Application, task_id: str) -> dict[str, Any]:
 
 async def _verified_task(
     app: web.Application, task_id: str, presented: str | None
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """The task's unchanging fields (from memory once known, else from the database), once
     `presented` matches its stored secret hash; remembered with that secret from then on."""
     task = await _task_fields(app, task_id)
