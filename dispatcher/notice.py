@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,7 +77,7 @@ def sample_notice() -> Notice:
                   model="test notice", prompt="A test notice from reelhook: it reached you.")
 
 
-def notice_from_row(row: dict[str, Any], links: VideoLinks | None = None) -> Notice:
+def notice_from_row(row: Mapping[str, Any], links: VideoLinks | None = None) -> Notice:
     """The notice of a due delivery row (deliveries joined with destinations and tasks); with
     `links`, a kept video is linked to by reelhook's lasting link, not the provider's. The link
     counts its lifetime from when the notice was queued, so every attempt sends the same one."""
@@ -107,7 +108,7 @@ def _link_maker(links: VideoLinks | None, queued_at: str | None) -> VideoLink | 
     return lambda task_id: links.url(task_id, now=since)
 
 
-def task_document(row: dict[str, Any], video_link: VideoLink | None = None) -> dict[str, Any]:
+def task_document(row: Mapping[str, Any], video_link: VideoLink | None = None) -> dict[str, Any]:
     """The task as webhook receivers get it (the client API's shape), in the announced state."""
     return task_json({**row, "id": row["task_id"]}, status=row["state"], video_link=video_link)
 
@@ -131,7 +132,7 @@ def human_seconds(seconds: float) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
-def _elapsed(row: dict[str, Any]) -> float | None:
+def _elapsed(row: Mapping[str, Any]) -> float | None:
     try:
         start = datetime.fromisoformat(str(row["created_at"]).replace("Z", "+00:00"))
         end = datetime.fromisoformat(str(row["updated_at"]).replace("Z", "+00:00"))

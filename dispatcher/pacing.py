@@ -20,7 +20,7 @@ class Batch:
 
     route: str
     channel: str
-    rows: tuple[dict[str, Any], ...]
+    rows: tuple[Mapping[str, Any], ...]
 
     @property
     def ids(self) -> list[int]:
@@ -62,16 +62,18 @@ def route_of(row: Mapping[str, Any]) -> str:
     return str(row.get("route_key") or f"destination:{row['destination_id']}")
 
 
-def group_by_route(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def group_by_route(
+    rows: Sequence[Mapping[str, Any]],
+) -> dict[str, list[Mapping[str, Any]]]:
     """Rows grouped by route (`route_of`), groups and rows in the order given."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(route_of(row), []).append(row)
     return groups
 
 
 def plan(
-    groups: Mapping[str, Sequence[dict[str, Any]]],
+    groups: Mapping[str, Sequence[Mapping[str, Any]]],
     max_batch: Mapping[str, int],
     pacer: Pacer,
     busy: Mapping[str, int],
@@ -100,7 +102,7 @@ def plan(
 
 
 def _paced(
-    result: Plan, route: str, members: Sequence[dict[str, Any]], limit: int,
+    result: Plan, route: str, members: Sequence[Mapping[str, Any]], limit: int,
     pacer: Pacer, busy: Mapping[str, int], now: float,
 ) -> None:
     ready_at = pacer.ready_at(route)

@@ -22,7 +22,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -35,6 +35,7 @@ from dispatcher.pacing import Batch, Pacer, group_by_route, plan, route_of
 from dispatcher.wakeup import Wakeup
 from store.errors import StoreUnavailable, WriterStopped
 from store.interface import OutboxStore
+from store.rows import DueDelivery, SendableDelivery
 
 log = logging.getLogger("reelhook.dispatcher")
 # On a stop, a send still going at this share of its timeout counts as hanging: it is handed back
@@ -221,7 +222,7 @@ class Worker:
 
     async def _claim(
         self, ids: list[int], now: float, stale: float
-    ) -> tuple[list[int], list[dict[str, Any]]]:
+    ) -> tuple[list[int], list[SendableDelivery]]:
         """Claim the deliveries and read those taken in full (destination, task): a round
         chooses among up to claim_limit due ones from light rows, but starts at most
         `capacity` sends."""
@@ -247,8 +248,8 @@ class Worker:
             self._unsure.difference_update(unsure)
 
     async def _live(
-        self, rows: list[dict[str, Any]], now: float, stale: float
-    ) -> list[dict[str, Any]]:
+        self, rows: list[DueDelivery], now: float, stale: float
+    ) -> list[DueDelivery]:
         """The rows whose route works and whose destination was not paused or deleted;
         deliveries to a route disabled meanwhile die with it, those of a stopped destination
         with the reason."""
@@ -257,8 +258,8 @@ class Worker:
             await self.outbox.disable_route(route, reason)
         stopped: dict[str, list[int]] = {}
         for row in rows:
-            if row.get("stopped") and route_of(row) not in dead:
-                stopped.setdefault(row["stopped"], []).append(int(row["delivery_id"]))
+            if (why := row["stopped"]) and route_of(row) not in dead:
+                stopped.setdefault(why, []).append(int(row["delivery_id"]))
         for reason, ids in stopped.items():
             await self.outbox.give_up(ids, reason, now, stale)
         return [row for row in rows if route_of(row) not in dead and not row.get("stopped")]
@@ -364,7 +365,7 @@ class _Claimed:
 class _DueRows:
     """Due deliveries from one read, grouped by route; rounds take batches off the front."""
 
-    def __init__(self, rows: list[dict[str, Any]], read_at: float) -> None:
+    def __init__(self, rows: Sequence[Mapping[str, Any]], read_at: float) -> None:
         self.groups = group_by_route(rows)
         self.read_at = read_at
         self.count = len(rows)

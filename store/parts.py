@@ -33,7 +33,7 @@ from store.plans import (
     videos,
 )
 from store.plans.outbox import AttemptRecord
-from store.rows import TaskRow
+from store.rows import Delivery, DueDelivery, SendableDelivery, TaskRow
 from store.sql import Plan
 
 T = TypeVar("T")
@@ -73,7 +73,7 @@ class Outbox:
 
     async def due(
         self, now: float, stale_before: float, limit: int, skip_routes: Sequence[str] = ()
-    ) -> list[dict[str, Any]]:
+    ) -> list[DueDelivery]:
         """Deliveries due now (but for those of `skip_routes`), with what choosing among them
         takes."""
         return await self._db.read(
@@ -88,7 +88,7 @@ class Outbox:
 
     async def claim_rows(
         self, ids: Sequence[int], owner: str, now: float, stale_before: float
-    ) -> tuple[list[int], list[dict[str, Any]]]:
+    ) -> tuple[list[int], list[SendableDelivery]]:
         """Claim deliveries and read those taken for sending, in one commit."""
         return await self._db.write(
             functools.partial(outbox.claim_rows, ids, owner, now, stale_before)
@@ -126,12 +126,12 @@ class Outbox:
         claims that old count as due."""
         return await self._db.read(functools.partial(outbox.next_due_at, lease))
 
-    async def redeliver(self, delivery_id: int, now: float) -> dict[str, Any]:
+    async def redeliver(self, delivery_id: int, now: float) -> Delivery:
         """Queue a delivered or dead delivery again, announced to the workers;
         DeliveryNotFound, DeliveryBusy."""
         return await self._db.write(functools.partial(outbox.redeliver, delivery_id, now))
 
-    async def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+    async def deliveries(self, **filters: Any) -> list[Delivery]:
         """Deliveries newest first with their attempts (`outbox.select_deliveries`)."""
         return await self._db.read(functools.partial(outbox.select_deliveries, **filters))
 

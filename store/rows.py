@@ -67,3 +67,84 @@ class EventRow(TypedDict):
 def as_task(row: Any) -> TaskRow:
     """A row read with `SELECT * FROM tasks`, typed (no copy)."""
     return cast(TaskRow, row)
+
+
+class DueDelivery(TypedDict):
+    """A delivery due now (`OutboxStore.due`): just enough to choose what to claim."""
+
+    delivery_id: int
+    destination_id: int
+    channel: str
+    route_key: str | None
+    route_disabled: str | None  # why the address is disabled (any destination to it)
+    stopped: str | None  # "destination paused" or "destination deleted"
+
+
+class SendableDelivery(TypedDict):
+    """A claimed delivery with its destination and its task (`OutboxStore.claim_rows`)."""
+
+    delivery_id: int
+    task_id: str
+    state: str  # the task state the notice announces
+    attempts: int | None
+    cycle_start: int
+    queued_at: str | None
+    destination_id: int
+    channel: str
+    target: str  # sealed
+    label: str
+    route_key: str | None
+    route_disabled: str | None
+    provider: str
+    model: str
+    provider_task_id: str | None
+    status: str
+    progress: int | None
+    video_url: str | None
+    error: str | None
+    cost_usd: float | None
+    created_at: str
+    updated_at: str
+    metadata: str | None
+    request: str | None
+    video_status: str | None
+    video_bytes: int | None
+    video_sha256: str | None
+    video_content_type: str | None
+    video_kept_at: str | None
+    video_expires_at: float | None
+    video_error: str | None
+
+
+class AttemptLog(TypedDict):
+    """One attempt to send a delivery, as its history shows it."""
+
+    started_at: str
+    duration_ms: float | None
+    status_code: int | None
+    error: str | None
+    outcome: str
+
+
+class Delivery(TypedDict):
+    """A row of `deliveries` with its destination's names and its attempts, oldest first."""
+
+    id: int
+    task_id: str
+    state: str
+    destination_id: int | None
+    status: str
+    attempts: int | None
+    next_attempt_at: float | None
+    last_error: str | None
+    created_at: str | None
+    updated_at: str | None
+    claimed_at: float | None
+    claim_owner: str | None
+    cycle_start: int
+    delivered_at: str | None
+    channel: str
+    label: str
+    name: str | None
+    disabled_reason: str | None
+    attempt_log: list[AttemptLog]

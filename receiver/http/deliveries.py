@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from aiohttp import web
 
@@ -21,6 +20,7 @@ from receiver.http.paging import (
 from receiver.http.serializers import delivery_view
 from store import DeliveryBusy, DeliveryNotFound
 from store.plans.outbox import DELIVERY_STATUSES
+from store.rows import Delivery
 
 
 async def task_deliveries(request: web.Request) -> web.Response:
@@ -53,7 +53,7 @@ async def redeliver(request: web.Request) -> web.Response:
     return web.json_response(delivery_view(row), status=202)
 
 
-async def redeliver_one(app: web.Application, delivery_id: int) -> dict[str, Any]:
+async def redeliver_one(app: web.Application, delivery_id: int) -> Delivery:
     """Make a delivered or dead notice due again (the store announces it: the worker wakes);
     NotFound or Conflict."""
     try:

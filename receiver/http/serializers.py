@@ -41,7 +41,7 @@ def event_view(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
+def delivery_view(row: Mapping[str, Any]) -> dict[str, Any]:
     """A delivery as the API shows it: its attempts (oldest first) and how many, the destination
     only by its name (a registered one) and redacted label."""
     view = {name: row.get(name) for name in _DELIVERY_FIELDS}

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 from store.errors import DeliveryBusy, DeliveryNotFound
 from store.interface import DELIVERIES
 from store.models import NO_POLICY, HealthPolicy, iso_from_epoch, utc_now_iso
 from store.plans import health
+from store.rows import Delivery, DueDelivery, SendableDelivery
 from store.sql import Announce, Dialects, Plan, count, many, row, rows, value, where
 
 DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")
@@ -121,7 +122,7 @@ DUE_SKIPPING = DUE.replace(DUE_PENDING, DUE_PENDING + _NOT_FULL).replace(
 
 def select_due(
     now: float, stale_before: float, limit: int, skip_routes: Sequence[str] = ()
-) -> Plan[list[dict[str, Any]]]:
+) -> Plan[list[DueDelivery]]:
     """Deliveries due now (or claimed by a worker that went quiet), but for those of
     `skip_routes`: only what choosing among them takes (id, destination, channel, route,
     whether the route is disabled or the destination stopped)."""
@@ -133,7 +134,7 @@ def select_due(
     return found  # type: ignore[no-any-return]
 
 
-def select_sendable(ids: Sequence[int]) -> Plan[list[dict[str, Any]]]:
+def select_sendable(ids: Sequence[int]) -> Plan[list[SendableDelivery]]:
     """These deliveries with what sending them takes: destination and task, as they are now."""
     if not ids:
         return []
@@ -157,7 +158,7 @@ def claim(
 
 def claim_rows(
     ids: Sequence[int], owner: str, now: float, stale_before: float
-) -> Plan[tuple[list[int], list[dict[str, Any]]]]:
+) -> Plan[tuple[list[int], list[SendableDelivery]]]:
     """Claim the deliveries (see `claim`) and read the claimed ones for sending, in one
     transaction: the ids taken, in the order given, and their rows as they now are."""
     claimed = yield from claim(ids, owner, now, stale_before)
@@ -283,7 +284,7 @@ def next_due_at(lease: float | None = None) -> Plan[float | None]:
     return None if earliest is None else float(earliest)
 
 
-def redeliver(delivery_id: int, now: float) -> Plan[dict[str, Any]]:
+def redeliver(delivery_id: int, now: float) -> Plan[Delivery]:
     """Send a delivered or dead delivery again: a new attempt with a fresh retry schedule.
 
     A destination disabled as gone is enabled again: asking for this is saying it is back.
@@ -318,7 +319,7 @@ def select_deliveries(
     status: str | None = None,
     limit: int = 1000,
     before_id: int | None = None,
-) -> Plan[list[dict[str, Any]]]:
+) -> Plan[list[Delivery]]:
     """Deliveries newest first, each with its destination and `attempt_log` (oldest first)."""
     clause, params = where(
         [("d.id", delivery_id), ("d.task_id", task_id), ("d.status", status)], "d.id", before_id
@@ -337,4 +338,4 @@ def select_deliveries(
         )
         for attempt in attempts:
             deliveries[attempt.pop("delivery_id")]["attempt_log"].append(attempt)
-    return list(deliveries.values())
+    return cast(list[Delivery], list(deliveries.values()))
