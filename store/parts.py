@@ -33,7 +33,18 @@ from store.plans import (
     videos,
 )
 from store.plans.outbox import AttemptRecord
-from store.rows import Delivery, DueDelivery, SendableDelivery, TaskRow
+from store.rows import (
+    CutOffSend,
+    Delivery,
+    DueDelivery,
+    DuePoll,
+    HeldSend,
+    InboundMessage,
+    KeptVideo,
+    SendableDelivery,
+    TaskRow,
+    VideoCopy,
+)
 from store.sql import Plan
 
 T = TypeVar("T")
@@ -144,7 +155,7 @@ class Polls:
 
     async def claim_due(
         self, now: float, providers: Sequence[str], limit: int, owner: str, lease: float
-    ) -> list[dict[str, Any]]:
+    ) -> list[DuePoll]:
         """Take due polls for `owner` under a lease; the rows as they were before the claim."""
         return await self._db.write(
             functools.partial(polls.claim_polls, now, tuple(providers), limit, owner, lease)
@@ -205,13 +216,13 @@ class Submits:
         """Hold an interrupted send whose request is still sealed, to be made again now."""
         return await self._db.write(functools.partial(submits.resend, task_id))
 
-    async def held(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+    async def held(self, now: float, limit: int = 100) -> list[HeldSend]:
         """Held submissions that may be tried now, oldest first."""
         return await self._db.read(functools.partial(submits.held, now, limit))
 
     async def interrupted(
         self, now: float | None = None, grace: float = 60.0
-    ) -> list[dict[str, Any]]:
+    ) -> list[CutOffSend]:
         """Tasks whose send was cut off (`submits.interrupted_sends`)."""
         moment = time.time() if now is None else now
         return await self._db.read(functools.partial(submits.interrupted_sends, moment, grace))
@@ -229,13 +240,13 @@ class Inbound:
             functools.partial(inbound.insert_inbound, source, webhook_id, payload)
         )
 
-    async def messages(self, source: str) -> list[dict[str, Any]]:
+    async def messages(self, source: str) -> list[InboundMessage]:
         """Every recorded message of a source, oldest first."""
         return await self._db.read(functools.partial(inbound.select_inbound, source))
 
     async def recent(
         self, *, source: str | None = None, limit: int = 50, before_id: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[InboundMessage]:
         """Messages newest first, optionally of one source, below a cursor id."""
         return await self._db.read(
             functools.partial(inbound.select_recent, source, limit, before_id)
@@ -273,7 +284,7 @@ class Videos:
 
     async def claim_copies(
         self, now: float, limit: int, owner: str, lease: float
-    ) -> list[dict[str, Any]]:
+    ) -> list[VideoCopy]:
         """Take due copies for `owner` under a lease."""
         return await self._db.write(
             functools.partial(videos.claim_copies, now, limit, owner, lease)
@@ -306,7 +317,7 @@ class Videos:
         moment = time.time() if now is None else now
         return await self._db.write(functools.partial(videos.backfill, moment))
 
-    async def kept_before(self, kept_at: str, limit: int = 100) -> list[dict[str, Any]]:
+    async def kept_before(self, kept_at: str, limit: int = 100) -> list[KeptVideo]:
         """Kept copies made before `kept_at` (ISO 8601), oldest first."""
         return await self._db.read(functools.partial(videos.kept_before, kept_at, limit))
 

@@ -148,3 +148,61 @@ class Delivery(TypedDict):
     name: str | None
     disabled_reason: str | None
     attempt_log: list[AttemptLog]
+
+
+class DuePoll(TypedDict):
+    """A task whose poll is due (`PollScheduleStore.claim_due`), as it was when claimed."""
+
+    id: str
+    provider: str
+    provider_task_id: str
+    status: str
+    progress: int | None
+    video_url: str | None
+    next_poll_at: float | None
+    poll_attempts: int
+    last_event_at: float | None
+    deadline_at: float | None
+
+
+class HeldSend(TypedDict):
+    """A held submission whose time has come (`SubmitSlotsStore.held`)."""
+
+    id: str
+    provider: str
+    held_request: str  # sealed
+
+
+class CutOffSend(TypedDict):
+    """A send cut off with its claim's lease run out (`SubmitSlotsStore.interrupted`)."""
+
+    id: str
+    provider: str
+    sealed: bool  # the request is still sealed, so the send can be made again
+
+
+class VideoCopy(TypedDict):
+    """A video copy claimed to be made (`VideoCopyStore.claim_copies`)."""
+
+    id: str
+    provider: str
+    video_url: str  # a copy is queued only for a success with a video link
+    video_expires_at: float | None
+    video_attempts: int
+
+
+class KeptVideo(TypedDict):
+    """A kept video past its time (`VideoCopyStore.kept_before`)."""
+
+    id: str
+    video_key: str | None
+
+
+class InboundMessage(TypedDict, total=False):
+    """A message received on the Standard Webhooks route (`id` and `source` in listings)."""
+
+    id: int
+    source: str
+    webhook_id: str
+    received_at: str
+    payload: str | None

@@ -192,7 +192,7 @@ def _event(row: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
-def _message(row: dict[str, Any]) -> dict[str, Any]:
+def _message(row: Mapping[str, Any]) -> dict[str, Any]:
     view = inbound_view(row)
     view["payload_text"] = json.dumps(view["payload"], indent=2)
     return view

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +36,7 @@ def read_query(query: Any) -> tuple[str | None, int, int | None]:
     return source, page_limit(query.get("limit")), id_cursor(query.get("cursor"))
 
 
-def inbound_view(row: dict[str, Any]) -> dict[str, Any]:
+def inbound_view(row: Mapping[str, Any]) -> dict[str, Any]:
     """A message as the API shows it, its payload decoded, URLs in it without user-info, query
     or fragment (as events show them)."""
     try:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from receiver.providers.base import Provider, ask_about
 from receiver.providers.errors import ProviderError
 from receiver.settings import Settings
 from store import EventIn, Observation, WriterStopped
+from store.rows import DuePoll
 from store.states import FAILED
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class Poller:
         )
         return len(rows)
 
-    async def _poll_one(self, row: dict[str, Any], provider: Provider, now: float) -> None:
+    async def _poll_one(self, row: DuePoll, provider: Provider, now: float) -> None:
         polls = self.service.store.polls
         settings = self.settings
         deadline = row["deadline_at"] or now + settings.task_deadline
@@ -97,7 +98,7 @@ class Poller:
         next_at = time.time() + poll_interval(attempts, settings)
         await polls.schedule(row["id"], min(next_at, deadline), attempts + 1)
 
-    async def _ask(self, row: dict[str, Any], provider: Provider) -> None:
+    async def _ask(self, row: DuePoll, provider: Provider) -> None:
         try:
             report = await ask_about(provider, self.service.http, row["provider_task_id"])
         except ProviderError as exc:
@@ -112,7 +113,7 @@ class Poller:
         except Exception:
             log.exception("recording the poll of %s at %s failed", row["id"], provider.name)
 
-    async def _time_out(self, row: dict[str, Any]) -> None:
+    async def _time_out(self, row: DuePoll) -> None:
         seconds = self.settings.task_deadline
         message = f"timeout: {row['provider']} gave no final state within {seconds:g} s"
         event = EventIn("poll:timeout", "poll", Observation(FAILED, error=message))

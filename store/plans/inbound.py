@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from store.models import utc_now_iso
+from store.rows import InboundMessage
 from store.sql import Plan, rows, value, where
 
 
@@ -20,7 +19,7 @@ def insert_inbound(source: str, webhook_id: str, payload: str) -> Plan[bool]:
     return inserted is not None
 
 
-def select_inbound(source: str) -> Plan[list[dict[str, Any]]]:
+def select_inbound(source: str) -> Plan[list[InboundMessage]]:
     """Every message of a source, oldest first."""
     found = yield rows(
         "SELECT webhook_id, received_at, payload FROM inbound_messages WHERE source = :source"
@@ -32,7 +31,7 @@ def select_inbound(source: str) -> Plan[list[dict[str, Any]]]:
 
 def select_recent(
     source: str | None, limit: int, before_id: int | None
-) -> Plan[list[dict[str, Any]]]:
+) -> Plan[list[InboundMessage]]:
     """Messages newest first, of one source or all, below a cursor id."""
     clause, params = where([("source", source)], "id", before_id)
     found = yield rows(

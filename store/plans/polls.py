@@ -8,8 +8,8 @@ PostgreSQL rows another poller is claiming are skipped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from store.rows import DuePoll
 from store.sql import Plan, count, many, rows
 from store.states import UNFINISHED_SQL
 
@@ -27,12 +27,12 @@ DUE_POLLS = (
 
 def claim_polls(
     now: float, providers: Sequence[str], limit: int, owner: str, lease: float
-) -> Plan[list[dict[str, Any]]]:
+) -> Plan[list[DuePoll]]:
     """Take due polls for `owner`: each is pushed `lease` seconds on, so no other poller takes it
     until this one reschedules it or the lease runs out. The rows are as they were."""
     if not providers:
         return []
-    due: list[dict[str, Any]] = yield rows(
+    due: list[DuePoll] = yield rows(
         DUE_POLLS + " FOR UPDATE SKIP LOCKED", now=now, providers=list(providers), limit=limit
     )
     if due:

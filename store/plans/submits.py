@@ -9,12 +9,11 @@ lock per provider, so it holds across every process sharing the database.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from store.interface import SLOTS
 from store.models import NewTask
 from store.plans.tasks import fetch_task, insert_task
-from store.rows import TaskRow
+from store.rows import CutOffSend, HeldSend, TaskRow
 from store.sql import Announce, Lock, Plan, count, rows, value
 from store.states import UNFINISHED_SQL
 
@@ -119,7 +118,7 @@ def resend(task_id: str) -> Plan[bool]:
     return True
 
 
-def held(now: float, limit: int) -> Plan[list[dict[str, Any]]]:
+def held(now: float, limit: int) -> Plan[list[HeldSend]]:
     """Held submissions ready to try again, oldest first."""
     found = yield rows(
         f"SELECT id, provider, held_request FROM tasks WHERE {WAITING} ORDER BY id LIMIT :limit",
@@ -128,7 +127,7 @@ def held(now: float, limit: int) -> Plan[list[dict[str, Any]]]:
     return found  # type: ignore[no-any-return]
 
 
-def interrupted_sends(now: float, grace: float) -> Plan[list[dict[str, Any]]]:
+def interrupted_sends(now: float, grace: float) -> Plan[list[CutOffSend]]:
     """Unfinished tasks whose send was cut off: claimed for sending by a process whose lease ran
     out, or recorded more than `grace` seconds ago and never claimed or held at all. A claim a
     live process still holds is never among them."""

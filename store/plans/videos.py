@@ -10,10 +10,10 @@ due again after a back-off. The copy kept or failed brings the task's waiting no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from store.interface import DELIVERIES, TASKS
 from store.models import KeptCopy, utc_now_iso
+from store.rows import KeptVideo, VideoCopy
 from store.sql import Announce, Plan, count, rows, value
 from store.states import VIDEO_DELETED, VIDEO_FAILED, VIDEO_KEPT, VIDEO_OFF, VIDEO_PENDING
 
@@ -39,7 +39,7 @@ BRING_NOTICES_FORWARD = (
 )
 
 
-def claim_copies(now: float, limit: int, owner: str, lease: float) -> Plan[list[dict[str, Any]]]:
+def claim_copies(now: float, limit: int, owner: str, lease: float) -> Plan[list[VideoCopy]]:
     """Take due copies for `owner` for `lease` seconds (its own earlier claims included): each
     is made by one keeper at a time."""
     taken = yield rows(CLAIM, now=now, limit=limit, owner=owner, until=now + lease)
@@ -109,7 +109,7 @@ def backfill(now: float) -> Plan[int]:
     return int(queued)
 
 
-def kept_before(kept_at: str, limit: int) -> Plan[list[dict[str, Any]]]:
+def kept_before(kept_at: str, limit: int) -> Plan[list[KeptVideo]]:
     """Kept copies made before `kept_at` (ISO 8601), oldest first: retention's candidates."""
     found = yield rows(
         f"SELECT id, video_key FROM tasks WHERE video_status = '{VIDEO_KEPT}'"

@@ -8,7 +8,6 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from dispatcher.wakeup import Wakeup
 from receiver.metrics import VIDEO_COPIES, VIDEO_STORE_UP
@@ -16,6 +15,7 @@ from receiver.services.videos.copying import Copier, CopyFailed, CopyLater
 from receiver.services.videos.storage import VideoStoreError
 from store import TaskStore, WriterStopped
 from store.models import iso_from_epoch
+from store.rows import VideoCopy
 
 log = logging.getLogger("reelhook.videos")
 BATCH = 4  # copies made at once by one keeper
@@ -92,7 +92,8 @@ class VideoKeeper:
         cutoff = iso_from_epoch(moment - self.keep_days * 86400)
         deleted = 0
         for row in await self.store.videos.kept_before(cutoff, 500):
-            await self.copier.store.delete(row["video_key"])
+            if row["video_key"] is not None:
+                await self.copier.store.delete(row["video_key"])
             reason = f"deleted after {self.keep_days:g} days (REELHOOK_VIDEO_KEEP_DAYS)"
             deleted += await self.store.videos.mark_deleted(row["id"], reason)
         self._count("deleted", deleted)
@@ -102,7 +103,7 @@ class VideoKeeper:
         self.counts[outcome] += number
         VIDEO_COPIES.labels(outcome).inc(number)
 
-    async def _copy(self, row: dict[str, Any]) -> None:
+    async def _copy(self, row: VideoCopy) -> None:
         task_id, expires_at = row["id"], row["video_expires_at"]
         if expires_at is not None and time.time() >= expires_at:
             await self._fail(task_id, f"the provider's link expired at {_iso(expires_at)}"
@@ -131,7 +132,7 @@ class VideoKeeper:
                 self._count("kept")
                 log.info("kept the video of %s (%d bytes)", task_id, copy.bytes)
 
-    async def _later(self, row: dict[str, Any], reason: str, retry_after: float | None) -> None:
+    async def _later(self, row: VideoCopy, reason: str, retry_after: float | None) -> None:
         attempts = int(row["video_attempts"]) + 1
         next_at = time.time() + max(retry_after or 0.0, backoff(attempts - 1))
         expires_at = row["video_expires_at"]
