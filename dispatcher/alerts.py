@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -25,6 +25,7 @@ from dispatcher.retry import outcome_of, retry_after
 from store.errors import StoreUnavailable
 from store.interface import AlertStore
 from store.models import iso_from_epoch
+from store.rows import AlertRow
 
 log = logging.getLogger("reelhook.alerts")
 BATCH = 20  # alerts a look sends at most, one claimed at a time (each within the lease)
@@ -41,7 +42,7 @@ class AlertTarget:
     secret: str | None = field(default=None, repr=False)
 
 
-def alert_body(alert: dict[str, Any]) -> dict[str, Any]:
+def alert_body(alert: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON of an alert: {type, timestamp, data: {destination, reason, task_id}}."""
     return {
         "type": alert["kind"],
@@ -51,7 +52,7 @@ def alert_body(alert: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def alert_text(alert: dict[str, Any]) -> str:
+def alert_text(alert: Mapping[str, Any]) -> str:
     """One line saying what happened, for chat and the email's subject and body."""
     words = {"notice.dead": "a notice could not be delivered to",
              "destination.disabled": "disabled the destination",
@@ -102,7 +103,7 @@ class AlertSender:
                 await session.close()
         return sent
 
-    async def _attempt(self, session: aiohttp.ClientSession, alert: dict[str, Any]) -> None:
+    async def _attempt(self, session: aiohttp.ClientSession, alert: AlertRow) -> None:
         status_code: int | None = None
         error: DispatchError | None = None
         try:
@@ -119,7 +120,7 @@ class AlertSender:
         await self.alerts.settle(int(alert["id"]), self.owner, outcome.error,
                                  None if wait is None else time.time() + wait)
 
-    async def _send(self, session: aiohttp.ClientSession, alert: dict[str, Any]) -> int | None:
+    async def _send(self, session: aiohttp.ClientSession, alert: AlertRow) -> int | None:
         channel, address = self.target.channel, self.target.address
         if channel == "email":
             return await EmailChannel(self.config.smtp, self.config.timeout).deliver(
@@ -138,7 +139,7 @@ class AlertSender:
             raise refused(answer)
         return answer.status
 
-    def _email(self, alert: dict[str, Any]) -> EmailMessage:
+    def _email(self, alert: AlertRow) -> EmailMessage:
         if self.config.smtp is None:
             raise ConfigError("email alerts need REELHOOK_SMTP_URL and REELHOOK_EMAIL_FROM")
         message = EmailMessage()

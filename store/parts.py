@@ -34,8 +34,12 @@ from store.plans import (
 )
 from store.plans.outbox import AttemptRecord
 from store.rows import (
+    AlertRow,
+    CostTotal,
     CutOffSend,
+    DailyCost,
     Delivery,
+    DestinationRow,
     DueDelivery,
     DuePoll,
     HeldSend,
@@ -263,11 +267,11 @@ class Stats:
         """Grouped counts of tasks, sends in flight, deliveries and attempts."""
         return await self._db.read(stats.select_snapshot)
 
-    async def daily_costs(self, since: str) -> list[dict[str, Any]]:
+    async def daily_costs(self, since: str) -> list[DailyCost]:
         """Spending per provider per day since a date (YYYY-MM-DD)."""
         return await self._db.read(functools.partial(stats.select_daily_costs, since))
 
-    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
+    async def cost_totals(self, status: str | None = None) -> list[CostTotal]:
         """Cost per provider, optionally of tasks in one status."""
         return await self._db.read(functools.partial(stats.cost_totals, status))
 
@@ -393,25 +397,25 @@ class Destinations:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def register(self, registration: Registration) -> dict[str, Any]:
+    async def register(self, registration: Registration) -> DestinationRow:
         """Register a destination; DestinationNameTaken."""
         return await self._db.write(functools.partial(destinations.insert, registration))
 
-    async def all(self) -> list[dict[str, Any]]:
+    async def all(self) -> list[DestinationRow]:
         """Every registered destination, by name."""
         return await self._db.read(destinations.select)
 
-    async def get(self, destination_id: int) -> dict[str, Any]:
+    async def get(self, destination_id: int) -> DestinationRow:
         """One registered destination; DestinationNotFound."""
         return await self._db.read(functools.partial(destinations.fetch, destination_id))
 
-    async def change(self, destination_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    async def change(self, destination_id: int, changes: dict[str, Any]) -> DestinationRow:
         """Change some of its columns; DestinationNotFound, DestinationNameTaken."""
         return await self._db.write(
             functools.partial(destinations.update, destination_id, changes)
         )
 
-    async def resume(self, destination_id: int) -> dict[str, Any]:
+    async def resume(self, destination_id: int) -> DestinationRow:
         """Send to it again (not paused, not disabled); DestinationNotFound."""
         return await self._db.write(functools.partial(destinations.resume, destination_id))
 
@@ -434,7 +438,7 @@ class Alerts:
 
     async def claim(
         self, now: float, stale_before: float, owner: str, limit: int = 20
-    ) -> list[dict[str, Any]]:
+    ) -> list[AlertRow]:
         """Take due alerts for `owner`."""
         return await self._db.write(
             functools.partial(alerts.claim, now, stale_before, owner, limit)
@@ -448,6 +452,6 @@ class Alerts:
             functools.partial(alerts.settle, alert_id, owner, error, next_attempt_at)
         )
 
-    async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+    async def recent(self, limit: int = 50) -> list[AlertRow]:
         """Alerts newest first."""
         return await self._db.read(functools.partial(alerts.recent, limit))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from store.announce import Announcer
 from store.interface import Listener
@@ -24,7 +23,7 @@ from store.parts import (
     Videos,
 )
 from store.plans import due, tasks
-from store.rows import EventRow, TaskRow
+from store.rows import CostTotal, EventRow, TaskRow
 
 
 class Records:
@@ -122,7 +121,7 @@ class Records:
             functools.partial(tasks.select_events, task_id, after_id, limit, newest)
         )
 
-    async def cost_totals(self, status: str | None = None) -> list[dict[str, Any]]:
+    async def cost_totals(self, status: str | None = None) -> list[CostTotal]:
         """Cost per provider, optionally of tasks in one status."""
         return await self.stats.cost_totals(status)
 

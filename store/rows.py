@@ -206,3 +206,60 @@ class InboundMessage(TypedDict, total=False):
     webhook_id: str
     received_at: str
     payload: str | None
+
+
+class DestinationRow(TypedDict):
+    """A registered destination (`DestinationStore`); `target` is sealed."""
+
+    id: int
+    name: str
+    channel: str
+    target: str
+    label: str
+    route_key: str | None
+    on_states: str | None  # JSON list of states, or null: the REELHOOK_NOTIFY_ON ones
+    provider: str | None
+    metadata_filter: str | None  # JSON object
+    paused: int
+    managed_by: str | None
+    disabled_reason: str | None
+    disabled_at: str | None
+    created_at: str | None
+    updated_at: str | None
+
+
+class AlertRow(TypedDict):
+    """A row of `alerts`: an operator's alert about an address, and its sending."""
+
+    id: int
+    kind: str
+    route_key: str
+    label: str
+    reason: str | None
+    task_id: str | None
+    created_at: float
+    status: str
+    attempts: int
+    next_attempt_at: float | None
+    claim_owner: str | None
+    claimed_at: float | None
+    last_error: str | None
+    sent_at: float | None
+
+
+class DailyCost(TypedDict):
+    """Tasks and their summed cost for one provider on one UTC day."""
+
+    provider: str
+    day: str  # YYYY-MM-DD
+    tasks: int
+    cost_usd: float
+
+
+class CostTotal(TypedDict):
+    """Tasks a provider accepted, those with a known price, and the sum of their cost."""
+
+    provider: str
+    tasks: int
+    priced_tasks: int
+    cost_usd: float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -45,11 +46,11 @@ def first_day(days: int, today: date | None = None) -> str:
     return (today - timedelta(days=days - 1)).isoformat()
 
 
-def daily_chart(rows: list[dict[str, Any]], days: int, today: date | None = None) -> Chart:
+def daily_chart(rows: Sequence[Mapping[str, Any]], days: int, today: date | None = None) -> Chart:
     """Stacked bars from rows of {provider, day, cost_usd} over the last `days` days."""
     start = date.fromisoformat(first_day(days, today))
     labels = [(start + timedelta(days=i)).isoformat() for i in range(days)]
-    per_day: dict[str, list[dict[str, Any]]] = {day: [] for day in labels}
+    per_day: dict[str, list[Mapping[str, Any]]] = {day: [] for day in labels}
     for row in rows:
         if row["day"] in per_day:
             per_day[row["day"]].append(row)

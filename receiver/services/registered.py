@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dispatcher.channels import CHANNEL_NAMES
@@ -81,7 +81,7 @@ def parse_change(
     return changes | filters
 
 
-def destination_view(row: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
+def destination_view(row: Mapping[str, Any], secret: str | None = None) -> dict[str, Any]:
     """A registered destination as the API shows it: by name and redacted label, never its
     sealed address or secret (a new webhook's secret is shown once, at creation)."""
     view = {

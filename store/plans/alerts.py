@@ -5,8 +5,8 @@ retries, like a notice. A notice.dead alert goes at most once an hour per addres
 from __future__ import annotations
 
 import time
-from typing import Any
 
+from store.rows import AlertRow
 from store.sql import Plan, count, rows, value
 
 KINDS = ("notice.dead", "destination.disabled", "destination.recovered")
@@ -43,7 +43,9 @@ def queue(
     return True
 
 
-def claim(now: float, stale_before: float, owner: str, limit: int) -> Plan[list[dict[str, Any]]]:
+def claim(
+    now: float, stale_before: float, owner: str, limit: int
+) -> Plan[list[AlertRow]]:
     """Take due alerts (and those whose sender went quiet) for `owner`, oldest first."""
     due = yield rows(
         f"SELECT id FROM alerts WHERE {ALERT_DUE} ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED",
@@ -77,7 +79,7 @@ def settle(
     return bool(changed)
 
 
-def recent(limit: int = 50) -> Plan[list[dict[str, Any]]]:
+def recent(limit: int = 50) -> Plan[list[AlertRow]]:
     """Alerts newest first."""
     found = yield rows("SELECT * FROM alerts ORDER BY id DESC LIMIT :limit", limit=limit)
     return found  # type: ignore[no-any-return]

@@ -14,6 +14,7 @@ from typing import Any
 from store.errors import DestinationNameTaken, DestinationNotFound
 from store.models import Registration, metadata_values, utc_now_iso
 from store.plans import health
+from store.rows import DestinationRow
 from store.sql import Lock, Plan, count, rows, value
 
 COLUMNS = (
@@ -86,7 +87,7 @@ def queue_registered(
 
 def select(
     *, destination_id: int | None = None, name: str | None = None
-) -> Plan[list[dict[str, Any]]]:
+) -> Plan[list[DestinationRow]]:
     """Registered destinations (not deleted) by name, or the one with this id or name."""
     conditions = [REGISTERED]
     if destination_id is not None:
@@ -100,7 +101,7 @@ def select(
     return found  # type: ignore[no-any-return]
 
 
-def fetch(destination_id: int) -> Plan[dict[str, Any]]:
+def fetch(destination_id: int) -> Plan[DestinationRow]:
     """One registered destination; DestinationNotFound if there is none."""
     found = yield from select(destination_id=destination_id)
     if not found:
@@ -108,7 +109,7 @@ def fetch(destination_id: int) -> Plan[dict[str, Any]]:
     return found[0]
 
 
-def insert(registration: Registration) -> Plan[dict[str, Any]]:
+def insert(registration: Registration) -> Plan[DestinationRow]:
     """Register a destination; DestinationNameTaken when the name is in use."""
     columns = registration.columns()
     now = utc_now_iso()
@@ -125,7 +126,7 @@ def insert(registration: Registration) -> Plan[dict[str, Any]]:
     return created
 
 
-def update(destination_id: int, changes: Mapping[str, Any]) -> Plan[dict[str, Any]]:
+def update(destination_id: int, changes: Mapping[str, Any]) -> Plan[DestinationRow]:
     """Change columns of a registered destination (names as in `Registration.columns`);
     DestinationNotFound, DestinationNameTaken."""
     before = yield from fetch(destination_id)
@@ -148,7 +149,7 @@ def update(destination_id: int, changes: Mapping[str, Any]) -> Plan[dict[str, An
     return changed
 
 
-def resume(destination_id: int) -> Plan[dict[str, Any]]:
+def resume(destination_id: int) -> Plan[DestinationRow]:
     """Send to the destination again: not paused, not disabled (nor any destination of its
     address), its failures forgotten."""
     found = yield from fetch(destination_id)
@@ -160,7 +161,8 @@ def resume(destination_id: int) -> Plan[dict[str, Any]]:
         " WHERE route_key = :route_key AND disabled_reason IS NOT NULL",
         now=now, route_key=found["route_key"],
     )
-    yield from health.forget_failures(found["route_key"])
+    if found["route_key"] is not None:
+        yield from health.forget_failures(found["route_key"])
     resumed = yield from fetch(destination_id)
     return resumed
 

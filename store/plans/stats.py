@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from store.plans.submits import IN_FLIGHT
+from store.rows import CostTotal, DailyCost
 from store.sql import Lock, Plan, Query, many, rows
 
 MICROS = 1_000_000  # costs are counted in millionths of a dollar: sums stay exact
@@ -47,15 +48,15 @@ def select_snapshot() -> Plan[dict[str, list[dict[str, Any]]]]:
     return snapshot
 
 
-def select_daily_costs(since: str) -> Plan[list[dict[str, Any]]]:
+def select_daily_costs(since: str) -> Plan[list[DailyCost]]:
     """Per provider and UTC day from `since` (YYYY-MM-DD): tasks and their summed cost_usd."""
     counted = yield _counted("kind = 'days' AND b >= :since", since=since)
-    found = [{"provider": row["a"], "day": row["b"], "tasks": int(row["n"]),
-              "cost_usd": _dollars(row["micros"])} for row in counted]
+    found = [DailyCost(provider=row["a"], day=row["b"], tasks=int(row["n"]),
+                       cost_usd=_dollars(row["micros"])) for row in counted]
     return sorted(found, key=lambda row: (row["day"], row["provider"]))
 
 
-def cost_totals(status: str | None) -> Plan[list[dict[str, Any]]]:
+def cost_totals(status: str | None) -> Plan[list[CostTotal]]:
     """Per provider: tasks, tasks with a known price, and the sum of their cost_usd, over the
     tasks the provider accepted (one never sent, or refused, cost nothing)."""
     only = " AND b = :status" if status else ""
@@ -67,8 +68,8 @@ def cost_totals(status: str | None) -> Plan[list[dict[str, Any]]]:
         total["tasks"] += int(row["n"])
         total["priced_tasks"] += int(row["priced"])
         total["micros"] += int(row["micros"])
-    return [{"provider": t["provider"], "tasks": t["tasks"], "priced_tasks": t["priced_tasks"],
-             "cost_usd": _dollars(t["micros"])} for t in totals.values()]
+    return [CostTotal(provider=t["provider"], tasks=t["tasks"], priced_tasks=t["priced_tasks"],
+                      cost_usd=_dollars(t["micros"])) for t in totals.values()]
 
 
 def fold_counts(limit: int) -> Plan[int]:
