@@ -18,7 +18,6 @@ import contextlib
 import functools
 import ipaddress
 import socket
-import ssl
 from collections.abc import Iterable, Set
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +29,7 @@ import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from dispatcher.pools import DEFAULT_CONNECTIONS
+from dispatcher.tls import tls_context
 
 SLACK_WEBHOOK_HOST = "hooks.slack.com"
 
@@ -248,13 +248,6 @@ async def _public_address(host: str, port: int) -> str:
         return public_only([literal], host)[0]
     answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return public_only((str(answer[4][0]) for answer in answers), host)[0]
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """The one TLS context of every outgoing pool: loading the trust store takes ~18 ms, and a
-    start builds a pool per provider."""
-    return httpx.create_ssl_context()
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):

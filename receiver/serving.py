@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from dispatcher.tls import preload as preload_tls
 from receiver.runtime.startup import claim_database, listen, prepare, warn_if_public_url_unset
 from receiver.settings import Settings
 from store import is_postgres
@@ -32,6 +33,7 @@ def serve(settings: Settings, announce: Announce, startup: Startup | None = None
     each once its store and services have started. A SQLite file is locked to this serve (and
     upgraded) and the port bound before any start-up recovery runs; PostgreSQL takes no lock:
     many processes share it, their claims' leases keep them off each other's work."""
+    preload_tls()  # the trust store loads in a thread while the app's modules are imported
     postgres = is_postgres(settings.database)
     lock = None if postgres else claim_database(settings)
     try:

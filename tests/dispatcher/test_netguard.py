@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,7 @@ from dispatcher.netguard import (
     is_public,
     outgoing_client,
 )
+from dispatcher.tls import preload, tls_context
 from receiver.sandbox.providers import LocalServer
 
 
@@ -179,3 +181,11 @@ async def test_submit_refuses_private_notify_urls(
     assert error["field"] == "notify[0].url"
     assert words in error["message"]
     assert piapi_sim.received == []
+
+
+def test_every_outgoing_connection_shares_one_verifying_tls_context() -> None:
+    preload()  # as serve does: loading starts in a thread
+    context = tls_context()
+    assert context is tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.get_ca_certs() or context.cert_store_stats()["x509_ca"] > 0
