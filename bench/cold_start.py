@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -79,16 +80,57 @@ def pairs(runs: int, first: object, second: object) -> tuple[list[float], list[f
 
 def line(name: str, a: list[float], b: list[float], other: str) -> str:
     """One Markdown row: medians and the median of the pair-by-pair ratios."""
-    ratio = statistics.median(x / y for x, y in zip(a, b, strict=True))
     return (f"| {name} | {statistics.median(a) * 1000:.0f} | {other} |"
-            f" {statistics.median(b) * 1000:.0f} | {ratio:.2f} |")
+            f" {statistics.median(b) * 1000:.0f} | {ratio(a, b):.2f} |")
 
 
-def main() -> int:
-    """Time both and print the table."""
-    parser = argparse.ArgumentParser(prog="python -m bench.cold_start", description=__doc__)
-    parser.add_argument("--runs", type=int, default=10)
-    args = parser.parse_args()
+def ratio(a: list[float], b: list[float]) -> float:
+    """The median of the pair-by-pair ratios a / b."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+
+@dataclass(frozen=True)
+class ColdStarts:
+    """Seconds of each run: serve to its first 200 beside a bare app's, an idle tick beside
+    `python -c pass`."""
+
+    serve: list[float]
+    bare: list[float]
+    tick: list[float]
+    nothing: list[float]
+
+    @property
+    def serve_ratio(self) -> float:
+        """Serve's cold start against the bare app's (median of the pairs)."""
+        return ratio(self.serve, self.bare)
+
+    @property
+    def idle_tick(self) -> float:
+        """The median seconds of an idle tick."""
+        return statistics.median(self.tick)
+
+    def table(self) -> str:
+        """The Markdown table."""
+        return "\n".join((
+            "| command | median ms | against | median ms | ratio (median of pairs) |",
+            "|---|---:|---|---:|---:|",
+            line("`reelhook serve` to its first /healthz 200", self.serve, self.bare,
+                 "a bare aiohttp app"),
+            line("`reelhook tick`, nothing to do", self.tick, self.nothing, "`python -c pass`"),
+        ))
+
+    def targets(self) -> list[str]:
+        """Issue 24.4's two lines of the Targets summary."""
+        return [
+            f"- cold start {self.serve_ratio:.2f}x a bare aiohttp app's (≤ 1.5):"
+            f" {'met' if self.serve_ratio <= 1.5 else 'NOT met'}",
+            f"- an idle tick {self.idle_tick:.2f} s (≤ 0.3 s):"
+            f" {'met' if self.idle_tick <= 0.3 else 'NOT met'}",
+        ]
+
+
+def measure(runs: int) -> ColdStarts:
+    """`runs` interleaved cold starts of each, on a fresh SQLite file."""
     with tempfile.TemporaryDirectory(prefix="reelhook-cold-") as tmp:
         database = str(Path(tmp) / "reelhook.db")
         env = {"PATH": os.environ["PATH"], "REELHOOK_DATABASE": database, "HOME": tmp,
@@ -98,18 +140,22 @@ def main() -> int:
         serve = [sys.executable, "-m", "receiver", "serve"]
         bare = [sys.executable, "-c", BARE_APP, str(port)]
         started, bare_started = pairs(
-            args.runs,
+            runs,
             lambda: seconds_to_first_200(serve, env | {"PORT": str(port)}, port),
             lambda: seconds_to_first_200(bare, env, port))
         tick, nothing = pairs(
-            args.runs,
+            runs,
             lambda: seconds_of([sys.executable, "-m", "receiver", "tick"], env),
             lambda: seconds_of([sys.executable, "-c", "pass"], env))
-    print("| command | median ms | against | median ms | ratio (median of pairs) |")
-    print("|---|---:|---|---:|---:|")
-    print(line("`reelhook serve` to its first /healthz 200", started, bare_started,
-               "a bare aiohttp app"))
-    print(line("`reelhook tick`, nothing to do", tick, nothing, "`python -c pass`"))
+    return ColdStarts(started, bare_started, tick, nothing)
+
+
+def main() -> int:
+    """Time both and print the table."""
+    parser = argparse.ArgumentParser(prog="python -m bench.cold_start", description=__doc__)
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    print(measure(args.runs).table())
     return 0
 
 

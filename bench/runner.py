@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import load_wrk, report
+from bench import cold_start, load_wrk, report
 from bench.archive import archive_table, run_archive
 from bench.config import BenchConfig
 from bench.fanout import fanout_table, fanout_verdict, run_fanout
@@ -29,7 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.generator == "python" and args.generator == "auto":
         print("wrk not found: using the Python generator (install: apt-get install -y wrk)")
     with tempfile.TemporaryDirectory(prefix="reelhook-bench-") as tmp:
-        results = asyncio.run(run_all(config, Path(tmp), args.parts, args.archive_mb))
+        results = asyncio.run(
+            run_all(config, Path(tmp), args.parts, args.archive_mb, args.cold_runs)
+        )
         if config.database == "postgres":
             results["databases"] = asyncio.run(_databases(config, Path(tmp)))
             results["verified"] &= results["databases"]["verified"]
@@ -63,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--growth-seconds", type=float, default=defaults.growth_seconds)
     parser.add_argument(
-        "--parts", default="ingest,fanout,growth,archive",
-        help="which parts to run, comma separated",
+        "--parts", default="ingest,fanout,cold,growth,archive",
+        help="which parts to run, comma separated (also: cold)",
     )
     parser.add_argument(
         "--archive-mb", type=int, default=1024,
@@ -74,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--database", choices=("sqlite", "postgres"), default="sqlite",
         help="postgres: also measure ingest and fan-out on PostgreSQL beside SQLite"
         " (bench/databases.py; the server at REELHOOK_BENCH_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--cold-runs", type=int, default=10,
+        help="cold starts of serve and of an idle tick, each beside its reference",
     )
     parser.add_argument("--json", help="also write the figures to this file")
     return parser
@@ -101,7 +107,7 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
 
 
 async def run_all(
-    config: BenchConfig, workdir: Path, parts: str, archive_mb: int = 1024
+    config: BenchConfig, workdir: Path, parts: str, archive_mb: int = 1024, cold_runs: int = 10
 ) -> dict[str, Any]:
     """Run the chosen parts in order and print each one's tables as it finishes."""
     results: dict[str, Any] = {"generator": config.generator, "verified": True}
@@ -129,6 +135,12 @@ async def run_all(
             f"- {results['fanout'][0]['verdict']}; all delivered, none accepted twice:"
             f" {'met' if all(r['ok'] for r in results['fanout']) else 'NOT met'}"
         )
+    if "cold" in chosen:
+        cold = await asyncio.to_thread(cold_start.measure, cold_runs)
+        _print(f"## Cold start ({cold_runs} runs each, interleaved)", cold.table())
+        results["cold"] = asdict(cold) | {"serve_ratio": cold.serve_ratio,
+                                          "idle_tick": cold.idle_tick}
+        results.setdefault("targets", []).extend(cold.targets())
     if results.get("targets"):
         _print("## Targets", "\n".join(results["targets"]))
     if "growth" in chosen:

@@ -20,7 +20,7 @@ def test_bench_runs_every_part_on_a_tiny_load(tmp_path: Path) -> None:
         "--seconds", "2", "--rounds", "2", "--warmup", "0.5", "--tasks", "3",
         "--max-requests", "200",
         "--fanout-tasks", "20", "--growth", "200,400", "--growth-seconds", "0.5",
-        "--soak", "0", "--archive-mb", "4", "--json", str(out),
+        "--soak", "0", "--archive-mb", "4", "--cold-runs", "1", "--json", str(out),
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -46,6 +46,9 @@ def test_bench_runs_every_part_on_a_tiny_load(tmp_path: Path) -> None:
     assert [row["events"] for row in results["growth"]] == [200, 400]
     assert "## Ingest" in done.stdout and "## Fan-out" in done.stdout and "## Growth" in done.stdout
     assert "| lean |" in done.stdout and "bare aiohttp client" in done.stdout
+    cold = results["cold"]
+    assert [len(cold[kind]) for kind in ("serve", "bare", "tick", "nothing")] == [1] * 4
+    assert "## Cold start" in done.stdout and "cold start" in "\n".join(results["targets"])
 
 
 async def test_bench_on_postgres_runs_every_new_path_on_a_tiny_load(tmp_path: Path) -> None:
