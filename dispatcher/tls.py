@@ -3,6 +3,7 @@
 Loading the trust store takes ~20 ms of OpenSSL, which runs without the GIL: `preload` starts it
 when serve starts, so it is done while the modules are imported instead of after them. It is the
 context httpx builds by default (certifi's store, or SSL_CERT_FILE / SSL_CERT_DIR when set).
+A fork waits for a load under way: the child has no copy of the thread that would finish it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ def _started() -> Future[ssl.SSLContext]:
             threading.Thread(target=_load, args=(_loading,), name="reelhook-tls",
                              daemon=True).start()
         return _loading
+
+
+def _settle_before_fork() -> None:
+    loading = _loading
+    if loading is not None:
+        loading.exception()  # waits; a failed load is the child's to raise, as it is ours
+
+
+os.register_at_fork(before=_settle_before_fork)
 
 
 def _load(into: Future[ssl.SSLContext]) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -189,3 +192,29 @@ def test_every_outgoing_connection_shares_one_verifying_tls_context() -> None:
     assert context is tls_context()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert context.get_ca_certs() or context.cert_store_stats()["x509_ca"] > 0
+
+
+FORK_RIGHT_AFTER_PRELOAD = """
+import os, signal, time
+from dispatcher.tls import preload, tls_context
+preload()
+pid = os.fork()
+if pid == 0:
+    tls_context()
+    os._exit(0)
+for _ in range(300):
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        raise SystemExit(os.waitstatus_to_exitcode(status))
+    time.sleep(0.1)
+os.kill(pid, signal.SIGKILL)
+raise SystemExit("the forked process never got its TLS context")
+"""
+
+
+def test_a_process_forked_while_the_trust_store_loads_gets_the_context_too() -> None:
+    # serve forks its WEB_CONCURRENCY processes just after the load starts in a thread, which
+    # a child does not inherit: without waiting for it, the child's first client would hang.
+    done = subprocess.run([sys.executable, "-c", FORK_RIGHT_AFTER_PRELOAD], timeout=60,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 0
