@@ -20,14 +20,13 @@ from receiver.providers.base import ProviderConfig
 from receiver.providers.registry import build_providers
 from receiver.runtime import dispatching, videos
 from receiver.runtime.loops import BackgroundLoops
-from receiver.services.destinations import register_settings_destinations
+from receiver.runtime.opening import open_for_service
 from receiver.services.known_tasks import KnownTasks
 from receiver.services.poller import Poller
-from receiver.services.sealing import confirm_key, secret_box
+from receiver.services.sealing import secret_box
 from receiver.services.tasks import TaskService
 from receiver.services.wakeups import Wakeups
 from receiver.settings import Settings
-from store import open_store
 from store.interface import DELIVERIES, SLOTS
 
 
@@ -57,24 +56,8 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    store = await open_store(
-        settings.database,
-        notify_on=settings.notify_on,
-        busy_timeout=settings.db_busy_timeout,
-        pool_size=settings.db_pool_size,
-        migrate=False,
-        # Changes made by other processes (PostgreSQL) reach this process's live view too.
-        on_other_change=app[keys.HUB].publish,
-        video_wait=videos.video_wait(settings),
-        timeouts=settings.db_timeouts,
-        direct=settings.direct_database,
-    )
-    try:
-        await confirm_key(store.sealed, app[keys.SECRETS])
-        await register_settings_destinations(store, settings, app[keys.SECRETS])
-    except BaseException:
-        await store.close()
-        raise
+    # Changes made by other processes (PostgreSQL) reach this process's live view too.
+    store = await open_for_service(settings, app[keys.SECRETS], app[keys.HUB].publish)
     app[keys.STORE] = store
     # Commits announce themselves (on PostgreSQL to every process, by LISTEN/NOTIFY): notices
     # queued anywhere wake this process's dispatcher, a slot freed anywhere its submit queue.

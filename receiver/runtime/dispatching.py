@@ -27,15 +27,15 @@ from receiver.errors import SettingsError
 from receiver.providers import PROVIDER_NAMES
 from receiver.runtime.gc_tuning import tune_for_long_life
 from receiver.runtime.loops import BackgroundLoops
+from receiver.runtime.opening import open_for_service
 from receiver.runtime.owner import process_owner
 from receiver.runtime.videos import keeper, video_links, video_store, video_wait
 from receiver.services.counts import CountFolder
-from receiver.services.destinations import register_settings_destinations
 from receiver.services.retention import Pruner
-from receiver.services.sealing import confirm_key, secret_box
+from receiver.services.sealing import secret_box
 from receiver.services.secrets import SecretBox
 from receiver.settings import Settings
-from store import TaskStore, open_store
+from store import TaskStore
 from store.interface import DELIVERIES
 from store.models import HealthPolicy
 
@@ -165,17 +165,7 @@ async def run_worker(settings: Settings) -> None:
     hands back what it holds."""
     secrets = secret_box(settings)
     config = dispatch_config(settings, secrets)
-    store = await open_store(
-        settings.database, notify_on=settings.notify_on, busy_timeout=settings.db_busy_timeout,
-        pool_size=settings.db_pool_size, migrate=False, video_wait=video_wait(settings),
-        timeouts=settings.db_timeouts, direct=settings.direct_database,
-    )
-    try:
-        await confirm_key(store.sealed, secrets)
-        await register_settings_destinations(store, settings, secrets)
-    except BaseException:
-        await store.close()
-        raise
+    store = await open_for_service(settings, secrets)
     tune_for_long_life()
     worker = Worker(store.outbox, config, session_factory=session_factory(settings))
     # On PostgreSQL a notice queued by any process wakes this worker at once (LISTEN/NOTIFY).

@@ -14,6 +14,7 @@ from typing import IO
 
 from receiver.errors import StartupError
 from receiver.runtime.owner import process_owner
+from receiver.runtime.patience import wait_out_outages
 from receiver.settings import Settings, disk_warning, short_token_warning
 from store import is_postgres, schema_state
 from store.errors import DatabaseInUse, SchemaTooNew
@@ -102,7 +103,7 @@ def warn_if_public_url_unset(settings: Settings) -> None:
 async def check_database(settings: Settings) -> None:
     """Refuse a database behind or ahead of this reelhook (SchemaMismatch, one line); a SQLite
     file that does not exist yet is created at start."""
-    state = await schema_state(settings.database)
+    state = await wait_out_outages(settings.database, lambda: schema_state(settings.database))
     if is_postgres(settings.database) or state.applied:
         state.check()
 

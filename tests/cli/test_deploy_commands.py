@@ -138,3 +138,33 @@ async def test_tick_on_a_hung_database_ends_in_one_line() -> None:
         assert code == 2 and out == ""
         assert err.startswith("reelhook: ") and len(err.strip().splitlines()) == 1, err
         assert "did not answer within" in err, err
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+async def test_serve_and_worker_wait_out_a_database_that_is_briefly_away(command: str) -> None:
+    # A deploy that starts while PostgreSQL restarts, or while an operator ends connections.
+    async with fresh_postgres() as url, proxy_to(url) as proxy:
+        proxy.refuse()
+        process = await spawn(command, env=base_env(proxy.url_for(url)))
+        assert process.stderr is not None
+        waited = await read_until(process.stderr, "trying again")
+        proxy.accept()
+        if command == "serve":
+            assert process.stdout is not None
+            await read_until(process.stdout, "callback base URL")
+        else:
+            waited += await read_until(process.stderr, " started")
+        code, rest = await stop(process)
+    assert code == 0, rest
+    assert "the database failed during the start" in "\n".join(waited)
+    assert "password" not in "\n".join(waited) + rest
+
+
+async def test_a_database_that_stays_away_still_ends_the_start_in_one_line() -> None:
+    async with fresh_postgres() as url, proxy_to(url) as proxy:
+        proxy.refuse()
+        code, out, err = await finished(await spawn("worker", env=base_env(proxy.url_for(url))))
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("reelhook: cannot open the database"), err
+    assert any("trying again" in line for line in lines[:-1]), err
