@@ -8,6 +8,7 @@ from aiohttp import web
 
 from dispatcher.netguard import host_and_port, outgoing_client
 from receiver import keys
+from receiver.dashboard.keys import HUB
 from receiver.dashboard.routes import setup_dashboard
 from receiver.http import metrics as metrics_api
 from receiver.http.access import access_middleware
@@ -57,7 +58,7 @@ def create_app(settings: Settings) -> web.Application:
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     # Changes made by other processes (PostgreSQL) reach this process's live view too.
-    store = await open_for_service(settings, app[keys.SECRETS], app[keys.HUB].publish)
+    store = await open_for_service(settings, app[keys.SECRETS], app[HUB].publish)
     app[keys.STORE] = store
     # Commits announce themselves (on PostgreSQL to every process, by LISTEN/NOTIFY): notices
     # queued anywhere wake this process's dispatcher, a slot freed anywhere its submit queue.
@@ -84,7 +85,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.PROVIDERS] = providers
         app[keys.TASKS] = TaskService(
             app[keys.STORE], providers, http, app[keys.SECRETS], settings, app[keys.WAKEUPS],
-            on_change=app[keys.HUB].publish,
+            on_change=app[HUB].publish,
         )
         kept = videos.video_store(settings)
         if kept is not None:

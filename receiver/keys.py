@@ -1,4 +1,4 @@
-"""Every web.AppKey of the app, in one place."""
+"""Every web.AppKey of the app (the dashboard's own are in receiver/dashboard/keys.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import httpx
 from aiohttp import web
 
 from dispatcher.links import VideoLinks
-from receiver.dashboard.hub import EventHub
-from receiver.dashboard.templating import Templates
 from receiver.http.auth_failures import FailedAuth
 from receiver.http.callbacks.slots import Slots
 from receiver.providers.base import Provider
@@ -30,8 +28,6 @@ TASKS = web.AppKey("tasks", TaskService)
 CALLBACK_SLOTS = web.AppKey("callback_slots", Slots)
 KNOWN_TASKS = web.AppKey("known_tasks", KnownTasks)
 WAKEUPS = web.AppKey("wakeups", Wakeups)
-HUB = web.AppKey("hub", EventHub)
-TEMPLATES = web.AppKey("templates", Templates)
 LOOPS = web.AppKey("loops", BackgroundLoops)
 AUTH_FAILURES = web.AppKey("auth_failures", FailedAuth)
 VIDEO_LINKS = web.AppKey("video_links", VideoLinks)

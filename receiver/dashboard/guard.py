@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from receiver import keys
+from receiver.dashboard.keys import TEMPLATES
 from receiver.dashboard.session import Session, csrf_ok, read_session
 from receiver.errors import ApiError
 
@@ -38,7 +38,7 @@ def render(
 ) -> web.Response:
     """A page from a template (autoescaped), with the security headers."""
     context.setdefault("nav", "")
-    text = request.app[keys.TEMPLATES].render(template, {"session": session, **context})
+    text = request.app[TEMPLATES].render(template, {"session": session, **context})
     response = web.Response(text=text, status=code, content_type="text/html")
     secure(response)
     return response

@@ -7,9 +7,9 @@ import json
 
 from aiohttp import web
 
-from receiver import keys
 from receiver.dashboard.guard import secure
 from receiver.dashboard.hub import EventHub
+from receiver.dashboard.keys import HUB
 from receiver.dashboard.session import read_session
 
 KEEP_ALIVE = 15.0
@@ -18,7 +18,7 @@ STREAMS_PER_SESSION = 4  # a few tabs; past that a page left open in a loop cann
 
 async def close_streams(app: web.Application) -> None:
     """on_shutdown: end open event streams so the server can stop."""
-    app[keys.HUB].close()
+    app[HUB].close()
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -26,7 +26,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     session = await read_session(request)
     if session is None:
         raise web.HTTPUnauthorized(text="sign in at /dashboard/login")
-    hub: EventHub = request.app[keys.HUB]
+    hub: EventHub = request.app[HUB]
     with hub.stream_of(session.sid, STREAMS_PER_SESSION) as room:
         if not room:
             message = (f"at most {STREAMS_PER_SESSION} live update streams per session are"

@@ -9,6 +9,7 @@ from aiohttp import web
 from receiver import keys
 from receiver.dashboard import actions, destinations, live, pages
 from receiver.dashboard.hub import EventHub
+from receiver.dashboard.keys import HUB, TEMPLATES
 from receiver.dashboard.templating import Templates
 
 HERE = Path(__file__).parent
@@ -16,8 +17,8 @@ HERE = Path(__file__).parent
 
 def setup_dashboard(app: web.Application) -> None:
     """Templates (autoescaped), routes, static files and the live event hub."""
-    app[keys.TEMPLATES] = Templates(HERE / "templates")
-    app[keys.HUB] = EventHub(app[keys.VIDEO_LINKS])
+    app[TEMPLATES] = Templates(HERE / "templates")
+    app[HUB] = EventHub(app[keys.VIDEO_LINKS])
     app.on_shutdown.append(live.close_streams)
     routes = app.router
     routes.add_get("/dashboard", _home)
