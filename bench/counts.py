@@ -40,8 +40,9 @@ FULL_SCAN = (  # what a scrape read before m014
 TASKS_SQL = (
     "INSERT INTO tasks (id, provider, model, status, progress, created_at, updated_at,"
     " request, cost_usd, provider_task_id) SELECT 'tsk_' || {n}, CASE WHEN {n} % 2 = 0"
-    " THEN 'wave' ELSE 'piapi' END, 'm', 'succeeded', 100, '2026-12-0' || ({n} % 9 + 1)"
-    " || 'T10:00:00.000Z', 'x', '{{}}', 0.25, 'p-' || {n} FROM {series}"
+    " THEN 'wave' ELSE 'piapi' END, 'm', 'succeeded', 100,"
+    " {time[2026-12-0' || (n % 9 + 1) || 'T10:00:00.000Z]}, {time[2026-12-10T10:00:00.000Z]},"
+    " '{{}}', 0.25, 'p-' || {n} FROM {series}"
 )
 DELIVERIES_SQL = (
     "INSERT INTO deliveries (task_id, state, destination_id, status, attempts)"
@@ -49,12 +50,23 @@ DELIVERIES_SQL = (
 )
 ATTEMPTS_SQL = (
     "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code)"
-    " SELECT {n}, 'x', 1.0, 'delivered', 204 FROM {series}"
+    " SELECT {n}, {time[2026-12-10T10:00:00.000Z]}, 1.0, 'delivered', 204 FROM {series}"
 )
 DESTINATION_SQL = (
     "INSERT INTO destinations (id, task_id, channel, target, label, route_key)"
     " VALUES (1, NULL, 'webhook', 'x', 'x', 'r')"
 )
+
+
+class Times:
+    """`{time[ISO]}` in a statement: the time as each database takes it (ISO 8601 text on
+    SQLite, a timestamptz on PostgreSQL)."""
+
+    def __init__(self, form: str) -> None:
+        self.form = form
+
+    def __getitem__(self, text: str) -> str:
+        return self.form.format(text)
 
 
 def _sqlite_fill(path: str, start: int, stop: int) -> None:
@@ -64,7 +76,7 @@ def _sqlite_fill(path: str, start: int, stop: int) -> None:
         if start == 0:
             conn.execute(DESTINATION_SQL)
         for sql in (TASKS_SQL, DELIVERIES_SQL, ATTEMPTS_SQL):
-            conn.execute(sql.format(n="n", series=series))
+            conn.execute(sql.format(n="n", series=series, time=Times("'{}'")))
         conn.commit()
 
 
@@ -75,7 +87,8 @@ async def _postgres_fill(url: str, start: int, stop: int) -> None:
         if start == 0:
             await conn.execute(DESTINATION_SQL)
         for sql in (TASKS_SQL, DELIVERIES_SQL, ATTEMPTS_SQL):
-            await conn.execute(sql.format(n="n", series=series))
+            await conn.execute(sql.format(n="n", series=series,
+                                          time=Times("CAST('{}' AS timestamptz)")))
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()

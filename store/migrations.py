@@ -5,6 +5,7 @@ their own dialect, under the same name; neither may add, drop or reorder one (ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from store.states import UNFINISHED_SQL
@@ -37,6 +38,9 @@ HISTORY: dict[str, str] = {
     "m014_counts":
         "counts kept as rows change (tasks, videos, costs, deliveries, attempts), so /metrics"
         " and the cost pages read a few rows instead of the whole history",
+    "m015_postgres_types":
+        "PostgreSQL's own types: times as timestamptz, JSON as json (SQLite keeps ISO 8601 text"
+        " and JSON text, its own)",
 }
 MIGRATION_NAMES = tuple(HISTORY)
 
@@ -113,7 +117,17 @@ def _priced(row: str) -> str:
     return f"(CASE WHEN {row}.cost_usd IS NULL THEN 0 ELSE 1 END)"
 
 
-def _task_deltas(row: str, sign: str) -> dict[str, str]:
+def text_day(row: str) -> str:
+    """The UTC day of a task created at ISO 8601 text (YYYY-MM-DD)."""
+    return f"substr({row}.created_at, 1, 10)"
+
+
+def timestamptz_day(row: str) -> str:
+    """The UTC day of a task created at a PostgreSQL timestamptz (YYYY-MM-DD)."""
+    return f"to_char({row}.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+def _task_deltas(row: str, sign: str, day: Callable[[str], str]) -> dict[str, str]:
     """A task row's part of the counts, per kind: by provider and status; its kept video by
     status; costs of tasks the provider accepted, by provider and status; every task's cost
     by day."""
@@ -123,7 +137,7 @@ def _task_deltas(row: str, sign: str) -> dict[str, str]:
         f" WHERE {row}.video_status IS NOT NULL",
         "costs": _DELTA + f"SELECT 'costs', {row}.provider, {row}.status, {sign}1,"
         f" {sign}{_priced(row)}, {sign}{_micros(row)} WHERE {row}.provider_task_id IS NOT NULL",
-        "days": _DELTA + f"SELECT 'days', {row}.provider, substr({row}.created_at, 1, 10),"
+        "days": _DELTA + f"SELECT 'days', {row}.provider, {day(row)},"
         f" {sign}1, {sign}{_priced(row)}, {sign}{_micros(row)}",
     }
 
@@ -162,8 +176,9 @@ class CountTrigger:
     changed: tuple[str, ...] = ()
 
 
-def _count_triggers() -> tuple[CountTrigger, ...]:
-    inserted, deleted = _task_deltas("NEW", ""), _task_deltas("OLD", "-")
+def count_triggers(day: Callable[[str], str] = text_day) -> tuple[CountTrigger, ...]:
+    """m014's triggers, a task's day read by `day`."""
+    inserted, deleted = _task_deltas("NEW", "", day), _task_deltas("OLD", "-", day)
     return (
         CountTrigger("count_tasks_insert", "tasks", "INSERT", tuple(inserted.values())),
         CountTrigger("count_tasks_delete", "tasks", "DELETE", tuple(deleted.values())),
@@ -180,26 +195,36 @@ def _count_triggers() -> tuple[CountTrigger, ...]:
     )
 
 
-COUNT_TRIGGERS = _count_triggers()
+COUNT_TRIGGERS = count_triggers()
+# The triggers that read a task's day (created_at), which m015 re-types on PostgreSQL.
+DAY_TRIGGERS = ("count_tasks_insert", "count_tasks_delete", "count_tasks_update_days")
 
-# The totals as they stand when m014 runs (the one full read of the history).
-COUNT_BACKFILL = tuple(
-    "INSERT INTO count_totals (kind, a, b, n, priced, micros) " + select
-    for select in (
+def count_backfill(day: Callable[[str], str] = text_day) -> tuple[str, ...]:
+    """The totals as they stand (the one full read of the history), a task's day read by
+    `day`."""
+    return tuple("INSERT INTO count_totals (kind, a, b, n, priced, micros) " + select
+                 for select in _count_selects(day("tasks")))
+
+
+def _count_selects(day: str) -> tuple[str, ...]:
+    return (
         "SELECT 'tasks', provider, status, count(*), 0, 0 FROM tasks GROUP BY provider, status",
         "SELECT 'videos', video_status, '', count(*), 0, 0 FROM tasks"
         " WHERE video_status IS NOT NULL GROUP BY video_status",
         f"SELECT 'costs', provider, status, count(*), sum({_priced('tasks')}),"
         f" sum({_micros('tasks')}) FROM tasks WHERE provider_task_id IS NOT NULL"
         " GROUP BY provider, status",
-        f"SELECT 'days', provider, substr(created_at, 1, 10), count(*), sum({_priced('tasks')}),"
-        f" sum({_micros('tasks')}) FROM tasks GROUP BY provider, substr(created_at, 1, 10)",
+        f"SELECT 'days', provider, {day}, count(*), sum({_priced('tasks')}),"
+        f" sum({_micros('tasks')}) FROM tasks GROUP BY provider, {day}",
         "SELECT 'deliveries', status, '', count(*), 0, 0 FROM deliveries GROUP BY status",
         "SELECT 'attempts', s.channel, a.outcome, count(*), 0, 0 FROM attempts a"
         " JOIN deliveries d ON d.id = a.delivery_id JOIN destinations s"
         " ON s.id = d.destination_id GROUP BY s.channel, a.outcome",
     )
-)
+
+
+# m014's copy of the history (tasks' days still ISO 8601 text on both databases then).
+COUNT_BACKFILL = count_backfill()
 
 
 def check_dialect(dialect: str, names: tuple[str, ...]) -> None:

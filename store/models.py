@@ -22,7 +22,11 @@ def utc_now_iso() -> str:
 
 def iso_from_epoch(seconds: float) -> str:
     """Unix seconds as ISO 8601 UTC with milliseconds."""
-    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return iso_of(datetime.fromtimestamp(seconds, tz=UTC))
+
+
+def iso_of(moment: datetime) -> str:
+    """A UTC datetime as ISO 8601 with milliseconds (the store's one time text)."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -215,7 +215,8 @@ def event_row(task_id: str, event: EventIn, now: str) -> dict[str, Any]:
         "task_id": task_id, "dedupe_key": event.dedupe_key, "source": event.source,
         "provider_status": event.provider_status, "status": event.seen.status,
         "progress": None if progress is None else clamp_progress(progress),
-        "payload": event.payload, "received_at": now,
+        # No payload is NULL, not "" (no JSON text: PostgreSQL's json column refuses it).
+        "payload": event.payload or None, "received_at": now,
     }
 
 

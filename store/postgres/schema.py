@@ -8,12 +8,15 @@ import asyncpg
 from store.migrations import (
     COUNT_BACKFILL,
     COUNT_TRIGGERS,
+    DAY_TRIGGERS,
     IN_FLIGHT_INDEX,
     TASK_METADATA,
     CountTrigger,
     check_dialect,
     count_tables,
+    count_triggers,
     registered_destinations,
+    timestamptz_day,
 )
 
 MIGRATION_SET = "reelhook"
@@ -22,18 +25,63 @@ REAL = "DOUBLE PRECISION"
 # pg_advisory_xact_lock key: two `reelhook migrate` at once (two release phases) take turns.
 MIGRATE_LOCK = 0x7265656C686F6F6B
 
-def postgres_trigger(trigger: CountTrigger) -> tuple[str, str]:
-    """A count trigger in PostgreSQL's words: its function, then the trigger."""
+def postgres_trigger(trigger: CountTrigger, *, replace: bool = False) -> tuple[str, str]:
+    """A count trigger in PostgreSQL's words: its function (`replace`: in place of the one
+    there), then the trigger."""
     columns = trigger.changed
     of = f" OF {', '.join(columns)}" if columns else ""
     when = (" WHEN (" + " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns) + ")"
             if columns else "")
     return (
-        f"CREATE FUNCTION {trigger.name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f"CREATE {'OR REPLACE ' if replace else ''}FUNCTION {trigger.name}() RETURNS trigger"
+        " LANGUAGE plpgsql AS $$ BEGIN"
         f" {'; '.join(trigger.body)}; RETURN NULL; END $$",
         f"CREATE TRIGGER {trigger.name} AFTER {trigger.event}{of} ON {trigger.table}"
         f" FOR EACH ROW{when} EXECUTE FUNCTION {trigger.name}()",
     )
+
+
+# m015: the columns PostgreSQL has types for take them. json rather than jsonb: a payload keeps
+# the text recorded (key order, a number's spelling, a \u0000 escape jsonb refuses).
+TIME_COLUMNS = {
+    "tasks": ("created_at", "updated_at", "video_kept_at"),
+    "events": ("received_at",),
+    "deliveries": ("created_at", "updated_at", "delivered_at"),
+    "attempts": ("started_at",),
+    "inbound_messages": ("received_at",),
+    "destinations": ("created_at", "updated_at", "deleted_at", "disabled_at"),
+}
+JSON_COLUMNS = {
+    "tasks": ("metadata", "request"),
+    "events": ("payload",),
+    "inbound_messages": ("payload",),
+    "destinations": ("metadata_filter",),
+}
+# Every row is kept: an empty text (an event without a payload) becomes NULL, as such events are
+# written now, and a value that is no JSON (none is written so) a JSON string of it.
+_LENIENT_JSON = (
+    "CREATE FUNCTION reelhook_m015_json(value text) RETURNS json LANGUAGE plpgsql AS $$"
+    " BEGIN RETURN CAST(NULLIF(value, '') AS json);"
+    " EXCEPTION WHEN others THEN RETURN to_json(value); END $$"
+)
+
+
+def own_types() -> tuple[str, ...]:
+    """m015's steps: re-type the columns (the day trigger, which names created_at, dropped
+    first), then the count triggers that read a task's day rewritten for a timestamptz."""
+    steps = [_LENIENT_JSON, "DROP TRIGGER count_tasks_update_days ON tasks"]
+    for table in TIME_COLUMNS | JSON_COLUMNS:
+        changes = [f"ALTER COLUMN {column} TYPE timestamptz USING CAST({column} AS timestamptz)"
+                   for column in TIME_COLUMNS.get(table, ())]
+        changes += [f"ALTER COLUMN {column} TYPE json USING reelhook_m015_json({column})"
+                    for column in JSON_COLUMNS.get(table, ())]
+        steps.append(f"ALTER TABLE {table} {', '.join(changes)}")
+    for trigger in count_triggers(timestamptz_day):
+        if trigger.name in DAY_TRIGGERS:
+            function, create = postgres_trigger(trigger, replace=True)
+            steps += [function, create] if trigger.changed else [function]
+    steps.append("DROP FUNCTION reelhook_m015_json(text)")
+    return tuple(steps)
 
 
 MIGRATIONS: dict[str, tuple[str, ...]] = {
@@ -141,6 +189,7 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
         *(statement for trigger in COUNT_TRIGGERS for statement in postgres_trigger(trigger)),
         *COUNT_BACKFILL,
     ),
+    "m015_postgres_types": own_types(),
 }
 check_dialect("PostgreSQL", tuple(MIGRATIONS))
 
@@ -163,13 +212,16 @@ async def applied_migrations(conn: asyncpg.Connection) -> list[str]:
     return [row["name"] for row in rows]
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
-    """Apply every pending migration, each in its own transaction; return the names applied."""
+async def migrate(conn: asyncpg.Connection, stop_before: str | None = None) -> list[str]:
+    """Apply every pending migration (up to `stop_before`, for a test of an upgrade), each in
+    its own transaction; return the names applied."""
     done: list[str] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATE_LOCK)
         await conn.execute(_RECORDS)
     for name, statements in MIGRATIONS.items():
+        if name == stop_before:
+            break
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATE_LOCK)
             if name in await applied_migrations(conn):

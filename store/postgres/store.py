@@ -25,6 +25,7 @@ from store.postgres import schema
 from store.postgres.database import PostgresDatabase
 from store.postgres.driver import CHANNEL_PREFIX
 from store.postgres.event_batch import PgRecordEvents
+from store.postgres.types import use_store_types
 from store.postgres.writer import UNAVAILABLE, PgWriter
 from store.records import Records
 from store.rows import TaskRow
@@ -100,6 +101,7 @@ class PostgresStore(Records):
 
         async def remember(conn: asyncpg.Connection) -> None:
             own_pids.add(conn.get_server_pid())
+            await use_store_types(conn)
 
         pooled = direct_url is not None
         try:

@@ -301,6 +301,11 @@ def m014_counts(db: Database) -> None:
         db.execute(statement)
 
 
+@migration
+def m015_postgres_types(db: Database) -> None:
+    """Nothing: SQLite's types are its own already (times as ISO 8601 text, JSON as text)."""
+
+
 def sqlite_trigger(trigger: CountTrigger) -> str:
     """A count trigger in SQLite's words."""
     columns = trigger.changed

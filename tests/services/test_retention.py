@@ -22,7 +22,7 @@ from tests.cli.test_deploy_commands import finished
 
 SECOND = 1 / 86400  # REELHOOK_KEEP_DAYS of one second
 HOOK = NewDestination("webhook", "sealed", "hook", "route-1")
-PAYLOAD = "x" * 8000
+PAYLOAD = json.dumps({"data": "x" * 8000})  # as the Standard Webhooks route stores a body
 
 
 async def old_and_new(

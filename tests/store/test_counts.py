@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from store import EventIn, NewDestination, NewTask, Observation, TaskStore, is_postgres, open_store
-from store.migrations import COUNT_BACKFILL
+from store.migrations import count_backfill, text_day, timestamptz_day
 from store.plans.outbox import AttemptRecord
 from store.sqlite.schema import migrate
 
@@ -61,7 +61,9 @@ async def test_the_migrations_copy_of_the_history_gives_what_the_triggers_keep(
 
 async def recount_from_scratch(database: str, store: TaskStore) -> None:
     """Empty the counts and run m014's copy of the history again."""
-    statements = ["DELETE FROM count_totals", "DELETE FROM count_deltas", *COUNT_BACKFILL]
+    # A task's day as each database keeps its creation time now (timestamptz since m015).
+    backfill = count_backfill(timestamptz_day if is_postgres(database) else text_day)
+    statements = ["DELETE FROM count_totals", "DELETE FROM count_deltas", *backfill]
     if is_postgres(database):
         conn = await asyncpg.connect(database)
         try:

@@ -18,6 +18,7 @@ from store.plans.event_batch import AlreadyStored
 from store.plans.tasks import insert_task
 from store.postgres.driver import drive
 from store.postgres.event_batch import PgRecordEvents
+from store.postgres.types import use_store_types
 from tests.databases import fresh_postgres
 from tests.store.test_event_batch import NOTIFY, TASKS
 
@@ -72,6 +73,7 @@ async def one_run(url: str, steps: list[Any]) -> None:
     one, many = f"o{run}_", f"m{run}_"
     kind = PgRecordEvents(NOTIFY)
     conn = await asyncpg.connect(url)
+    await use_store_types(conn)  # as the store's pool does
     try:
         async with conn.transaction():
             for prefix in (one, many):
@@ -103,6 +105,7 @@ async def test_a_batch_ends_as_the_same_events_one_by_one(pg_url: str) -> None:
 
 async def test_a_duplicate_or_an_unknown_task_refuses_the_batch_alone(pg_url: str) -> None:
     conn = await asyncpg.connect(pg_url)
+    await use_store_types(conn)  # as the store's pool does
     try:
         async with conn.transaction():
             await drive(conn, insert_task(NewTask("dup_a", "piapi", "m", {})))

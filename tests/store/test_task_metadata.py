@@ -11,8 +11,9 @@ from pathlib import Path
 import asyncpg
 
 from store import NewTask, TaskSearch, is_postgres, open_store
-from store.postgres.schema import MIGRATIONS
+from store.postgres.schema import migrate as migrate_postgres
 from store.sqlite.schema import migrate
+from tests.databases import fresh_postgres
 
 METADATA = {"user": "u-42", "vip": True, "seats": 3, "ratio": 0.5, "none": None,
             "big": 1e20, "tiny": 1e-07, "third": 1 / 3, "neg0": -0.0, "huge": 2**70,
@@ -62,12 +63,22 @@ async def test_tasks_recorded_before_the_index_are_found(database: str, tmp_path
         conn = await asyncpg.connect(database)
         try:
             written = await conn.fetch("SELECT key, value FROM task_metadata")
-            assert {r["key"]: r["value"] for r in written} == SEARCHED  # with the task
-            await conn.execute("DELETE FROM task_metadata")
-            await conn.execute(MIGRATIONS["m013_task_metadata"][-1])
-            rows = await conn.fetch("SELECT key, value FROM task_metadata ORDER BY key")
         finally:
             await conn.close()
+        assert {r["key"]: r["value"] for r in written} == SEARCHED  # with the task
+        async with fresh_postgres(migrate=False) as old:
+            conn = await asyncpg.connect(old)
+            try:
+                await migrate_postgres(conn, stop_before="m013_task_metadata")
+                await conn.execute(
+                    "INSERT INTO tasks (id, provider, model, status, progress, created_at,"
+                    " updated_at, metadata) VALUES ('tsk_old', 'wave', 'm', 'queued', 0,"
+                    " '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', $1)",
+                    json.dumps(METADATA))
+                await migrate_postgres(conn)
+                rows = await conn.fetch("SELECT key, value FROM task_metadata ORDER BY key")
+            finally:
+                await conn.close()
         copied = {row["key"]: row["value"] for row in rows}
     else:
         old = str(tmp_path / "old.db")
