@@ -62,8 +62,13 @@ class Worker:
         self._session_factory = session_factory
         self.owner = owner or f"{os.getpid()}-{secrets.token_hex(4)}"
         self._pacer = Pacer(config.slack_interval)
-        self._inflight: dict[asyncio.Task[None], Batch] = {}
-        self._patience: dict[asyncio.Task[None], float] = {}  # monotonic; see _stop_inflight
+        # `concurrency` sender coroutines take claimed batches off `_ready` (no task per send);
+        # what each is sending, and until when it is waited for on a stop (monotonic).
+        self._inflight: dict[int, Batch] = {}
+        self._patience: dict[int, float] = {}
+        self._senders: list[asyncio.Task[None]] = []
+        self._has_ready = asyncio.Event()
+        self._stopping = False
         self.wakeup = wakeup or Wakeup()
         self._in_round = False  # between looking for due deliveries and starting their sends
         # Batches claimed and read, waiting for a free slot: a send that ends starts the next at
@@ -92,6 +97,9 @@ class Worker:
                                                 self.config.trusted_urls))
             runner = self._runner = AttemptRunner(self.outbox, self.config, self._pacer,
                                                   self._attempt_log, channels)
+            self._stopping = False  # a run after a stop (a watched loop restarted) sends again
+            self._senders = [asyncio.create_task(self._sender(number, runner))
+                             for number in range(self.config.concurrency)]
             try:
                 while True:
                     self._in_round = True
@@ -171,7 +179,8 @@ class Worker:
             mine = tuple(full[i] for i in batch.ids if i in full)
             if mine:
                 self._ready.append(_Claimed(Batch(batch.route, batch.channel, mine), now))
-        self._start_ready()
+        if self._ready:
+            self._has_ready.set()
         if missing := [i for i in claimed if i not in full]:
             await self.outbox.release(missing, self.owner)
         return await self._delay(chosen.wake_at, chosen.held, seen, now)
@@ -268,30 +277,31 @@ class Worker:
         """How many more batches may be claimed: free slots and free places to wait."""
         return 2 * self.config.concurrency - len(self._inflight) - len(self._ready)
 
-    def _start_ready(self) -> None:
-        """Start claimed batches while slots are free. One claimed so long ago that its lease
-        could run out during the send is left to the lease (any worker takes it over then)."""
-        runner = self._runner
-        while runner is not None and self._ready and len(self._inflight) < self.config.concurrency:
+    async def _sender(self, number: int, runner: AttemptRunner) -> None:
+        """One of the fixed set of senders: send claimed batches, one at a time, until the
+        worker stops. One claimed so long ago that its lease could run out during the send is
+        left to the lease (any worker takes it over then)."""
+        while not self._stopping:
+            if not self._ready:
+                self._has_ready.clear()
+                await self._has_ready.wait()
+                continue
             claimed = self._ready.popleft()
             now = time.time()
             if lease_covers_send(claimed.at, now, self.config):
-                self._start(runner, claimed.batch, now)
+                await self._send(number, runner, claimed.batch, now)
 
-    def _start(self, runner: AttemptRunner, batch: Batch, now: float) -> None:
+    async def _send(self, number: int, runner: AttemptRunner, batch: Batch, now: float) -> None:
         if runner.max_batch.get(batch.channel, 1) > 1:
             self._pacer.sent(batch.route, now)
-        task = asyncio.create_task(runner.attempt(batch))
-        self._inflight[task] = batch
-        self._patience[task] = time.monotonic() + STOP_SHARE * self.config.timeout
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.pop(task, None)
-        self._patience.pop(task, None)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("dispatcher send crashed", exc_info=task.exception())
-        self._start_ready()
+        self._inflight[number] = batch
+        self._patience[number] = time.monotonic() + STOP_SHARE * self.config.timeout
+        try:
+            await runner.attempt(batch)
+        except Exception:
+            log.exception("dispatcher send crashed")
+        finally:
+            del self._inflight[number], self._patience[number]
         # A round reads up to claim_limit due deliveries and claims in one commit: one round per
         # finished send made the reads and commits cost more than the sends. It waits until half
         # the slots could be refilled (or for the next look, at most poll_interval away).
@@ -324,18 +334,19 @@ class Worker:
         claimed ones not started and those still going near their timeout (hanging)."""
         waiting = [i for claimed in self._ready for i in claimed.batch.ids]
         self._ready.clear()  # a send that ends now must not start them
-        batches = dict(self._inflight)
+        self._stopping = True
+        self._has_ready.set()  # idle senders see the stop and end
         wait = max(self._patience.values(), default=0.0) - time.monotonic()
         try:
-            if batches and wait > 0:
-                await asyncio.wait(batches, timeout=wait)
+            if self._inflight and wait > 0:  # a sender ends once its send is recorded
+                await asyncio.wait(self._senders, timeout=wait)
         finally:
-            left = [task for task in batches if not task.done()]
-            for task in left:
-                task.cancel()
-            await asyncio.gather(*left, return_exceptions=True)
+            hanging = dict(self._inflight)
+            for sender in self._senders:
+                sender.cancel()
+            await asyncio.gather(*self._senders, return_exceptions=True)
             await self._attempt_log.drain(max(wait, LEASE_MARGIN))
-            held = waiting + [i for task in left for i in batches[task].ids]
+            held = waiting + [i for batch in hanging.values() for i in batch.ids]
             if held:
                 await self._hand_back(held)
 

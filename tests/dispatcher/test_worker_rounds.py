@@ -129,6 +129,47 @@ async def test_claimed_deliveries_still_waiting_are_handed_back_on_stop(
     assert all(d["claim_owner"] is None for d in deliveries)
 
 
+async def test_sends_run_on_a_fixed_set_of_senders_not_a_task_each(
+    store: SqliteStore, box: SecretBox, webhook_sink: Any
+) -> None:
+    await webhooks_due(store, box, webhook_sink, 40)
+    config = DispatchConfig(decrypt=box.decrypt, concurrency=4, poll_interval=0.05,
+                            per_destination=100)
+    started: list[asyncio.Task[Any]] = []
+    loop = asyncio.get_running_loop()
+    plain = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        task = (plain(loop, coro, **kwargs) if plain
+                else asyncio.Task(coro, loop=loop, **kwargs))
+        started.append(task)
+        return task
+
+    loop.set_task_factory(counting)
+    try:
+        await Worker(store.outbox, config).run_until_idle(timeout=30)
+    finally:
+        loop.set_task_factory(plain)
+    assert len(webhook_sink.accepted) == 40
+    senders = [task for task in started if "_sender" in repr(task.get_coro())]
+    assert len(senders) == 4  # one per slot, not one per send
+    assert not [task for task in started if "AttemptRunner.attempt" in repr(task.get_coro())]
+
+
+async def test_a_worker_run_again_after_a_stop_sends_again(
+    store: SqliteStore, box: SecretBox, webhook_sink: Any
+) -> None:
+    # A watched loop whose run ended (its writer stopped, say) is started again: its senders too.
+    config = DispatchConfig(decrypt=box.decrypt, concurrency=2, poll_interval=0.05)
+    worker = Worker(store.outbox, config)
+    await webhooks_due(store, box, webhook_sink, 3)
+    await worker.run_until_idle(timeout=30)
+    await webhooks_due(store, box, webhook_sink, 3)
+    await worker.run_until_idle(timeout=30)
+    assert len(webhook_sink.accepted) == 6
+    assert {d["status"] for d in await store.outbox.deliveries()} == {"delivered"}
+
+
 async def test_a_notice_behind_a_held_digest_is_not_kept_waiting(
     store: SqliteStore, box: SecretBox, slack_sink: Any, webhook_sink: Any
 ) -> None:
