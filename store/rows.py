@@ -1,8 +1,9 @@
 """The rows the store hands out, typed: each a dict with one key per column, as read.
 
-Times are as each column stores them: ISO 8601 text in UTC (`*_at` columns written by the
-store, e.g. `created_at`) or Unix seconds (the scheduling columns: `next_poll_at`,
-`claim_expires_at`, `video_next_at`...). JSON columns (`request`, `metadata`) are text.
+Times are one of two kinds per column, the same on both databases: ISO 8601 text in UTC with
+milliseconds (`*_at` columns of record, e.g. `created_at`; a timestamptz on PostgreSQL, read as
+that text) or Unix seconds (the scheduling columns: `next_poll_at`, `claim_expires_at`,
+`video_next_at`...). JSON columns (`request`, `metadata`, `payload`) are JSON text.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from typing import Any, TypedDict, cast
 
 
-class TaskRow(TypedDict):
-    """A row of `tasks`."""
+class TaskDocument(TypedDict):
+    """The columns of a task a notice shows: in every task row, and beside each claimed
+    delivery."""
 
-    id: str
     provider: str
     model: str
     provider_task_id: str | None
@@ -26,6 +27,19 @@ class TaskRow(TypedDict):
     updated_at: str
     metadata: str | None  # JSON text
     request: str | None  # JSON text, secrets blanked
+    video_status: str | None
+    video_bytes: int | None
+    video_sha256: str | None
+    video_content_type: str | None
+    video_kept_at: str | None
+    video_expires_at: float | None
+    video_error: str | None
+
+
+class TaskRow(TaskDocument):
+    """A row of `tasks`."""
+
+    id: str
     idempotency_key: str | None
     request_fingerprint: str | None
     callback_secret_hash: str | None
@@ -38,13 +52,6 @@ class TaskRow(TypedDict):
     submit_after: float | None
     claim_owner: str | None
     claim_expires_at: float | None
-    video_status: str | None
-    video_bytes: int | None
-    video_sha256: str | None
-    video_content_type: str | None
-    video_kept_at: str | None
-    video_expires_at: float | None
-    video_error: str | None
     video_key: str | None
     video_next_at: float | None
     video_claim_owner: str | None
@@ -80,7 +87,7 @@ class DueDelivery(TypedDict):
     stopped: str | None  # "destination paused" or "destination deleted"
 
 
-class SendableDelivery(TypedDict):
+class SendableDelivery(TaskDocument):
     """A claimed delivery with its destination and its task (`OutboxStore.claim_rows`)."""
 
     delivery_id: int
@@ -95,25 +102,6 @@ class SendableDelivery(TypedDict):
     label: str
     route_key: str | None
     route_disabled: str | None
-    provider: str
-    model: str
-    provider_task_id: str | None
-    status: str
-    progress: int | None
-    video_url: str | None
-    error: str | None
-    cost_usd: float | None
-    created_at: str
-    updated_at: str
-    metadata: str | None
-    request: str | None
-    video_status: str | None
-    video_bytes: int | None
-    video_sha256: str | None
-    video_content_type: str | None
-    video_kept_at: str | None
-    video_expires_at: float | None
-    video_error: str | None
 
 
 class AttemptLog(TypedDict):
