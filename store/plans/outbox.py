@@ -150,7 +150,8 @@ def claim(
     if not ids:
         return []
     taken = yield rows(
-        CLAIM, ids=list(ids), now=now, owner=owner, iso=utc_now_iso(), stale_before=stale_before
+        CLAIM, ids=list(ids), now=now, owner=owner, iso=iso_from_epoch(now),
+        stale_before=stale_before,
     )
     held = {int(found["id"]) for found in taken}
     return [delivery_id for delivery_id in ids if delivery_id in held]
@@ -258,7 +259,7 @@ def give_up(ids: Sequence[int], reason: str, now: float, stale_before: float) ->
     ended = yield count(
         "UPDATE deliveries SET status = 'dead', last_error = :reason, next_attempt_at = NULL,"
         f" claimed_at = NULL, claim_owner = NULL, updated_at = :iso WHERE id = ANY(:ids)"
-        f" AND ({_DUE})", reason=reason, iso=utc_now_iso(), ids=list(ids), now=now,
+        f" AND ({_DUE})", reason=reason, iso=iso_from_epoch(now), ids=list(ids), now=now,
         stale_before=stale_before,
     )
     return int(ended)
@@ -297,7 +298,7 @@ def redeliver(delivery_id: int, now: float) -> Plan[Delivery]:
     yield count(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = :at, cycle_start = attempts,"
         " claimed_at = NULL, claim_owner = NULL, updated_at = :now WHERE id = :id",
-        at=now, now=utc_now_iso(), id=delivery_id,
+        at=now, now=iso_from_epoch(now), id=delivery_id,
     )
     route = yield value("SELECT route_key FROM destinations WHERE id = :id",
                         id=found["destination_id"])

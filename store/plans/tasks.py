@@ -17,8 +17,8 @@ from store.models import (
     EventOutcome,
     NewTask,
     TaskSearch,
+    iso_from_epoch,
     metadata_values,
-    utc_now_iso,
 )
 from store.plans import destinations
 from store.rows import EventRow, TaskRow, as_task
@@ -100,9 +100,10 @@ def fetch_task(task_id: str, *, lock: bool = False) -> Plan[TaskRow]:
 def insert_task(new: NewTask) -> Plan[tuple[TaskRow, bool]]:
     """Record a new task, or return the earlier one with the same Idempotency-Key (which may
     have been recorded by another process a moment ago: the unique index decides)."""
+    at = time.time()  # one clock for the row's ISO and Unix times
     inserted = yield value(
         INSERT_TASK, id=new.id, provider=new.provider, model=new.model, cost_usd=new.cost_usd,
-        now=utc_now_iso(), at=time.time(),
+        now=iso_from_epoch(at), at=at,
         metadata=json.dumps(new.metadata) if new.metadata is not None else None,
         request=json.dumps(new.request), idempotency_key=new.idempotency_key,
         request_fingerprint=new.request_fingerprint,
@@ -150,13 +151,14 @@ def insert_event(
     after = advance(before, event.seen)
     if event.only_if_changes and after == before:
         return EventOutcome(recorded=False, changed=False, task=task)
-    now = utc_now_iso()
+    at = time.time()  # one clock for the event's time and the task's
+    now = iso_from_epoch(at)
     if not (yield count(INSERT_EVENT, **event_row(task_id, event, now))):
         return EventOutcome(recorded=False, changed=False, task=task)
     if is_terminal(before.status):
         # A late event is kept in the history but leaves a finished task exactly as it was.
         return EventOutcome(recorded=True, changed=False, task=task)
-    saved = saved_state(task, after, event, now, video_wait=video_wait)
+    saved = saved_state(task, after, event, now, at=at, video_wait=video_wait)
     yield count(UPDATE_STATE, **saved, id=task["id"])
     moved = after.status != before.status
     notices = 0
@@ -190,10 +192,11 @@ def queue_deliveries(
     live destination of the task's own (with `own`: the state is one of REELHOOK_NOTIFY_ON) and
     one per registered destination that wants it (store/plans/destinations.py), unless the task
     has its own destination to that address. Returns how many were queued."""
-    due, queued = time.time() + delay, 0
+    clock = time.time()
+    due, queued = clock + delay, 0
     if own:
         queued = yield count(
-            QUEUE_DELIVERIES, task_id=task["id"], state=state, due=due, now=utc_now_iso()
+            QUEUE_DELIVERIES, task_id=task["id"], state=state, due=due, now=iso_from_epoch(clock)
         )
     queued += yield from destinations.queue_registered(task, state, due, has_own=queued > 0)
     return int(queued)

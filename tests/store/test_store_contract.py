@@ -23,7 +23,7 @@ from store import (
     open_store,
 )
 from store.interface import DELIVERIES, SLOTS, TASKS
-from store.models import Resealed
+from store.models import Resealed, iso_from_epoch
 from store.plans.outbox import AttemptRecord
 from store.plans.retention import PRUNED
 from store.plans.sealed import DESTINATION_TARGETS, HELD_REQUESTS
@@ -283,6 +283,19 @@ def test_every_method_of_the_interface_is_run_on_both_databases() -> None:
         and f".{name}" not in tested
     ]
     assert untested == []
+
+
+async def test_a_write_reads_one_clock_for_its_iso_and_unix_times(store: TaskStore) -> None:
+    created, _ = await store.create_task(task(1, destinations=(HOOK,)))
+    assert created["created_at"] == iso_from_epoch(created["last_event_at"] or 0)
+    await store.record_event(created["id"], EventIn("done", "poll", Observation("succeeded", 100,
+                                                    "https://cdn.example.com/v.mp4")))
+    moved = await store.get_task(created["id"])
+    assert moved["updated_at"] == iso_from_epoch(moved["last_event_at"] or 0)
+    event, = [row for row in await store.task_events(created["id"])]
+    assert event["received_at"] == moved["updated_at"]
+    delivery, = await store.outbox.deliveries()
+    assert delivery["created_at"] == iso_from_epoch(delivery["next_attempt_at"] or 0)
 
 
 async def test_counts_follow_every_change_and_a_fold_keeps_them(store: TaskStore) -> None:
