@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from receiver.errors import BadRequest, Unprocessable
-from store.models import TASK_ID, iso_from_epoch
+from store.models import TASK_ID, iso_of
 
 Row = TypeVar("Row")
 
@@ -45,7 +45,7 @@ def moment(raw: str | None, name: str) -> str | None:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return iso_from_epoch(parsed.timestamp())
+    return iso_of(parsed.astimezone(UTC))  # no float on the way: .123 stays .123
 
 
 def whole_number(raw: str | None, name: str, default: int | None, high: int) -> int:
