@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import threading
 
-from store.sqlite.schema import connect
+from store.sqlite.connection import connect
 from store.sqlite.thread_priority import yield_to_event_loop
 
 log = logging.getLogger("reelhook.store")

@@ -24,7 +24,7 @@ from store.migrations import (
     registered_destinations,
 )
 from store.models import metadata_values
-from store.sqlite.schema import connect
+from store.sqlite.connection import connect
 
 migrations = Migrations("reelhook")
 _names: list[str] = []  # in order of registration; Migrations keeps its own list private

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from store.sqlite.schema import connect
+from store.sqlite.connection import connect
 
 T = TypeVar("T")
 

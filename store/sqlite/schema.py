@@ -9,32 +9,15 @@ the first) is known as such from its record alone, without importing the steps a
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 
 from store.migrations import MIGRATION_NAMES
+from store.sqlite.connection import connect
 
 # Where sqlite-utils' Migrations records what it applied. Read here only to find a file that
 # has nothing to apply; anything else (another layout included) goes to the steps, which decide.
 RECORDS = "SELECT name FROM _sqlite_migrations WHERE migration_set = 'reelhook' ORDER BY id"
-
-
-def connect(path: str, *, read_only: bool = False, busy_timeout: float = 5.0) -> sqlite3.Connection:
-    """Open a connection with the pragmas every reelhook connection uses; a new file is
-    created readable by its owner only (it holds sealed secrets and people's prompts)."""
-    if path != ":memory:" and not path.startswith("file:") and not os.path.exists(path):
-        with contextlib.suppress(FileExistsError):  # another process created it meanwhile
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    conn = sqlite3.connect(
-        path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
-    )
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-    if read_only:
-        conn.execute("PRAGMA query_only = ON")
-    return conn
 
 
 def applied_migrations(path: str) -> list[str] | None:

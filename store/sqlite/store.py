@@ -12,11 +12,12 @@ from store.interface import Listener
 from store.models import EventIn, EventOutcome
 from store.records import Records
 from store.sql import Announce
+from store.sqlite.connection import connect
 from store.sqlite.database import RUNG_TOPICS, SqliteDatabase
 from store.sqlite.doorbell import Doorbell
 from store.sqlite.event_batch import RecordEvents
 from store.sqlite.reader import Reader
-from store.sqlite.schema import connect, migrate
+from store.sqlite.schema import migrate
 from store.sqlite.writer import Writer
 from store.states import DEFAULT_NOTIFY_ON
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from store.errors import StoreFull, StoreUnavailable, WriterStopped
 from store.sqlite.checkpointer import Checkpointer
-from store.sqlite.schema import connect
+from store.sqlite.connection import connect
 from store.sqlite.thread_priority import yield_to_event_loop
 
 T = TypeVar("T")
