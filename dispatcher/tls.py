@@ -38,12 +38,14 @@ def _started() -> Future[ssl.SSLContext]:
 
 
 def _settle_before_fork() -> None:
+    _lock.acquire()  # no load starts while the process forks (released on both sides)
     loading = _loading
     if loading is not None:
         loading.exception()  # waits; a failed load is the child's to raise, as it is ours
 
 
-os.register_at_fork(before=_settle_before_fork)
+os.register_at_fork(before=_settle_before_fork, after_in_parent=_lock.release,
+                    after_in_child=_lock.release)
 
 
 def _load(into: Future[ssl.SSLContext]) -> None:

@@ -153,6 +153,7 @@ class Worker:
         return next_due is None or next_due > time.time() + self.config.poll_interval
 
     async def _round(self, runner: AttemptRunner) -> float:
+        self._revive_senders(runner)
         await self._renew_held(time.time())
         if self._reached_since is None:
             self._reached_since = time.time()
@@ -277,6 +278,15 @@ class Worker:
         """How many more batches may be claimed: free slots and free places to wait."""
         return 2 * self.config.concurrency - len(self._inflight) - len(self._ready)
 
+    def _revive_senders(self, runner: AttemptRunner) -> None:
+        """A sender that ended while the worker runs (a bug) is said loudly and replaced, so
+        the worker never runs out of them."""
+        for number, sender in enumerate(self._senders):
+            if sender.done() and not self._stopping:
+                why = "cancelled" if sender.cancelled() else repr(sender.exception())
+                log.critical("dispatcher sender %d ended (%s); starting it again", number, why)
+                self._senders[number] = asyncio.create_task(self._sender(number, runner))
+
     async def _sender(self, number: int, runner: AttemptRunner) -> None:
         """One of the fixed set of senders: send claimed batches, one at a time, until the
         worker stops. One claimed so long ago that its lease could run out during the send is
@@ -298,8 +308,14 @@ class Worker:
         self._patience[number] = time.monotonic() + STOP_SHARE * self.config.timeout
         try:
             await runner.attempt(batch)
+        except asyncio.CancelledError:
+            if _cancelled_here():  # the worker stops
+                raise
+            # A cancellation from inside the send (a library's) ends that send only; its claim
+            # is left to the lease, as for any crashed send, and the sender goes on.
+            log.error("dispatcher send was cancelled from within; left to its lease")
         except Exception:
-            log.exception("dispatcher send crashed")
+            log.exception("dispatcher send crashed; left to its lease")
         finally:
             del self._inflight[number], self._patience[number]
         # A round reads up to claim_limit due deliveries and claims in one commit: one round per
@@ -357,6 +373,12 @@ class Worker:
             log.error("could not hand back %d deliveries: %s", len(ids), exc)
             return
         log.info("handed back %d unfinished deliveries", len(ids))
+
+
+def _cancelled_here() -> bool:
+    """Whether this task was asked to stop (rather than handed a stray CancelledError)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def lease_covers_send(claimed_at: float, now: float, config: DispatchConfig) -> bool:

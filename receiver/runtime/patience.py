@@ -1,6 +1,7 @@
 """A start that meets PostgreSQL away for a moment (a restart, a failover, connections ended by
 an operator) tries again for a few seconds instead of costing a process manager's restart; a
-database that stays away, or one at the wrong schema version, still ends the start."""
+database that stays away, one that is misconfigured (no such database, a wrong password) or at
+the wrong schema version still ends the start."""
 
 from __future__ import annotations
 
@@ -33,9 +34,20 @@ async def wait_out_outages(database: str, attempt: Callable[[], Awaitable[T]]) -
         except SchemaMismatch:
             raise  # only `reelhook migrate` changes that
         except StoreUnavailable as exc:
-            if not is_postgres(database) or time.monotonic() + pause > deadline:
+            late = time.monotonic() + pause > deadline
+            if late or not is_postgres(database) or _misconfigured(exc):
                 raise
             log.warning("the database failed during the start (%s); trying again in %g s",
                         exc, pause)
         await asyncio.sleep(pause)
         pause *= 2
+
+
+def _misconfigured(exc: StoreUnavailable) -> bool:
+    """A setting, not a moment, keeps the database away: no such database, a wrong password or
+    user, a malformed DATABASE_URL. Waiting would not help."""
+    import asyncpg  # PostgreSQL only
+
+    refused = (asyncpg.InvalidCatalogNameError, asyncpg.InvalidPasswordError,
+               asyncpg.InvalidAuthorizationSpecificationError, ValueError)
+    return isinstance(exc.__cause__, refused)

@@ -62,11 +62,11 @@ def matches(destination: Mapping[str, Any], task: Mapping[str, Any], state: str)
 
 
 def queue_registered(
-    task: Mapping[str, Any], state: str, due: float, *, has_own: bool = False
+    task: Mapping[str, Any], state: str, due: float, now: str, *, has_own: bool = False
 ) -> Plan[int]:
-    """Queue the notice of `task` in `state` for every live registered destination that
-    matches, one per address, none to an address of the task's own notices (`has_own`: it
-    has some); returns how many were queued."""
+    """Queue the notice of `task` in `state` (at `now`, due at `due`) for every live registered
+    destination that matches, one per address, none to an address of the task's own notices
+    (`has_own`: it has some); returns how many were queued."""
     live = yield rows(LIVE)
     wanted: dict[str, int] = {}
     for destination in live:  # one notice per address, the first registered one's
@@ -80,7 +80,7 @@ def queue_registered(
     if not ids:
         return 0
     queued = yield count(
-        QUEUE_REGISTERED, task_id=task["id"], state=state, due=due, now=utc_now_iso(), ids=ids
+        QUEUE_REGISTERED, task_id=task["id"], state=state, due=due, now=now, ids=ids
     )
     return int(queued)
 

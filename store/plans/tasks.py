@@ -193,12 +193,10 @@ def queue_deliveries(
     one per registered destination that wants it (store/plans/destinations.py), unless the task
     has its own destination to that address. Returns how many were queued."""
     clock = time.time()
-    due, queued = clock + delay, 0
+    due, now, queued = clock + delay, iso_from_epoch(clock), 0
     if own:
-        queued = yield count(
-            QUEUE_DELIVERIES, task_id=task["id"], state=state, due=due, now=iso_from_epoch(clock)
-        )
-    queued += yield from destinations.queue_registered(task, state, due, has_own=queued > 0)
+        queued = yield count(QUEUE_DELIVERIES, task_id=task["id"], state=state, due=due, now=now)
+    queued += yield from destinations.queue_registered(task, state, due, now, has_own=queued > 0)
     return int(queued)
 
 

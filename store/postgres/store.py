@@ -120,12 +120,16 @@ class PostgresStore(Records):
             video_wait=video_wait, acquire_timeout=timeouts.statement,
         )
         store._listen_url = direct_url or (None if pooled else url)
-        if migrate:
-            async with pool.acquire() as conn:
-                await schema.migrate(conn)
-        store.writer.start()
-        if listen and store._listen_url is not None:
-            await store._listen()
+        try:
+            if migrate:
+                async with pool.acquire() as conn:
+                    await schema.migrate(conn)
+            store.writer.start()
+            if listen and store._listen_url is not None:
+                await store._listen()
+        except (*UNAVAILABLE, asyncpg.PostgresError) as exc:  # lost while it started
+            await store.close()
+            raise StoreUnavailable(f"PostgreSQL was lost while the store opened: {exc}") from exc
         return store
 
     async def close(self) -> None:

@@ -168,3 +168,12 @@ async def test_a_database_that_stays_away_still_ends_the_start_in_one_line() -> 
     lines = err.strip().splitlines()
     assert lines[-1].startswith("reelhook: cannot open the database"), err
     assert any("trying again" in line for line in lines[:-1]), err
+
+
+async def test_a_database_that_is_not_there_ends_the_start_at_once() -> None:
+    # A setting keeps it away, not a moment: no waiting, one line.
+    async with fresh_postgres() as url:
+        missing = url.rsplit("/", 1)[0] + "/reelhook_no_such_database"
+        code, out, err = await finished(await spawn("worker", env=base_env(missing)))
+    assert code == 2 and out == ""
+    assert err.startswith("reelhook: cannot open the database") and "trying again" not in err, err

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from dispatcher.attempt_log import AttemptLog
@@ -154,6 +155,30 @@ async def test_sends_run_on_a_fixed_set_of_senders_not_a_task_each(
     senders = [task for task in started if "_sender" in repr(task.get_coro())]
     assert len(senders) == 4  # one per slot, not one per send
     assert not [task for task in started if "AttemptRunner.attempt" in repr(task.get_coro())]
+
+
+async def test_a_stray_cancellation_inside_a_send_costs_that_send_only(
+    store: SqliteStore, box: SecretBox, webhook_sink: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A library raising CancelledError inside one send must not end the sender that ran it.
+    await webhooks_due(store, box, webhook_sink, 5)
+    config = DispatchConfig(decrypt=box.decrypt, concurrency=1, poll_interval=0.05)
+    raised: list[str] = []
+
+    async def cancel_the_first(*_: Any) -> None:
+        if not raised:
+            raised.append("cancelled")
+            raise asyncio.CancelledError
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(cancel_the_first)
+    worker = Worker(store.outbox, config,
+                    session_factory=lambda: aiohttp.ClientSession(trace_configs=[trace]))
+    await worker.run_until_idle(timeout=30)
+    assert raised and len(webhook_sink.accepted) == 4  # the others went out on the one sender
+    statuses = Counter(d["status"] for d in await store.outbox.deliveries())
+    assert statuses == {"delivered": 4, "sending": 1}  # the cancelled one waits for its lease
+    assert "cancelled from within" in caplog.text
 
 
 async def test_a_worker_run_again_after_a_stop_sends_again(
