@@ -1,6 +1,6 @@
 """The layout's rules, read from the imports themselves: receiver → dispatcher → store and no
 import back up; no aiohttp.web below the services line; only the app wires the dashboard in;
-at most a dozen modules at receiver/'s top."""
+at most a dozen modules at receiver/'s top; the tests mirror the folders."""
 
 from __future__ import annotations
 
@@ -62,3 +62,12 @@ def test_the_rules_see_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from aiohttp import web\nimport receiver.dashboard.hub\n")
     assert set(imported(module)) >= {"aiohttp.web", "receiver.dashboard.hub"}
+
+
+def test_the_tests_mirror_the_folders() -> None:
+    folders = [path.name for path in (ROOT / "receiver").iterdir()
+               if path.is_dir() and (path / "__init__.py").exists()]
+    wanted = {*folders, "dispatcher", "store"}
+    tests = ROOT / "tests"
+    missing = sorted(name for name in wanted if not (tests / name / "__init__.py").exists())
+    assert missing == []
