@@ -153,7 +153,6 @@ class Worker:
         return next_due is None or next_due > time.time() + self.config.poll_interval
 
     async def _round(self, runner: AttemptRunner) -> float:
-        self._revive_senders(runner)
         await self._renew_held(time.time())
         if self._reached_since is None:
             self._reached_since = time.time()
@@ -277,15 +276,6 @@ class Worker:
     def _room(self) -> int:
         """How many more batches may be claimed: free slots and free places to wait."""
         return 2 * self.config.concurrency - len(self._inflight) - len(self._ready)
-
-    def _revive_senders(self, runner: AttemptRunner) -> None:
-        """A sender that ended while the worker runs (a bug) is said loudly and replaced, so
-        the worker never runs out of them."""
-        for number, sender in enumerate(self._senders):
-            if sender.done() and not self._stopping:
-                why = "cancelled" if sender.cancelled() else repr(sender.exception())
-                log.critical("dispatcher sender %d ended (%s); starting it again", number, why)
-                self._senders[number] = asyncio.create_task(self._sender(number, runner))
 
     async def _sender(self, number: int, runner: AttemptRunner) -> None:
         """One of the fixed set of senders: send claimed batches, one at a time, until the

@@ -196,8 +196,7 @@ def count_triggers(day: Callable[[str], str] = text_day) -> tuple[CountTrigger, 
 
 
 COUNT_TRIGGERS = count_triggers()
-# The triggers that read a task's day (created_at), which m015 re-types on PostgreSQL.
-DAY_TRIGGERS = ("count_tasks_insert", "count_tasks_delete", "count_tasks_update_days")
+
 
 def count_backfill(day: Callable[[str], str] = text_day) -> tuple[str, ...]:
     """The totals as they stand (the one full read of the history), a task's day read by

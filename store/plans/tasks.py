@@ -158,7 +158,7 @@ def insert_event(
     if is_terminal(before.status):
         # A late event is kept in the history but leaves a finished task exactly as it was.
         return EventOutcome(recorded=True, changed=False, task=task)
-    saved = saved_state(task, after, event, now, at=at, video_wait=video_wait)
+    saved = saved_state(task, after, event, now, at, video_wait=video_wait)
     yield count(UPDATE_STATE, **saved, id=task["id"])
     moved = after.status != before.status
     notices = 0
@@ -234,18 +234,17 @@ def saved_state(
     after: TaskState,
     event: EventIn,
     now: str,
-    at: float | None = None,
+    at: float,
     *,
     video_wait: float | None = None,
 ) -> dict[str, Any]:
     """The task columns an event that moves the task to `after` sets (UPDATE_STATE's values);
-    `at` is the Unix time of `now` (read here when not given)."""
+    `at` is the Unix time of `now` (one clock for both)."""
     provider_task_id = task["provider_task_id"] or event.provider_task_id
-    moment = time.time() if at is None else at
     video_status, video_next_at = task["video_status"], task["video_next_at"]
     if video_status is None and after.status == SUCCEEDED and after.video_url:
         video_status = VIDEO_OFF if video_wait is None else VIDEO_PENDING
-        video_next_at = None if video_wait is None else moment
+        video_next_at = None if video_wait is None else at
     return {
         "status": after.status,
         "progress": after.progress,
@@ -254,7 +253,7 @@ def saved_state(
         "updated_at": now,
         "provider_task_id": provider_task_id,
         "submit_state": "sent" if provider_task_id else task["submit_state"],
-        "last_event_at": moment,
+        "last_event_at": at,
         "video_status": video_status,
         "video_next_at": video_next_at,
         "video_expires_at": moment_or_none(event.seen.video_expires_at) or task["video_expires_at"],

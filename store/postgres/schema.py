@@ -8,7 +8,6 @@ import asyncpg
 from store.migrations import (
     COUNT_BACKFILL,
     COUNT_TRIGGERS,
-    DAY_TRIGGERS,
     IN_FLIGHT_INDEX,
     TASK_METADATA,
     CountTrigger,
@@ -67,19 +66,22 @@ _LENIENT_JSON = (
 
 
 def own_types() -> tuple[str, ...]:
-    """m015's steps: re-type the columns (the day trigger, which names created_at, dropped
-    first), then the count triggers that read a task's day rewritten for a timestamptz."""
-    steps = [_LENIENT_JSON, "DROP TRIGGER count_tasks_update_days ON tasks"]
+    """m015's steps: re-type the columns, then rewrite for a timestamptz the count triggers that
+    read a task's day. A trigger whose WHEN names created_at holds the column's type: it is
+    dropped first and made again after."""
+    reading = [trigger for trigger in count_triggers(timestamptz_day)
+               if any("created_at" in step for step in trigger.body)]
+    watching = [trigger for trigger in reading if "created_at" in trigger.changed]
+    steps = [_LENIENT_JSON, *(f"DROP TRIGGER {t.name} ON {t.table}" for t in watching)]
     for table in TIME_COLUMNS | JSON_COLUMNS:
         changes = [f"ALTER COLUMN {column} TYPE timestamptz USING CAST({column} AS timestamptz)"
                    for column in TIME_COLUMNS.get(table, ())]
         changes += [f"ALTER COLUMN {column} TYPE json USING reelhook_m015_json({column})"
                     for column in JSON_COLUMNS.get(table, ())]
         steps.append(f"ALTER TABLE {table} {', '.join(changes)}")
-    for trigger in count_triggers(timestamptz_day):
-        if trigger.name in DAY_TRIGGERS:
-            function, create = postgres_trigger(trigger, replace=True)
-            steps += [function, create] if trigger.changed else [function]
+    for trigger in reading:
+        function, create = postgres_trigger(trigger, replace=True)
+        steps += [function, create] if trigger in watching else [function]
     steps.append("DROP FUNCTION reelhook_m015_json(text)")
     return tuple(steps)
 
