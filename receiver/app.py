@@ -12,17 +12,17 @@ from receiver.dashboard.keys import HUB
 from receiver.dashboard.routes import setup_dashboard
 from receiver.http import metrics as metrics_api
 from receiver.http.access import access_middleware
-from receiver.http.auth_failures import FailedAuth
-from receiver.http.callbacks.slots import Slots
 from receiver.http.middleware import edge_middleware
 from receiver.http.routes import add_routes
 from receiver.providers import PROVIDER_NAMES
 from receiver.providers.base import ProviderConfig
 from receiver.providers.registry import build_providers
 from receiver.runtime import dispatching, videos
-from receiver.runtime.loops import BackgroundLoops
 from receiver.runtime.opening import open_for_service
+from receiver.services.auth_failures import FailedAuth
+from receiver.services.callback_slots import Slots
 from receiver.services.known_tasks import KnownTasks
+from receiver.services.loops import BackgroundLoops
 from receiver.services.poller import Poller
 from receiver.services.sealing import secret_box
 from receiver.services.tasks import TaskService

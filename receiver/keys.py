@@ -6,11 +6,11 @@ import httpx
 from aiohttp import web
 
 from dispatcher.links import VideoLinks
-from receiver.http.auth_failures import FailedAuth
-from receiver.http.callbacks.slots import Slots
 from receiver.providers.base import Provider
-from receiver.runtime.loops import BackgroundLoops
+from receiver.services.auth_failures import FailedAuth
+from receiver.services.callback_slots import Slots
 from receiver.services.known_tasks import KnownTasks
+from receiver.services.loops import BackgroundLoops
 from receiver.services.secrets import SecretBox
 from receiver.services.tasks import TaskService
 from receiver.services.videos.keeper import VideoKeeper

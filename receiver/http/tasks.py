@@ -21,7 +21,7 @@ from receiver.http.paging import (
     whole_number,
 )
 from receiver.http.serializers import event_view, task_view
-from receiver.runtime.off_loop import off_loop
+from receiver.services.off_loop import off_loop
 from receiver.services.validation import Submission, parse_submission
 from store import TaskSearch
 from store.states import STATES

@@ -26,11 +26,11 @@ from receiver import keys
 from receiver.errors import SettingsError
 from receiver.providers import PROVIDER_NAMES
 from receiver.runtime.gc_tuning import tune_for_long_life
-from receiver.runtime.loops import BackgroundLoops
 from receiver.runtime.opening import open_for_service
-from receiver.runtime.owner import process_owner
 from receiver.runtime.videos import keeper, video_links, video_store, video_wait
 from receiver.services.counts import CountFolder
+from receiver.services.loops import BackgroundLoops
+from receiver.services.owner import process_owner
 from receiver.services.retention import Pruner
 from receiver.services.sealing import secret_box
 from receiver.services.secrets import SecretBox

@@ -13,8 +13,8 @@ import sqlite3
 from typing import IO
 
 from receiver.errors import StartupError
-from receiver.runtime.owner import process_owner
 from receiver.runtime.patience import wait_out_outages
+from receiver.services.owner import process_owner
 from receiver.settings import Settings, disk_warning, short_token_warning
 from store import is_postgres, schema_state
 from store.errors import DatabaseInUse, SchemaTooNew

@@ -24,7 +24,7 @@ from dispatcher.wakeup import Wakeup
 from receiver.providers.base import Provider
 from receiver.providers.errors import ProviderBusy, ProviderError
 from receiver.providers.http import redact_urls
-from receiver.runtime.owner import process_owner
+from receiver.services.owner import process_owner
 from receiver.services.secrets import SecretBox
 from receiver.services.sends import Send, failed_event, report_event
 from receiver.settings import Settings

@@ -22,8 +22,8 @@ from receiver.errors import Conflict, NotFound, Unprocessable
 from receiver.providers.base import Provider, Report, ask_about
 from receiver.providers.errors import CancelNotSupported, ProviderError
 from receiver.providers.rules import is_data_uri
-from receiver.runtime.off_loop import off_loop as in_thread
 from receiver.services.destinations import task_destinations
+from receiver.services.off_loop import off_loop as in_thread
 from receiver.services.request_forms import fingerprint, stored_request
 from receiver.services.secrets import SecretBox
 from receiver.services.sends import Send, report_event

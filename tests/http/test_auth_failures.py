@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from receiver.http.auth_failures import FAILURES_ALLOWED
+from receiver.services.auth_failures import FAILURES_ALLOWED
 from tests.dashboard.test_dashboard import sign_in
 from tests.helpers import API_TOKEN
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from receiver import keys
-from receiver.runtime.loops import BackgroundLoops
+from receiver.services.loops import BackgroundLoops
 from tests.helpers import until
 
 
