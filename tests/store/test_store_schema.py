@@ -14,7 +14,6 @@ from pathlib import Path
 from store import EventIn, NewTask, Observation, SqliteStore
 from store.migrations import MIGRATION_NAMES
 from store.sqlite.checkpointer import CHECKPOINT_COMMITS
-from store.sqlite.migration_steps import migrations
 from store.sqlite.schema import migrate
 from tests.helpers import until
 
@@ -28,7 +27,7 @@ def _columns(path: str, table: str) -> set[str]:
 
 async def test_file_from_first_schema_upgrades_in_place(tmp_path: Path) -> None:
     path = str(tmp_path / "old.db")
-    second = migrations._migrations[1].name
+    second = MIGRATION_NAMES[1]
     assert migrate(path, stop_before=second) == [FIRST]
     with sqlite3.connect(path) as conn:
         conn.execute(
