@@ -28,6 +28,7 @@ from receiver.logs import configure_logging
 from receiver.runtime import event_loops
 from receiver.runtime.gc_tuning import tune_for_long_life
 from receiver.services.secrets import SecretBox, new_fernet_key
+from receiver.settings.event_loop import default_loop
 from store import EventIn, NewDestination, NewTask, Observation, SqliteStore
 from store.models import new_task_id
 
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # The loop `reelhook worker` runs on (REELHOOK_EVENT_LOOP's default); the ceiling shares it.
     figures = event_loops.run(
         run(args.database, args.url, args.count, args.timeout, args.ceiling_url),
-        event_loops.default_loop(),
+        default_loop(),
     )
     print("FANOUT " + json.dumps(figures), flush=True)
 

@@ -44,6 +44,10 @@ def breaking(folder: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] =
     ("store", ("receiver", "dispatcher")),
     ("dispatcher", ("receiver",)),
     ("receiver/services", ("aiohttp.web", "receiver.http", "receiver.dashboard", "receiver.cli")),
+    # Settings read and check values; what they configure imports them, never the reverse.
+    ("receiver/settings", ("receiver.runtime", "receiver.services", "receiver.http",
+                           "receiver.dashboard", "receiver.cli", "receiver.sandbox", "receiver.app",
+                           "receiver.serving", "receiver.keys", "aiohttp", "httpx")),
 ])
 def test_no_import_runs_back_up(folder: str, forbidden: tuple[str, ...]) -> None:
     assert breaking(folder, forbidden) == []

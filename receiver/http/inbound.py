@@ -12,7 +12,7 @@ from receiver import keys
 from receiver.errors import Unprocessable
 from receiver.http.paging import id_cursor, known_params, one_page, page_limit
 from receiver.http.serializers import with_urls_redacted
-from receiver.settings import INBOUND_SOURCE, INBOUND_SOURCE_RULE
+from receiver.settings.inbound import INBOUND_SOURCE, INBOUND_SOURCE_RULE
 
 
 async def list_inbound(request: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ from receiver.http.inbound import INBOUND_MESSAGE
 from receiver.http.paging import MAX_PAGE
 from receiver.providers import PROVIDER_NAMES
 from receiver.services.request_fields import NUMBER_FIELDS, TEXT_FIELDS
-from receiver.settings import INBOUND_SOURCE
+from receiver.settings.inbound import INBOUND_SOURCE
 from store.models import TASK_ID
 from store.plans.outbox import DELIVERY_STATUSES
 from store.states import STATES

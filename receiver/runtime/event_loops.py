@@ -8,21 +8,12 @@ not install (Windows).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-LOOPS = ("uvloop", "asyncio")
-
-
-def default_loop() -> str:
-    """uvloop where it is installed, else the standard library's loop."""
-    return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
-
-
 def new_loop(name: str) -> asyncio.AbstractEventLoop:
-    """A new event loop of the named kind (one of LOOPS)."""
+    """A new event loop of the named kind (one of receiver.settings.event_loop.LOOPS)."""
     if name == "uvloop":
         import uvloop
 

@@ -9,19 +9,13 @@ that may be wiped) or with destinations in the settings, REELHOOK_SECRET_KEY mus
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import secrets
 import sqlite3
 import stat
 
 from receiver.errors import SettingsError
-
-
-def key_file_of(database: str) -> str:
-    """Where the key of this SQLite database is kept."""
-    return f"{database}.key"
+from receiver.settings.secret_keys import is_fernet_key, key_file_of
 
 
 def local_key(database: str) -> bytes:
@@ -117,11 +111,3 @@ def _read(path: str) -> bytes:
             f"{path} does not hold a Fernet key; restore it, or set REELHOOK_SECRET_KEY"
         )
     return raw.encode()
-
-
-def is_fernet_key(raw: str) -> bool:
-    """32 url-safe base64 bytes."""
-    try:
-        return len(base64.urlsafe_b64decode(raw.encode())) == 32
-    except (binascii.Error, ValueError):
-        return False

@@ -18,7 +18,7 @@ from typing import Any
 import obstore
 from obstore.store import LocalStore, from_url
 
-from receiver.services.videos.locations import CLOUD_SCHEMES
+from receiver.settings.videos import CLOUD_SCHEMES
 
 CALL_TIMEOUT = 60.0  # seconds any one call to the store may take, beyond streaming a body
 

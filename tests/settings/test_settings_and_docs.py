@@ -16,7 +16,7 @@ from receiver.providers import DEFAULT_BASE_URLS, PROVIDER_NAMES
 from receiver.settings import disk_warning, from_environ, short_token_warning
 from tests.helpers import GOOD_ENV
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 GOOD = GOOD_ENV
 
