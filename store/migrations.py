@@ -39,6 +39,9 @@ HISTORY: dict[str, str] = {
     "m015_postgres_types":
         "PostgreSQL's own types: times as timestamptz, JSON as json (SQLite keeps ISO 8601 text"
         " and JSON text, its own)",
+    "m016_postgres_jsonb":
+        "JSON as jsonb on PostgreSQL (a NUL escape or half a surrogate pair, which jsonb cannot"
+        " hold, as U+FFFD); nothing on SQLite",
 }
 MIGRATION_NAMES = tuple(HISTORY)
 

@@ -28,7 +28,7 @@ EVENT_COLUMNS = ("task_id", "dedupe_key", "source", "provider_status", "status",
                  "payload", "received_at")
 INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) SELECT * FROM unnest($1::text[],"
-    " $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::json[], $8::timestamptz[])"
+    " $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::timestamptz[])"
     " ON CONFLICT (task_id, dedupe_key) DO NOTHING RETURNING 1"
 )
 NOTIFY_ALL = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)"

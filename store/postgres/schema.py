@@ -14,6 +14,7 @@ from store.migrations import (
     count_triggers,
     timestamptz_day,
 )
+from store.postgres.types import REPLACEMENT, UNSTORABLE_ESCAPES
 from store.tables import TASK_METADATA, shared_steps
 
 MIGRATION_SET = "reelhook"
@@ -37,8 +38,7 @@ def postgres_trigger(trigger: CountTrigger, *, replace: bool = False) -> tuple[s
     )
 
 
-# m015: the columns PostgreSQL has types for take them. json rather than jsonb: a payload keeps
-# the text recorded (key order, a number's spelling, a \u0000 escape jsonb refuses).
+# m015: the columns PostgreSQL has types for take them (JSON as json first; m016 makes it jsonb).
 TIME_COLUMNS = {
     "tasks": ("created_at", "updated_at", "video_kept_at"),
     "events": ("received_at",),
@@ -60,6 +60,34 @@ _LENIENT_JSON = (
     " BEGIN RETURN CAST(NULLIF(value, '') AS json);"
     " EXCEPTION WHEN others THEN RETURN to_json(value); END $$"
 )
+
+
+# m016: JSON as jsonb. A value jsonb refuses (a NUL escape, half a surrogate pair) has those
+# escapes made U+FFFD, as new values are written (store/postgres/types.py); one it still refuses
+# is kept as a JSON string of its text. Only values with a \u escape take the slow way.
+_STORABLE_JSONB = (
+    "CREATE FUNCTION reelhook_m016_jsonb(value json) RETURNS jsonb LANGUAGE plpgsql AS $$"
+    " DECLARE t text := CAST(value AS text); BEGIN"
+    " BEGIN RETURN CAST(t AS jsonb); EXCEPTION WHEN others THEN NULL; END;"
+    + "".join(f" t := regexp_replace(t, '{pattern}', '{REPLACEMENT}', 'g');"
+              for pattern in UNSTORABLE_ESCAPES)
+    + " RETURN CAST(t AS jsonb); EXCEPTION WHEN others THEN RETURN to_jsonb(CAST(value AS text));"
+    " END $$"
+)
+
+
+def jsonb_columns() -> tuple[str, ...]:
+    """m016's steps: every JSON column becomes jsonb, keeping every row."""
+    def retype(column: str) -> str:
+        return (f"ALTER COLUMN {column} TYPE jsonb USING CASE WHEN strpos(CAST({column} AS text),"
+                f" '\\u') = 0 THEN CAST({column} AS jsonb) ELSE reelhook_m016_jsonb({column}) END")
+
+    return (
+        _STORABLE_JSONB,
+        *(f"ALTER TABLE {table} {', '.join(retype(column) for column in columns)}"
+          for table, columns in JSON_COLUMNS.items()),
+        "DROP FUNCTION reelhook_m016_jsonb(json)",
+    )
 
 
 def own_types() -> tuple[str, ...]:
@@ -102,6 +130,7 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
         *COUNT_BACKFILL,
     ),
     "m015_postgres_types": own_types(),
+    "m016_postgres_jsonb": jsonb_columns(),
 }
 check_dialect("PostgreSQL", tuple(MIGRATIONS))
 

@@ -1,8 +1,8 @@
 """The SQLite schema's steps: each migration of the one history (store/migrations.py), recorded
 in the database itself by sqlite-utils' Migrations. The statements both databases share
-(store/tables.py) run as they are; only m013's copy of old metadata, m014's triggers and m015
-are SQLite's own. Imported only when a file has something to apply (store/sqlite/schema.py
-looks first, without sqlite-utils).
+(store/tables.py) run as they are; only m013's copy of old metadata, m014's triggers, and m015
+and m016 (nothing) are SQLite's own. Imported only when a file has something to apply
+(store/sqlite/schema.py looks first, without sqlite-utils).
 """
 
 from __future__ import annotations
@@ -124,6 +124,11 @@ def m014_counts(db: Database) -> None:
 @migration
 def m015_postgres_types(db: Database) -> None:
     """Nothing: SQLite's types are its own already (times as ISO 8601 text, JSON as text)."""
+
+
+@migration
+def m016_postgres_jsonb(db: Database) -> None:
+    """Nothing: SQLite keeps JSON as text."""
 
 
 def sqlite_trigger(trigger: CountTrigger) -> str:

@@ -1,6 +1,7 @@
-"""m015 on PostgreSQL: times become timestamptz and JSON json through a forward migration that
-keeps every row as it was written (a payload's key order, a number's spelling, a \\u0000 escape),
-and the store reads and writes the same ISO 8601 text as on SQLite, whatever the session's zone."""
+"""m015 and m016 on PostgreSQL: times become timestamptz and JSON jsonb through forward
+migrations that keep every row (the escapes jsonb cannot hold, a NUL or half a surrogate pair,
+become U+FFFD, as new values are written), and the store reads and writes the same ISO 8601 text
+as on SQLite, whatever the session's zone."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from store import EventIn, NewTask, Observation, open_store
 from store.postgres.schema import migrate
-from store.postgres.types import decode_time, encode_time
+from store.postgres.types import decode_time, encode_time, storable_json
 from tests.databases import fresh_postgres
 
 WHEN = "2026-03-01T23:59:59.999Z"
@@ -21,21 +22,23 @@ LATER = "2026-03-02T00:00:00.001Z"
 PAYLOAD = '{"z":1,"a":{"n":1e+20,"s":"nul \\u0000 here"},"m":[-0.0,"\\ud800"]}'
 METADATA = '{"b":"2","a":1}'
 REQUEST = '{"prompt":"a cat","model":"m"}'
+# PAYLOAD as jsonb holds it: the NUL and the lone surrogate are U+FFFD, the rest as it was.
+STORED = {"z": 1, "a": {"n": 1e20, "s": "nul \ufffd here"}, "m": [-0.0, "\ufffd"]}
 TYPES = {
     ("tasks", "created_at"): "timestamp with time zone",
     ("tasks", "updated_at"): "timestamp with time zone",
     ("tasks", "video_kept_at"): "timestamp with time zone",
-    ("tasks", "metadata"): "json",
-    ("tasks", "request"): "json",
+    ("tasks", "metadata"): "jsonb",
+    ("tasks", "request"): "jsonb",
     ("events", "received_at"): "timestamp with time zone",
-    ("events", "payload"): "json",
+    ("events", "payload"): "jsonb",
     ("deliveries", "created_at"): "timestamp with time zone",
     ("deliveries", "delivered_at"): "timestamp with time zone",
     ("attempts", "started_at"): "timestamp with time zone",
     ("inbound_messages", "received_at"): "timestamp with time zone",
-    ("inbound_messages", "payload"): "json",
+    ("inbound_messages", "payload"): "jsonb",
     ("destinations", "deleted_at"): "timestamp with time zone",
-    ("destinations", "metadata_filter"): "json",
+    ("destinations", "metadata_filter"): "jsonb",
 }
 
 
@@ -106,9 +109,10 @@ async def test_m015_gives_postgres_its_own_types_and_keeps_every_row(before_m015
         assert {key: types[key] for key in TYPES} == TYPES
         task = await store.get_task("tsk_old")
         assert (task["created_at"], task["updated_at"]) == (WHEN, LATER)
-        assert (task["metadata"], task["request"]) == (METADATA, REQUEST)
+        assert json.loads(task["metadata"]) == json.loads(METADATA)
+        assert json.loads(task["request"]) == json.loads(REQUEST)
         events = {row["dedupe_key"]: row for row in await raw_events(url)}
-        assert events["a"]["payload"] == PAYLOAD  # byte for byte, as jsonb would not keep it
+        assert json.loads(events["a"]["payload"]) == STORED
         assert events["b"]["payload"] is None  # no payload
         assert json.loads(events["c"]["payload"]) == "not json {"  # kept, as a JSON string
         assert {row["received_at"] for row in await store.task_events("tsk_old")} == {WHEN, LATER}
@@ -144,3 +148,63 @@ async def test_times_read_back_as_written_whatever_the_session_zone(zone: str) -
             assert text == "2026-03-01 23:59:59.999"
         finally:
             await conn.close()
+
+
+# (JSON text, as jsonb can hold it): unescaped NUL and lone surrogate escapes become U+FFFD's;
+# an escaped backslash before "u0000" is text, and a whole surrogate pair stays.
+ESCAPES = [
+    (r'{"a":"\u0000\u0000"}', r'{"a":"\ufffd\ufffd"}'),
+    (r'["\\u0000","\\\u0000"]', r'["\\u0000","\\\ufffd"]'),
+    (r'["\ud800","\ud83d\ude00","\udc00","\ud83d\ude00\ud800"]',
+     r'["\ufffd","\ud83d\ude00","\ufffd","\ud83d\ude00\ufffd"]'),
+    (r'{"\u0000key":"\u00e9\n"}', r'{"\ufffdkey":"\u00e9\n"}'),
+    ('{"plain": "no escape"}', '{"plain": "no escape"}'),
+]
+
+
+@pytest.mark.parametrize(("text", "storable"), ESCAPES)
+def test_escapes_jsonb_cannot_hold_become_the_replacement_character(
+    text: str, storable: str
+) -> None:
+    assert storable_json(text) == storable
+    json.loads(storable)  # still JSON
+
+
+async def test_a_nul_or_a_lone_surrogate_in_a_payload_is_recorded_on_postgres() -> None:
+    """A callback whose JSON holds what jsonb refuses is recorded, not refused over and over."""
+    payload = '{"text":"a\\u0000b","half":"\\ud800","pair":"\\ud83d\\ude00"}'
+    async with fresh_postgres() as url:
+        store = await open_store(url)
+        try:
+            await store.create_task(NewTask("tsk_nul", "wave", "m", {"prompt": "\u0000"},
+                                            metadata={"k": "\u0000"}))
+            await store.record_event("tsk_nul", EventIn("n", "callback", Observation("running"),
+                                                        "running", payload))
+            assert await store.inbound.record("s", "msg_nul", payload)
+            [event] = await store.task_events("tsk_nul")
+            [message] = await store.inbound.messages("s")
+            task = await store.get_task("tsk_nul")
+        finally:
+            await store.close()
+    expected = {"text": "a\ufffdb", "half": "\ufffd", "pair": "\U0001f600"}
+    assert json.loads(event["payload"]) == json.loads(message["payload"]) == expected
+    assert json.loads(task["metadata"]) == {"k": "\ufffd"}
+    assert json.loads(task["request"]) == {"prompt": "\ufffd"}
+
+
+async def test_the_migration_makes_the_same_escapes_storable_as_new_writes() -> None:
+    async with fresh_postgres(migrate=False) as url:
+        conn = await asyncpg.connect(url)
+        try:
+            await migrate(conn, stop_before="m016_postgres_jsonb")
+            await conn.executemany(
+                "INSERT INTO inbound_messages (source, webhook_id, received_at, payload)"
+                " VALUES ('s', $1, now(), CAST($2 AS json))",
+                [(str(n), text) for n, (text, _) in enumerate(ESCAPES)])
+            await migrate(conn)
+            rows = await conn.fetch("SELECT webhook_id, CAST(payload AS text) AS payload"
+                                    " FROM inbound_messages ORDER BY CAST(webhook_id AS int)")
+        finally:
+            await conn.close()
+    assert [json.loads(row["payload"]) for row in rows] == [
+        json.loads(storable) for _, storable in ESCAPES]

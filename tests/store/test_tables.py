@@ -9,7 +9,8 @@ import sqlite3
 from pathlib import Path
 
 from store import EventIn, NewTask, Observation, SqliteStore
-from store.sqlite.schema import migrate
+from store.migrations import MIGRATION_NAMES
+from store.sqlite.schema import applied_migrations, migrate
 
 OLD_FILE = Path(__file__).parent / "files" / "schema_by_table_api.sql"
 
@@ -73,6 +74,7 @@ def _old_file(tmp_path: Path) -> str:
 
 def test_a_file_made_by_the_table_api_and_a_new_file_have_one_schema(tmp_path: Path) -> None:
     old, new = _old_file(tmp_path), str(tmp_path / "new.db")
+    migrate(old)
     migrate(new)
     old_schema, new_schema = _schema(old), _schema(new)
     assert len(new_schema) > 40  # tables, indexes and triggers were all read
@@ -81,6 +83,9 @@ def test_a_file_made_by_the_table_api_and_a_new_file_have_one_schema(tmp_path: P
 
 async def test_a_file_made_by_the_table_api_opens_and_works(tmp_path: Path) -> None:
     path = _old_file(tmp_path)
+    recorded = applied_migrations(path) or []
+    assert "m015_postgres_types" in recorded
+    assert migrate(path) == [name for name in MIGRATION_NAMES if name not in recorded]
     assert migrate(path) == []
     store = await SqliteStore.open(path)
     try:
