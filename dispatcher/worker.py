@@ -91,37 +91,43 @@ class Worker:
     async def run(self) -> None:
         """Send due deliveries until cancelled; on the way out, hand back unfinished claims."""
         log.info("dispatcher worker %s started", self.owner)
-        async with self._session_factory() as session:
-            channels = build_channels(session, self.config.smtp, self.config.timeout,
-                                      url_check(self.config.allow_private,
-                                                self.config.trusted_urls))
-            runner = self._runner = AttemptRunner(self.outbox, self.config, self._pacer,
-                                                  self._attempt_log, channels)
-            self._stopping = False  # a run after a stop (a watched loop restarted) sends again
-            self._senders = [asyncio.create_task(self._sender(number, runner))
-                             for number in range(self.config.concurrency)]
+        try:
+            async with self._session_factory() as session:
+                channels = build_channels(session, self.config.smtp, self.config.timeout,
+                                          url_check(self.config.allow_private,
+                                                    self.config.trusted_urls))
+                runner = self._runner = AttemptRunner(self.outbox, self.config, self._pacer,
+                                                      self._attempt_log, channels)
+                self._stopping = False  # a run after a stop (a watched loop restarted) sends again
+                self._senders = [asyncio.create_task(self._sender(number, runner))
+                                 for number in range(self.config.concurrency)]
+                try:
+                    await self._rounds(runner)
+                finally:
+                    await self._stop_inflight()
+                    runner.tell_counts(self.owner)
+        finally:  # also when stopped while it starts (its HTTP session not yet open)
+            log.info("dispatcher worker %s stopped", self.owner)
+
+    async def _rounds(self, runner: AttemptRunner) -> None:
+        """Look for due deliveries, hand them to the senders, sleep; until cancelled."""
+        while True:
+            self._in_round = True
             try:
-                while True:
-                    self._in_round = True
-                    try:
-                        delay = await self._round(runner)
-                    except WriterStopped:  # nothing can be recorded: the run ends, watched
-                        raise
-                    except StoreUnavailable as exc:  # locked or full for now: look again later
-                        self._reached_since = None
-                        log.warning("dispatcher worker %s waits for the store: %s", self.owner, exc)
-                        delay = self.config.poll_interval
-                    except Exception:  # any other fault of a round: the next round tries again
-                        log.exception("dispatcher worker %s: a round failed", self.owner)
-                        delay = self.config.poll_interval
-                    finally:
-                        self._in_round = False
-                    self._tell_counts(runner)
-                    await self._sleep(delay)
+                delay = await self._round(runner)
+            except WriterStopped:  # nothing can be recorded: the run ends, watched
+                raise
+            except StoreUnavailable as exc:  # locked or full for now: look again later
+                self._reached_since = None
+                log.warning("dispatcher worker %s waits for the store: %s", self.owner, exc)
+                delay = self.config.poll_interval
+            except Exception:  # any other fault of a round: the next round tries again
+                log.exception("dispatcher worker %s: a round failed", self.owner)
+                delay = self.config.poll_interval
             finally:
-                await self._stop_inflight()
-                runner.tell_counts(self.owner)
-                log.info("dispatcher worker %s stopped", self.owner)
+                self._in_round = False
+            self._tell_counts(runner)
+            await self._sleep(delay)
 
     async def run_until_idle(self, timeout: float = 30.0) -> None:
         """Run until nothing is due or in flight (for the CLI and tests); then stop cleanly."""

@@ -343,3 +343,44 @@ async def test_at_debug_each_attempt_has_its_line(
     assert len(lines) == 2 and all(line.endswith("attempt 1: delivered") for line in lines)
     assert all(r.levelno == logging.DEBUG for r in caplog.records
                if r.getMessage().startswith("delivery "))
+
+
+class SlowToOpen:
+    """A session whose opening does not end until `opened` is set (a start under load)."""
+
+    def __init__(self, opening: asyncio.Event, opened: asyncio.Event) -> None:
+        self._opening, self._opened = opening, opened
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        self._opening.set()
+        await self._opened.wait()
+        self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+async def test_a_worker_stopped_while_it_starts_says_it_stopped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await SqliteStore.open(str(tmp_path / "r.db"))
+    opening, opened = asyncio.Event(), asyncio.Event()
+    config = DispatchConfig(decrypt=SecretBox(new_fernet_key().encode()).decrypt,
+                            poll_interval=0.05)
+    worker = Worker(store.outbox, config,
+                    session_factory=lambda: SlowToOpen(opening, opened))  # type: ignore[arg-type,return-value]
+    try:
+        with caplog.at_level(logging.INFO, logger="reelhook.dispatcher"):
+            task = asyncio.create_task(worker.run())
+            await asyncio.wait_for(opening.wait(), 5)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        await store.close()
+    said = [record.getMessage() for record in caplog.records]
+    assert any(message.endswith(" started") for message in said)
+    assert any(message.endswith(" stopped") for message in said)
