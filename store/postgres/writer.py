@@ -3,9 +3,10 @@
 Each write is an async function of a connection. A single loop per process takes every write that
 is waiting, runs each in its own savepoint (one failure spoils only itself), commits once, and
 only then answers the callers: a caller learns of success only after its work is committed, and a
-burst of callbacks costs one commit instead of one each. A batch that meets a deadlock or a
-serialization failure (rows shared with another process's batch) is run again one write per
-transaction.
+burst of callbacks costs one commit instead of one each. Up to `commits` batches are under way
+at once, each on a connection of its own: while one waits for PostgreSQL (its statements, its
+commit), the next is sent, as two processes' batches would be. A batch that meets a deadlock or
+a serialization failure (rows shared with another batch) is run again one write per transaction.
 """
 
 from __future__ import annotations
@@ -63,11 +64,13 @@ class PgWriter:
     """The group-commit loop of one process."""
 
     def __init__(
-        self, pool: asyncpg.Pool, *, max_batch: int = 256, acquire_timeout: float | None = None
+        self, pool: asyncpg.Pool, *, max_batch: int = 256, acquire_timeout: float | None = None,
+        commits: int = 2,
     ) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
         self._max_batch = max_batch
+        self._commits = commits
         self._jobs: list[_Job] = []
         self._ready = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -124,12 +127,23 @@ class PgWriter:
         _settle(left)
 
     async def _run(self) -> None:
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            while self._jobs:
-                batch, self._jobs = self._jobs[: self._max_batch], self._jobs[self._max_batch:]
-                await self._commit(batch)
+        under_way: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._jobs:
+                    if len(under_way) >= self._commits:  # the writes waiting meanwhile batch up
+                        await asyncio.wait(under_way, return_when=asyncio.FIRST_COMPLETED)
+                    under_way = _still_under_way(under_way)
+                    if len(under_way) >= self._commits:
+                        continue
+                    batch = self._jobs[: self._max_batch]
+                    self._jobs = self._jobs[self._max_batch:]
+                    under_way.add(asyncio.create_task(self._commit(batch)))
+        finally:
+            if under_way:  # the batches under way finish (or are refused): none is left unanswered
+                await asyncio.shield(asyncio.gather(*under_way, return_exceptions=True))
 
     async def _commit(self, batch: list[_Job]) -> None:
         left = batch  # the writes not committed (yet)
@@ -196,6 +210,15 @@ async def _run_in_savepoint(conn: asyncpg.Connection, job: _Job) -> None:
         raise
     except Exception as exc:
         job.error = exc
+
+
+def _still_under_way(commits: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+    """The commits not finished yet; one that ended by raising (it answered its callers first)
+    takes the loop down with it, so failure() reports it."""
+    for commit in commits:
+        if commit.done():
+            commit.result()
+    return {commit for commit in commits if not commit.done()}
 
 
 def _settle(batch: list[_Job]) -> None:
