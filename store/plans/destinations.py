@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from store.errors import DestinationNameTaken, DestinationNotFound
-from store.models import Registration, metadata_values, utc_now_iso
+from store.models import Registration, utc_now_iso
 from store.plans import health
 from store.rows import DestinationRow
 from store.sql import Lock, Plan, count, rows, value
@@ -28,6 +28,7 @@ LIVE = (
     f" WHERE {REGISTERED} AND paused = 0 AND disabled_reason IS NULL ORDER BY id"
 )
 OWN_ROUTES = "SELECT route_key FROM destinations WHERE task_id = :task_id"
+TASK_VALUES = "SELECT key, value FROM task_metadata WHERE task_id = :task_id"
 QUEUE_REGISTERED = (
     "INSERT INTO deliveries (task_id, state, destination_id, status, attempts,"
     " next_attempt_at, created_at, updated_at)"
@@ -45,20 +46,20 @@ _GIVE_UP = (
 
 
 
-def matches(destination: Mapping[str, Any], task: Mapping[str, Any], state: str) -> bool:
+def matches(
+    destination: Mapping[str, Any], task: Mapping[str, Any], state: str,
+    values: Mapping[str, str] | None = None,
+) -> bool:
     """Whether a registered destination wants the notice of `task` reaching `state`: the state
     is one of its `on`, the provider is its provider (if it names one), and each metadata key
-    it names has the given value (as the search reads it: `store.models.metadata_values`)."""
+    it names has the given value as the search reads it (`values`, the task's rows of
+    task_metadata, kept from the metadata as the client sent it: jsonb respells numbers)."""
     if state not in (destination["on_states"] or "").split(","):
         return False
     if destination["provider"] and destination["provider"] != task["provider"]:
         return False
     wanted = json.loads(destination["metadata_filter"] or "{}")
-    if not wanted:
-        return True
-    metadata = task["metadata"]
-    values = dict(metadata_values(json.loads(metadata) if isinstance(metadata, str) else metadata))
-    return all(values.get(key) == text for key, text in wanted.items())
+    return all((values or {}).get(key) == text for key, text in wanted.items())
 
 
 def queue_registered(
@@ -68,9 +69,13 @@ def queue_registered(
     destination that matches, one per address, none to an address of the task's own notices
     (`has_own`: it has some); returns how many were queued."""
     live = yield rows(LIVE)
+    values: dict[str, str] = {}
+    if any(json.loads(destination["metadata_filter"] or "{}") for destination in live):
+        found = yield rows(TASK_VALUES, task_id=task["id"])
+        values = {row["key"]: row["value"] for row in found}
     wanted: dict[str, int] = {}
     for destination in live:  # one notice per address, the first registered one's
-        if matches(destination, task, state):
+        if matches(destination, task, state, values):
             wanted.setdefault(destination["route_key"], destination["id"])
     if wanted and has_own:  # read only when it can matter: most tasks have no own notices
         own = yield rows(OWN_ROUTES, task_id=task["id"])

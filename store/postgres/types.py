@@ -31,26 +31,40 @@ def decode_time(value: tuple[int]) -> str:
     return iso_of(_EPOCH_2000 + timedelta(microseconds=value[0]))
 
 
-# jsonb refuses a \u0000 escape and half of a surrogate pair (SQLite keeps both). Each pattern
-# finds one such escape whose backslash is not itself escaped; each becomes \ufffd (U+FFFD).
-_HIGH, _LOW = r"\\u[dD][89abAB][0-9a-fA-F]{2}", r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-_UNESCAPED = r"(?<!\\)((?:\\\\)*)"
-UNSTORABLE_ESCAPES = (
-    _UNESCAPED + r"\\u0000",
-    _UNESCAPED + _HIGH + f"(?!{_LOW})",
-    f"(?<!{_HIGH})" + _UNESCAPED + _LOW,
-)
-REPLACEMENT = r"\1\\ufffd"  # the unescaped backslashes before it, then U+FFFD's escape
-_UNSTORABLE = tuple(re.compile(pattern) for pattern in UNSTORABLE_ESCAPES)
+# jsonb refuses a \u0000 escape and half of a surrogate pair (SQLite keeps both): such an escape
+# becomes U+FFFD's. Escapes are read left to right as JSON does, so an escaped backslash
+# followed by "u0000" is text, and a pair is two escapes side by side.
+_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|.)", re.DOTALL)
+REPLACEMENT = "\\ufffd"
 
 
 def storable_json(text: str) -> str:
     """JSON text jsonb takes: a NUL escape or a lone surrogate's escape becomes U+FFFD's."""
     if "\\u" not in text:
         return text
-    for pattern in _UNSTORABLE:
-        text = pattern.sub(REPLACEMENT, text)
-    return text
+    pieces: list[str] = []
+    last = 0
+    high: int | None = None  # where in `pieces` a high surrogate waits for its low half
+    high_end = -1
+    for escape in _ESCAPE.finditer(text):
+        pieces.append(text[last:escape.start()])
+        token, last = escape.group(), escape.end()
+        code = int(token[2:], 16) if token[1] == "u" else -1
+        if 0xDC00 <= code <= 0xDFFF and high is not None and high_end == escape.start():
+            high = None  # the low half of the pair that waits: both stand
+        else:
+            if high is not None:
+                pieces[high] = REPLACEMENT
+                high = None
+            if 0xD800 <= code <= 0xDBFF:
+                high, high_end = len(pieces), escape.end()
+            elif code == 0 or 0xDC00 <= code <= 0xDFFF:
+                token = REPLACEMENT
+        pieces.append(token)
+    if high is not None:
+        pieces[high] = REPLACEMENT
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _as_text(value: str) -> str:

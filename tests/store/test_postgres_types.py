@@ -158,6 +158,9 @@ ESCAPES = [
     (r'["\ud800","\ud83d\ude00","\udc00","\ud83d\ude00\ud800"]',
      r'["\ufffd","\ud83d\ude00","\ufffd","\ud83d\ude00\ufffd"]'),
     (r'{"\u0000key":"\u00e9\n"}', r'{"\ufffdkey":"\u00e9\n"}'),
+    (r'["\\ud800\udc00","\\ud83d\ude00"]', r'["\\ud800\ufffd","\\ud83d\ufffd"]'),
+    (r'["\uD83D\uDE00\uDBFF","\ud800\ud800\udc00"]',
+     r'["\uD83D\uDE00\ufffd","\ufffd\ud800\udc00"]'),
     ('{"plain": "no escape"}', '{"plain": "no escape"}'),
 ]
 

@@ -18,6 +18,7 @@ from store import (
     NewTask,
     Observation,
     Registration,
+    TaskSearch,
     TaskStore,
     open_store,
 )
@@ -95,6 +96,20 @@ async def test_every_matching_task_notifies_a_registered_destination_once(
     everything = await store.destinations.register(registration("all", on=("failed",)))
     deliveries = await finish(store, 7, FAILED)
     assert [d["destination_id"] for d in deliveries] == [everything["id"]]
+
+
+async def test_a_filter_matches_numbers_as_the_search_spells_them_on_both_databases(
+    store: TaskStore,
+) -> None:
+    """The filter reads the values the search reads (kept as the client sent them), not the
+    metadata as the database gives it back (PostgreSQL's jsonb spells 1e+20 in full)."""
+    hook = await store.destinations.register(
+        registration("big", on=("succeeded",), metadata={"n": "1e+20", "z": "-0.0"}))
+    deliveries = await finish(store, 1, metadata={"n": 1e20, "z": -0.0, "other": "x"})
+    assert [d["destination_id"] for d in deliveries] == [hook["id"]]
+    assert await finish(store, 2, metadata={"n": 100000000000000000000, "z": -0.0}) == []
+    found = await store.list_tasks(search=TaskSearch(metadata=(("n", "1e+20"),)))
+    assert [task["id"] for task in found] == [f"tsk_{1:028d}"]
 
 
 async def test_a_task_of_its_own_to_the_same_address_gets_one_notice(store: TaskStore) -> None:

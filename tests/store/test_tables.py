@@ -31,27 +31,34 @@ def _words(sql: str | None) -> str:
     return re.sub(r"\s+", " ", re.sub(r'["\[\]]', "", sql or "")).replace("( ", "(").strip()
 
 
+# What a table's SQL may say beyond its columns' names and types.
+_CONSTRAINTS = re.compile(r"\b(CHECK|COLLATE|UNIQUE|ON DELETE|ON UPDATE|AUTOINCREMENT|GENERATED"
+                          r"|DEFERRABLE)\b[^,]*", re.IGNORECASE)
+
+
 def _schema(path: str) -> dict[str, object]:
     """What a schema means to SQLite: per table its columns (name, affinity, not null, default,
-    key) and foreign keys; per index its table, columns, uniqueness and WHERE; each trigger."""
+    key; a key's declared type itself, since only INTEGER makes a rowid alias), its foreign keys
+    with their actions and the constraints its SQL states; per index (automatic ones too) its
+    table, columns with order and collation, uniqueness and WHERE; each trigger."""
     conn = sqlite3.connect(path)
     try:
         objects = conn.execute(
             "SELECT type, name, tbl_name, sql FROM sqlite_master"
-            " WHERE name NOT LIKE 'sqlite_%' AND tbl_name != '_sqlite_migrations'"
+            " WHERE tbl_name NOT LIKE 'sqlite_%' AND tbl_name != '_sqlite_migrations'"
         ).fetchall()
         described: dict[str, object] = {}
         for kind, name, table, sql in objects:
             if kind == "table":
                 described[name] = (
-                    [(c[1], _affinity(c[2]), c[3], c[4], c[5])
-                     for c in conn.execute(f"PRAGMA table_info({name})")],
-                    sorted((f[2], f[3], f[4])
-                           for f in conn.execute(f"PRAGMA foreign_key_list({name})")),
+                    [(c[1], c[2].upper() if c[5] else _affinity(c[2]), c[3], c[4], c[5], c[6])
+                     for c in conn.execute(f"PRAGMA table_xinfo({name})")],
+                    sorted(f[2:] for f in conn.execute(f"PRAGMA foreign_key_list({name})")),
+                    sorted(m.group().strip() for m in _CONSTRAINTS.finditer(_words(sql))),
                 )
             elif kind == "index":
                 where = _words(sql).partition(" WHERE ")[2]
-                columns = [c[2] for c in conn.execute(f"PRAGMA index_info({name})")]
+                columns = [c[1:] for c in conn.execute(f"PRAGMA index_xinfo({name})")]
                 unique = conn.execute(
                     "SELECT [unique] FROM pragma_index_list(?) WHERE name = ?", (table, name)
                 ).fetchone()[0]
