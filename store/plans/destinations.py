@@ -47,19 +47,19 @@ _GIVE_UP = (
 
 
 def matches(
-    destination: Mapping[str, Any], task: Mapping[str, Any], state: str,
-    values: Mapping[str, str] | None = None,
+    destination: Mapping[str, Any], wanted: Mapping[str, str], task: Mapping[str, Any],
+    state: str, values: Mapping[str, str],
 ) -> bool:
     """Whether a registered destination wants the notice of `task` reaching `state`: the state
     is one of its `on`, the provider is its provider (if it names one), and each metadata key
-    it names has the given value as the search reads it (`values`, the task's rows of
-    task_metadata, kept from the metadata as the client sent it: jsonb respells numbers)."""
+    it names (`wanted`, its metadata filter) has the given value as the search reads it
+    (`values`, the task's rows of task_metadata, kept from the metadata as the client sent it:
+    jsonb respells numbers)."""
     if state not in (destination["on_states"] or "").split(","):
         return False
     if destination["provider"] and destination["provider"] != task["provider"]:
         return False
-    wanted = json.loads(destination["metadata_filter"] or "{}")
-    return all((values or {}).get(key) == text for key, text in wanted.items())
+    return all(values.get(key) == text for key, text in wanted.items())
 
 
 def queue_registered(
@@ -69,13 +69,14 @@ def queue_registered(
     destination that matches, one per address, none to an address of the task's own notices
     (`has_own`: it has some); returns how many were queued."""
     live = yield rows(LIVE)
+    filters = [json.loads(destination["metadata_filter"] or "{}") for destination in live]
     values: dict[str, str] = {}
-    if any(json.loads(destination["metadata_filter"] or "{}") for destination in live):
+    if any(filters):  # read only when a filter can use it
         found = yield rows(TASK_VALUES, task_id=task["id"])
         values = {row["key"]: row["value"] for row in found}
     wanted: dict[str, int] = {}
-    for destination in live:  # one notice per address, the first registered one's
-        if matches(destination, task, state, values):
+    for destination, metadata in zip(live, filters, strict=True):  # one notice per address,
+        if matches(destination, metadata, task, state, values):  # the first registered one's
             wanted.setdefault(destination["route_key"], destination["id"])
     if wanted and has_own:  # read only when it can matter: most tasks have no own notices
         own = yield rows(OWN_ROUTES, task_id=task["id"])

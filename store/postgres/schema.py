@@ -81,19 +81,18 @@ _ROWS_AT_ONCE = 500
 
 async def storable_escapes(conn: asyncpg.Connection) -> None:
     """m016's first step: the JSON values with an escape jsonb refuses get U+FFFD's instead."""
-    for table, columns in JSON_COLUMNS.items():
-        for column in columns:
-            rewritten = []
-            async for found in conn.cursor(
-                f"SELECT id, CAST({column} AS text) AS value FROM {table}"
-                f" WHERE strpos(CAST({column} AS text), '\\u') > 0"
-            ):
-                if (storable := storable_json(found["value"])) != found["value"]:
-                    rewritten.append((found["id"], storable))
-                if len(rewritten) == _ROWS_AT_ONCE:
-                    await _rewrite(conn, table, column, rewritten)
-                    rewritten = []
-            await _rewrite(conn, table, column, rewritten)
+    for table, column in ((t, c) for t, columns in JSON_COLUMNS.items() for c in columns):
+        rewritten = []
+        async for found in conn.cursor(
+            f"SELECT id, CAST({column} AS text) AS value FROM {table}"
+            f" WHERE strpos(CAST({column} AS text), '\\u') > 0"
+        ):
+            if (storable := storable_json(found["value"])) != found["value"]:
+                rewritten.append((found["id"], storable))
+            if len(rewritten) == _ROWS_AT_ONCE:
+                await _rewrite(conn, table, column, rewritten)
+                rewritten = []
+        await _rewrite(conn, table, column, rewritten)
 
 
 async def _rewrite(
