@@ -8,9 +8,15 @@ import json
 import subprocess
 import sys
 
+# The top-level packages loaded (a module marked absent in sys.modules is not loaded).
+LOADED = """
+import sys
+def loaded():
+    return sorted({name.split(".")[0] for name, module in sys.modules.items() if module})
+"""
 HEAVY = ("aiohttp", "httpx", "cryptography", "obstore", "asyncpg", "sqlite_utils",
          "prometheus_client", "jinja2", "aiosmtplib", "standardwebhooks")
-PROBE = """
+PROBE = LOADED + """
 import base64, json, os, sys
 from receiver.cli.commands import build_parser
 from receiver.settings import from_environ
@@ -18,7 +24,7 @@ build_parser()
 key = base64.urlsafe_b64encode(os.urandom(32)).decode()
 from_environ({"REELHOOK_API_TOKEN": "t" * 32, "REELHOOK_DATABASE": sys.argv[1],
               "REELHOOK_SECRET_KEY": key})
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+print(json.dumps(loaded()))
 """
 
 
@@ -32,11 +38,11 @@ def test_settings_and_the_command_line_load_no_heavy_library(tmp_path: object) -
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
 
 
-TICK = """
+TICK = LOADED + """
 import json, sys
 from receiver.cli import main
 code = main(["tick"])
-print(json.dumps([code, sorted({name.split(".")[0] for name in sys.modules})]))
+print(json.dumps([code, loaded()]))
 """
 
 
@@ -55,3 +61,21 @@ def test_an_idle_tick_asks_the_store_and_builds_no_sender(tmp_path: object) -> N
     assert report == ("interrupted sends failed: 0, held submissions: 0, tasks polled: 0,"
                       " videos copied: 0, notices due: 0, old rows deleted: 0, counts folded: 0")
     assert set(loaded).isdisjoint(HEAVY), sorted(set(loaded) & set(HEAVY))
+
+
+SERVE_IMPORTS = LOADED + """
+import json, sys
+import receiver.app, receiver.serving
+import httpx
+print(json.dumps([callable(httpx.main), loaded()]))
+"""
+
+
+def test_serve_loads_httpx_without_its_command_line() -> None:
+    """httpx imports click, rich and pygments for a command line serve never runs; the test
+    environment has all three installed, so each would show here."""
+    done = subprocess.run([sys.executable, "-c", SERVE_IMPORTS], capture_output=True, text=True,
+                          check=True, timeout=60)
+    has_main, loaded = json.loads(done.stdout)
+    assert has_main and {"httpx", "aiohttp"} <= set(loaded)
+    assert set(loaded).isdisjoint({"click", "rich", "pygments"}), loaded
