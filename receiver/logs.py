@@ -44,12 +44,23 @@ def configure_logging(
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    _skip_unused_record_fields()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Warnings and uncaught exceptions (main thread or another, such as the writer) would
     # otherwise be printed raw on stderr, several lines each, past the formatter.
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
+
+
+def _skip_unused_record_fields() -> None:
+    """Leave out of every record what neither format prints: the caller's file and line, the
+    thread, the process (the Logging HOWTO's "Optimization"). The access log writes a record per
+    request, and these lookups were a quarter of each one."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 def _log_uncaught(

@@ -185,3 +185,25 @@ async def test_a_bad_log_level_is_refused_and_debug_shows_debug_lines(tmp_path: 
     _, rest = await stop(process)
     levels = {json.loads(line)["level"] for line in [*started, *rest.splitlines()] if line.strip()}
     assert "DEBUG" in levels  # asyncio's own debug line at least: the level reached the root
+
+
+def test_log_records_skip_the_caller_thread_and_process_that_no_format_prints() -> None:
+    """The access log makes a record per request: the caller's frame, thread and process are
+    not looked up for it, and the line printed is the same."""
+    script = """
+import io, json, logging
+from receiver.logs import configure_logging
+stream = io.StringIO()
+configure_logging("text", "info", stream=stream)
+seen = []
+logging.getLogger().handlers[0].addFilter(lambda record: seen.append(record) or True)
+logging.getLogger("reelhook.access").info("%s %d", "GET /healthz", 200)
+record = seen[0]
+print(json.dumps([stream.getvalue(), record.funcName, record.lineno, record.threadName,
+                  record.process, record.processName]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    line, *looked_up = json.loads(done.stdout)
+    assert line.endswith(" INFO reelhook.access GET /healthz 200\n"), line
+    assert looked_up == ["(unknown function)", 0, None, None, None]
