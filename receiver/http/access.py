@@ -10,12 +10,17 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from prometheus_client import Histogram
 
 from receiver.metrics import HTTP_REQUEST_SECONDS
 
 log = logging.getLogger("reelhook.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NO_ROUTE = "(no route)"
+# The histogram's children by (route, method, status), looked up once each: labels() costs as
+# much as the observation. Routes are templates and statuses few; the cap bounds the rest.
+_TIMERS: dict[tuple[str, str, int], Histogram] = {}
+MAX_TIMERS = 2000
 
 
 @web.middleware
@@ -37,7 +42,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
 def _record(request: web.Request, status: int, seconds: float) -> None:
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else NO_ROUTE
-    HTTP_REQUEST_SECONDS.labels(route, request.method, str(status)).observe(seconds)
+    _timer(route, request.method, status).observe(seconds)
     if log.isEnabledFor(logging.INFO):
         task_id = request.match_info.get("task_id")
         extra = {"route": route, "method": request.method, "status": status,
@@ -46,3 +51,13 @@ def _record(request: web.Request, status: int, seconds: float) -> None:
             extra["task_id"] = task_id[:64]
         log.info("%s %s %d %.1f ms%s", request.method, route, status, seconds * 1000,
                  f" task {task_id[:64]}" if task_id else "", extra=extra)
+
+
+def _timer(route: str, method: str, status: int) -> Histogram:
+    key = (route, method, status)
+    timer = _TIMERS.get(key)
+    if timer is None:
+        timer = HTTP_REQUEST_SECONDS.labels(route, method, str(status))
+        if len(_TIMERS) < MAX_TIMERS:
+            _TIMERS[key] = timer
+    return timer

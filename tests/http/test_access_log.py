@@ -48,15 +48,25 @@ async def test_each_request_is_logged_once_by_its_route_never_its_secrets(
 async def test_requests_are_counted_by_route_and_status_with_the_process_metrics(
     client: Any,
 ) -> None:
-    await client.get("/v1/tasks")
+    before = _request_counts(await scrape(client))
+    for _ in range(3):  # each one counted, the first and those after it alike
+        await client.get("/v1/tasks")
     await client.get("/v1/tasks/tsk_" + "0" * 28)  # 404
     samples = await scrape(client)
-    counted = {(labels["route"], labels["status"]) for (name, frozen), value in samples.items()
-               if name == "reelhook_http_request_duration_seconds_count" and value > 0
-               for labels in [dict(frozen)]}
-    assert {("/v1/tasks", "200"), ("/v1/tasks/{task_id}", "404")} <= counted
+    after = _request_counts(samples)
+    grown = {key: after[key] - before.get(key, 0) for key in after}
+    assert grown[("/v1/tasks", "GET", "200")] == 3
+    assert grown[("/v1/tasks/{task_id}", "GET", "404")] == 1
     names = {name for name, _ in samples}
     assert "process_resident_memory_bytes" in names and "python_info" in names
+
+
+def _request_counts(samples: dict[Any, float]) -> dict[tuple[str, str, str], float]:
+    """The request histogram's counts by (route, method, status)."""
+    return {(labels["route"], labels["method"], labels["status"]): value
+            for (name, frozen), value in samples.items()
+            if name == "reelhook_http_request_duration_seconds_count"
+            for labels in [dict(frozen)]}
 
 
 def test_the_json_formatter_gives_a_task_id_its_own_field() -> None:
