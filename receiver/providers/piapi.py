@@ -88,7 +88,7 @@ class PiAPI(Adapter):
             "/api/v1/task",
             json=build_create_body(request, callback),
         )
-        return task_report(unwrap(answer), source="submit", payload=compact(answer))
+        return task_report(unwrap(answer), source="submit", payload=compact(shortened(answer)))
 
     async def fetch(self, client: httpx.AsyncClient, provider_task_id: str) -> Report:
         """GET /api/v1/task/{id}."""
@@ -97,7 +97,7 @@ class PiAPI(Adapter):
             "GET",
             f"/api/v1/task/{provider_task_id}",
         )
-        return task_report(unwrap(answer), source="poll", payload=compact(answer))
+        return task_report(unwrap(answer), source="poll", payload=compact(shortened(answer)))
 
     async def cancel(self, client: httpx.AsyncClient, provider_task_id: str) -> None:
         """PiAPI documents no cancel for SkyReels or Framepack."""
@@ -120,7 +120,8 @@ class PiAPI(Adapter):
             raise MalformedCallback("data.task_id is missing")
         status = str(data.get("status", "")).lower()
         key = f"cb:{data['task_id']}:{status}:{message.get('timestamp')}:{body_hash(body)}"
-        return _report_from_task(data, status, key, compact_known(message, body, ECHOED_SECRET))
+        payload = compact_known(shortened(message), body, ECHOED_SECRET)
+        return _report_from_task(data, status, key, payload)
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-api-key": self.config.api_key}
@@ -128,6 +129,24 @@ class PiAPI(Adapter):
 
 # Where PiAPI's task object echoes the callback secret (blanked before the payload is stored).
 ECHOED_SECRET = ("data", "config", "webhook_config", "secret")
+# The task object echoes its input, a base64 image sent in place of a URL included: stored as
+# its size, as the request itself is (every callback and poll would keep megabytes again).
+ECHOED_IMAGES = ("image", "start_image", "end_image")
+LONGEST_KEPT_IMAGE = 2048
+
+
+def shortened(message: Any) -> Any:
+    """`message` ({data: task} or a bare task) with each long echoed input image that is not a
+    URL replaced by its size, in place."""
+    task = message.get("data", message) if isinstance(message, dict) else None
+    echoed = task.get("input") if isinstance(task, dict) else None
+    if isinstance(echoed, dict):
+        for name in ECHOED_IMAGES:
+            value = echoed.get(name)
+            if (isinstance(value, str) and len(value) > LONGEST_KEPT_IMAGE
+                    and not value.startswith(("http://", "https://"))):
+                echoed[name] = f"(base64 image, {len(value)} characters)"
+    return message
 
 
 def build_create_body(request: TaskRequest, callback: CallbackTarget | None) -> dict[str, Any]:

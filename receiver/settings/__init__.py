@@ -41,6 +41,9 @@ from store.states import DEFAULT_NOTIFY_ON
 __all__ = ["ProviderSettings", "Settings", "VideoSettings", "from_environ"]
 
 MIN_TOKEN = 16  # characters: shorter bearer tokens are accepted with a warning at start
+DEFAULT_SUBMIT_BYTES = 16 << 20  # room for a data: image
+# A PiAPI callback echoes the task's input, a base64 image included: room for the largest submit.
+CALLBACK_MARGIN_BYTES = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,8 @@ class Settings:
     notify_on: frozenset[str] = DEFAULT_NOTIFY_ON
     provider_timeout: float = 30.0
     provider_connections: int = DEFAULT_CONNECTIONS  # per provider, and for video downloads
-    max_callback_bytes: int = 256 * 1024
-    max_submit_bytes: int = 16 * 1024 * 1024
+    max_callback_bytes: int = DEFAULT_SUBMIT_BYTES + CALLBACK_MARGIN_BYTES
+    max_submit_bytes: int = DEFAULT_SUBMIT_BYTES
     max_concurrent_callbacks: int = 256
     db_busy_timeout: float = 5.0
     allow_private_urls: bool = False
@@ -124,6 +127,7 @@ def from_environ(
     commands that run reelhook on a SQLite file), an unset REELHOOK_SECRET_KEY is taken from
     it, unless destinations are configured here."""
     port = integer(env, "PORT", 8080, 1, 65535)
+    submit_bytes = integer(env, "REELHOOK_MAX_SUBMIT_BYTES", DEFAULT_SUBMIT_BYTES, 1024, 1 << 30)
     api_tokens = _tokens(env) if need_api_token or env.get("REELHOOK_API_TOKEN") else ()
     database = _database(env)
     (secret_key, *older_keys), key_file = secret_keys(env, database, key_store)
@@ -146,8 +150,9 @@ def from_environ(
         provider_timeout=seconds(env, "REELHOOK_PROVIDER_TIMEOUT", 30.0, 1.0, 3600.0),
         provider_connections=integer(env, "REELHOOK_PROVIDER_CONNECTIONS", DEFAULT_CONNECTIONS, 1,
                                   10_000),
-        max_callback_bytes=integer(env, "REELHOOK_MAX_CALLBACK_BYTES", 256 * 1024, 1024, 1 << 30),
-        max_submit_bytes=integer(env, "REELHOOK_MAX_SUBMIT_BYTES", 16 << 20, 1024, 1 << 30),
+        max_callback_bytes=integer(env, "REELHOOK_MAX_CALLBACK_BYTES",
+                                   submit_bytes + CALLBACK_MARGIN_BYTES, 1024, 1 << 30),
+        max_submit_bytes=submit_bytes,
         max_concurrent_callbacks=integer(env, "REELHOOK_MAX_CONCURRENT_CALLBACKS", 256, 1, 100_000),
         db_busy_timeout=seconds(env, "REELHOOK_DB_BUSY_TIMEOUT", 5.0, 0.01, 600.0),
         allow_private_urls=flag(env, "REELHOOK_ALLOW_PRIVATE_URLS", False),

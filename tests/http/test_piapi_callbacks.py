@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -9,7 +10,16 @@ from aiohttp import ClientSession, web
 
 from receiver import keys
 from receiver.sandbox.providers import LocalServer
-from tests.helpers import events_of, piapi_callback, post_callback, scrape, skyreels, total
+from receiver.sandbox.providers.onemin import PNG
+from tests.helpers import (
+    events_of,
+    piapi_callback,
+    post_callback,
+    scrape,
+    skyreels,
+    total,
+    wait_for_status,
+)
 
 
 @pytest.fixture
@@ -273,3 +283,23 @@ async def test_lost_answer_makes_simulator_retry_and_event_is_recorded_once(
     ]
     assert statuses == ["pending", "processing", "completed"]
     assert (await (await client.get(f"/v1/tasks/{task['id']}")).json())["status"] == "succeeded"
+
+
+async def test_callbacks_echoing_a_large_base64_image_are_recorded_without_it(
+    client: Any, piapi_sim: Any
+) -> None:
+    """PiAPI's callbacks carry the task object, its input included: a task sent a 600 KB image
+    as base64 gets callbacks larger than that, recorded (not 413) with the image as its size."""
+    image = PNG + bytes(range(256)) * 1800
+    encoded = base64.b64encode(image).decode()
+    task = await (await client.post(
+        "/v1/tasks", json=skyreels(image="data:image/png;base64," + encoded)
+    )).json()
+    finished = await wait_for_status(client, task["id"])
+    assert finished["status"] == "succeeded"
+    callbacks = [e for e in await events_of(client, task["id"]) if e["source"] == "callback"]
+    assert {"running", "succeeded"} <= {e["status"] for e in callbacks}
+    for event in callbacks:
+        echoed = event["payload"]["data"]["input"]["image"]
+        assert echoed == f"(base64 image, {len(encoded)} characters)"
+    assert piapi_sim.received[0]["body"]["input"]["image"] == encoded  # sent whole

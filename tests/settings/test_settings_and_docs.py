@@ -67,6 +67,17 @@ def test_good_settings_and_token_list() -> None:
         assert settings.provider(name).base_url == default
 
 
+def test_the_callback_limit_leaves_room_for_the_largest_submit_echoed_back() -> None:
+    """PiAPI's callbacks echo the task's input (a base64 image too): by default a callback may
+    be as large as a submit, and a little more; REELHOOK_MAX_CALLBACK_BYTES still wins."""
+    default = from_environ(GOOD_ENV)
+    assert default.max_callback_bytes > default.max_submit_bytes == 16 << 20
+    raised = from_environ({**GOOD_ENV, "REELHOOK_MAX_SUBMIT_BYTES": str(64 << 20)})
+    assert raised.max_callback_bytes > 64 << 20
+    given = from_environ({**GOOD_ENV, "REELHOOK_MAX_CALLBACK_BYTES": "65536"})
+    assert given.max_callback_bytes == 65536
+
+
 def test_database_timeouts_become_the_sessions_settings() -> None:
     assert from_environ(GOOD).db_timeouts.server_settings() == {
         "statement_timeout": "5000", "lock_timeout": "2000",

@@ -8,6 +8,7 @@ no such task, else 401); verified ones then share a bounded number of slots.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
@@ -16,10 +17,11 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized
-from receiver.http.body import read_limited, refuse_other_media
+from receiver.http.body import OFF_LOOP_BYTES, read_limited, refuse_other_media
 from receiver.metrics import CALLBACK_OUTCOME
-from receiver.providers.base import Provider
+from receiver.providers.base import Provider, Report
 from receiver.providers.errors import MalformedCallback
+from receiver.services.off_loop import off_loop
 from store import TaskNotFound
 from store.models import is_task_id
 
@@ -74,7 +76,7 @@ async def _record(
     if task["provider"] != provider.name:
         raise Unauthorized("callback secret does not match this task")
     try:
-        report = provider.read_callback(body)
+        report = await _read(provider, body)
     except MalformedCallback as exc:
         raise BadRequest(f"malformed callback: {exc}") from exc
     known = task["provider_task_id"]
@@ -83,6 +85,14 @@ async def _record(
     recorded = await app[keys.TASKS].apply_callback(task, provider, report)
     request[CALLBACK_OUTCOME] = "recorded" if recorded else "duplicate"
     return web.Response(body=_ANSWERS[recorded], content_type="application/json")
+
+
+async def _read(provider: Provider, body: bytes) -> Report:
+    """The provider's reading of a callback; a large one (a PiAPI task echoing a base64 image
+    it was sent) is read in a large-input thread, not on the event loop."""
+    if len(body) > OFF_LOOP_BYTES:
+        return await off_loop(functools.partial(provider.read_callback, body))
+    return provider.read_callback(body)
 
 
 async def _refuse_forged(app: web.Application, task_id: str) -> NoReturn:
