@@ -21,7 +21,7 @@ from receiver.dashboard.session import (
 )
 from receiver.errors import Conflict, Unprocessable
 from receiver.http.deliveries import redeliver_one
-from receiver.http.paging import MAX_ID, query_choice, whole_number
+from receiver.http.paging import path_id, query_choice
 from receiver.services.secrets import token_scope
 from store.plans.outbox import REDELIVERABLE
 
@@ -90,7 +90,7 @@ async def cancel(request: web.Request, session: Session, form: Any) -> web.Strea
 @action
 async def redeliver(request: web.Request, session: Session, form: Any) -> web.StreamResponse:
     """POST /dashboard/deliveries/{id}/redeliver; back to where the button was."""
-    delivery_id = whole_number(request.match_info["delivery_id"], "id", None, MAX_ID)
+    delivery_id = path_id(request.match_info["delivery_id"], "delivery")
     row = await redeliver_one(request.app, delivery_id)
     back = form.get("back")
     raise web.HTTPSeeOther(_back(back, f"/dashboard/tasks/{row['task_id']}"))

@@ -9,13 +9,12 @@ from aiohttp import web
 from receiver import keys
 from receiver.errors import Conflict, NotFound
 from receiver.http.paging import (
-    MAX_ID,
     id_cursor,
     known_params,
     one_page,
     page_limit,
+    path_id,
     query_choice,
-    whole_number,
 )
 from receiver.http.serializers import delivery_view
 from store import DeliveryBusy, DeliveryNotFound
@@ -25,6 +24,7 @@ from store.rows import Delivery
 
 async def task_deliveries(request: web.Request) -> web.Response:
     """GET /v1/tasks/{id}/deliveries: every notice of the task with its attempts."""
+    known_params(request.query, ())
     task_id = request.match_info["task_id"]
     await request.app[keys.TASKS].get(task_id)
     rows = await request.app[keys.STORE].outbox.deliveries(task_id=task_id)
@@ -49,7 +49,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
 async def redeliver(request: web.Request) -> web.Response:
     """POST /v1/deliveries/{id}/redeliver: send a delivered or dead notice again; 202."""
     raw = request.match_info["delivery_id"]
-    row = await redeliver_one(request.app, whole_number(raw, "id", None, MAX_ID))
+    row = await redeliver_one(request.app, path_id(raw, "delivery"))
     return web.json_response(delivery_view(row), status=202)
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from receiver import keys
 from receiver.errors import Conflict, NotFound
 from receiver.http.body import decode_json, read_limited, require_json_type
-from receiver.http.paging import MAX_ID, known_params, whole_number
+from receiver.http.paging import known_params, path_id
 from receiver.providers import PROVIDER_NAMES
 from receiver.runtime.dispatching import send_test_notice
 from receiver.services.destinations import SETTINGS
@@ -100,7 +100,7 @@ async def _body(request: web.Request) -> Any:
 
 async def destination_of(request: web.Request) -> dict[str, Any]:
     """The registered destination the path names; NotFound."""
-    destination_id = whole_number(request.match_info["destination_id"], "id", None, MAX_ID)
+    destination_id = path_id(request.match_info["destination_id"], "destination")
     found: dict[str, Any] = await store_call(
         request.app[keys.STORE].destinations.get(destination_id)
     )

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from receiver.errors import BadRequest, Unprocessable
+from receiver.errors import BadRequest, NotFound, Unprocessable
 from store.models import TASK_ID, iso_of
 
 Row = TypeVar("Row")
@@ -58,6 +58,14 @@ def whole_number(raw: str | None, name: str, default: int | None, high: int) -> 
     if raw is None or not digits_ok or not 1 <= int(raw) <= high:
         raise Unprocessable(f"{name} must be a whole number from 1 to {high}", field=name)
     return int(raw)
+
+
+def path_id(raw: str, kind: str) -> int:
+    """The whole-number id in a path (a delivery's, a destination's); NotFound for anything
+    else, as for an id no row has."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID)) and 1 <= int(raw) <= MAX_ID:
+        return int(raw)
+    raise NotFound(f"no {kind} with id {raw[:60]!r}", field="id")
 
 
 def query_choice(raw: str | None, name: str, allowed: Iterable[str]) -> str | None:

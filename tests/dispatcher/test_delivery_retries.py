@@ -102,7 +102,10 @@ async def test_redeliver_a_delivered_one_and_refusals(start_app: Any, slack_sink
     assert (await client.post(f"/v1/deliveries/{delivery['id']}/redeliver")).status == 202
     await slack_sink.wait_for(2)
     assert (await client.post("/v1/deliveries/999999/redeliver")).status == 404
-    assert (await client.post("/v1/deliveries/abc/redeliver")).status == 422
+    for made_up in ("abc", "0", "1" * 40):  # no delivery has such an id
+        refused = await client.post(f"/v1/deliveries/{made_up}/redeliver")
+        assert refused.status == 404
+        assert (await refused.json())["error"]["field"] == "id"
     assert (await client.get("/v1/deliveries?status=lost")).status == 422
 
 

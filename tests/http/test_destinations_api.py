@@ -56,6 +56,9 @@ async def test_a_destination_is_registered_listed_changed_and_deleted(
     assert (await client.delete(f"/v1/destinations/{made['id']}")).status == 204
     assert (await client.get(f"/v1/destinations/{made['id']}")).status == 404
     assert (await client.delete(f"/v1/destinations/{made['id']}")).status == 404
+    for made_up in ("ops-hook", "0", "-1", "9" * 30):  # ids no destination has
+        refused = await client.get(f"/v1/destinations/{made_up}")
+        assert refused.status == 404 and (await refused.json())["error"]["field"] == "id"
     assert (await client.get("/v1/destinations?nme=x")).status == 400
 
 

@@ -71,3 +71,14 @@ async def test_an_unknown_query_parameter_is_400_naming_it(
     assert answer.status == 400
     error = (await answer.json())["error"]
     assert error["field"] == param and param in error["message"] and "allowed" in error["message"]
+
+
+@pytest.mark.parametrize("listing", ["events", "deliveries"])
+async def test_a_tasks_listings_refuse_an_unknown_query_parameter(
+    client: Any, listing: str
+) -> None:
+    task = await (await client.post("/v1/tasks", json=skyreels())).json()
+    answer = await client.get(f"/v1/tasks/{task['id']}/{listing}?limt=5")
+    assert answer.status == 400
+    assert (await answer.json())["error"]["field"] == "limt"
+    assert (await client.get(f"/v1/tasks/{task['id']}/{listing}")).status == 200
