@@ -17,6 +17,8 @@ from receiver.metrics import HTTP_REQUEST_SECONDS
 log = logging.getLogger("reelhook.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NO_ROUTE = "(no route)"
+# The task a request made (POST /v1/tasks), for its line: its path names none.
+MADE_TASK = web.RequestKey("made_task", str)
 # The histogram's children by (route, method, status), looked up once each: labels() costs as
 # much as the observation. Routes are templates and statuses few; the cap bounds the rest.
 _TIMERS: dict[tuple[str, str, int], Histogram] = {}
@@ -44,7 +46,7 @@ def _record(request: web.Request, status: int, seconds: float) -> None:
     route = resource.canonical if resource is not None else NO_ROUTE
     _timer(route, request.method, status).observe(seconds)
     if log.isEnabledFor(logging.INFO):
-        task_id = request.match_info.get("task_id")
+        task_id = request.match_info.get("task_id") or request.get(MADE_TASK)
         extra = {"route": route, "method": request.method, "status": status,
                  "duration_ms": round(seconds * 1000, 1)}
         if task_id:

@@ -57,7 +57,10 @@ async def change_destination(request: web.Request) -> web.Response:
         _refuse_settings_change(current, set(body) - SETTINGS_MAY_CHANGE)
     changes = parse_change(body, current, app[keys.SETTINGS], app[keys.SECRETS],
                            PROVIDER_NAMES)
-    return web.json_response(destination_view(await _change(request, current["id"], changes)))
+    row = await _change(request, current["id"], changes)
+    if changes.get("paused") == 0 and current["disabled_reason"] is not None:
+        row = await app[keys.STORE].destinations.resume(current["id"])  # by hand, as /resume
+    return web.json_response(destination_view(row))
 
 
 async def pause_destination(request: web.Request) -> web.Response:
@@ -79,7 +82,7 @@ async def delete_destination(request: web.Request) -> web.Response:
     """DELETE /v1/destinations/{id}: 204; its deliveries' history stays."""
     current = await destination_of(request)
     if current["managed_by"] == SETTINGS:
-        _refuse_settings_change(current, {"it"})
+        _refuse_settings_change(current, {"id"})
     await store_call(request.app[keys.STORE].destinations.delete(current["id"]))
     return web.Response(status=204)
 

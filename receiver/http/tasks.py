@@ -9,6 +9,7 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Unprocessable
+from receiver.http.access import MADE_TASK
 from receiver.http.body import OFF_LOOP_BYTES, decode_json, read_limited, require_json_type
 from receiver.http.paging import (
     id_cursor,
@@ -42,6 +43,7 @@ async def create_task(request: web.Request) -> web.Response:
     # small values took seconds to decode, walk and free, and the event loop with them.
     submission = await off_loop(parse) if large else parse()
     task, created = await service.submit(submission, key, off_loop=large)
+    request[MADE_TASK] = task["id"]
     replayed = {} if created else {"Idempotent-Replayed": "true"}
     links = request.app[keys.VIDEO_LINKS]
     return web.json_response(task_view(task, links), status=202, headers=replayed)

@@ -153,7 +153,8 @@ async def test_the_settings_slack_is_a_destination_paused_by_name(
         "settings-slack", "slack", "settings")
     renamed = await client.patch(f"/v1/destinations/{slack['id']}", json={"name": "x"})
     assert renamed.status == 409 and "REELHOOK_SLACK_WEBHOOK_URL" in await renamed.text()
-    assert (await client.delete(f"/v1/destinations/{slack['id']}")).status == 409
+    kept = await client.delete(f"/v1/destinations/{slack['id']}")
+    assert kept.status == 409 and (await kept.json())["error"]["field"] == "id"
     pause = await client.patch(f"/v1/destinations/{slack['id']}", json={"paused": True})
     assert pause.status == 200
     skipped = await finished(client)
@@ -166,8 +167,9 @@ async def test_the_settings_slack_is_a_destination_paused_by_name(
         "deliveries": []}
 
 
+@pytest.mark.parametrize("by", ["resume", "patch"])
 async def test_a_gone_destination_is_disabled_with_the_reason_and_resumed_by_hand(
-    start_app: Any, slack_sink: Any
+    start_app: Any, slack_sink: Any, by: str
 ) -> None:
     slack_sink.script = [Answer(410, "channel_is_archived")]
     client = await start_app(**FAST_RETRIES)
@@ -179,8 +181,11 @@ async def test_a_gone_destination_is_disabled_with_the_reason_and_resumed_by_han
     later = await finished(client)
     assert (await (await client.get(f"/v1/tasks/{later['id']}/deliveries")).json()) == {
         "deliveries": []}
-    resumed = await (await client.post(f"/v1/destinations/{made['id']}/resume")).json()
-    assert resumed["disabled_reason"] is None
+    path = f"/v1/destinations/{made['id']}"
+    answer = (await client.post(f"{path}/resume") if by == "resume"
+              else await client.patch(path, json={"paused": False}))
+    resumed = await answer.json()
+    assert resumed["disabled_reason"] is None and resumed["paused"] is False
     sent = await finished(client)
     await wait_delivered(client, sent["id"])
     assert len(slack_sink.accepted) == 1
