@@ -42,8 +42,7 @@ async def send_test(request: web.Request, session: Session, form: Any) -> web.St
     """POST /dashboard/destinations/{id}/test: send a test notice and say what became of it."""
     row = await destination_of(request)
     app = request.app
-    sent = await send_test_notice(app[keys.SETTINGS], app[keys.SECRETS], row["channel"],
-                                  row["target"])
+    sent = await send_test_notice(app[keys.SETTINGS], app[keys.SECRETS], app[keys.STORE], row)
     return await _render(request, session, tested=(row["name"], sent))
 
 

@@ -91,8 +91,8 @@ async def send_test_to_destination(request: web.Request) -> web.Response:
     """POST /v1/destinations/{id}/test: send a test notice now; 200 with what became of it."""
     current = await destination_of(request)
     app = request.app
-    sent = await send_test_notice(app[keys.SETTINGS], app[keys.SECRETS], current["channel"],
-                                  current["target"])
+    sent = await send_test_notice(app[keys.SETTINGS], app[keys.SECRETS], app[keys.STORE],
+                                  current)
     return web.json_response(dataclasses.asdict(sent))
 
 

@@ -7,8 +7,9 @@ import contextlib
 import json
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -18,7 +19,7 @@ from dispatcher.attempts import scrub
 from dispatcher.channels.email import SmtpConfig
 from dispatcher.channels.registry import build_channels, url_check
 from dispatcher.config import DispatchConfig
-from dispatcher.errors import ConfigError, DispatchError
+from dispatcher.errors import ConfigError, DestinationGone, DispatchError
 from dispatcher.netguard import guarded_connector, host_and_port, outgoing_client
 from dispatcher.notice import sample_notice
 from dispatcher.worker import Worker
@@ -97,26 +98,31 @@ class SendResult:
 
 
 async def send_test_notice(
-    settings: Settings, secrets: SecretBox, channel: str, sealed_target: str
+    settings: Settings, secrets: SecretBox, store: TaskStore, destination: Mapping[str, Any]
 ) -> SendResult:
-    """Send a test notice to a destination now, as the worker would send a notice to it (the
-    address guard on), within the delivery timeout; the outcome, never an exception."""
+    """Send a test notice to a registered destination now, as the worker would send a notice
+    to it (the address guard on), within the delivery timeout; the outcome, never an exception.
+    An answer saying the destination is gone (410) disables it, as it does for a notice."""
     config = dispatch_config(settings, secrets)
-    target = json.loads(secrets.decrypt(sealed_target))
+    target = json.loads(secrets.decrypt(destination["target"]))
     check = url_check(config.allow_private, config.trusted_urls)
     clock = time.monotonic()
-    status_code, error = None, None
+    status_code, error, gone = None, None, False
     async with session_factory(settings)() as session:
         channels = build_channels(session, config.smtp, config.timeout, check)
         try:
             async with asyncio.timeout(config.timeout):
-                status_code = await channels[channel].send(target, [sample_notice()])
+                status_code = await channels[destination["channel"]].send(
+                    target, [sample_notice()])
         except TimeoutError:
             error = f"no answer within {config.timeout:g} s"
         except DispatchError as exc:
             status_code = getattr(exc, "status_code", None)
             error = scrub(str(exc) or type(exc).__name__, target)  # the answer may echo it
+            gone = isinstance(exc, DestinationGone)
     duration_ms = round((time.monotonic() - clock) * 1000, 1)
+    if gone and error is not None and destination["route_key"] is not None:
+        await store.outbox.disable_route(destination["route_key"], error)
     return SendResult(error is None, status_code, error, duration_ms)
 
 

@@ -142,6 +142,11 @@ async def test_a_test_notice_says_what_became_of_it(start_app: Any, webhook_sink
     assert failed["delivered"] is False and failed["status_code"] == 500
     assert "500" in failed["error"]
     assert (await client.post("/v1/destinations/999/test")).status == 404
+    webhook_sink.script = [Answer(410, "gone")]  # the endpoint says it is gone for good
+    gone = await (await client.post(f"/v1/destinations/{made['id']}/test")).json()
+    assert gone["delivered"] is False and gone["status_code"] == 410
+    now = await (await client.get(f"/v1/destinations/{made['id']}")).json()
+    assert "410" in now["disabled_reason"] and now["disabled_at"]
 
 
 async def test_the_settings_slack_is_a_destination_paused_by_name(
