@@ -43,13 +43,21 @@ class AlertTarget:
 
 
 def alert_body(alert: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON of an alert: {type, timestamp, data: {destination, reason, task_id}}."""
+    """The JSON of an alert: {type, timestamp, data: {destination (the address's redacted
+    label), destinations (the registered ones at that address: [{id, name}]), reason,
+    task_id}}."""
     return {
         "type": alert["kind"],
         "timestamp": iso_from_epoch(float(alert["created_at"])),
-        "data": {"destination": alert["label"], "reason": alert["reason"],
-                 "task_id": alert["task_id"]},
+        "data": {"destination": alert["label"], "destinations": alert.get("destinations", []),
+                 "reason": alert["reason"], "task_id": alert["task_id"]},
     }
+
+
+def _destination_words(alert: Mapping[str, Any]) -> str:
+    """The registered destinations' names with the address's label, or the label alone."""
+    names = [str(named["name"]) for named in alert.get("destinations", [])]
+    return f"{', '.join(names)} ({alert['label']})" if names else str(alert["label"])
 
 
 def alert_text(alert: Mapping[str, Any]) -> str:
@@ -57,7 +65,7 @@ def alert_text(alert: Mapping[str, Any]) -> str:
     words = {"notice.dead": "a notice could not be delivered to",
              "destination.disabled": "disabled the destination",
              "destination.recovered": "notices get through again to"}
-    text = f"reelhook {alert['kind']}: {words.get(alert['kind'], '')} {alert['label']}"
+    text = f"reelhook {alert['kind']}: {words.get(alert['kind'], '')} {_destination_words(alert)}"
     if alert["reason"]:
         text += f": {alert['reason']}"
     if alert["task_id"]:

@@ -216,6 +216,13 @@ class DestinationRow(TypedDict):
     updated_at: str | None
 
 
+class NamedDestination(TypedDict):
+    """A registered destination as an alert names it."""
+
+    id: int
+    name: str
+
+
 class AlertRow(TypedDict):
     """A row of `alerts`: an operator's alert about an address, and its sending."""
 
@@ -233,6 +240,7 @@ class AlertRow(TypedDict):
     claimed_at: float | None
     last_error: str | None
     sent_at: float | None
+    destinations: list[NamedDestination]  # the registered ones of its address, when claimed
 
 
 class DailyCost(TypedDict):

@@ -58,8 +58,23 @@ def claim(
         "UPDATE alerts SET status = 'sending', claimed_at = :now, claim_owner = :owner"
         " WHERE id = ANY(:ids)", now=now, owner=owner, ids=ids,
     )
-    taken = yield rows("SELECT * FROM alerts WHERE id = ANY(:ids) ORDER BY id", ids=ids)
-    return taken  # type: ignore[no-any-return]
+    taken: list[AlertRow] = yield rows("SELECT * FROM alerts WHERE id = ANY(:ids) ORDER BY id",
+                                       ids=ids)
+    yield from _name_destinations(taken)
+    return taken
+
+
+def _name_destinations(alerts: list[AlertRow]) -> Plan[None]:
+    """Give each alert the registered destinations of its address ({id, name}, by name): an
+    operator tells two destinations on one host apart by their names, not the redacted label."""
+    named = yield rows(
+        "SELECT id, name, route_key FROM destinations WHERE route_key = ANY(:keys)"
+        " AND name IS NOT NULL AND deleted_at IS NULL ORDER BY name",
+        keys=sorted({alert["route_key"] for alert in alerts}),
+    )
+    for alert in alerts:
+        alert["destinations"] = [{"id": int(found["id"]), "name": str(found["name"])}
+                                 for found in named if found["route_key"] == alert["route_key"]]
 
 
 def settle(

@@ -67,6 +67,7 @@ async def test_a_410_disables_the_destination_and_its_recovery_is_told(
     assert disabled.body["data"]["task_id"] == first["id"]
     assert "410" in disabled.body["data"]["reason"]
     assert "127.0.0.1" in disabled.body["data"]["destination"]
+    assert disabled.body["data"]["destinations"] == [{"id": hook["id"], "name": "billing"}]
     shown = await (await client.get(f"/v1/destinations/{hook['id']}")).json()
     assert "410" in shown["disabled_reason"]
     await client.post(f"/v1/destinations/{hook['id']}/resume")
@@ -85,6 +86,7 @@ async def test_dead_notices_alert_once_an_hour_in_slack(
         await finished_task(client)
     [alert] = await slack_sink.wait_for(1)
     assert alert.body["text"].startswith("reelhook notice.dead:")
+    assert "billing (" in alert.body["text"]  # named, beside the address's redacted label
     await asyncio.sleep(0.3)  # several worker rounds: still one
     assert len(slack_sink.received) == 1
 
@@ -137,6 +139,7 @@ async def test_tick_sends_the_alerts_of_the_notices_it_sends(
     assert "alerts sent: 1" in out
     [alert] = slack_sink.accepted
     assert alert.body["text"].startswith("reelhook destination.disabled:")
+    assert "gone hook (hook)" in alert.body["text"]
 
 
 @pytest.mark.parametrize(("env", "expected"), [
