@@ -312,11 +312,14 @@ def search_clauses(search: TaskSearch) -> tuple[str, str, dict[str, Any]]:
                  f" AND value = :mval{index})")
         sqlite.append(found)
         postgres.append(found)
-    if search.text:
-        params["text"] = "%" + search.text.lower().replace("\\", "\\\\").replace(
+    # Each word of the text, in any case and any order; SQLite's own LOWER folds only ASCII.
+    for index, word in enumerate((search.text or "").split()):
+        params[f"word{index}"] = "%" + word.lower().replace("\\", "\\\\").replace(
             "%", "\\%").replace("_", "\\_") + "%"
-        sqlite.append("LOWER(json_extract(request, '$.prompt')) LIKE :text ESCAPE '\\'")
-        postgres.append("LOWER(CAST(request AS jsonb) ->> 'prompt') LIKE :text ESCAPE '\\'")
+        sqlite.append(f"unicode_lower(json_extract(request, '$.prompt')) LIKE :word{index}"
+                      " ESCAPE '\\'")
+        postgres.append(f"LOWER(CAST(request AS jsonb) ->> 'prompt') LIKE :word{index}"
+                        " ESCAPE '\\'")
     for name, compared, moment in (("after", ">=", search.created_after),
                                    ("before", "<", search.created_before)):
         if moment is not None:

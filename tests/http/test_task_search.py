@@ -40,6 +40,8 @@ async def test_tasks_are_found_by_metadata_prompt_and_time(client: Any) -> None:
     assert await ids(client, "q=100%25") == [car]  # % and _ are text, not patterns
     assert await ids(client, "q=blue_sky") == [sky]
     assert await ids(client, "q=e%25s") == []  # a literal %, not "any letters"
+    assert await ids(client, "q=runs+FOX") == [fox]  # every word, in any order
+    assert await ids(client, "q=red+sky") == []
     assert await ids(client, "created_after=2000-01-01") == [sky, car, fox]
     assert await ids(client, "created_after=2999-01-01T00:00:00Z") == []
     assert await ids(client, "created_before=2999-01-01&metadata.user=u-1&limit=1") == [sky]
@@ -82,3 +84,11 @@ async def test_a_tasks_listings_refuse_an_unknown_query_parameter(
     assert answer.status == 400
     assert (await answer.json())["error"]["field"] == "limt"
     assert (await client.get(f"/v1/tasks/{task['id']}/{listing}")).status == 200
+
+
+async def test_the_prompt_is_found_in_any_case_in_every_script(client: Any) -> None:
+    """Both databases fold the case of every letter, not only ASCII's (SQLite's LOWER does)."""
+    clouds = await submit(client, "Über den Wolken, ÉTÉ à Paris", {})
+    await submit(client, "a quiet lake", {})
+    for query in ("q=über", "q=ÜBER", "q=été", "q=wolken+über"):
+        assert await ids(client, query) == [clouds], query
