@@ -40,12 +40,19 @@ def require_json_type(request: web.Request) -> None:
         )
 
 
+# Labels that say only "bytes": what HTTP clients send for a body they were given no type for.
+UNLABELLED = frozenset({"application/octet-stream"})
+
+
 def refuse_other_media(request: web.Request) -> None:
     """415 when a webhook says its body is something other than JSON (application/json or a
-    +json type); one that says nothing is read as JSON, as senders that omit it mean."""
+    +json type); one that says nothing, or only that it is bytes, is read as JSON, as senders
+    that omit the type mean."""
     if "Content-Type" not in request.headers:
         return
     kind = request.content_type
+    if kind in UNLABELLED:
+        return
     if kind != "application/json" and not kind.endswith("+json"):
         raise UnsupportedMedia(
             f"Content-Type must be application/json; got {kind}", field="Content-Type"

@@ -149,6 +149,21 @@ async def test_a_callback_that_says_it_is_not_json_is_415(
     assert unlabelled.status == 200  # no Content-Type at all: read as the JSON it is
 
 
+async def test_a_callback_labelled_only_as_bytes_is_read_as_json(
+    client: Any, quiet_task: dict[str, Any]
+) -> None:
+    """aiohttp labels a bytes body application/octet-stream: that says nothing of its format,
+    so the body is read as JSON, and a malformed one is 400 like any other."""
+    headers = {"content-type": "application/octet-stream", "x-webhook-secret": quiet_task["secret"]}
+    malformed = await client.post(quiet_task["path"], data=b"{not json", headers=headers)
+    assert malformed.status == 400
+    assert "malformed callback" in (await malformed.json())["error"]["message"]
+    body = piapi_callback(quiet_task["task"], "processing")
+    assert (await client.post(quiet_task["path"], data=body, headers=headers)).status == 200
+    assert [e["status"] for e in await events_of(client, quiet_task["task"]["id"])
+            if e["source"] == "callback"] == ["running"]
+
+
 @pytest.mark.parametrize("secret", ["made.up", "", None])
 async def test_unknown_task_is_404_whatever_the_secret(client: Any, secret: str | None) -> None:
     response = await post_callback(client, "/callbacks/piapi/tsk_nope", b"{}", secret)
