@@ -34,7 +34,7 @@ from receiver.services.loops import BackgroundLoops
 from receiver.services.owner import process_owner
 from receiver.services.retention import Pruner
 from receiver.services.sealing import secret_box
-from receiver.services.secrets import SecretBox
+from receiver.services.secrets import SecretBox, derived_alerts_secret
 from receiver.settings import Settings
 from store import TaskStore
 from store.interface import DELIVERIES
@@ -75,7 +75,8 @@ def alert_sender(
     if settings.alerts_to is None:
         return None
     channel, address = settings.alerts_to
-    target = AlertTarget(channel, address, settings.alerts_secret)
+    secret = settings.alerts_secret or derived_alerts_secret(settings.secret_key)
+    target = AlertTarget(channel, address, secret)
     return AlertSender(store.alerts, target, config, session_factory(settings), process_owner())
 
 

@@ -15,7 +15,12 @@ from typing import IO
 from receiver.errors import StartupError
 from receiver.runtime.patience import wait_out_outages
 from receiver.services.owner import process_owner
-from receiver.settings import Settings, disk_warning, short_token_warning
+from receiver.settings import (
+    Settings,
+    disk_warning,
+    short_token_warning,
+    unsigned_alerts_warning,
+)
 from store import is_postgres, schema_state
 from store.errors import DatabaseInUse, SchemaTooNew
 from store.migrations import MIGRATION_NAMES
@@ -113,7 +118,8 @@ def prepare(settings: Settings) -> None:
     schema version (in one line, before anything else is said), then warn about a wiped disk
     and short tokens."""
     asyncio.run(check_database(settings))
-    for warning in (disk_warning(settings), short_token_warning(settings)):
+    for warning in (disk_warning(settings), short_token_warning(settings),
+                    unsigned_alerts_warning(settings)):
         if warning:
             log.warning("%s", warning)
     if settings.secret_key_file:

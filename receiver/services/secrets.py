@@ -102,6 +102,13 @@ def _hash_key(fernet_key: bytes) -> bytes:
     return hmac.new(fernet_key, b"reelhook callback secret v1", hashlib.sha256).digest()
 
 
+def derived_alerts_secret(fernet_key: bytes) -> str:
+    """The whsec_ key webhook alerts are signed with when REELHOOK_ALERTS_SECRET is unset: made
+    from REELHOOK_SECRET_KEY, so every process and restart signs alike."""
+    raw = hmac.new(fernet_key, b"reelhook alerts signing key v1", hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(raw).decode()
+
+
 def _mac(keyed: hmac.HMAC, data: bytes) -> bytes:
     mac = keyed.copy()
     mac.update(data)

@@ -326,6 +326,17 @@ def _public_url(env: Mapping[str, str], default: str) -> str:
     return value.rstrip("/")
 
 
+def unsigned_alerts_warning(settings: Settings) -> str | None:
+    """A warning when webhook alerts go out signed with a key their receiver cannot know
+    (REELHOOK_ALERTS_SECRET unset); None otherwise."""
+    if settings.alerts_to is None or settings.alerts_to[0] != "webhook" or settings.alerts_secret:
+        return None
+    return ("REELHOOK_ALERTS_SECRET is unset: webhook alerts are signed with a key made from"
+            " REELHOOK_SECRET_KEY, which their receiver cannot check; set it to a Standard"
+            " Webhooks key (whsec_ and base64 of 24 to 64 random bytes) and give the receiver"
+            " the same")
+
+
 def short_token_warning(settings: Settings) -> str | None:
     """A warning when an API or metrics token is shorter than 16 characters (easy to guess);
     None otherwise."""

@@ -37,9 +37,6 @@ def alerts_to(env: Mapping[str, str]) -> tuple[str, str] | None:
             raise SettingsError("REELHOOK_ALERTS_TO by email needs REELHOOK_SMTP_URL")
     elif urlsplit(address).scheme not in ("http", "https") or not urlsplit(address).hostname:
         raise SettingsError(f"{rule}; the URL must be http(s)")
-    if channel == "webhook" and not env.get("REELHOOK_ALERTS_SECRET"):
-        raise SettingsError("REELHOOK_ALERTS_SECRET is required with webhook alerts: the"
-                            " whsec_ key that signs them (Standard Webhooks)")
     return channel, address
 
 

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from receiver import keys
 from receiver.sandbox.providers import LocalServer
 from receiver.sandbox.sinks import Answer, WebhookSink
-from receiver.services.secrets import SecretBox, new_fernet_key
+from receiver.services.secrets import SecretBox, derived_alerts_secret, new_fernet_key
+from receiver.settings import unsigned_alerts_warning
 from store import EventIn, NewTask, Observation, Registration, open_store
 from tests.cli.test_cli_processes import spawn
 from tests.cli.test_deploy_commands import finished
@@ -74,6 +76,23 @@ async def test_a_410_disables_the_destination_and_its_recovery_is_told(
     await finished_task(client)
     alerts = await alert_sink.wait_for(2)
     assert [a.body["type"] for a in alerts] == ["destination.disabled", "destination.recovered"]
+
+
+async def test_webhook_alerts_without_their_own_secret_are_signed_with_one_made_from_the_key(
+    start_app: Any, webhook_sink: Any, alert_sink: WebhookSink
+) -> None:
+    """REELHOOK_ALERTS_SECRET is optional: unset, serve starts, warns, and signs webhook alerts
+    with a key made from REELHOOK_SECRET_KEY (the same in every process and after restarts)."""
+    webhook_sink.script = [Answer(410, "endpoint deleted")]
+    client = await start_app(alerts_to=("webhook", alert_sink.url), **FAST_RETRIES)
+    settings = client.app[keys.SETTINGS]
+    assert settings.alerts_secret is None
+    assert "REELHOOK_ALERTS_SECRET is unset" in (unsigned_alerts_warning(settings) or "")
+    alert_sink.secret = derived_alerts_secret(settings.secret_key)
+    await failing_hook(client, webhook_sink)
+    await finished_task(client)
+    [disabled] = await alert_sink.wait_for(1)
+    assert disabled.verified is True and disabled.body["type"] == "destination.disabled"
 
 
 async def test_dead_notices_alert_once_an_hour_in_slack(
@@ -164,7 +183,6 @@ def test_alerts_to_names_its_channel(env: dict[str, str], expected: Any) -> None
 
 
 @pytest.mark.parametrize(("env", "named"), [
-    ({"REELHOOK_ALERTS_TO": "https://ops.example.com/in"}, "REELHOOK_ALERTS_SECRET"),
     ({"REELHOOK_ALERTS_TO": "https://ops.example.com/in", "REELHOOK_ALERTS_SECRET": "plain"},
      "REELHOOK_ALERTS_SECRET"),
     ({"REELHOOK_ALERTS_TO": "oncall@example.com"}, "REELHOOK_SMTP_URL"),
