@@ -32,7 +32,9 @@ def alerts_to(env: Mapping[str, str]) -> tuple[str, str] | None:
     rule = "REELHOOK_ALERTS_TO must be slack:URL, webhook:URL, email:ADDRESS or one of those alone"
     if channel == "email":
         if "@" not in address or any(c in address for c in "\r\n<>, "):
-            raise SettingsError(f"{rule}; got an email address that is not one")
+            what = ("an email address that is not one" if "@" in address or named == "email"
+                    else "neither an http(s) URL nor an email address")
+            raise SettingsError(f"{rule}; got {what}")
         if not env.get("REELHOOK_SMTP_URL"):
             raise SettingsError("REELHOOK_ALERTS_TO by email needs REELHOOK_SMTP_URL")
     elif urlsplit(address).scheme not in ("http", "https") or not urlsplit(address).hostname:

@@ -187,6 +187,7 @@ def test_alerts_to_names_its_channel(env: dict[str, str], expected: Any) -> None
      "REELHOOK_ALERTS_SECRET"),
     ({"REELHOOK_ALERTS_TO": "oncall@example.com"}, "REELHOOK_SMTP_URL"),
     ({"REELHOOK_ALERTS_TO": "slack:ftp://x"}, "REELHOOK_ALERTS_TO"),
+    ({"REELHOOK_ALERTS_TO": "ops-alerts"}, "neither an http.s. URL nor an email address"),
     ({"REELHOOK_DISABLE_AFTER_DAYS": "soon"}, "REELHOOK_DISABLE_AFTER_DAYS"),
 ])
 def test_bad_alert_settings_stop_the_start_naming_the_setting(
