@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from receiver.cli.support import add_command
-from receiver.errors import SettingsError
 from receiver.settings import (
     database_from_environ,
     direct_database_from_environ,
@@ -34,8 +33,9 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Prune (or count); print what per table. Needs the database alone, not its key."""
     keep_days = keep_days_from_environ(env)
-    if keep_days is None:
-        raise SettingsError("REELHOOK_KEEP_DAYS is 0 (keep forever): nothing is pruned")
+    if keep_days is None:  # a setting that is fine, not an error: there is simply nothing to do
+        print("REELHOOK_KEEP_DAYS is 0 (keep everything): nothing is old enough to delete")
+        return 0
     database = database_from_environ(env)
     counts = asyncio.run(_prune(database, direct_database_from_environ(env), keep_days,
                                 args.dry_run))

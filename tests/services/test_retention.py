@@ -102,6 +102,9 @@ async def test_prune_dry_run_counts_then_prune_deletes_and_sqlite_gives_space_ba
         assert _pages(database) < pages * 0.7  # the file gave the space back
     code, out, _ = await finished(await spawn("prune", "--dry-run", env=env))
     assert "would delete 0 events, 0 attempts, 0 inbound_messages" in out
+    forever = {**where, "REELHOOK_KEEP_DAYS": "0"}  # keep everything: nothing to do, no error
+    code, out, err = await finished(await spawn("prune", "--dry-run", env=forever))
+    assert code == 0 and "nothing is old enough to delete" in out, err
 
 
 def _pages(database: str) -> int | None:
