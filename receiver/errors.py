@@ -87,10 +87,14 @@ class UnsupportedMedia(ApiError):
 
 
 class RangeNotSatisfiable(ApiError):
-    """416: the asked byte range lies outside the resource."""
+    """416: the asked byte range lies outside the resource of `size` bytes."""
 
     status = 416
     code = "range_not_satisfiable"
+
+    def __init__(self, message: str, size: int, field: str | None = None) -> None:
+        super().__init__(message, field)
+        self.size = size
 
 
 class Unprocessable(ApiError):

@@ -15,6 +15,7 @@ from receiver.errors import (
     ApiError,
     Forbidden,
     NotFound,
+    RangeNotSatisfiable,
     ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
@@ -114,6 +115,8 @@ def error_response(exc: ApiError) -> web.Response:
         response.headers["Retry-After"] = "1"
     if isinstance(exc, TooManyRequests):
         response.headers["Retry-After"] = f"{exc.retry_after:.0f}"
+    if isinstance(exc, RangeNotSatisfiable):
+        response.headers["Content-Range"] = f"bytes */{exc.size}"  # RFC 9110 15.5.17
     return response
 
 

@@ -36,12 +36,13 @@ async def task_video(request: web.Request) -> web.StreamResponse:
     etag = f'"{task["video_sha256"]}"'
     headers = {"Content-Type": task["video_content_type"] or "application/octet-stream",
                "ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
-    if request.headers.get("If-None-Match") == etag:
+    if _matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
-    start, end = _range(request.headers.get("Range"), size, request.headers.get("If-Range"), etag)
-    response = web.StreamResponse(status=206 if (start, end) != (0, size) else 200, headers=headers)
+    asked = _range(request.headers.get("Range"), size, request.headers.get("If-Range"), etag)
+    start, end = asked or (0, size)
+    response = web.StreamResponse(status=206 if asked else 200, headers=headers)
     response.content_length = end - start
-    if response.status == 206:
+    if asked:
         response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     await response.prepare(request)
     if request.method != "HEAD" and end > start:
@@ -51,21 +52,35 @@ async def task_video(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _range(header: str | None, size: int, if_range: str | None, etag: str) -> tuple[int, int]:
-    """The byte range [start, end) asked for; the whole video without a usable Range."""
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match holds `etag` (compared weakly, as RFC 9110 13.1.2 says), or is `*`."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _range(
+    header: str | None, size: int, if_range: str | None, etag: str
+) -> tuple[int, int] | None:
+    """The byte range [start, end) asked for, or None for the whole video (no usable Range);
+    RangeNotSatisfiable for a range that lies outside it."""
     if not header or (if_range is not None and if_range != etag):
-        return 0, size
+        return None
     match = _RANGE.fullmatch(header.strip())
     if match is None:  # several ranges, or another unit: the whole video, as RFC 9110 allows
-        return 0, size
+        return None
     first, last = match.groups()
     if not first and not last:
-        return 0, size
+        return None
     if not first:  # the last N bytes
+        if int(last) == 0 or size == 0:
+            raise RangeNotSatisfiable(f"Range {header} asks for no bytes of the video's {size}",
+                                      size, field="Range")
         return max(0, size - int(last)), size
     start = int(first)
     end = min(size, int(last) + 1) if last else size
     if start >= size or end <= start:
         raise RangeNotSatisfiable(f"Range {header} lies outside the video's {size} bytes",
-                                  field="Range")
+                                  size, field="Range")
     return start, end

@@ -63,11 +63,22 @@ async def test_byte_ranges_let_a_player_seek(start_app: Any, tmp_path: Path) -> 
     assert tail.status == 206 and await tail.read() == VIDEO[-10:]
     rest = await client.get(path, headers={"Range": f"bytes={len(VIDEO) - 5}-"})
     assert await rest.read() == VIDEO[-5:]
-    outside = await client.get(path, headers={"Range": f"bytes={len(VIDEO)}-"})
-    assert outside.status == 416
-    assert (await outside.json())["error"]["field"] == "Range"
-    same = await client.get(path, headers={"If-None-Match": part.headers["ETag"]})
-    assert same.status == 304
+    whole = await client.get(path, headers={"Range": "bytes=0-"})  # what a <video> asks first
+    assert whole.status == 206 and await whole.read() == VIDEO
+    assert whole.headers["Content-Range"] == f"bytes 0-{len(VIDEO) - 1}/{len(VIDEO)}"
+    past = await client.get(path, headers={"Range": f"bytes=0-{len(VIDEO) + 100}"})
+    assert past.status == 206 and await past.read() == VIDEO
+    for outside_range in (f"bytes={len(VIDEO)}-", "bytes=-0"):
+        outside = await client.get(path, headers={"Range": outside_range})
+        assert outside.status == 416
+        assert (await outside.json())["error"]["field"] == "Range"
+        assert outside.headers["Content-Range"] == f"bytes */{len(VIDEO)}"
+    etag = part.headers["ETag"]
+    for if_none_match in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        same = await client.get(path, headers={"If-None-Match": if_none_match})
+        assert same.status == 304, if_none_match
+    other = await client.get(path, headers={"If-None-Match": '"other"'})
+    assert other.status == 200 and await other.read() == VIDEO
 
 
 async def test_a_signed_link_opens_the_video_without_the_token(
