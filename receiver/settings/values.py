@@ -54,8 +54,14 @@ def bounded(
     except ValueError:
         raise SettingsError(f"{name} must be {kind}; got {raw!r}") from None
     if not low <= value <= high:
-        raise SettingsError(f"{name} must be from {low:g} to {high:g}{unit}; got {raw}")
+        raise SettingsError(f"{name} must be from {_shown(low)} to {_shown(high)}{unit};"
+                            f" got {raw}")
     return value
+
+
+def _shown(number: float) -> str:
+    """A bound as people write it: 31622400, not 3.16224e+07."""
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
 
 
 def flag(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -71,9 +71,9 @@ def videos_from_environ(env: Mapping[str, str]) -> VideoSettings:
         store=_video_store(env.get("REELHOOK_VIDEO_STORE", "").strip()),
         store_options=options,
         wait=seconds(env, "REELHOOK_VIDEO_WAIT", 60.0, 0.0, 3600.0),
-        max_bytes=integer(env, "REELHOOK_VIDEO_MAX_BYTES", 2 << 30, 1024, 1 << 40),
+        max_bytes=integer(env, "REELHOOK_VIDEO_MAX_BYTES", 2 << 30, 1, 1 << 40),
         timeout=seconds(env, "REELHOOK_VIDEO_TIMEOUT", 1800.0, 1.0, 86400.0),
-        link_lifetime=seconds(env, "REELHOOK_VIDEO_LINK_LIFETIME", 7 * 86400.0, 60.0,
+        link_lifetime=seconds(env, "REELHOOK_VIDEO_LINK_LIFETIME", 7 * 86400.0, 1.0,
                                366 * 86400.0),
         keep_days=keep_days or None,
     )
@@ -84,6 +84,7 @@ def _video_store(value: str) -> str:
     if value.lower() == OFF:
         return OFF
     scheme = urlsplit(value).scheme.lower()
+    value = scheme + value[len(scheme):] if scheme else value  # S3://b is s3://b
     if value.startswith(CLOUD_SCHEMES):
         if not urlsplit(value).netloc:
             raise SettingsError(f"REELHOOK_VIDEO_STORE must name a bucket: {scheme}://bucket/prefix")

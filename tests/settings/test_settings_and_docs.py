@@ -190,8 +190,19 @@ def test_a_video_store_reelhook_cannot_use_stops_the_start(value: str, said: str
 @pytest.mark.parametrize(
     ("name", "value"),
     [("REELHOOK_VIDEO_WAIT", "-1"), ("REELHOOK_VIDEO_MAX_BYTES", "many"),
-     ("REELHOOK_VIDEO_KEEP_DAYS", "-3"), ("REELHOOK_VIDEO_LINK_LIFETIME", "1")],
+     ("REELHOOK_VIDEO_KEEP_DAYS", "-3"), ("REELHOOK_VIDEO_LINK_LIFETIME", "0"),
+     ("REELHOOK_VIDEO_LINK_LIFETIME", "400000000")],
 )
 def test_video_settings_are_checked(name: str, value: str) -> None:
-    with pytest.raises(SettingsError, match=name):
+    with pytest.raises(SettingsError, match=name) as refused:
         from_environ({**GOOD, name: value})
+    assert "e+" not in str(refused.value)  # bounds as people write them
+
+
+def test_short_video_links_small_caps_and_any_case_of_scheme_are_accepted() -> None:
+    """A test (or a cautious operator) may want links that expire in seconds and a tiny cap."""
+    videos = from_environ({**GOOD, "REELHOOK_VIDEO_LINK_LIFETIME": "2",
+                           "REELHOOK_VIDEO_MAX_BYTES": "500",
+                           "REELHOOK_VIDEO_STORE": "S3://bucket/videos"}).videos
+    assert (videos.link_lifetime, videos.max_bytes) == (2.0, 500)
+    assert videos.store == "s3://bucket/videos"
