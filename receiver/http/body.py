@@ -6,13 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from receiver.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMedia
 from receiver.providers.http import loads_strict
 
 MAX_JSON_DEPTH = 32
 MAX_JSON_VALUES = 100_000  # commas and opening brackets in a body: far past any real request
 # Bodies past this size are decoded and checked in a thread, not on the event loop.
 OFF_LOOP_BYTES = 256 * 1024
+NO_BODY_LIMIT = 64 * 1024  # what a route that takes no body reads before refusing it
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
@@ -31,21 +32,12 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def require_json_type(request: web.Request) -> None:
-    """415 unless the request says its body is JSON."""
-    if request.content_type != "application/json":
-        raise UnsupportedMedia(
-            f"Content-Type must be application/json; got {request.content_type or 'none'}",
-            field="Content-Type",
-        )
-
-
 # Labels that say only "bytes": what HTTP clients send for a body they were given no type for.
 UNLABELLED = frozenset({"application/octet-stream"})
 
 
 def refuse_other_media(request: web.Request) -> None:
-    """415 when a webhook says its body is something other than JSON (application/json or a
+    """415 when a request says its body is something other than JSON (application/json or a
     +json type); one that says nothing, or only that it is bytes, is read as JSON, as senders
     that omit the type mean."""
     if "Content-Type" not in request.headers:
@@ -57,6 +49,23 @@ def refuse_other_media(request: web.Request) -> None:
         raise UnsupportedMedia(
             f"Content-Type must be application/json; got {kind}", field="Content-Type"
         )
+
+
+async def refuse_any_body(request: web.Request) -> None:
+    """For a route that takes no body: none, an empty one, `{}` or `null` pass; malformed JSON
+    is 400, anything else 422 naming the first field (the request then changes nothing)."""
+    if not request.body_exists:
+        return
+    raw = await read_limited(request, NO_BODY_LIMIT)
+    if not raw.strip():
+        return
+    refuse_other_media(request)
+    value = decode_json(raw)
+    if value is None or value == {}:
+        return
+    name = sorted(value)[0][:60] if isinstance(value, dict) else "body"
+    raise Unprocessable(f"this route takes no body (send none, or {{}}); got {name!r}",
+                        field=name)
 
 
 def decode_json(raw: bytes) -> Any:

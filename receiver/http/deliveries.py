@@ -8,6 +8,7 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Conflict, NotFound
+from receiver.http.body import refuse_any_body
 from receiver.http.paging import (
     id_cursor,
     known_params,
@@ -48,6 +49,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
 
 async def redeliver(request: web.Request) -> web.Response:
     """POST /v1/deliveries/{id}/redeliver: send a delivered or dead notice again; 202."""
+    await refuse_any_body(request)
     raw = request.match_info["delivery_id"]
     row = await redeliver_one(request.app, path_id(raw, "delivery"))
     return web.json_response(delivery_view(row), status=202)

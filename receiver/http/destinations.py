@@ -10,7 +10,7 @@ from aiohttp import web
 
 from receiver import keys
 from receiver.errors import Conflict, NotFound
-from receiver.http.body import decode_json, read_limited, require_json_type
+from receiver.http.body import decode_json, read_limited, refuse_any_body, refuse_other_media
 from receiver.http.paging import known_params, path_id
 from receiver.providers import PROVIDER_NAMES
 from receiver.runtime.dispatching import send_test_notice
@@ -66,6 +66,7 @@ async def change_destination(request: web.Request) -> web.Response:
 async def pause_destination(request: web.Request) -> web.Response:
     """POST /v1/destinations/{id}/pause: send it nothing (its waiting notices end) until it is
     resumed."""
+    await refuse_any_body(request)
     current = await destination_of(request)
     return web.json_response(destination_view(await _change(request, current["id"],
                                                             {"paused": 1})))
@@ -73,6 +74,7 @@ async def pause_destination(request: web.Request) -> web.Response:
 
 async def resume_destination(request: web.Request) -> web.Response:
     """POST /v1/destinations/{id}/resume: send to it again, paused or disabled."""
+    await refuse_any_body(request)
     current = await destination_of(request)
     row = await request.app[keys.STORE].destinations.resume(current["id"])
     return web.json_response(destination_view(row))
@@ -80,6 +82,7 @@ async def resume_destination(request: web.Request) -> web.Response:
 
 async def delete_destination(request: web.Request) -> web.Response:
     """DELETE /v1/destinations/{id}: 204; its deliveries' history stays."""
+    await refuse_any_body(request)
     current = await destination_of(request)
     if current["managed_by"] == SETTINGS:
         _refuse_settings_change(current, {"id"})
@@ -89,6 +92,7 @@ async def delete_destination(request: web.Request) -> web.Response:
 
 async def send_test_to_destination(request: web.Request) -> web.Response:
     """POST /v1/destinations/{id}/test: send a test notice now; 200 with what became of it."""
+    await refuse_any_body(request)
     current = await destination_of(request)
     app = request.app
     sent = await send_test_notice(app[keys.SETTINGS], app[keys.SECRETS], app[keys.STORE],
@@ -97,7 +101,7 @@ async def send_test_to_destination(request: web.Request) -> web.Response:
 
 
 async def _body(request: web.Request) -> Any:
-    require_json_type(request)
+    refuse_other_media(request)
     return decode_json(await read_limited(request, MAX_BODY))
 
 

@@ -10,7 +10,13 @@ from aiohttp import web
 from receiver import keys
 from receiver.errors import Unprocessable
 from receiver.http.access import MADE_TASK
-from receiver.http.body import OFF_LOOP_BYTES, decode_json, read_limited, require_json_type
+from receiver.http.body import (
+    OFF_LOOP_BYTES,
+    decode_json,
+    read_limited,
+    refuse_any_body,
+    refuse_other_media,
+)
 from receiver.http.paging import (
     id_cursor,
     known_params,
@@ -33,7 +39,7 @@ MAX_IDEMPOTENCY_KEY = 255
 async def create_task(request: web.Request) -> web.Response:
     """POST /v1/tasks: validate, record, send; 202 with the task. A replayed Idempotency-Key
     gets the same answer with the first task, marked by `Idempotent-Replayed: true`."""
-    require_json_type(request)
+    refuse_other_media(request)
     raw = await read_limited(request, request.app[keys.SETTINGS].max_submit_bytes)
     service = request.app[keys.TASKS]
     key = _idempotency_key(request)
@@ -124,6 +130,7 @@ async def task_events(request: web.Request) -> web.Response:
 
 async def cancel_task(request: web.Request) -> web.Response:
     """POST /v1/tasks/{id}/cancel; 409 when the provider or the task's state does not allow it."""
+    await refuse_any_body(request)
     task = await request.app[keys.TASKS].cancel(request.match_info["task_id"])
     return web.json_response(task_view(task, request.app[keys.VIDEO_LINKS]))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -146,6 +147,40 @@ async def test_wrong_content_type_is_415(client: Any) -> None:
     )
     assert response.status == 415
     assert (await response.json())["error"]["field"] == "Content-Type"
+
+
+@pytest.mark.parametrize("label", [None, "application/octet-stream"])
+async def test_a_body_that_names_no_type_is_read_as_json(
+    client: Any, piapi_sim: Any, label: str | None
+) -> None:
+    """curl and HTTP clients given bytes send no type, or only application/octet-stream."""
+    headers = {} if label is None else {"content-type": label}
+    skip = ["Content-Type"] if label is None else []
+    made = await client.post("/v1/tasks", data=json.dumps(skyreels()).encode(), headers=headers,
+                             skip_auto_headers=skip)
+    assert made.status == 202, await made.text()
+    malformed = await client.post("/v1/tasks", data=b"{bad", headers=headers,
+                                  skip_auto_headers=skip)
+    assert malformed.status == 400 and (await malformed.json())["error"]["field"] == "body"
+
+
+async def test_a_route_that_takes_no_body_refuses_one_and_changes_nothing(
+    client: Any, piapi_sim: Any
+) -> None:
+    task = await (await client.post("/v1/tasks", json=skyreels())).json()
+    cancel = f"/v1/tasks/{task['id']}/cancel"
+    events = await (await client.get(f"/v1/tasks/{task['id']}/events")).json()
+    json_type = {"content-type": "application/json"}
+    malformed = await client.post(cancel, data=b"{bad", headers=json_type)
+    assert malformed.status == 400 and (await malformed.json())["error"]["field"] == "body"
+    unknown = await client.post(cancel, json={"reason": "changed my mind"})
+    assert unknown.status == 422 and (await unknown.json())["error"]["field"] == "reason"
+    assert (await client.post(cancel, data=b"x", headers={"content-type": "text/plain"})
+            ).status == 415
+    assert await (await client.get(f"/v1/tasks/{task['id']}/events")).json() == events
+    for nothing in ({}, None):  # no body, or an empty object: the route's own answer
+        answer = await client.post(cancel, json=nothing)
+        assert answer.status == 409, await answer.text()  # PiAPI offers no cancel
 
 
 @pytest.mark.parametrize("raw", [b"{", b"\xff\xfe{}", b"[" * 100 + b"]" * 100])
