@@ -32,8 +32,10 @@ class VideoLinks:
 
     def check(self, task_id: str, expires: str, sig: str, now: float | None = None) -> str | None:
         """None when the link is good; else why it is not (bad signature, expired)."""
-        if not expires.isdigit() or len(expires) > 12:
+        if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
             return "expires must be a Unix time in seconds"
+        if not (sig.isascii() and task_id.isascii()):  # no link of ours holds anything else
+            return "the link's signature does not match"
         signed = False
         for key in (self.secret_key, *self.older_keys):
             signed |= hmac.compare_digest(_sign(key, task_id, int(expires)), sig)

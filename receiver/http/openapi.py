@@ -141,6 +141,11 @@ def _paging(cursor: str = r"^[0-9]+$") -> list[dict[str, Any]]:
     ]
 
 
+_VIDEO_BYTES: dict[str, Any] = {
+    "description": "the video's bytes, with Content-Type, Content-Length and ETag (its SHA-256)",
+    "content": {"video/*": {"schema": {"type": "string", "format": "binary"}}},
+}
+
 PATHS: dict[str, Any] = {
     "/v1/tasks": {
         "post": {
@@ -210,9 +215,10 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Every notice of a task with its attempts",
             "parameters": [_task_id()],
+            "description": "An unknown query parameter is 400.",
             "responses": {
                 "200": _json(_list_of("deliveries", "Delivery"), "the deliveries"),
-                **_errors(404),
+                **_errors(400, 404),
             },
         }
     },
@@ -242,7 +248,7 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "202": _json("Delivery", "the delivery, due again"),
-                **_errors(404, 409, 422, 503),
+                **_errors(400, 404, 409, 415, 422, 503),
             },
         }
     },
@@ -270,7 +276,37 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Cancel at the provider",
             "parameters": [_task_id()],
-            "responses": {"200": _json("Task", "the cancelled task"), **_errors(404, 409, 503)},
+            "responses": {"200": _json("Task", "the cancelled task"),
+                          **_errors(400, 404, 409, 415, 422, 503)},
+        }
+    },
+    "/v1/tasks/{task_id}/video": {
+        "get": {
+            "summary": "The kept copy of the task's video",
+            "description": "With the API token, or without it through a signed link (the"
+            " task's video.url: expires and sig). A copy in a cloud store is a 302 to a"
+            " presigned URL.",
+            "security": [{"bearer": []}, {}],
+            "parameters": [
+                _task_id(),
+                _query("expires", {"type": "string", "pattern": "^[0-9]{1,12}$"}),
+                _query("sig", {"type": "string"}),
+                {"name": "Range", "in": "header", "required": False,
+                 "schema": {"type": "string"}, "description": "one range: bytes=START-END,"
+                 " bytes=START- or bytes=-LENGTH"},
+                {"name": "If-None-Match", "in": "header", "required": False,
+                 "schema": {"type": "string"}},
+                {"name": "If-Range", "in": "header", "required": False,
+                 "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": _VIDEO_BYTES,
+                "206": {**_VIDEO_BYTES, "description": "the range asked for, with"
+                        " Content-Range"},
+                "302": {"description": "a presigned URL of the copy in a cloud store"},
+                "304": {"description": "the copy the If-None-Match names is current"},
+                **_errors(404, 416),
+            },
         }
     },
 }

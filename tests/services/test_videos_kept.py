@@ -100,6 +100,10 @@ async def test_a_signed_link_opens_the_video_without_the_token(
     bare = await anonymous.get(client.make_url(f"/v1/tasks/{done['id']}/video"),
                                headers={"Authorization": ""})
     assert bare.status == 401
+    for query in ("expires=99999999999&sig=%C3%BE", "expires=%C2%B2&sig=ab"):  # þ, ²
+        odd = await anonymous.get(client.make_url(f"/v1/tasks/%C3%81/video?{query}"),
+                                  headers={"Authorization": ""})
+        assert odd.status == 401, query  # refused, not a 500
 
 
 async def test_nothing_kept_is_a_clear_404(start_app: Any, piapi_sim: Any) -> None:
