@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from aiohttp import web
@@ -68,6 +69,13 @@ async def refuse_any_body(request: web.Request) -> None:
                         field=name)
 
 
+def _reason(error: ValueError) -> str:
+    """What was wrong, in the body's terms (Python's own limit names its remedy, not ours)."""
+    if "integer string conversion" in str(error):
+        return f"a number has more than {sys.get_int_max_str_digits()} digits"
+    return str(error)
+
+
 def decode_json(raw: bytes) -> Any:
     """Decode UTF-8 JSON; 400 with a reason when it is not, when it nests too deeply, or when
     it holds more than MAX_JSON_VALUES values (counted before decoding, in C)."""
@@ -88,7 +96,7 @@ def decode_json(raw: bytes) -> Any:
     except RecursionError:
         value = _TOO_DEEP
     except ValueError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}", field="body") from exc
+        raise BadRequest(f"body is not valid JSON: {_reason(exc)}", field="body") from exc
     if value is _TOO_DEEP or _deeper_than(value, MAX_JSON_DEPTH):
         raise BadRequest(f"body nests deeper than {MAX_JSON_DEPTH} levels", field="body")
     return value

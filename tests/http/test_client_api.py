@@ -183,6 +183,15 @@ async def test_a_route_that_takes_no_body_refuses_one_and_changes_nothing(
         assert answer.status == 409, await answer.text()  # PiAPI offers no cancel
 
 
+async def test_a_number_of_thousands_of_digits_is_400_in_the_bodys_terms(client: Any) -> None:
+    raw = b'{"provider": "piapi", "duration": ' + b"9" * 5000 + b"}"
+    response = await client.post("/v1/tasks", data=raw,
+                                 headers={"content-type": "application/json"})
+    assert response.status == 400
+    message = (await response.json())["error"]["message"]
+    assert "more than 4300 digits" in message and "sys." not in message
+
+
 @pytest.mark.parametrize("raw", [b"{", b"\xff\xfe{}", b"[" * 100 + b"]" * 100])
 async def test_malformed_body_is_400(client: Any, raw: bytes) -> None:
     response = await client.post(
