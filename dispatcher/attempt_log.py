@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from store.errors import StoreUnavailable, WriterStopped
 from store.interface import OutboxStore
@@ -26,15 +27,20 @@ class AttemptLog:
     """Attempt records waiting to be written, and the writes under way."""
 
     def __init__(
-        self, outbox: OutboxStore, owner: str, delay: float, policy: HealthPolicy = NO_POLICY
+        self, outbox: OutboxStore, owner: str, delay: float, policy: HealthPolicy = NO_POLICY,
+        on_retry: Callable[[float], None] | None = None,
     ) -> None:
         self.outbox = outbox
         self.owner = owner
         self.policy = policy
         self.delay = delay
+        # Told, once a write is committed, when its first retry is due (a Unix time): the
+        # worker chose its sleep before the retry was written, and would sleep past it.
+        self.on_retry = on_retry
         self._waiting: list[list[AttemptRecord]] = []  # one list per ended send
         self._timer: asyncio.TimerHandle | None = None
         self._writes: dict[asyncio.Task[None], list[int]] = {}  # each write: its deliveries
+        self._retries: dict[asyncio.Task[None], float] = {}  # each write: its first retry
 
     @property
     def busy(self) -> bool:
@@ -64,6 +70,10 @@ class AttemptLog:
         sends, self._waiting = self._waiting, []
         task = asyncio.create_task(write_attempts(self.outbox, sends, self.owner, self.policy))
         self._writes[task] = [record.delivery_id for records in sends for record in records]
+        retries = [record.next_attempt_at for records in sends for record in records
+                   if record.next_attempt_at is not None]
+        if retries:
+            self._retries[task] = min(retries)
         task.add_done_callback(self._written)
 
     async def drain(self, timeout: float) -> None:
@@ -80,10 +90,13 @@ class AttemptLog:
 
     def _written(self, task: asyncio.Task[None]) -> None:
         self._writes.pop(task, None)
+        first_retry = self._retries.pop(task, None)
         if task.cancelled():
             log.error("attempts left unrecorded at stop; their deliveries wait for the lease")
         elif (error := task.exception()) is not None:
             log.error("recording attempts failed; their deliveries wait for the lease: %s", error)
+        elif first_retry is not None and self.on_retry is not None:
+            self.on_retry(first_retry)
 
 
 async def write_attempts(

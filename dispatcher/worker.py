@@ -76,7 +76,8 @@ class Worker:
         # each waits for at most one send (within its timeout), well inside the lease.
         self._ready: collections.deque[_Claimed] = collections.deque()
         self._runner: AttemptRunner | None = None
-        self._attempt_log = AttemptLog(outbox, self.owner, config.record_delay, config.health)
+        self._attempt_log = AttemptLog(outbox, self.owner, config.record_delay, config.health,
+                                       on_retry=self._retry_due)
         self._refill = max(1, config.concurrency // 2)
         self._due = _DueRows([], 0.0)  # due rows read, not yet tried (config.due_reuse)
         self._unsure: set[int] = set()  # claims that may have been committed unseen
@@ -87,6 +88,13 @@ class Worker:
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
         self.wakeup.set()
+
+    def _retry_due(self, at: float) -> None:
+        """Look again when a retry just recorded falls due, if that is before the next look
+        (a retry schedule shorter than the poll interval is kept, not stretched to it)."""
+        wait = at - time.time()
+        if wait < self.config.poll_interval:
+            asyncio.get_running_loop().call_later(max(wait, 0.0), self.wakeup.set)
 
     async def run(self) -> None:
         """Send due deliveries until cancelled; on the way out, hand back unfinished claims."""

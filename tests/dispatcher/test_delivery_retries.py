@@ -122,3 +122,15 @@ async def test_slack_410_disables_the_destination(start_app: Any, slack_sink: An
     [refused] = await wait_delivered(client, later["id"])
     assert refused["status"] == "dead" and refused["attempts"] == []
     assert len(slack_sink.received) == 1
+
+
+async def test_retries_keep_their_schedule_between_the_workers_looks(
+    start_app: Any, slack_sink: Any
+) -> None:
+    """A retry sooner than the worker's next look (REELHOOK_DISPATCH_INTERVAL, 60 s here) is
+    sent when it falls due: the worker learns of it once its attempt is recorded."""
+    slack_sink.script = [Answer(502, "bad gateway")] * 3
+    client = await start_app(**{**FAST_RETRIES, "dispatch_interval": 60.0})
+    task = await _notify_slack(client, slack_sink.url)
+    [delivery] = await wait_delivered(client, task["id"], timeout=20)
+    assert [o for o, _ in _outcomes(delivery)] == ["retrying"] * 3 + ["delivered"]
