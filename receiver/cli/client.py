@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from receiver.cli.support import CLIENT_SETTINGS, ApiClient, add_command
 from receiver.providers import PROVIDER_NAMES
 from receiver.services.request_fields import TEXT_FIELDS
-from receiver.terminal import table, task_table
+from receiver.terminal import task_table
 from store.states import STATES, is_terminal
 
 UNIFIED_OPTIONS = TEXT_FIELDS
@@ -108,10 +108,7 @@ def _tasks(args: argparse.Namespace, api: ApiClient) -> int:
 def _show(args: argparse.Namespace, api: ApiClient) -> int:
     task = api.call("GET", f"/v1/tasks/{args.task_id}")
     events = api.call("GET", f"/v1/tasks/{args.task_id}/events")["events"]
-    print(json.dumps(task, indent=2))
-    print(table(("RECEIVED", "SOURCE", "PROVIDER STATUS", "STATE", "PROGRESS"),
-                [(e["received_at"], e["source"], e["provider_status"], e["status"],
-                  e["progress"]) for e in events]))
+    print(json.dumps({**task, "events": events}, indent=2))  # one document a script can read
     return 0
 
 

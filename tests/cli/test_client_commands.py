@@ -37,8 +37,10 @@ async def test_submit_tasks_and_show(
     assert task["id"] in listing and "succeeded" in listing and "$0.15" in listing
 
     assert await asyncio.to_thread(main, ["show", task["id"]]) == 0
-    shown = capsys.readouterr().out
-    assert '"status": "succeeded"' in shown and "callback" in shown and "completed" in shown
+    shown = json.loads(capsys.readouterr().out)  # one JSON document: the task, its events
+    assert shown["id"] == task["id"] and shown["status"] == "succeeded"
+    assert {"callback"} <= {e["source"] for e in shown["events"]}
+    assert "completed" in {e["provider_status"] for e in shown["events"]}
 
 
 async def test_commands_say_what_went_wrong(
