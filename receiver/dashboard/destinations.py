@@ -11,6 +11,7 @@ from receiver import keys
 from receiver.dashboard.guard import action, page, render
 from receiver.dashboard.session import Session
 from receiver.http.destinations import destination_of, store_call
+from receiver.http.paging import known_params
 from receiver.runtime.dispatching import SendResult, send_test_notice
 from receiver.services.registered import destination_view
 
@@ -18,6 +19,7 @@ from receiver.services.registered import destination_view
 @page
 async def destinations_page(request: web.Request, session: Session) -> web.StreamResponse:
     """GET /dashboard/destinations."""
+    known_params(request.query, ())
     return await _render(request, session)
 
 

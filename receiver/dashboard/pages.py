@@ -19,7 +19,7 @@ from receiver.dashboard.guard import page, render
 from receiver.dashboard.hub import live_view
 from receiver.dashboard.session import Session
 from receiver.http.inbound import inbound_view, read_query
-from receiver.http.paging import one_page, page_limit, query_choice, task_cursor
+from receiver.http.paging import known_params, one_page, page_limit, query_choice, task_cursor
 from receiver.http.serializers import delivery_view, event_view, task_view, with_urls_redacted
 from receiver.http.tasks import task_search
 from receiver.providers.http import scrub
@@ -37,6 +37,7 @@ SHOWN_DEAD = 500
 async def tasks_page(request: web.Request, session: Session) -> web.StreamResponse:
     """Tasks newest first, filtered by status and provider, with cursor paging."""
     query = request.query
+    known_params(query, ("status", "provider", "limit", "cursor", "q"))
     status = query_choice(query.get("status"), "status", STATES)
     provider = query_choice(query.get("provider"), "provider", request.app[keys.PROVIDERS].keys())
     limit = page_limit(query.get("limit") or str(PAGE))
@@ -107,6 +108,7 @@ async def render_task(
 async def deliveries_page(request: web.Request, session: Session) -> web.StreamResponse:
     """Dead letters first, then every notice newest first; filter by status and channel."""
     query = request.query
+    known_params(query, ("status", "channel", "redelivered"))
     status = query_choice(query.get("status"), "status", DELIVERY_STATUSES)
     channel = query_choice(query.get("channel"), "channel", CHANNEL_NAMES)
     outbox = request.app[keys.STORE].outbox
@@ -156,6 +158,7 @@ async def costs_page(request: web.Request, session: Session) -> web.StreamRespon
 @page
 async def inbound_page(request: web.Request, session: Session) -> web.StreamResponse:
     """Standard Webhooks messages received, newest first, optionally of one source."""
+    known_params(request.query, ("source", "limit", "cursor"))
     source, limit, before = read_query(request.query)
     rows = await request.app[keys.STORE].inbound.recent(
         source=source, limit=limit + 1, before_id=before

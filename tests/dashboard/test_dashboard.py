@@ -211,6 +211,10 @@ async def test_an_unknown_task_page_is_a_404_page(client: Any) -> None:
     assert answer.status == 404 and "no task with id" in await answer.text()
     bad = await client.get("/dashboard/tasks?status=done")
     assert bad.status == 422 and "status must be one of" in await bad.text()
+    for listing in ("tasks", "deliveries", "inbound", "destinations"):  # every listing, as the API
+        misspelled = await client.get(f"/dashboard/{listing}?stauts=failed")
+        assert misspelled.status == 400, listing
+        assert "unknown query parameter" in await misspelled.text()
 
 
 async def test_the_task_list_filters_by_status_and_provider_and_pages_with_a_cursor(
