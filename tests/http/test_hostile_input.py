@@ -67,6 +67,8 @@ async def test_odd_query_values_are_422(client: Any, query: str) -> None:
     assert response.status == 422
 
 
-async def test_odd_delivery_ids_are_422(client: Any) -> None:
+async def test_odd_delivery_ids_are_404_not_a_crash(client: Any) -> None:
+    """'²' is a digit to str.isdigit() but not to int(): no delivery has such an id."""
     response = await client.post("/v1/deliveries/%C2%B2/redeliver")
-    assert response.status == 422
+    assert response.status == 404
+    assert (await response.json())["error"]["field"] == "id"
