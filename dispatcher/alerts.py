@@ -18,6 +18,7 @@ import aiohttp
 
 from dispatcher.channels.email import EmailChannel
 from dispatcher.channels.http import post, refused
+from dispatcher.channels.slack import escape
 from dispatcher.channels.webhook import json_bytes, signature_headers
 from dispatcher.config import DispatchConfig
 from dispatcher.errors import ConfigError, DeliveryError, DispatchError
@@ -134,7 +135,8 @@ class AlertSender:
             return await EmailChannel(self.config.smtp, self.config.timeout).deliver(
                 self._email(alert))
         if channel == "slack":
-            raw, headers = json_bytes({"text": alert_text(alert)}), {}
+            # Names and reasons are people's and receivers' text: no <!channel> or disguised link.
+            raw, headers = json_bytes({"text": escape(alert_text(alert))}), {}
         else:
             if not self.target.secret:
                 raise ConfigError("webhook alerts need REELHOOK_ALERTS_SECRET")

@@ -35,7 +35,8 @@ def create_app(settings: Settings) -> web.Application:
     """The reelhook web application for these settings."""
     app = web.Application(
         middlewares=[access_middleware, edge_middleware],
-        client_max_size=max(settings.max_submit_bytes, settings.max_callback_bytes),
+        client_max_size=max(settings.max_submit_bytes, settings.max_callback_bytes,
+                            settings.max_inbound_bytes),
     )
     app[keys.SETTINGS] = settings
     app[keys.SECRETS] = secret_box(settings)

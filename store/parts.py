@@ -22,6 +22,7 @@ from store.models import (
 from store.plans import (
     alerts,
     destinations,
+    health,
     inbound,
     outbox,
     polls,
@@ -135,6 +136,15 @@ class Outbox:
     async def disable_route(self, route_key: str, reason: str) -> int:
         """Disable a destination everywhere it is used; returns the deliveries given up."""
         return await self._db.write(functools.partial(outbox.disable_route, route_key, reason))
+
+    async def gone(
+        self, route_key: str, label: str, reason: str, at: float, policy: HealthPolicy
+    ) -> int:
+        """A destination that answered "gone" outside a delivery (a test send): disabled, its
+        waiting deliveries ended, the operator told; how many destinations were disabled."""
+        return await self._db.write(
+            functools.partial(health.gone, route_key, label, reason, at, policy)
+        )
 
     async def next_due_at(self, lease: float | None = None) -> float | None:
         """When the next pending delivery falls due (Unix seconds), or None; with `lease`,

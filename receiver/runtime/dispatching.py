@@ -123,7 +123,8 @@ async def send_test_notice(
             gone = isinstance(exc, DestinationGone)
     duration_ms = round((time.monotonic() - clock) * 1000, 1)
     if gone and error is not None and destination["route_key"] is not None:
-        await store.outbox.disable_route(destination["route_key"], error)
+        await store.outbox.gone(destination["route_key"], destination["label"], error,
+                                time.time(), config.health)
     return SendResult(error is None, status_code, error, duration_ms)
 
 

@@ -44,6 +44,8 @@ MIN_TOKEN = 16  # characters: shorter bearer tokens are accepted with a warning 
 DEFAULT_SUBMIT_BYTES = 16 << 20  # room for a data: image
 # A PiAPI callback echoes the task's input, a base64 image included: room for the largest submit.
 CALLBACK_MARGIN_BYTES = 256 << 10
+# A Standard Webhooks message is read whole before its signature can be checked: a small cap.
+DEFAULT_INBOUND_BYTES = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Settings:
     provider_connections: int = DEFAULT_CONNECTIONS  # per provider, and for video downloads
     max_callback_bytes: int = DEFAULT_SUBMIT_BYTES + CALLBACK_MARGIN_BYTES
     max_submit_bytes: int = DEFAULT_SUBMIT_BYTES
+    max_inbound_bytes: int = DEFAULT_INBOUND_BYTES  # read before its signature can be checked
     max_concurrent_callbacks: int = 256
     db_busy_timeout: float = 5.0
     allow_private_urls: bool = False
@@ -153,6 +156,8 @@ def from_environ(
         max_callback_bytes=integer(env, "REELHOOK_MAX_CALLBACK_BYTES",
                                    submit_bytes + CALLBACK_MARGIN_BYTES, 1024, 1 << 30),
         max_submit_bytes=submit_bytes,
+        max_inbound_bytes=integer(env, "REELHOOK_MAX_INBOUND_BYTES", DEFAULT_INBOUND_BYTES,
+                                  1024, 1 << 30),
         max_concurrent_callbacks=integer(env, "REELHOOK_MAX_CONCURRENT_CALLBACKS", 256, 1, 100_000),
         db_busy_timeout=seconds(env, "REELHOOK_DB_BUSY_TIMEOUT", 5.0, 0.01, 600.0),
         allow_private_urls=flag(env, "REELHOOK_ALLOW_PRIVATE_URLS", False),

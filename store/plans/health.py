@@ -129,6 +129,26 @@ def _carry_out(verdict: Verdict, route: dict[str, Any], policy: HealthPolicy) ->
     return RouteState(state.failing_since, True, state.last_failed_at)
 
 
+def gone(route_key: str, label: str, reason: str, at: float, policy: HealthPolicy) -> Plan[int]:
+    """A route that answered "gone" outside a delivery (a test send): disabled with its
+    waiting deliveries ended and the operator told, as a delivery's "gone" does; how many
+    destinations it disabled (0: disabled already, and told then)."""
+    yield Lock(f"route:{route_key}")
+    found = yield rows("SELECT failing_since, last_failed_at, troubled FROM route_health"
+                       " WHERE route_key = :route_key", route_key=route_key)
+    state = RouteState(found[0]["failing_since"], bool(found[0]["troubled"]),
+                       found[0]["last_failed_at"]) if found else RouteState()
+    disabled = yield from disable(route_key, reason)
+    if not disabled:
+        return 0
+    verdict = judge("gone", at, reason, state, policy)
+    route = {"route_key": route_key, "label": label, "task_id": None}
+    after = yield from _carry_out(verdict, route, policy)
+    yield many(SAVE, [{"route_key": route_key, "failing_since": after.failing_since,
+                       "last_failed_at": after.last_failed_at, "troubled": int(after.troubled)}])
+    return disabled
+
+
 def disable(route_key: str, reason: str) -> Plan[int]:
     """Disable every destination with this route and end its waiting deliveries with the
     reason; how many destinations were not disabled already."""

@@ -98,14 +98,16 @@ async def test_webhook_alerts_without_their_own_secret_are_signed_with_one_made_
 async def test_dead_notices_alert_once_an_hour_in_slack(
     start_app: Any, webhook_sink: Any, slack_sink: Any
 ) -> None:
-    webhook_sink.script = [Answer(400, "bad")] * 3
+    webhook_sink.script = [Answer(400, "<!channel> bad")] * 3
     client = await start_app(alerts_to=("slack", slack_sink.url), **FAST_RETRIES)
-    await failing_hook(client, webhook_sink)
+    await failing_hook(client, webhook_sink, name="<!here> billing")
     for _ in range(3):
         await finished_task(client)
     [alert] = await slack_sink.wait_for(1)
     assert alert.body["text"].startswith("reelhook notice.dead:")
-    assert "billing (" in alert.body["text"]  # named, beside the address's redacted label
+    # named beside the address's label; a name or an answer cannot ping the channel or link
+    assert "&lt;!here&gt; billing (" in alert.body["text"]
+    assert "&lt;!channel&gt; bad" in alert.body["text"] and "<" not in alert.body["text"]
     await asyncio.sleep(0.3)  # several worker rounds: still one
     assert len(slack_sink.received) == 1
 

@@ -121,3 +121,24 @@ async def test_urls_in_a_recorded_message_are_shown_without_their_query(
     [message] = (await listed.json())["messages"]
     assert message["payload"]["url"] == "https://cdn.example/v.mp4?…"
     assert "SECRET9" not in await listed.text()
+
+
+async def test_a_message_is_capped_small_and_its_headers_checked_before_it_is_read(
+    start_app: Any,
+) -> None:
+    """Its signature covers the whole body, so the body is read before it can be checked: the
+    cap stays small (REELHOOK_MAX_INBOUND_BYTES) whatever the provider callbacks' limit, and a
+    message without its headers is refused before any of it is read."""
+    client = await start_app(inbound_secrets={"render": (OLD,)}, max_inbound_bytes=4096)
+    assert client.app[keys.SETTINGS].max_callback_bytes > 4096
+    big = json.dumps({"event": "render.done", "pad": "x" * 8000})
+    too_large = await client.post("/callbacks/standard/render", data=big,
+                                  headers=signed(OLD, big))
+    assert too_large.status == 413
+    unsigned = await client.post("/callbacks/standard/render", data=big,
+                                 headers={"content-type": "application/json"})
+    assert unsigned.status == 401  # the missing headers, not the size: nothing was read
+    assert (await unsigned.json())["error"]["field"] == "webhook-id"
+    small = json.dumps({"event": "render.done"})
+    fine = await client.post("/callbacks/standard/render", data=small, headers=signed(OLD, small))
+    assert fine.status == 200

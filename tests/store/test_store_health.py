@@ -130,3 +130,20 @@ async def test_two_workers_telling_one_recovery_at_once_send_one_alert(store: Ta
     await asyncio.gather(*(store.outbox.finish([record], "w", POLICY) for record in records))
     kinds = [a["kind"] for a in await store.alerts.recent()]
     assert kinds == [RECOVERED, NOTICE_DEAD]
+
+
+async def test_a_route_gone_outside_a_delivery_is_disabled_told_and_its_recovery_told(
+    store: TaskStore,
+) -> None:
+    """A test send answered 410: the route's destinations are disabled, its waiting notices end,
+    the operator is told once, and a delivery that gets through later tells the recovery."""
+    waiting = await failed_delivery(store, 1)
+    assert await store.outbox.gone("route-1", HOOK.label, "HTTP 410", time.time(), POLICY) == 1
+    assert await store.outbox.gone("route-1", HOOK.label, "HTTP 410", time.time(), POLICY) == 0
+    [delivery] = await store.outbox.deliveries(delivery_id=waiting)
+    assert delivery["status"] == "dead" and delivery["disabled_reason"] == "HTTP 410"
+    [alert] = await store.alerts.recent()
+    assert (alert["kind"], alert["route_key"], alert["reason"]) == (DISABLED, "route-1", "HTTP 410")
+    again = await failed_delivery(store, 2)
+    await attempt(store, again, "delivered", time.time())
+    assert [a["kind"] for a in await store.alerts.recent()] == [RECOVERED, DISABLED]

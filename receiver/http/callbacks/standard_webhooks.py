@@ -73,7 +73,8 @@ async def standard_callback(request: web.Request) -> web.Response:
     if not secrets:
         raise NotFound(f"no Standard Webhooks source named {source!r} is configured")
     refuse_other_media(request)
-    body = await read_limited(request, request.app[keys.SETTINGS].max_callback_bytes)
+    _check_headers(request.headers)  # before the body is read: it is read whole to be checked
+    body = await read_limited(request, request.app[keys.SETTINGS].max_inbound_bytes)
     verify_standard(secrets, body, request.headers)
     payload = decode_json(body)
     fresh = await request.app[keys.STORE].inbound.record(
