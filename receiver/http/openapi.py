@@ -305,7 +305,7 @@ PATHS: dict[str, Any] = {
                         " Content-Range"},
                 "302": {"description": "a presigned URL of the copy in a cloud store"},
                 "304": {"description": "the copy the If-None-Match names is current"},
-                **_errors(404, 416),
+                **_errors(400, 404, 416),
             },
         }
     },
