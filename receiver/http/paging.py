@@ -53,19 +53,28 @@ def whole_number(raw: str | None, name: str, default: int | None, high: int) -> 
     the field otherwise."""
     if raw is None and default is not None:
         return default
-    # The length is checked first: int() of thousands of digits is slow, then refused.
-    digits_ok = raw is not None and raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
-    if raw is None or not digits_ok or not 1 <= int(raw) <= high:
+    number = _whole(raw, high)
+    if number is None:
         raise Unprocessable(f"{name} must be a whole number from 1 to {high}", field=name)
-    return int(raw)
+    return number
 
 
 def path_id(raw: str, kind: str) -> int:
     """The whole-number id in a path (a delivery's, a destination's); NotFound for anything
     else, as for an id no row has."""
-    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID)) and 1 <= int(raw) <= MAX_ID:
-        return int(raw)
-    raise NotFound(f"no {kind} with id {raw[:60]!r}", field="id")
+    number = _whole(raw, MAX_ID)
+    if number is None:
+        raise NotFound(f"no {kind} with id {raw[:60]!r}", field="id")
+    return number
+
+
+def _whole(raw: str | None, high: int) -> int | None:
+    """`raw` as a whole number from 1 to `high`, else None."""
+    # The length is checked first: int() of thousands of digits is slow, then refused.
+    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(high)):
+        return None
+    number = int(raw)
+    return number if 1 <= number <= high else None
 
 
 def query_choice(raw: str | None, name: str, allowed: Iterable[str]) -> str | None:

@@ -108,7 +108,7 @@ async def send_test_notice(
     target = json.loads(secrets.decrypt(destination["target"]))
     check = url_check(config.allow_private, config.trusted_urls)
     clock = time.monotonic()
-    status_code, error, gone = None, None, False
+    status_code, error, gone = None, None, None
     async with session_factory(settings)() as session:
         channels = build_channels(session, config.smtp, config.timeout, check)
         try:
@@ -120,10 +120,10 @@ async def send_test_notice(
         except DispatchError as exc:
             status_code = getattr(exc, "status_code", None)
             error = scrub(str(exc) or type(exc).__name__, target)  # the answer may echo it
-            gone = isinstance(exc, DestinationGone)
+            gone = error if isinstance(exc, DestinationGone) else None
     duration_ms = round((time.monotonic() - clock) * 1000, 1)
-    if gone and error is not None and destination["route_key"] is not None:
-        await store.outbox.gone(destination["route_key"], destination["label"], error,
+    if gone is not None and destination["route_key"] is not None:
+        await store.outbox.gone(destination["route_key"], destination["label"], gone,
                                 time.time(), config.health)
     return SendResult(error is None, status_code, error, duration_ms)
 
