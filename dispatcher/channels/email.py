@@ -14,8 +14,6 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
-import aiosmtplib
-
 from dispatcher.channels.base import Target
 from dispatcher.errors import ConfigError, Refused, Unreachable
 from dispatcher.netguard import is_loopback_host
@@ -74,6 +72,8 @@ class EmailChannel:
 
     async def deliver(self, message: EmailMessage) -> int:
         """Send one message through the SMTP server; its final reply code, or DeliveryError."""
+        import aiosmtplib  # here: most processes never send an email (cold starts, issue 24.4)
+
         config = self._config
         assert config is not None
         try:

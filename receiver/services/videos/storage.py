@@ -2,7 +2,9 @@
 every S3-compatible store, GCS and Azure; async streaming multipart uploads; presigned URLs).
 
 A copy is uploaded under a temporary key and moved to its final key only once it is whole and
-checked, so a copy cut off half way never leaves an object under a name anyone reads.
+checked, so a copy cut off half way never leaves an object under a name anyone reads. obstore is
+imported, and the store opened, at the first use: most processes start long before a video is
+kept or served, and a serverless host starts one per burst (issue 24.4).
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import Any
-
-import obstore
-from obstore.store import LocalStore, from_url
 
 from receiver.settings.videos import CLOUD_SCHEMES
 
@@ -30,8 +31,8 @@ class VideoStoreError(Exception):
 class VideoStore:
     """Kept copies under keys such as videos/<task id>.mp4."""
 
-    def __init__(self, store: Any, *, description: str, signs: bool) -> None:
-        self._store = store
+    def __init__(self, opens: Callable[[], Any], *, description: str, signs: bool) -> None:
+        self._opens = opens
         self.description = description  # safe to show: no keys, no credentials
         self.signs = signs  # answers GET with a presigned URL instead of the bytes
 
@@ -41,11 +42,23 @@ class VideoStore:
         if where.startswith(CLOUD_SCHEMES):
             config: Any = {k: v for k, v in options.items() if k != "allow_http"}
             client: Any = {"allow_http": True} if options.get("allow_http") == "true" else {}
-            store = from_url(where, config=config or None, client_options=client or None)
-            return cls(store, description=where.split("?")[0], signs=True)
+
+            def cloud() -> Any:
+                return _obstore().store.from_url(
+                    where, config=config or None, client_options=client or None)
+
+            return cls(cloud, description=where.split("?")[0], signs=True)
         folder = Path(where.removeprefix("file://")).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
-        return cls(LocalStore(folder), description=str(folder), signs=False)
+        folder.mkdir(parents=True, exist_ok=True)  # a folder it cannot make stops the start
+        return cls(lambda: _obstore().store.LocalStore(folder), description=str(folder),
+                   signs=False)
+
+    @cached_property
+    def _store(self) -> Any:
+        try:
+            return self._opens()
+        except Exception as exc:  # an option obstore refuses: retried like any store failure
+            raise VideoStoreError(f"the video store cannot be opened: {_first_line(exc)}") from exc
 
     async def put(self, key: str, chunks: AsyncIterator[bytes], content_type: str) -> None:
         """Stream `chunks` under `key`: whole or not at all (a failure of `chunks` or of the
@@ -54,8 +67,8 @@ class VideoStore:
         try:
             # A local folder keeps no attributes (obstore refuses them there).
             attributes: Any = {"Content-Type": content_type} if self.signs else None
-            await obstore.put_async(self._store, staging, chunks, attributes=attributes)
-            await self._call(obstore.rename_async(self._store, staging, key))
+            await _obstore().put_async(self._store, staging, chunks, attributes=attributes)
+            await self._call(_obstore().rename_async(self._store, staging, key))
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 await self.delete(staging)
@@ -66,7 +79,7 @@ class VideoStore:
     async def size(self, key: str) -> int | None:
         """The stored size of `key`, or None when there is no such object."""
         try:
-            meta = await self._call(obstore.head_async(self._store, key))
+            meta = await self._call(_obstore().head_async(self._store, key))
         except FileNotFoundError:
             return None
         return int(meta["size"])
@@ -76,21 +89,21 @@ class VideoStore:
         options: Any = {}
         if start or end is not None:
             options["range"] = (start, end) if end is not None else {"offset": start}
-        result = await self._call(obstore.get_async(self._store, key, options=options))
+        result = await self._call(_obstore().get_async(self._store, key, options=options))
         async for chunk in result.stream():
             yield bytes(chunk)
 
     async def signed_url(self, key: str, lifetime: float) -> str:
         """A presigned GET URL of `key`, valid for `lifetime` seconds (cloud stores)."""
         url: str = await self._call(
-            obstore.sign_async(self._store, "GET", key, timedelta(seconds=lifetime))
+            _obstore().sign_async(self._store, "GET", key, timedelta(seconds=lifetime))
         )
         return url
 
     async def delete(self, key: str) -> None:
         """Remove `key` (nothing when it is not there)."""
         try:
-            await self._call(obstore.delete_async(self._store, key))
+            await self._call(_obstore().delete_async(self._store, key))
         except FileNotFoundError:
             return
 
@@ -104,6 +117,13 @@ class VideoStore:
             raise VideoStoreError(late) from exc
         except Exception as exc:
             raise VideoStoreError(f"the video store failed: {_first_line(exc)}") from exc
+
+
+def _obstore() -> ModuleType:
+    import obstore
+    import obstore.store
+
+    return obstore
 
 
 def _first_line(exc: BaseException) -> str:
