@@ -79,3 +79,40 @@ def test_serve_loads_httpx_without_its_command_line() -> None:
     has_main, loaded = json.loads(done.stdout)
     assert has_main and {"httpx", "aiohttp"} <= set(loaded)
     assert set(loaded).isdisjoint({"click", "rich", "pygments"}), loaded
+
+
+STARTED_APP = LOADED + """
+import asyncio, json, os, sys
+from aiohttp import web
+from receiver.app import create_app
+from receiver.settings import from_environ
+
+async def started() -> list[str]:
+    settings = from_environ(os.environ)
+    assert settings.videos.kept(settings.database)
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    try:
+        return loaded()
+    finally:
+        await runner.cleanup()
+
+print(json.dumps(asyncio.run(started())))
+"""
+
+
+def test_a_started_app_loads_the_video_store_and_smtp_clients_only_when_used(
+    tmp_path: object,
+) -> None:
+    """Videos are kept (in a folder, by default) and email may be configured, yet a starting
+    process imports neither obstore nor aiosmtplib: the first kept video and the first email do."""
+    key = subprocess.run([sys.executable, "-m", "receiver", "keygen"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    env = {"REELHOOK_DATABASE": f"{tmp_path}/reelhook.db", "REELHOOK_SECRET_KEY": key,
+           "REELHOOK_API_TOKEN": "t" * 32, "REELHOOK_SMTP_URL": "smtp://127.0.0.1:2525",
+           "REELHOOK_EMAIL_FROM": "reelhook@example.com", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", STARTED_APP], env=env, capture_output=True,
+                          text=True, check=True, timeout=60)
+    loaded = set(json.loads(done.stdout))
+    assert {"aiohttp", "httpx", "receiver", "dispatcher"} <= loaded
+    assert loaded.isdisjoint({"obstore", "aiosmtplib"}), sorted(loaded)
