@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from receiver.logs import JsonFormatter
+from receiver.logs import JsonFormatter, TextFormatter
 from tests.helpers import API_TOKEN, skyreels, wait_for_status
 from tests.test_metrics import scrape
 
@@ -80,3 +80,16 @@ def test_the_json_formatter_gives_a_task_id_its_own_field() -> None:
     record.task_id = "tsk_1"
     stream.write(JsonFormatter().format(record))
     assert json.loads(stream.getvalue())["task_id"] == "tsk_1"
+
+
+def test_the_text_formatter_prints_each_records_own_time() -> None:
+    """The text of the second is made once a second: records in the same second, in the next,
+    and back in an earlier one each get their own time, as logging's own formatter gives it."""
+    ours = TextFormatter()
+    standard = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    for created in (1_767_225_599.998, 1_767_225_599.999, 1_767_225_600.0, 1_767_225_600.5,
+                    1_767_225_599.25, 1_800_000_000.042):
+        record = logging.LogRecord("reelhook.access", logging.INFO, __file__, 1, "GET / 200",
+                                   None, None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert ours.format(record) == standard.format(record)
