@@ -74,6 +74,7 @@ class Provider(Protocol):
     name: str
     models: frozenset[str]
     supports_callbacks: bool
+    cancels: bool  # has a cancel call (the others refuse every cancel with their reason)
     token_in_path: bool  # the callback secret travels in the callback URL's path
     confirm_terminal: bool  # a terminal callback counts only once Get Task agrees
     pollable: bool  # has a Get Task to poll
@@ -122,6 +123,7 @@ class Adapter:
     default_base_url: str  # the provider's real host (PROVIDER_BASE_URL overrides it)
     default_max_in_flight: int  # tasks in flight at once (0: no cap)
     supports_callbacks = False
+    cancels = False
     token_in_path = False
     confirm_terminal = False
     pollable: bool

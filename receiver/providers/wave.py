@@ -76,6 +76,7 @@ class Wave(Adapter):
     name, default_base_url, default_max_in_flight, pollable = FACTS["wave"]
     models = v4.MODELS
     supports_callbacks = True
+    cancels = True
     token_in_path = True
     confirm_terminal = True
     idempotent_submit = True  # our Idempotency-Key is sent as Wave's

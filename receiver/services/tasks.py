@@ -184,10 +184,10 @@ class TaskService:
             if (await self.change(task_id, event)).recorded:
                 return await self.store.get_task(task_id)
             task = await self.get(task_id)
-        if not task["provider_task_id"]:
+        if not task["provider_task_id"] and provider.cancels:
             raise Conflict("task has not reached the provider yet; try again in a moment")
-        try:
-            await provider.cancel(self.http, task["provider_task_id"])
+        try:  # a provider with no cancel gives its reason whether the task reached it or not
+            await provider.cancel(self.http, task["provider_task_id"] or "")
         except CancelNotSupported as exc:
             raise Conflict(str(exc)) from exc
         except ProviderError as exc:

@@ -192,3 +192,23 @@ async def test_unexpected_error_in_background_send_fails_the_task(
     finally:
         await http.aclose()
         await store.close()
+
+
+async def test_cancel_during_the_long_call_says_1min_ai_has_no_cancel(
+    client: Any, onemin_sim: Any
+) -> None:
+    """The call has started: "try again in a moment" could never come true, so the answer is
+    the provider's own reason, and the task goes on."""
+    onemin_sim.script.hang = True
+    task = await (await client.post("/v1/tasks", json=onemin(image=PNG_DATA_URI))).json()
+    for _ in range(500):
+        if onemin_sim.in_flight:
+            break
+        await asyncio.sleep(0.01)
+    assert onemin_sim.in_flight == 1
+    answer = await client.post(f"/v1/tasks/{task['id']}/cancel")
+    assert answer.status == 409
+    message = (await answer.json())["error"]["message"]
+    assert "offers no cancel" in message and "try again" not in message
+    after = await (await client.get(f"/v1/tasks/{task['id']}")).json()
+    assert after["status"] == "queued"
