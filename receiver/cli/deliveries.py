@@ -27,11 +27,14 @@ def add_commands(commands: Any, env: Mapping[str, str]) -> None:
 
 def _deliveries(args: argparse.Namespace, api: ApiClient) -> int:
     if args.task_id:
-        answer = api.call("GET", f"/v1/tasks/{args.task_id}/deliveries")
+        # A task's notices come whole (a few per task); --status and --limit apply here.
+        every = api.call("GET", f"/v1/tasks/{args.task_id}/deliveries")["deliveries"]
+        chosen = [d for d in every if args.status in (None, d["status"])]
+        deliveries = chosen[:max(args.limit, 0)]
     else:
         params = {"limit": args.limit, **({"status": args.status} if args.status else {})}
-        answer = api.call("GET", "/v1/deliveries", params=params)
-    print(delivery_table(answer["deliveries"]))
+        deliveries = api.call("GET", "/v1/deliveries", params=params)["deliveries"]
+    print(delivery_table(deliveries))
     return 0
 
 

@@ -15,7 +15,16 @@ from standardwebhooks.webhooks import Webhook
 
 from receiver.cli.commands import build_parser, main
 from receiver.providers import DEFAULT_MAX_IN_FLIGHT
-from tests.helpers import API_TOKEN, IMAGE_URL, WEBHOOK_SECRET, StartApp, skyreels, wait_for_status
+from tests.helpers import (
+    API_TOKEN,
+    FAST_RETRIES,
+    IMAGE_URL,
+    WEBHOOK_SECRET,
+    StartApp,
+    skyreels,
+    wait_delivered,
+    wait_for_status,
+)
 
 
 def commands() -> list[str]:
@@ -160,3 +169,27 @@ async def test_inbound_lists_messages_in_the_cli_and_the_api(
     assert "msg_1" in out and "msg_3" in out and "msg_2" not in out and '{"frames": 3}' in out
     assert await run(["inbound", "--json", "--limit", "1"]) == 0
     assert [m["webhook_id"] for m in json.loads(capsys.readouterr().out)] == ["msg_3"]
+
+
+async def test_deliveries_of_one_task_keep_status_and_limit(
+    start_app: StartApp, webhook_sink: Any, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = await start_app(notify_on=frozenset({"queued", "succeeded"}), **FAST_RETRIES)
+    use_server(client, monkeypatch)
+    body = skyreels(notify=[{"channel": "webhook", "url": webhook_sink.url,
+                             "secret": webhook_sink.secret}])
+    task = await (await client.post("/v1/tasks", json=body)).json()
+    assert len(await wait_delivered(client, task["id"], 2)) == 2
+
+    def rows(out: str) -> list[list[str]]:
+        return [line.split() for line in out.splitlines()[1:] if line.strip()]
+
+    assert await run(["deliveries", "--task", task["id"]]) == 0
+    assert len(rows(capsys.readouterr().out)) == 2
+    assert await run(["deliveries", "--task", task["id"], "--limit", "1"]) == 0
+    assert len(rows(capsys.readouterr().out)) == 1
+    assert await run(["deliveries", "--task", task["id"], "--status", "dead"]) == 0
+    assert rows(capsys.readouterr().out) == []
+    assert await run(["deliveries", "--task", task["id"], "--status", "delivered"]) == 0
+    assert [row[4] for row in rows(capsys.readouterr().out)] == ["delivered", "delivered"]
