@@ -44,12 +44,18 @@ class ApiError(ReceiverError):
         self.message = message
         self.field = field
 
-    def body(self) -> dict[str, dict[str, str]]:
+    def body(self) -> ErrorBody:
         """The JSON error body."""
-        error = {"code": self.code, "message": self.message}
-        if self.field is not None:
-            error["field"] = self.field
-        return {"error": error}
+        return error_body(self.code, self.message, self.field)
+
+
+ErrorBody = dict[str, dict[str, str | None]]
+
+
+def error_body(code: str, message: str, field: str | None = None) -> ErrorBody:
+    """Every JSON error answer's one shape: `field` is always there, null when the error is not
+    about one field (DESIGN.md's {"error": {"code", "message", "field"}})."""
+    return {"error": {"code": code, "message": message, "field": field}}
 
 
 class BadRequest(ApiError):

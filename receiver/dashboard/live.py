@@ -11,6 +11,7 @@ from receiver.dashboard.guard import secure
 from receiver.dashboard.hub import EventHub
 from receiver.dashboard.keys import HUB
 from receiver.dashboard.session import read_session
+from receiver.errors import error_body
 
 KEEP_ALIVE = 15.0
 STREAMS_PER_SESSION = 4  # a few tabs; past that a page left open in a loop cannot pile them up
@@ -31,7 +32,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         if not room:
             message = (f"at most {STREAMS_PER_SESSION} live update streams per session are"
                        " open; close another dashboard tab")
-            return web.json_response({"error": {"code": "too_many_streams", "message": message}},
+            return web.json_response(error_body("too_many_streams", message),
                                      status=429, headers={"Retry-After": "10"})
         return await _stream(request, hub)
 

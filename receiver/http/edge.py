@@ -21,6 +21,7 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from receiver.errors import error_body
 from receiver.runtime.event_loops import new_loop
 
 log = logging.getLogger("reelhook.http")
@@ -49,7 +50,7 @@ class JsonErrorHandler(RequestHandler):
         )
         log.warning("refused malformed HTTP from %s: %s (%d)", request.remote,
                     type(exc).__name__, status)
-        response = web.json_response({"error": {"code": code, "message": text}}, status=status)
+        response = web.json_response(error_body(code, text), status=status)
         response.force_close()
         return response
 

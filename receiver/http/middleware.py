@@ -19,6 +19,7 @@ from receiver.errors import (
     ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
+    error_body,
 )
 from receiver.services.secrets import may, token_scope
 from store import StoreFull, StoreUnavailable, TaskNotFound, WriterStopped
@@ -61,7 +62,7 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
     except Exception:
         log.exception("unexpected error on %s %s", request.method, _route(request))
         return web.json_response(
-            {"error": {"code": "internal", "message": "internal error; it has been logged"}},
+            error_body("internal", "internal error; it has been logged"),
             status=500,
         )
 
@@ -128,12 +129,7 @@ def _http_exception(exc: web.HTTPException) -> web.Response:
         413: "body too large",
     }
     response = web.json_response(
-        {
-            "error": {
-                "code": codes.get(exc.status, "http_error"),
-                "message": messages.get(exc.status, exc.reason),
-            }
-        },
+        error_body(codes.get(exc.status, "http_error"), messages.get(exc.status, exc.reason)),
         status=exc.status,
     )
     if exc.status == 405 and "Allow" in exc.headers:

@@ -40,11 +40,12 @@ ERROR = {
     "properties": {
         "error": {
             "type": "object",
-            "required": ["code", "message"],
+            "required": ["code", "message", "field"],
             "properties": {
                 "code": {"type": "string"},
                 "message": {"type": "string"},
-                "field": {"type": "string"},
+                "field": {"type": "string", "nullable": True,
+                          "description": "the field the error is about; null when none"},
             },
         }
     },

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import API_TOKEN, skyreels
+from tests.helpers import API_TOKEN, skyreels, wait_for_status
 
 
 @pytest.fixture
@@ -244,3 +244,23 @@ async def test_redelivering_an_id_of_thousands_of_digits_is_404_at_once(client: 
     assert response.status == 404
     error = (await response.json())["error"]
     assert error["field"] == "id" and len(error["message"]) < 200
+
+
+async def test_every_error_answer_has_code_message_and_field(client: Any) -> None:
+    """One shape for every JSON error: `field` is there on each, null when no one field is at
+    fault (an unknown route, a wrong method, a finished task's cancel)."""
+    done = await (await client.post("/v1/tasks", json=skyreels())).json()
+    await wait_for_status(client, done["id"])
+    answers = [
+        await client.get("/v1/nothing-here"),
+        await client.delete("/v1/tasks"),
+        await client.post(f"/v1/tasks/{done['id']}/cancel"),
+        await client.post("/v1/tasks", json={**skyreels(), "duration": "long"}),
+        await client.get("/v1/tasks", headers={"Authorization": "Bearer wrong"}),
+    ]
+    errors = [(answer.status, (await answer.json())["error"]) for answer in answers]
+    assert [status for status, _ in errors] == [404, 405, 409, 422, 401]
+    for _, error in errors:
+        assert set(error) == {"code", "message", "field"} and error["message"]
+    assert [error["field"] for _, error in errors] == [None, None, None, "duration",
+                                                       "Authorization"]
