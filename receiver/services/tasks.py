@@ -37,6 +37,7 @@ from store import (
     IdempotencyConflict,
     NewTask,
     Observation,
+    StoreUnavailable,
     TaskNotFound,
     TaskStore,
 )
@@ -141,7 +142,18 @@ class TaskService:
             await self.queue.dispatch(send)
         else:
             log.info("holding %s: %s has no free slot", task_id, provider.name)
-        return await self.store.get_task(task_id), True
+        return await self._as_stored_now(task), True
+
+    async def _as_stored_now(self, task: TaskRow) -> TaskRow:
+        """The recorded task as it stands after its send; the row as recorded when the store
+        cannot be read now. It is recorded and maybe sent (the send's outcome is written in the
+        background until it is stored): an error answer would invite the client to pay twice."""
+        try:
+            return await self.store.get_task(task["id"])
+        except StoreUnavailable as exc:
+            log.warning("answering the submit of %s with the task as recorded: reading it again"
+                        " failed (%s)", task["id"], exc)
+            return task
 
     async def apply_report(self, task_id: str, report: Report, source: str) -> bool:
         """Record what a provider said; False when it was a duplicate."""

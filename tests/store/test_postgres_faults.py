@@ -14,8 +14,11 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from receiver import keys
+from receiver.settings import ProviderSettings
 from store import DatabaseTimeouts, NewTask, open_store
 from store.errors import StoreUnavailable
 from store.interface import TASKS
@@ -296,3 +299,45 @@ async def test_writes_committed_alone_after_a_deadlock_keep_their_answer(pg_url:
         await other.close()
         await writer.stop()
         await pool.close()
+
+
+async def test_a_submit_sent_while_the_database_hangs_answers_with_its_task(
+    start_app: Any, settings: Any, pg_url: str
+) -> None:
+    """The task is recorded and sent; the database stops answering as the provider answers.
+    The client gets its task (202), not an error inviting a second, paid submit; the provider's
+    answer is stored once the database is back."""
+    async with proxy_to(pg_url) as proxy:
+        sent: list[Any] = []
+
+        async def create_task(request: web.Request) -> web.Response:
+            sent.append(await request.json())
+            proxy.freeze()
+            return web.json_response({"code": 200, "message": "success",
+                                      "data": {"task_id": "pi-123", "status": "pending"}})
+
+        fake = web.Application()
+        fake.router.add_post("/api/v1/task", create_task)
+        server = TestServer(fake, host="127.0.0.1")
+        await server.start_server()
+        try:
+            piapi = ProviderSettings(settings.providers["piapi"].api_key,
+                                     str(server.make_url("")).rstrip("/"))
+            timeouts = DatabaseTimeouts(statement=1.0, lock=0.5, idle_in_transaction=5.0)
+            client = await start_app(database=proxy.url_for(pg_url), db_timeouts=timeouts,
+                                     providers={**settings.providers, "piapi": piapi})
+            answer = await asyncio.wait_for(client.post("/v1/tasks", json=skyreels()), 30)
+            assert answer.status == 202, await answer.text()
+            task = await answer.json()
+            assert task["status"] == "queued" and len(sent) == 1
+            proxy.thaw()
+            proxy.cut()
+
+            async def answer_stored() -> bool:
+                seen = await client.get(f"/v1/tasks/{task['id']}")
+                return seen.status == 200 and (await seen.json())["provider_task_id"] == "pi-123"
+
+            await until(answer_stored, timeout=20, what="the provider's answer stored")
+            assert len(sent) == 1
+        finally:
+            await server.close()
