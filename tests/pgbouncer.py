@@ -48,8 +48,9 @@ def _program() -> str:
 
 
 @contextlib.asynccontextmanager
-async def pgbouncer() -> AsyncIterator[int]:
-    """A running PgBouncer on a free port; its port."""
+async def pgbouncer(settings: str = "") -> AsyncIterator[int]:
+    """A running PgBouncer on a free port, with `settings` added to its [pgbouncer] section
+    (lines such as "ignore_startup_parameters = ..."); its port."""
     program = _program()
     server = urlsplit(server_url())
     listen = port_for_child_process()
@@ -59,7 +60,7 @@ async def pgbouncer() -> AsyncIterator[int]:
         Path(folder, "users.txt").write_text(f'"{user}" ""\n')
         Path(folder, "pgbouncer.ini").write_text(CONFIG.format(
             host=server.hostname or "127.0.0.1", port=server.port or 5432, listen=listen,
-            dir=folder))
+            dir=folder) + settings)
         command = [program, f"{folder}/pgbouncer.ini"]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]

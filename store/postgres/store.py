@@ -38,7 +38,8 @@ CONNECT_TIMEOUT = 10.0  # seconds to open the LISTEN connection
 HEALTH_TIMEOUT = 2.0  # seconds the health check waits for the server's answer
 CLOSE_TIMEOUT = 10.0  # seconds closing waits for connections to say goodbye before cutting them
 POOLER_FOUND = (
-    "DATABASE_URL leads to a connection pooler (it refused session settings): prepared"
+    "DATABASE_URL leads to a connection pooler (it refused session settings, or its sessions"
+    " are not the server's own): prepared"
     " statements are off and LISTEN is not used, so other processes' work is seen on each"
     " worker's interval; set DIRECT_DATABASE_URL to a direct connection for instant wake-ups"
 )
@@ -105,11 +106,16 @@ class PostgresStore(Records):
 
         pooled = direct_url is not None
         try:
+            pool: asyncpg.Pool | None = None
             try:
                 pool = await _pool(url, pool_size, remember, timeouts, pooled=pooled)
             except asyncpg.ProtocolViolationError as exc:
                 if pooled or "startup parameter" not in str(exc):
                     raise
+            if pool is not None and not pooled and await _behind_a_pooler(pool):
+                await pool.close()
+                pool = None
+            if pool is None:
                 log.warning(POOLER_FOUND)
                 pooled = True
                 pool = await _pool(url, pool_size, remember, timeouts, pooled=True)
@@ -259,6 +265,15 @@ async def _pool(
         # does not answer at all, and every statement behind a pooler.
         command_timeout=timeouts.statement + 1.0, **options,
     )
+
+
+async def _behind_a_pooler(pool: asyncpg.Pool) -> bool:
+    """Whether the pool's connections reach PostgreSQL through a pooler: the server process a
+    connection was told it has at start is not the session its statements run in (PgBouncer
+    makes up its own). A pooler set to pass session settings by, rather than refuse them, is
+    found only so; its prepared statements would fail on the next session they reach."""
+    async with pool.acquire() as conn:
+        return bool(conn.get_server_pid() != await conn.fetchval("SELECT pg_backend_pid()"))
 
 
 def _ignore(task: TaskRow) -> None:

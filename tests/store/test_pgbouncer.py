@@ -78,3 +78,29 @@ async def test_serve_behind_the_pooler_answers_every_submit_and_sends_every_noti
         >= {task["id"] for task in tasks}, timeout=30)
     health = await client.get("/healthz")
     assert health.status == 200, await health.text()
+
+
+IGNORING = ("ignore_startup_parameters = extra_float_digits,statement_timeout,lock_timeout,"
+            "idle_in_transaction_session_timeout\n")
+
+
+async def test_a_pooler_that_passes_session_settings_by_is_found_and_every_submit_answered(
+    start_app: Any, piapi_sim: Any, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A common PgBouncer setting: it ignores the session settings instead of refusing them,
+    so the only sign of it is that a connection's sessions are not the server's own. Prepared
+    statements would then fail on the next session they reach: every submit would be 500."""
+    async with fresh_postgres(migrate=False) as direct, pgbouncer(IGNORING) as port:
+        url = through(port, direct)
+        code, _, err = await finished(await spawn("migrate", env={"DATABASE_URL": url}))
+        assert code == 0, err
+        client = await start_app(database=url)
+        assert any("leads to a connection pooler" in r.getMessage() for r in caplog.records)
+        answers = await asyncio.gather(*(
+            client.post("/v1/tasks", json=skyreels(prompt=f"take {n}")) for n in range(SUBMITS)
+        ))
+        assert [answer.status for answer in answers] == [202] * SUBMITS
+        for answer in answers:
+            done = await wait_for_status(client, (await answer.json())["id"], timeout=30)
+            assert done["status"] == "succeeded"
+        assert len(piapi_sim.tasks) == SUBMITS
