@@ -3,6 +3,7 @@
 StoreError
  ├── StoreUnavailable   the database cannot be written now (locked, full, read-only): retry later
  │    ├── StoreFull      the disk (or file) holding the database is full
+ │    ├── StoreReadOnly  PostgreSQL takes no writes (a standby, default_transaction_read_only)
  │    ├── WriterStopped  the writer thread is gone (died, could not open the file, or closed)
  │    └── SchemaMismatch the database is behind or ahead of this reelhook (store/versions.py)
  ├── SchemaTooNew       the file was written by a newer reelhook; this code must not touch it
@@ -26,6 +27,10 @@ class StoreUnavailable(StoreError):
 
 class StoreFull(StoreUnavailable):
     """The disk holding the database is full; nothing was written."""
+
+
+class StoreReadOnly(StoreUnavailable):
+    """The database takes no writes (a standby, or a read-only setting); nothing was written."""
 
 
 class SchemaTooNew(StoreError):

@@ -22,7 +22,7 @@ from receiver.errors import (
     error_body,
 )
 from receiver.services.secrets import may, token_scope
-from store import StoreFull, StoreUnavailable, TaskNotFound, WriterStopped
+from store import StoreFull, StoreReadOnly, StoreUnavailable, TaskNotFound, WriterStopped
 
 log = logging.getLogger("reelhook.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,6 +46,10 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return error_response(ServiceUnavailable(
             "storage is full: the disk holding the database has no space left; nothing was"
             " recorded; retry once space is freed"
+        ))
+    except StoreReadOnly as exc:
+        return error_response(ServiceUnavailable(
+            f"storage is read-only: {exc}; nothing was recorded; retry once it takes writes"
         ))
     except WriterStopped as exc:
         return error_response(ServiceUnavailable(f"storage has failed: {exc}; see /healthz"))

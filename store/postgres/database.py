@@ -12,7 +12,7 @@ from store.announce import Announcer
 from store.errors import StoreUnavailable
 from store.parts import BatchPlan, PlanOf
 from store.postgres import driver
-from store.postgres.writer import TIMED_OUT, UNAVAILABLE, PgWriter
+from store.postgres.writer import TIMED_OUT, UNAVAILABLE, PgWriter, not_written
 from store.sql import Announce
 
 T = TypeVar("T")
@@ -49,7 +49,7 @@ class PostgresDatabase:
             async with connection as conn, conn.transaction():
                 result = await driver.drive(conn, plan(), announced)
         except TIMED_OUT + UNAVAILABLE as exc:
-            raise StoreUnavailable(f"the database cannot be written now: {exc}") from None
+            raise not_written(exc) from None
         self.announce(announced)
         return result
 

@@ -26,7 +26,7 @@ from store.postgres.database import PostgresDatabase
 from store.postgres.driver import CHANNEL_PREFIX
 from store.postgres.event_batch import PgRecordEvents
 from store.postgres.types import use_store_types
-from store.postgres.writer import UNAVAILABLE, PgWriter
+from store.postgres.writer import READ_ONLY_REASON, UNAVAILABLE, PgWriter
 from store.records import Records
 from store.rows import TaskRow
 from store.sql import Announce
@@ -172,7 +172,7 @@ class PostgresStore(Records):
         except StoreUnavailable as exc:
             return f"the database does not answer: {exc}"
         if read_only:
-            return "the database is read-only (a standby, or default_transaction_read_only on)"
+            return READ_ONLY_REASON
         return None
 
     async def record_event(self, task_id: str, event: EventIn) -> EventOutcome:

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
-from store.errors import StoreUnavailable
+from store.errors import StoreReadOnly, StoreUnavailable
 
 T = TypeVar("T")
 Work = Callable[[asyncpg.Connection], Awaitable[Any]]
@@ -34,6 +34,16 @@ RETRY_ALONE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 # One write past lock_timeout or statement_timeout (a row another session holds): that write
 # is refused, busy; the rest of its batch commits.
 TIMED_OUT = (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError)
+
+
+READ_ONLY_REASON = "the database is read-only (a standby, or default_transaction_read_only on)"
+
+
+def not_written(exc: BaseException) -> StoreUnavailable:
+    """The error a write refused by `exc` (one of UNAVAILABLE) is answered with."""
+    if isinstance(exc, asyncpg.ReadOnlySQLTransactionError):
+        return StoreReadOnly(READ_ONLY_REASON)
+    return StoreUnavailable(f"the database cannot be written now: {exc}")
 
 
 class Batched(Protocol):
@@ -158,7 +168,7 @@ class PgWriter:
         except UNAVAILABLE + RETRY_ALONE as exc:
             log.error("commit failed, %d writes refused: %s", len(left), type(exc).__name__)
             for job in left:
-                job.error = StoreUnavailable(f"the database cannot be written now: {exc}")
+                job.error = not_written(exc)
         except BaseException as exc:
             for job in left:
                 job.error = StoreUnavailable(f"the database cannot be written now: {exc}")

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -341,3 +342,38 @@ async def test_a_submit_sent_while_the_database_hangs_answers_with_its_task(
             assert len(sent) == 1
         finally:
             await server.close()
+
+
+async def test_a_read_only_database_is_called_read_only_not_busy(
+    start_app: Any, piapi_sim: Any, pg_url: str
+) -> None:
+    """A standby, or default_transaction_read_only on: writes are refused as read-only (503,
+    the message says so, nothing recorded) and /healthz says why, until it takes writes again."""
+    client = await start_app(database=pg_url)
+    name = urlsplit(pg_url).path.lstrip("/")
+    admin = await admin_connection()
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        await terminate_all(admin, name)
+        refused: list[dict[str, Any]] = []
+
+        async def refused_as_read_only() -> bool:
+            answer = await client.post("/v1/tasks", json=skyreels())
+            assert answer.status == 503, await answer.text()
+            refused.append((await answer.json())["error"])
+            return "read-only" in refused[-1]["message"]
+
+        await until(refused_as_read_only, timeout=20, what="a submit refused as read-only")
+        assert "busy" not in refused[-1]["message"]
+        health = await client.get("/healthz")
+        assert health.status == 503 and "read-only" in (await health.json())["error"]
+        assert (await (await client.get("/v1/tasks")).json())["tasks"] == []
+        await admin.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+        await terminate_all(admin, name)
+
+        async def takes_writes() -> bool:
+            return (await client.post("/v1/tasks", json=skyreels())).status == 202
+
+        await until(takes_writes, timeout=20, what="submits taken again")
+    finally:
+        await admin.close()
