@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, TypeVar
 
 import asyncpg
@@ -10,6 +11,37 @@ from store.sql import Announce, Lock, Plan, Query, for_postgres
 
 T = TypeVar("T")
 CHANNEL_PREFIX = "reelhook_"
+ORIGIN_LENGTH = 16  # hex digits of the origin a NOTIFY's payload starts with
+
+
+class OriginConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A store's pooled connection, which knows its store's origin: every NOTIFY sent on it
+    carries it, so the store knows its own commits when they come back. A server process id
+    would not do: ids are used again once a connection closes, and a pooler hides them."""
+
+    __slots__ = ("origin",)
+
+
+def new_origin() -> str:
+    """A store's origin: random, so no two stores (processes) share one."""
+    return secrets.token_hex(ORIGIN_LENGTH // 2)
+
+
+def with_origin(conn: Any, payload: str) -> str:
+    """`payload` as NOTIFY carries it from `conn`: behind its store's origin, if it has one."""
+    origin = getattr(conn, "origin", None)
+    return f"{origin}/{payload}" if origin else payload
+
+
+def origin_of(sent: str) -> tuple[str | None, str]:
+    """The origin and the payload of a NOTIFY's payload (no origin: None and all of it)."""
+    origin, slash, payload = sent.partition("/")
+    if slash and len(origin) == ORIGIN_LENGTH and all(c in _HEX for c in origin):
+        return origin, payload
+    return None, sent
+
+
+_HEX = frozenset("0123456789abcdef")
 
 
 async def drive(
@@ -39,7 +71,8 @@ async def drive(
 
 async def announce(conn: asyncpg.Connection, topic: str, payload: str = "") -> None:
     """NOTIFY every listening process of `topic`; sent when the transaction commits."""
-    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL_PREFIX + topic, payload)
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL_PREFIX + topic,
+                       with_origin(conn, payload))
 
 
 async def _run(conn: asyncpg.Connection, query: Query) -> Any:

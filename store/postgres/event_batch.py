@@ -16,7 +16,7 @@ from store.errors import TaskNotFound
 from store.models import EventOutcome
 from store.plans.event_batch import AlreadyStored, Item, decide, queue_notices
 from store.plans.tasks import UPDATE_STATE, UPDATE_TIMES, record_event
-from store.postgres.driver import CHANNEL_PREFIX, drive
+from store.postgres.driver import CHANNEL_PREFIX, drive, with_origin
 from store.sql import for_postgres
 
 # Locked in the order of their ids, without waiting: a task row another session holds sends
@@ -78,4 +78,4 @@ async def _announce(conn: asyncpg.Connection, outcomes: list[EventOutcome]) -> N
     said = list(dict.fromkeys(pair for outcome in outcomes for pair in topics_of(outcome)))
     if said:
         await conn.execute(NOTIFY_ALL, [CHANNEL_PREFIX + topic for topic, _ in said],
-                           [payload for _, payload in said])
+                           [with_origin(conn, payload) for _, payload in said])

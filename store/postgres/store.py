@@ -23,7 +23,7 @@ from store.models import DEFAULT_TIMEOUTS, DatabaseTimeouts, EventIn, EventOutco
 from store.plans import tasks
 from store.postgres import schema
 from store.postgres.database import PostgresDatabase
-from store.postgres.driver import CHANNEL_PREFIX
+from store.postgres.driver import CHANNEL_PREFIX, OriginConnection, new_origin, origin_of
 from store.postgres.event_batch import PgRecordEvents
 from store.postgres.types import use_store_types
 from store.postgres.writer import READ_ONLY_REASON, UNAVAILABLE, PgWriter
@@ -55,7 +55,7 @@ class PostgresStore(Records):
         pool: asyncpg.Pool,
         notify_on: frozenset[str],
         *,
-        own_pids: set[int] | None = None,
+        origin: str | None = None,
         on_other_change: Callable[[TaskRow], None] | None = None,
         video_wait: float | None = None,
         acquire_timeout: float | None = None,
@@ -70,7 +70,7 @@ class PostgresStore(Records):
         # Told of every task created or changed by another process, after its commit (LISTEN):
         # this process's own changes reach the same place through its task service.
         self.on_task_change: Callable[[TaskRow], None] = on_other_change or _ignore
-        self._own_pids = own_pids if own_pids is not None else set()
+        self._origin = origin or new_origin()  # what this store's NOTIFYs carry
         self._changed: set[str] = set()
         self._feeder: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
@@ -98,10 +98,10 @@ class PostgresStore(Records):
         `direct_url`. A pooler found without it (it refuses session settings) is used the same
         way, with no LISTEN: other processes' commits are then found on the workers' own interval
         (this process's own still reach its listeners as they commit)."""
-        own_pids: set[int] = set()
+        origin = new_origin()
 
-        async def remember(conn: asyncpg.Connection) -> None:
-            own_pids.add(conn.get_server_pid())
+        async def remember(conn: OriginConnection) -> None:
+            conn.origin = origin
             await use_store_types(conn)
 
         pooled = direct_url is not None
@@ -122,7 +122,7 @@ class PostgresStore(Records):
         except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from None
         store = cls(
-            url, pool, notify_on, own_pids=own_pids, on_other_change=on_other_change,
+            url, pool, notify_on, origin=origin, on_other_change=on_other_change,
             video_wait=video_wait, acquire_timeout=timeouts.statement,
         )
         store._listen_url = direct_url or (None if pooled else url)
@@ -194,9 +194,15 @@ class PostgresStore(Records):
         listener.add_termination_listener(self._lost)
         self._listener = listener
 
-    def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        if pid in self._own_pids:
-            return  # this process's own commit: its listeners were told when it committed
+    @property
+    def origin(self) -> str:
+        """What this store's NOTIFYs carry, so it knows its own when they come back."""
+        return self._origin
+
+    def _heard(self, conn: Any, pid: int, channel: str, sent: str) -> None:
+        origin, payload = origin_of(sent)
+        if origin == self._origin:
+            return  # this store's own commit: its listeners were told when it committed
         topic = channel.removeprefix(CHANNEL_PREFIX)
         self.announcer.announce(topic, payload)
         if topic == TASKS:
@@ -250,7 +256,7 @@ class PostgresStore(Records):
 
 
 async def _pool(
-    url: str, size: int, init: Callable[[asyncpg.Connection], Awaitable[None]],
+    url: str, size: int, init: Callable[[OriginConnection], Awaitable[None]],
     timeouts: DatabaseTimeouts, *, pooled: bool,
 ) -> asyncpg.Pool:
     """The connection pool; behind a transaction pooler without prepared statements (each
@@ -261,6 +267,7 @@ async def _pool(
     )
     return await asyncpg.create_pool(
         url, min_size=1, max_size=size, init=init, timeout=timeouts.statement,
+        connection_class=OriginConnection,
         # The server cancels a statement first (statement_timeout); this bounds a database that
         # does not answer at all, and every statement behind a pooler.
         command_timeout=timeouts.statement + 1.0, **options,

@@ -104,3 +104,28 @@ async def test_a_pooler_that_passes_session_settings_by_is_found_and_every_submi
             done = await wait_for_status(client, (await answer.json())["id"], timeout=30)
             assert done["status"] == "succeeded"
         assert len(piapi_sim.tasks) == SUBMITS
+
+
+async def test_behind_the_pooler_a_store_hears_its_own_commit_once(
+    pooled: tuple[str, str],
+) -> None:
+    """The pooler makes up the server process ids it reports: a store that knew its own
+    commits by id heard them a second time through LISTEN."""
+    url, direct_url = pooled
+    code, _, err = await finished(await spawn("migrate", env={"DATABASE_URL": direct_url}))
+    assert code == 0, err
+    store = await open_store(url, direct=direct_url, migrate=False)
+    other = await open_store(url, direct=direct_url, migrate=False)
+    heard: list[str] = []
+    store.subscribe(TASKS, heard.append)
+    try:
+        from store import NewTask
+
+        await store.create_task(NewTask("tsk_" + "3" * 28, "piapi", "Qubico/skyreels", {}))
+        await other.create_task(NewTask("tsk_" + "4" * 28, "piapi", "Qubico/skyreels", {}))
+        await until(lambda: "tsk_" + "4" * 28 in heard, what="the other's change heard")
+        await asyncio.sleep(0.2)
+        assert heard.count("tsk_" + "3" * 28) == 1
+    finally:
+        await store.close()
+        await other.close()

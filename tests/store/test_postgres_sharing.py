@@ -198,3 +198,31 @@ async def test_serve_refuses_a_database_behind_or_ahead(pg_url: str) -> None:
         await conn.close()
 
 
+
+
+async def test_a_server_session_once_this_stores_is_heard_when_another_process_has_it(
+    pg_url: str,
+) -> None:
+    """Server process ids are used again: once one of this store's connections has closed, the
+    id can belong to another process's session. What another store sends from a session with
+    one of this store's ids is still heard (here: a session of this store's own pool, sending
+    with the other store's origin, as that other process would)."""
+    listening = await open_store(pg_url)
+    other = await open_store(pg_url)
+    heard = _listen(listening)
+    try:
+        assert isinstance(listening, PostgresStore) and isinstance(other, PostgresStore)
+        # One of its own pool's sessions stands for a session whose id another process now has.
+        async with listening._pool.acquire() as conn:
+            sent = f"{other.origin}/tsk_from_a_reused_session"
+            await conn.execute("SELECT pg_notify('reelhook_tasks', $1)", sent)
+        await listening.create_task(task(4))  # its own: told once, at its commit
+        deadline = time.monotonic() + 5
+        while (TASKS, "tsk_from_a_reused_session") not in heard:
+            assert time.monotonic() < deadline, heard
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        assert heard.count((TASKS, task(4).id)) == 1
+    finally:
+        await listening.close()
+        await other.close()
