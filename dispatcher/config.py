@@ -39,6 +39,7 @@ class DispatchConfig:
     # private URLs were allowed); URLs in `trusted_urls` are the operator's own, sent as given.
     allow_private: bool = True
     trusted_urls: frozenset[str] = frozenset()
+    trusted_hosts: frozenset[tuple[str, int]] = frozenset()  # REELHOOK_TRUSTED_HOSTS
     # Signed links to kept videos, given to notices in place of the provider's link once the
     # copy is kept; None: notices carry the provider's link.
     video_links: VideoLinks | None = field(default=None, repr=False)

@@ -68,13 +68,16 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ..
     return None
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
+def check_url(
+    url: str, *, allow_private: bool, trusted: Set[tuple[str, int]] = frozenset()
+) -> None:
     """Refuse URLs that are not http(s), or whose host, as either HTTP client would dial it, is
-    this machine or a non-public IP address."""
+    this machine or a non-public IP address; (host, port) pairs in `trusted` (the operator's
+    REELHOOK_TRUSTED_HOSTS) pass as they are."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BlockedAddress("only http(s) URLs with a host are allowed")
-    if allow_private:
+    if allow_private or _is_trusted(url, trusted):
         return
     for host in dialled_hosts(url):
         if _names_this_machine(host):
@@ -125,12 +128,24 @@ def ip_literal(host: str) -> str | None:
         return None
 
 
-def check_slack_url(url: str, *, allow_private: bool) -> None:
-    """Slack destinations must be on Slack's webhook host (unless private URLs are allowed)."""
-    check_url(url, allow_private=allow_private)
+def check_slack_url(
+    url: str, *, allow_private: bool, trusted: Set[tuple[str, int]] = frozenset()
+) -> None:
+    """Slack destinations must be on Slack's webhook host (unless private URLs are allowed, or
+    the host is one the operator trusts: a relay of their own)."""
+    check_url(url, allow_private=allow_private, trusted=trusted)
+    if allow_private or _is_trusted(url, trusted):
+        return
     parts = urlsplit(url)
-    if not allow_private and (parts.scheme != "https" or parts.hostname != SLACK_WEBHOOK_HOST):
+    if parts.scheme != "https" or parts.hostname != SLACK_WEBHOOK_HOST:
         raise BlockedAddress(f"Slack URLs must be https://{SLACK_WEBHOOK_HOST}/...")
+
+
+def _is_trusted(url: str, trusted: Set[tuple[str, int]]) -> bool:
+    try:
+        return bool(trusted) and host_and_port(url) in trusted
+    except ValueError:  # a port that is not a number: no host of anyone's
+        return False
 
 
 def host_and_port(url: str) -> tuple[str, int]:

@@ -103,7 +103,8 @@ class Worker:
             async with self._session_factory() as session:
                 channels = build_channels(session, self.config.smtp, self.config.timeout,
                                           url_check(self.config.allow_private,
-                                                    self.config.trusted_urls))
+                                                    self.config.trusted_urls,
+                                                    self.config.trusted_hosts))
                 runner = self._runner = AttemptRunner(self.outbox, self.config, self._pacer,
                                                       self._attempt_log, channels)
                 self._stopping = False  # a run after a stop (a watched loop restarted) sends again

@@ -73,7 +73,8 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     base_urls = [settings.provider(name).base_url for name in PROVIDER_NAMES]
-    provider_hosts = {host_and_port(url) for url in base_urls}
+    # The providers' hosts are trusted as configured, and so are REELHOOK_TRUSTED_HOSTS.
+    provider_hosts = {host_and_port(url) for url in base_urls} | settings.trusted_hosts
     # One pool per provider: ten 1min.ai calls of minutes each leave PiAPI's connections free.
     client = outgoing_client(allow_private=settings.allow_private_urls, trusted=provider_hosts,
                              own_pools=base_urls, connections=settings.provider_connections)

@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from dispatcher.netguard import host_and_port
 from receiver.app import create_app
 from receiver.sandbox.providers import (
     SIMULATORS,
@@ -102,7 +103,9 @@ def settings(
             name: ProviderSettings(sim.api_key, sim.base_url) for name, sim in simulators.items()
         },
         provider_timeout=5.0,
-        allow_private_urls=True,
+        # The production setting: the address guard on. The simulators are trusted as provider
+        # base URLs; the sinks a test uses are trusted by host and port (`trusted_peers`).
+        allow_private_urls=False,
         # Beside the SQLite file by default; with PostgreSQL it would be the working directory.
         # Notices wait for a copy kept or failed: a copy failing for now (a provider's fake
         # video host) holds them one second here rather than REELHOOK_VIDEO_WAIT's minute.
@@ -111,14 +114,25 @@ def settings(
 
 
 @pytest.fixture
-def start_app(settings: Settings, app_socket: socket.socket, aiohttp_client: Any) -> StartApp:
+def trusted_peers() -> set[tuple[str, int]]:
+    """The (host, port) of each loopback receiver this test uses (its sinks add themselves):
+    the app starts with them in REELHOOK_TRUSTED_HOSTS, as an operator would list them."""
+    return set()
+
+
+@pytest.fixture
+def start_app(
+    settings: Settings, app_socket: socket.socket, trusted_peers: set[tuple[str, int]],
+    aiohttp_client: Any,
+) -> StartApp:
     """Start the real app on its configured port; keyword arguments override settings. The first
     start serves on the fixture's socket; a restart binds the same port again. (aiohttp_client
     comes last so that its servers stop before the socket fixture closes.)"""
     unused = [app_socket]
 
     async def start(**overrides: Any) -> TestClient[web.Request, web.Application]:
-        chosen = replace(settings, **overrides)
+        trusted = settings.trusted_hosts | frozenset(trusted_peers)
+        chosen = replace(settings, **{"trusted_hosts": trusted, **overrides})
         if unused and chosen.port == settings.port:
             sock = unused.pop()
         else:
@@ -141,20 +155,22 @@ async def client(start_app: StartApp) -> TestClient[web.Request, web.Application
 
 
 @pytest.fixture
-async def slack_sink() -> AsyncIterator[SlackSink]:
+async def slack_sink(trusted_peers: set[tuple[str, int]]) -> AsyncIterator[SlackSink]:
     sink = SlackSink()
     server = await LocalServer(sink.app()).start()
     sink.url = f"{server.url}/services/T0SINK/B0SINK/xoxSecretHookToken42"
+    trusted_peers.add(host_and_port(sink.url))
     yield sink
     sink.release()
     await server.stop()
 
 
 @pytest.fixture
-async def webhook_sink() -> AsyncIterator[WebhookSink]:
+async def webhook_sink(trusted_peers: set[tuple[str, int]]) -> AsyncIterator[WebhookSink]:
     sink = WebhookSink(WEBHOOK_SECRET)
     server = await LocalServer(sink.app()).start()
     sink.url = f"{server.url}/hooks/reelhook?key=privateQueryKey77"
+    trusted_peers.add(host_and_port(sink.url))
     yield sink
     sink.release()
     await server.stop()

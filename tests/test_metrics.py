@@ -68,8 +68,19 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
+@pytest.fixture
+async def refusing(trusted_peers: set[tuple[str, int]]) -> AsyncIterator[LocalServer]:
+    """A receiver that refuses every notice for good (400)."""
+    sink = WebhookSink(WEBHOOK_SECRET)
+    sink.script = [Answer(status=400, body="no")]
+    async with LocalServer(sink.app()) as server:
+        trusted_peers.add(("127.0.0.1", server.port))
+        yield server
+
+
 async def test_metrics_after_a_demo_sized_run_match_what_happened(
-    start_app: StartApp, settings: Any, counted: CountedSims, webhook_sink: WebhookSink
+    start_app: StartApp, settings: Any, counted: CountedSims, webhook_sink: WebhookSink,
+    refusing: LocalServer,
 ) -> None:
     sims = counted.sims
     providers = {name: ProviderSettings(sim.api_key, sim.base_url) for name, sim in sims.items()}
@@ -83,15 +94,12 @@ async def test_metrics_after_a_demo_sized_run_match_what_happened(
         await wait_delivered(client, task_id)
 
     # A provider failure, whose notice goes to a receiver that refuses it for good (dead).
-    refusing = WebhookSink(WEBHOOK_SECRET)
-    refusing.script = [Answer(status=400, body="no")]
-    async with LocalServer(refusing.app()) as server:
-        sims["piapi"].script.submit_http_status = 500
-        bad = [{"channel": "webhook", "url": f"{server.url}/hook", "secret": WEBHOOK_SECRET}]
-        failed = (await (await client.post("/v1/tasks", json=skyreels(notify=bad))).json())["id"]
-        assert (await wait_for_status(client, failed))["status"] == "failed"
-        await wait_delivered(client, failed)
-        sims["piapi"].script.submit_http_status = None
+    sims["piapi"].script.submit_http_status = 500
+    bad = [{"channel": "webhook", "url": f"{refusing.url}/hook", "secret": WEBHOOK_SECRET}]
+    failed = (await (await client.post("/v1/tasks", json=skyreels(notify=bad))).json())["id"]
+    assert (await wait_for_status(client, failed))["status"] == "failed"
+    await wait_delivered(client, failed)
+    sims["piapi"].script.submit_http_status = None
     # A forged callback, and a task left in flight at the provider.
     forged = await client.post(f"/callbacks/piapi/{ids[0]}", json={"data": {}},
                                headers={"x-webhook-secret": "not-the-secret"})

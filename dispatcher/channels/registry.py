@@ -30,7 +30,9 @@ def build_channels(
     }
 
 
-def url_check(allow_private: bool, trusted: frozenset[str]) -> UrlCheck:
+def url_check(
+    allow_private: bool, trusted: frozenset[str], trusted_hosts: frozenset[tuple[str, int]]
+) -> UrlCheck:
     """The submit-time rules for user URLs (public addresses; Slack's host for Slack), as a
     check before each send; ConfigError (final) when a stored destination breaks them. The
     verdict on a URL is worked out once per destination, not per send (it needs no DNS: the
@@ -39,7 +41,8 @@ def url_check(allow_private: bool, trusted: frozenset[str]) -> UrlCheck:
     @functools.lru_cache(maxsize=4096)
     def refusal(channel: str, url: str) -> str | None:
         try:
-            (check_slack_url if channel == "slack" else check_url)(url, allow_private=False)
+            (check_slack_url if channel == "slack" else check_url)(
+                url, allow_private=False, trusted=trusted_hosts)
         except BlockedAddress as exc:
             return f"destination refused: {exc}"
         return None

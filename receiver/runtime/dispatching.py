@@ -58,6 +58,7 @@ def dispatch_config(settings: Settings, secrets: SecretBox) -> DispatchConfig:
         smtp=smtp,
         allow_private=settings.allow_private_urls,
         trusted_urls=frozenset(filter(None, [settings.slack_webhook_url])),
+        trusted_hosts=settings.trusted_hosts,
         video_links=video_links(settings) if video_wait(settings) is not None else None,
         per_destination=settings.sends_per_destination,
         health=HealthPolicy(
@@ -106,7 +107,7 @@ async def send_test_notice(
     An answer saying the destination is gone (410) disables it, as it does for a notice."""
     config = dispatch_config(settings, secrets)
     target = json.loads(secrets.decrypt(destination["target"]))
-    check = url_check(config.allow_private, config.trusted_urls)
+    check = url_check(config.allow_private, config.trusted_urls, config.trusted_hosts)
     clock = time.monotonic()
     status_code, error, gone = None, None, None
     async with session_factory(settings)() as session:
@@ -135,6 +136,7 @@ def session_factory(settings: Settings) -> Callable[[], aiohttp.ClientSession]:
     # The operator's own Slack and alerts URLs are trusted as configured, like the providers'.
     own = [settings.slack_webhook_url, settings.alerts_to[1] if settings.alerts_to else None]
     trusted = [host_and_port(url) for url in own if url and "://" in url]
+    trusted += settings.trusted_hosts
     return lambda: aiohttp.ClientSession(
         connector=guarded_connector(allow_private=allow, trusted=trusted)
     )
@@ -205,6 +207,7 @@ async def _keeping_videos(
         yield
         return
     hosts = [host_and_port(settings.provider(name).base_url) for name in PROVIDER_NAMES]
+    hosts += settings.trusted_hosts
     async with outgoing_client(allow_private=settings.allow_private_urls, trusted=hosts,
                                connections=settings.provider_connections) as http:
         loops.start("video keeper", keeper(settings, store, kept, http, process_owner()).run)

@@ -48,7 +48,7 @@ def keeper(
     providers' own hosts trusted as configured."""
     trusted = frozenset(
         host_and_port(settings.provider(name).base_url) for name in PROVIDER_NAMES
-    )
+    ) | settings.trusted_hosts
     copier = Copier(http, videos, settings.videos.max_bytes, settings.allow_private_urls, trusted)
     return VideoKeeper(
         store, copier, owner, timeout=settings.videos.timeout, keep_days=settings.videos.keep_days,

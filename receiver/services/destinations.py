@@ -26,7 +26,7 @@ def task_destinations(
     for index, item in enumerate(submission.notify):
         if item["channel"] == "email" and not settings.smtp_url:
             raise Unprocessable(EMAIL_NEEDS_SMTP, field=f"notify[{index}].to")
-        check_reachable(f"notify[{index}]", item, settings.allow_private_urls)
+        check_reachable(f"notify[{index}]", item, settings)
     for item in submission.notify:
         destination = new_destination(item, secrets)
         chosen.setdefault(destination.route_key, destination)
@@ -36,13 +36,14 @@ def task_destinations(
 EMAIL_NEEDS_SMTP = "email notices need REELHOOK_SMTP_URL on the server; use slack or webhook"
 
 
-def check_reachable(where: str, item: dict[str, Any], allow_private: bool) -> None:
-    """User URLs must lead to public addresses (Slack's host for Slack), unless allowed;
-    Unprocessable names `where`.url."""
+def check_reachable(where: str, item: dict[str, Any], settings: Settings) -> None:
+    """User URLs must lead to public addresses (Slack's host for Slack), unless allowed or
+    trusted; Unprocessable names `where`.url."""
     check = check_slack_url if item["channel"] == "slack" else check_url
     if "url" in item:
         try:
-            check(item["url"], allow_private=allow_private)
+            check(item["url"], allow_private=settings.allow_private_urls,
+                  trusted=settings.trusted_hosts)
         except BlockedAddress as exc:
             raise Unprocessable(str(exc), field=f"{where}.url" if where else "url") from exc
 

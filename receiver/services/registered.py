@@ -148,7 +148,7 @@ def _address(
     if channel == "email" and not settings.smtp_url:
         raise Unprocessable(EMAIL_NEEDS_SMTP, field="to")
     check_destination("", item)
-    check_reachable("", item, settings.allow_private_urls)
+    check_reachable("", item, settings)
     return item
 
 

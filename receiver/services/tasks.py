@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 
-from dispatcher.netguard import BlockedAddress, check_url
+from dispatcher.netguard import BlockedAddress, check_url, host_and_port
 from receiver.errors import Conflict, NotFound, Unprocessable
+from receiver.providers import PROVIDER_NAMES
 from receiver.providers.base import Provider, Report, ask_about
 from receiver.providers.errors import CancelNotSupported, ProviderError
 from receiver.providers.rules import is_data_uri
@@ -90,7 +91,7 @@ class TaskService:
         request = submission.request
         check_request(provider, request)
         if provider.fetches_image:
-            check_image_url(request.image, self.settings.allow_private_urls)
+            check_image_url(request.image, self.settings)
         task_id = new_task_id()
         secret = self.secrets.new_callback_secret(task_id)
         new = NewTask(
@@ -218,11 +219,14 @@ class TaskService:
             raise NotFound(f"no task with id {task_id!r}", field="id") from exc
 
 
-def check_image_url(image: str | None, allow_private: bool) -> None:
-    """An image URL reelhook downloads itself must lead to a public address (data: URIs pass)."""
+def check_image_url(image: str | None, settings: Settings) -> None:
+    """An image URL reelhook downloads itself must lead to a public address (data: URIs pass),
+    or to a host the operator trusts: REELHOOK_TRUSTED_HOSTS, a provider's own."""
     if image is None or is_data_uri(image):
         return
+    providers = {host_and_port(settings.provider(name).base_url) for name in PROVIDER_NAMES}
     try:
-        check_url(image, allow_private=allow_private)
+        check_url(image, allow_private=settings.allow_private_urls,
+                  trusted=settings.trusted_hosts | providers)
     except BlockedAddress as exc:
         raise Unprocessable(str(exc), field="image") from exc

@@ -29,6 +29,7 @@ from receiver.settings.values import (
     bounded,
     comma_list,
     flag,
+    host_ports,
     integer,
     optional_url,
     seconds,
@@ -84,6 +85,8 @@ class Settings:
     max_concurrent_callbacks: int = 256
     db_busy_timeout: float = 5.0
     allow_private_urls: bool = False
+    # REELHOOK_TRUSTED_HOSTS: private hosts the operator lets user URLs reach (host, port)
+    trusted_hosts: frozenset[tuple[str, int]] = frozenset()
     inbound_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
     delivery_timeout: float = 10.0
@@ -161,6 +164,7 @@ def from_environ(
         max_concurrent_callbacks=integer(env, "REELHOOK_MAX_CONCURRENT_CALLBACKS", 256, 1, 100_000),
         db_busy_timeout=seconds(env, "REELHOOK_DB_BUSY_TIMEOUT", 5.0, 0.01, 600.0),
         allow_private_urls=flag(env, "REELHOOK_ALLOW_PRIVATE_URLS", False),
+        trusted_hosts=host_ports(env, "REELHOOK_TRUSTED_HOSTS"),
         inbound_secrets=inbound_secrets(env.get("REELHOOK_INBOUND_SECRETS", "")),
         retry_schedule=_schedule(env, "REELHOOK_RETRY_SCHEDULE"),
         delivery_timeout=seconds(env, "REELHOOK_DELIVERY_TIMEOUT", 10.0, 0.01, 300.0),

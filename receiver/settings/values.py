@@ -30,6 +30,22 @@ def optional_url(env: Mapping[str, str], name: str) -> str | None:
     return url(env, name, "") if env.get(name) else None
 
 
+def host_ports(env: Mapping[str, str], name: str) -> frozenset[tuple[str, int]]:
+    """host:port items separated by commas (an IPv6 host in brackets); none when unset."""
+    found: set[tuple[str, int]] = set()
+    for item in filter(None, (part.strip() for part in env.get(name, "").split(","))):
+        try:
+            parts = urlsplit(f"//{item}")
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            host, port = None, None
+        if not host or port is None or parts.path or parts.username:
+            raise SettingsError(f"{name} takes host:port items separated by commas, such as"
+                                f" 10.0.0.5:8080 or [fd00::5]:443; got {item!r}")
+        found.add((host.rstrip("."), port))
+    return frozenset(found)
+
+
 def seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
     """A number of seconds from `low` to `high`; `default` when unset."""
     return bounded(env, name, default, low, high, float, "a number of seconds", " seconds")

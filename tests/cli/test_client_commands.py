@@ -69,7 +69,7 @@ def test_keygen_prints_a_key_that_serve_accepts(capsys: pytest.CaptureFixture[st
 
 
 async def test_destinations_are_added_paused_tested_and_deleted_by_name(
-    client: Any, webhook_sink: Any, capsys: pytest.CaptureFixture[str],
+    webhook_sink: Any, client: Any, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     point_at(client, monkeypatch)

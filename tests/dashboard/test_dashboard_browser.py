@@ -211,11 +211,13 @@ async def test_a_post_without_the_csrf_token_is_refused(
 
 
 async def test_every_page_renders_after_a_demo_sized_run(
-    browser: Any, start_app: StartApp, webhook_sink: WebhookSink, shots: Path
+    browser: Any, start_app: StartApp, webhook_sink: WebhookSink, shots: Path,
+    trusted_peers: set[tuple[str, int]],
 ) -> None:
     refusing = WebhookSink(WEBHOOK_SECRET)
     refusing.script = [Answer(status=400, body="unknown endpoint")]
     refuser = await LocalServer(refusing.app()).start()
+    trusted_peers.add(("127.0.0.1", refuser.port))
     client = await start_app(inbound_secrets={"render-farm": (WEBHOOK_SECRET,)}, **FAST_RETRIES)
     good = [{"channel": "webhook", "url": webhook_sink.url, "secret": WEBHOOK_SECRET}]
     bad = [{"channel": "webhook", "url": f"{refuser.url}/hook", "secret": WEBHOOK_SECRET}]

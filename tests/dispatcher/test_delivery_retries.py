@@ -44,9 +44,12 @@ async def test_5xx_and_timeout_are_retried_until_success(start_app: Any, slack_s
     assert len(slack_sink.accepted) == 1
 
 
-async def test_connection_refused_is_retried(start_app: Any, slack_sink: Any) -> None:
-    client = await start_app(**{**FAST_RETRIES, "retry_schedule": (0.01,)})
+async def test_connection_refused_is_retried(
+    start_app: Any, slack_sink: Any, trusted_peers: set[tuple[str, int]]
+) -> None:
     with refused_port() as port:
+        trusted_peers.add(("127.0.0.1", port))  # the operator's relay, down
+        client = await start_app(**{**FAST_RETRIES, "retry_schedule": (0.01,)})
         task = await _notify_slack(client, f"http://127.0.0.1:{port}/services/x")
         [delivery] = await wait_delivered(client, task["id"])
     assert delivery["status"] == "dead"

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from dispatcher.config import DispatchConfig
+from dispatcher.netguard import host_and_port
 from dispatcher.worker import Worker
 from receiver.sandbox.providers import LocalServer
 from receiver.services.secrets import SecretBox, new_fernet_key
@@ -41,12 +42,13 @@ class HangingEndpoint:
 
 
 @pytest.fixture
-async def hanging() -> AsyncIterator[HangingEndpoint]:
+async def hanging(trusted_peers: set[tuple[str, int]]) -> AsyncIterator[HangingEndpoint]:
     endpoint = HangingEndpoint()
     app = web.Application()
     app.router.add_post("/hook", endpoint.receive)
     server = await LocalServer(app).start()
     endpoint.url = f"{server.url}/hook"
+    trusted_peers.add(host_and_port(endpoint.url))
     yield endpoint
     endpoint.released.set()
     await server.stop()

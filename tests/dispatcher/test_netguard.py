@@ -21,6 +21,7 @@ from dispatcher.netguard import (
     check_slack_url,
     check_url,
     guarded_connector,
+    host_and_port,
     is_public,
     outgoing_client,
 )
@@ -218,3 +219,26 @@ def test_a_process_forked_while_the_trust_store_loads_gets_the_context_too() -> 
     done = subprocess.run([sys.executable, "-c", FORK_RIGHT_AFTER_PRELOAD], timeout=60,
                           cwd=Path(__file__).parents[2])
     assert done.returncode == 0
+
+
+async def test_trusted_hosts_reach_private_receivers_and_no_other(
+    start_app: Any, piapi_sim: Any, webhook_sink: Any, slack_sink: Any
+) -> None:
+    """REELHOOK_TRUSTED_HOSTS lets user URLs reach exactly the private host:port pairs the
+    operator names (a relay inside the network), with the address guard on for the rest."""
+    from tests.helpers import skyreels, wait_delivered
+
+    sink_host, sink_port = host_and_port(webhook_sink.url)
+    client = await start_app(allow_private_urls=False,
+                             trusted_hosts=frozenset({(sink_host, sink_port),
+                                                      host_and_port(slack_sink.url)}))
+    notify = [{"channel": "webhook", "url": webhook_sink.url, "secret": webhook_sink.secret},
+              {"channel": "slack", "url": slack_sink.url}]
+    task = await (await client.post("/v1/tasks", json=skyreels(notify=notify))).json()
+    deliveries = await wait_delivered(client, task["id"], 2)
+    assert {d["status"] for d in deliveries} == {"delivered"}
+    other_port = f"http://{sink_host}:{sink_port + 1}/hook"
+    refused = await client.post("/v1/tasks", json=skyreels(notify=[
+        {"channel": "webhook", "url": other_port, "secret": webhook_sink.secret}]))
+    assert refused.status == 422
+    assert (await refused.json())["error"]["field"] == "notify[0].url"

@@ -36,7 +36,10 @@ async def test_a_read_token_reads_everything_and_changes_nothing(start_app: Any)
     assert wrong.status == 401
 
 
-async def test_a_read_only_dashboard_hides_and_refuses_changes(start_app: Any) -> None:
+async def test_a_read_only_dashboard_hides_and_refuses_changes(
+    start_app: Any, trusted_peers: set[tuple[str, int]]
+) -> None:
+    trusted_peers.add(("127.0.0.1", 9))  # a receiver of the operator's, down
     client = await start_app(read_tokens=(READER,))
     notify = [{"channel": "webhook", "url": "http://127.0.0.1:9/gone", "secret": "whsec_"
                "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]

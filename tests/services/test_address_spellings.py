@@ -92,7 +92,7 @@ async def test_a_destination_stored_while_private_was_allowed_is_refused_once_it
     start_app: Any, target: Any
 ) -> None:
     server, hits = target
-    first = await start_app(run_worker=False, **FAST_RETRIES)
+    first = await start_app(run_worker=False, allow_private_urls=True, **FAST_RETRIES)
     notify = [{"channel": "webhook", "url": f"{server.url}/internal", "secret": WEBHOOK_SECRET}]
     task = await (await first.post("/v1/tasks", json=skyreels(notify=notify))).json()
     await wait_for_status(first, task["id"])
@@ -124,7 +124,7 @@ async def test_submit_refuses_a_onemin_image_on_a_spelled_loopback(
 async def test_a_stored_slack_destination_off_slacks_host_is_refused_once_private_is_off(
     start_app: Any,
 ) -> None:
-    first = await start_app(run_worker=False, **FAST_RETRIES)
+    first = await start_app(run_worker=False, allow_private_urls=True, **FAST_RETRIES)
     notify = [{"channel": "slack", "url": "https://hooks.example.invalid/services/T/B/X"}]
     task = await (await first.post("/v1/tasks", json=skyreels(notify=notify))).json()
     await wait_for_status(first, task["id"])

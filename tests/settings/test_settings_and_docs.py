@@ -42,6 +42,10 @@ GOOD = GOOD_ENV
         ({**GOOD, "REELHOOK_DB_TIMEOUT": "0"}, "REELHOOK_DB_TIMEOUT"),
         ({**GOOD, "REELHOOK_DB_LOCK_TIMEOUT": "soon"}, "REELHOOK_DB_LOCK_TIMEOUT"),
         ({**GOOD, "REELHOOK_DB_IDLE_TIMEOUT": "-5"}, "REELHOOK_DB_IDLE_TIMEOUT"),
+        ({**GOOD, "REELHOOK_TRUSTED_HOSTS": "10.0.0.5"}, "REELHOOK_TRUSTED_HOSTS"),
+        ({**GOOD, "REELHOOK_TRUSTED_HOSTS": "10.0.0.5:port"}, "REELHOOK_TRUSTED_HOSTS"),
+        ({**GOOD, "REELHOOK_TRUSTED_HOSTS": "10.0.0.5:70000"}, "REELHOOK_TRUSTED_HOSTS"),
+        ({**GOOD, "REELHOOK_TRUSTED_HOSTS": "http://10.0.0.5:80/hook"}, "REELHOOK_TRUSTED_HOSTS"),
     ],
 )
 def test_bad_settings_name_the_setting(env: dict[str, str], named: str) -> None:
@@ -65,6 +69,10 @@ def test_good_settings_and_token_list() -> None:
     assert from_environ({**GOOD, "REELHOOK_EVENT_LOOP": " AsyncIO "}).event_loop == "asyncio"
     for name, default in DEFAULT_BASE_URLS.items():  # each adapter's own default
         assert settings.provider(name).base_url == default
+    assert settings.trusted_hosts == frozenset() and not settings.allow_private_urls
+    hosts = " Relay.Internal:8080,,[fd00::5]:443"
+    trusting = from_environ({**GOOD, "REELHOOK_TRUSTED_HOSTS": hosts})
+    assert trusting.trusted_hosts == frozenset({("relay.internal", 8080), ("fd00::5", 443)})
 
 
 def test_the_callback_limit_leaves_room_for_the_largest_submit_echoed_back() -> None:
