@@ -84,6 +84,7 @@ class PollScheduleStore(Protocol):
     async def schedule(
         self, task_id: str, next_poll_at: float, attempts: int, deadline_at: float | None = None
     ) -> None: ...
+    async def release(self, task_ids: Sequence[str], owner: str, now: float) -> None: ...
 
 
 class SubmitSlotsStore(Protocol):

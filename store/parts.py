@@ -183,6 +183,10 @@ class Polls:
             functools.partial(polls.set_poll, task_id, next_poll_at, attempts, deadline_at)
         )
 
+    async def release(self, task_ids: Sequence[str], owner: str, now: float) -> None:
+        """Hand back `owner`'s polls it did not finish: due again at `now`."""
+        await self._db.write(functools.partial(polls.release_polls, task_ids, owner, now))
+
 
 class Submits:
     """In-flight slots per provider and held submissions (store/plans/submits.py)."""

@@ -62,12 +62,16 @@ class Poller:
         now = time.time()
         # Claimed under a lease: with several processes each due poll is asked by one of them.
         lease = 2 * self.settings.provider_timeout + 5.0
-        rows = await self.service.store.polls.claim_due(
-            now, names, BATCH, self.service.queue.owner, lease
-        )
-        await asyncio.gather(
-            *(self._poll_one(row, providers[row["provider"]], now) for row in rows)
-        )
+        polls, owner = self.service.store.polls, self.service.queue.owner
+        rows = await polls.claim_due(now, names, BATCH, owner, lease)
+        try:
+            await asyncio.gather(
+                *(self._poll_one(row, providers[row["provider"]], now) for row in rows)
+            )
+        except asyncio.CancelledError:  # stopping: another process (or the next start) asks
+            ids = [row["id"] for row in rows]
+            await asyncio.shield(polls.release(ids, owner, time.time()))
+            raise
         return len(rows)
 
     async def _poll_one(self, row: DuePoll, provider: Provider, now: float) -> None:

@@ -44,6 +44,17 @@ def claim_polls(
     return due
 
 
+def release_polls(task_ids: Sequence[str], owner: str, now: float) -> Plan[None]:
+    """Hand back polls a stopping poller did not finish: due again at `now`, for whichever
+    poller looks next, instead of when the lease would have run out."""
+    if task_ids:
+        yield count(
+            "UPDATE tasks SET next_poll_at = :now, claim_owner = NULL, claim_expires_at = NULL"
+            " WHERE id = ANY(:ids) AND claim_owner = :owner AND submit_state = 'sent'",
+            now=now, ids=list(task_ids), owner=owner,
+        )
+
+
 def set_poll(
     task_id: str, next_poll_at: float, attempts: int, deadline_at: float | None = None
 ) -> Plan[None]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import apimart, wait_for_status
+from tests.helpers import apimart, until, wait_for_status
 
 
 @pytest.fixture
@@ -115,3 +115,22 @@ async def test_polling_survives_a_restart(start_app: Any, apimart_sim: Any) -> N
     done = await wait_for_status(second, task["id"])
     assert done["status"] == "succeeded"
     assert apimart_sim.polls[task["provider_task_id"]] > polled
+
+
+async def test_a_poll_under_way_when_reelhook_stops_is_asked_again_at_the_next_start(
+    start_app: Any, apimart_sim: Any
+) -> None:
+    """A stopping poller hands its unfinished polls back: the next start asks at once, not
+    when the claim's lease (twice the provider timeout and more) would have run out."""
+    apimart_sim.script.never_finish = True
+    first = await start_app(**FAST_POLLS)
+    task = await (await first.post("/v1/tasks", json=apimart())).json()
+    await wait_for_status(first, task["id"], {"running"})
+    apimart_sim.script.poll_delay = 60.0  # the next Get Task is still being answered at the stop
+    await until(lambda: apimart_sim.polls_waiting == 1, what="a poll under way")
+    await first.close()
+    apimart_sim.script.poll_delay = 0.0
+    apimart_sim.script.never_finish = False
+    second = await start_app(**FAST_POLLS)  # provider_timeout 5 s: a lease of 15 s
+    done = await wait_for_status(second, task["id"], timeout=5.0)
+    assert done["status"] == "succeeded"

@@ -132,6 +132,19 @@ async def test_a_due_poll_goes_to_one_poller_until_its_lease_runs_out(store: Tas
     assert await store.polls.claim_due(now + 50, ["wave"], 10, "poller-a", 30.0) == []
 
 
+async def test_a_poll_handed_back_is_due_at_once_for_any_poller(store: TaskStore) -> None:
+    await store.create_task(task(1))
+    sent = EventIn("submit", "submit", Observation("queued"), provider_task_id="wave-1")
+    await store.record_event(task(1).id, sent)
+    now = time.time()
+    assert len(await store.polls.claim_due(now, ["wave"], 10, "poller-a", 30.0)) == 1
+    await store.polls.release([task(1).id], "poller-b", now + 1)  # not poller-b's to give
+    assert await store.polls.claim_due(now + 2, ["wave"], 10, "poller-b", 30.0) == []
+    await store.polls.release([task(1).id], "poller-a", now + 2)
+    again = await store.polls.claim_due(now + 2, ["wave"], 10, "poller-b", 30.0)
+    assert [row["id"] for row in again] == [task(1).id]
+
+
 async def test_a_send_claim_is_failed_over_only_after_its_lease(store: TaskStore) -> None:
     await store.create_task(task(1))
     assert await store.submits.claim_slot(task(1).id, "wave", 5, owner="proc-a", lease=60.0)

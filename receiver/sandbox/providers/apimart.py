@@ -9,6 +9,7 @@ list by default (`url_as_list`), as APIMart shows it. "[fail]" in a prompt fails
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import time
@@ -28,6 +29,7 @@ class ApimartScript:
 
     step_delay: float = 0.05
     never_finish: bool = False
+    poll_delay: float = 0.0  # seconds each Get Task answer takes (a slow provider)
     url_as_list: bool = True
 
 
@@ -41,6 +43,7 @@ class ApimartSimulator:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.received: list[dict[str, Any]] = []
         self.polls: dict[str, int] = {}
+        self.polls_waiting = 0  # Get Task calls being answered now
         self.base_url = ""
         self._ids = itertools.count(1)
 
@@ -76,6 +79,12 @@ class ApimartSimulator:
         if task_id not in self.tasks:
             return _error(404, "task not found", "not_found_error")
         self.polls[task_id] = self.polls.get(task_id, 0) + 1
+        if self.script.poll_delay:
+            self.polls_waiting += 1
+            try:
+                await asyncio.sleep(self.script.poll_delay)
+            finally:
+                self.polls_waiting -= 1
         return web.json_response({"code": 200, "data": self._view(task_id)})
 
     def _view(self, task_id: str) -> dict[str, Any]:
