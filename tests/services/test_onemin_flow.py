@@ -20,7 +20,7 @@ from receiver.services.sends import Send
 from receiver.services.submit_queue import SubmitQueue
 from receiver.settings import Settings
 from store import NewTask, SqliteStore
-from tests.helpers import PNG_DATA_URI, onemin, wait_for_status
+from tests.helpers import PNG_DATA_URI, onemin, until, wait_for_status
 
 
 async def test_data_uri_is_uploaded_and_task_succeeds(client: Any, onemin_sim: Any) -> None:
@@ -210,11 +210,7 @@ async def test_cancel_during_the_long_call_says_1min_ai_has_no_cancel(
     the provider's own reason, and the task goes on."""
     onemin_sim.script.hang = True
     task = await (await client.post("/v1/tasks", json=onemin(image=PNG_DATA_URI))).json()
-    for _ in range(500):
-        if onemin_sim.in_flight:
-            break
-        await asyncio.sleep(0.01)
-    assert onemin_sim.in_flight == 1
+    await until(lambda: onemin_sim.in_flight == 1, what="the long call under way")
     answer = await client.post(f"/v1/tasks/{task['id']}/cancel")
     assert answer.status == 409
     message = (await answer.json())["error"]["message"]
