@@ -18,6 +18,13 @@ from tests.http.test_piapi_callbacks import (  # quiet_task is a fixture
     quiet_task,  # noqa: F401
 )
 
+
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
+
+
 PATH = ("data", "config", "webhook_config", "secret")
 KEYS = st.sampled_from(
     ["a", "status", "secret", "Token", "api_key", "apiKey", "passWORD", "to\u212aen", "é", "x y"]

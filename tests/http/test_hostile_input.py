@@ -8,6 +8,13 @@ import pytest
 
 from tests.helpers import post_callback, skyreels, wave
 
+
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
+
+
 RAW_BODIES = [
     (b'{"provider": "piapi", "model": "Qubico/skyreels", "guidance_scale": NaN}', 400),
     (b'{"provider": "piapi", "model": "Qubico/skyreels", "guidance_scale": Infinity}', 400),

@@ -9,11 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from receiver.services.secrets import new_fernet_key
 from receiver.services.submit_queue import busy_backoff
 from receiver.settings import Settings
 from tests.helpers import API_TOKEN, ServedReelhook, skyreels, wait_for_status, wave
+
+
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
 
 
 async def test_fields_left_out_or_set_to_their_defaults_are_the_same_request(

@@ -13,6 +13,13 @@ from standardwebhooks.webhooks import Webhook
 
 from receiver import keys
 
+
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
+
+
 OLD = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 NEW = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 STRANGER = "whsec_" + base64.b64encode(os.urandom(24)).decode()
