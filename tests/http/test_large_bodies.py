@@ -10,9 +10,18 @@ import io
 import json
 from typing import Any
 
+import pytest
+
 from receiver.http.body import MAX_JSON_VALUES, OFF_LOOP_BYTES
 from receiver.sandbox.providers.onemin import PNG
 from tests.helpers import onemin, wait_sent
+
+
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
+
 
 BASE = {"provider": "onemin", "model": "Qubico/skyreels", "prompt": "FPS-24, a woman smiles"}
 
