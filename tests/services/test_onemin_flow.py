@@ -23,6 +23,12 @@ from store import NewTask, SqliteStore
 from tests.helpers import PNG_DATA_URI, onemin, until, wait_for_status
 
 
+@pytest.fixture
+def db_path(database: str) -> str:
+    """These API-level tests run on both databases (SQLite and PostgreSQL)."""
+    return database
+
+
 async def test_data_uri_is_uploaded_and_task_succeeds(client: Any, onemin_sim: Any) -> None:
     onemin_sim.script.delay = 0.3
     response = await client.post("/v1/tasks", json=onemin(aspect_ratio="9:16"))
