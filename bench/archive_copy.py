@@ -20,7 +20,7 @@ import obstore
 from obstore.store import LocalStore
 
 from bench.procs import own_peak_memory_mb
-from dispatcher.netguard import outgoing_client
+from dispatcher.outgoing import outgoing_client
 from receiver.services.videos.copying import CHUNK, Copier
 from receiver.services.videos.storage import VideoStore
 

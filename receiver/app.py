@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from dispatcher.netguard import host_and_port, outgoing_client
+from dispatcher.netguard import host_and_port
+from dispatcher.outgoing import outgoing_client
 from receiver import keys
 from receiver.dashboard.keys import HUB
 from receiver.dashboard.routes import setup_dashboard

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from dispatcher.links import VideoLinks
@@ -19,9 +20,13 @@ from receiver.services.wakeups import Wakeups
 from receiver.settings import Settings
 from store import TaskStore
 
+if TYPE_CHECKING:
+    import httpx
+
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", TaskStore)
-HTTP = web.AppKey("http", httpx.AsyncClient)
+# Typed only for the checker: httpx is imported at the client's first use (dispatcher/outgoing.py).
+HTTP: web.AppKey[httpx.AsyncClient] = web.AppKey("http")
 PROVIDERS = web.AppKey("providers", dict[str, Provider])
 SECRETS = web.AppKey("secrets", SecretBox)
 TASKS = web.AppKey("tasks", TaskService)

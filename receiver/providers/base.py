@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from receiver.metrics import provider_call
 from receiver.providers.errors import (
@@ -16,6 +14,9 @@ from receiver.providers.errors import (
     ProviderProtocolError,
 )
 from receiver.providers.http import call_json
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)

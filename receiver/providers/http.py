@@ -10,10 +10,9 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 
 from receiver.providers.errors import (
@@ -22,6 +21,9 @@ from receiver.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a provider's answer, as sent and once decompressed
 
@@ -41,6 +43,8 @@ async def call_json(
     `timeout` bounds the whole call (a provider that drips its answer byte by byte included);
     one that waits half of it for a free connection sends nothing (ProviderBusy). Answers past
     MAX_ANSWER_BYTES, compressed or not, are refused while they are read."""
+    import httpx  # at the first call, not at start: callbacks read with this module need none
+
     limits = httpx.Timeout(timeout, pool=timeout / 2)
     try:
         async with asyncio.timeout(timeout):

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
-
-import httpx
 
 from receiver.providers import FACTS, rules
 from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
@@ -25,6 +23,9 @@ from receiver.providers.errors import (
 from receiver.providers.http import compact, safe_url
 from receiver.providers.piapi import SKYREELS_DEFAULTS
 from store.states import FAILED, SUCCEEDED
+
+if TYPE_CHECKING:
+    import httpx
 
 MODEL = "Qubico/skyreels"
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -136,6 +137,8 @@ def check_image_reference(image: str) -> None:
 
 async def download(client: httpx.AsyncClient, url: str, timeout: float) -> bytes:
     """Fetch an image URL, refusing anything over 10 MB."""
+    import httpx  # loaded by the client that makes this call already
+
     try:
         async with client.stream("GET", url, timeout=timeout) as response:
             if response.status_code != 200:

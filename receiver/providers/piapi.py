@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from receiver.providers import FACTS, rules
 from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
@@ -18,6 +16,9 @@ from receiver.providers.errors import (
 )
 from receiver.providers.http import body_hash, compact, compact_known, loads_strict
 from store.states import FAILED
+
+if TYPE_CHECKING:
+    import httpx
 
 SKYREELS = "Qubico/skyreels"
 FRAMEPACK = "Qubico/framepack"

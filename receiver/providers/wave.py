@@ -7,9 +7,7 @@ and a terminal callback is only a hint: reelhook confirms it with Get Task befor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from receiver.providers import FACTS, rules, v4
 from receiver.providers.base import Adapter, CallbackTarget, Report, TaskRequest
@@ -23,6 +21,9 @@ from receiver.providers.errors import (
 from receiver.providers.http import body_hash, compact, loads_strict
 from receiver.providers.wave_modes import check_action_media
 from store.states import FAILED, QUEUED, RUNNING, SUCCEEDED
+
+if TYPE_CHECKING:
+    import httpx
 
 ACTIONS = (
     "generate",

@@ -20,8 +20,9 @@ from dispatcher.channels.email import SmtpConfig
 from dispatcher.channels.registry import build_channels, url_check
 from dispatcher.config import DispatchConfig
 from dispatcher.errors import ConfigError, DestinationGone, DispatchError
-from dispatcher.netguard import guarded_connector, host_and_port, outgoing_client
+from dispatcher.netguard import guarded_connector, host_and_port
 from dispatcher.notice import sample_notice
+from dispatcher.outgoing import outgoing_client
 from dispatcher.worker import Worker
 from receiver import keys
 from receiver.errors import SettingsError

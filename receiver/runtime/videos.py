@@ -3,7 +3,7 @@ keeper, for `serve`, `worker` and `tick` alike."""
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from dispatcher.links import VideoLinks
 from dispatcher.netguard import host_and_port
@@ -14,6 +14,9 @@ from receiver.services.videos.keeper import VideoKeeper
 from receiver.services.videos.storage import VideoStore
 from receiver.settings import Settings
 from store import TaskStore
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def video_wait(settings: Settings) -> float | None:

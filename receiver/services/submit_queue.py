@@ -16,9 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from dispatcher.wakeup import Wakeup
 from receiver.providers.base import Provider
@@ -31,6 +29,9 @@ from receiver.settings import Settings
 from store import EventIn, EventOutcome, StoreUnavailable, WriterStopped
 from store.interface import SubmitSlotsStore
 from store.rows import TaskRow
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("reelhook.queue")
 ChangeFn = Callable[[str, EventIn], Awaitable[EventOutcome]]

@@ -13,9 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from dispatcher.netguard import BlockedAddress, check_url, host_and_port
 from receiver.errors import Conflict, NotFound, Unprocessable
@@ -45,6 +43,9 @@ from store import (
 from store.models import new_task_id
 from store.rows import TaskRow
 from store.states import CANCELLED, VIDEO_PENDING, is_terminal
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("reelhook.tasks")
 

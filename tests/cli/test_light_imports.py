@@ -101,11 +101,10 @@ print(json.dumps(asyncio.run(started())))
 """
 
 
-def test_a_started_app_loads_the_video_store_and_smtp_clients_only_when_used(
-    tmp_path: object,
-) -> None:
+def test_a_started_app_loads_its_outgoing_clients_only_when_used(tmp_path: object) -> None:
     """Videos are kept (in a folder, by default) and email may be configured, yet a starting
-    process imports neither obstore nor aiosmtplib: the first kept video and the first email do."""
+    process imports neither obstore nor aiosmtplib (the first kept video and the first email
+    do), nor httpx with httpcore and anyio (the first call to a provider or download does)."""
     key = subprocess.run([sys.executable, "-m", "receiver", "keygen"], capture_output=True,
                          text=True, check=True).stdout.strip()
     env = {"REELHOOK_DATABASE": f"{tmp_path}/reelhook.db", "REELHOOK_SECRET_KEY": key,
@@ -114,5 +113,6 @@ def test_a_started_app_loads_the_video_store_and_smtp_clients_only_when_used(
     done = subprocess.run([sys.executable, "-c", STARTED_APP], env=env, capture_output=True,
                           text=True, check=True, timeout=60)
     loaded = set(json.loads(done.stdout))
-    assert {"aiohttp", "httpx", "receiver", "dispatcher"} <= loaded
-    assert loaded.isdisjoint({"obstore", "aiosmtplib"}), sorted(loaded)
+    assert {"aiohttp", "receiver", "dispatcher", "store"} <= loaded
+    assert loaded.isdisjoint({"obstore", "aiosmtplib", "httpx", "httpcore", "anyio"}), sorted(
+        loaded)

@@ -23,8 +23,8 @@ from dispatcher.netguard import (
     guarded_connector,
     host_and_port,
     is_public,
-    outgoing_client,
 )
+from dispatcher.outgoing import LazyClient, outgoing_client
 from dispatcher.tls import preload, tls_context
 from receiver.sandbox.providers import LocalServer
 
@@ -154,6 +154,25 @@ async def test_trusted_provider_hosts_and_the_setting_connect_and_redirects_are_
     assert response.status_code == 302
     assert hits == ["/provider", "/allowed"]
 
+
+
+async def test_the_outgoing_client_is_made_at_its_first_use_and_closed_only_if_made(
+    local_target: Any,
+) -> None:
+    server, hits = local_target
+    unused = outgoing_client(allow_private=False)
+    async with unused:
+        pass
+    assert isinstance(unused, LazyClient) and not unused.made
+    used = outgoing_client(allow_private=False, trusted={("127.0.0.1", server.port)})
+    async with used as client:
+        assert isinstance(used, LazyClient) and not used.made
+        assert (await client.get(f"{server.url}/first")).status_code == 302
+        assert used.made
+    assert used.is_closed
+    with pytest.raises(RuntimeError):  # closed for good, not made again
+        await used.get(f"{server.url}/after")
+    assert hits == ["/first"]
 
 @pytest.mark.parametrize(
     ("notify", "words"),

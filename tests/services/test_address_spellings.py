@@ -9,7 +9,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from dispatcher.netguard import BlockedAddress, check_url, guarded_connector, outgoing_client
+from dispatcher.netguard import BlockedAddress, check_url, guarded_connector
+from dispatcher.outgoing import outgoing_client
 from receiver.sandbox.providers import LocalServer
 from tests.helpers import FAST_RETRIES, WEBHOOK_SECRET, skyreels, wait_delivered, wait_for_status
 

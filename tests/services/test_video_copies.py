@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from moto.server import ThreadedMotoServer
 
-from dispatcher.netguard import outgoing_client
+from dispatcher.outgoing import outgoing_client
 from receiver.sandbox.providers.serve import LocalServer
 from receiver.sandbox.providers.videos import SAMPLE
 from receiver.services.videos.copying import Copier

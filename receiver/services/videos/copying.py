@@ -10,12 +10,14 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-
-import httpx
+from typing import TYPE_CHECKING
 
 from dispatcher.netguard import BlockedAddress, check_url, host_and_port
 from receiver.services.videos.storage import VideoStore
 from store import KeptCopy
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_REDIRECTS = 5
 SNIFF_BYTES = 16
@@ -49,6 +51,8 @@ class Copier:
 
     async def copy(self, task_id: str, url: str) -> KeptCopy:
         """Copy the video at `url` for the task; CopyFailed or CopyLater when it cannot be."""
+        import httpx  # here, as below: loaded by the client already, not by a process's start
+
         request = self.client.build_request("GET", url)
         for _ in range(MAX_REDIRECTS + 1):
             self._check(str(request.url))
@@ -106,6 +110,8 @@ class _Body:
 
     async def sniff(self, declared: str) -> str:
         """The video's type from its first bytes; CopyFailed when they are not a video."""
+        import httpx
+
         try:
             while len(self._head) < SNIFF_BYTES:
                 chunk = await self._source.__anext__()
@@ -123,6 +129,8 @@ class _Body:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Every byte, the sniffed head first; stops with `failure` set when it goes wrong."""
+        import httpx
+
         try:
             yield self._count(self._head)
             async for chunk in self._source:
