@@ -117,8 +117,8 @@ class OneMin(Adapter):
 
 
 def check_image_reference(image: str) -> None:
-    """A data URI must be JPG/PNG/WEBP and at most 10 MB; a URL's file extension, when it has
-    one, must be one of those."""
+    """A data URI must be JPG/PNG/WEBP, by its label and by its bytes, and at most 10 MB; a URL's
+    file extension, when it has one, must be one of those (its bytes are checked once fetched)."""
     if rules.is_data_uri(image):
         media_type, data = rules.decode_data_uri("image", image)
         if media_type not in MEDIA_TYPES:
@@ -126,6 +126,11 @@ def check_image_reference(image: str) -> None:
         if len(data) > MAX_IMAGE_BYTES:
             raise InvalidRequest(
                 "image", f"image must be at most 10 MB; got {len(data) / 1024 / 1024:.1f} MB"
+            )
+        if sniff_image(data) is None:  # the bytes decide, not the label
+            raise InvalidRequest(
+                "image", f"image must be JPG, PNG or WEBP; its bytes are none of those"
+                f" (labelled {media_type})"
             )
         return
     last = urlsplit(image).path.rsplit("/", 1)[-1]

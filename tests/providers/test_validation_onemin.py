@@ -12,6 +12,8 @@ import pytest
 from tests.helpers import onemin, rule_error
 
 GIF = "data:image/gif;base64," + base64.b64encode(b"GIF89a" + b"\0" * 10).decode()
+NOT_AN_IMAGE = "data:image/png;base64," + base64.b64encode(b"hello world").decode()
+GIF_AS_WEBP = "data:image/webp;base64," + base64.b64encode(b"GIF89a" + b"\0" * 10).decode()
 HUGE = (
     "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * (10 << 20)).decode()
 )
@@ -21,6 +23,10 @@ CASES = [
     ({"prompt": None}, "prompt", "prompt is required for this model"),
     ({"image": "ftp://x/a.png"}, "image", "image must be an http(s) URL or a data:image"),
     ({"image": GIF}, "image", "image must be JPG, PNG or WEBP; got image/gif"),
+    ({"image": NOT_AN_IMAGE}, "image",
+     "image must be JPG, PNG or WEBP; its bytes are none of those (labelled image/png)"),
+    ({"image": GIF_AS_WEBP}, "image",
+     "image must be JPG, PNG or WEBP; its bytes are none of those (labelled image/webp)"),
     (
         {"image": "https://x.example/a.gif"},
         "image",
@@ -44,10 +50,13 @@ def test_rule(fields: dict[str, Any], field: str, message: str) -> None:
     assert message in error.message
 
 
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [case for case in CASES if "image" in case[0] and case[0]["image"] in (None, NOT_AN_IMAGE)],
+)
 async def test_a_broken_rule_is_a_422_naming_the_field_and_nothing_is_sent(
-    client: Any, onemin_sim: Any
+    client: Any, onemin_sim: Any, fields: dict[str, Any], field: str, message: str
 ) -> None:
-    fields, field, message = CASES[0]
     response = await client.post("/v1/tasks", json=onemin(**fields))
     assert response.status == 422
     error = (await response.json())["error"]
