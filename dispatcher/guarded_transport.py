@@ -5,6 +5,7 @@ Imported when a process first calls out through httpx (dispatcher/outgoing.py), 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,6 +79,9 @@ def build_client(
     connections: int = DEFAULT_CONNECTIONS,
 ) -> httpx.AsyncClient:
     """The httpx client for providers and user URLs (`dispatcher.outgoing.outgoing_client`)."""
+    # httpx logs every request's full URL at INFO, and a user's URL can carry a secret (a
+    # presigned image URL's signature): its lines are left out wherever logs go.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     trusted = list(trusted)
 
     def pool() -> httpx.AsyncBaseTransport:

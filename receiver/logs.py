@@ -53,9 +53,9 @@ class TextFormatter(logging.Formatter):
 def configure_logging(
     fmt: str = "text", level: str = "info", stream: TextIO | None = None
 ) -> None:
-    """Logs on stderr from `level` up (REELHOOK_LOG_LEVEL; REELHOOK_LOG_FORMAT: text or json);
-    httpx's own request lines are left out, since the URLs they print can be users' (a
-    presigned image URL carries its signature in the query)."""
+    """Logs on stderr from `level` up (REELHOOK_LOG_LEVEL; REELHOOK_LOG_FORMAT: text or json).
+    httpx's own request lines are left out where its clients are made
+    (dispatcher/guarded_transport.py)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -63,7 +63,6 @@ def configure_logging(
         handler.setFormatter(TextFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     _skip_unused_record_fields()
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     # Warnings and uncaught exceptions (main thread or another, such as the writer) would
     # otherwise be printed raw on stderr, several lines each, past the formatter.
     logging.captureWarnings(True)
