@@ -154,12 +154,18 @@ class DatabaseTimeouts:
 DEFAULT_TIMEOUTS = DatabaseTimeouts()
 
 
+def metadata_text(value: Any) -> str:
+    """A metadata value as the search and destination filters compare it: a string as it is, a
+    number, boolean or null as its JSON (so `true` and "true" are one value, as in a query)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def metadata_values(metadata: Any) -> list[tuple[str, str]]:
     """The top-level values of a task's metadata the search finds, as text: a string as it is,
     a number, boolean or null as its JSON (objects and lists are not searched)."""
     if not isinstance(metadata, dict):
         return []
-    pairs = [(str(key), found if isinstance(found, str) else json.dumps(found))
+    pairs = [(str(key), metadata_text(found))
              for key, found in metadata.items() if not isinstance(found, (dict, list))]
     # A NUL cannot be PostgreSQL text: such a value is kept in the task, not searched.
     return [(key, text) for key, text in pairs if "\x00" not in key and "\x00" not in text]

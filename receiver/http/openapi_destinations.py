@@ -18,8 +18,9 @@ _FIELDS: dict[str, Any] = {
     "secret": {"type": "string", "pattern": "^whsec_"},
     "on": _STATES,
     "provider": {"type": "string", "enum": list(PROVIDER_NAMES), "nullable": True},
-    "metadata": {"type": "object", "additionalProperties": {"type": "string"},
-                 "maxProperties": MAX_METADATA_KEYS, "nullable": True},
+    "metadata": {"type": "object", "maxProperties": MAX_METADATA_KEYS, "nullable": True,
+                 "additionalProperties": {"oneOf": [
+                     {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
     "paused": {"type": "boolean"},
 }
 SCHEMAS: dict[str, Any] = {

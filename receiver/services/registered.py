@@ -21,6 +21,7 @@ from receiver.services.secrets import SecretBox
 from receiver.services.validation import NOTIFY_KEYS, check_destination
 from receiver.settings import Settings
 from store import Registration
+from store.models import metadata_text
 from store.states import STATES
 
 MAX_NAME = 100
@@ -177,13 +178,18 @@ def _filters(body: dict[str, Any], providers: Iterable[str]) -> dict[str, Any]:
     return found
 
 
-def _metadata_filter(value: Any) -> dict[str, str]:
+def _metadata_filter(value: Any) -> dict[str, Any]:
     rule = (f"metadata must be null or an object of at most {MAX_METADATA_KEYS} keys, each with"
-            " a string value the task's metadata must have")
+            " a string, number or boolean value the task's metadata must have")
     if value is None:
         return {}
     if (not isinstance(value, dict) or len(value) > MAX_METADATA_KEYS
-            or not all(isinstance(v, str) and len(k) <= 100 and len(v) <= 500
-                       for k, v in value.items())):
+            or not all(_is_filter_value(key, given) for key, given in value.items())):
         raise Unprocessable(rule, field="metadata")
     return dict(value)
+
+
+def _is_filter_value(key: str, given: Any) -> bool:
+    """A key of at most 100 characters with a scalar of at most 500 (as the search reads it)."""
+    scalar = isinstance(given, str | int | float | bool)
+    return scalar and len(key) <= 100 and len(metadata_text(given)) <= 500

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from store.errors import DestinationNameTaken, DestinationNotFound
-from store.models import Registration, utc_now_iso
+from store.models import Registration, metadata_text, utc_now_iso
 from store.plans import health
 from store.rows import DestinationRow
 from store.sql import Lock, Plan, count, rows, value
@@ -47,7 +47,7 @@ _GIVE_UP = (
 
 
 def matches(
-    destination: Mapping[str, Any], wanted: Mapping[str, str], task: Mapping[str, Any],
+    destination: Mapping[str, Any], wanted: Mapping[str, Any], task: Mapping[str, Any],
     state: str, values: Mapping[str, str],
 ) -> bool:
     """Whether a registered destination wants the notice of `task` reaching `state`: the state
@@ -59,7 +59,7 @@ def matches(
         return False
     if destination["provider"] and destination["provider"] != task["provider"]:
         return False
-    return all(values.get(key) == text for key, text in wanted.items())
+    return all(values.get(key) == metadata_text(given) for key, given in wanted.items())
 
 
 def queue_registered(

@@ -77,7 +77,11 @@ async def test_a_destination_is_registered_listed_changed_and_deleted(
     ({"name": "a", "channel": "webhook", "url": "https://e.com/h", "on": ["done"]}, "on"),
     ({"name": "a", "channel": "webhook", "url": "https://e.com/h", "provider": "sora"},
      "provider"),
-    ({"name": "a", "channel": "webhook", "url": "https://e.com/h", "metadata": {"u": 1}},
+    ({"name": "a", "channel": "webhook", "url": "https://e.com/h", "metadata": {"u": [1]}},
+     "metadata"),
+    ({"name": "a", "channel": "webhook", "url": "https://e.com/h", "metadata": {"u": None}},
+     "metadata"),
+    ({"name": "a", "channel": "webhook", "url": "https://e.com/h", "metadata": ["u"]},
      "metadata"),
     ({"name": "a", "channel": "webhook", "url": "https://e.com/h", "paused": "yes"}, "paused"),
     ({"name": "a", "channel": "webhook", "url": "https://e.com/h", "colour": "red"}, "colour"),
@@ -110,6 +114,25 @@ async def test_every_matching_task_is_signed_with_the_destinations_secret(
     [received] = webhook_sink.accepted
     assert received.verified is True and received.body["data"]["id"] == ours["id"]
     assert (await (await client.get(f"/v1/tasks/{theirs['id']}/deliveries")).json()) == {
+        "deliveries": []}
+
+
+async def test_a_metadata_filter_takes_numbers_and_booleans_as_the_search_reads_them(
+    start_app: Any, webhook_sink: Any
+) -> None:
+    client = await start_app(**FAST_RETRIES)
+    made = await registered(client, hook(webhook_sink.url, metadata={"user": 42, "vip": True}))
+    assert made["metadata"] == {"user": 42, "vip": True}
+    webhook_sink.secret = made["secret"]
+    number = await finished(client, metadata={"user": 42, "vip": True})
+    text = await finished(client, metadata={"user": "42", "vip": "true"})  # as metadata.user=42
+    other = await finished(client, metadata={"user": 42, "vip": False})
+    for task in (number, text):
+        [delivery] = await wait_delivered(client, task["id"])
+        assert delivery["status"] == "delivered"
+    assert {received.body["data"]["id"] for received in webhook_sink.accepted} == {
+        number["id"], text["id"]}
+    assert (await (await client.get(f"/v1/tasks/{other['id']}/deliveries")).json()) == {
         "deliveries": []}
 
 
