@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from store.errors import (
         DeliveryBusy,
         DeliveryNotFound,
+        DeliveryStopped,
         DestinationNameTaken,
         DestinationNotFound,
         IdempotencyConflict,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 _HOMES: dict[str, str] = {
     "DatabaseTimeouts": "store.models",
     "DeliveryBusy": "store.errors",
+    "DeliveryStopped": "store.errors",
     "DeliveryNotFound": "store.errors",
     "DestinationNameTaken": "store.errors",
     "DestinationNotFound": "store.errors",
@@ -88,6 +90,7 @@ __all__ = [
     "DatabaseTimeouts",
     "DeliveryBusy",
     "DeliveryNotFound",
+    "DeliveryStopped",
     "DestinationNameTaken",
     "DestinationNotFound",
     "EventIn",

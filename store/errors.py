@@ -12,6 +12,7 @@ StoreError
  ├── IdempotencyConflict  an Idempotency-Key was reused with a different request
  ├── DeliveryNotFound   no delivery with that id
  ├── DeliveryBusy       the delivery is still pending or being sent: it cannot be sent again now
+ ├── DeliveryStopped    the delivery's destination is paused or deleted: nothing would be sent
  ├── DestinationNotFound  no registered destination with that id
  └── DestinationNameTaken another registered destination has that name
 """
@@ -67,6 +68,11 @@ class DeliveryNotFound(StoreError):
 
 class DeliveryBusy(StoreError):
     """The delivery is pending or in flight; only delivered or dead ones can be sent again."""
+
+
+class DeliveryStopped(StoreError):
+    """The delivery's registered destination is paused or deleted: sent again now, it would only
+    end dead again, so it is not."""
 
 
 class DestinationNotFound(StoreError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aiohttp import web
@@ -104,9 +105,11 @@ async def redeliver_all(request: web.Request, session: Session, form: Any) -> we
         raise Unprocessable("status must be dead or delivered", field="status")
     channel = query_choice(form.get("channel"), "channel", CHANNEL_NAMES)
     rows = await matching(request.app[keys.STORE].outbox, status, channel, None)
+    count = 0
     for row in rows:
-        await redeliver_one(request.app, int(row["id"]))
-    count = len(rows)
+        with contextlib.suppress(Conflict):  # sent meanwhile, or its destination is paused
+            await redeliver_one(request.app, int(row["id"]))
+            count += 1
     query = f"?redelivered={count}" + (f"&channel={channel}" if channel else "")
     raise web.HTTPSeeOther(f"/dashboard/deliveries{query}")
 

@@ -18,7 +18,7 @@ from receiver.http.paging import (
     query_choice,
 )
 from receiver.http.serializers import delivery_view
-from store import DeliveryBusy, DeliveryNotFound
+from store import DeliveryBusy, DeliveryNotFound, DeliveryStopped
 from store.plans.outbox import DELIVERY_STATUSES
 from store.rows import Delivery
 
@@ -57,11 +57,11 @@ async def redeliver(request: web.Request) -> web.Response:
 
 async def redeliver_one(app: web.Application, delivery_id: int) -> Delivery:
     """Make a delivered or dead notice due again (the store announces it: the worker wakes);
-    NotFound or Conflict."""
+    NotFound, or Conflict while it is under way or its destination is paused or deleted."""
     try:
         row = await app[keys.STORE].outbox.redeliver(delivery_id, time.time())
     except DeliveryNotFound as exc:
         raise NotFound(str(exc), field="id") from exc
-    except DeliveryBusy as exc:
+    except (DeliveryBusy, DeliveryStopped) as exc:
         raise Conflict(str(exc)) from exc
     return row

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from store.errors import DeliveryBusy, DeliveryNotFound
+from store.errors import DeliveryBusy, DeliveryNotFound, DeliveryStopped
 from store.interface import DELIVERIES
 from store.models import NO_POLICY, HealthPolicy, iso_from_epoch, utc_now_iso
 from store.plans import health
@@ -295,6 +295,7 @@ def redeliver(delivery_id: int, now: float) -> Plan[Delivery]:
         raise DeliveryNotFound(delivery_id)
     if found["status"] not in REDELIVERABLE:
         raise DeliveryBusy(f"delivery {delivery_id} is {found['status']}; it will be sent anyway")
+    yield from _refuse_stopped(delivery_id, found["destination_id"])
     yield count(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = :at, cycle_start = attempts,"
         " claimed_at = NULL, claim_owner = NULL, updated_at = :now WHERE id = :id",
@@ -311,6 +312,20 @@ def redeliver(delivery_id: int, now: float) -> Plan[Delivery]:
     yield Announce(DELIVERIES)
     again = yield from select_deliveries(delivery_id=delivery_id)
     return again[0]
+
+
+def _refuse_stopped(delivery_id: int, destination_id: int) -> Plan[None]:
+    """DeliveryStopped when the delivery's registered destination is paused or deleted."""
+    destination = yield row("SELECT name, paused, deleted_at FROM destinations WHERE id = :id",
+                            id=destination_id)
+    if destination is None or not (destination["paused"] or destination["deleted_at"]):
+        return
+    name = destination["name"] or f"destination {destination_id}"
+    if destination["deleted_at"]:
+        raise DeliveryStopped(f"delivery {delivery_id} cannot be sent again: its destination"
+                              f" {name!r} was deleted")
+    raise DeliveryStopped(f"delivery {delivery_id} cannot be sent again while its destination"
+                          f" {name!r} is paused; resume it, then redeliver")
 
 
 def select_deliveries(

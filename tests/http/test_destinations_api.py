@@ -231,6 +231,13 @@ async def test_a_notice_being_retried_ends_when_its_destination_is_paused(
     [delivery] = await wait_delivered(client, task["id"])
     assert delivery["status"] == "dead" and delivery["last_error"] == "destination paused"
     assert len(webhook_sink.received) == 1  # its retry never went out
+    refused = await client.post(f"/v1/deliveries/{delivery['id']}/redeliver")
+    assert refused.status == 409
+    assert "is paused; resume it, then redeliver" in (await refused.json())["error"]["message"]
+    await client.post(f"/v1/destinations/{made['id']}/resume")
+    assert (await client.post(f"/v1/deliveries/{delivery['id']}/redeliver")).status == 202
+    [again] = await wait_delivered(client, task["id"])
+    assert again["status"] == "delivered" and len(webhook_sink.accepted) == 1
 
 
 async def test_a_new_address_is_not_disabled_by_the_old_ones_trouble(

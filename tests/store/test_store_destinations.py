@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from store import (
+    DeliveryStopped,
     DestinationNameTaken,
     DestinationNotFound,
     EventIn,
@@ -145,6 +146,24 @@ async def test_a_paused_destination_is_sent_nothing_until_resumed(store: TaskSto
     resumed = await store.destinations.resume(hook["id"])
     assert resumed["paused"] == 0 and resumed["disabled_reason"] is None
     assert hook["id"] in {d["destination_id"] for d in await finish(store, 5)}
+
+
+async def test_a_notice_of_a_paused_or_deleted_destination_is_not_redelivered(
+    store: TaskStore,
+) -> None:
+    hook = await store.destinations.register(registration("ops"))
+    [waiting] = await finish(store, 1)
+    await store.destinations.change(hook["id"], {"paused": 1})
+    with pytest.raises(DeliveryStopped, match="'ops' is paused; resume it, then redeliver"):
+        await store.outbox.redeliver(waiting["id"], time.time())
+    [dead] = await store.outbox.deliveries(task_id=waiting["task_id"])
+    assert (dead["status"], dead["last_error"]) == ("dead", "destination paused")
+    await store.destinations.resume(hook["id"])
+    again = await store.outbox.redeliver(waiting["id"], time.time())
+    assert again["status"] == "pending"
+    await store.destinations.delete(hook["id"])  # which ends the pending notice as dead
+    with pytest.raises(DeliveryStopped, match="'ops' was deleted"):
+        await store.outbox.redeliver(waiting["id"], time.time())
 
 
 async def test_the_settings_destinations_follow_the_settings(store: TaskStore) -> None:
