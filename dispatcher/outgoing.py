@@ -8,7 +8,6 @@ before paying for it (issue 24.4: serverless hosts start a process per burst).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -67,12 +66,12 @@ def outgoing_client(
     Each base URL in `own_pools` (a provider's) gets a pool of `connections` of its own, so
     long calls to one cannot take the connections another needs; the rest share one pool.
     Made at its first use (a LazyClient, typed as the client it stands in for)."""
-    make = functools.partial(_build, allow_private=allow_private, trusted=list(trusted),
-                             own_pools=list(own_pools), connections=connections)
+    trusted, own_pools = list(trusted), list(own_pools)
+
+    def make() -> httpx.AsyncClient:
+        from dispatcher.guarded_transport import build_client
+
+        return build_client(allow_private=allow_private, trusted=trusted, own_pools=own_pools,
+                            connections=connections)
+
     return cast("httpx.AsyncClient", LazyClient(make))
-
-
-def _build(**options: Any) -> httpx.AsyncClient:
-    from dispatcher.guarded_transport import build_client
-
-    return build_client(**options)

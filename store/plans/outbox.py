@@ -8,9 +8,9 @@ are skipped (FOR UPDATE SKIP LOCKED), so any number of processes share the outbo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from store.errors import DeliveryBusy, DeliveryNotFound, DeliveryStopped
 from store.interface import DELIVERIES
@@ -295,14 +295,17 @@ def redeliver(delivery_id: int, now: float) -> Plan[Delivery]:
         raise DeliveryNotFound(delivery_id)
     if found["status"] not in REDELIVERABLE:
         raise DeliveryBusy(f"delivery {delivery_id} is {found['status']}; it will be sent anyway")
-    yield from _refuse_stopped(delivery_id, found["destination_id"])
+    destination = yield row(
+        "SELECT name, route_key, paused, deleted_at FROM destinations WHERE id = :id",
+        id=found["destination_id"],
+    )
+    _refuse_stopped(delivery_id, found["destination_id"], destination)
     yield count(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = :at, cycle_start = attempts,"
         " claimed_at = NULL, claim_owner = NULL, updated_at = :now WHERE id = :id",
         at=now, now=iso_from_epoch(now), id=delivery_id,
     )
-    route = yield value("SELECT route_key FROM destinations WHERE id = :id",
-                        id=found["destination_id"])
+    route = destination["route_key"] if destination is not None else None
     yield count(
         "UPDATE destinations SET disabled_reason = NULL, disabled_at = NULL"
         " WHERE id = :id OR route_key = :route", id=found["destination_id"], route=route,
@@ -314,10 +317,10 @@ def redeliver(delivery_id: int, now: float) -> Plan[Delivery]:
     return again[0]
 
 
-def _refuse_stopped(delivery_id: int, destination_id: int) -> Plan[None]:
+def _refuse_stopped(
+    delivery_id: int, destination_id: int, destination: Mapping[str, Any] | None
+) -> None:
     """DeliveryStopped when the delivery's registered destination is paused or deleted."""
-    destination = yield row("SELECT name, paused, deleted_at FROM destinations WHERE id = :id",
-                            id=destination_id)
     if destination is None or not (destination["paused"] or destination["deleted_at"]):
         return
     name = destination["name"] or f"destination {destination_id}"
